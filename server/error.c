@@ -1,0 +1,74 @@
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { INTERNAL_WIRE_CODE = 99 };
+
+struct error_row {
+    int code;
+    int wire_code;
+    const char *name;
+    const char *message;
+};
+
+static const struct error_row error_rows[] = {
+#define SB_ERROR_ROW(name, code, wire, message) {code, wire, #name, message},
+    SB_ERROR_TABLE(SB_ERROR_ROW)
+#undef SB_ERROR_ROW
+};
+
+static const struct error_row *find_row(int code)
+{
+    for (size_t i = 0; i < sizeof(error_rows) / sizeof(error_rows[0]); i++)
+        if (error_rows[i].code == code)
+            return &error_rows[i];
+    return NULL;
+}
+
+void sb_err_clear(sb_err_t *err)
+{
+    if (err == NULL)
+        return;
+    err->code = 0;
+    err->message[0] = '\0';
+}
+
+void sb_err_format(sb_err_t *err, int code, const char *fmt, ...)
+{
+    if (err == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    /* clang-analyzer 14 reports this va_list as uninitialized after va_start:
+     * a false positive of its valist checker. */
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    err->code = code;
+}
+
+void sb_err_fill_default(sb_err_t *err, int code)
+{
+    if (err != NULL && (err->code != code || err->message[0] == '\0'))
+        sb_err_format(err, code, "%s", sb_err_message(code));
+}
+
+const char *sb_err_name(int code)
+{
+    const struct error_row *row = find_row(code);
+    return row ? row->name : "INTERNAL";
+}
+
+int sb_err_wire_code(int code)
+{
+    const struct error_row *row = find_row(code);
+    return row ? row->wire_code : INTERNAL_WIRE_CODE;
+}
+
+const char *sb_err_message(int code)
+{
+    const struct error_row *row = find_row(code);
+    return row ? row->message : "An internal error occurred; the server log says more.";
+}

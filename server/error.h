@@ -1,0 +1,136 @@
+#pragma once
+/*
+ * Switchboard's error codes: one table, one place.
+ *
+ * A function that can fail returns 0 or a negative code. Generic failures use
+ * a negative errno (-ENOENT, -EINVAL, ...); refusals specific to Switchboard
+ * use the SB_E_* values below, which sit far below any errno. Every code that
+ * can reach a user has a row in SB_ERROR_TABLE: a stable upper-case name, a
+ * stable wire code (what msgpack-RPC clients see), and a default sentence that
+ * says what went wrong and what to do.
+ *
+ * Functions that refuse for a reason worth explaining also fill an sb_err_t
+ * with a sentence naming the record at fault ("user 005... already belongs to
+ * Call Center Support (04v...)"); callers that do not care pass NULL.
+ */
+
+#include <errno.h>
+#include <stddef.h>
+
+enum {
+    SB_E_BASE = -10000,
+    SB_E_SCHEMA_TOO_NEW,
+    SB_E_CORRUPT,
+    SB_E_ORG_NOT_EMPTY,
+    SB_E_CALLCENTER_HAS_MEMBERS,
+    SB_E_ALREADY_MEMBER,
+    SB_E_NOT_A_MEMBER,
+    SB_E_INTERNAL_NAME_TAKEN,
+    SB_E_INTERNAL_NAME_IMMUTABLE,
+    SB_E_INVALID_INTERNAL_NAME,
+    SB_E_INVALID_DISPLAY_NAME,
+    SB_E_OUT_OF_RANGE,
+    SB_E_INVALID_COMPATIBILITY_MODE,
+    SB_E_STANDBY_WITHOUT_TIMEOUT,
+    SB_E_FIELD_NOT_IN_SET,
+    SB_E_MISSING_FIELD,
+    SB_E_INVALID_VALUE,
+    SB_E_INVALID_ID,
+    SB_E_BATCH_TOO_LARGE,
+    SB_E_STORE_LOCKED,
+};
+
+/*
+ * X(name, code, wire_code, default sentence)
+ * Wire codes are part of the protocol: never renumber a row, only append.
+ */
+// clang-format off
+#define SB_ERROR_TABLE(X)                                                                          \
+    X(NOT_FOUND, -ENOENT, 1, "The record does not exist (or is not visible to this token).")      \
+    X(ALREADY_EXISTS, -EEXIST, 2, "A record with that id already exists; pick another id.")       \
+    X(INVALID_ARGUMENT, -EINVAL, 3, "An argument is missing or malformed; see --help.")           \
+    X(STORE_FULL, -ENOSPC, 4,                                                                      \
+      "The store reached its configured maximum size; raise the maximum map size or free space.")  \
+    X(NO_MEMORY, -ENOMEM, 5, "The server ran out of memory; retry with a smaller request.")       \
+    X(IO_ERROR, -EIO, 6, "The store could not read or write its files; check the data directory " \
+                         "and the disk.")                                                          \
+    X(ACCESS_DENIED, -EACCES, 7, "Permission denied on the data directory or its files.")         \
+    X(SCHEMA_TOO_NEW, SB_E_SCHEMA_TOO_NEW, 8,                                                      \
+      "The data directory was written by a newer Switchboard; upgrade this build.")                \
+    X(CORRUPT, SB_E_CORRUPT, 9, "A stored record could not be decoded; restore from a backup.")   \
+    X(ORG_NOT_EMPTY, SB_E_ORG_NOT_EMPTY, 10,                                                       \
+      "The org still has Call Centers; delete them first or force the delete.")                    \
+    X(CALLCENTER_HAS_MEMBERS, SB_E_CALLCENTER_HAS_MEMBERS, 11,                                     \
+      "The Call Center still has members; remove them first or force the delete.")                 \
+    X(ALREADY_MEMBER, SB_E_ALREADY_MEMBER, 12,                                                     \
+      "The user already belongs to another Call Center; ask to move the user instead.")            \
+    X(NOT_A_MEMBER, SB_E_NOT_A_MEMBER, 13, "The user is not a member of that Call Center.")       \
+    X(INTERNAL_NAME_TAKEN, SB_E_INTERNAL_NAME_TAKEN, 14,                                           \
+      "Another Call Center in this org already uses that internal name; pick another.")            \
+    X(INTERNAL_NAME_IMMUTABLE, SB_E_INTERNAL_NAME_IMMUTABLE, 15,                                   \
+      "The internal name of a Call Center never changes; clone it under a new name instead.")      \
+    X(INVALID_INTERNAL_NAME, SB_E_INVALID_INTERNAL_NAME, 16,                                       \
+      "An internal name is 1 to 40 letters and digits and starts with a letter.")                  \
+    X(INVALID_DISPLAY_NAME, SB_E_INVALID_DISPLAY_NAME, 17,                                         \
+      "A display name is 1 to 1,000 characters of valid UTF-8.")                                   \
+    X(OUT_OF_RANGE, SB_E_OUT_OF_RANGE, 18,                                                         \
+      "A number is outside its range: softphone height 240 to 2,560, width 200 to 1,920.")         \
+    X(INVALID_COMPATIBILITY_MODE, SB_E_INVALID_COMPATIBILITY_MODE, 19,                             \
+      "Compatibility mode is one of Classic, Lightning, Classic_and_Lightning.")                   \
+    X(STANDBY_WITHOUT_TIMEOUT, SB_E_STANDBY_WITHOUT_TIMEOUT, 20,                                   \
+      "A standby URL and a timeout are set together or not at all.")                               \
+    X(FIELD_NOT_IN_SET, SB_E_FIELD_NOT_IN_SET, 21,                                                 \
+      "The field set of a Call Center is fixed when it is created; only existing fields change.")  \
+    X(MISSING_FIELD, SB_E_MISSING_FIELD, 22, "A required field is missing.")                      \
+    X(INVALID_VALUE, SB_E_INVALID_VALUE, 23, "A field's value is not of the form it needs.")      \
+    X(INVALID_ID, SB_E_INVALID_ID, 24, "An id is malformed; see the id rules in docs/store.md.")  \
+    X(BATCH_TOO_LARGE, SB_E_BATCH_TOO_LARGE, 25, "The batch has too many entries; split it.")     \
+    X(STORE_LOCKED, SB_E_STORE_LOCKED, 26,                                                         \
+      "Another process has this data directory open for writing; stop it or use another "          \
+      "directory.")                                                                                \
+    X(BUSY, -EAGAIN, 27, "The store is busy (all reader slots are taken); retry shortly.")
+// clang-format on
+
+/** Filled by functions that refuse; `message` is always NUL-terminated. */
+typedef struct sb_err {
+    int code;          /* 0 or the negative code that was returned */
+    char message[512]; /* a sentence for the operator */
+} sb_err_t;
+
+/** Resets `err` (may be NULL) to success. */
+void sb_err_clear(sb_err_t *err);
+
+/** Fills `err` (may be NULL) with `code` and a formatted sentence. */
+void sb_err_format(sb_err_t *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Fills `err` with `code` and its default sentence, unless it already holds a sentence for it. */
+void sb_err_fill_default(sb_err_t *err, int code);
+
+/*
+ * The two forms used in `return` statements: they record the error and are
+ * worth `code`, so that `return sb_err_set(err, -EINVAL, "...")` reads as one
+ * step. They are macros (evaluating `code` once) so that static analysis sees
+ * the value they return.
+ */
+#define sb_err_set(err, code, ...)                                                                 \
+    __extension__({                                                                                \
+        int sb_code_ = (code);                                                                     \
+        sb_err_format((err), sb_code_, __VA_ARGS__);                                               \
+        sb_code_;                                                                                  \
+    })
+#define sb_err_default(err, code)                                                                  \
+    __extension__({                                                                                \
+        int sb_code_ = (code);                                                                     \
+        sb_err_fill_default((err), sb_code_);                                                      \
+        sb_code_;                                                                                  \
+    })
+
+/** The stable upper-case name of `code` ("NOT_FOUND"); "INTERNAL" for an unknown code. */
+const char *sb_err_name(int code);
+
+/** The stable wire code of `code`; 99 (INTERNAL) for an unknown code. */
+int sb_err_wire_code(int code);
+
+/** The default sentence for `code`. [borrowed: static storage] */
+const char *sb_err_message(int code);

@@ -1,0 +1,96 @@
+#include "sfid.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static const char suffix_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/* Each suffix character encodes, as a 5-bit number, which of 5 characters
+ * of the 15-character id are upper-case letters (the first one as bit 0). */
+static void compute_suffix(const char id15[15], char suffix[3])
+{
+    for (int chunk = 0; chunk < 3; chunk++) {
+        unsigned bits = 0;
+        for (int i = 0; i < 5; i++) {
+            char c = id15[chunk * 5 + i];
+            if (c >= 'A' && c <= 'Z')
+                bits |= 1u << i;
+        }
+        suffix[chunk] = suffix_alphabet[bits];
+    }
+}
+
+int sb_sfid_normalize(const char *in, const char *prefix, const char *what, sb_sfid_t *out,
+                      sb_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (in == NULL)
+        return sb_err_set(err, SB_E_INVALID_ID, "The %s is missing.", what);
+    size_t len = strnlen(in, SB_SFID_LEN + 1);
+    if (len != 15 && len != 18)
+        return sb_err_set(err, SB_E_INVALID_ID,
+                          "The %s '%.40s' has %zu characters; it needs 15 or 18 "
+                          "(prefix %s, then letters and digits).",
+                          what, in, len, prefix);
+    for (size_t i = 0; i < len; i++) {
+        if (!isalnum((unsigned char)in[i]))
+            return sb_err_set(err, SB_E_INVALID_ID,
+                              "The %s '%s' has a character other than a letter or a digit at "
+                              "position %zu.",
+                              what, in, i + 1);
+    }
+    if (strncmp(in, prefix, 3) != 0)
+        return sb_err_set(err, SB_E_INVALID_ID,
+                          "The %s '%s' does not start with %s, the key prefix of that kind of "
+                          "record.",
+                          what, in, prefix);
+    char suffix[3];
+    compute_suffix(in, suffix);
+    if (len == 18) {
+        for (int i = 0; i < 3; i++) {
+            if (toupper((unsigned char)in[15 + i]) != suffix[i])
+                return sb_err_set(err, SB_E_INVALID_ID,
+                                  "The %s '%s' has a checksum suffix that does not match its "
+                                  "first 15 characters (expected %.3s); check it was copied whole.",
+                                  what, in, suffix);
+        }
+    }
+    memcpy(out->s, in, 15);
+    memcpy(out->s + 15, suffix, 3);
+    out->s[SB_SFID_LEN] = '\0';
+    return 0;
+}
+
+void sb_sfid_from_counter(const char *prefix, uint64_t counter, sb_sfid_t *out)
+{
+    memcpy(out->s, prefix, 3);
+    /* 62^12 exceeds 2^64, so twelve digits hold every counter. */
+    for (int i = 14; i >= 3; i--) {
+        out->s[i] = base62[counter % 62];
+        counter /= 62;
+    }
+    compute_suffix(out->s, out->s + 15);
+    out->s[SB_SFID_LEN] = '\0';
+}
+
+int sb_org_id_check(const char *org, sb_err_t *err)
+{
+    if (org == NULL || org[0] == '\0')
+        return sb_err_set(err, SB_E_INVALID_ID, "The org id is missing.");
+    size_t len = strnlen(org, SB_ORG_ID_MAX + 1);
+    if (len > SB_ORG_ID_MAX)
+        return sb_err_set(err, SB_E_INVALID_ID,
+                          "The org id '%.64s...' is longer than %d characters.", org,
+                          SB_ORG_ID_MAX);
+    if (!isalnum((unsigned char)org[0]))
+        return sb_err_set(err, SB_E_INVALID_ID,
+                          "The org id '%s' must start with a letter or a digit.", org);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)org[i];
+        if (!isalnum(c) && c != '-' && c != '_')
+            return sb_err_set(err, SB_E_INVALID_ID,
+                              "The org id '%s' may hold only letters, digits, '-' and '_'.", org);
+    }
+    return 0;
+}

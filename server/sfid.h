@@ -1,0 +1,51 @@
+#pragma once
+/*
+ * Salesforce-style record ids.
+ *
+ * A record id is 15 case-sensitive characters (a 3-character key prefix that
+ * names the object, such as `04v` for a Call Center or `005` for a user, then
+ * 12 letters and digits) plus a 3-character suffix that encodes which of the
+ * first 15 are upper case, so that the 18-character form survives systems that
+ * ignore case. Switchboard stores and returns the 18-character form and accepts
+ * either form on input.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define SB_SFID_LEN 18
+#define SB_SFID_PREFIX_CALLCENTER "04v"
+#define SB_SFID_PREFIX_USER "005"
+
+/** An 18-character id and its NUL. */
+typedef struct sb_sfid {
+    char s[SB_SFID_LEN + 1];
+} sb_sfid_t;
+
+/**
+ * Checks `in` (15 or 18 characters, key prefix `prefix`) and writes its
+ * 18-character form to `out`. An 18-character id whose suffix does not match
+ * its first 15 characters is refused. `what` names the id in the error
+ * sentence ("user id"). Returns 0 or SB_E_INVALID_ID; on failure `out` is
+ * zeroed.
+ */
+int sb_sfid_normalize(const char *in, const char *prefix, const char *what, sb_sfid_t *out,
+                      sb_err_t *err);
+
+/**
+ * Writes the id with key prefix `prefix` (3 characters) whose 12-character
+ * body encodes `counter` in base 62, with its suffix. Distinct counters give
+ * distinct ids.
+ */
+void sb_sfid_from_counter(const char *prefix, uint64_t counter, sb_sfid_t *out);
+
+/**
+ * Checks an org id: 1 to 64 characters of letters, digits, '-' and '_',
+ * starting with a letter or digit. Returns 0 or SB_E_INVALID_ID.
+ */
+int sb_org_id_check(const char *org, sb_err_t *err);
+
+#define SB_ORG_ID_MAX 64

@@ -1,0 +1,491 @@
+/* The store's environment: open, close, transactions, map growth, schema. */
+#include "store.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_internal.h"
+
+#define LOCK_FILE "switchboard.lock"
+#define META_SCHEMA "schema_version"
+
+void sb__key(sb_key_t *key, const char *org, const char *part)
+{
+    size_t org_len = strlen(org);
+    memcpy(key->buf, org, org_len);
+    key->len = org_len;
+    if (part != NULL) {
+        size_t part_len = strlen(part);
+        key->buf[key->len++] = '\0';
+        memcpy(key->buf + key->len, part, part_len);
+        key->len += part_len;
+    }
+}
+
+int sb__lmdb_rc(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return -ENOENT;
+    case MDB_KEYEXIST:
+        return -EEXIST;
+    case MDB_MAP_FULL:
+        return -ENOSPC; /* sb__write grows the map and retries */
+    case MDB_TXN_FULL:
+        return SB_E_BATCH_TOO_LARGE;
+    case MDB_READERS_FULL:
+        return -EAGAIN;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INCOMPATIBLE:
+    case MDB_BAD_VALSIZE:
+        return SB_E_CORRUPT;
+    case ENOMEM:
+        return -ENOMEM;
+    case EACCES:
+    case EPERM:
+        return -EACCES;
+    case ENOSPC: /* the disk is full: growing the map would not help */
+    default:
+        return -EIO;
+    }
+}
+
+int64_t sb__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sb__check_limit(size_t limit, sb_err_t *err)
+{
+    if (limit == 0 || limit > SB_STORE_PAGE_MAX)
+        return sb_err_set(err, -EINVAL, "A page holds 1 to %d rows; %zu was asked for.",
+                          SB_STORE_PAGE_MAX, limit);
+    return 0;
+}
+
+int sb__get(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, MDB_val *val)
+{
+    MDB_val k = {key->len, (void *)key->buf};
+    return sb__lmdb_rc(mdb_get(txn, dbi, &k, val));
+}
+
+int sb__put(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, const void *data, size_t len,
+            unsigned flags)
+{
+    MDB_val k = {key->len, (void *)key->buf};
+    MDB_val v = {len, (void *)data};
+    return sb__lmdb_rc(mdb_put(txn, dbi, &k, &v, flags));
+}
+
+int sb__del(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key)
+{
+    MDB_val k = {key->len, (void *)key->buf};
+    return sb__lmdb_rc(mdb_del(txn, dbi, &k, NULL));
+}
+
+/* Adopts a map another process grew (MDB_MAP_RESIZED): size 0 means "as the
+ * environment now says". Called with no transaction of ours alive. */
+static int adopt_map_size(sb_store_t *store)
+{
+    pthread_rwlock_wrlock(&store->resize_lock);
+    int rc = mdb_env_set_mapsize(store->env, 0);
+    MDB_envinfo info;
+    if (rc == 0 && mdb_env_info(store->env, &info) == 0)
+        store->map_bytes = info.me_mapsize;
+    pthread_rwlock_unlock(&store->resize_lock);
+    return sb__lmdb_rc(rc);
+}
+
+/* Doubles the map, up to the maximum. -ENOSPC when already there. */
+static int grow_map(sb_store_t *store)
+{
+    pthread_rwlock_wrlock(&store->resize_lock);
+    int rc = -ENOSPC;
+    if (store->map_bytes < store->max_map_bytes) {
+        size_t next = store->map_bytes > store->max_map_bytes / 2 ? store->max_map_bytes
+                                                                  : store->map_bytes * 2;
+        rc = sb__lmdb_rc(mdb_env_set_mapsize(store->env, next));
+        if (rc == 0)
+            store->map_bytes = next;
+    }
+    pthread_rwlock_unlock(&store->resize_lock);
+    return rc;
+}
+
+int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
+{
+    for (;;) {
+        sb_err_clear(err);
+        pthread_rwlock_rdlock(&store->resize_lock);
+        MDB_txn *txn = NULL;
+        int lmdb = mdb_txn_begin(store->env, NULL, 0, &txn);
+        int rc;
+        if (lmdb == MDB_MAP_RESIZED) {
+            pthread_rwlock_unlock(&store->resize_lock);
+            rc = adopt_map_size(store);
+            if (rc != 0)
+                return sb_err_default(err, rc);
+            continue;
+        }
+        rc = sb__lmdb_rc(lmdb);
+        if (rc == 0) {
+            rc = fn(store, txn, ctx, err);
+            if (rc == 0)
+                rc = sb__lmdb_rc(mdb_txn_commit(txn));
+            else
+                mdb_txn_abort(txn);
+        }
+        pthread_rwlock_unlock(&store->resize_lock);
+        if (rc != -ENOSPC)
+            return rc == 0 ? 0 : sb_err_default(err, rc);
+        if (grow_map(store) != 0)
+            return sb_err_set(err, -ENOSPC,
+                              "The store is full: it reached its maximum map size of %zu bytes. "
+                              "Raise the maximum map size, or delete records; nothing of this "
+                              "write was stored.",
+                              store->max_map_bytes);
+    }
+}
+
+int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err)
+{
+    for (;;) {
+        pthread_rwlock_rdlock(&store->resize_lock);
+        int lmdb = store->read_txn ? mdb_txn_renew(store->read_txn)
+                                   : mdb_txn_begin(store->env, NULL, MDB_RDONLY, &store->read_txn);
+        if (lmdb == 0) {
+            *txn = store->read_txn;
+            return 0;
+        }
+        pthread_rwlock_unlock(&store->resize_lock);
+        if (lmdb == MDB_MAP_RESIZED) {
+            int rc = adopt_map_size(store);
+            if (rc != 0)
+                return sb_err_default(err, rc);
+            continue;
+        }
+        if (store->read_txn != NULL && lmdb != MDB_READERS_FULL) {
+            /* A renew that failed leaves the handle unusable: start afresh. */
+            mdb_txn_abort(store->read_txn);
+            store->read_txn = NULL;
+        }
+        *txn = NULL;
+        return sb_err_default(err, sb__lmdb_rc(lmdb));
+    }
+}
+
+void sb__read_end(sb_store_t *store, MDB_txn *txn)
+{
+    /* Reset, not abort: the handle and its reader slot are reused, and no
+     * snapshot is pinned while nobody reads. */
+    mdb_txn_reset(txn);
+    pthread_rwlock_unlock(&store->resize_lock);
+}
+
+/* The writer lock: one process writes a data directory at a time. */
+static int take_dir_lock(const char *dir, int *fd_out, sb_err_t *err)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/%s", dir, LOCK_FILE) >= (int)sizeof(path))
+        return sb_err_set(err, -EINVAL, "The data directory path is too long.");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return sb_err_set(err, errno == EACCES ? -EACCES : -EIO, "Cannot open %s: %s.", path,
+                          strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t got = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[got > 0 ? got : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        return sb_err_set(err, SB_E_STORE_LOCKED,
+                          "The data directory %s is in use by another process (pid %s); stop it "
+                          "or choose another data directory.",
+                          dir, pid[0] ? pid : "unknown");
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        /* The pid is only a hint for the message above; the lock holds anyway. */
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static int open_dbis(sb_store_t *store, MDB_txn *txn)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+        unsigned flags;
+    } dbs[] = {
+        {"meta", offsetof(sb_store_t, meta), 0},
+        {"orgs", offsetof(sb_store_t, orgs), 0},
+        {"callcenters", offsetof(sb_store_t, callcenters), 0},
+        {"cc_names", offsetof(sb_store_t, cc_names), 0},
+        {"users", offsetof(sb_store_t, users), 0},
+        {"user_cc", offsetof(sb_store_t, user_cc), 0},
+        {"cc_members", offsetof(sb_store_t, cc_members), MDB_DUPSORT | MDB_DUPFIXED},
+    };
+    for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+        MDB_dbi *dbi = (MDB_dbi *)((char *)store + dbs[i].offset);
+        int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbi);
+        if (rc != 0)
+            return sb__lmdb_rc(rc);
+    }
+    return 0;
+}
+
+/* Reads the stored schema version; a fresh environment gets the current one. */
+static int check_schema(sb_store_t *store, MDB_txn *txn, const char *dir, sb_err_t *err)
+{
+    MDB_val k = {sizeof(META_SCHEMA) - 1, META_SCHEMA}, v;
+    int rc = mdb_get(txn, store->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        uint32_t version = SB_STORE_SCHEMA_VERSION;
+        MDB_val nv = {sizeof(version), &version};
+        return sb__lmdb_rc(mdb_put(txn, store->meta, &k, &nv, 0));
+    }
+    if (rc != 0)
+        return sb__lmdb_rc(rc);
+    uint32_t version;
+    if (v.mv_size != sizeof(version))
+        return sb_err_set(err, SB_E_CORRUPT,
+                          "The schema version in %s is unreadable; restore from a backup.", dir);
+    memcpy(&version, v.mv_data, sizeof(version));
+    if (version > SB_STORE_SCHEMA_VERSION)
+        return sb_err_set(err, SB_E_SCHEMA_TOO_NEW,
+                          "The data directory %s has schema version %u; this build reads "
+                          "versions %d to %d. Use a newer Switchboard.",
+                          dir, version, SB_STORE_SCHEMA_MIN, SB_STORE_SCHEMA_VERSION);
+    if (version < SB_STORE_SCHEMA_MIN)
+        return sb_err_set(err, SB_E_CORRUPT,
+                          "The data directory %s has schema version %u, older than any "
+                          "Switchboard release (%d to %d); it cannot be read.",
+                          dir, version, SB_STORE_SCHEMA_MIN, SB_STORE_SCHEMA_VERSION);
+    /* Version 1 is the first; migrations from older versions go here. */
+    return 0;
+}
+
+static int make_dir(const char *dir, sb_err_t *err)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return sb_err_set(err, errno == EACCES ? -EACCES : -EIO,
+                          "Cannot create the data directory %s: %s.", dir, strerror(errno));
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return sb_err_set(err, -EINVAL, "The data directory %s is not a directory.", dir);
+    return 0;
+}
+
+int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
+{
+    *out = NULL;
+    sb_err_clear(err);
+    if (opts == NULL || opts->dir == NULL || opts->dir[0] == '\0')
+        return sb_err_set(err, -EINVAL, "No data directory was given.");
+    int rc = make_dir(opts->dir, err);
+    if (rc != 0)
+        return rc;
+
+    sb_store_t *store = calloc(1, sizeof(*store));
+    if (store == NULL)
+        return sb_err_default(err, -ENOMEM);
+    store->lock_fd = -1;
+    pthread_rwlock_init(&store->resize_lock, NULL);
+    store->max_map_bytes = opts->max_map_bytes ? opts->max_map_bytes : SB_STORE_DEFAULT_MAX_MAP;
+    store->map_bytes =
+        opts->initial_map_bytes ? opts->initial_map_bytes : SB_STORE_DEFAULT_INITIAL_MAP;
+    if (store->map_bytes > store->max_map_bytes)
+        store->map_bytes = store->max_map_bytes;
+
+    rc = take_dir_lock(opts->dir, &store->lock_fd, err);
+    if (rc != 0)
+        goto fail;
+
+    /* MDB_NOTLS: read transactions belong to their handle, not to a thread,
+     *   so a cached one can be reset and renewed, and reader slots are not
+     *   tied to thread lifetimes.
+     * MDB_NORDAHEAD: look-ups are random; read-ahead would fill the page
+     *   cache with neighbours nobody asked for once the index outgrows RAM.
+     * No MDB_WRITEMAP: the group-commit writer needs nested transactions,
+     *   and a stray pointer must not be able to scribble on the database.
+     * MDB_NOSYNC only when asked for: full durability is the default. */
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    if (opts->durability == SB_DURABILITY_NONE)
+        flags |= MDB_NOSYNC;
+    rc = sb__lmdb_rc(mdb_env_create(&store->env));
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_env_set_maxdbs(store->env, 16));
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_env_set_maxreaders(store->env, 1024));
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_env_set_mapsize(store->env, store->map_bytes));
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_env_open(store->env, opts->dir, flags, 0600));
+    if (rc != 0) {
+        sb_err_set(err, rc, "Cannot open the store in %s: %s.", opts->dir, sb_err_message(rc));
+        goto fail;
+    }
+    /* The environment may already be larger than asked (another run grew it). */
+    MDB_envinfo info;
+    if (mdb_env_info(store->env, &info) == 0 && info.me_mapsize > store->map_bytes)
+        store->map_bytes = info.me_mapsize;
+    if (store->map_bytes > store->max_map_bytes)
+        store->max_map_bytes = store->map_bytes;
+
+    int dead = 0;
+    mdb_reader_check(store->env, &dead); /* slots of readers that died */
+
+    MDB_txn *txn = NULL;
+    rc = sb__lmdb_rc(mdb_txn_begin(store->env, NULL, 0, &txn));
+    if (rc == 0)
+        rc = open_dbis(store, txn);
+    if (rc == 0)
+        rc = check_schema(store, txn, opts->dir, err);
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_txn_commit(txn));
+    else if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        if (err == NULL || err->code != rc)
+            sb_err_set(err, rc, "Cannot open the store in %s: %s", opts->dir, sb_err_message(rc));
+        goto fail;
+    }
+    *out = store;
+    return 0;
+fail:
+    sb_store_close(store);
+    return rc;
+}
+
+void sb_store_close(sb_store_t *store)
+{
+    if (store == NULL)
+        return;
+    if (store->read_txn != NULL)
+        mdb_txn_abort(store->read_txn);
+    if (store->env != NULL)
+        mdb_env_close(store->env);
+    if (store->lock_fd >= 0)
+        close(store->lock_fd); /* releases the flock */
+    pthread_rwlock_destroy(&store->resize_lock);
+    free(store);
+}
+
+int sb_store_stats(sb_store_t *store, sb_store_stats_t *stats, sb_err_t *err)
+{
+    memset(stats, 0, sizeof(*stats));
+    MDB_txn *txn;
+    int rc = sb__read_begin(store, &txn, err);
+    if (rc != 0)
+        return rc;
+    const struct {
+        MDB_dbi dbi;
+        uint64_t *count;
+    } counted[] = {
+        {store->orgs, &stats->orgs},
+        {store->callcenters, &stats->callcenters},
+        {store->users, &stats->users},
+        {store->user_cc, &stats->members},
+    };
+    for (size_t i = 0; rc == 0 && i < sizeof(counted) / sizeof(counted[0]); i++) {
+        MDB_stat st;
+        rc = sb__lmdb_rc(mdb_stat(txn, counted[i].dbi, &st));
+        if (rc == 0)
+            *counted[i].count = st.ms_entries;
+    }
+    MDB_envinfo info;
+    MDB_stat env_stat;
+    if (rc == 0 && mdb_env_info(store->env, &info) == 0 && mdb_env_stat(store->env, &env_stat) == 0)
+        stats->used_bytes = (uint64_t)(info.me_last_pgno + 1) * env_stat.ms_psize;
+    stats->map_bytes = store->map_bytes;
+    stats->max_map_bytes = store->max_map_bytes;
+    stats->schema_version = SB_STORE_SCHEMA_VERSION;
+    sb__read_end(store, txn);
+    return rc == 0 ? 0 : sb_err_default(err, rc);
+}
+
+static bool has_prefix(const MDB_val *key, const sb_key_t *prefix)
+{
+    return key->mv_size >= prefix->len && memcmp(key->mv_data, prefix->buf, prefix->len) == 0;
+}
+
+int sb__page(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix, const sb_key_t *start,
+             bool exclusive, size_t limit, sb_row_fn fn, void *ctx, size_t *count, bool *more)
+{
+    *count = 0;
+    *more = false;
+    MDB_cursor *cur;
+    int rc = sb__lmdb_rc(mdb_cursor_open(txn, dbi, &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k = {start->len, (void *)start->buf}, v;
+    int lmdb = mdb_cursor_get(cur, &k, &v, start->len ? MDB_SET_RANGE : MDB_FIRST);
+    if (lmdb == 0 && exclusive && k.mv_size == start->len &&
+        memcmp(k.mv_data, start->buf, start->len) == 0)
+        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    while (rc == 0 && lmdb == 0 && has_prefix(&k, prefix)) {
+        if (*count == limit) {
+            *more = true;
+            break;
+        }
+        rc = fn(txn, &k, &v, (*count)++, ctx);
+        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc == 0 && lmdb != 0 && lmdb != MDB_NOTFOUND)
+        rc = sb__lmdb_rc(lmdb);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+int sb__list(sb_store_t *store, const char *org, MDB_dbi dbi, const char *after, size_t limit,
+             size_t row_size, sb_row_fn fn, void **rows, size_t *n, bool *more, sb_err_t *err)
+{
+    *rows = NULL;
+    *n = 0;
+    *more = false;
+    int rc = sb__check_limit(limit, err);
+    if (rc != 0)
+        return rc;
+    sb_list_ctx_t ctx = {store, org, calloc(limit, row_size)};
+    if (ctx.rows == NULL)
+        return sb_err_default(err, -ENOMEM);
+    MDB_txn *txn;
+    if ((rc = sb__read_begin(store, &txn, err)) != 0) {
+        free(ctx.rows);
+        return rc;
+    }
+    sb_key_t prefix = {.len = 0}, start;
+    if (org != NULL) {
+        rc = sb__org_must_exist(store, txn, org, err);
+        sb__key(&prefix, org, "");
+        sb__key(&start, org, after ? after : "");
+    } else {
+        sb__key(&start, after ? after : "", NULL);
+    }
+    if (rc == 0)
+        rc = sb__page(txn, dbi, &prefix, &start, after != NULL, limit, fn, &ctx, n, more);
+    sb__read_end(store, txn);
+    if (rc != 0 || *n == 0) {
+        free(ctx.rows);
+        *n = 0;
+        *more = false;
+        return rc == 0 ? 0 : sb_err_default(err, rc);
+    }
+    *rows = ctx.rows;
+    return 0;
+}

@@ -1,0 +1,206 @@
+#pragma once
+/*
+ * The store: orgs, Call Centers, users and memberships in one LMDB
+ * environment per data directory.
+ *
+ * Every write runs in one LMDB write transaction that checks every invariant
+ * before it changes anything, so a refused write (or a refused batch) leaves
+ * the store exactly as it was. Keys start with the org, so that no scan can
+ * cross tenants. Nothing above this module sees an LMDB type or code: errors
+ * are the codes of error.h, with a sentence in the sb_err_t.
+ *
+ * Threads: write functions may be called from any one thread at a time (LMDB
+ * serializes writers); read functions use one cached read transaction and
+ * must be called from one thread at a time. A writer and a reader may run
+ * concurrently.
+ *
+ * Ownership: every string argument is [borrowed: for the call]. Results are
+ * copied into caller storage or returned [owned] as stated on each function.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "callcenter.h"
+#include "error.h"
+#include "records.h"
+#include "sfid.h"
+
+/** The schema versions this build reads; it writes SB_STORE_SCHEMA_VERSION. */
+#define SB_STORE_SCHEMA_MIN 1
+#define SB_STORE_SCHEMA_VERSION 1
+
+#define SB_STORE_PAGE_MAX 1000   /* rows one list call returns at most */
+#define SB_STORE_BULK_MAX 100000 /* rows one bulk call takes at most */
+
+typedef struct sb_store sb_store_t;
+
+typedef enum sb_durability {
+    /* Every acknowledged write is on disk (fsync at commit). The default. */
+    SB_DURABILITY_FULL = 0,
+    /* No fsync: a crash of the machine (not of the process) may lose the
+     * latest writes. For bulk loads, tests and benchmarks only. */
+    SB_DURABILITY_NONE = 1,
+} sb_durability_t;
+
+typedef struct sb_store_opts {
+    const char *dir;          /* the data directory; created (mode 0700) if missing */
+    size_t initial_map_bytes; /* 0: SB_STORE_DEFAULT_INITIAL_MAP */
+    size_t max_map_bytes;     /* 0: SB_STORE_DEFAULT_MAX_MAP; the map never grows past it */
+    sb_durability_t durability;
+} sb_store_opts_t;
+
+#define SB_STORE_DEFAULT_INITIAL_MAP ((size_t)64 << 20) /* 64 MiB */
+#define SB_STORE_DEFAULT_MAX_MAP ((size_t)64 << 30)     /* 64 GiB of address space, not disk */
+
+/** Counts for server.info and the tools. */
+typedef struct sb_store_stats {
+    uint64_t orgs, callcenters, users, members;
+    uint64_t map_bytes;     /* the current map size */
+    uint64_t max_map_bytes; /* the configured maximum */
+    uint64_t used_bytes;    /* pages in use, in bytes */
+    uint32_t schema_version;
+} sb_store_stats_t;
+
+/** A row of sb_store_cc_list. */
+typedef struct sb_cc_summary {
+    sb_sfid_t id;
+    char internal_name[SB_CC_INTERNAL_NAME_MAX + 1];
+    char display_name[SB_CC_DISPLAY_NAME_MAX * 4 + 1]; /* UTF-8: up to 4 bytes a character */
+    char adapter[SB_CC_ADAPTER_NAME_MAX + 1];
+    uint64_t members;
+} sb_cc_summary_t;
+
+/** A row of sb_store_member_add_bulk: put `user` in `callcenter`. [borrowed strings] */
+typedef struct sb_member_assignment {
+    const char *user;
+    const char *callcenter;
+} sb_member_assignment_t;
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+/**
+ * Opens (creating if needed) the store in opts->dir and takes the directory's
+ * writer lock. A fresh directory gets the current schema; a newer schema is
+ * refused with SB_E_SCHEMA_TOO_NEW; stale reader slots left by dead processes
+ * are cleared. Errors: SB_E_STORE_LOCKED (another process writes there),
+ * SB_E_SCHEMA_TOO_NEW, SB_E_CORRUPT, -EACCES, -ENOMEM, -EIO.
+ * On success *out is [owned: close with sb_store_close()]; on failure NULL.
+ */
+int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err);
+
+/** Closes the store and releases its lock; NULL does nothing. */
+void sb_store_close(sb_store_t *store);
+
+/** Fills *stats. Returns 0 or an error. */
+int sb_store_stats(sb_store_t *store, sb_store_stats_t *stats, sb_err_t *err);
+
+/* ---- orgs ------------------------------------------------------------ */
+
+/** Creates org `id` named `name` (NULL or "": the id). -EEXIST when it exists. */
+int sb_store_org_create(sb_store_t *store, const char *id, const char *name, sb_err_t *err);
+/** Copies org `id` into *out. -ENOENT when it does not exist. */
+int sb_store_org_get(sb_store_t *store, const char *id, sb_org_t *out, sb_err_t *err);
+/**
+ * Lists up to `limit` (1..SB_STORE_PAGE_MAX) orgs whose id sorts after
+ * `after` (NULL: from the start). *rows is [owned: free()] (NULL when *n is 0);
+ * *more says whether a further page exists.
+ */
+int sb_store_org_list(sb_store_t *store, const char *after, size_t limit, sb_org_t **rows,
+                      size_t *n, bool *more, sb_err_t *err);
+/**
+ * Deletes org `id`. Refused with SB_E_ORG_NOT_EMPTY while it has Call Centers,
+ * unless `force`, which removes every record of that org and nothing else.
+ */
+int sb_store_org_delete(sb_store_t *store, const char *id, bool force, sb_err_t *err);
+
+/* ---- Call Centers ------------------------------------------------------ */
+
+/**
+ * Creates a Call Center in `org` from the definition `def` (its id and times
+ * are ignored): validated, internal name unique in the org (case-insensitive),
+ * a new 04v id assigned. On success *out (may be NULL) is the stored record
+ * [owned: sb_callcenter_free()].
+ */
+int sb_store_cc_create(sb_store_t *store, const char *org, const sb_callcenter_t *def,
+                       sb_callcenter_t **out, sb_err_t *err);
+/** Gets Call Center `id` (15 or 18 characters). *out [owned: sb_callcenter_free()]. */
+int sb_store_cc_get(sb_store_t *store, const char *org, const char *id, sb_callcenter_t **out,
+                    sb_err_t *err);
+/** Gets a Call Center by internal name (case-insensitive). */
+int sb_store_cc_get_by_name(sb_store_t *store, const char *org, const char *internal_name,
+                            sb_callcenter_t **out, sb_err_t *err);
+/** Lists Call Centers by id after `after` (NULL: from the start); see sb_store_org_list. */
+int sb_store_cc_list(sb_store_t *store, const char *org, const char *after, size_t limit,
+                     sb_cc_summary_t **rows, size_t *n, bool *more, sb_err_t *err);
+/**
+ * Changes values of existing fields (see sb_callcenter_apply) and, when
+ * `adapter` is not NULL, the adapter name. All or nothing. *out (may be NULL)
+ * is the updated record [owned].
+ */
+int sb_store_cc_update(sb_store_t *store, const char *org, const char *id,
+                       const sb_cc_change_t *changes, size_t n_changes, const char *adapter,
+                       sb_callcenter_t **out, sb_err_t *err);
+/**
+ * Creates a Call Center with the same adapter, sections and items as `id`,
+ * under `internal_name` and, when not NULL, `display_name`. Members are not
+ * copied. *out (may be NULL) is the new record [owned].
+ */
+int sb_store_cc_clone(sb_store_t *store, const char *org, const char *id, const char *internal_name,
+                      const char *display_name, sb_callcenter_t **out, sb_err_t *err);
+/**
+ * Deletes Call Center `id`. Refused with SB_E_CALLCENTER_HAS_MEMBERS while it
+ * has members, unless `force`, which removes its memberships too.
+ */
+int sb_store_cc_delete(sb_store_t *store, const char *org, const char *id, bool force,
+                       sb_err_t *err);
+
+/* ---- users ----------------------------------------------------------- */
+
+/** Creates or replaces user `user->id` (15 or 18 characters, prefix 005). */
+int sb_store_user_upsert(sb_store_t *store, const char *org, const sb_user_t *user, sb_err_t *err);
+/** Upserts `n` users (1..SB_STORE_BULK_MAX) atomically: one bad row and none is written. */
+int sb_store_user_upsert_bulk(sb_store_t *store, const char *org, const sb_user_t *users, size_t n,
+                              sb_err_t *err);
+int sb_store_user_get(sb_store_t *store, const char *org, const char *id, sb_user_t *out,
+                      sb_err_t *err);
+/** Lists users by id after `after`; see sb_store_org_list. */
+int sb_store_user_list(sb_store_t *store, const char *org, const char *after, size_t limit,
+                       sb_user_t **rows, size_t *n, bool *more, sb_err_t *err);
+
+/* ---- membership -------------------------------------------------------- */
+
+/**
+ * Makes `user` a member of Call Center `cc`. A user belongs to at most one
+ * Call Center in an org: when the user belongs to another one the call is
+ * refused with SB_E_ALREADY_MEMBER naming it, unless `move`, which moves the
+ * user atomically. Adding a user to the Call Center it is in already succeeds
+ * and changes nothing. *previous (may be NULL) receives the Call Center the
+ * user left, or an empty id.
+ */
+int sb_store_member_add(sb_store_t *store, const char *org, const char *cc, const char *user,
+                        bool move, sb_sfid_t *previous, sb_err_t *err);
+/** Removes `user` from `cc`; SB_E_NOT_A_MEMBER when the user is not in it. */
+int sb_store_member_remove(sb_store_t *store, const char *org, const char *cc, const char *user,
+                           sb_err_t *err);
+/**
+ * Applies `n` assignments (1..SB_STORE_BULK_MAX) atomically, each as
+ * sb_store_member_add with `move`: one refused row and nothing changes; the
+ * error names the row (counting from 1).
+ */
+int sb_store_member_add_bulk(sb_store_t *store, const char *org, const sb_member_assignment_t *rows,
+                             size_t n, bool move, sb_err_t *err);
+/**
+ * Lists the members of `cc` by user id after `after` (NULL: from the start);
+ * *total is the Call Center's member count. *rows [owned: free()].
+ */
+int sb_store_member_list(sb_store_t *store, const char *org, const char *cc, const char *after,
+                         size_t limit, sb_sfid_t **rows, size_t *n, bool *more, uint64_t *total,
+                         sb_err_t *err);
+/**
+ * The Call Center of `user`: 0 and *cc set; -ENOENT when the user does not
+ * exist; SB_E_NOT_A_MEMBER when the user exists but belongs to none.
+ */
+int sb_store_member_lookup(sb_store_t *store, const char *org, const char *user, sb_sfid_t *cc,
+                           sb_err_t *err);

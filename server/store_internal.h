@@ -1,0 +1,120 @@
+#pragma once
+/*
+ * Shared between the store's files (store.c, store_org.c, store_callcenter.c,
+ * store_user.c, store_member.c) and nobody else: this is where LMDB lives.
+ *
+ * Databases (all keys begin with the org id; the org id never holds a NUL,
+ * so "acme\0" can never be a prefix of another org's keys):
+ *   meta        "schema_version" -> u32; "next_id:04v" -> u64 counter
+ *   orgs        org                     -> org record (msgpack)
+ *   callcenters org \0 cc id            -> Call Center record (msgpack)
+ *   cc_names    org \0 lower(internal)  -> cc id (18 bytes)
+ *   users       org \0 user id          -> user record (msgpack)
+ *   user_cc     org \0 user id          -> cc id (18 bytes): the membership
+ *   cc_members  org \0 cc id            => user ids (DUPSORT|DUPFIXED, 18 bytes
+ *                                          each): the reverse index, whose
+ *                                          duplicate count is the member count
+ */
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "store.h"
+
+/* The longest key: org, NUL, and a 255-byte name. LMDB allows 511. */
+#define SB_KEY_MAX (SB_ORG_ID_MAX + 1 + SB_CC_MAX_NAME_BYTES + 1)
+
+struct sb_store {
+    MDB_env *env;
+    MDB_dbi meta, orgs, callcenters, cc_names, users, user_cc, cc_members;
+    size_t map_bytes;
+    size_t max_map_bytes;
+    /* Readers and writers hold it shared; growing the map holds it
+     * exclusively, because mdb_env_set_mapsize needs no live transaction
+     * in this process. */
+    pthread_rwlock_t resize_lock;
+    MDB_txn *read_txn; /* cached: reset after each read, renewed by the next */
+    int lock_fd;       /* the data directory's writer lock (flock) */
+};
+
+/** A key buffer and its length. */
+typedef struct sb_key {
+    char buf[SB_KEY_MAX];
+    size_t len;
+} sb_key_t;
+
+/** Builds "org" (part NULL) or "org\0part". Both were checked for length before. */
+void sb__key(sb_key_t *key, const char *org, const char *part);
+
+/** Translates an LMDB or errno result to a code of error.h. */
+int sb__lmdb_rc(int rc);
+
+/** A write step run inside a write transaction by sb__write(). */
+typedef int (*sb_write_fn)(sb_store_t *store, MDB_txn *txn, void *ctx, sb_err_t *err);
+
+/**
+ * Runs `fn` in a new write transaction and commits it when fn returns 0;
+ * aborts it otherwise. When the map is full, grows it (doubling, up to the
+ * maximum) and runs fn again from the start; at the maximum, fails with
+ * -ENOSPC (STORE_FULL). fn must therefore keep no state across calls.
+ */
+int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err);
+
+/** Starts a read on the cached read transaction. Pair with sb__read_end(). */
+int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err);
+void sb__read_end(sb_store_t *store, MDB_txn *txn);
+
+/** mdb_get translated: 0, -ENOENT, or another code. */
+int sb__get(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, MDB_val *val);
+/** mdb_put translated (flags as LMDB's). */
+int sb__put(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, const void *data, size_t len,
+            unsigned flags);
+/** mdb_del of a key (all its duplicates); -ENOENT when absent. */
+int sb__del(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key);
+
+/** Refuses with -ENOENT unless org `org` exists; checks its form first. */
+int sb__org_must_exist(sb_store_t *store, MDB_txn *txn, const char *org, sb_err_t *err);
+
+/** Loads Call Center `id` (normalized) of `org`. *out [owned]. */
+int sb__cc_load(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *id,
+                sb_callcenter_t **out, sb_err_t *err);
+
+/** Members of Call Center `id`: the duplicate count in cc_members. */
+int sb__cc_member_count(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *id,
+                        uint64_t *count);
+
+/** Wall-clock milliseconds since the epoch. */
+int64_t sb__now_ms(void);
+
+/** Checks a page limit: 1..SB_STORE_PAGE_MAX. */
+int sb__check_limit(size_t limit, sb_err_t *err);
+
+/** Called by sb__page for each row; returns 0 to go on, or an error code. */
+typedef int (*sb_row_fn)(MDB_txn *txn, const MDB_val *key, const MDB_val *val, size_t index,
+                         void *ctx);
+
+/**
+ * Visits up to `limit` rows of `dbi` whose keys start with `prefix`, from
+ * `start` on (the row equal to `start` is skipped when `exclusive`), in key
+ * order. *count is the number visited; *more says whether another row
+ * follows. Returns 0 or the first error (fn's or LMDB's).
+ */
+int sb__page(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix, const sb_key_t *start,
+             bool exclusive, size_t limit, sb_row_fn fn, void *ctx, size_t *count, bool *more);
+
+/** What sb__list hands each row function as `ctx`. */
+typedef struct sb_list_ctx {
+    sb_store_t *store;
+    const char *org; /* NULL when listing orgs */
+    void *rows;      /* the caller's array of rows */
+} sb_list_ctx_t;
+
+/**
+ * One page of a list call: checks `limit`, allocates `limit` rows of
+ * `row_size` bytes, and runs sb__page over the keys of `org` (every key when
+ * org is NULL) after `after` (already normalized; NULL: from the start),
+ * with an sb_list_ctx_t as ctx. Fills *rows [owned: free()], *n and *more as
+ * the public list functions promise.
+ */
+int sb__list(sb_store_t *store, const char *org, MDB_dbi dbi, const char *after, size_t limit,
+             size_t row_size, sb_row_fn fn, void **rows, size_t *n, bool *more, sb_err_t *err);

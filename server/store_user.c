@@ -1,0 +1,139 @@
+/* Users: id, name and profile, upserted one by one or in atomic bulk. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "record_codec.h"
+#include "store_internal.h"
+#include "utf8.h"
+
+static int check_text(const char *what, const char *text, size_t max, bool required, sb_err_t *err)
+{
+    size_t chars;
+    size_t len = strnlen(text, max + 1);
+    if (len > max || !sb_utf8_count(text, &chars))
+        return sb_err_set(err, SB_E_INVALID_VALUE,
+                          "The %s is not valid UTF-8 of at most %zu bytes.", what, max);
+    if (required && len == 0)
+        return sb_err_set(err, SB_E_MISSING_FIELD, "The %s is required.", what);
+    return 0;
+}
+
+/* Checks `in` and writes its stored form (normalized id) to `out`. */
+static int prepare_user(const sb_user_t *in, sb_user_t *out, sb_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = sb_sfid_normalize(in->id.s, SB_SFID_PREFIX_USER, "user id", &out->id, err);
+    if (rc == 0)
+        rc = check_text("user name", in->name, SB_USER_NAME_MAX, true, err);
+    if (rc == 0)
+        rc = check_text("profile name", in->profile, SB_PROFILE_NAME_MAX, false, err);
+    if (rc == 0) {
+        memcpy(out->name, in->name, sizeof(out->name));
+        memcpy(out->profile, in->profile, sizeof(out->profile));
+    }
+    return rc;
+}
+
+struct user_write_ctx {
+    const char *org;
+    const sb_user_t *users;
+    size_t n;
+};
+
+static int user_upsert_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
+{
+    struct user_write_ctx *ctx = vctx;
+    int rc = sb__org_must_exist(store, txn, ctx->org, err);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    for (size_t i = 0; rc == 0 && i < ctx->n; i++) {
+        sb_user_t user;
+        rc = prepare_user(&ctx->users[i], &user, err);
+        if (rc != 0) {
+            if (ctx->n > 1 && err != NULL) {
+                char reason[sizeof(err->message)];
+                memcpy(reason, err->message, sizeof(reason));
+                sb_err_set(err, rc, "Row %zu: %s Nothing was written.", i + 1, reason);
+            }
+            break;
+        }
+        msgpack_sbuffer_clear(&buf);
+        sb_key_t key;
+        sb__key(&key, ctx->org, user.id.s);
+        rc = sb_codec_encode_user(&user, &buf);
+        if (rc == 0)
+            rc = sb__put(txn, store->users, &key, buf.data, buf.size, 0);
+    }
+    msgpack_sbuffer_destroy(&buf);
+    return rc;
+}
+
+int sb_store_user_upsert(sb_store_t *store, const char *org, const sb_user_t *user, sb_err_t *err)
+{
+    struct user_write_ctx ctx = {org, user, 1};
+    return sb__write(store, user_upsert_txn, &ctx, err);
+}
+
+int sb_store_user_upsert_bulk(sb_store_t *store, const char *org, const sb_user_t *users, size_t n,
+                              sb_err_t *err)
+{
+    sb_err_clear(err);
+    if (n == 0 || n > SB_STORE_BULK_MAX)
+        return sb_err_set(err, SB_E_BATCH_TOO_LARGE,
+                          "A bulk upsert takes 1 to %d users; this one has %zu. Split it.",
+                          SB_STORE_BULK_MAX, n);
+    struct user_write_ctx ctx = {org, users, n};
+    return sb__write(store, user_upsert_txn, &ctx, err);
+}
+
+int sb_store_user_get(sb_store_t *store, const char *org, const char *id, sb_user_t *out,
+                      sb_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    sb_err_clear(err);
+    sb_sfid_t user_id;
+    int rc = sb_sfid_normalize(id, SB_SFID_PREFIX_USER, "user id", &user_id, err);
+    if (rc != 0)
+        return rc;
+    MDB_txn *txn;
+    if ((rc = sb__read_begin(store, &txn, err)) != 0)
+        return rc;
+    rc = sb__org_must_exist(store, txn, org, err);
+    if (rc == 0) {
+        sb_key_t key;
+        sb__key(&key, org, user_id.s);
+        MDB_val val;
+        rc = sb__get(txn, store->users, &key, &val);
+        if (rc == 0)
+            rc = sb_codec_decode_user(val.mv_data, val.mv_size, out);
+        else if (rc == -ENOENT)
+            sb_err_set(err, rc, "The user %s does not exist in org '%s'.", user_id.s, org);
+    }
+    sb__read_end(store, txn);
+    return rc == 0 ? 0 : sb_err_default(err, rc);
+}
+
+static int user_row(MDB_txn *txn, const MDB_val *key, const MDB_val *val, size_t index, void *vctx)
+{
+    (void)txn;
+    (void)key;
+    sb_list_ctx_t *ctx = vctx;
+    return sb_codec_decode_user(val->mv_data, val->mv_size, (sb_user_t *)ctx->rows + index);
+}
+
+int sb_store_user_list(sb_store_t *store, const char *org, const char *after, size_t limit,
+                       sb_user_t **rows, size_t *n, bool *more, sb_err_t *err)
+{
+    sb_err_clear(err);
+    *rows = NULL;
+    *n = 0;
+    *more = false;
+    sb_sfid_t after_id;
+    if (after != NULL) {
+        int rc = sb_sfid_normalize(after, SB_SFID_PREFIX_USER, "user id", &after_id, err);
+        if (rc != 0)
+            return rc;
+    }
+    return sb__list(store, org, store->users, after ? after_id.s : NULL, limit, sizeof(**rows),
+                    user_row, (void **)rows, n, more, err);
+}

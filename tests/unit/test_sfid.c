@@ -1,0 +1,102 @@
+#include "sb_test.h"
+
+#include <string.h>
+
+#include "sfid.h"
+
+static void suffix_matches_salesforce(void **state)
+{
+    (void)state;
+    /* Published examples of 15- and 18-character Salesforce ids. */
+    sb_sfid_t id;
+    assert_int_equal(sb_sfid_normalize("0015000000Gv7qJ", "001", "id", &id, NULL), 0);
+    assert_string_equal(id.s, "0015000000Gv7qJAAR");
+    assert_int_equal(sb_sfid_normalize("001A0000006Vm9r", "001", "id", &id, NULL), 0);
+    assert_string_equal(id.s, "001A0000006Vm9rIAC");
+}
+
+static void eighteen_characters_are_checked(void **state)
+{
+    (void)state;
+    sb_sfid_t id;
+    sb_err_t err;
+    assert_int_equal(sb_sfid_normalize("001A0000006Vm9rIAC", "001", "id", &id, &err), 0);
+    assert_string_equal(id.s, "001A0000006Vm9rIAC");
+    /* The suffix is case-insensitive by design... */
+    assert_int_equal(sb_sfid_normalize("001A0000006Vm9riac", "001", "id", &id, &err), 0);
+    assert_string_equal(id.s, "001A0000006Vm9rIAC");
+    /* ...but must match the first 15 characters. */
+    assert_rc(sb_sfid_normalize("001A0000006Vm9rAAA", "001", "id", &id, &err), SB_E_INVALID_ID,
+              err);
+    assert_non_null(strstr(err.message, "IAC"));
+    assert_string_equal(id.s, "");
+}
+
+static void malformed_ids_are_refused(void **state)
+{
+    (void)state;
+    sb_sfid_t id;
+    sb_err_t err;
+    const char *bad[] = {NULL,
+                         "",
+                         "005",
+                         "005000000000001A",
+                         "00500000000000 ",
+                         "005-00000000001",
+                         "0050000000000012345"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_rc(sb_sfid_normalize(bad[i], "005", "user id", &id, &err), SB_E_INVALID_ID, err);
+    assert_rc(sb_sfid_normalize("04v000000000001", "005", "user id", &id, &err), SB_E_INVALID_ID,
+              err);
+    assert_non_null(strstr(err.message, "does not start with 005"));
+}
+
+static void counters_give_distinct_valid_ids(void **state)
+{
+    (void)state;
+    sb_sfid_t a, b, back;
+    sb_sfid_from_counter("04v", 1, &a);
+    assert_string_equal(a.s, "04v000000000001AAA");
+    for (uint64_t n = 0; n < 5000; n += 7) {
+        sb_sfid_from_counter("04v", n, &a);
+        sb_sfid_from_counter("04v", n + 1, &b);
+        assert_string_not_equal(a.s, b.s);
+        assert_int_equal(sb_sfid_normalize(a.s, "04v", "id", &back, NULL), 0);
+        assert_string_equal(back.s, a.s);
+    }
+    sb_sfid_from_counter("04v", UINT64_MAX, &a);
+    assert_int_equal(sb_sfid_normalize(a.s, "04v", "id", &back, NULL), 0);
+}
+
+static void org_ids(void **state)
+{
+    (void)state;
+    sb_err_t err;
+    assert_int_equal(sb_org_id_check("acme", &err), 0);
+    assert_int_equal(sb_org_id_check("00D5g000004Xyz1", &err), 0);
+    assert_int_equal(sb_org_id_check("acme-eu_2", &err), 0);
+    char longest[SB_ORG_ID_MAX + 2];
+    memset(longest, 'a', SB_ORG_ID_MAX);
+    longest[SB_ORG_ID_MAX] = '\0';
+    assert_int_equal(sb_org_id_check(longest, &err), 0);
+    longest[SB_ORG_ID_MAX] = 'a';
+    longest[SB_ORG_ID_MAX + 1] = '\0';
+    assert_rc(sb_org_id_check(longest, &err), SB_E_INVALID_ID, err);
+    assert_rc(sb_org_id_check("", &err), SB_E_INVALID_ID, err);
+    assert_rc(sb_org_id_check(NULL, &err), SB_E_INVALID_ID, err);
+    assert_rc(sb_org_id_check("-acme", &err), SB_E_INVALID_ID, err);
+    assert_rc(sb_org_id_check("ac me", &err), SB_E_INVALID_ID, err);
+    assert_rc(sb_org_id_check("acme/x", &err), SB_E_INVALID_ID, err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(suffix_matches_salesforce),
+        cmocka_unit_test(eighteen_characters_are_checked),
+        cmocka_unit_test(malformed_ids_are_refused),
+        cmocka_unit_test(counters_give_distinct_valid_ids),
+        cmocka_unit_test(org_ids),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,185 @@
+/* The environment: persistence, schema versions, the writer lock, map growth. */
+#include "sb_test.h"
+
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void data_survives_close_and_reopen(void **state)
+{
+    (void)state;
+    char *dir = sb_test_tmpdir();
+    sb_store_opts_t opts = {.dir = dir}; /* full durability, as the server runs */
+    sb_store_t *st;
+    sb_err_t err;
+    assert_int_equal(sb_store_open(&opts, &st, &err), 0);
+    assert_int_equal(sb_store_org_create(st, "acme", "Acme", &err), 0);
+    sb_sfid_t cc = sb_test_cc(st, "acme", "Support");
+    for (unsigned u = 1; u <= 20; u++) {
+        sb_test_user(st, "acme", u);
+        char uid[16];
+        sb_test_user_id(u, uid);
+        assert_int_equal(sb_store_member_add(st, "acme", cc.s, uid, false, NULL, &err), 0);
+    }
+    sb_store_close(st);
+
+    assert_int_equal(sb_store_open(&opts, &st, &err), 0);
+    sb_store_stats_t stats;
+    assert_int_equal(sb_store_stats(st, &stats, &err), 0);
+    assert_int_equal(stats.orgs, 1);
+    assert_int_equal(stats.callcenters, 1);
+    assert_int_equal(stats.users, 20);
+    assert_int_equal(stats.members, 20);
+    assert_int_equal(stats.schema_version, SB_STORE_SCHEMA_VERSION);
+    sb_sfid_t found;
+    assert_int_equal(sb_store_member_lookup(st, "acme", "005000000000020", &found, &err), 0);
+    assert_string_equal(found.s, cc.s);
+    /* Ids keep counting from where they were: no id is ever handed out twice. */
+    sb_sfid_t next = sb_test_cc(st, "acme", "Sales");
+    assert_true(strcmp(next.s, cc.s) > 0);
+    sb_store_close(st);
+    sb_test_rmdir(dir);
+}
+
+static void a_second_writer_is_refused(void **state)
+{
+    (void)state;
+    char *dir = sb_test_tmpdir();
+    sb_store_t *first = sb_test_open(dir), *second = (sb_store_t *)1;
+    sb_store_opts_t opts = {.dir = dir};
+    sb_err_t err;
+    assert_rc(sb_store_open(&opts, &second, &err), SB_E_STORE_LOCKED, err);
+    assert_null(second);
+    char pid[32];
+    snprintf(pid, sizeof(pid), "pid %ld", (long)getpid());
+    assert_non_null(strstr(err.message, pid));
+    sb_store_close(first);
+    assert_int_equal(sb_store_open(&opts, &second, &err), 0);
+    sb_store_close(second);
+    sb_test_rmdir(dir);
+}
+
+/* Writes a schema version into the environment behind the store's back. */
+static void write_schema_version(const char *dir, uint32_t version)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+    MDB_val k = {strlen("schema_version"), "schema_version"}, v = {sizeof(version), &version};
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void a_newer_schema_is_refused(void **state)
+{
+    (void)state;
+    char *dir = sb_test_tmpdir();
+    sb_store_close(sb_test_open(dir));
+    write_schema_version(dir, SB_STORE_SCHEMA_VERSION + 1);
+    sb_store_opts_t opts = {.dir = dir};
+    sb_store_t *st = (sb_store_t *)1;
+    sb_err_t err;
+    assert_rc(sb_store_open(&opts, &st, &err), SB_E_SCHEMA_TOO_NEW, err);
+    assert_null(st);
+    char says[64];
+    snprintf(says, sizeof(says), "reads versions %d to %d", SB_STORE_SCHEMA_MIN,
+             SB_STORE_SCHEMA_VERSION);
+    assert_non_null(strstr(err.message, says));
+    write_schema_version(dir, 0);
+    assert_rc(sb_store_open(&opts, &st, &err), SB_E_CORRUPT, err);
+    write_schema_version(dir, SB_STORE_SCHEMA_VERSION);
+    assert_int_equal(sb_store_open(&opts, &st, &err), 0);
+    sb_store_close(st);
+    sb_test_rmdir(dir);
+}
+
+static void the_data_directory_must_be_usable(void **state)
+{
+    (void)state;
+    sb_store_t *st;
+    sb_err_t err;
+    sb_store_opts_t none = {.dir = NULL};
+    assert_rc(sb_store_open(&none, &st, &err), -EINVAL, err);
+    sb_store_opts_t file = {.dir = "/etc/hostname"};
+    assert_rc(sb_store_open(&file, &st, &err), -EINVAL, err);
+    assert_non_null(strstr(err.message, "not a directory"));
+}
+
+static void the_map_grows_then_refuses_cleanly(void **state)
+{
+    (void)state;
+    char *dir = sb_test_tmpdir();
+    sb_store_opts_t opts = {.dir = dir,
+                            .initial_map_bytes = 256 << 10,
+                            .max_map_bytes = 2 << 20,
+                            .durability = SB_DURABILITY_NONE};
+    sb_store_t *st;
+    sb_err_t err;
+    assert_int_equal(sb_store_open(&opts, &st, &err), 0);
+    assert_int_equal(sb_store_org_create(st, "acme", NULL, &err), 0);
+    enum { BATCH = 200 };
+    sb_user_t users[BATCH];
+    memset(users, 0, sizeof(users));
+    unsigned next = 1;
+    uint64_t stored = 0;
+    int rc = 0;
+    size_t first_map = 0;
+    while (rc == 0) {
+        for (unsigned i = 0; i < BATCH; i++) {
+            sb_test_user_id(next + i, users[i].id.s);
+            memset(users[i].name, 'n', 200); /* fat rows fill the map sooner */
+        }
+        rc = sb_store_user_upsert_bulk(st, "acme", users, BATCH, &err);
+        if (rc == 0) {
+            stored += BATCH;
+            next += BATCH;
+        }
+        sb_store_stats_t stats;
+        assert_int_equal(sb_store_stats(st, &stats, &err), 0);
+        if (first_map == 0)
+            first_map = stats.map_bytes;
+        assert_true(stats.map_bytes <= opts.max_map_bytes);
+    }
+    assert_rc(rc, -ENOSPC, err);
+    assert_string_equal(sb_err_name(rc), "STORE_FULL");
+    assert_non_null(strstr(err.message, "maximum map size"));
+    sb_store_stats_t stats;
+    assert_int_equal(sb_store_stats(st, &stats, &err), 0);
+    assert_int_equal(stats.map_bytes, opts.max_map_bytes); /* it grew all the way */
+    assert_true(first_map < stats.map_bytes);
+    assert_int_equal(stats.users, stored); /* the refused batch wrote nothing */
+    assert_true(stored > 1000);
+    /* Reads still work on a full store. */
+    sb_user_t got;
+    assert_int_equal(sb_store_user_get(st, "acme", "005000000000001", &got, &err), 0);
+    sb_store_close(st);
+
+    /* A larger maximum lets the same batch in. */
+    opts.max_map_bytes = 8 << 20;
+    assert_int_equal(sb_store_open(&opts, &st, &err), 0);
+    assert_int_equal(sb_store_user_upsert_bulk(st, "acme", users, BATCH, &err), 0);
+    assert_int_equal(sb_store_stats(st, &stats, &err), 0);
+    assert_int_equal(stats.users, stored + BATCH);
+    sb_store_close(st);
+    sb_test_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(data_survives_close_and_reopen),
+        cmocka_unit_test(a_second_writer_is_refused),
+        cmocka_unit_test(a_newer_schema_is_refused),
+        cmocka_unit_test(the_data_directory_must_be_usable),
+        cmocka_unit_test(the_map_grows_then_refuses_cleanly),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
