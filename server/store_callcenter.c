@@ -274,17 +274,27 @@ int sb_store_cc_list(sb_store_t *store, const char *org, const char *after, size
                     sizeof(**rows), cc_row, (void **)rows, n, more, err);
 }
 
+/* The Call Center an update, clone or delete acts on: its id checked, its
+ * org existing, the record loaded. *cc [owned] on success. */
+static int load_target(sb_store_t *store, MDB_txn *txn, const struct cc_write_ctx *ctx,
+                       sb_sfid_t *id, sb_callcenter_t **cc, sb_err_t *err)
+{
+    *cc = NULL;
+    int rc = normalize_cc_id(ctx->id, id, err);
+    if (rc == 0)
+        rc = sb__org_must_exist(store, txn, ctx->org, err);
+    if (rc == 0)
+        rc = sb__cc_load(store, txn, ctx->org, id, cc, err);
+    return rc;
+}
+
 static int cc_update_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
 {
     struct cc_write_ctx *ctx = vctx;
     reset_result(ctx);
     sb_sfid_t id;
-    int rc = normalize_cc_id(ctx->id, &id, err);
-    if (rc == 0)
-        rc = sb__org_must_exist(store, txn, ctx->org, err);
     sb_callcenter_t *cc = NULL;
-    if (rc == 0)
-        rc = sb__cc_load(store, txn, ctx->org, &id, &cc, err);
+    int rc = load_target(store, txn, ctx, &id, &cc, err);
     if (rc == 0)
         rc = sb_callcenter_apply(cc, ctx->changes, ctx->n_changes, err);
     if (rc == 0 && ctx->adapter != NULL) {
@@ -332,12 +342,8 @@ static int cc_clone_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *e
     struct cc_write_ctx *ctx = vctx;
     reset_result(ctx);
     sb_sfid_t id;
-    int rc = normalize_cc_id(ctx->id, &id, err);
-    if (rc == 0)
-        rc = sb__org_must_exist(store, txn, ctx->org, err);
     sb_callcenter_t *cc = NULL;
-    if (rc == 0)
-        rc = sb__cc_load(store, txn, ctx->org, &id, &cc, err);
+    int rc = load_target(store, txn, ctx, &id, &cc, err);
     /* A clone is a new record: its internal name is set, not changed. */
     if (rc == 0 && ctx->internal_name == NULL)
         rc = sb_err_set(err, SB_E_MISSING_FIELD, "A clone needs an internal name of its own.");
@@ -398,12 +404,8 @@ static int cc_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *
 {
     struct cc_write_ctx *ctx = vctx;
     sb_sfid_t id;
-    int rc = normalize_cc_id(ctx->id, &id, err);
-    if (rc == 0)
-        rc = sb__org_must_exist(store, txn, ctx->org, err);
     sb_callcenter_t *cc = NULL;
-    if (rc == 0)
-        rc = sb__cc_load(store, txn, ctx->org, &id, &cc, err);
+    int rc = load_target(store, txn, ctx, &id, &cc, err);
     uint64_t members = 0;
     if (rc == 0)
         rc = sb__cc_member_count(store, txn, ctx->org, &id, &members);
