@@ -50,6 +50,19 @@ int sb_codec_encode_user(const sb_user_t *user, msgpack_sbuffer *buf)
     return done(rc);
 }
 
+int sb_codec_encode_token(const sb_token_record_t *rec, msgpack_sbuffer *buf)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map(&pk, 5);
+    rc |= pack_kv_str(&pk, "id", rec->id);
+    rc |= pack_kv_str(&pk, "org", rec->org);
+    rc |= pack_kv_i64(&pk, "role", rec->role);
+    rc |= pack_kv_str(&pk, "label", rec->label);
+    rc |= pack_kv_i64(&pk, "created", rec->created_ms);
+    return done(rc);
+}
+
 int sb_codec_encode_callcenter(const sb_callcenter_t *cc, msgpack_sbuffer *buf)
 {
     msgpack_packer pk;
@@ -196,6 +209,34 @@ int sb_codec_decode_user(const void *data, size_t len, sb_user_t *user)
     int rc = with_object(data, len, decode_user, user);
     if (rc != 0)
         memset(user, 0, sizeof(*user));
+    return rc;
+}
+
+static int decode_token(const msgpack_object *obj, void *out)
+{
+    sb_token_record_t *rec = out;
+    int64_t role = 0;
+    int rc = get_str_into(obj, "id", rec->id, sizeof(rec->id));
+    if (rc == 0)
+        rc = get_str_into(obj, "org", rec->org, sizeof(rec->org));
+    if (rc == 0)
+        rc = get_str_into(obj, "label", rec->label, sizeof(rec->label));
+    if (rc == 0)
+        rc = get_i64(obj, "created", &rec->created_ms);
+    if (rc == 0)
+        rc = get_i64(obj, "role", &role);
+    if (rc == 0 && (role < SB_ROLE_READ_ONLY || role > SB_ROLE_ADMIN))
+        rc = SB_E_CORRUPT;
+    rec->role = (sb_role_t)role;
+    return rc;
+}
+
+int sb_codec_decode_token(const void *data, size_t len, sb_token_record_t *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    int rc = with_object(data, len, decode_token, rec);
+    if (rc != 0)
+        memset(rec, 0, sizeof(*rec));
     return rc;
 }
 

@@ -12,6 +12,7 @@
 
 #include "callcenter.h"
 #include "records.h"
+#include "store.h"
 
 /** Appends the encoding of `org` to `buf`. Returns 0 or -ENOMEM. */
 int sb_codec_encode_org(const sb_org_t *org, msgpack_sbuffer *buf);
@@ -24,3 +25,6 @@ int sb_codec_decode_user(const void *data, size_t len, sb_user_t *user);
 int sb_codec_encode_callcenter(const sb_callcenter_t *cc, msgpack_sbuffer *buf);
 /** Decodes a Call Center. Returns 0, SB_E_CORRUPT or -ENOMEM; *out is NULL on failure. */
 int sb_codec_decode_callcenter(const void *data, size_t len, sb_callcenter_t **out);
+
+int sb_codec_encode_token(const sb_token_record_t *rec, msgpack_sbuffer *buf);
+int sb_codec_decode_token(const void *data, size_t len, sb_token_record_t *rec);

@@ -125,8 +125,34 @@ static int grow_map(sb_store_t *store)
     return rc;
 }
 
+/* In a batch: fn runs in a child of the batch transaction, so that its
+ * failure undoes its own changes and nothing else. A full map is reported
+ * as -ENOSPC to the batch's owner, which grows the map and replays. */
+static int write_in_batch(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
+{
+    MDB_txn *child = NULL;
+    int rc = sb__lmdb_rc(mdb_txn_begin(store->env, store->batch_txn, 0, &child));
+    if (rc == 0) {
+        rc = fn(store, child, ctx, err);
+        if (rc == 0)
+            rc = sb__lmdb_rc(mdb_txn_commit(child));
+        else
+            mdb_txn_abort(child);
+    }
+    return rc == 0 ? 0 : sb_err_default(err, rc);
+}
+
+static bool in_batch(const sb_store_t *store)
+{
+    return store->batch_txn != NULL && pthread_equal(store->batch_thread, pthread_self());
+}
+
 int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
 {
+    if (in_batch(store)) {
+        sb_err_clear(err);
+        return write_in_batch(store, fn, ctx, err);
+    }
     for (;;) {
         sb_err_clear(err);
         pthread_rwlock_rdlock(&store->resize_lock);
@@ -158,6 +184,67 @@ int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
                               "write was stored.",
                               store->max_map_bytes);
     }
+}
+
+int sb_store_batch_begin(sb_store_t *store, sb_err_t *err)
+{
+    sb_err_clear(err);
+    if (store->batch_txn != NULL)
+        return sb_err_set(err, -EINVAL, "A write batch is already open.");
+    for (;;) {
+        pthread_rwlock_rdlock(&store->resize_lock);
+        int lmdb = mdb_txn_begin(store->env, NULL, 0, &store->batch_txn);
+        if (lmdb == 0) {
+            store->batch_thread = pthread_self();
+            return 0; /* the lock stays held until commit or abort */
+        }
+        store->batch_txn = NULL;
+        pthread_rwlock_unlock(&store->resize_lock);
+        if (lmdb != MDB_MAP_RESIZED)
+            return sb_err_default(err, sb__lmdb_rc(lmdb));
+        int rc = adopt_map_size(store);
+        if (rc != 0)
+            return sb_err_default(err, rc);
+    }
+}
+
+int sb_store_batch_commit(sb_store_t *store, sb_err_t *err)
+{
+    sb_err_clear(err);
+    if (store->batch_txn == NULL)
+        return sb_err_set(err, -EINVAL, "No write batch is open.");
+    int rc = sb__lmdb_rc(mdb_txn_commit(store->batch_txn));
+    store->batch_txn = NULL;
+    pthread_rwlock_unlock(&store->resize_lock);
+    return rc == 0 ? 0 : sb_err_default(err, rc);
+}
+
+void sb_store_batch_abort(sb_store_t *store)
+{
+    if (store->batch_txn == NULL)
+        return;
+    mdb_txn_abort(store->batch_txn);
+    store->batch_txn = NULL;
+    pthread_rwlock_unlock(&store->resize_lock);
+}
+
+int sb_store_grow(sb_store_t *store, sb_err_t *err)
+{
+    sb_err_clear(err);
+    if (store->batch_txn != NULL)
+        return sb_err_set(err, -EINVAL, "The map cannot grow while a write batch is open.");
+    int rc = grow_map(store);
+    if (rc == -ENOSPC)
+        return sb_err_set(err, -ENOSPC,
+                          "The store is full: it reached its maximum map size of %zu bytes. "
+                          "Raise the maximum map size, or delete records.",
+                          store->max_map_bytes);
+    return rc == 0 ? 0 : sb_err_default(err, rc);
+}
+
+const char *sb_store_dir(const sb_store_t *store)
+{
+    return store->dir;
 }
 
 int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err)
@@ -239,6 +326,7 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
         {"users", offsetof(sb_store_t, users), 0},
         {"user_cc", offsetof(sb_store_t, user_cc), 0},
         {"cc_members", offsetof(sb_store_t, cc_members), MDB_DUPSORT | MDB_DUPFIXED},
+        {"tokens", offsetof(sb_store_t, tokens), 0},
     };
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
         MDB_dbi *dbi = (MDB_dbi *)((char *)store + dbs[i].offset);
@@ -305,6 +393,11 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
     if (store == NULL)
         return sb_err_default(err, -ENOMEM);
     store->lock_fd = -1;
+    if (strlen(opts->dir) >= sizeof(store->dir)) {
+        free(store);
+        return sb_err_set(err, -EINVAL, "The data directory path is too long.");
+    }
+    memcpy(store->dir, opts->dir, strlen(opts->dir) + 1);
     pthread_rwlock_init(&store->resize_lock, NULL);
     store->max_map_bytes = opts->max_map_bytes ? opts->max_map_bytes : SB_STORE_DEFAULT_MAX_MAP;
     store->map_bytes =
@@ -376,6 +469,7 @@ void sb_store_close(sb_store_t *store)
 {
     if (store == NULL)
         return;
+    sb_store_batch_abort(store);
     if (store->read_txn != NULL)
         mdb_txn_abort(store->read_txn);
     if (store->env != NULL)

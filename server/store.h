@@ -93,6 +93,30 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err);
 /** Closes the store and releases its lock; NULL does nothing. */
 void sb_store_close(sb_store_t *store);
 
+/** The data directory the store was opened in. [borrowed: until close] */
+const char *sb_store_dir(const sb_store_t *store);
+
+/* ---- group commit ---------------------------------------------------- */
+
+/**
+ * Opens a write batch: until sb_store_batch_commit or _abort, every write
+ * call made by this thread runs in a nested transaction of one shared write
+ * transaction, so that many writes are made durable by one commit. A write
+ * that fails inside the batch undoes its own changes only.
+ *
+ * A write that finds the map full inside a batch fails with -ENOSPC: the
+ * owner aborts the batch, calls sb_store_grow, and replays it (or, when the
+ * map cannot grow, runs each write alone to give each its own answer).
+ * Other threads' writes wait for the batch to end. Reads are unaffected.
+ */
+int sb_store_batch_begin(sb_store_t *store, sb_err_t *err);
+/** Commits the batch (durably, unless opened with SB_DURABILITY_NONE). */
+int sb_store_batch_commit(sb_store_t *store, sb_err_t *err);
+/** Drops the batch and everything written in it; no batch open does nothing. */
+void sb_store_batch_abort(sb_store_t *store);
+/** Doubles the map up to its maximum; -ENOSPC (STORE_FULL) at the maximum. No batch may be open. */
+int sb_store_grow(sb_store_t *store, sb_err_t *err);
+
 /** Fills *stats. Returns 0 or an error. */
 int sb_store_stats(sb_store_t *store, sb_store_stats_t *stats, sb_err_t *err);
 
@@ -204,3 +228,42 @@ int sb_store_member_list(sb_store_t *store, const char *org, const char *cc, con
  */
 int sb_store_member_lookup(sb_store_t *store, const char *org, const char *user, sb_sfid_t *cc,
                            sb_err_t *err);
+
+/* ---- access tokens ----------------------------------------------------- */
+
+typedef enum sb_role {
+    SB_ROLE_NONE = 0,
+    SB_ROLE_READ_ONLY = 1, /* reads one org */
+    SB_ROLE_ORG_ADMIN = 2, /* reads and changes one org */
+    SB_ROLE_ADMIN = 3,     /* every org, and the server itself */
+} sb_role_t;
+
+#define SB_TOKEN_HASH_BYTES 32
+#define SB_TOKEN_ID_MAX 32
+#define SB_TOKEN_LABEL_MAX 128
+
+/** What the store keeps of a token: never the token itself, only its hash (the key). */
+typedef struct sb_token_record {
+    char id[SB_TOKEN_ID_MAX + 1]; /* public handle, for listing and revoking */
+    char org[SB_ORG_ID_MAX + 1];  /* "" for an admin token */
+    sb_role_t role;
+    char label[SB_TOKEN_LABEL_MAX + 1]; /* free text: who or what uses it */
+    int64_t created_ms;
+} sb_token_record_t;
+
+/**
+ * Stores `rec` under `hash`. An org-scoped token's org must exist (-ENOENT).
+ * Replaces a record with the same hash.
+ */
+int sb_store_token_put(sb_store_t *store, const uint8_t hash[SB_TOKEN_HASH_BYTES],
+                       const sb_token_record_t *rec, sb_err_t *err);
+/** Finds the record of `hash`: 0, or -ENOENT. */
+int sb_store_token_find(sb_store_t *store, const uint8_t hash[SB_TOKEN_HASH_BYTES],
+                        sb_token_record_t *out, sb_err_t *err);
+/** Every token record (there are few), ordered by hash. *rows [owned: free()]. */
+int sb_store_token_list(sb_store_t *store, sb_token_record_t **rows, size_t *n, sb_err_t *err);
+/** Deletes the token with id `id`: 0, or -ENOENT. */
+int sb_store_token_revoke(sb_store_t *store, const char *id, sb_err_t *err);
+/** Deletes every token of role `role` except the one of `keep` (may be NULL). */
+int sb_store_token_revoke_role(sb_store_t *store, sb_role_t role,
+                               const uint8_t keep[SB_TOKEN_HASH_BYTES], sb_err_t *err);

@@ -14,6 +14,8 @@
  *   cc_members  org \0 cc id            => user ids (DUPSORT|DUPFIXED, 18 bytes
  *                                          each): the reverse index, whose
  *                                          duplicate count is the member count
+ *   tokens      BLAKE2b-256 of a token  -> token record (msgpack): access is
+ *                                          server-wide, so not keyed by org
  */
 
 #include <lmdb.h>
@@ -26,7 +28,7 @@
 
 struct sb_store {
     MDB_env *env;
-    MDB_dbi meta, orgs, callcenters, cc_names, users, user_cc, cc_members;
+    MDB_dbi meta, orgs, callcenters, cc_names, users, user_cc, cc_members, tokens;
     size_t map_bytes;
     size_t max_map_bytes;
     /* Readers and writers hold it shared; growing the map holds it
@@ -35,6 +37,11 @@ struct sb_store {
     pthread_rwlock_t resize_lock;
     MDB_txn *read_txn; /* cached: reset after each read, renewed by the next */
     int lock_fd;       /* the data directory's writer lock (flock) */
+    /* Group commit: while a batch is open, writes from the thread that opened
+     * it run in nested transactions of batch_txn (see sb_store_batch_begin). */
+    MDB_txn *batch_txn;
+    pthread_t batch_thread;
+    char dir[4096];
 };
 
 /** A key buffer and its length. */
@@ -118,3 +125,6 @@ typedef struct sb_list_ctx {
  */
 int sb__list(sb_store_t *store, const char *org, MDB_dbi dbi, const char *after, size_t limit,
              size_t row_size, sb_row_fn fn, void **rows, size_t *n, bool *more, sb_err_t *err);
+
+/** Deletes the tokens of `org` (all of its roles). */
+int sb__token_delete_org(sb_store_t *store, MDB_txn *txn, const char *org);

@@ -165,6 +165,8 @@ static int org_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t 
                               store->cc_members};
     for (size_t i = 0; rc == 0 && i < sizeof(scoped) / sizeof(scoped[0]); i++)
         rc = delete_prefix(txn, scoped[i], &prefix);
+    if (rc == 0)
+        rc = sb__token_delete_org(store, txn, ctx->id);
     if (rc == 0) {
         sb_key_t key;
         sb__key(&key, ctx->id, NULL);
