@@ -49,6 +49,28 @@ void sb_err_format(sb_err_t *err, int code, const char *fmt, ...)
     err->code = code;
 }
 
+void sb_err_prefix(sb_err_t *err, const char *fmt, ...)
+{
+    if (err == NULL)
+        return;
+    char prefix[128];
+    va_list ap;
+    va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see sb_err_format
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    /* Shift the sentence right by the prefix; what passes the end is cut. */
+    size_t plen = strlen(prefix), cap = sizeof(err->message);
+    size_t mlen = strnlen(err->message, cap - 1);
+    if (plen > cap - 1)
+        plen = cap - 1;
+    if (mlen > cap - 1 - plen)
+        mlen = cap - 1 - plen;
+    memmove(err->message + plen, err->message, mlen);
+    memcpy(err->message, prefix, plen);
+    err->message[plen + mlen] = '\0';
+}
+
 void sb_err_fill_default(sb_err_t *err, int code)
 {
     if (err != NULL && (err->code != code || err->message[0] == '\0'))

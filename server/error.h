@@ -38,6 +38,8 @@ enum {
     SB_E_INVALID_ID,
     SB_E_BATCH_TOO_LARGE,
     SB_E_STORE_LOCKED,
+    SB_E_UNKNOWN_METHOD,
+    SB_E_UNAUTHENTICATED,
 };
 
 /*
@@ -88,7 +90,13 @@ enum {
     X(STORE_LOCKED, SB_E_STORE_LOCKED, 26,                                                         \
       "Another process has this data directory open for writing; stop it or use another "          \
       "directory.")                                                                                \
-    X(BUSY, -EAGAIN, 27, "The store is busy (all reader slots are taken); retry shortly.")
+    X(BUSY, -EAGAIN, 27, "The store is busy (all reader slots are taken); retry shortly.")        \
+    X(PROTOCOL_ERROR, -EPROTO, 28, "The bytes are not a msgpack-RPC request; see docs/protocol.md.") \
+    X(UNKNOWN_METHOD, SB_E_UNKNOWN_METHOD, 29,                                                     \
+      "There is no such method; docs/protocol.md lists them.")                                     \
+    X(UNAUTHENTICATED, SB_E_UNAUTHENTICATED, 30,                                                   \
+      "Authenticate first with token.authenticate and a valid token.")                             \
+    X(MESSAGE_TOO_LARGE, -EMSGSIZE, 31, "The message is larger than the server's limit.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */
@@ -103,6 +111,9 @@ void sb_err_clear(sb_err_t *err);
 /** Fills `err` (may be NULL) with `code` and a formatted sentence. */
 void sb_err_format(sb_err_t *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/** Puts a formatted prefix ("Row 7: ") in front of the sentence `err` holds. */
+void sb_err_prefix(sb_err_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /** Fills `err` with `code` and its default sentence, unless it already holds a sentence for it. */
 void sb_err_fill_default(sb_err_t *err, int code);

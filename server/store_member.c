@@ -135,11 +135,8 @@ static int member_add_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t 
     for (size_t i = 0; rc == 0 && i < ctx->n; i++) {
         rc = add_in_txn(store, txn, ctx->org, ctx->rows[i].callcenter, ctx->rows[i].user, ctx->move,
                         &ctx->previous, err);
-        if (rc != 0 && ctx->n > 1 && err != NULL) {
-            char reason[sizeof(err->message)];
-            memcpy(reason, err->message, sizeof(reason));
-            sb_err_set(err, rc, "Row %zu: %s Nothing was changed.", i + 1, reason);
-        }
+        if (rc != 0 && ctx->n > 1)
+            sb_err_prefix(err, "Row %zu (nothing was changed): ", i + 1);
     }
     return rc;
 }

@@ -50,11 +50,8 @@ static int user_upsert_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t
         sb_user_t user;
         rc = prepare_user(&ctx->users[i], &user, err);
         if (rc != 0) {
-            if (ctx->n > 1 && err != NULL) {
-                char reason[sizeof(err->message)];
-                memcpy(reason, err->message, sizeof(reason));
-                sb_err_set(err, rc, "Row %zu: %s Nothing was written.", i + 1, reason);
-            }
+            if (ctx->n > 1)
+                sb_err_prefix(err, "Row %zu (nothing was written): ", i + 1);
             break;
         }
         msgpack_sbuffer_clear(&buf);

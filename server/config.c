@@ -1,0 +1,297 @@
+#include "config.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "paths.h"
+
+enum kind { PATH, BYTES, COUNT, DURABILITY, LOG_LEVEL };
+
+struct setting {
+    const char *name; /* the flag without "--", and the config file's key with '_' for '-' */
+    enum kind kind;
+    size_t offset;
+    const char *help;
+};
+
+#define AT(field) offsetof(sb_config_t, field)
+static const struct setting settings[] = {
+    {"data-dir", PATH, AT(data_dir),
+     "the data directory (default $SB_DATA_DIR, else ~/.local/share/switchboard)"},
+    {"socket", PATH, AT(socket_path), "the Unix socket (default DATA_DIR/switchboard.sock)"},
+    {"plugin-dir", PATH, AT(plugin_dir),
+     "where adapter plugins are loaded from (default: plugins/ beside the server's directory)"},
+    {"max-message-bytes", BYTES, AT(max_message_bytes), "largest msgpack message (1 MiB)"},
+    {"max-batch", COUNT, AT(max_batch), "rows in one bulk or batch request (10000)"},
+    {"max-inflight", COUNT, AT(max_inflight),
+     "requests a connection may have unanswered before reading pauses (64)"},
+    {"max-connections", COUNT, AT(max_connections), "connections at once (1024)"},
+    {"write-high-bytes", BYTES, AT(write_high_bytes),
+     "queued reply bytes above which a connection stops being read (1 MiB)"},
+    {"write-low-bytes", BYTES, AT(write_low_bytes), "and below which reading resumes (256 KiB)"},
+    {"write-cap-bytes", BYTES, AT(write_cap_bytes),
+     "queued reply bytes above which the connection is closed (16 MiB)"},
+    {"write-stall-ms", COUNT, AT(write_stall_ms),
+     "close a connection whose queued replies make no progress this long (30000)"},
+    {"initial-map-bytes", BYTES, AT(initial_map_bytes), "the store's first map size (64 MiB)"},
+    {"max-map-bytes", BYTES, AT(max_map_bytes),
+     "the store's largest map size (64 GiB of address space)"},
+    {"durability", DURABILITY, AT(durability),
+     "full (fsync every commit; the default) or none (for bulk loads and benchmarks)"},
+    {"log-level", LOG_LEVEL, AT(log_level), "debug, info (default), warn or error"},
+};
+#define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_message_bytes = 1 << 20;
+    cfg->max_batch = 10000;
+    cfg->max_inflight = 64;
+    cfg->max_connections = 1024;
+    cfg->write_high_bytes = 1 << 20;
+    cfg->write_low_bytes = 256 << 10;
+    cfg->write_cap_bytes = 16 << 20;
+    cfg->write_stall_ms = 30000;
+    cfg->initial_map_bytes = SB_STORE_DEFAULT_INITIAL_MAP;
+    cfg->max_map_bytes = SB_STORE_DEFAULT_MAX_MAP;
+    cfg->durability = SB_DURABILITY_FULL;
+    cfg->log_level = SB_LOG_INFO;
+    if (sb_default_data_dir(cfg->data_dir, sizeof(cfg->data_dir)) != 0)
+        return sb_err_set(err, -EINVAL,
+                          "No data directory: set HOME or SB_DATA_DIR, or pass --data-dir.");
+    return 0;
+}
+
+/* "64M", "1GiB", "4096", "16k": bytes with an optional binary suffix. */
+static int parse_size(const char *text, bool bytes, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || text[0] == '-')
+        return -EINVAL;
+    unsigned shift = 0;
+    if (bytes && *end != '\0') {
+        switch (*end) {
+        case 'k':
+        case 'K':
+            shift = 10;
+            break;
+        case 'm':
+        case 'M':
+            shift = 20;
+            break;
+        case 'g':
+        case 'G':
+            shift = 30;
+            break;
+        default:
+            return -EINVAL;
+        }
+        end++;
+        if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0 || strcmp(end, "ib") == 0)
+            end += strlen(end);
+    }
+    if (*end != '\0' || (shift && n > (SIZE_MAX >> shift)))
+        return -EINVAL;
+    *out = (size_t)(n << shift);
+    return 0;
+}
+
+static int apply(sb_config_t *cfg, const struct setting *s, const char *value, sb_err_t *err)
+{
+    void *field = (char *)cfg + s->offset;
+    switch (s->kind) {
+    case PATH:
+        if (value[0] == '\0' || strlen(value) >= PATH_MAX)
+            return sb_err_set(err, -EINVAL, "--%s needs a path of 1 to %d bytes.", s->name,
+                              PATH_MAX - 1);
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    case BYTES:
+    case COUNT:
+        if (parse_size(value, s->kind == BYTES, field) != 0 || *(size_t *)field == 0)
+            return sb_err_set(err, -EINVAL, "--%s is '%s'; it takes a positive whole number%s.",
+                              s->name, value, s->kind == BYTES ? " of bytes (suffix K, M, G)" : "");
+        return 0;
+    case DURABILITY:
+        if (strcmp(value, "full") == 0)
+            *(sb_durability_t *)field = SB_DURABILITY_FULL;
+        else if (strcmp(value, "none") == 0)
+            *(sb_durability_t *)field = SB_DURABILITY_NONE;
+        else
+            return sb_err_set(err, -EINVAL, "--durability is full or none, not '%s'.", value);
+        return 0;
+    case LOG_LEVEL:
+        if (sb_log_parse_level(value, field) != 0)
+            return sb_err_set(err, -EINVAL, "--log-level is debug, info, warn or error, not '%s'.",
+                              value);
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static const struct setting *find_setting(const char *name)
+{
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (strcmp(settings[i].name, name) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+/* A JSON object of settings: keys as the flags with '_' for '-'; values are
+ * strings or numbers. */
+static int load_file(sb_config_t *cfg, const char *path, sb_err_t *err)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return sb_err_set(err, -EINVAL, "Cannot read the config file %s: %s (line %d).", path,
+                          jerr.text, jerr.line);
+    int rc = 0;
+    if (!json_is_object(root))
+        rc = sb_err_set(err, -EINVAL, "The config file %s must hold one JSON object.", path);
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value)
+    {
+        if (rc != 0)
+            break;
+        char name[64];
+        snprintf(name, sizeof(name), "%s", key);
+        for (char *p = name; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        const struct setting *s = find_setting(name);
+        if (s == NULL) {
+            rc = sb_err_set(err, -EINVAL, "The config file %s has an unknown setting '%s'.", path,
+                            key);
+            break;
+        }
+        char text[PATH_MAX];
+        if (json_is_string(value))
+            snprintf(text, sizeof(text), "%s", json_string_value(value));
+        else if (json_is_integer(value) && json_integer_value(value) >= 0)
+            snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(value));
+        else {
+            rc = sb_err_set(err, -EINVAL, "In %s, '%s' must be a string or a whole number.", path,
+                            key);
+            break;
+        }
+        rc = apply(cfg, s, text, err);
+        if (rc != 0)
+            sb_err_prefix(err, "In the config file %s: ", path);
+    }
+    json_decref(root);
+    return rc;
+}
+
+enum { OPT_CONFIG = 1000, OPT_HELP, OPT_VERSION, OPT_PROTOCOL_DOC };
+
+int sb_config_from_args(sb_config_t *cfg, int argc, char **argv, sb_config_action_t *action,
+                        sb_err_t *err)
+{
+    *action = SB_CONFIG_RUN;
+    struct option longopts[N_SETTINGS + 5];
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        longopts[i] = (struct option){settings[i].name, required_argument, NULL, (int)i};
+    longopts[N_SETTINGS] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+    longopts[N_SETTINGS + 1] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    longopts[N_SETTINGS + 2] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+    longopts[N_SETTINGS + 3] = (struct option){"protocol-doc", no_argument, NULL, OPT_PROTOCOL_DOC};
+    longopts[N_SETTINGS + 4] = (struct option){0};
+
+    /* Pass 1: the config file, so that flags override it wherever they stand. */
+    opterr = 0;
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (opt == OPT_CONFIG) {
+            int rc = load_file(cfg, optarg, err);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    /* Pass 2: the flags. */
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (opt >= 0 && opt < (int)N_SETTINGS) {
+            int rc = apply(cfg, &settings[opt], optarg, err);
+            if (rc != 0)
+                return rc;
+        } else if (opt == OPT_HELP || opt == 'h') {
+            *action = SB_CONFIG_HELP;
+        } else if (opt == OPT_VERSION) {
+            *action = SB_CONFIG_VERSION;
+        } else if (opt == OPT_PROTOCOL_DOC) {
+            *action = SB_CONFIG_PROTOCOL_DOC;
+        } else if (opt != OPT_CONFIG) {
+            return sb_err_set(err, -EINVAL, "Unknown or incomplete option '%s'; see --help.",
+                              argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return sb_err_set(err, -EINVAL, "Unexpected argument '%s'; see --help.", argv[optind]);
+    return 0;
+}
+
+int sb_config_resolve(sb_config_t *cfg, const char *argv0, sb_err_t *err)
+{
+    if (cfg->socket_path[0] == '\0' && sb_path_join(cfg->socket_path, sizeof(cfg->socket_path),
+                                                    cfg->data_dir, SB_SOCKET_NAME) != 0)
+        return sb_err_set(err, -EINVAL, "The data directory path is too long.");
+    struct sockaddr_un sun;
+    if (strlen(cfg->socket_path) >= sizeof(sun.sun_path))
+        return sb_err_set(err, -ENAMETOOLONG,
+                          "The socket path %s has %zu bytes; Unix sockets allow at most %zu here. "
+                          "Pass a shorter --socket or --data-dir.",
+                          cfg->socket_path, strlen(cfg->socket_path), sizeof(sun.sun_path) - 1);
+    if (cfg->plugin_dir[0] == '\0') {
+        /* build/server/switchboardd -> build/plugins; bin/switchboardd -> plugins */
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n <= 0)
+            snprintf(exe, sizeof(exe), "%s", argv0);
+        else
+            exe[n] = '\0';
+        char *dir = dirname(exe);
+        if (snprintf(cfg->plugin_dir, sizeof(cfg->plugin_dir), "%s/../plugins", dir) >=
+            (int)sizeof(cfg->plugin_dir))
+            return sb_err_set(err, -EINVAL, "The server's path is too long.");
+    }
+    if (cfg->write_low_bytes >= cfg->write_high_bytes ||
+        cfg->write_high_bytes >= cfg->write_cap_bytes)
+        return sb_err_set(err, -EINVAL,
+                          "The write marks must grow: --write-low-bytes < --write-high-bytes < "
+                          "--write-cap-bytes.");
+    if (cfg->max_batch > SB_STORE_BULK_MAX)
+        return sb_err_set(err, -EINVAL, "--max-batch is at most %d.", SB_STORE_BULK_MAX);
+    if (cfg->initial_map_bytes > cfg->max_map_bytes)
+        cfg->initial_map_bytes = cfg->max_map_bytes;
+    if (cfg->max_message_bytes < 4096)
+        return sb_err_set(err, -EINVAL, "--max-message-bytes is at least 4096.");
+    return 0;
+}
+
+void sb_config_usage(FILE *out)
+{
+    fprintf(out, "usage: switchboardd [--config FILE] [--FLAG VALUE ...]\n\n"
+                 "Serves Switchboard's msgpack-RPC protocol on a Unix socket. With no flags it\n"
+                 "keeps its data in ~/.local/share/switchboard and listens on switchboard.sock "
+                 "there.\n\n");
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        fprintf(out, "  --%-20s %s\n", settings[i].name, settings[i].help);
+    fprintf(out, "  --%-20s %s\n", "config FILE",
+            "a JSON object of the settings above (keys with '_' for '-'); flags win");
+    fprintf(out, "  --%-20s %s\n", "protocol-doc", "print docs/protocol.md from the method table");
+    fprintf(out, "  --%-20s %s\n", "version", "print the version");
+    fprintf(out, "  --%-20s %s\n", "help", "print this text");
+    fprintf(out, "\nSignals: SIGTERM and SIGINT stop the server cleanly (in-flight requests are "
+                 "answered first).\n");
+}

@@ -1,0 +1,57 @@
+#pragma once
+/*
+ * The server's settings: defaults that work with no flags, an optional JSON
+ * config file, and command-line flags, applied in that order. One table in
+ * config.c names every setting once, for the flags, the file and --help.
+ */
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "error.h"
+#include "log.h"
+#include "store.h"
+
+typedef struct sb_config {
+    char data_dir[PATH_MAX];
+    char socket_path[PATH_MAX]; /* "" until resolved: data_dir/switchboard.sock */
+    char plugin_dir[PATH_MAX];  /* "" until resolved: next to the executable */
+    size_t max_message_bytes;   /* one msgpack message, either way */
+    size_t max_batch;           /* rows in one bulk or batch request */
+    size_t max_inflight;        /* requests read but not answered, per connection */
+    size_t max_connections;
+    size_t write_high_bytes; /* pause reading a connection above this many queued bytes */
+    size_t write_low_bytes;  /* resume below this */
+    size_t write_cap_bytes;  /* close the connection above this */
+    size_t write_stall_ms;   /* close a connection whose queued replies do not move this long */
+    size_t initial_map_bytes;
+    size_t max_map_bytes;
+    sb_durability_t durability;
+    sb_log_level_t log_level;
+} sb_config_t;
+
+/** What the command line asked for besides settings. */
+typedef enum sb_config_action {
+    SB_CONFIG_RUN = 0,
+    SB_CONFIG_HELP,
+    SB_CONFIG_VERSION,
+    SB_CONFIG_PROTOCOL_DOC,
+} sb_config_action_t;
+
+/** Fills the defaults (the data directory from sb_default_data_dir). */
+int sb_config_defaults(sb_config_t *cfg, sb_err_t *err);
+
+/**
+ * Applies --config FILE (if given) and then every flag. `argv0` locates the
+ * default plugin directory. Returns 0 or -EINVAL with a sentence in err.
+ */
+int sb_config_from_args(sb_config_t *cfg, int argc, char **argv, sb_config_action_t *action,
+                        sb_err_t *err);
+
+/** Fills socket_path and plugin_dir when not given, and checks the limits' coherence. */
+int sb_config_resolve(sb_config_t *cfg, const char *argv0, sb_err_t *err);
+
+/** Prints the usage text, every flag with its default. */
+void sb_config_usage(FILE *out);

@@ -1,0 +1,181 @@
+/* The method table's lookup, access checks, argument checks, and running a call. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "methods.h"
+
+static const sb_method_slice_t *const slices[] = {
+    &sb__token_methods,  &sb__org_methods,       &sb__callcenter_methods, &sb__user_methods,
+    &sb__member_methods, &sb__softphone_methods, &sb__server_methods,
+};
+
+const sb_method_t *sb_method_find(const char *name)
+{
+    for (size_t s = 0; s < sizeof(slices) / sizeof(slices[0]); s++)
+        for (size_t i = 0; i < slices[s]->n; i++)
+            if (strcmp(slices[s]->methods[i].name, name) == 0)
+                return &slices[s]->methods[i];
+    return NULL;
+}
+
+void sb_method_each(void (*fn)(const sb_method_t *m, void *ctx), void *ctx)
+{
+    for (size_t s = 0; s < sizeof(slices) / sizeof(slices[0]); s++)
+        for (size_t i = 0; i < slices[s]->n; i++)
+            fn(&slices[s]->methods[i], ctx);
+}
+
+/* ---- arguments ------------------------------------------------------------- */
+
+const msgpack_object *sb_obj_get(const msgpack_object *map, const char *key)
+{
+    if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t len = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == len &&
+            memcmp(kv->key.via.str.ptr, key, len) == 0)
+            return kv->val.type == MSGPACK_OBJECT_NIL ? NULL : &kv->val;
+    }
+    return NULL;
+}
+
+const char *sb_obj_str(sb_call_t *call, const msgpack_object *obj)
+{
+    if (obj == NULL || obj->type != MSGPACK_OBJECT_STR ||
+        memchr(obj->via.str.ptr, '\0', obj->via.str.size) != NULL)
+        return NULL;
+    char *copy = msgpack_zone_malloc(call->zone, obj->via.str.size + 1);
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, obj->via.str.ptr, obj->via.str.size);
+    copy[obj->via.str.size] = '\0';
+    return copy;
+}
+
+const char *sb_arg_str(sb_call_t *call, const char *key)
+{
+    return sb_obj_str(call, sb_obj_get(call->args, key));
+}
+
+int64_t sb_arg_int(sb_call_t *call, const char *key, int64_t fallback)
+{
+    const msgpack_object *obj = sb_obj_get(call->args, key);
+    if (obj == NULL || obj->type != MSGPACK_OBJECT_POSITIVE_INTEGER || obj->via.u64 > INT64_MAX)
+        return fallback;
+    return (int64_t)obj->via.u64;
+}
+
+bool sb_arg_bool(sb_call_t *call, const char *key, bool fallback)
+{
+    const msgpack_object *obj = sb_obj_get(call->args, key);
+    return obj != NULL && obj->type == MSGPACK_OBJECT_BOOLEAN ? obj->via.boolean : fallback;
+}
+
+const msgpack_object *sb_arg_obj(sb_call_t *call, const char *key)
+{
+    return sb_obj_get(call->args, key);
+}
+
+size_t sb_arg_limit(sb_call_t *call)
+{
+    return (size_t)sb_arg_int(call, "limit", 100);
+}
+
+static const char *type_name(sb_arg_type_t type)
+{
+    static const char *const names[] = {"a string", "a non-negative integer", "a boolean",
+                                        "an array", "a map"};
+    return names[type];
+}
+
+static bool type_matches(const msgpack_object *obj, sb_arg_type_t type)
+{
+    switch (type) {
+    case SB_ARG_STRING:
+        return obj->type == MSGPACK_OBJECT_STR &&
+               memchr(obj->via.str.ptr, '\0', obj->via.str.size) == NULL;
+    case SB_ARG_INTEGER:
+        return obj->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+    case SB_ARG_BOOLEAN:
+        return obj->type == MSGPACK_OBJECT_BOOLEAN;
+    case SB_ARG_ARRAY:
+        return obj->type == MSGPACK_OBJECT_ARRAY;
+    case SB_ARG_MAP:
+        return obj->type == MSGPACK_OBJECT_MAP;
+    }
+    return false;
+}
+
+static int check_args(const sb_method_t *m, const msgpack_object *args, sb_err_t *err)
+{
+    /* Every given argument is known and of its type (nil counts as absent). */
+    for (uint32_t i = 0; args != NULL && i < args->via.map.size; i++) {
+        const msgpack_object_kv *kv = &args->via.map.ptr[i];
+        if (kv->key.type != MSGPACK_OBJECT_STR)
+            return sb_err_set(err, -EINVAL, "Argument names of %s are strings.", m->name);
+        const sb_arg_spec_t *spec = NULL;
+        for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++)
+            if (strlen(a->name) == kv->key.via.str.size &&
+                memcmp(a->name, kv->key.via.str.ptr, kv->key.via.str.size) == 0)
+                spec = a;
+        if (spec == NULL)
+            return sb_err_set(err, -EINVAL, "%s takes no argument '%.*s'; see docs/protocol.md.",
+                              m->name, (int)(kv->key.via.str.size > 64 ? 64 : kv->key.via.str.size),
+                              kv->key.via.str.ptr);
+        if (kv->val.type != MSGPACK_OBJECT_NIL && !type_matches(&kv->val, spec->type))
+            return sb_err_set(err, -EINVAL, "The argument '%s' of %s is %s.", spec->name, m->name,
+                              type_name(spec->type));
+    }
+    for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++)
+        if (a->required && sb_obj_get(args, a->name) == NULL)
+            return sb_err_set(err, -EINVAL, "%s needs the argument '%s' (%s).", m->name, a->name,
+                              type_name(a->type));
+    return 0;
+}
+
+int sb_dispatch_check(sb_call_t *call, const char *method, const sb_method_t **out, sb_err_t *err)
+{
+    *out = NULL;
+    const sb_method_t *m = sb_method_find(method);
+    if (m == NULL)
+        return sb_err_set(err, SB_E_UNKNOWN_METHOD,
+                          "There is no method '%s'; docs/protocol.md lists them.", method);
+    if (m->role != SB_ROLE_NONE && call->token.role == SB_ROLE_NONE)
+        return sb_err_set(err, SB_E_UNAUTHENTICATED,
+                          "Authenticate first: call token.authenticate with your token.");
+    int rc = check_args(m, call->args, err);
+    if (rc != 0)
+        return rc;
+    if (m->org_scoped) {
+        call->org = sb_arg_str(call, "org");
+        if (call->org == NULL)
+            return sb_err_default(err, -ENOMEM);
+        /* Another org's data is reported exactly like data that does not
+         * exist, so that a token learns nothing of other tenants. */
+        if (call->token.role != SB_ROLE_ADMIN && strcmp(call->org, call->token.org) != 0)
+            return sb_err_set(err, -ENOENT, "The org '%.64s' does not exist.", call->org);
+    }
+    if (call->token.role < m->role)
+        return sb_err_set(err, -EACCES, "%s needs %s; this token is %s.", m->name,
+                          m->role == SB_ROLE_ADMIN ? "the admin token" : "an org admin token",
+                          call->token.role == SB_ROLE_READ_ONLY ? "read-only" : "an org admin's");
+    *out = m;
+    return 0;
+}
+
+int sb_dispatch_run(sb_call_t *call, const sb_method_t *m, uint32_t msgid, msgpack_sbuffer *out)
+{
+    msgpack_sbuffer_clear(out);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    sb_err_t err;
+    sb_err_clear(&err);
+    int rc = sb_rpc_pack_result_head(&pk, msgid) == 0 ? m->fn(call, &pk, &err) : -ENOMEM;
+    if (rc != 0) {
+        msgpack_sbuffer_clear(out);
+        sb_rpc_pack_error(&pk, msgid, rc, err.message);
+    }
+    return rc;
+}

@@ -1,0 +1,34 @@
+/* switchboardd: the Switchboard server. See `switchboardd --help`. */
+#include <stdio.h>
+
+#include "config.h"
+#include "methods.h"
+#include "server.h"
+#include "version.h"
+
+int main(int argc, char **argv)
+{
+    sb_config_t cfg;
+    sb_err_t err;
+    sb_config_action_t action;
+    if (sb_config_defaults(&cfg, &err) != 0 ||
+        sb_config_from_args(&cfg, argc, argv, &action, &err) != 0 ||
+        (action == SB_CONFIG_RUN && sb_config_resolve(&cfg, argv[0], &err) != 0)) {
+        fprintf(stderr, "switchboardd: %s\n", err.message);
+        return 2;
+    }
+    switch (action) {
+    case SB_CONFIG_HELP:
+        sb_config_usage(stdout);
+        return 0;
+    case SB_CONFIG_VERSION:
+        printf("switchboardd %s\n", SB_VERSION);
+        return 0;
+    case SB_CONFIG_PROTOCOL_DOC:
+        sb_protocol_doc(stdout);
+        return 0;
+    case SB_CONFIG_RUN:
+        break;
+    }
+    return sb_server_run(&cfg);
+}

@@ -1,0 +1,140 @@
+#pragma once
+/*
+ * The method table: every msgpack-RPC method, its access rule, its
+ * arguments, what it returns and how it fails. The table is the single
+ * source of docs/protocol.md (switchboardd --protocol-doc prints it, and a
+ * test fails when the file and the table disagree).
+ *
+ * Each methods_*.c file holds one namespace's handlers and its slice of the
+ * table; dispatch.c checks access and arguments and runs them.
+ */
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "error.h"
+#include "rpc.h"
+#include "store.h"
+
+/** What every method can see of the server. [borrowed: for the server's lifetime] */
+typedef struct sb_service {
+    sb_store_t *store;
+    const sb_config_t *config;
+    int64_t started_ms;
+    size_t connections; /* current count; read on the event loop only */
+} sb_service_t;
+
+typedef enum sb_arg_type {
+    SB_ARG_STRING,
+    SB_ARG_INTEGER, /* a non-negative integer */
+    SB_ARG_BOOLEAN,
+    SB_ARG_ARRAY,
+    SB_ARG_MAP,
+} sb_arg_type_t;
+
+typedef struct sb_arg_spec {
+    const char *name; /* NULL ends the list */
+    sb_arg_type_t type;
+    bool required;
+    const char *doc;
+} sb_arg_spec_t;
+
+/** One request being served. Strings handed out live in `zone`, as long as the call. */
+typedef struct sb_call {
+    const sb_service_t *svc;
+    const msgpack_object *args; /* the argument map, or NULL */
+    msgpack_zone *zone;
+    sb_token_record_t token;     /* who is calling; role NONE before authentication */
+    const char *org;             /* the "org" argument, when the method takes one */
+    bool authenticated;          /* set by token.authenticate on success */
+    sb_token_record_t new_token; /* ...with the identity it proved */
+} sb_call_t;
+
+typedef int (*sb_method_fn)(sb_call_t *call, msgpack_packer *pk, sb_err_t *err);
+
+#define SB_METHOD_MAX_ARGS 20
+
+typedef struct sb_method {
+    const char *name;
+    const char *summary;
+    sb_role_t role;  /* the least role that may call it (SB_ROLE_NONE: anyone) */
+    bool writes;     /* runs on the writer thread, answered once durable */
+    bool org_scoped; /* takes "org"; a token of another org sees NOT_FOUND */
+    sb_method_fn fn;
+    sb_arg_spec_t args[SB_METHOD_MAX_ARGS];
+    const char *result; /* what the result holds */
+    const char *errors; /* the error names it can return, besides the common ones */
+} sb_method_t;
+
+/** The method named `name`, or NULL. */
+const sb_method_t *sb_method_find(const char *name);
+
+/** Calls `fn` for every method, in the order of the table. */
+void sb_method_each(void (*fn)(const sb_method_t *m, void *ctx), void *ctx);
+
+/** Prints docs/protocol.md. */
+void sb_protocol_doc(FILE *out);
+
+/* ---- arguments (checked against the spec before the handler runs) ------- */
+
+/** String argument `key` as a NUL-terminated copy in the call's zone, or NULL when absent or nil.
+ */
+const char *sb_arg_str(sb_call_t *call, const char *key);
+/** Integer argument `key`, or `fallback` when absent or nil. */
+int64_t sb_arg_int(sb_call_t *call, const char *key, int64_t fallback);
+/** Boolean argument `key`, or `fallback` when absent or nil. */
+bool sb_arg_bool(sb_call_t *call, const char *key, bool fallback);
+/** Array or map argument `key`, or NULL when absent or nil. */
+const msgpack_object *sb_arg_obj(sb_call_t *call, const char *key);
+/** A msgpack string object as a NUL-terminated copy in the call's zone; NULL if not a string or
+ * holding a NUL. */
+const char *sb_obj_str(sb_call_t *call, const msgpack_object *obj);
+/** The value of `key` in map `map`, or NULL. */
+const msgpack_object *sb_obj_get(const msgpack_object *map, const char *key);
+
+/** The page size argument "limit": default 100, at most SB_STORE_PAGE_MAX. */
+size_t sb_arg_limit(sb_call_t *call);
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+/**
+ * Checks that the caller may call `method` with these arguments: a known
+ * method, authenticated (except token.authenticate), the org in reach of
+ * the token (NOT_FOUND otherwise, exactly as for an org that does not
+ * exist), a sufficient role, and arguments of the spec (no unknown names,
+ * the required ones present, every type right). Sets call->org.
+ */
+int sb_dispatch_check(sb_call_t *call, const char *method, const sb_method_t **out, sb_err_t *err);
+
+/**
+ * Runs `m` and packs the whole response for `msgid` into `out` (cleared
+ * first): the result, or the error. Returns the method's code.
+ */
+int sb_dispatch_run(sb_call_t *call, const sb_method_t *m, uint32_t msgid, msgpack_sbuffer *out);
+
+/** The table slices, one per namespace file. */
+typedef struct sb_method_slice {
+    const sb_method_t *methods;
+    size_t n;
+} sb_method_slice_t;
+
+extern const sb_method_slice_t sb__org_methods, sb__callcenter_methods, sb__user_methods,
+    sb__member_methods, sb__softphone_methods, sb__server_methods, sb__token_methods;
+
+/* Argument specs shared by the namespaces. */
+#define SB_ARG_ORG                                                                                 \
+    {                                                                                              \
+        "org", SB_ARG_STRING, true, "the org id"                                                   \
+    }
+#define SB_ARGS_PAGE(what)                                                                         \
+    {"after", SB_ARG_STRING, false,                                                                \
+     "list " what " after this id (the last of the previous page)"},                               \
+    {                                                                                              \
+        "limit", SB_ARG_INTEGER, false, "rows in the page, 1 to 1000 (default 100)"                \
+    }
+
+/* Common packers shared by the namespaces. */
+int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc);
+int sb__pack_user(msgpack_packer *pk, const sb_user_t *user);

@@ -1,0 +1,277 @@
+/* callcenter.*: create, read, list, change, clone and delete Call Centers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "methods.h"
+
+int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc)
+{
+    int rc = msgpack_pack_map(pk, 9);
+    rc |= sb_pack_kv_str(pk, "id", cc->id.s);
+    rc |= sb_pack_kv_str(pk, "internal_name", sb_callcenter_internal_name(cc));
+    rc |= sb_pack_kv_str(pk, "display_name", sb_callcenter_display_name(cc));
+    rc |= sb_pack_kv_str(pk, "kind", sb_cc_kind_name(sb_callcenter_kind(cc)));
+    rc |= sb_pack_kv_str(pk, "adapter", cc->adapter);
+    rc |= sb_pack_kv_str(pk, "compatibility_mode",
+                         sb_cc_compat_mode_name(sb_callcenter_compat_mode(cc)));
+    rc |= sb_pack_kv_int(pk, "created", cc->created_ms);
+    rc |= sb_pack_kv_int(pk, "updated", cc->updated_ms);
+    rc |= sb_pack_str(pk, "sections") | msgpack_pack_array(pk, cc->n_sections);
+    for (size_t s = 0; s < cc->n_sections; s++) {
+        const sb_cc_section_t *section = &cc->sections[s];
+        rc |= msgpack_pack_map(pk, 4) | sb_pack_kv_str(pk, "name", section->name) |
+              sb_pack_kv_str(pk, "label", section->label) |
+              sb_pack_kv_uint(pk, "sort_order", section->sort_order);
+        rc |= sb_pack_str(pk, "items") | msgpack_pack_array(pk, section->n_items);
+        for (size_t i = 0; i < section->n_items; i++) {
+            const sb_cc_item_t *item = &section->items[i];
+            rc |= msgpack_pack_map(pk, 4) | sb_pack_kv_str(pk, "name", item->name) |
+                  sb_pack_kv_str(pk, "label", item->label) |
+                  sb_pack_kv_uint(pk, "sort_order", item->sort_order) |
+                  sb_pack_kv_str(pk, "value", item->value);
+        }
+    }
+    return rc;
+}
+
+/* Packs `cc` as the result and frees it. */
+static int answer(msgpack_packer *pk, sb_callcenter_t *cc, int rc)
+{
+    if (rc == 0)
+        rc = sb__pack_callcenter(pk, cc);
+    sb_callcenter_free(cc);
+    return rc;
+}
+
+static int cc_create(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    const char *use_api = NULL;
+    const msgpack_object *use_api_arg = sb_arg_obj(call, "use_api");
+    if (use_api_arg != NULL)
+        use_api = use_api_arg->via.boolean ? "true" : "false";
+    int64_t height = sb_arg_int(call, "softphone_height", 0);
+    int64_t width = sb_arg_int(call, "softphone_width", 0);
+    int64_t timeout = sb_arg_int(call, "timeout", 0);
+    if (height > UINT32_MAX || width > UINT32_MAX || timeout > UINT32_MAX)
+        return sb_err_set(err, SB_E_OUT_OF_RANGE,
+                          "Softphone height 240 to 2,560, width 200 to 1,920, timeout up to "
+                          "2,147,483,647 ms.");
+    sb_cc_fields_t fields = {
+        .internal_name = sb_arg_str(call, "internal_name"),
+        .display_name = sb_arg_str(call, "display_name"),
+        .adapter = sb_arg_str(call, "adapter"),
+        .adapter_url = sb_arg_str(call, "adapter_url"),
+        .vendor_info_api_name = sb_arg_str(call, "vendor_info_api_name"),
+        .use_api = use_api,
+        .softphone_height = (uint32_t)height,
+        .softphone_width = (uint32_t)width,
+        .compatibility_mode = sb_arg_str(call, "compatibility_mode"),
+        .standby_url = sb_arg_str(call, "standby_url"),
+        .timeout_ms = (uint32_t)timeout,
+        .outside_prefix = sb_arg_str(call, "outside_prefix"),
+        .long_distance_prefix = sb_arg_str(call, "long_distance_prefix"),
+        .international_prefix = sb_arg_str(call, "international_prefix"),
+    };
+    sb_callcenter_t *def = NULL, *cc = NULL;
+    int rc = sb_callcenter_from_fields(&fields, &def, err);
+    if (rc == 0)
+        rc = sb_store_cc_create(call->svc->store, call->org, def, &cc, err);
+    sb_callcenter_free(def);
+    return answer(pk, cc, rc);
+}
+
+static int cc_get(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    const char *id = sb_arg_str(call, "id");
+    const char *name = sb_arg_str(call, "internal_name");
+    if ((id == NULL) == (name == NULL))
+        return sb_err_set(err, -EINVAL, "callcenter.get takes either 'id' or 'internal_name'.");
+    sb_callcenter_t *cc = NULL;
+    int rc = id ? sb_store_cc_get(call->svc->store, call->org, id, &cc, err)
+                : sb_store_cc_get_by_name(call->svc->store, call->org, name, &cc, err);
+    return answer(pk, cc, rc);
+}
+
+static int cc_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_cc_summary_t *rows;
+    size_t n;
+    bool more;
+    int rc = sb_store_cc_list(call->svc->store, call->org, sb_arg_str(call, "after"),
+                              sb_arg_limit(call), &rows, &n, &more, err);
+    if (rc != 0)
+        return rc;
+    rc = msgpack_pack_map(pk, 2) | sb_pack_str(pk, "callcenters") | msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++)
+        rc |= msgpack_pack_map(pk, 5) | sb_pack_kv_str(pk, "id", rows[i].id.s) |
+              sb_pack_kv_str(pk, "internal_name", rows[i].internal_name) |
+              sb_pack_kv_str(pk, "display_name", rows[i].display_name) |
+              sb_pack_kv_str(pk, "adapter", rows[i].adapter) |
+              sb_pack_kv_uint(pk, "members", rows[i].members);
+    rc |= sb_pack_kv_bool(pk, "more", more);
+    free(rows);
+    return rc;
+}
+
+/* "values": {"/section/item": "value", ...} into changes (strings in the zone). */
+static int parse_values(sb_call_t *call, const msgpack_object *values, sb_cc_change_t **out,
+                        size_t *n, sb_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (values == NULL)
+        return 0;
+    size_t count = values->via.map.size;
+    sb_cc_change_t *changes =
+        msgpack_zone_malloc(call->zone, (count ? count : 1) * sizeof(*changes));
+    if (changes == NULL)
+        return sb_err_default(err, -ENOMEM);
+    for (size_t i = 0; i < count; i++) {
+        const char *path = sb_obj_str(call, &values->via.map.ptr[i].key);
+        const char *value = sb_obj_str(call, &values->via.map.ptr[i].val);
+        if (path == NULL || value == NULL)
+            return sb_err_set(err, -EINVAL,
+                              "'values' maps field paths (\"/section/item\") to strings.");
+        char *section = msgpack_zone_malloc(call->zone, strlen(path) + 1);
+        if (section == NULL)
+            return sb_err_default(err, -ENOMEM);
+        strcpy(section, path[0] == '/' ? path + 1 : path); /* same length or shorter */
+        char *slash = strchr(section, '/');
+        if (slash == NULL || slash == section || slash[1] == '\0' || strchr(slash + 1, '/'))
+            return sb_err_set(err, -EINVAL,
+                              "The field path '%.100s' is not of the form /section/item.", path);
+        *slash = '\0';
+        changes[i] = (sb_cc_change_t){section, slash + 1, value};
+    }
+    *out = changes;
+    *n = count;
+    return 0;
+}
+
+static int cc_update(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_cc_change_t *changes;
+    size_t n;
+    int rc = parse_values(call, sb_arg_obj(call, "values"), &changes, &n, err);
+    const char *adapter = sb_arg_str(call, "adapter");
+    if (rc == 0 && n == 0 && adapter == NULL)
+        rc = sb_err_set(err, -EINVAL, "callcenter.update needs 'values', 'adapter' or both.");
+    sb_callcenter_t *cc = NULL;
+    if (rc == 0)
+        rc = sb_store_cc_update(call->svc->store, call->org, sb_arg_str(call, "id"), changes, n,
+                                adapter, &cc, err);
+    return answer(pk, cc, rc);
+}
+
+static int cc_clone(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_callcenter_t *cc = NULL;
+    int rc = sb_store_cc_clone(call->svc->store, call->org, sb_arg_str(call, "id"),
+                               sb_arg_str(call, "internal_name"), sb_arg_str(call, "display_name"),
+                               &cc, err);
+    return answer(pk, cc, rc);
+}
+
+static int cc_delete(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    const char *id = sb_arg_str(call, "id");
+    int rc =
+        sb_store_cc_delete(call->svc->store, call->org, id, sb_arg_bool(call, "force", false), err);
+    return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", id) : rc;
+}
+
+#define CC_RESULT                                                                                  \
+    "the Call Center: {id, internal_name, display_name, kind, adapter, compatibility_mode, "       \
+    "created, updated, sections: [{name, label, sort_order, items: [{name, label, sort_order, "    \
+    "value}]}]}"
+#define FIELD_ERRORS                                                                               \
+    "INVALID_INTERNAL_NAME INVALID_DISPLAY_NAME OUT_OF_RANGE INVALID_COMPATIBILITY_MODE "          \
+    "STANDBY_WITHOUT_TIMEOUT MISSING_FIELD INVALID_VALUE"
+
+static const sb_method_t methods[] = {
+    {"callcenter.create",
+     "Creates a Call Center from its fields, with Salesforce's standard sections and labels.",
+     SB_ROLE_ORG_ADMIN,
+     true,
+     true,
+     cc_create,
+     {SB_ARG_ORG,
+      {"internal_name", SB_ARG_STRING, true, "1 to 40 letters and digits, starting with a letter"},
+      {"display_name", SB_ARG_STRING, true, "1 to 1,000 characters"},
+      {"adapter", SB_ARG_STRING, false, "the adapter plugin that serves it"},
+      {"adapter_url", SB_ARG_STRING, false, "the CTI adapter URL (required for Open CTI)"},
+      {"vendor_info_api_name", SB_ARG_STRING, false,
+       "makes it a Service Cloud Voice Call Center (no adapter URL then)"},
+      {"use_api", SB_ARG_BOOLEAN, false, "Use CTI API"},
+      {"softphone_height", SB_ARG_INTEGER, false, "240 to 2,560"},
+      {"softphone_width", SB_ARG_INTEGER, false, "200 to 1,920"},
+      {"compatibility_mode", SB_ARG_STRING, false,
+       "Classic (default), Lightning, "
+       "Classic_and_Lightning"},
+      {"standby_url", SB_ARG_STRING, false, "only together with timeout"},
+      {"timeout", SB_ARG_INTEGER, false, "milliseconds before the standby URL is used"},
+      {"outside_prefix", SB_ARG_STRING, false, "dialing prefix for outside lines"},
+      {"long_distance_prefix", SB_ARG_STRING, false, "dialing prefix for long distance"},
+      {"international_prefix", SB_ARG_STRING, false, "dialing prefix for international"}},
+     CC_RESULT,
+     "NOT_FOUND INTERNAL_NAME_TAKEN " FIELD_ERRORS},
+    {"callcenter.get",
+     "Reads a Call Center by id or by internal name.",
+     SB_ROLE_READ_ONLY,
+     false,
+     true,
+     cc_get,
+     {SB_ARG_ORG,
+      {"id", SB_ARG_STRING, false, "its 15- or 18-character id"},
+      {"internal_name", SB_ARG_STRING, false, "or its internal name (any case)"}},
+     CC_RESULT,
+     "NOT_FOUND INVALID_ID"},
+    {"callcenter.list",
+     "Lists an org's Call Centers by id, with their member counts.",
+     SB_ROLE_READ_ONLY,
+     false,
+     true,
+     cc_list,
+     {SB_ARG_ORG, SB_ARGS_PAGE("Call Centers")},
+     "{callcenters: [{id, internal_name, display_name, adapter, members}], more}",
+     "NOT_FOUND INVALID_ID"},
+    {"callcenter.update",
+     "Changes values of fields the Call Center has (its field set is fixed at creation), and its "
+     "adapter; all or nothing.",
+     SB_ROLE_ORG_ADMIN,
+     true,
+     true,
+     cc_update,
+     {SB_ARG_ORG,
+      {"id", SB_ARG_STRING, true, "the Call Center"},
+      {"values", SB_ARG_MAP, false, "{\"/section/item\": \"new value\", ...}"},
+      {"adapter", SB_ARG_STRING, false, "a new adapter plugin name"}},
+     CC_RESULT,
+     "NOT_FOUND FIELD_NOT_IN_SET INTERNAL_NAME_IMMUTABLE " FIELD_ERRORS},
+    {"callcenter.clone",
+     "Creates a Call Center with the same adapter, sections and items under a new internal name; "
+     "members are not copied.",
+     SB_ROLE_ORG_ADMIN,
+     true,
+     true,
+     cc_clone,
+     {SB_ARG_ORG,
+      {"id", SB_ARG_STRING, true, "the Call Center to copy"},
+      {"internal_name", SB_ARG_STRING, true, "the new one's internal name"},
+      {"display_name", SB_ARG_STRING, false, "the new one's display name (default: the same)"}},
+     CC_RESULT,
+     "NOT_FOUND INTERNAL_NAME_TAKEN INVALID_INTERNAL_NAME"},
+    {"callcenter.delete",
+     "Deletes a Call Center; refused while it has members unless forced (which removes them).",
+     SB_ROLE_ORG_ADMIN,
+     true,
+     true,
+     cc_delete,
+     {SB_ARG_ORG,
+      {"id", SB_ARG_STRING, true, "the Call Center"},
+      {"force", SB_ARG_BOOLEAN, false, "delete it with its memberships"}},
+     "{deleted: id}",
+     "NOT_FOUND CALLCENTER_HAS_MEMBERS"},
+};
+
+const sb_method_slice_t sb__callcenter_methods = {methods, sizeof(methods) / sizeof(methods[0])};

@@ -1,0 +1,199 @@
+/* member.*: who belongs to which Call Center. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "methods.h"
+
+/*
+ * A Call Center named by id (it starts with a digit: 04v...) or by internal
+ * name (it starts with a letter), as operators type either.
+ */
+static int resolve_cc(sb_call_t *call, const char *text, sb_sfid_t *id, sb_err_t *err)
+{
+    memset(id, 0, sizeof(*id));
+    if (text == NULL)
+        return sb_err_set(err, -EINVAL, "Which Call Center? Give its id or internal name.");
+    if (isdigit((unsigned char)text[0]))
+        return sb_sfid_normalize(text, SB_SFID_PREFIX_CALLCENTER, "Call Center id", id, err);
+    sb_callcenter_t *cc = NULL;
+    int rc = sb_store_cc_get_by_name(call->svc->store, call->org, text, &cc, err);
+    if (rc == 0)
+        *id = cc->id;
+    sb_callcenter_free(cc);
+    return rc;
+}
+
+static int pack_assignment(msgpack_packer *pk, const char *user, const sb_sfid_t *cc,
+                           const sb_sfid_t *previous)
+{
+    return msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "user", user) |
+           sb_pack_kv_str(pk, "callcenter", cc->s) |
+           sb_pack_kv_str(pk, "previous", previous && previous->s[0] ? previous->s : NULL);
+}
+
+static int add(sb_call_t *call, msgpack_packer *pk, sb_err_t *err, bool move)
+{
+    sb_sfid_t cc, previous, user;
+    const char *user_arg = sb_arg_str(call, "user");
+    int rc = resolve_cc(call, sb_arg_str(call, "callcenter"), &cc, err);
+    if (rc == 0)
+        rc = sb_store_member_add(call->svc->store, call->org, cc.s, user_arg, move, &previous, err);
+    if (rc == 0)
+        rc = sb_sfid_normalize(user_arg, SB_SFID_PREFIX_USER, "user id", &user, err);
+    return rc == 0 ? pack_assignment(pk, user.s, &cc, &previous) : rc;
+}
+
+static int member_add(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    return add(call, pk, err, sb_arg_bool(call, "move", false));
+}
+
+static int member_move(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    return add(call, pk, err, true);
+}
+
+static int member_remove(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_sfid_t cc;
+    const char *user = sb_arg_str(call, "user");
+    int rc = resolve_cc(call, sb_arg_str(call, "callcenter"), &cc, err);
+    if (rc == 0)
+        rc = sb_store_member_remove(call->svc->store, call->org, cc.s, user, err);
+    return rc == 0 ? pack_assignment(pk, user, &cc, NULL) : rc;
+}
+
+static int member_add_bulk(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    const msgpack_object *rows = sb_arg_obj(call, "rows");
+    size_t n = rows->via.array.size;
+    if (n == 0 || n > call->svc->config->max_batch)
+        return sb_err_set(err, SB_E_BATCH_TOO_LARGE,
+                          "member.add_bulk takes 1 to %zu rows; this request has %zu. Split it.",
+                          call->svc->config->max_batch, n);
+    sb_member_assignment_t *assignments = calloc(n, sizeof(*assignments));
+    sb_sfid_t *ids = calloc(n, sizeof(*ids));
+    int rc = assignments && ids ? 0 : sb_err_default(err, -ENOMEM);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const msgpack_object *row = &rows->via.array.ptr[i];
+        assignments[i].user = sb_obj_str(call, sb_obj_get(row, "user"));
+        const char *cc = sb_obj_str(call, sb_obj_get(row, "callcenter"));
+        if (assignments[i].user == NULL || cc == NULL)
+            rc = sb_err_set(err, -EINVAL, "Row %zu: a row is a map {user, callcenter}.", i + 1);
+        else if ((rc = resolve_cc(call, cc, &ids[i], err)) != 0)
+            sb_err_prefix(err, "Row %zu: ", i + 1);
+        assignments[i].callcenter = ids[i].s;
+    }
+    if (rc == 0)
+        rc = sb_store_member_add_bulk(call->svc->store, call->org, assignments, n,
+                                      sb_arg_bool(call, "move", false), err);
+    free(assignments);
+    free(ids);
+    return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_uint(pk, "assigned", n) : rc;
+}
+
+static int member_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_sfid_t cc, *rows = NULL;
+    size_t n = 0;
+    bool more = false;
+    uint64_t total = 0;
+    int rc = resolve_cc(call, sb_arg_str(call, "callcenter"), &cc, err);
+    if (rc == 0)
+        rc = sb_store_member_list(call->svc->store, call->org, cc.s, sb_arg_str(call, "after"),
+                                  sb_arg_limit(call), &rows, &n, &more, &total, err);
+    if (rc != 0)
+        return rc;
+    rc = msgpack_pack_map(pk, 4) | sb_pack_kv_str(pk, "callcenter", cc.s) |
+         sb_pack_str(pk, "users") | msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++)
+        rc |= sb_pack_str(pk, rows[i].s);
+    rc |= sb_pack_kv_uint(pk, "total", total) | sb_pack_kv_bool(pk, "more", more);
+    free(rows);
+    return rc;
+}
+
+static int member_lookup(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_sfid_t cc;
+    const char *user = sb_arg_str(call, "user");
+    int rc = sb_store_member_lookup(call->svc->store, call->org, user, &cc, err);
+    return rc == 0 ? pack_assignment(pk, user, &cc, NULL) : rc;
+}
+
+#define CC_ARG                                                                                     \
+    {                                                                                              \
+        "callcenter", SB_ARG_STRING, true, "the Call Center's id or internal name"                 \
+    }
+#define USER_ARG                                                                                   \
+    {                                                                                              \
+        "user", SB_ARG_STRING, true, "the user id"                                                 \
+    }
+#define ASSIGNMENT "{user, callcenter, previous: the Call Center the user left, or nil}"
+
+static const sb_method_t methods[] = {
+    {"member.add",
+     "Puts a user in a Call Center. A user belongs to one Call Center per org: a user in another "
+     "one is refused (the error names it) unless 'move' is true.",
+     SB_ROLE_ORG_ADMIN,
+     true,
+     true,
+     member_add,
+     {SB_ARG_ORG,
+      CC_ARG,
+      USER_ARG,
+      {"move", SB_ARG_BOOLEAN, false, "move the user from their Call Center, atomically"}},
+     ASSIGNMENT,
+     "NOT_FOUND ALREADY_MEMBER INVALID_ID"},
+    {"member.move",
+     "Moves a user into a Call Center, out of any other, atomically.",
+     SB_ROLE_ORG_ADMIN,
+     true,
+     true,
+     member_move,
+     {SB_ARG_ORG, CC_ARG, USER_ARG},
+     ASSIGNMENT,
+     "NOT_FOUND INVALID_ID"},
+    {"member.remove",
+     "Takes a user out of a Call Center.",
+     SB_ROLE_ORG_ADMIN,
+     true,
+     true,
+     member_remove,
+     {SB_ARG_ORG, CC_ARG, USER_ARG},
+     "{user, callcenter, previous: nil}",
+     "NOT_FOUND NOT_A_MEMBER INVALID_ID"},
+    {"member.add_bulk",
+     "Applies many assignments in one transaction: one refused row and nothing changes (the "
+     "error names the row).",
+     SB_ROLE_ORG_ADMIN,
+     true,
+     true,
+     member_add_bulk,
+     {SB_ARG_ORG,
+      {"rows", SB_ARG_ARRAY, true, "[{user, callcenter}], at most --max-batch rows"},
+      {"move", SB_ARG_BOOLEAN, false, "move users who belong to another Call Center"}},
+     "{assigned: count}",
+     "NOT_FOUND ALREADY_MEMBER BATCH_TOO_LARGE INVALID_ID"},
+    {"member.list",
+     "Lists the members of a Call Center by user id, with their count.",
+     SB_ROLE_READ_ONLY,
+     false,
+     true,
+     member_list,
+     {SB_ARG_ORG, CC_ARG, SB_ARGS_PAGE("users")},
+     "{callcenter, users: [user id], total, more}",
+     "NOT_FOUND INVALID_ID"},
+    {"member.lookup",
+     "The Call Center a user belongs to.",
+     SB_ROLE_READ_ONLY,
+     false,
+     true,
+     member_lookup,
+     {SB_ARG_ORG, USER_ARG},
+     "{user, callcenter, previous: nil}",
+     "NOT_FOUND (unknown user) NOT_A_MEMBER INVALID_ID"},
+};
+
+const sb_method_slice_t sb__member_methods = {methods, sizeof(methods) / sizeof(methods[0])};

@@ -1,0 +1,108 @@
+/* org.*: the tenants. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "methods.h"
+
+static int pack_org(msgpack_packer *pk, const sb_org_t *org)
+{
+    return msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "id", org->id) |
+           sb_pack_kv_str(pk, "name", org->name) | sb_pack_kv_int(pk, "created", org->created_ms);
+}
+
+static int org_create(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    const char *id = sb_arg_str(call, "org");
+    int rc = sb_store_org_create(call->svc->store, id, sb_arg_str(call, "name"), err);
+    sb_org_t org;
+    if (rc == 0)
+        rc = sb_store_org_get(call->svc->store, id, &org, err);
+    return rc == 0 ? pack_org(pk, &org) : rc;
+}
+
+static int org_get(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_org_t org;
+    int rc = sb_store_org_get(call->svc->store, call->org, &org, err);
+    return rc == 0 ? pack_org(pk, &org) : rc;
+}
+
+static int org_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    if (call->token.role != SB_ROLE_ADMIN) {
+        /* An org's token sees its own org and nothing else. */
+        sb_org_t org;
+        const char *after = sb_arg_str(call, "after");
+        bool show = after == NULL || strcmp(call->token.org, after) > 0;
+        int rc = show ? sb_store_org_get(call->svc->store, call->token.org, &org, err) : 0;
+        if (rc != 0)
+            return rc;
+        rc = msgpack_pack_map(pk, 2) | sb_pack_str(pk, "orgs") | msgpack_pack_array(pk, show);
+        if (show)
+            rc |= pack_org(pk, &org);
+        return rc | sb_pack_kv_bool(pk, "more", false);
+    }
+    sb_org_t *rows;
+    size_t n;
+    bool more;
+    int rc = sb_store_org_list(call->svc->store, sb_arg_str(call, "after"), sb_arg_limit(call),
+                               &rows, &n, &more, err);
+    if (rc != 0)
+        return rc;
+    rc = msgpack_pack_map(pk, 2) | sb_pack_str(pk, "orgs") | msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++)
+        rc |= pack_org(pk, &rows[i]);
+    rc |= sb_pack_kv_bool(pk, "more", more);
+    free(rows);
+    return rc;
+}
+
+static int org_delete(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    int rc =
+        sb_store_org_delete(call->svc->store, call->org, sb_arg_bool(call, "force", false), err);
+    return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", call->org) : rc;
+}
+
+static const sb_method_t methods[] = {
+    {"org.create",
+     "Creates an org (a tenant).",
+     SB_ROLE_ADMIN,
+     true,
+     false,
+     org_create,
+     {{"org", SB_ARG_STRING, true, "the new org's id: 1 to 64 letters, digits, '-', '_'"},
+      {"name", SB_ARG_STRING, false, "its display name (default: the id)"}},
+     "the org: {id, name, created}",
+     "ALREADY_EXISTS INVALID_ID INVALID_VALUE"},
+    {"org.get",
+     "Reads an org.",
+     SB_ROLE_READ_ONLY,
+     false,
+     true,
+     org_get,
+     {SB_ARG_ORG},
+     "the org: {id, name, created}",
+     "NOT_FOUND"},
+    {"org.list",
+     "Lists orgs by id; an org's token sees its own org only.",
+     SB_ROLE_READ_ONLY,
+     false,
+     false,
+     org_list,
+     {SB_ARGS_PAGE("orgs")},
+     "{orgs: [org], more: whether another page follows}",
+     "INVALID_ARGUMENT"},
+    {"org.delete",
+     "Deletes an org. Refused while it has Call Centers unless forced; a forced delete removes "
+     "every record and token of that org and nothing else.",
+     SB_ROLE_ADMIN,
+     true,
+     true,
+     org_delete,
+     {SB_ARG_ORG, {"force", SB_ARG_BOOLEAN, false, "delete the org with everything in it"}},
+     "{deleted: org id}",
+     "NOT_FOUND ORG_NOT_EMPTY"},
+};
+
+const sb_method_slice_t sb__org_methods = {methods, sizeof(methods) / sizeof(methods[0])};

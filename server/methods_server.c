@@ -1,0 +1,68 @@
+/* server.*: what the server is, and how it is doing. */
+#include <time.h>
+
+#include "methods.h"
+#include "version.h"
+
+static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    const sb_config_t *cfg = call->svc->config;
+    bool admin = call->token.role == SB_ROLE_ADMIN;
+    sb_store_stats_t stats;
+    if (admin) {
+        int rc = sb_store_stats(call->svc->store, &stats, err);
+        if (rc != 0)
+            return rc;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t uptime_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - call->svc->started_ms;
+    int rc = msgpack_pack_map(pk, admin ? 6 : 4);
+    rc |= sb_pack_kv_str(pk, "version", SB_VERSION);
+    rc |= sb_pack_kv_int(pk, "uptime_s", uptime_ms / 1000);
+    rc |= sb_pack_kv_str(pk, "durability", cfg->durability == SB_DURABILITY_FULL ? "full" : "none");
+    rc |= sb_pack_str(pk, "limits") | msgpack_pack_map(pk, 9);
+    rc |= sb_pack_kv_uint(pk, "max_message_bytes", cfg->max_message_bytes);
+    rc |= sb_pack_kv_uint(pk, "max_batch", cfg->max_batch);
+    rc |= sb_pack_kv_uint(pk, "max_inflight", cfg->max_inflight);
+    rc |= sb_pack_kv_uint(pk, "max_connections", cfg->max_connections);
+    rc |= sb_pack_kv_uint(pk, "write_high_bytes", cfg->write_high_bytes);
+    rc |= sb_pack_kv_uint(pk, "write_low_bytes", cfg->write_low_bytes);
+    rc |= sb_pack_kv_uint(pk, "write_cap_bytes", cfg->write_cap_bytes);
+    rc |= sb_pack_kv_uint(pk, "write_stall_ms", cfg->write_stall_ms);
+    rc |= sb_pack_kv_uint(pk, "page_max", SB_STORE_PAGE_MAX);
+    if (admin) {
+        /* Counts span every org: only the admin sees them. */
+        rc |= sb_pack_str(pk, "counts") | msgpack_pack_map(pk, 5);
+        rc |= sb_pack_kv_uint(pk, "orgs", stats.orgs);
+        rc |= sb_pack_kv_uint(pk, "callcenters", stats.callcenters);
+        rc |= sb_pack_kv_uint(pk, "users", stats.users);
+        rc |= sb_pack_kv_uint(pk, "members", stats.members);
+        rc |= sb_pack_kv_uint(pk, "connections", call->svc->connections);
+        rc |= sb_pack_str(pk, "store") | msgpack_pack_map(pk, 5);
+        rc |= sb_pack_kv_str(pk, "data_dir", cfg->data_dir);
+        rc |= sb_pack_kv_uint(pk, "schema_version", stats.schema_version);
+        rc |= sb_pack_kv_uint(pk, "used_bytes", stats.used_bytes);
+        rc |= sb_pack_kv_uint(pk, "map_bytes", stats.map_bytes);
+        rc |= sb_pack_kv_uint(pk, "max_map_bytes", stats.max_map_bytes);
+    }
+    return rc;
+}
+
+static const sb_method_t methods[] = {
+    {"server.info",
+     "The server's version, uptime, durability and limits; for the admin also the counts across "
+     "orgs and the store's sizes.",
+     SB_ROLE_READ_ONLY,
+     false,
+     false,
+     server_info,
+     {{NULL, 0, false, NULL}},
+     "{version, uptime_s, durability, limits: {max_message_bytes, max_batch, max_inflight, "
+     "max_connections, write_high_bytes, write_low_bytes, write_cap_bytes, write_stall_ms, "
+     "page_max}, counts (admin): {orgs, callcenters, users, members, connections}, store "
+     "(admin): {data_dir, schema_version, used_bytes, map_bytes, max_map_bytes}}",
+     ""},
+};
+
+const sb_method_slice_t sb__server_methods = {methods, sizeof(methods) / sizeof(methods[0])};

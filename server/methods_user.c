@@ -1,0 +1,143 @@
+/* user.*: the users of an org, one by one or in bulk. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "methods.h"
+
+int sb__pack_user(msgpack_packer *pk, const sb_user_t *user)
+{
+    return msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "id", user->id.s) |
+           sb_pack_kv_str(pk, "name", user->name) | sb_pack_kv_str(pk, "profile", user->profile);
+}
+
+/* Copies a string of a user row into a fixed field; refuses what does not fit. */
+static int copy_field(const char *what, size_t row, const char *value, char *dst, size_t cap,
+                      sb_err_t *err)
+{
+    if (value == NULL)
+        value = "";
+    if (strlen(value) >= cap)
+        return sb_err_set(err, SB_E_INVALID_VALUE, "Row %zu: the %s is longer than %zu bytes.", row,
+                          what, cap - 1);
+    memcpy(dst, value, strlen(value) + 1);
+    return 0;
+}
+
+/* One user from a map {id, name, profile}, or from the call's own arguments. */
+static int read_user(sb_call_t *call, const msgpack_object *map, size_t row, sb_user_t *user,
+                     sb_err_t *err)
+{
+    memset(user, 0, sizeof(*user));
+    if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+        return sb_err_set(err, -EINVAL, "Row %zu: a user is a map {id, name, profile}.", row);
+    const char *id = sb_obj_str(call, sb_obj_get(map, "id"));
+    const char *name = sb_obj_str(call, sb_obj_get(map, "name"));
+    const char *profile = sb_obj_str(call, sb_obj_get(map, "profile"));
+    if (id == NULL || name == NULL)
+        return sb_err_set(err, -EINVAL, "Row %zu: a user needs a string 'id' and 'name'.", row);
+    int rc = copy_field("id", row, id, user->id.s, sizeof(user->id.s), err);
+    if (rc == 0)
+        rc = copy_field("name", row, name, user->name, sizeof(user->name), err);
+    if (rc == 0)
+        rc = copy_field("profile", row, profile, user->profile, sizeof(user->profile), err);
+    return rc;
+}
+
+static int user_upsert(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_user_t user, stored;
+    int rc = read_user(call, call->args, 1, &user, err);
+    if (rc == 0)
+        rc = sb_store_user_upsert(call->svc->store, call->org, &user, err);
+    if (rc == 0)
+        rc = sb_store_user_get(call->svc->store, call->org, user.id.s, &stored, err);
+    return rc == 0 ? sb__pack_user(pk, &stored) : rc;
+}
+
+static int user_upsert_bulk(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    const msgpack_object *rows = sb_arg_obj(call, "users");
+    size_t n = rows->via.array.size;
+    if (n == 0 || n > call->svc->config->max_batch)
+        return sb_err_set(err, SB_E_BATCH_TOO_LARGE,
+                          "user.upsert_bulk takes 1 to %zu users; this request has %zu. Split it.",
+                          call->svc->config->max_batch, n);
+    sb_user_t *users = calloc(n, sizeof(*users));
+    if (users == NULL)
+        return sb_err_default(err, -ENOMEM);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = read_user(call, &rows->via.array.ptr[i], i + 1, &users[i], err);
+    if (rc == 0)
+        rc = sb_store_user_upsert_bulk(call->svc->store, call->org, users, n, err);
+    free(users);
+    return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_uint(pk, "upserted", n) : rc;
+}
+
+static int user_get(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_user_t user;
+    int rc = sb_store_user_get(call->svc->store, call->org, sb_arg_str(call, "id"), &user, err);
+    return rc == 0 ? sb__pack_user(pk, &user) : rc;
+}
+
+static int user_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_user_t *rows;
+    size_t n;
+    bool more;
+    int rc = sb_store_user_list(call->svc->store, call->org, sb_arg_str(call, "after"),
+                                sb_arg_limit(call), &rows, &n, &more, err);
+    if (rc != 0)
+        return rc;
+    rc = msgpack_pack_map(pk, 2) | sb_pack_str(pk, "users") | msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++)
+        rc |= sb__pack_user(pk, &rows[i]);
+    rc |= sb_pack_kv_bool(pk, "more", more);
+    free(rows);
+    return rc;
+}
+
+static const sb_method_t methods[] = {
+    {"user.upsert",
+     "Creates or replaces a user.",
+     SB_ROLE_ORG_ADMIN,
+     true,
+     true,
+     user_upsert,
+     {SB_ARG_ORG,
+      {"id", SB_ARG_STRING, true, "a Salesforce user id: prefix 005, 15 or 18 characters"},
+      {"name", SB_ARG_STRING, true, "the user's name"},
+      {"profile", SB_ARG_STRING, false, "the profile, which picks the softphone layout"}},
+     "the user: {id (18 characters), name, profile}",
+     "NOT_FOUND INVALID_ID MISSING_FIELD INVALID_VALUE"},
+    {"user.upsert_bulk",
+     "Creates or replaces many users at once: all or nothing.",
+     SB_ROLE_ORG_ADMIN,
+     true,
+     true,
+     user_upsert_bulk,
+     {SB_ARG_ORG, {"users", SB_ARG_ARRAY, true, "[{id, name, profile}], at most --max-batch rows"}},
+     "{upserted: count}",
+     "NOT_FOUND BATCH_TOO_LARGE INVALID_ID MISSING_FIELD INVALID_VALUE"},
+    {"user.get",
+     "Reads a user.",
+     SB_ROLE_READ_ONLY,
+     false,
+     true,
+     user_get,
+     {SB_ARG_ORG, {"id", SB_ARG_STRING, true, "the user id"}},
+     "the user: {id, name, profile}",
+     "NOT_FOUND INVALID_ID"},
+    {"user.list",
+     "Lists an org's users by id.",
+     SB_ROLE_READ_ONLY,
+     false,
+     true,
+     user_list,
+     {SB_ARG_ORG, SB_ARGS_PAGE("users")},
+     "{users: [user], more}",
+     "NOT_FOUND INVALID_ID"},
+};
+
+const sb_method_slice_t sb__user_methods = {methods, sizeof(methods) / sizeof(methods[0])};

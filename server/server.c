@@ -1,0 +1,203 @@
+#include "server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "paths.h"
+#include "server_internal.h"
+#include "token.h"
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    sb_server_t *server = listener->data;
+    if (status != 0) {
+        sb_warn("accept: %s", uv_strerror(status));
+        return;
+    }
+    sb__conn_accept(server);
+}
+
+static void ticker_cb(uv_timer_t *timer)
+{
+    sb_server_t *server = timer->data;
+    sb__conn_check_stalls(server, uv_now(server->loop));
+}
+
+/* Once nothing is in flight: close the connections (after their replies),
+ * then the server's own handles, so that the loop runs dry. */
+static void finish_shutdown(sb_server_t *server)
+{
+    if (server->closing_conns)
+        return;
+    server->closing_conns = true;
+    sb__conn_close_all(server);
+    uv_close((uv_handle_t *)&server->sigterm, NULL);
+    uv_close((uv_handle_t *)&server->sigint, NULL);
+    uv_close((uv_handle_t *)&server->ticker, NULL);
+    sb_writer_stop(server->writer);
+    server->writer = NULL;
+}
+
+void sb__server_request_done(sb_server_t *server)
+{
+    server->inflight--;
+    if (server->stopping && server->inflight == 0)
+        finish_shutdown(server);
+}
+
+static void signal_cb(uv_signal_t *handle, int signum)
+{
+    sb_server_t *server = handle->data;
+    if (server->stopping)
+        return;
+    sb_info("%s: stopping: no new connections or requests; finishing %zu in flight",
+            signum == SIGTERM ? "SIGTERM" : "SIGINT", server->inflight);
+    server->stopping = true;
+    uv_close((uv_handle_t *)&server->listener, NULL);
+    sb__conn_stop_reading_all(server);
+    if (server->inflight == 0)
+        finish_shutdown(server);
+}
+
+/* The socket's directory must be the server's own unless the operator chose
+ * another socket path. */
+static int check_data_dir(const sb_config_t *cfg, bool default_socket, sb_err_t *err)
+{
+    struct stat st;
+    if (stat(cfg->data_dir, &st) != 0)
+        return sb_err_set(err, -EIO, "Cannot stat %s: %s.", cfg->data_dir, strerror(errno));
+    if (default_socket && (st.st_mode & 077) != 0)
+        return sb_err_set(err, -EACCES,
+                          "The data directory %s can be entered by other users (mode %03o), and "
+                          "the socket lives there: run 'chmod 700 %s', or pass --socket.",
+                          cfg->data_dir, (unsigned)(st.st_mode & 0777), cfg->data_dir);
+    return 0;
+}
+
+/* A socket file left by a server that died is removed; a live one is not. */
+static int clear_stale_socket(const char *path, sb_err_t *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode))
+        return sb_err_set(err, -EEXIST, "%s exists and is not a socket; move it away.", path);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path))
+        return sb_err_set(err, -ENAMETOOLONG, "The socket path %s is too long.", path);
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool live = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (live)
+        return sb_err_set(err, SB_E_STORE_LOCKED,
+                          "Another server is listening on %s; stop it or pass another --socket.",
+                          path);
+    unlink(path);
+    return 0;
+}
+
+static int start_listening(sb_server_t *server, sb_err_t *err)
+{
+    const char *path = server->cfg.socket_path;
+    int rc = clear_stale_socket(path, err);
+    if (rc != 0)
+        return rc;
+    uv_pipe_init(server->loop, &server->listener, 0);
+    server->listener.data = server;
+    rc = uv_pipe_bind(&server->listener, path);
+    if (rc == 0) {
+        chmod(path, 0600);
+        rc = uv_listen((uv_stream_t *)&server->listener, 128, on_connection);
+    }
+    if (rc != 0) {
+        uv_close((uv_handle_t *)&server->listener, NULL);
+        return sb_err_set(err, -EIO, "Cannot listen on %s: %s.", path, uv_strerror(rc));
+    }
+    return 0;
+}
+
+int sb_server_run(const sb_config_t *cfg)
+{
+    sb_server_t *server = calloc(1, sizeof(*server));
+    if (server == NULL)
+        return 1;
+    server->cfg = *cfg;
+    server->loop = uv_default_loop();
+    sb_log_set_level(cfg->log_level);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    server->svc = (sb_service_t){.config = &server->cfg,
+                                 .started_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000};
+    sb_err_t err;
+    sb_err_clear(&err);
+    int exit_code = 1;
+    sb_store_t *store = NULL;
+    sb_store_opts_t opts = {.dir = cfg->data_dir,
+                            .initial_map_bytes = cfg->initial_map_bytes,
+                            .max_map_bytes = cfg->max_map_bytes,
+                            .durability = cfg->durability};
+    char default_socket[PATH_MAX];
+    sb_path_join(default_socket, sizeof(default_socket), cfg->data_dir, SB_SOCKET_NAME);
+    int created = 0, rc = sb_token_init();
+    if (rc != 0)
+        sb_err_set(&err, rc, "libsodium could not initialize.");
+    if (rc == 0)
+        rc = sb_store_open(&opts, &store, &err);
+    if (rc == 0)
+        rc = check_data_dir(cfg, strcmp(default_socket, cfg->socket_path) == 0, &err);
+    if (rc == 0)
+        rc = sb_token_ensure_admin(store, cfg->data_dir, &created, &err);
+    server->svc.store = store;
+    if (rc == 0)
+        rc = sb_writer_start(server->loop, store, 1024, &server->writer);
+    if (rc == 0)
+        rc = start_listening(server, &err);
+    if (rc != 0) {
+        fprintf(stderr, "switchboardd: %s\n", err.message[0] ? err.message : sb_err_message(rc));
+        if (server->writer)
+            sb_writer_stop(server->writer);
+        uv_run(server->loop, UV_RUN_DEFAULT); /* closes what was opened */
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN); /* a client that hangs up is a write error, not a death */
+    uv_signal_init(server->loop, &server->sigterm);
+    uv_signal_init(server->loop, &server->sigint);
+    server->sigterm.data = server->sigint.data = server;
+    uv_signal_start(&server->sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&server->sigint, signal_cb, SIGINT);
+    uv_timer_init(server->loop, &server->ticker);
+    server->ticker.data = server;
+    uv_timer_start(&server->ticker, ticker_cb, 1000, 1000);
+
+    char token_path[PATH_MAX];
+    sb_path_join(token_path, sizeof(token_path), cfg->data_dir, SB_ADMIN_TOKEN_NAME);
+    sb_info("switchboardd listening on %s (data in %s, durability %s)", cfg->socket_path,
+            cfg->data_dir, cfg->durability == SB_DURABILITY_FULL ? "full" : "none");
+    sb_info("the admin token is in %s%s (mode 0600; sbctl reads it by itself)", token_path,
+            created ? ", made just now" : "");
+    sb_info("try: sbctl%s%s server info",
+            strcmp(default_socket, cfg->socket_path) ? " --socket " : "",
+            strcmp(default_socket, cfg->socket_path) ? cfg->socket_path : "");
+    uv_run(server->loop, UV_RUN_DEFAULT);
+    unlink(cfg->socket_path);
+    size_t commits = 0, jobs = 0;
+    sb_info("stopped cleanly");
+    (void)commits;
+    (void)jobs;
+    exit_code = 0;
+out:
+    sb_store_close(store);
+    uv_loop_close(server->loop);
+    free(server);
+    return exit_code;
+}

@@ -1,0 +1,183 @@
+#include "writer.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+struct sb_writer {
+    sb_store_t *store;
+    size_t max_jobs;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    sb_write_job_t *queue_head, *queue_tail; /* submitted, not yet taken */
+    sb_write_job_t *done_head, *done_tail;   /* finished, not yet handed back */
+    bool stopping;
+    uv_async_t async;
+    size_t commits, jobs; /* under lock */
+};
+
+static void append(sb_write_job_t **head, sb_write_job_t **tail, sb_write_job_t *first,
+                   sb_write_job_t *last)
+{
+    if (*tail)
+        (*tail)->next = first;
+    else
+        *head = first;
+    *tail = last;
+}
+
+/* Runs each job in its own transaction: after the map could not grow, every
+ * job gets its own answer (STORE_FULL for those that do not fit). */
+static void run_alone(sb_write_job_t *jobs)
+{
+    for (sb_write_job_t *j = jobs; j; j = j->next)
+        j->run(j);
+}
+
+/* One group commit of the jobs in the list. */
+static void commit_group(sb_writer_t *w, sb_write_job_t *jobs)
+{
+    for (;;) {
+        sb_err_t err;
+        int rc = sb_store_batch_begin(w->store, &err);
+        if (rc != 0) {
+            for (sb_write_job_t *j = jobs; j; j = j->next)
+                j->fail(j, rc, err.message);
+            return;
+        }
+        bool full = false;
+        for (sb_write_job_t *j = jobs; j; j = j->next)
+            full |= j->run(j) == -ENOSPC;
+        rc = full ? -ENOSPC : sb_store_batch_commit(w->store, &err);
+        if (full)
+            sb_store_batch_abort(w->store);
+        if (rc == 0)
+            return;
+        if (rc == -ENOSPC) {
+            if (sb_store_grow(w->store, &err) == 0) {
+                sb_info("writer: the store's map grew; replaying a batch");
+                continue;
+            }
+            run_alone(jobs);
+            return;
+        }
+        sb_error("writer: a group commit failed: %s", err.message);
+        for (sb_write_job_t *j = jobs; j; j = j->next)
+            j->fail(j, rc, err.message);
+        return;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    sb_writer_t *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->queue_head == NULL && !w->stopping)
+            pthread_cond_wait(&w->wake, &w->lock);
+        if (w->queue_head == NULL)
+            break; /* stopping, and nothing left */
+        /* Take up to max_jobs: all that queued while the last commit ran. */
+        sb_write_job_t *first = w->queue_head, *last = first;
+        size_t n = 1;
+        while (last->next != NULL && n < w->max_jobs) {
+            last = last->next;
+            n++;
+        }
+        w->queue_head = last->next;
+        if (w->queue_head == NULL)
+            w->queue_tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&w->lock);
+
+        commit_group(w, first);
+
+        pthread_mutex_lock(&w->lock);
+        w->commits++;
+        w->jobs += n;
+        append(&w->done_head, &w->done_tail, first, last);
+        uv_async_send(&w->async);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static void hand_back_cb(uv_async_t *async)
+{
+    sb_writer_t *w = async->data;
+    pthread_mutex_lock(&w->lock);
+    sb_write_job_t *jobs = w->done_head;
+    w->done_head = w->done_tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+    while (jobs != NULL) {
+        sb_write_job_t *next = jobs->next;
+        jobs->done(jobs); /* may free the job */
+        jobs = next;
+    }
+}
+
+int sb_writer_start(uv_loop_t *loop, sb_store_t *store, size_t max_jobs, sb_writer_t **out)
+{
+    *out = NULL;
+    sb_writer_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return -ENOMEM;
+    w->store = store;
+    w->max_jobs = max_jobs ? max_jobs : 1;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    int rc = uv_async_init(loop, &w->async, hand_back_cb);
+    if (rc != 0) {
+        free(w);
+        return rc;
+    }
+    w->async.data = w;
+    rc = pthread_create(&w->thread, NULL, writer_main, w);
+    if (rc != 0) {
+        uv_close((uv_handle_t *)&w->async, NULL);
+        return -rc; /* the handle is closed; the struct leaks only on this path at start */
+    }
+    *out = w;
+    return 0;
+}
+
+void sb_writer_submit(sb_writer_t *w, sb_write_job_t *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&w->lock);
+    append(&w->queue_head, &w->queue_tail, job, job);
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void sb_writer_counts(sb_writer_t *w, size_t *commits, size_t *jobs)
+{
+    pthread_mutex_lock(&w->lock);
+    *commits = w->commits;
+    *jobs = w->jobs;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void free_cb(uv_handle_t *handle)
+{
+    sb_writer_t *w = handle->data;
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->wake);
+    free(w);
+}
+
+void sb_writer_stop(sb_writer_t *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    hand_back_cb(&w->async); /* whatever finished after the last wake-up */
+    uv_close((uv_handle_t *)&w->async, free_cb);
+}
