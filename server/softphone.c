@@ -17,6 +17,10 @@ int sb_softphone_check(sb_store_t *store, const char *org, const char *user,
     sb_sfid_t cc_id;
     sb_err_t why;
     int rc = sb_store_member_lookup(store, org, user, &cc_id, &why);
+    sb_sfid_t normalized;
+    if (rc != SB_E_INVALID_ID &&
+        sb_sfid_normalize(user, SB_SFID_PREFIX_USER, "user id", &normalized, NULL) == 0)
+        memcpy(out->user, normalized.s, sizeof(out->user));
     if (rc == SB_E_INVALID_ID) {
         out->reason = SB_SOFTPHONE_INVALID_USER_ID;
         snprintf(out->message, sizeof(out->message), "%s", why.message);
@@ -48,9 +52,6 @@ int sb_softphone_check(sb_store_t *store, const char *org, const char *user,
             *err = why;
         return rc;
     }
-    sb_sfid_t normalized;
-    if (sb_sfid_normalize(user, SB_SFID_PREFIX_USER, "user id", &normalized, NULL) == 0)
-        memcpy(out->user, normalized.s, sizeof(out->user));
     rc = sb_store_cc_get(store, org, cc_id.s, &out->callcenter, err);
     if (rc != 0)
         return rc;

@@ -249,6 +249,11 @@ const char *sb_store_dir(const sb_store_t *store)
 
 int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err)
 {
+    if (in_batch(store)) {
+        /* The batch's own thread reads what the batch wrote so far. */
+        *txn = store->batch_txn;
+        return 0;
+    }
     for (;;) {
         pthread_rwlock_rdlock(&store->resize_lock);
         int lmdb = store->read_txn ? mdb_txn_renew(store->read_txn)
@@ -276,6 +281,8 @@ int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err)
 
 void sb__read_end(sb_store_t *store, MDB_txn *txn)
 {
+    if (txn == store->batch_txn && in_batch(store))
+        return;
     /* Reset, not abort: the handle and its reader slot are reused, and no
      * snapshot is pinned while nobody reads. */
     mdb_txn_reset(txn);

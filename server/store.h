@@ -107,7 +107,8 @@ const char *sb_store_dir(const sb_store_t *store);
  * A write that finds the map full inside a batch fails with -ENOSPC: the
  * owner aborts the batch, calls sb_store_grow, and replays it (or, when the
  * map cannot grow, runs each write alone to give each its own answer).
- * Other threads' writes wait for the batch to end. Reads are unaffected.
+ * Other threads' writes wait for the batch to end. Reads by the batch's own
+ * thread see the batch's writes; other threads' reads see the last commit.
  */
 int sb_store_batch_begin(sb_store_t *store, sb_err_t *err);
 /** Commits the batch (durably, unless opened with SB_DURABILITY_NONE). */

@@ -29,12 +29,22 @@ static void append(sb_write_job_t **head, sb_write_job_t **tail, sb_write_job_t 
     *tail = last;
 }
 
-/* Runs each job in its own transaction: after the map could not grow, every
- * job gets its own answer (STORE_FULL for those that do not fit). */
-static void run_alone(sb_write_job_t *jobs)
+/* Runs each job in a batch of its own: after the map could not grow, every
+ * job gets its own answer (STORE_FULL for those that do not fit). The writer
+ * thread only ever touches the store inside a batch, so that its reads go
+ * through the batch and never through the loop's cached read transaction. */
+static void run_alone(sb_writer_t *w, sb_write_job_t *jobs)
 {
-    for (sb_write_job_t *j = jobs; j; j = j->next)
-        j->run(j);
+    for (sb_write_job_t *j = jobs; j; j = j->next) {
+        sb_err_t err;
+        int rc = sb_store_batch_begin(w->store, &err);
+        if (rc == 0 && j->run(j) == 0)
+            rc = sb_store_batch_commit(w->store, &err);
+        else if (rc == 0)
+            sb_store_batch_abort(w->store); /* its answer is its own error */
+        if (rc != 0)
+            j->fail(j, rc, err.message);
+    }
 }
 
 /* One group commit of the jobs in the list. */
@@ -61,7 +71,7 @@ static void commit_group(sb_writer_t *w, sb_write_job_t *jobs)
                 sb_info("writer: the store's map grew; replaying a batch");
                 continue;
             }
-            run_alone(jobs);
+            run_alone(w, jobs);
             return;
         }
         sb_error("writer: a group commit failed: %s", err.message);

@@ -1,0 +1,204 @@
+#include "client.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "rpc.h"
+#include "rpc_frame.h"
+
+int sb_client_connect(sb_client_t *c, const char *path, sb_err_t *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    c->next_msgid = 1;
+    c->max_message = 64 << 20; /* answers may be larger than requests */
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path))
+        return sb_err_set(err, -ENAMETOOLONG, "The socket path %s is too long.", path);
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        return sb_err_set(err, -errno, "socket: %s", strerror(errno));
+    if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        int e = errno;
+        close(c->fd);
+        c->fd = -1;
+        return sb_err_set(err, -e, "Cannot reach switchboardd at %s: %s.", path, strerror(e));
+    }
+    return 0;
+}
+
+void sb_client_close(sb_client_t *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    free(c->buf);
+    c->buf = NULL;
+    c->len = c->cap = 0;
+}
+
+static int send_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -errno;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads until one whole message is buffered; *len is its length. */
+static int read_message(sb_client_t *c, size_t *len, sb_err_t *err)
+{
+    for (;;) {
+        int rc = sb_frame_scan((const uint8_t *)c->buf, c->len, c->max_message, len);
+        if (rc == SB_FRAME_COMPLETE)
+            return 0;
+        if (rc != SB_FRAME_NEED_MORE)
+            return sb_err_set(err, -EPROTO, "The server sent bytes that are not msgpack.");
+        if (c->cap - c->len < 65536) {
+            char *grown = realloc(c->buf, c->cap + 65536);
+            if (grown == NULL)
+                return sb_err_default(err, -ENOMEM);
+            c->buf = grown;
+            c->cap += 65536;
+        }
+        ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            return sb_err_set(err, -ECONNRESET, "The server closed the connection.");
+        if (n < 0)
+            return sb_err_set(err, -errno, "Reading from the server: %s.", strerror(errno));
+        c->len += (size_t)n;
+    }
+}
+
+static void copy_name(sb_client_t *c, const msgpack_object *error)
+{
+    snprintf(c->error_name, sizeof(c->error_name), "INTERNAL");
+    c->error_code = 99;
+    for (uint32_t i = 0; error->type == MSGPACK_OBJECT_MAP && i < error->via.map.size; i++) {
+        const msgpack_object_kv *kv = &error->via.map.ptr[i];
+        if (kv->key.type != MSGPACK_OBJECT_STR)
+            continue;
+        if (kv->key.via.str.size == 4 && memcmp(kv->key.via.str.ptr, "name", 4) == 0 &&
+            kv->val.type == MSGPACK_OBJECT_STR)
+            snprintf(c->error_name, sizeof(c->error_name), "%.*s", (int)kv->val.via.str.size,
+                     kv->val.via.str.ptr);
+        if (kv->key.via.str.size == 4 && memcmp(kv->key.via.str.ptr, "code", 4) == 0 &&
+            kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            c->error_code = (int)kv->val.via.u64;
+    }
+}
+
+static void copy_message(const msgpack_object *error, sb_err_t *err)
+{
+    for (uint32_t i = 0; error->type == MSGPACK_OBJECT_MAP && i < error->via.map.size; i++) {
+        const msgpack_object_kv *kv = &error->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 7 &&
+            memcmp(kv->key.via.str.ptr, "message", 7) == 0 && kv->val.type == MSGPACK_OBJECT_STR) {
+            sb_err_set(err, SB_CLIENT_REFUSED, "%.*s", (int)kv->val.via.str.size,
+                       kv->val.via.str.ptr);
+            return;
+        }
+    }
+    sb_err_set(err, SB_CLIENT_REFUSED, "The server refused the request.");
+}
+
+int sb_client_call(sb_client_t *c, const char *method, const msgpack_sbuffer *args,
+                   msgpack_unpacked *result, sb_err_t *err)
+{
+    msgpack_unpacked_init(result);
+    uint32_t msgid = c->next_msgid++;
+    msgpack_sbuffer req;
+    msgpack_sbuffer_init(&req);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &req, msgpack_sbuffer_write);
+    int rc = msgpack_pack_array(&pk, 4) | msgpack_pack_int(&pk, SB_RPC_REQUEST) |
+             msgpack_pack_uint32(&pk, msgid) | sb_pack_str(&pk, method);
+    if (args != NULL)
+        rc |= msgpack_pack_array(&pk, 1) | msgpack_sbuffer_write(&req, args->data, args->size);
+    else
+        rc |= msgpack_pack_array(&pk, 0);
+    if (rc != 0) {
+        msgpack_sbuffer_destroy(&req);
+        return sb_err_default(err, -ENOMEM);
+    }
+    rc = send_all(c->fd, req.data, req.size);
+    msgpack_sbuffer_destroy(&req);
+    if (rc != 0)
+        return sb_err_set(err, rc, "Sending to the server: %s.", strerror(-rc));
+    /* This client sends one request at a time: the next answer is ours. */
+    size_t len;
+    if ((rc = read_message(c, &len, err)) != 0)
+        return rc;
+    size_t off = 0;
+    msgpack_unpacked whole;
+    msgpack_unpacked_init(&whole);
+    /* Decode a copy, so that the result's strings outlive the read buffer. */
+    char *copy = malloc(len);
+    if (copy == NULL)
+        return sb_err_default(err, -ENOMEM);
+    memcpy(copy, c->buf, len);
+    memmove(c->buf, c->buf + len, c->len - len);
+    c->len -= len;
+    if (msgpack_unpack_next(&whole, copy, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        whole.data.type != MSGPACK_OBJECT_ARRAY || whole.data.via.array.size != 4 ||
+        whole.data.via.array.ptr[1].via.u64 != msgid) {
+        msgpack_unpacked_destroy(&whole);
+        free(copy);
+        return sb_err_set(err, -EPROTO, "The server's answer is not a msgpack-RPC response.");
+    }
+    const msgpack_object *error = &whole.data.via.array.ptr[2];
+    if (error->type != MSGPACK_OBJECT_NIL) {
+        copy_name(c, error);
+        copy_message(error, err);
+        msgpack_unpacked_destroy(&whole);
+        free(copy);
+        return SB_CLIENT_REFUSED;
+    }
+    /* Re-decode the result alone into *result, owning its own bytes. */
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msgpack_packer opk;
+    msgpack_packer_init(&opk, &out, msgpack_sbuffer_write);
+    msgpack_pack_object(&opk, whole.data.via.array.ptr[3]);
+    msgpack_unpacked_destroy(&whole);
+    free(copy);
+    off = 0;
+    rc = msgpack_unpack_next(result, out.data, out.size, &off) == MSGPACK_UNPACK_SUCCESS
+             ? 0
+             : sb_err_set(err, -EPROTO, "The server's result cannot be decoded.");
+    /* The result's strings point into out.data: hand it to the zone's care. */
+    if (rc == 0 && result->zone != NULL &&
+        msgpack_zone_push_finalizer(result->zone, free, out.data))
+        out.data = NULL;
+    else if (rc == 0)
+        rc = sb_err_default(err, -ENOMEM);
+    msgpack_sbuffer_destroy(&out);
+    return rc;
+}
+
+int sb_client_authenticate(sb_client_t *c, const char *token, sb_err_t *err)
+{
+    msgpack_sbuffer args;
+    msgpack_sbuffer_init(&args);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    sb_pack_kv_str(&pk, "token", token);
+    msgpack_unpacked result;
+    int rc = sb_client_call(c, "token.authenticate", &args, &result, err);
+    msgpack_unpacked_destroy(&result);
+    msgpack_sbuffer_destroy(&args);
+    return rc;
+}

@@ -1,0 +1,273 @@
+/* How sbctl shows results: tables and lines for people, JSON for scripts. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "sbctl.h"
+
+/* ---- JSON -------------------------------------------------------------------- */
+
+static json_t *to_json(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        return json_null();
+    case MSGPACK_OBJECT_BOOLEAN:
+        return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return json_integer((json_int_t)o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return json_integer((json_int_t)o->via.i64);
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return json_real(o->via.f64);
+    case MSGPACK_OBJECT_STR:
+        return json_stringn(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_ARRAY: {
+        json_t *array = json_array();
+        for (uint32_t i = 0; array && i < o->via.array.size; i++)
+            json_array_append_new(array, to_json(&o->via.array.ptr[i]));
+        return array;
+    }
+    case MSGPACK_OBJECT_MAP: {
+        json_t *object = json_object();
+        for (uint32_t i = 0; object && i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            char key[256];
+            if (kv->key.type == MSGPACK_OBJECT_STR)
+                snprintf(key, sizeof(key), "%.*s", (int)kv->key.via.str.size, kv->key.via.str.ptr);
+            else
+                snprintf(key, sizeof(key), "%u", i);
+            json_object_set_new(object, key, to_json(&kv->val));
+        }
+        return object;
+    }
+    default:
+        return json_null(); /* bin and ext: Switchboard sends neither */
+    }
+}
+
+int sbctl_print_json(const msgpack_object *result)
+{
+    json_t *json = to_json(result);
+    if (json == NULL)
+        return -ENOMEM;
+    json_dumpf(json, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    fputc('\n', stdout);
+    json_decref(json);
+    return 0;
+}
+
+/* ---- for people -------------------------------------------------------------- */
+
+static bool is_scalar(const msgpack_object *o)
+{
+    return o->type != MSGPACK_OBJECT_ARRAY && o->type != MSGPACK_OBJECT_MAP;
+}
+
+/* A scalar as text; a nested map by its most telling field. */
+static void scalar_text(const msgpack_object *o, char *out, size_t cap)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        snprintf(out, cap, "-");
+        break;
+    case MSGPACK_OBJECT_BOOLEAN:
+        snprintf(out, cap, "%s", o->via.boolean ? "yes" : "no");
+        break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        snprintf(out, cap, "%llu", (unsigned long long)o->via.u64);
+        break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        snprintf(out, cap, "%lld", (long long)o->via.i64);
+        break;
+    case MSGPACK_OBJECT_STR:
+        snprintf(out, cap, "%.*s", (int)o->via.str.size, o->via.str.ptr);
+        break;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 13 &&
+                memcmp(kv->key.via.str.ptr, "internal_name", 13) == 0) {
+                scalar_text(&kv->val, out, cap);
+                return;
+            }
+        }
+        snprintf(out, cap, "{...}");
+        break;
+    default:
+        snprintf(out, cap, "[%u]", o->type == MSGPACK_OBJECT_ARRAY ? o->via.array.size : 0);
+    }
+}
+
+static void key_text(const msgpack_object *key, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.*s", key->type == MSGPACK_OBJECT_STR ? (int)key->via.str.size : 0,
+             key->type == MSGPACK_OBJECT_STR ? key->via.str.ptr : "");
+}
+
+/* An array of maps as a table whose columns are the first row's keys. */
+static void print_table(const msgpack_object *rows)
+{
+    if (rows->via.array.size == 0) {
+        printf("(none)\n");
+        return;
+    }
+    const msgpack_object *first = &rows->via.array.ptr[0];
+    if (first->type != MSGPACK_OBJECT_MAP) {
+        for (uint32_t r = 0; r < rows->via.array.size; r++) {
+            char cell[512];
+            scalar_text(&rows->via.array.ptr[r], cell, sizeof(cell));
+            printf("%s\n", cell);
+        }
+        return;
+    }
+    uint32_t ncols = first->via.map.size < 16 ? first->via.map.size : 16;
+    size_t width[16];
+    char head[16][64];
+    for (uint32_t c = 0; c < ncols; c++) {
+        key_text(&first->via.map.ptr[c].key, head[c], sizeof(head[c]));
+        for (char *p = head[c]; *p; p++)
+            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        width[c] = strlen(head[c]);
+    }
+    char cell[512];
+    for (uint32_t r = 0; r < rows->via.array.size; r++) {
+        const msgpack_object *row = &rows->via.array.ptr[r];
+        for (uint32_t c = 0; c < ncols && c < row->via.map.size; c++) {
+            scalar_text(&row->via.map.ptr[c].val, cell, sizeof(cell));
+            size_t w = strlen(cell) > 60 ? 60 : strlen(cell);
+            if (w > width[c])
+                width[c] = w;
+        }
+    }
+    for (uint32_t c = 0; c < ncols; c++)
+        printf("%-*s%s", (int)width[c], head[c], c + 1 < ncols ? "  " : "\n");
+    for (uint32_t r = 0; r < rows->via.array.size; r++) {
+        const msgpack_object *row = &rows->via.array.ptr[r];
+        for (uint32_t c = 0; c < ncols && c < row->via.map.size; c++) {
+            scalar_text(&row->via.map.ptr[c].val, cell, sizeof(cell));
+            printf("%-*.*s%s", (int)width[c], 60, cell, c + 1 < ncols ? "  " : "\n");
+        }
+    }
+}
+
+/* A Call Center's definition: one line per item, the way its file reads. */
+static void print_sections(const msgpack_object *sections)
+{
+    for (uint32_t s = 0; s < sections->via.array.size; s++) {
+        const msgpack_object *section = &sections->via.array.ptr[s];
+        char name[256] = "", label[256] = "";
+        const msgpack_object *items = NULL;
+        for (uint32_t i = 0; section->type == MSGPACK_OBJECT_MAP && i < section->via.map.size;
+             i++) {
+            char key[32];
+            key_text(&section->via.map.ptr[i].key, key, sizeof(key));
+            if (strcmp(key, "name") == 0)
+                scalar_text(&section->via.map.ptr[i].val, name, sizeof(name));
+            else if (strcmp(key, "label") == 0)
+                scalar_text(&section->via.map.ptr[i].val, label, sizeof(label));
+            else if (strcmp(key, "items") == 0)
+                items = &section->via.map.ptr[i].val;
+        }
+        printf("  [%s] %s\n", name, label);
+        for (uint32_t i = 0; items && i < items->via.array.size; i++) {
+            const msgpack_object *item = &items->via.array.ptr[i];
+            char iname[256] = "", value[1024] = "", ilabel[256] = "";
+            for (uint32_t k = 0; item->type == MSGPACK_OBJECT_MAP && k < item->via.map.size; k++) {
+                char key[32];
+                key_text(&item->via.map.ptr[k].key, key, sizeof(key));
+                if (strcmp(key, "name") == 0)
+                    scalar_text(&item->via.map.ptr[k].val, iname, sizeof(iname));
+                else if (strcmp(key, "value") == 0)
+                    scalar_text(&item->via.map.ptr[k].val, value, sizeof(value));
+                else if (strcmp(key, "label") == 0)
+                    scalar_text(&item->via.map.ptr[k].val, ilabel, sizeof(ilabel));
+            }
+            printf("    /%s/%-28s = %s   (%s)\n", name, iname, value, ilabel);
+        }
+    }
+}
+
+static void print_map(const msgpack_object *map, int indent)
+{
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        char key[64], text[1024];
+        key_text(&kv->key, key, sizeof(key));
+        if (strcmp(key, "sections") == 0 && kv->val.type == MSGPACK_OBJECT_ARRAY) {
+            printf("%*ssections:\n", indent, "");
+            print_sections(&kv->val);
+        } else if (kv->val.type == MSGPACK_OBJECT_MAP) {
+            printf("%*s%s:\n", indent, "", key);
+            print_map(&kv->val, indent + 2);
+        } else if (kv->val.type == MSGPACK_OBJECT_ARRAY) {
+            printf("%*s%s:\n", indent, "", key);
+            print_table(&kv->val);
+        } else if ((strcmp(key, "created") == 0 || strcmp(key, "updated") == 0) &&
+                   kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            time_t secs = (time_t)(kv->val.via.u64 / 1000);
+            struct tm tm;
+            gmtime_r(&secs, &tm);
+            strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S UTC", &tm);
+            printf("%*s%-20s %s\n", indent, "", key, text);
+        } else {
+            scalar_text(&kv->val, text, sizeof(text));
+            printf("%*s%-20s %s\n", indent, "", key, text);
+        }
+    }
+}
+
+/* The answer of softphone.check, in words first. */
+static void print_softphone(const msgpack_object *answer)
+{
+    char softphone[8] = "", reason[64] = "", message[1024] = "";
+    for (uint32_t i = 0; i < answer->via.map.size; i++) {
+        char key[32];
+        key_text(&answer->via.map.ptr[i].key, key, sizeof(key));
+        if (strcmp(key, "softphone") == 0)
+            scalar_text(&answer->via.map.ptr[i].val, softphone, sizeof(softphone));
+        else if (strcmp(key, "reason") == 0)
+            scalar_text(&answer->via.map.ptr[i].val, reason, sizeof(reason));
+        else if (strcmp(key, "message") == 0)
+            scalar_text(&answer->via.map.ptr[i].val, message, sizeof(message));
+    }
+    printf("softphone: %s%s%s%s\n%s\n\n", softphone, strcmp(softphone, "yes") ? " (" : "",
+           strcmp(softphone, "yes") ? reason : "", strcmp(softphone, "yes") ? ")" : "", message);
+    print_map(answer, 0);
+}
+
+void sbctl_print_human(const char *method, const msgpack_object *result)
+{
+    if (result->type != MSGPACK_OBJECT_MAP) {
+        char text[1024];
+        scalar_text(result, text, sizeof(text));
+        printf("%s\n", text);
+        return;
+    }
+    if (strcmp(method, "softphone.check") == 0) {
+        print_softphone(result);
+        return;
+    }
+    /* A list: its rows as a table, then the other fields (more, total...). */
+    bool is_list = strstr(method, ".list") != NULL || strcmp(method, "softphone.check_batch") == 0;
+    const msgpack_object *rows = NULL;
+    for (uint32_t i = 0; is_list && i < result->via.map.size && rows == NULL; i++)
+        if (result->via.map.ptr[i].val.type == MSGPACK_OBJECT_ARRAY)
+            rows = &result->via.map.ptr[i].val;
+    if (rows == NULL) {
+        print_map(result, 0);
+        return;
+    }
+    print_table(rows);
+    for (uint32_t i = 0; i < result->via.map.size; i++) {
+        const msgpack_object_kv *kv = &result->via.map.ptr[i];
+        if (&kv->val == rows || !is_scalar(&kv->val))
+            continue;
+        char key[64], text[256];
+        key_text(&kv->key, key, sizeof(key));
+        scalar_text(&kv->val, text, sizeof(text));
+        printf("%s: %s\n", key, text);
+    }
+}

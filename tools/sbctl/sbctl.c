@@ -1,0 +1,510 @@
+/*
+ * sbctl: the command line for switchboardd. Every method of the server is a
+ * subcommand ("member.add" is "sbctl member add"), built from the server's
+ * own method table, so that its options, types and --help cannot drift from
+ * the protocol.
+ */
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "methods.h"
+#include "paths.h"
+#include "rpc.h"
+#include "sbctl.h"
+#include "version.h"
+
+typedef struct options {
+    char socket[4096];
+    char data_dir[4096];
+    bool json;
+} options_t;
+
+/* Arguments that may also be given without their flag, in this order. */
+static const struct {
+    const char *method;
+    const char *positional;
+} positionals[] = {
+    {"org.create", "org"},           {"org.get", "org"},          {"org.delete", "org"},
+    {"callcenter.get", "id"},        {"callcenter.update", "id"}, {"callcenter.clone", "id"},
+    {"callcenter.delete", "id"},     {"token.revoke", "id"},      {"user.get", "id"},
+    {"token.authenticate", "token"},
+};
+
+static const char *positional_of(const char *method)
+{
+    for (size_t i = 0; i < sizeof(positionals) / sizeof(positionals[0]); i++)
+        if (strcmp(positionals[i].method, method) == 0)
+            return positionals[i].positional;
+    return NULL;
+}
+
+static void print_command(const sb_method_t *m, void *ctx)
+{
+    (void)ctx;
+    char words[SB_RPC_METHOD_MAX + 1];
+    snprintf(words, sizeof(words), "%s", m->name);
+    for (char *p = words; *p; p++)
+        *p = *p == '.' ? ' ' : *p == '_' ? '-' : *p;
+    printf("  %-28s %s\n", words, m->summary);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sbctl [--socket PATH] [--data-dir DIR] [--json] COMMAND [ARGS] [--OPTION VALUE "
+            "...]\n"
+            "       sbctl COMMAND --help\n\n"
+            "Talks to switchboardd over its Unix socket. It finds the local server's socket and\n"
+            "admin token by itself (in $SB_DATA_DIR or ~/.local/share/switchboard); --socket and\n"
+            "the SB_TOKEN environment variable override them.\n\n"
+            "Commands:\n");
+    sb_method_each(print_command, NULL);
+    printf("  %-28s %s\n", "user import FILE",
+           "Upserts the users of a CSV file (id,name,profile), in atomic chunks.");
+    printf("  %-28s %s\n", "member import FILE",
+           "Assigns the users of a CSV file (user,callcenter), in atomic chunks.");
+    fprintf(out, "\nExit status: 0 done, 1 refused by the server, 2 bad usage, 3 no server.\n"
+                 "--json prints results as JSON, for scripts. SB_ORG gives --org a default.\n");
+}
+
+static const char *type_hint(sb_arg_type_t type)
+{
+    static const char *const hints[] = {"TEXT", "N", "", "JSON-ARRAY|A,B,C", "JSON-OBJECT"};
+    return hints[type];
+}
+
+static void command_help(const sb_method_t *m)
+{
+    const char *pos = positional_of(m->name);
+    char words[SB_RPC_METHOD_MAX + 1];
+    snprintf(words, sizeof(words), "%s", m->name);
+    for (char *p = words; *p; p++)
+        *p = *p == '.' ? ' ' : *p == '_' ? '-' : *p;
+    printf("usage: sbctl %s%s%s [OPTIONS]\n\n%s\n\n", words, pos ? " " : "", pos ? pos : "",
+           m->summary);
+    for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++) {
+        char flag[64];
+        snprintf(flag, sizeof(flag), "--%s", a->name);
+        for (char *p = flag + 2; *p; p++)
+            *p = *p == '_' ? '-' : *p;
+        printf("  %-26s %-8s %s%s\n", flag, type_hint(a->type), a->doc,
+               a->required ? " (required)" : "");
+    }
+    if (strcmp(m->name, "callcenter.update") == 0)
+        printf("  %-26s %-8s %s\n", "--set /SECTION/ITEM=VALUE", "",
+               "change one value (repeat it)");
+    printf("\nResult: %s\n", m->result);
+    if (m->errors[0])
+        printf("Errors: %s\n", m->errors);
+}
+
+/* ---- arguments to msgpack ----------------------------------------------------- */
+
+static int pack_json(msgpack_packer *pk, const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *value;
+        int rc = msgpack_pack_map(pk, json_object_size(j));
+        json_object_foreach((json_t *)j, key, value)
+        {
+            rc |= sb_pack_str(pk, key) | pack_json(pk, value);
+        }
+        return rc;
+    }
+    case JSON_ARRAY: {
+        int rc = msgpack_pack_array(pk, json_array_size(j));
+        for (size_t i = 0; i < json_array_size(j); i++)
+            rc |= pack_json(pk, json_array_get(j, i));
+        return rc;
+    }
+    case JSON_STRING:
+        return msgpack_pack_str(pk, json_string_length(j)) |
+               msgpack_pack_str_body(pk, json_string_value(j), json_string_length(j));
+    case JSON_INTEGER:
+        return msgpack_pack_int64(pk, json_integer_value(j));
+    case JSON_REAL:
+        return msgpack_pack_double(pk, json_real_value(j));
+    case JSON_TRUE:
+        return msgpack_pack_true(pk);
+    case JSON_FALSE:
+        return msgpack_pack_false(pk);
+    case JSON_NULL:
+        return msgpack_pack_nil(pk);
+    }
+    return -1;
+}
+
+/* One given argument: its spec and its text (NULL for a bare boolean flag). */
+typedef struct given {
+    const sb_arg_spec_t *spec;
+    const char *text;
+    bool negated;
+} given_t;
+
+static int pack_value(msgpack_packer *pk, const given_t *g, char *why, size_t cap)
+{
+    const sb_arg_spec_t *a = g->spec;
+    switch (a->type) {
+    case SB_ARG_STRING:
+        return sb_pack_str(pk, g->text);
+    case SB_ARG_BOOLEAN:
+        if (g->text == NULL)
+            return g->negated ? msgpack_pack_false(pk) : msgpack_pack_true(pk);
+        if (strcasecmp(g->text, "true") == 0 || strcmp(g->text, "1") == 0)
+            return msgpack_pack_true(pk);
+        if (strcasecmp(g->text, "false") == 0 || strcmp(g->text, "0") == 0)
+            return msgpack_pack_false(pk);
+        snprintf(why, cap, "--%s is true or false, not '%s'", a->name, g->text);
+        return -EINVAL;
+    case SB_ARG_INTEGER: {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(g->text, &end, 10);
+        if (errno || *end || end == g->text || g->text[0] == '-') {
+            snprintf(why, cap, "--%s takes a whole number, not '%s'", a->name, g->text);
+            return -EINVAL;
+        }
+        return msgpack_pack_uint64(pk, n);
+    }
+    case SB_ARG_ARRAY:
+        if (g->text[0] != '[') { /* a,b,c: a list of strings */
+            size_t n = 1;
+            for (const char *p = g->text; *p; p++)
+                n += *p == ',';
+            int rc = msgpack_pack_array(pk, n);
+            const char *start = g->text;
+            for (;;) {
+                const char *comma = strchr(start, ',');
+                size_t len = comma ? (size_t)(comma - start) : strlen(start);
+                rc |= msgpack_pack_str(pk, len) | msgpack_pack_str_body(pk, start, len);
+                if (comma == NULL)
+                    break;
+                start = comma + 1;
+            }
+            return rc;
+        }
+        /* fall through: a JSON array */
+        __attribute__((fallthrough));
+    case SB_ARG_MAP: {
+        json_error_t jerr;
+        json_t *j = json_loads(g->text, JSON_DECODE_ANY, &jerr);
+        if (j == NULL || (a->type == SB_ARG_MAP ? !json_is_object(j) : !json_is_array(j))) {
+            snprintf(why, cap, "--%s takes a JSON %s (%s)", a->name,
+                     a->type == SB_ARG_MAP ? "object" : "array", j ? "of another type" : jerr.text);
+            json_decref(j);
+            return -EINVAL;
+        }
+        int rc = pack_json(pk, j);
+        json_decref(j);
+        return rc;
+    }
+    }
+    return -EINVAL;
+}
+
+static const sb_arg_spec_t *find_arg(const sb_method_t *m, const char *flag)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "%s", flag);
+    for (char *p = name; *p; p++)
+        *p = *p == '-' ? '_' : *p;
+    for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++)
+        if (strcmp(a->name, name) == 0)
+            return a;
+    return NULL;
+}
+
+/* Builds the argument map from argv[first..]. Returns an exit status. */
+static int build_args(const sb_method_t *m, int argc, char **argv, int first, msgpack_sbuffer *out)
+{
+    given_t given[SB_METHOD_MAX_ARGS];
+    size_t n_given = 0;
+    const char *sets[256];
+    size_t n_sets = 0;
+    const char *pos = positional_of(m->name);
+    for (int i = first; i < argc; i++) {
+        const char *word = argv[i];
+        if (strncmp(word, "--", 2) != 0) {
+            const sb_arg_spec_t *a = pos ? find_arg(m, pos) : NULL;
+            if (a == NULL) {
+                fprintf(stderr, "sbctl: unexpected '%s'; see sbctl ... --help.\n", word);
+                return SBCTL_USAGE;
+            }
+            /* callcenter get NAME: a name starts with a letter, an id with a digit. */
+            if (strcmp(m->name, "callcenter.get") == 0 && isalpha((unsigned char)word[0]))
+                a = find_arg(m, "internal_name");
+            given[n_given++] = (given_t){a, word, false};
+            pos = NULL;
+            continue;
+        }
+        char flag[64];
+        snprintf(flag, sizeof(flag), "%s", word + 2);
+        char *eq = strchr(flag, '=');
+        const char *inline_value = NULL;
+        if (eq) {
+            *eq = '\0';
+            inline_value = word + 2 + (eq - flag) + 1;
+        }
+        if (strcmp(flag, "set") == 0 && strcmp(m->name, "callcenter.update") == 0) {
+            const char *v = inline_value ? inline_value : (i + 1 < argc ? argv[++i] : NULL);
+            if (v == NULL || strchr(v, '=') == NULL || n_sets == 256) {
+                fprintf(stderr, "sbctl: --set takes /SECTION/ITEM=VALUE.\n");
+                return SBCTL_USAGE;
+            }
+            sets[n_sets++] = v;
+            continue;
+        }
+        bool negated = strncmp(flag, "no-", 3) == 0;
+        const sb_arg_spec_t *a = find_arg(m, negated ? flag + 3 : flag);
+        if (a == NULL || (negated && a->type != SB_ARG_BOOLEAN)) {
+            fprintf(stderr, "sbctl: %s has no option --%s; see --help.\n", m->name, flag);
+            return SBCTL_USAGE;
+        }
+        const char *value = inline_value;
+        if (value == NULL && a->type != SB_ARG_BOOLEAN) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "sbctl: --%s needs a value.\n", flag);
+                return SBCTL_USAGE;
+            }
+            value = argv[++i];
+        }
+        if (n_given == SB_METHOD_MAX_ARGS) {
+            fprintf(stderr, "sbctl: too many options.\n");
+            return SBCTL_USAGE;
+        }
+        given[n_given++] = (given_t){a, value, negated};
+    }
+    /* SB_ORG gives --org a default. */
+    const sb_arg_spec_t *org = find_arg(m, "org");
+    const char *env_org = getenv("SB_ORG");
+    bool has_org = false;
+    for (size_t i = 0; i < n_given; i++)
+        has_org |= given[i].spec == org;
+    if (org && !has_org && env_org && env_org[0] && n_given < SB_METHOD_MAX_ARGS)
+        given[n_given++] = (given_t){org, env_org, false};
+    for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++) {
+        bool found = false;
+        for (size_t i = 0; i < n_given; i++)
+            found |= given[i].spec == a;
+        if (a->required && !found) {
+            fprintf(stderr, "sbctl: %s needs --%s (%s); see --help.\n", m->name, a->name, a->doc);
+            return SBCTL_USAGE;
+        }
+    }
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, n_given + (n_sets > 0));
+    for (size_t i = 0; i < n_given; i++) {
+        char why[256];
+        sb_pack_str(&pk, given[i].spec->name);
+        if (pack_value(&pk, &given[i], why, sizeof(why)) != 0) {
+            fprintf(stderr, "sbctl: %s.\n", why);
+            return SBCTL_USAGE;
+        }
+    }
+    if (n_sets > 0) {
+        sb_pack_str(&pk, "values");
+        msgpack_pack_map(&pk, n_sets);
+        for (size_t i = 0; i < n_sets; i++) {
+            const char *eq = strchr(sets[i], '=');
+            msgpack_pack_str(&pk, (size_t)(eq - sets[i]));
+            msgpack_pack_str_body(&pk, sets[i], (size_t)(eq - sets[i]));
+            sb_pack_str(&pk, eq + 1);
+        }
+    }
+    return SBCTL_OK;
+}
+
+/* ---- connecting ----------------------------------------------------------------- */
+
+static int connect_and_authenticate(const options_t *o, sb_client_t *client)
+{
+    sb_err_t err;
+    if (sb_client_connect(client, o->socket, &err) != 0) {
+        fprintf(stderr,
+                "sbctl: %s\nsbctl: start the server with ./scripts/start (or switchboardd "
+                "--data-dir DIR), or point sbctl at it with --socket PATH.\n",
+                err.message);
+        return SBCTL_UNREACHABLE;
+    }
+    const char *token = getenv("SB_TOKEN");
+    char file_token[128] = "";
+    if (token == NULL || token[0] == '\0') {
+        char path[4096 + 32];
+        snprintf(path, sizeof(path), "%s/%s", o->data_dir, SB_ADMIN_TOKEN_NAME);
+        FILE *f = fopen(path, "r");
+        if (f == NULL) {
+            fprintf(stderr,
+                    "sbctl: no token: set SB_TOKEN, or run as the server's user so that sbctl can "
+                    "read %s.\n",
+                    path);
+            return SBCTL_USAGE;
+        }
+        if (fgets(file_token, sizeof(file_token), f) == NULL)
+            file_token[0] = '\0';
+        fclose(f);
+        token = file_token;
+    }
+    int rc = sb_client_authenticate(client, token, &err);
+    memset(file_token, 0, sizeof(file_token));
+    if (rc == SB_CLIENT_REFUSED) {
+        fprintf(stderr, "sbctl: %s: %s\n", client->error_name, err.message);
+        return SBCTL_REFUSED;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "sbctl: %s\n", err.message);
+        return SBCTL_UNREACHABLE;
+    }
+    return SBCTL_OK;
+}
+
+static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sbuffer *args)
+{
+    sb_client_t client;
+    int status = connect_and_authenticate(o, &client);
+    if (status != SBCTL_OK) {
+        sb_client_close(&client);
+        return status;
+    }
+    msgpack_unpacked result;
+    sb_err_t err;
+    int rc = sb_client_call(&client, m->name, args, &result, &err);
+    if (rc == 0) {
+        if (o->json)
+            sbctl_print_json(&result.data);
+        else
+            sbctl_print_human(m->name, &result.data);
+    } else if (rc == SB_CLIENT_REFUSED) {
+        if (o->json) {
+            json_t *e = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", client.error_code, "name",
+                                  client.error_name, "message", err.message);
+            json_dumpf(e, stdout, JSON_INDENT(2));
+            fputc('\n', stdout);
+            json_decref(e);
+        }
+        fprintf(stderr, "sbctl: %s: %s\n", client.error_name, err.message);
+        status = SBCTL_REFUSED;
+    } else {
+        fprintf(stderr, "sbctl: %s\n", err.message);
+        status = SBCTL_UNREACHABLE;
+    }
+    msgpack_unpacked_destroy(&result);
+    sb_client_close(&client);
+    return status;
+}
+
+/* sbctl user import FILE / sbctl member import FILE */
+static int run_import(const options_t *o, const char *what, int argc, char **argv, int first)
+{
+    const char *file = NULL, *org = getenv("SB_ORG");
+    size_t chunk = 1000;
+    bool move = false;
+    for (int i = first; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            printf("usage: sbctl %s import FILE --org ORG [--chunk N]%s\n\n"
+                   "Reads a CSV file with a header row (%s), checks every record, then sends\n"
+                   "them in chunks of N (default 1000), each one atomic. A progress bar shows on\n"
+                   "a terminal; a summary ends it. FILE '-' reads standard input.\n",
+                   what, strcmp(what, "member") == 0 ? " [--move]" : "",
+                   strcmp(what, "user") == 0 ? "id,name,profile; profile may be left out"
+                                             : "user,callcenter; a Call Center by id or name");
+            return SBCTL_OK;
+        } else if (strcmp(argv[i], "--org") == 0 && i + 1 < argc) {
+            org = argv[++i];
+        } else if (strcmp(argv[i], "--chunk") == 0 && i + 1 < argc) {
+            chunk = strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--move") == 0 && strcmp(what, "member") == 0) {
+            move = true;
+        } else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
+            file = argv[i];
+        } else {
+            fprintf(stderr, "sbctl: %s import takes FILE --org ORG [--chunk N]; not '%s'.\n", what,
+                    argv[i]);
+            return SBCTL_USAGE;
+        }
+    }
+    if (file == NULL || org == NULL || chunk == 0) {
+        fprintf(stderr, "sbctl: %s import needs FILE and --org ORG (and a --chunk above 0).\n",
+                what);
+        return SBCTL_USAGE;
+    }
+    sb_client_t client;
+    int status = connect_and_authenticate(o, &client);
+    if (status == SBCTL_OK)
+        status = sbctl_import(&client, what, org, file, chunk, move, o->json);
+    sb_client_close(&client);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    options_t o = {.json = false};
+    if (sb_default_data_dir(o.data_dir, sizeof(o.data_dir)) != 0)
+        snprintf(o.data_dir, sizeof(o.data_dir), ".");
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            o.json = true;
+        } else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+            snprintf(o.socket, sizeof(o.socket), "%s", argv[++i]);
+        } else if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc) {
+            snprintf(o.data_dir, sizeof(o.data_dir), "%s", argv[++i]);
+        } else if (strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return SBCTL_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("sbctl %s\n", SB_VERSION);
+            return SBCTL_OK;
+        } else {
+            fprintf(stderr, "sbctl: unknown option '%s'; see sbctl --help.\n", argv[i]);
+            return SBCTL_USAGE;
+        }
+    }
+    if (o.socket[0] == '\0')
+        sb_path_join(o.socket, sizeof(o.socket), o.data_dir, SB_SOCKET_NAME);
+    if (i + 1 >= argc) {
+        usage(i < argc ? stdout : stderr);
+        return i < argc && strcmp(argv[i], "help") == 0 ? SBCTL_OK : SBCTL_USAGE;
+    }
+    /* Everything after the command may hold --json too. */
+    for (int k = i + 2; k < argc; k++) {
+        if (strcmp(argv[k], "--json") == 0) {
+            o.json = true;
+            memmove(&argv[k], &argv[k + 1], (size_t)(argc - k - 1) * sizeof(*argv));
+            argc--;
+            k--;
+        }
+    }
+    const char *noun = argv[i], *verb = argv[i + 1];
+    if (strcmp(verb, "import") == 0 && (strcmp(noun, "user") == 0 || strcmp(noun, "member") == 0))
+        return run_import(&o, noun, argc, argv, i + 2);
+    char method[SB_RPC_METHOD_MAX + 1];
+    snprintf(method, sizeof(method), "%s.%s", noun, verb);
+    for (char *p = method; *p; p++)
+        *p = *p == '-' ? '_' : *p;
+    const sb_method_t *m = sb_method_find(method);
+    if (m == NULL) {
+        fprintf(stderr, "sbctl: there is no command '%s %s'; sbctl --help lists them.\n", noun,
+                verb);
+        return SBCTL_USAGE;
+    }
+    for (int k = i + 2; k < argc; k++) {
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+            command_help(m);
+            return SBCTL_OK;
+        }
+    }
+    msgpack_sbuffer args;
+    msgpack_sbuffer_init(&args);
+    int status = build_args(m, argc, argv, i + 2, &args);
+    if (status == SBCTL_OK)
+        status = run_method(&o, m, &args);
+    msgpack_sbuffer_destroy(&args);
+    return status;
+}
