@@ -4,6 +4,7 @@
  * connect, authenticate, call a method, read its answer.
  */
 
+#include <jansson.h>
 #include <msgpack.h>
 #include <stdint.h>
 
@@ -37,6 +38,16 @@ void sb_client_close(sb_client_t *client);
  */
 int sb_client_call(sb_client_t *client, const char *method, const msgpack_sbuffer *args,
                    msgpack_unpacked *result, sb_err_t *err);
+
+/** Packs a JSON value as msgpack (objects as maps, arrays as arrays). Returns 0 or -1. */
+int sb_client_pack_json(msgpack_packer *pk, const json_t *json);
+
+/**
+ * sb_client_call with the arguments as a JSON object, which the call takes
+ * over (it is freed; NULL means no arguments).
+ */
+int sb_client_call_json(sb_client_t *client, const char *method, json_t *args,
+                        msgpack_unpacked *result, sb_err_t *err);
 
 /** token.authenticate with `token`. Returns as sb_client_call. */
 int sb_client_authenticate(sb_client_t *client, const char *token, sb_err_t *err);

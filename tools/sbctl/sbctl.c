@@ -104,42 +104,6 @@ static void command_help(const sb_method_t *m)
 
 /* ---- arguments to msgpack ----------------------------------------------------- */
 
-static int pack_json(msgpack_packer *pk, const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: {
-        const char *key;
-        json_t *value;
-        int rc = msgpack_pack_map(pk, json_object_size(j));
-        json_object_foreach((json_t *)j, key, value)
-        {
-            rc |= sb_pack_str(pk, key) | pack_json(pk, value);
-        }
-        return rc;
-    }
-    case JSON_ARRAY: {
-        int rc = msgpack_pack_array(pk, json_array_size(j));
-        for (size_t i = 0; i < json_array_size(j); i++)
-            rc |= pack_json(pk, json_array_get(j, i));
-        return rc;
-    }
-    case JSON_STRING:
-        return msgpack_pack_str(pk, json_string_length(j)) |
-               msgpack_pack_str_body(pk, json_string_value(j), json_string_length(j));
-    case JSON_INTEGER:
-        return msgpack_pack_int64(pk, json_integer_value(j));
-    case JSON_REAL:
-        return msgpack_pack_double(pk, json_real_value(j));
-    case JSON_TRUE:
-        return msgpack_pack_true(pk);
-    case JSON_FALSE:
-        return msgpack_pack_false(pk);
-    case JSON_NULL:
-        return msgpack_pack_nil(pk);
-    }
-    return -1;
-}
-
 /* One given argument: its spec and its text (NULL for a bare boolean flag). */
 typedef struct given {
     const sb_arg_spec_t *spec;
@@ -200,7 +164,7 @@ static int pack_value(msgpack_packer *pk, const given_t *g, char *why, size_t ca
             json_decref(j);
             return -EINVAL;
         }
-        int rc = pack_json(pk, j);
+        int rc = sb_client_pack_json(pk, j);
         json_decref(j);
         return rc;
     }

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs every line of the README's quickstart against a real server, as
+# printed, then checks sbctl's exit statuses, --json and CSV imports.
+# usage: sbctl_quickstart.sh SWITCHBOARDD SBCTL README
+set -u
+server=$1 sbctl=$2 readme=$3
+repo=$(cd "$(dirname "$readme")" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/sbqs.XXXXXX")
+export SB_DATA_DIR="$work/data"
+mkdir -p "$work/bin"
+ln -s "$sbctl" "$work/bin/sbctl"
+export PATH="$work/bin:$PATH"
+passed=0 failed=0
+pid=
+
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+check() { # check NAME WANT_STATUS COMMAND...
+  local name=$1 want=$2
+  shift 2
+  "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [ "$got" -eq "$want" ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $name: exit $got, want $want: $*" >&2
+    sed 's/^/  | /' "$work/out" "$work/err" >&2
+  fi
+}
+
+contains() { # contains NAME FILE TEXT
+  if grep -q -- "$3" "$work/$2"; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL: $1: '$3' not in $2" >&2; sed 's/^/  | /' "$work/$2" >&2; fi
+}
+
+# No server yet: exit 3, saying which socket and how to start one.
+check "no server" 3 sbctl server info
+contains "no server says the socket" err "$SB_DATA_DIR/switchboard.sock"
+contains "no server says how to start" err "scripts/start"
+
+"$server" --durability none 2>"$work/server.log" &
+pid=$!
+for _ in $(seq 100); do [ -S "$SB_DATA_DIR/switchboard.sock" ] && break; sleep 0.05; done
+
+# The quickstart, line by line, from the README's block (in the repository's directory).
+block=$(awk '/^```sh quickstart/{on=1; next} /^```/{on=0} on' "$readme")
+[ -n "$block" ] || { echo "FAIL: no quickstart block in $readme" >&2; exit 1; }
+while IFS= read -r line; do
+  case "$line" in ''|'#'*|'export PATH'*) continue ;; esac
+  check "quickstart: $line" 0 bash -c "cd '$repo' && $line"
+done <<<"$block"
+
+# Exit statuses and what they print.
+check "refused" 1 sbctl org create acme
+contains "refused names the error" err "ALREADY_EXISTS"
+check "bad usage" 2 sbctl member add --org acme
+contains "bad usage names the option" err "--callcenter"
+check "unknown command" 2 sbctl frobnicate now
+check "help" 0 sbctl member add --help
+contains "help lists options" out "--move"
+check "bad token" 1 env SB_TOKEN=sbt_nope sbctl server info
+contains "bad token says so" err "UNAUTHENTICATED"
+
+# --json is JSON, for scripts.
+check "json" 0 sbctl --json softphone check --org acme --user 005000000000002
+contains "json softphone" out '"softphone": true'
+contains "json reason" out '"reason": "OK"'
+
+# Imports: a bad file writes nothing and names the record.
+printf 'id,name\n005000000000099,Ok\n005000000000098\n' >"$work/bad.csv"
+check "bad csv" 2 sbctl user import "$work/bad.csv" --org acme
+contains "bad csv names the record" err "record 3"
+check "nothing of it imported" 1 sbctl user get --org acme 005000000000099
+printf 'user,callcenter\n005000000000002,SupportEU\n005000000000777,SupportEU\n' >"$work/m.csv"
+check "refused chunk" 1 sbctl member import "$work/m.csv" --org acme --chunk 1
+contains "refused chunk says what was imported" err "1 rows before them were imported"
+
+# An org's read-only token reads its org and nothing else.
+reader=$(sbctl --json token create --org acme --role read_only | sed -n 's/.*"token": "\(.*\)".*/\1/p')
+check "reader reads" 0 env SB_TOKEN="$reader" sbctl member list --org acme --callcenter SupportEU
+check "reader cannot write" 1 env SB_TOKEN="$reader" sbctl user upsert --org acme --id 005000000000009 --name X
+sbctl org create globex >/dev/null
+check "reader cannot see globex" 1 env SB_TOKEN="$reader" sbctl org get globex
+contains "as if globex did not exist" err "The org 'globex' does not exist."
+
+kill "$pid"; wait "$pid"; status=$?; pid=
+[ "$status" -eq 0 ] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: server exit $status" >&2; }
+grep -q "stopped cleanly" "$work/server.log" && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: no clean stop" >&2; }
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,135 @@
+#include "server_harness.h"
+
+#include "sb_test.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void sb_harness_start(sb_harness_t *h, const char *dir, const char *const *flags)
+{
+    if (dir == NULL) {
+        memset(h, 0, sizeof(*h));
+        h->dir = sb_test_tmpdir();
+    }
+    if (snprintf(h->socket, sizeof(h->socket), "%s/switchboard.sock", h->dir) >=
+        (int)sizeof(h->socket))
+        fail_msg("the temporary directory's path is too long for a socket");
+    char log[4200];
+    snprintf(log, sizeof(log), "%s/server.log", h->dir);
+    const char *argv[32] = {SB_SWITCHBOARDD, "--data-dir", h->dir};
+    int argc = 3;
+    for (int i = 0; flags && flags[i] && argc < 30; i++)
+        argv[argc++] = flags[i];
+    argv[argc] = NULL;
+    h->pid = fork();
+    if (h->pid == 0) {
+        FILE *out = freopen(log, "a", stderr);
+        (void)out;
+        execv(SB_SWITCHBOARDD, (char *const *)argv);
+        _exit(127);
+    }
+    /* Ready when the admin token can authenticate. */
+    for (int tries = 0; tries < 200; tries++) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/admin.token", h->dir);
+        FILE *f = fopen(path, "r");
+        if (f != NULL) {
+            if (fgets(h->token, sizeof(h->token), f) == NULL)
+                h->token[0] = '\0';
+            fclose(f);
+            h->token[strcspn(h->token, "\n")] = '\0';
+            sb_client_t c;
+            sb_err_t err;
+            if (h->token[0] && sb_client_connect(&c, h->socket, &err) == 0 &&
+                sb_client_authenticate(&c, h->token, &err) == 0) {
+                sb_client_close(&c);
+                return;
+            }
+            sb_client_close(&c);
+        }
+        int status;
+        if (waitpid(h->pid, &status, WNOHANG) == h->pid)
+            fail_msg("switchboardd exited at start (status %d); see %s", status, log);
+        sleep_ms(25);
+    }
+    fail_msg("switchboardd did not come up; see %s", log);
+}
+
+int sb_harness_stop(sb_harness_t *h)
+{
+    int status = -1;
+    if (h->pid > 0) {
+        kill(h->pid, SIGTERM);
+        waitpid(h->pid, &status, 0);
+        h->pid = 0;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void sb_harness_kill(sb_harness_t *h)
+{
+    if (h->pid > 0) {
+        kill(h->pid, SIGKILL);
+        waitpid(h->pid, NULL, 0);
+        h->pid = 0;
+    }
+}
+
+void sb_harness_cleanup(sb_harness_t *h)
+{
+    sb_harness_kill(h);
+    sb_test_rmdir(h->dir);
+    h->dir = NULL;
+}
+
+void sb_harness_client(sb_harness_t *h, sb_client_t *c, const char *token)
+{
+    sb_err_t err;
+    if (sb_client_connect(c, h->socket, &err) != 0)
+        fail_msg("connect: %s", err.message);
+    if (sb_client_authenticate(c, token ? token : h->token, &err) != 0)
+        fail_msg("authenticate: %s %s", c->error_name, err.message);
+}
+
+int sb_harness_raw(sb_harness_t *h)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    memcpy(sun.sun_path, h->socket, sizeof(h->socket));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+        fail_msg("raw connect to %s failed", h->socket);
+    return fd;
+}
+
+bool sb_harness_closed_within(int fd, int ms)
+{
+    char buf[65536];
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (elapsed > ms)
+            return false;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, (int)(ms - elapsed)) <= 0)
+            continue;
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return true;
+    }
+}

@@ -1,0 +1,782 @@
+/*
+ * switchboardd end to end: a real server on a temporary directory, driven by
+ * the real client and by raw bytes. Every method of the table is seen both
+ * succeeding and refused (the last test checks that), every org-scoped
+ * method refuses another org's token exactly as it refuses an org that does
+ * not exist, and the framing, limits and durability hold.
+ */
+#include "sb_test.h"
+
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "methods.h"
+#include "rpc.h"
+#include "rpc_frame.h"
+#include "server_harness.h"
+
+/* ---- what each method was seen doing ----------------------------------------- */
+
+#define MAX_SEEN 64
+static struct {
+    char method[SB_RPC_METHOD_MAX + 1];
+    bool ok, refused;
+} seen[MAX_SEEN];
+
+static void record(const char *method, int rc)
+{
+    for (int i = 0; i < MAX_SEEN; i++) {
+        if (seen[i].method[0] == '\0')
+            snprintf(seen[i].method, sizeof(seen[i].method), "%s", method);
+        if (strcmp(seen[i].method, method) == 0) {
+            seen[i].ok |= rc == 0;
+            seen[i].refused |= rc == SB_CLIENT_REFUSED;
+            return;
+        }
+    }
+}
+
+/* Calls and expects `want_name` ("OK" for success); returns the result (owned by *out). */
+static void expect(sb_client_t *c, const char *method, json_t *args, const char *want_name,
+                   msgpack_unpacked *out)
+{
+    msgpack_unpacked local;
+    msgpack_unpacked *result = out ? out : &local;
+    sb_err_t err;
+    sb_err_clear(&err);
+    int rc = sb_client_call_json(c, method, args, result, &err);
+    record(method, rc);
+    const char *got = rc == 0 ? "OK" : rc == SB_CLIENT_REFUSED ? c->error_name : "TRANSPORT";
+    if (strcmp(got, want_name) != 0)
+        fail_msg("%s: got %s (%s), want %s", method, got, err.message, want_name);
+    if (out == NULL)
+        msgpack_unpacked_destroy(&local);
+}
+
+/* A string field of a result map. */
+static const char *field(const msgpack_unpacked *r, const char *key, char *buf, size_t cap)
+{
+    const msgpack_object *v = sb_obj_get(&r->data, key);
+    if (v == NULL || v->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    snprintf(buf, cap, "%.*s", (int)v->via.str.size, v->via.str.ptr);
+    return buf;
+}
+
+static uint64_t number(const msgpack_unpacked *r, const char *key)
+{
+    const msgpack_object *v = sb_obj_get(&r->data, key);
+    return v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : UINT64_MAX;
+}
+
+/* ---- the shared server ------------------------------------------------------- */
+
+static sb_harness_t server;
+static char acme_admin[128], acme_reader[128], cc_id[32];
+
+static int start_server(void **state)
+{
+    (void)state;
+    static const char *const flags[] = {"--durability", "none", "--max-message-bytes", "65536",
+                                        "--max-batch", "500", NULL};
+    sb_harness_start(&server, NULL, flags);
+    return 0;
+}
+
+static int stop_server(void **state)
+{
+    (void)state;
+    assert_int_equal(sb_harness_stop(&server), 0);
+    sb_harness_cleanup(&server);
+    return 0;
+}
+
+static void make_token(sb_client_t *admin, const char *org, const char *role, char *out)
+{
+    msgpack_unpacked r;
+    expect(admin, "token.create", json_pack("{s:s, s:s, s:s}", "org", org, "role", role, "label",
+                                            "test"), "OK", &r);
+    char buf[128];
+    assert_non_null(field(&r, "token", buf, sizeof(buf)));
+    strcpy(out, buf);
+    msgpack_unpacked_destroy(&r);
+}
+
+static void setup_tenants(void **state)
+{
+    (void)state;
+    sb_client_t admin;
+    sb_harness_client(&server, &admin, NULL);
+    expect(&admin, "org.create", json_pack("{s:s, s:s}", "org", "acme", "name", "Acme"), "OK",
+           NULL);
+    expect(&admin, "org.create", json_pack("{s:s}", "org", "acme"), "ALREADY_EXISTS", NULL);
+    expect(&admin, "org.create", json_pack("{s:s}", "org", "globex"), "OK", NULL);
+    make_token(&admin, "acme", "org_admin", acme_admin);
+    make_token(&admin, "acme", "read_only", acme_reader);
+    expect(&admin, "token.create", json_pack("{s:s, s:s}", "org", "nobody", "role", "read_only"),
+           "NOT_FOUND", NULL);
+    expect(&admin, "token.create", json_pack("{s:s, s:s}", "org", "acme", "role", "admin"),
+           "INVALID_ARGUMENT", NULL);
+    sb_client_close(&admin);
+}
+
+static void authentication_comes_first(void **state)
+{
+    (void)state;
+    sb_client_t c;
+    sb_err_t err;
+    assert_int_equal(sb_client_connect(&c, server.socket, &err), 0);
+    expect(&c, "server.info", NULL, "UNAUTHENTICATED", NULL);
+    expect(&c, "token.authenticate", json_pack("{s:s}", "token", "sbt_wrong"), "UNAUTHENTICATED",
+           NULL);
+    expect(&c, "token.authenticate", json_pack("{s:s}", "token", acme_reader), "OK", NULL);
+    expect(&c, "server.info", NULL, "OK", NULL);
+    sb_client_close(&c);
+    /* Three failures close the connection. */
+    assert_int_equal(sb_client_connect(&c, server.socket, &err), 0);
+    for (int i = 0; i < 3; i++)
+        expect(&c, "token.authenticate", json_pack("{s:s}", "token", "sbt_x"), "UNAUTHENTICATED",
+               NULL);
+    msgpack_unpacked r;
+    assert_true(sb_client_call_json(&c, "token.authenticate",
+                                     json_pack("{s:s}", "token", acme_reader), &r, &err) < 0);
+    msgpack_unpacked_destroy(&r);
+    sb_client_close(&c);
+}
+
+static void every_method_works_for_its_org(void **state)
+{
+    (void)state;
+    sb_client_t c, reader;
+    sb_harness_client(&server, &c, acme_admin);
+    sb_harness_client(&server, &reader, acme_reader);
+    msgpack_unpacked r;
+    char buf[256];
+
+    expect(&c, "org.get", json_pack("{s:s}", "org", "acme"), "OK", NULL);
+    expect(&c, "org.list", json_pack("{}"), "OK", &r);
+    const msgpack_object *orgs = sb_obj_get(&r.data, "orgs");
+    assert_int_equal(orgs->via.array.size, 1); /* its own org only */
+    msgpack_unpacked_destroy(&r);
+
+    expect(&c, "callcenter.create",
+           json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s}", "org", "acme", "internal_name",
+                     "Support", "display_name", "Support", "adapter_url",
+                     "https://cti.example.com", "softphone_height", 400, "softphone_width", 300,
+                     "compatibility_mode", "Lightning"),
+           "OK", &r);
+    strcpy(cc_id, field(&r, "id", buf, sizeof(buf)));
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "callcenter.create",
+           json_pack("{s:s, s:s, s:s, s:s, s:i}", "org", "acme", "internal_name", "Tall",
+                     "display_name", "Tall", "adapter_url", "https://x", "softphone_height", 9999),
+           "OUT_OF_RANGE", NULL);
+    expect(&c, "callcenter.get", json_pack("{s:s, s:s}", "org", "acme", "internal_name", "support"),
+           "OK", NULL);
+    expect(&c, "callcenter.get", json_pack("{s:s, s:s}", "org", "acme", "id", "04v000000000999"),
+           "NOT_FOUND", NULL);
+    expect(&c, "callcenter.list", json_pack("{s:s}", "org", "acme"), "OK", NULL);
+    expect(&c, "callcenter.list", json_pack("{s:s, s:i}", "org", "acme", "limit", 5000),
+           "INVALID_ARGUMENT", NULL);
+    expect(&c, "callcenter.update",
+           json_pack("{s:s, s:s, s:{s:s}}", "org", "acme", "id", cc_id, "values",
+                     "/reqGeneralInfo/reqSoftphoneWidth", "640"),
+           "OK", NULL);
+    expect(&c, "callcenter.update",
+           json_pack("{s:s, s:s, s:{s:s}}", "org", "acme", "id", cc_id, "values",
+                     "/reqGeneralInfo/reqTimeout", "10"),
+           "FIELD_NOT_IN_SET", NULL);
+    expect(&c, "callcenter.clone",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", cc_id, "internal_name", "Sales"),
+           "OK", NULL);
+    expect(&c, "callcenter.clone",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", cc_id, "internal_name", "SALES"),
+           "INTERNAL_NAME_TAKEN", NULL);
+
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "acme", "id", "005000000000001", "name", "Ada",
+                     "profile", "Agent"),
+           "OK", NULL);
+    expect(&c, "user.upsert", json_pack("{s:s, s:s, s:s}", "org", "acme", "id", "003x", "name", "A"),
+           "INVALID_ID", NULL);
+    expect(&c, "user.upsert_bulk",
+           json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "org", "acme", "users", "id",
+                     "005000000000002", "name", "Bo", "id", "005000000000003", "name", "Cy"),
+           "OK", NULL);
+    expect(&c, "user.upsert_bulk",
+           json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "org", "acme", "users", "id",
+                     "005000000000004", "name", "Di", "id", "bad", "name", "Ed"),
+           "INVALID_ID", NULL);
+    expect(&c, "user.get", json_pack("{s:s, s:s}", "org", "acme", "id", "005000000000004"),
+           "NOT_FOUND", NULL); /* the refused bulk wrote nothing */
+    expect(&c, "user.get", json_pack("{s:s, s:s}", "org", "acme", "id", "005000000000002"), "OK",
+           NULL);
+    expect(&c, "user.list", json_pack("{s:s, s:i}", "org", "acme", "limit", 2), "OK", &r);
+    assert_int_equal(sb_obj_get(&r.data, "users")->via.array.size, 2);
+    assert_true(sb_obj_get(&r.data, "more")->via.boolean);
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "user.list", json_pack("{s:s, s:s}", "org", "acme", "after", "x"), "INVALID_ID",
+           NULL);
+
+    expect(&c, "member.add",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Support", "user",
+                     "005000000000001"),
+           "OK", NULL);
+    expect(&c, "member.add",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Sales", "user",
+                     "005000000000001"),
+           "ALREADY_MEMBER", NULL);
+    expect(&c, "member.move",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Sales", "user",
+                     "005000000000001"),
+           "OK", &r);
+    assert_string_equal(field(&r, "previous", buf, sizeof(buf)), cc_id);
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "member.move",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Nowhere", "user",
+                     "005000000000001"),
+           "NOT_FOUND", NULL);
+    expect(&c, "member.add_bulk",
+           json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "org", "acme", "rows", "user",
+                     "005000000000002", "callcenter", cc_id, "user", "005000000000009",
+                     "callcenter", cc_id),
+           "NOT_FOUND", NULL);
+    expect(&c, "member.add_bulk",
+           json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "org", "acme", "rows", "user",
+                     "005000000000002", "callcenter", cc_id, "user", "005000000000003",
+                     "callcenter", "Support"),
+           "OK", NULL);
+    expect(&c, "member.list", json_pack("{s:s, s:s}", "org", "acme", "callcenter", cc_id), "OK",
+           &r);
+    assert_int_equal(number(&r, "total"), 2);
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "member.list", json_pack("{s:s, s:s}", "org", "acme", "callcenter", "Nope"),
+           "NOT_FOUND", NULL);
+    expect(&c, "member.lookup", json_pack("{s:s, s:s}", "org", "acme", "user", "005000000000002"),
+           "OK", NULL);
+    expect(&c, "member.lookup", json_pack("{s:s, s:s}", "org", "acme", "user", "005000000000077"),
+           "NOT_FOUND", NULL);
+    expect(&c, "member.remove",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Support", "user",
+                     "005000000000003"),
+           "OK", NULL);
+    expect(&c, "member.remove",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Support", "user",
+                     "005000000000003"),
+           "NOT_A_MEMBER", NULL);
+
+    expect(&reader, "softphone.check", json_pack("{s:s, s:s}", "org", "acme", "user",
+                                                 "005000000000002"),
+           "OK", &r);
+    assert_true(sb_obj_get(&r.data, "softphone")->via.boolean);
+    assert_int_equal(number(&r, "softphone_width"), 640);
+    msgpack_unpacked_destroy(&r);
+    expect(&reader, "softphone.check", json_pack("{s:s, s:s}", "org", "acme", "user",
+                                                 "005000000000003"),
+           "OK", &r);
+    assert_string_equal(field(&r, "reason", buf, sizeof(buf)), "NOT_A_MEMBER");
+    msgpack_unpacked_destroy(&r);
+    expect(&reader, "softphone.check", json_pack("{s:s}", "org", "acme"), "INVALID_ARGUMENT",
+           NULL);
+    expect(&reader, "softphone.check_batch",
+           json_pack("{s:s, s:[s, s, s, s]}", "org", "acme", "users", "005000000000002",
+                     "005000000000003", "005000000000099", "nonsense"),
+           "OK", &r);
+    const msgpack_object *results = sb_obj_get(&r.data, "results");
+    assert_int_equal(results->via.array.size, 4);
+    const char *reasons[] = {"OK", "NOT_A_MEMBER", "UNKNOWN_USER", "INVALID_USER_ID"};
+    for (int i = 0; i < 4; i++) {
+        const msgpack_object *reason = sb_obj_get(&results->via.array.ptr[i], "reason");
+        assert_int_equal(reason->via.str.size, strlen(reasons[i]));
+        assert_memory_equal(reason->via.str.ptr, reasons[i], strlen(reasons[i]));
+    }
+    msgpack_unpacked_destroy(&r);
+    json_t *many = json_array();
+    for (int i = 0; i < 501; i++)
+        json_array_append_new(many, json_string("005000000000002"));
+    expect(&reader, "softphone.check_batch", json_pack("{s:s, s:o}", "org", "acme", "users", many),
+           "BATCH_TOO_LARGE", NULL);
+
+    /* A read-only token reads, and writes nothing. */
+    expect(&reader, "user.upsert",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", "005000000000005", "name", "E"),
+           "ACCESS_DENIED", NULL);
+    expect(&c, "callcenter.delete", json_pack("{s:s, s:s}", "org", "acme", "id", cc_id),
+           "CALLCENTER_HAS_MEMBERS", NULL);
+    expect(&c, "callcenter.delete",
+           json_pack("{s:s, s:s, s:b}", "org", "acme", "id", cc_id, "force", 1), "OK", NULL);
+    expect(&c, "server.info", NULL, "OK", &r);
+    assert_null(sb_obj_get(&r.data, "counts")); /* counts span orgs: admin only */
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "token.list", NULL, "ACCESS_DENIED", NULL);
+    expect(&c, "org.delete", json_pack("{s:s}", "org", "acme"), "ACCESS_DENIED", NULL);
+    expect(&c, "server.nothing", NULL, "UNKNOWN_METHOD", NULL);
+    expect(&c, "org.get", json_pack("{s:s, s:s}", "org", "acme", "colour", "red"),
+           "INVALID_ARGUMENT", NULL);
+    expect(&c, "org.get", json_pack("{s:i}", "org", 7), "INVALID_ARGUMENT", NULL);
+    sb_client_close(&c);
+    sb_client_close(&reader);
+}
+
+static void the_admin_methods(void **state)
+{
+    (void)state;
+    sb_client_t admin, c;
+    sb_harness_client(&server, &admin, NULL);
+    msgpack_unpacked r;
+    expect(&admin, "org.list", json_pack("{s:i}", "limit", 0), "INVALID_ARGUMENT", NULL);
+    expect(&admin, "org.list", json_pack("{s:i}", "limit", 1), "OK", &r);
+    assert_true(sb_obj_get(&r.data, "more")->via.boolean); /* acme, globex */
+    msgpack_unpacked_destroy(&r);
+    expect(&admin, "server.info", NULL, "OK", &r);
+    assert_non_null(sb_obj_get(&r.data, "counts"));
+    msgpack_unpacked_destroy(&r);
+
+    /* A revoked token stops working for new connections. */
+    char doomed[128], buf[64];
+    make_token(&admin, "globex", "read_only", doomed);
+    expect(&admin, "token.list", NULL, "OK", &r);
+    const msgpack_object *tokens = sb_obj_get(&r.data, "tokens");
+    char id[64] = "";
+    for (uint32_t i = 0; i < tokens->via.array.size; i++) {
+        const msgpack_object *org = sb_obj_get(&tokens->via.array.ptr[i], "org");
+        const msgpack_object *tid = sb_obj_get(&tokens->via.array.ptr[i], "id");
+        assert_null(sb_obj_get(&tokens->via.array.ptr[i], "token")); /* never the secret */
+        if (org && org->type == MSGPACK_OBJECT_STR && org->via.str.size == 6 &&
+            memcmp(org->via.str.ptr, "globex", 6) == 0)
+            snprintf(id, sizeof(id), "%.*s", (int)tid->via.str.size, tid->via.str.ptr);
+    }
+    msgpack_unpacked_destroy(&r);
+    assert_true(id[0] != '\0');
+    expect(&admin, "token.revoke", json_pack("{s:s}", "id", id), "OK", NULL);
+    expect(&admin, "token.revoke", json_pack("{s:s}", "id", id), "NOT_FOUND", NULL);
+    expect(&admin, "token.revoke", json_pack("{s:s}", "id", "admin"), "INVALID_ARGUMENT", NULL);
+    sb_err_t err;
+    assert_int_equal(sb_client_connect(&c, server.socket, &err), 0);
+    expect(&c, "token.authenticate", json_pack("{s:s}", "token", doomed), "UNAUTHENTICATED",
+           NULL);
+    sb_client_close(&c);
+
+    /* Deleting an org: refused while it has Call Centers, unless forced. */
+    expect(&admin, "org.create", json_pack("{s:s}", "org", "doomed"), "OK", NULL);
+    expect(&admin, "callcenter.create",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "doomed", "internal_name", "X",
+                     "display_name", "X", "adapter_url", "https://x"),
+           "OK", NULL);
+    expect(&admin, "org.delete", json_pack("{s:s}", "org", "doomed"), "ORG_NOT_EMPTY", NULL);
+    expect(&admin, "org.delete", json_pack("{s:s, s:b}", "org", "doomed", "force", 1), "OK", &r);
+    assert_string_equal(field(&r, "deleted", buf, sizeof(buf)), "doomed");
+    msgpack_unpacked_destroy(&r);
+    sb_client_close(&admin);
+}
+
+/* Required arguments of the right types, with harmless values. */
+static json_t *plausible_args(const sb_method_t *m, const char *org)
+{
+    json_t *args = json_object();
+    for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++) {
+        if (!a->required)
+            continue;
+        json_t *v = a->type == SB_ARG_STRING    ? json_string("04v000000000001")
+                    : a->type == SB_ARG_INTEGER ? json_integer(1)
+                    : a->type == SB_ARG_BOOLEAN ? json_true()
+                    : a->type == SB_ARG_ARRAY   ? json_pack("[{s:s, s:s, s:s}]", "id",
+                                                            "005000000000001", "name", "x", "user",
+                                                            "005000000000001")
+                                                : json_object();
+        json_object_set_new(args, a->name, v);
+    }
+    json_object_set_new(args, "org", json_string(org));
+    return args;
+}
+
+struct isolation {
+    sb_client_t *client;
+    int checked;
+};
+
+static void check_isolation(const sb_method_t *m, void *vctx)
+{
+    struct isolation *ctx = vctx;
+    if (!m->org_scoped)
+        return;
+    /* globex exists, but not for acme's token: the answer must be the one
+     * for an org that does not exist at all. */
+    msgpack_unpacked r1, r2;
+    sb_err_t e1, e2;
+    int rc1 = sb_client_call_json(ctx->client, m->name, plausible_args(m, "globex"), &r1, &e1);
+    char name1[64];
+    snprintf(name1, sizeof(name1), "%s", ctx->client->error_name);
+    int rc2 = sb_client_call_json(ctx->client, m->name, plausible_args(m, "nosuchorg"), &r2, &e2);
+    msgpack_unpacked_destroy(&r1);
+    msgpack_unpacked_destroy(&r2);
+    record(m->name, rc1);
+    if (rc1 != SB_CLIENT_REFUSED || strcmp(name1, "NOT_FOUND") != 0)
+        fail_msg("%s on another org: %s %s", m->name, name1, e1.message);
+    assert_int_equal(rc2, SB_CLIENT_REFUSED);
+    char *globex = strstr(e1.message, "globex");
+    char *nosuch = strstr(e2.message, "nosuchorg");
+    assert_non_null(globex);
+    assert_non_null(nosuch);
+    /* The same sentence, but for the org's name. */
+    assert_int_equal(globex - e1.message, nosuch - e2.message);
+    assert_string_equal(globex + strlen("globex"), nosuch + strlen("nosuchorg"));
+    ctx->checked++;
+}
+
+static void another_orgs_data_is_not_found(void **state)
+{
+    (void)state;
+    sb_client_t c;
+    sb_harness_client(&server, &c, acme_admin);
+    struct isolation ctx = {&c, 0};
+    sb_method_each(check_isolation, &ctx);
+    assert_true(ctx.checked >= 15);
+    sb_client_close(&c);
+}
+
+/* ---- raw bytes ------------------------------------------------------------------ */
+
+static size_t pack_request(msgpack_sbuffer *buf, uint32_t msgid, const char *method,
+                           const char *token)
+{
+    msgpack_sbuffer_clear(buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_int(&pk, 0);
+    msgpack_pack_uint32(&pk, msgid);
+    sb_pack_str(&pk, method);
+    msgpack_pack_array(&pk, token ? 1 : 0);
+    if (token) {
+        msgpack_pack_map(&pk, 1);
+        sb_pack_kv_str(&pk, "token", token);
+    }
+    return buf->size;
+}
+
+/* Reads one response from fd; returns its msgid and whether it is an error. */
+static uint32_t read_response(int fd, bool *is_error)
+{
+    static uint8_t buf[1 << 20];
+    static size_t len;
+    for (;;) {
+        size_t msg_len;
+        if (sb_frame_scan(buf, len, sizeof(buf), &msg_len) == SB_FRAME_COMPLETE) {
+            msgpack_unpacked u;
+            msgpack_unpacked_init(&u);
+            size_t off = 0;
+            assert_int_equal(msgpack_unpack_next(&u, (char *)buf, msg_len, &off),
+                             MSGPACK_UNPACK_SUCCESS);
+            uint32_t msgid = (uint32_t)u.data.via.array.ptr[1].via.u64;
+            *is_error = u.data.via.array.ptr[2].type != MSGPACK_OBJECT_NIL;
+            msgpack_unpacked_destroy(&u);
+            memmove(buf, buf + msg_len, len - msg_len);
+            len -= msg_len;
+            return msgid;
+        }
+        ssize_t n = recv(fd, buf + len, sizeof(buf) - len, 0);
+        if (n <= 0)
+            fail_msg("the server closed the connection");
+        len += (size_t)n;
+    }
+}
+
+static void a_message_split_at_every_byte(void **state)
+{
+    (void)state;
+    int fd = sb_harness_raw(&server);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    size_t len = pack_request(&buf, 1, "token.authenticate", server.token);
+    bool err;
+    for (size_t cut = 1; cut < len; cut++) {
+        pack_request(&buf, (uint32_t)cut, "token.authenticate", server.token);
+        assert_int_equal(send(fd, buf.data, cut, 0), (ssize_t)cut);
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+        assert_int_equal(send(fd, buf.data + cut, len - cut, 0), (ssize_t)(len - cut));
+        assert_int_equal(read_response(fd, &err), cut); /* answered once, in full */
+        assert_false(err);
+    }
+    /* One byte at a time, three requests in a row. */
+    msgpack_sbuffer all;
+    msgpack_sbuffer_init(&all);
+    for (uint32_t id = 1000; id < 1003; id++) {
+        pack_request(&buf, id, "server.info", NULL);
+        msgpack_sbuffer_write(&all, buf.data, buf.size);
+    }
+    for (size_t i = 0; i < all.size; i++)
+        assert_int_equal(send(fd, all.data + i, 1, 0), 1);
+    for (uint32_t id = 1000; id < 1003; id++) {
+        assert_int_equal(read_response(fd, &err), id);
+        assert_false(err);
+    }
+    msgpack_sbuffer_destroy(&all);
+    msgpack_sbuffer_destroy(&buf);
+    close(fd);
+}
+
+static void garbage_and_oversize_close_only_their_connection(void **state)
+{
+    (void)state;
+    sb_client_t bystander;
+    sb_harness_client(&server, &bystander, NULL);
+    const struct {
+        const char *bytes;
+        size_t len;
+    } bad[] = {
+        {"\xc1", 1},                                 /* never-used type byte */
+        {"\x93\x00\x01\x02", 4},                     /* a well-framed array that is no request */
+        {"\xdb\x7f\xff\xff\xff", 5},                 /* a string of 2 GiB declared */
+        {"\xdd\xff\xff\xff\xff", 5},                 /* an array of 4 billion items declared */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int fd = sb_harness_raw(&server);
+        assert_int_equal(send(fd, bad[i].bytes, bad[i].len, 0), (ssize_t)bad[i].len);
+        if (!sb_harness_closed_within(fd, 3000))
+            fail_msg("case %zu: the connection stayed open", i);
+        close(fd);
+    }
+    /* A real message past --max-message-bytes (64 KiB here). */
+    int fd = sb_harness_raw(&server);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    char *big = calloc(1, 70000);
+    memset(big, 'x', 69999);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_int(&pk, 0);
+    msgpack_pack_int(&pk, 1);
+    sb_pack_str(&pk, "token.authenticate");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 1);
+    sb_pack_kv_str(&pk, "token", big);
+    send(fd, buf.data, buf.size, MSG_NOSIGNAL);
+    assert_true(sb_harness_closed_within(fd, 3000));
+    close(fd);
+    free(big);
+    msgpack_sbuffer_destroy(&buf);
+    /* The other connection never noticed. */
+    expect(&bystander, "server.info", NULL, "OK", NULL);
+    sb_client_close(&bystander);
+}
+
+static void bad_requests_get_errors_and_the_connection_stays(void **state)
+{
+    (void)state;
+    int fd = sb_harness_raw(&server);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    /* params that are not [map] */
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_int(&pk, 0);
+    msgpack_pack_int(&pk, 7);
+    sb_pack_str(&pk, "server.info");
+    msgpack_pack_int(&pk, 5);
+    /* a notification: executed, never answered */
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_int(&pk, 2);
+    sb_pack_str(&pk, "server.info");
+    msgpack_pack_array(&pk, 0);
+    send(fd, buf.data, buf.size, 0);
+    pack_request(&buf, 8, "no.such", NULL);
+    send(fd, buf.data, buf.size, 0);
+    pack_request(&buf, 9, "token.authenticate", server.token);
+    send(fd, buf.data, buf.size, 0);
+    bool err;
+    assert_int_equal(read_response(fd, &err), 7);
+    assert_true(err);
+    assert_int_equal(read_response(fd, &err), 8);
+    assert_true(err);
+    assert_int_equal(read_response(fd, &err), 9);
+    assert_false(err);
+    msgpack_sbuffer_destroy(&buf);
+    close(fd);
+}
+
+static void pipelined_requests_are_all_answered(void **state)
+{
+    (void)state;
+    int fd = sb_harness_raw(&server);
+    msgpack_sbuffer buf, all;
+    msgpack_sbuffer_init(&buf);
+    msgpack_sbuffer_init(&all);
+    pack_request(&buf, 0, "token.authenticate", server.token);
+    msgpack_sbuffer_write(&all, buf.data, buf.size);
+    enum { N = 300 }; /* well past the 64 in flight: reading pauses, then resumes */
+    for (uint32_t id = 1; id <= N; id++) {
+        pack_request(&buf, id, "server.info", NULL);
+        msgpack_sbuffer_write(&all, buf.data, buf.size);
+    }
+    assert_int_equal(send(fd, all.data, all.size, 0), (ssize_t)all.size);
+    bool answered[N + 1] = {false}, err;
+    for (int i = 0; i <= N; i++) {
+        uint32_t id = read_response(fd, &err);
+        assert_true(id <= N && !answered[id]);
+        assert_false(err);
+        answered[id] = true;
+    }
+    msgpack_sbuffer_destroy(&buf);
+    msgpack_sbuffer_destroy(&all);
+    close(fd);
+}
+
+static void every_method_was_seen_succeeding_and_refused(void **state)
+{
+    (void)state;
+    int missing = 0;
+    for (int i = 0; i < MAX_SEEN && seen[i].method[0]; i++) {
+        if (sb_method_find(seen[i].method) && (!seen[i].ok || !seen[i].refused)) {
+            print_error("%s: seen %s\n", seen[i].method,
+                        seen[i].ok ? "succeeding only" : "refused only");
+            missing++;
+        }
+    }
+    assert_int_equal(missing, 0);
+}
+
+static void count_method(const sb_method_t *m, void *ctx)
+{
+    int *unseen = ctx;
+    for (int i = 0; i < MAX_SEEN && seen[i].method[0]; i++)
+        if (strcmp(seen[i].method, m->name) == 0)
+            return;
+    print_error("%s was never called\n", m->name);
+    (*unseen)++;
+}
+
+static void no_method_was_left_out(void **state)
+{
+    (void)state;
+    int unseen = 0;
+    sb_method_each(count_method, &unseen);
+    assert_int_equal(unseen, 0);
+}
+
+/* ---- limits that need their own server ----------------------------------------- */
+
+static void a_client_that_never_reads_is_cut_off(void **state)
+{
+    (void)state;
+    sb_harness_t h;
+    static const char *const flags[] = {"--durability", "none", "--write-high-bytes", "65536",
+                                        "--write-low-bytes", "16384", "--write-cap-bytes",
+                                        "8388608", "--write-stall-ms", "1000", NULL};
+    sb_harness_start(&h, NULL, flags);
+    int fd = sb_harness_raw(&h);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    msgpack_sbuffer buf, all;
+    msgpack_sbuffer_init(&buf);
+    msgpack_sbuffer_init(&all);
+    pack_request(&buf, 0, "token.authenticate", h.token);
+    msgpack_sbuffer_write(&all, buf.data, buf.size);
+    for (uint32_t id = 1; id <= 20000; id++) {
+        pack_request(&buf, id, "server.info", NULL);
+        msgpack_sbuffer_write(&all, buf.data, buf.size);
+    }
+    /* Send without ever reading; the server stops reading us, so sends stall. */
+    size_t sent = 0;
+    while (sent < all.size) {
+        struct pollfd p = {fd, POLLOUT, 0};
+        if (poll(&p, 1, 500) <= 0)
+            break;
+        ssize_t n = send(fd, all.data + sent, all.size - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        sent += (size_t)n;
+    }
+    assert_true(sent < all.size); /* back-pressure reached the client */
+    /* Stalled replies: cut off after --write-stall-ms, not kept forever. */
+    struct timespec wait = {2, 500000000};
+    nanosleep(&wait, NULL);
+    sb_client_t other;
+    sb_harness_client(&h, &other, NULL);
+    expect(&other, "server.info", NULL, "OK", NULL);
+    sb_client_close(&other);
+    assert_true(sb_harness_closed_within(fd, 3000));
+    char log[4300];
+    snprintf(log, sizeof(log), "grep -q 'not read its replies' %s/server.log", h.dir);
+    assert_int_equal(system(log), 0);
+    close(fd);
+    msgpack_sbuffer_destroy(&buf);
+    msgpack_sbuffer_destroy(&all);
+    assert_int_equal(sb_harness_stop(&h), 0);
+    sb_harness_cleanup(&h);
+}
+
+static void acknowledged_writes_survive_restart_and_kill(void **state)
+{
+    (void)state;
+    sb_harness_t h;
+    sb_harness_start(&h, NULL, NULL); /* full durability */
+    sb_client_t c;
+    sb_harness_client(&h, &c, NULL);
+    expect(&c, "org.create", json_pack("{s:s}", "org", "acme"), "OK", NULL);
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", "005000000000001", "name", "A"), "OK",
+           NULL);
+    sb_client_close(&c);
+    assert_int_equal(sb_harness_stop(&h), 0); /* clean stop */
+
+    sb_harness_start(&h, h.dir, NULL);
+    sb_harness_client(&h, &c, NULL);
+    expect(&c, "user.get", json_pack("{s:s, s:s}", "org", "acme", "id", "005000000000001"), "OK",
+           NULL);
+    /* Acknowledged, then killed at once: still there. */
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", "005000000000002", "name", "B"), "OK",
+           NULL);
+    sb_harness_kill(&h);
+    sb_client_close(&c);
+
+    sb_harness_start(&h, h.dir, NULL);
+    sb_harness_client(&h, &c, NULL);
+    expect(&c, "user.get", json_pack("{s:s, s:s}", "org", "acme", "id", "005000000000002"), "OK",
+           NULL);
+    sb_client_close(&c);
+    /* A second server on the same directory is refused. */
+    char cmd[4400];
+    snprintf(cmd, sizeof(cmd), "%s --data-dir %s 2>%s/second.log", SB_SWITCHBOARDD, h.dir, h.dir);
+    assert_int_not_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "grep -q 'in use by another process' %s/second.log", h.dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(sb_harness_stop(&h), 0);
+    sb_harness_cleanup(&h);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest shared[] = {
+        cmocka_unit_test(setup_tenants),
+        cmocka_unit_test(authentication_comes_first),
+        cmocka_unit_test(every_method_works_for_its_org),
+        cmocka_unit_test(the_admin_methods),
+        cmocka_unit_test(another_orgs_data_is_not_found),
+        cmocka_unit_test(a_message_split_at_every_byte),
+        cmocka_unit_test(garbage_and_oversize_close_only_their_connection),
+        cmocka_unit_test(bad_requests_get_errors_and_the_connection_stays),
+        cmocka_unit_test(pipelined_requests_are_all_answered),
+        cmocka_unit_test(every_method_was_seen_succeeding_and_refused),
+        cmocka_unit_test(no_method_was_left_out),
+    };
+    const struct CMUnitTest own[] = {
+        cmocka_unit_test(a_client_that_never_reads_is_cut_off),
+        cmocka_unit_test(acknowledged_writes_survive_restart_and_kill),
+    };
+    int failed = cmocka_run_group_tests_name("shared server", shared, start_server, stop_server);
+    failed += cmocka_run_group_tests_name("own server", own, NULL, NULL);
+    return failed;
+}
