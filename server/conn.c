@@ -171,8 +171,8 @@ static void send_reply(sb_conn_t *conn, msgpack_sbuffer *reply)
         conn->queued_bytes -= w->len;
         free(w->data);
         free(w);
+        conn_close(conn, uv_strerror(rc)); /* the handle keeps its own reference */
         conn_unref(conn);
-        conn_close(conn, uv_strerror(rc));
         return;
     }
     if (conn->queued_bytes > conn->server->cfg.write_cap_bytes) {
@@ -324,8 +324,10 @@ static void process_buffer(sb_conn_t *conn)
     }
     if (conn->closing)
         return;
-    memmove(conn->buf, conn->buf + off, conn->len - off);
-    conn->len -= off;
+    if (off > 0) {
+        memmove(conn->buf, conn->buf + off, conn->len - off);
+        conn->len -= off;
+    }
     update_reading(conn);
 }
 

@@ -135,7 +135,8 @@ static int parse_values(sb_call_t *call, const msgpack_object *values, sb_cc_cha
         char *section = msgpack_zone_malloc(call->zone, strlen(path) + 1);
         if (section == NULL)
             return sb_err_default(err, -ENOMEM);
-        strcpy(section, path[0] == '/' ? path + 1 : path); /* same length or shorter */
+        const char *rest = path[0] == '/' ? path + 1 : path;
+        memcpy(section, rest, strlen(rest) + 1);
         char *slash = strchr(section, '/');
         if (slash == NULL || slash == section || slash[1] == '\0' || strchr(slash + 1, '/'))
             return sb_err_set(err, -EINVAL,

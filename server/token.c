@@ -29,7 +29,7 @@ void sb_token_generate(char text[SB_TOKEN_TEXT_MAX + 1], uint8_t hash[SB_TOKEN_H
 {
     unsigned char secret[32];
     randombytes_buf(secret, sizeof(secret));
-    memcpy(text, SB_TOKEN_PREFIX, sizeof(SB_TOKEN_PREFIX));
+    snprintf(text, SB_TOKEN_TEXT_MAX + 1, "%s", SB_TOKEN_PREFIX);
     sodium_bin2base64(text + strlen(SB_TOKEN_PREFIX),
                       SB_TOKEN_TEXT_MAX + 1 - strlen(SB_TOKEN_PREFIX), secret, sizeof(secret),
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -40,9 +40,10 @@ void sb_token_generate(char text[SB_TOKEN_TEXT_MAX + 1], uint8_t hash[SB_TOKEN_H
 void sb_token_new_id(char id[SB_TOKEN_ID_MAX + 1])
 {
     unsigned char raw[6];
+    char hex[2 * sizeof(raw) + 1];
     randombytes_buf(raw, sizeof(raw));
-    memcpy(id, "tk_", 3);
-    sodium_bin2hex(id + 3, SB_TOKEN_ID_MAX + 1 - 3, raw, sizeof(raw));
+    sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+    snprintf(id, SB_TOKEN_ID_MAX + 1, "tk_%s", hex);
 }
 
 static const char *const role_names[] = {"none", "read_only", "org_admin", "admin"};

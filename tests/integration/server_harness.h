@@ -10,9 +10,9 @@
 #include "client.h"
 
 typedef struct sb_harness {
-    char *dir;            /* the data directory (owned) */
+    char *dir;        /* the data directory (owned) */
     char socket[108]; /* sun_path */
-    char token[128];      /* the admin token */
+    char token[128];  /* the admin token */
     pid_t pid;
 } sb_harness_t;
 

@@ -84,8 +84,8 @@ static char acme_admin[128], acme_reader[128], cc_id[32];
 static int start_server(void **state)
 {
     (void)state;
-    static const char *const flags[] = {"--durability", "none", "--max-message-bytes", "65536",
-                                        "--max-batch", "500", NULL};
+    static const char *const flags[] = {
+        "--durability", "none", "--max-message-bytes", "65536", "--max-batch", "500", NULL};
     sb_harness_start(&server, NULL, flags);
     return 0;
 }
@@ -101,8 +101,8 @@ static int stop_server(void **state)
 static void make_token(sb_client_t *admin, const char *org, const char *role, char *out)
 {
     msgpack_unpacked r;
-    expect(admin, "token.create", json_pack("{s:s, s:s, s:s}", "org", org, "role", role, "label",
-                                            "test"), "OK", &r);
+    expect(admin, "token.create",
+           json_pack("{s:s, s:s, s:s}", "org", org, "role", role, "label", "test"), "OK", &r);
     char buf[128];
     assert_non_null(field(&r, "token", buf, sizeof(buf)));
     strcpy(out, buf);
@@ -146,7 +146,7 @@ static void authentication_comes_first(void **state)
                NULL);
     msgpack_unpacked r;
     assert_true(sb_client_call_json(&c, "token.authenticate",
-                                     json_pack("{s:s}", "token", acme_reader), &r, &err) < 0);
+                                    json_pack("{s:s}", "token", acme_reader), &r, &err) < 0);
     msgpack_unpacked_destroy(&r);
     sb_client_close(&c);
 }
@@ -168,9 +168,9 @@ static void every_method_works_for_its_org(void **state)
 
     expect(&c, "callcenter.create",
            json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s}", "org", "acme", "internal_name",
-                     "Support", "display_name", "Support", "adapter_url",
-                     "https://cti.example.com", "softphone_height", 400, "softphone_width", 300,
-                     "compatibility_mode", "Lightning"),
+                     "Support", "display_name", "Support", "adapter_url", "https://cti.example.com",
+                     "softphone_height", 400, "softphone_width", 300, "compatibility_mode",
+                     "Lightning"),
            "OK", &r);
     strcpy(cc_id, field(&r, "id", buf, sizeof(buf)));
     msgpack_unpacked_destroy(&r);
@@ -194,8 +194,8 @@ static void every_method_works_for_its_org(void **state)
                      "/reqGeneralInfo/reqTimeout", "10"),
            "FIELD_NOT_IN_SET", NULL);
     expect(&c, "callcenter.clone",
-           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", cc_id, "internal_name", "Sales"),
-           "OK", NULL);
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", cc_id, "internal_name", "Sales"), "OK",
+           NULL);
     expect(&c, "callcenter.clone",
            json_pack("{s:s, s:s, s:s}", "org", "acme", "id", cc_id, "internal_name", "SALES"),
            "INTERNAL_NAME_TAKEN", NULL);
@@ -204,8 +204,9 @@ static void every_method_works_for_its_org(void **state)
            json_pack("{s:s, s:s, s:s, s:s}", "org", "acme", "id", "005000000000001", "name", "Ada",
                      "profile", "Agent"),
            "OK", NULL);
-    expect(&c, "user.upsert", json_pack("{s:s, s:s, s:s}", "org", "acme", "id", "003x", "name", "A"),
-           "INVALID_ID", NULL);
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", "003x", "name", "A"), "INVALID_ID",
+           NULL);
     expect(&c, "user.upsert_bulk",
            json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "org", "acme", "users", "id",
                      "005000000000002", "name", "Bo", "id", "005000000000003", "name", "Cy"),
@@ -272,19 +273,16 @@ static void every_method_works_for_its_org(void **state)
                      "005000000000003"),
            "NOT_A_MEMBER", NULL);
 
-    expect(&reader, "softphone.check", json_pack("{s:s, s:s}", "org", "acme", "user",
-                                                 "005000000000002"),
-           "OK", &r);
+    expect(&reader, "softphone.check",
+           json_pack("{s:s, s:s}", "org", "acme", "user", "005000000000002"), "OK", &r);
     assert_true(sb_obj_get(&r.data, "softphone")->via.boolean);
     assert_int_equal(number(&r, "softphone_width"), 640);
     msgpack_unpacked_destroy(&r);
-    expect(&reader, "softphone.check", json_pack("{s:s, s:s}", "org", "acme", "user",
-                                                 "005000000000003"),
-           "OK", &r);
+    expect(&reader, "softphone.check",
+           json_pack("{s:s, s:s}", "org", "acme", "user", "005000000000003"), "OK", &r);
     assert_string_equal(field(&r, "reason", buf, sizeof(buf)), "NOT_A_MEMBER");
     msgpack_unpacked_destroy(&r);
-    expect(&reader, "softphone.check", json_pack("{s:s}", "org", "acme"), "INVALID_ARGUMENT",
-           NULL);
+    expect(&reader, "softphone.check", json_pack("{s:s}", "org", "acme"), "INVALID_ARGUMENT", NULL);
     expect(&reader, "softphone.check_batch",
            json_pack("{s:s, s:[s, s, s, s]}", "org", "acme", "users", "005000000000002",
                      "005000000000003", "005000000000099", "nonsense"),
@@ -360,15 +358,14 @@ static void the_admin_methods(void **state)
     expect(&admin, "token.revoke", json_pack("{s:s}", "id", "admin"), "INVALID_ARGUMENT", NULL);
     sb_err_t err;
     assert_int_equal(sb_client_connect(&c, server.socket, &err), 0);
-    expect(&c, "token.authenticate", json_pack("{s:s}", "token", doomed), "UNAUTHENTICATED",
-           NULL);
+    expect(&c, "token.authenticate", json_pack("{s:s}", "token", doomed), "UNAUTHENTICATED", NULL);
     sb_client_close(&c);
 
     /* Deleting an org: refused while it has Call Centers, unless forced. */
     expect(&admin, "org.create", json_pack("{s:s}", "org", "doomed"), "OK", NULL);
     expect(&admin, "callcenter.create",
-           json_pack("{s:s, s:s, s:s, s:s}", "org", "doomed", "internal_name", "X",
-                     "display_name", "X", "adapter_url", "https://x"),
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "doomed", "internal_name", "X", "display_name",
+                     "X", "adapter_url", "https://x"),
            "OK", NULL);
     expect(&admin, "org.delete", json_pack("{s:s}", "org", "doomed"), "ORG_NOT_EMPTY", NULL);
     expect(&admin, "org.delete", json_pack("{s:s, s:b}", "org", "doomed", "force", 1), "OK", &r);
@@ -387,10 +384,10 @@ static json_t *plausible_args(const sb_method_t *m, const char *org)
         json_t *v = a->type == SB_ARG_STRING    ? json_string("04v000000000001")
                     : a->type == SB_ARG_INTEGER ? json_integer(1)
                     : a->type == SB_ARG_BOOLEAN ? json_true()
-                    : a->type == SB_ARG_ARRAY   ? json_pack("[{s:s, s:s, s:s}]", "id",
-                                                            "005000000000001", "name", "x", "user",
-                                                            "005000000000001")
-                                                : json_object();
+                    : a->type == SB_ARG_ARRAY
+                        ? json_pack("[{s:s, s:s, s:s}]", "id", "005000000000001", "name", "x",
+                                    "user", "005000000000001")
+                        : json_object();
         json_object_set_new(args, a->name, v);
     }
     json_object_set_new(args, "org", json_string(org));
@@ -533,10 +530,10 @@ static void garbage_and_oversize_close_only_their_connection(void **state)
         const char *bytes;
         size_t len;
     } bad[] = {
-        {"\xc1", 1},                                 /* never-used type byte */
-        {"\x93\x00\x01\x02", 4},                     /* a well-framed array that is no request */
-        {"\xdb\x7f\xff\xff\xff", 5},                 /* a string of 2 GiB declared */
-        {"\xdd\xff\xff\xff\xff", 5},                 /* an array of 4 billion items declared */
+        {"\xc1", 1},                 /* never-used type byte */
+        {"\x93\x00\x01\x02", 4},     /* a well-framed array that is no request */
+        {"\xdb\x7f\xff\xff\xff", 5}, /* a string of 2 GiB declared */
+        {"\xdd\xff\xff\xff\xff", 5}, /* an array of 4 billion items declared */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int fd = sb_harness_raw(&server);
@@ -670,9 +667,17 @@ static void a_client_that_never_reads_is_cut_off(void **state)
 {
     (void)state;
     sb_harness_t h;
-    static const char *const flags[] = {"--durability", "none", "--write-high-bytes", "65536",
-                                        "--write-low-bytes", "16384", "--write-cap-bytes",
-                                        "8388608", "--write-stall-ms", "1000", NULL};
+    static const char *const flags[] = {"--durability",
+                                        "none",
+                                        "--write-high-bytes",
+                                        "65536",
+                                        "--write-low-bytes",
+                                        "16384",
+                                        "--write-cap-bytes",
+                                        "8388608",
+                                        "--write-stall-ms",
+                                        "1000",
+                                        NULL};
     sb_harness_start(&h, NULL, flags);
     int fd = sb_harness_raw(&h);
     int small = 4096;

@@ -239,8 +239,8 @@ int sb_client_pack_json(msgpack_packer *pk, const json_t *j)
     return -1;
 }
 
-int sb_client_call_json(sb_client_t *c, const char *method, json_t *args,
-                        msgpack_unpacked *result, sb_err_t *err)
+int sb_client_call_json(sb_client_t *c, const char *method, json_t *args, msgpack_unpacked *result,
+                        sb_err_t *err)
 {
     if (args == NULL)
         return sb_client_call(c, method, NULL, result, err);

@@ -69,7 +69,7 @@ static void clear_pending(reader_t *r)
 static void header(reader_t *r)
 {
     r->file_columns = r->field_index;
-    int found[3] = {0, 0, 0};
+    int found[MAX_COLUMNS] = {0};
     for (int i = 0; i < r->field_index; i++) {
         r->map[i] = -1;
         for (int c = 0; c < r->n_columns; c++) {

@@ -34,6 +34,22 @@ static const struct {
     {"token.authenticate", "token"},
 };
 
+/* Replaces every `from` in s by `to`. */
+static void replace_chars(char *s, char from, char to)
+{
+    for (; *s; s++)
+        if (*s == from)
+            *s = to;
+}
+
+/* "member.add_bulk" as typed: "member add-bulk". */
+static void method_words(const char *method, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", method);
+    replace_chars(out, '.', ' ');
+    replace_chars(out, '_', '-');
+}
+
 static const char *positional_of(const char *method)
 {
     for (size_t i = 0; i < sizeof(positionals) / sizeof(positionals[0]); i++)
@@ -46,9 +62,7 @@ static void print_command(const sb_method_t *m, void *ctx)
 {
     (void)ctx;
     char words[SB_RPC_METHOD_MAX + 1];
-    snprintf(words, sizeof(words), "%s", m->name);
-    for (char *p = words; *p; p++)
-        *p = *p == '.' ? ' ' : *p == '_' ? '-' : *p;
+    method_words(m->name, words, sizeof(words));
     printf("  %-28s %s\n", words, m->summary);
 }
 
@@ -81,16 +95,13 @@ static void command_help(const sb_method_t *m)
 {
     const char *pos = positional_of(m->name);
     char words[SB_RPC_METHOD_MAX + 1];
-    snprintf(words, sizeof(words), "%s", m->name);
-    for (char *p = words; *p; p++)
-        *p = *p == '.' ? ' ' : *p == '_' ? '-' : *p;
+    method_words(m->name, words, sizeof(words));
     printf("usage: sbctl %s%s%s [OPTIONS]\n\n%s\n\n", words, pos ? " " : "", pos ? pos : "",
            m->summary);
     for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++) {
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s", a->name);
-        for (char *p = flag + 2; *p; p++)
-            *p = *p == '_' ? '-' : *p;
+        replace_chars(flag, '_', '-');
         printf("  %-26s %-8s %s%s\n", flag, type_hint(a->type), a->doc,
                a->required ? " (required)" : "");
     }
@@ -176,8 +187,7 @@ static const sb_arg_spec_t *find_arg(const sb_method_t *m, const char *flag)
 {
     char name[64];
     snprintf(name, sizeof(name), "%s", flag);
-    for (char *p = name; *p; p++)
-        *p = *p == '-' ? '_' : *p;
+    replace_chars(name, '-', '_');
     for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++)
         if (strcmp(a->name, name) == 0)
             return a;
@@ -450,8 +460,7 @@ int main(int argc, char **argv)
         return run_import(&o, noun, argc, argv, i + 2);
     char method[SB_RPC_METHOD_MAX + 1];
     snprintf(method, sizeof(method), "%s.%s", noun, verb);
-    for (char *p = method; *p; p++)
-        *p = *p == '-' ? '_' : *p;
+    replace_chars(method, '-', '_');
     const sb_method_t *m = sb_method_find(method);
     if (m == NULL) {
         fprintf(stderr, "sbctl: there is no command '%s %s'; sbctl --help lists them.\n", noun,
