@@ -23,7 +23,8 @@ typedef struct sb_service {
     sb_store_t *store;
     const sb_config_t *config;
     int64_t started_ms;
-    size_t connections; /* current count; read on the event loop only */
+    size_t connections;       /* current count; read on the event loop only */
+    struct sb_writer *writer; /* for its counts */
 } sb_service_t;
 
 typedef enum sb_arg_type {

@@ -3,6 +3,7 @@
 
 #include "methods.h"
 #include "version.h"
+#include "writer.h"
 
 static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
@@ -17,7 +18,7 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t uptime_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - call->svc->started_ms;
-    int rc = msgpack_pack_map(pk, admin ? 6 : 4);
+    int rc = msgpack_pack_map(pk, admin ? 7 : 4);
     rc |= sb_pack_kv_str(pk, "version", SB_VERSION);
     rc |= sb_pack_kv_int(pk, "uptime_s", uptime_ms / 1000);
     rc |= sb_pack_kv_str(pk, "durability", cfg->durability == SB_DURABILITY_FULL ? "full" : "none");
@@ -45,6 +46,13 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         rc |= sb_pack_kv_uint(pk, "used_bytes", stats.used_bytes);
         rc |= sb_pack_kv_uint(pk, "map_bytes", stats.map_bytes);
         rc |= sb_pack_kv_uint(pk, "max_map_bytes", stats.max_map_bytes);
+        /* Group commit at work: how many writes shared how many commits. */
+        size_t commits = 0, writes = 0;
+        if (call->svc->writer != NULL)
+            sb_writer_counts(call->svc->writer, &commits, &writes);
+        rc |= sb_pack_str(pk, "writer") | msgpack_pack_map(pk, 2);
+        rc |= sb_pack_kv_uint(pk, "commits", commits);
+        rc |= sb_pack_kv_uint(pk, "writes", writes);
     }
     return rc;
 }
@@ -61,7 +69,8 @@ static const sb_method_t methods[] = {
      "{version, uptime_s, durability, limits: {max_message_bytes, max_batch, max_inflight, "
      "max_connections, write_high_bytes, write_low_bytes, write_cap_bytes, write_stall_ms, "
      "page_max}, counts (admin): {orgs, callcenters, users, members, connections}, store "
-     "(admin): {data_dir, schema_version, used_bytes, map_bytes, max_map_bytes}}",
+     "(admin): {data_dir, schema_version, used_bytes, map_bytes, max_map_bytes}, writer (admin): "
+     "{commits, writes: group commits and the writes they held}}",
      ""},
 };
 

@@ -43,7 +43,7 @@ static void finish_shutdown(sb_server_t *server)
     uv_close((uv_handle_t *)&server->sigint, NULL);
     uv_close((uv_handle_t *)&server->ticker, NULL);
     sb_writer_stop(server->writer);
-    server->writer = NULL;
+    server->writer = server->svc.writer = NULL;
 }
 
 void sb__server_request_done(sb_server_t *server)
@@ -160,6 +160,7 @@ int sb_server_run(const sb_config_t *cfg)
     server->svc.store = store;
     if (rc == 0)
         rc = sb_writer_start(server->loop, store, 1024, &server->writer);
+    server->svc.writer = server->writer;
     if (rc == 0)
         rc = start_listening(server, &err);
     if (rc != 0) {
@@ -190,10 +191,7 @@ int sb_server_run(const sb_config_t *cfg)
             strcmp(default_socket, cfg->socket_path) ? cfg->socket_path : "");
     uv_run(server->loop, UV_RUN_DEFAULT);
     unlink(cfg->socket_path);
-    size_t commits = 0, jobs = 0;
     sb_info("stopped cleanly");
-    (void)commits;
-    (void)jobs;
     exit_code = 0;
 out:
     sb_store_close(store);

@@ -761,6 +761,72 @@ static void acknowledged_writes_survive_restart_and_kill(void **state)
     sb_harness_cleanup(&h);
 }
 
+static void concurrent_writes_share_commits(void **state)
+{
+    (void)state;
+    sb_harness_t h;
+    sb_harness_start(&h, NULL, NULL); /* full durability: every commit is an fsync */
+    sb_client_t admin;
+    sb_harness_client(&h, &admin, NULL);
+    expect(&admin, "org.create", json_pack("{s:s}", "org", "acme"), "OK", NULL);
+    enum { CLIENTS = 16, WRITES = 25 };
+    int fds[CLIENTS];
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    for (int c = 0; c < CLIENTS; c++) {
+        fds[c] = sb_harness_raw(&h);
+        msgpack_sbuffer all;
+        msgpack_sbuffer_init(&all);
+        pack_request(&buf, 0, "token.authenticate", h.token);
+        msgpack_sbuffer_write(&all, buf.data, buf.size);
+        for (int w = 1; w <= WRITES; w++) {
+            msgpack_sbuffer_clear(&buf);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+            char id[16], name[16];
+            snprintf(id, sizeof(id), "005%012d", c * 100 + w);
+            snprintf(name, sizeof(name), "U%d", c * 100 + w);
+            msgpack_pack_array(&pk, 4);
+            msgpack_pack_int(&pk, 0);
+            msgpack_pack_int(&pk, w);
+            sb_pack_str(&pk, "user.upsert");
+            msgpack_pack_array(&pk, 1);
+            msgpack_pack_map(&pk, 3);
+            sb_pack_kv_str(&pk, "org", "acme");
+            sb_pack_kv_str(&pk, "id", id);
+            sb_pack_kv_str(&pk, "name", name);
+            msgpack_sbuffer_write(&all, buf.data, buf.size);
+        }
+        assert_int_equal(send(fds[c], all.data, all.size, 0), (ssize_t)all.size);
+        msgpack_sbuffer_destroy(&all);
+    }
+    bool err;
+    for (int c = 0; c < CLIENTS; c++) {
+        for (int w = 0; w <= WRITES; w++) {
+            read_response(fds[c], &err);
+            assert_false(err);
+        }
+        close(fds[c]);
+    }
+    msgpack_sbuffer_destroy(&buf);
+    msgpack_unpacked r;
+    expect(&admin, "server.info", NULL, "OK", &r);
+    const msgpack_object *writer = sb_obj_get(&r.data, "writer");
+    uint64_t commits = sb_obj_get(writer, "commits")->via.u64;
+    uint64_t writes = sb_obj_get(writer, "writes")->via.u64;
+    print_message("%llu writes in %llu group commits\n", (unsigned long long)writes,
+                  (unsigned long long)commits);
+    assert_int_equal(writes, 1 + CLIENTS * WRITES);
+    assert_true(commits < writes / 2); /* the writes shared their commits */
+    msgpack_unpacked_destroy(&r);
+    expect(&admin, "user.list", json_pack("{s:s, s:i}", "org", "acme", "limit", 1000), "OK", &r);
+    assert_int_equal(sb_obj_get(&r.data, "users")->via.array.size, CLIENTS * WRITES);
+    msgpack_unpacked_destroy(&r);
+    sb_client_close(&admin);
+    assert_int_equal(sb_harness_stop(&h), 0);
+    sb_harness_cleanup(&h);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -780,6 +846,7 @@ int main(void)
     const struct CMUnitTest own[] = {
         cmocka_unit_test(a_client_that_never_reads_is_cut_off),
         cmocka_unit_test(acknowledged_writes_survive_restart_and_kill),
+        cmocka_unit_test(concurrent_writes_share_commits),
     };
     int failed = cmocka_run_group_tests_name("shared server", shared, start_server, stop_server);
     failed += cmocka_run_group_tests_name("own server", own, NULL, NULL);
