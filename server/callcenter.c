@@ -41,6 +41,7 @@ void sb_callcenter_free(sb_callcenter_t *cc)
         free_section(&cc->sections[i]);
     free(cc->sections);
     free(cc->adapter);
+    free(cc->custom_settings);
     free(cc);
 }
 
@@ -100,12 +101,41 @@ int sb_callcenter_set_adapter(sb_callcenter_t *cc, const char *adapter)
     return 0;
 }
 
+int sb_callcenter_set_custom_settings(sb_callcenter_t *cc, const char *text)
+{
+    char *copy = NULL;
+    if (text != NULL && (copy = strdup(text)) == NULL)
+        return -ENOMEM;
+    free(cc->custom_settings);
+    cc->custom_settings = copy;
+    return 0;
+}
+
+const char *sb_cc_form_name(sb_cc_form_t form)
+{
+    return form == SB_CC_FORM_METADATA ? "metadata" : "import";
+}
+
+int sb_cc_form_parse(const char *name, sb_cc_form_t *form)
+{
+    if (name != NULL && strcmp(name, "import") == 0)
+        *form = SB_CC_FORM_IMPORT;
+    else if (name != NULL && strcmp(name, "metadata") == 0)
+        *form = SB_CC_FORM_METADATA;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 int sb_callcenter_copy(const sb_callcenter_t *cc, sb_callcenter_t **out)
 {
     *out = NULL;
     sb_callcenter_t *copy = sb_callcenter_new();
     if (copy == NULL || sb_callcenter_set_adapter(copy, cc->adapter) != 0)
         goto fail;
+    if (sb_callcenter_set_custom_settings(copy, cc->custom_settings) != 0)
+        goto fail;
+    copy->form = cc->form;
     copy->id = cc->id;
     copy->created_ms = cc->created_ms;
     copy->updated_ms = cc->updated_ms;
@@ -127,6 +157,53 @@ int sb_callcenter_copy(const sb_callcenter_t *cc, sb_callcenter_t **out)
 fail:
     sb_callcenter_free(copy);
     return -ENOMEM;
+}
+
+/* The k-th of n things by sort order (stable: document order breaks ties). */
+static size_t kth_by_sort(const uint32_t *orders, size_t n, size_t k)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t before = 0;
+        for (size_t j = 0; j < n; j++)
+            before += orders[j] < orders[i] || (orders[j] == orders[i] && j < i);
+        if (before == k)
+            return i;
+    }
+    return 0;
+}
+
+static bool same_item(const sb_cc_item_t *a, const sb_cc_item_t *b)
+{
+    return a->sort_order == b->sort_order && strcmp(a->name, b->name) == 0 &&
+           strcmp(a->label, b->label) == 0 && strcmp(a->value, b->value) == 0;
+}
+
+bool sb_callcenter_same_definition(const sb_callcenter_t *a, const sb_callcenter_t *b)
+{
+    if (a->n_sections != b->n_sections)
+        return false;
+    uint32_t sa[SB_CC_MAX_SECTIONS], sb[SB_CC_MAX_SECTIONS];
+    for (size_t s = 0; s < a->n_sections; s++) {
+        sa[s] = a->sections[s].sort_order;
+        sb[s] = b->sections[s].sort_order;
+    }
+    for (size_t k = 0; k < a->n_sections; k++) {
+        const sb_cc_section_t *x = &a->sections[kth_by_sort(sa, a->n_sections, k)];
+        const sb_cc_section_t *y = &b->sections[kth_by_sort(sb, b->n_sections, k)];
+        if (x->sort_order != y->sort_order || strcmp(x->name, y->name) != 0 ||
+            strcmp(x->label, y->label) != 0 || x->n_items != y->n_items)
+            return false;
+        uint32_t ia[SB_CC_MAX_ITEMS], ib[SB_CC_MAX_ITEMS];
+        for (size_t i = 0; i < x->n_items; i++) {
+            ia[i] = x->items[i].sort_order;
+            ib[i] = y->items[i].sort_order;
+        }
+        for (size_t i = 0; i < x->n_items; i++)
+            if (!same_item(&x->items[kth_by_sort(ia, x->n_items, i)],
+                           &y->items[kth_by_sort(ib, y->n_items, i)]))
+                return false;
+    }
+    return true;
 }
 
 static const sb_cc_section_t *find_section(const sb_callcenter_t *cc, const char *name)
@@ -355,6 +432,14 @@ static int check_structure(const sb_callcenter_t *cc, sb_err_t *err)
     return 0;
 }
 
+/* Returns rc, naming /section/item as the field at fault when rc fails. */
+static int at(int rc, sb_err_t *err, const char *section, const char *item)
+{
+    if (rc != 0)
+        sb_err_field(err, section, item);
+    return rc;
+}
+
 int sb_callcenter_validate(const sb_callcenter_t *cc, sb_err_t *err)
 {
     int rc = check_structure(cc, err);
@@ -363,67 +448,74 @@ int sb_callcenter_validate(const sb_callcenter_t *cc, sb_err_t *err)
     if (find_section(cc, SB_CC_GENERAL) == NULL)
         return sb_err_set(err, SB_E_MISSING_FIELD,
                           "The section " SB_CC_GENERAL " (General Information) is required.");
-    if ((rc = check_internal_name(sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_INTERNAL_NAME),
-                                  err)) != 0 ||
-        (rc = check_display_name(sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_DISPLAY_NAME),
-                                 err)) != 0)
-        return rc;
+    rc = check_internal_name(sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_INTERNAL_NAME), err);
+    if (rc != 0)
+        return at(rc, err, SB_CC_GENERAL, SB_CC_INTERNAL_NAME);
+    rc = check_display_name(sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_DISPLAY_NAME), err);
+    if (rc != 0)
+        return at(rc, err, SB_CC_GENERAL, SB_CC_DISPLAY_NAME);
 
+    /* An Open CTI Call Center without an adapter URL is kept (legacy desktop
+     * adapters have none); the softphone check says what that means. */
     if (sb_callcenter_kind(cc) == SB_CC_KIND_SERVICE_CLOUD_VOICE) {
         if (!is_set(sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_VENDOR_INFO)))
-            return sb_err_set(err, SB_E_MISSING_FIELD,
-                              "The field /" SB_CC_GENERAL "/" SB_CC_VENDOR_INFO
-                              " of a Service Cloud Voice Call Center must name the vendor info.");
+            return at(sb_err_set(err, SB_E_MISSING_FIELD,
+                                 "The field /" SB_CC_GENERAL "/" SB_CC_VENDOR_INFO
+                                 " of a Service Cloud Voice Call Center must name the vendor "
+                                 "info."),
+                      err, SB_CC_GENERAL, SB_CC_VENDOR_INFO);
         if (find_section(cc, SB_CC_HVCC) == NULL)
             return sb_err_set(err, SB_E_MISSING_FIELD,
                               "A Service Cloud Voice Call Center needs the section " SB_CC_HVCC
                               " (SCV Settings).");
-    } else if (!is_set(sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_ADAPTER_URL))) {
-        return sb_err_set(err, SB_E_MISSING_FIELD,
-                          "The field /" SB_CC_GENERAL "/" SB_CC_ADAPTER_URL
-                          " (the CTI adapter URL) is required for an Open CTI Call Center.");
     }
 
     const char *use_api = sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_USE_API);
     if (is_set(use_api) && strcasecmp(use_api, "true") != 0 && strcasecmp(use_api, "false") != 0)
-        return sb_err_set(err, SB_E_INVALID_VALUE,
-                          "The field /" SB_CC_GENERAL "/" SB_CC_USE_API
-                          " is '%.40s'; it must be true or false.",
-                          use_api);
-    if ((rc = check_range(cc, SB_CC_HEIGHT, SB_CC_HEIGHT_MIN, SB_CC_HEIGHT_MAX, err)) != 0 ||
-        (rc = check_range(cc, SB_CC_WIDTH, SB_CC_WIDTH_MIN, SB_CC_WIDTH_MAX, err)) != 0)
-        return rc;
+        return at(sb_err_set(err, SB_E_INVALID_VALUE,
+                             "The field /" SB_CC_GENERAL "/" SB_CC_USE_API
+                             " is '%.40s'; it must be true or false.",
+                             use_api),
+                  err, SB_CC_GENERAL, SB_CC_USE_API);
+    if ((rc = check_range(cc, SB_CC_HEIGHT, SB_CC_HEIGHT_MIN, SB_CC_HEIGHT_MAX, err)) != 0)
+        return at(rc, err, SB_CC_GENERAL, SB_CC_HEIGHT);
+    if ((rc = check_range(cc, SB_CC_WIDTH, SB_CC_WIDTH_MIN, SB_CC_WIDTH_MAX, err)) != 0)
+        return at(rc, err, SB_CC_GENERAL, SB_CC_WIDTH);
 
     const char *mode = sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_COMPAT_MODE);
     sb_cc_compat_mode_t parsed;
     if (is_set(mode) && parse_compat_mode(mode, &parsed) != 0)
-        return sb_err_set(err, SB_E_INVALID_COMPATIBILITY_MODE,
-                          "The compatibility mode '%.40s' is not one of Classic, Lightning, "
-                          "Classic_and_Lightning.",
-                          mode);
+        return at(sb_err_set(err, SB_E_INVALID_COMPATIBILITY_MODE,
+                             "The compatibility mode '%.40s' is not one of Classic, Lightning, "
+                             "Classic_and_Lightning.",
+                             mode),
+                  err, SB_CC_GENERAL, SB_CC_COMPAT_MODE);
 
     bool standby = is_set(sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_STANDBY_URL));
     const char *timeout = sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_TIMEOUT);
     if (standby != is_set(timeout))
-        return sb_err_set(err, SB_E_STANDBY_WITHOUT_TIMEOUT,
-                          standby ? "A standby URL is set without a timeout; set "
-                                    "/" SB_CC_GENERAL "/" SB_CC_TIMEOUT " too, or clear both."
-                                  : "A timeout is set without a standby URL; set "
-                                    "/" SB_CC_GENERAL "/" SB_CC_STANDBY_URL " too, or clear both.");
+        return at(sb_err_set(err, SB_E_STANDBY_WITHOUT_TIMEOUT,
+                             standby ? "A standby URL is set without a timeout; set "
+                                       "/" SB_CC_GENERAL "/" SB_CC_TIMEOUT " too, or clear both."
+                                     : "A timeout is set without a standby URL; set "
+                                       "/" SB_CC_GENERAL "/" SB_CC_STANDBY_URL
+                                       " too, or clear both."),
+                  err, SB_CC_GENERAL, standby ? SB_CC_STANDBY_URL : SB_CC_TIMEOUT);
     uint64_t timeout_ms = 0;
     if (is_set(timeout) &&
         (parse_decimal(timeout, &timeout_ms) != 0 || timeout_ms == 0 || timeout_ms > INT32_MAX))
-        return sb_err_set(err, SB_E_INVALID_VALUE,
-                          "The timeout '%.40s' must be a whole number of milliseconds from 1 to "
-                          "%d.",
-                          timeout, INT32_MAX);
+        return at(sb_err_set(err, SB_E_INVALID_VALUE,
+                             "The timeout '%.40s' must be a whole number of milliseconds from 1 "
+                             "to %d.",
+                             timeout, INT32_MAX),
+                  err, SB_CC_GENERAL, SB_CC_TIMEOUT);
 
     for (size_t s = 0; s < cc->n_sections; s++) {
         const sb_cc_section_t *section = &cc->sections[s];
         for (size_t i = 0; i < section->n_items; i++)
             if (is_prefix_item(section->items[i].name) &&
                 (rc = check_prefix(section, &section->items[i], err)) != 0)
-                return rc;
+                return at(rc, err, section->name, section->items[i].name);
     }
     return 0;
 }
@@ -522,6 +614,10 @@ int sb_callcenter_from_fields(const sb_cc_fields_t *f, sb_callcenter_t **out, sb
     snprintf(width, sizeof(width), "%u", f->softphone_width);
     snprintf(timeout, sizeof(timeout), "%u", f->timeout_ms);
     bool scv = f->vendor_info_api_name != NULL;
+    if (!scv && (f->adapter_url == NULL || f->adapter_url[0] == '\0'))
+        return sb_err_set(err, SB_E_MISSING_FIELD,
+                          "An Open CTI Call Center needs its CTI adapter URL (adapter_url); a "
+                          "Service Cloud Voice one names its vendor info instead.");
 
     const struct field_row general[] = {
         {SB_CC_INTERNAL_NAME, "InternalName", f->internal_name ? f->internal_name : ""},

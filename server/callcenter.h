@@ -78,6 +78,12 @@ typedef struct sb_cc_section {
     size_t n_items;
 } sb_cc_section_t;
 
+/** The two forms of definition files (see docs/definitions.md). */
+typedef enum sb_cc_form {
+    SB_CC_FORM_IMPORT = 0,   /* <callCenter><section sortOrder name label><item ...>value */
+    SB_CC_FORM_METADATA = 1, /* <CallCenter xmlns=".../metadata"><sections><items>... */
+} sb_cc_form_t;
+
 typedef struct sb_callcenter {
     sb_sfid_t id;              /* set by the store on create */
     char *adapter;             /* [owned] the adapter plugin's name; "" when none is named */
@@ -85,6 +91,8 @@ typedef struct sb_callcenter {
     int64_t updated_ms;        /* set by the store */
     sb_cc_section_t *sections; /* [owned] in document order */
     size_t n_sections;
+    sb_cc_form_t form;     /* the form it was imported in (or created: import) */
+    char *custom_settings; /* [owned] a Metadata API file's customSettings, verbatim, or NULL */
 } sb_callcenter_t;
 
 /**
@@ -135,6 +143,14 @@ int sb_callcenter_add_section(sb_callcenter_t *cc, const char *name, const char 
 int sb_callcenter_add_item(sb_callcenter_t *cc, size_t section, const char *name, const char *label,
                            uint32_t sort_order, const char *value);
 
+/** Sets the Metadata API customSettings text (copied; NULL: none). Returns 0 or -ENOMEM. */
+int sb_callcenter_set_custom_settings(sb_callcenter_t *cc, const char *text);
+
+/** "import" or "metadata". */
+const char *sb_cc_form_name(sb_cc_form_t form);
+/** Parses a form name. Returns 0 or -EINVAL. */
+int sb_cc_form_parse(const char *name, sb_cc_form_t *form);
+
 /** Sets the adapter name (copied; NULL means none). Returns 0 or -ENOMEM. */
 int sb_callcenter_set_adapter(sb_callcenter_t *cc, const char *adapter);
 
@@ -172,6 +188,13 @@ sb_cc_compat_mode_t sb_callcenter_compat_mode(const sb_callcenter_t *cc);
 
 /** "Classic", "Lightning" or "Classic_and_Lightning". */
 const char *sb_cc_compat_mode_name(sb_cc_compat_mode_t mode);
+
+/**
+ * Whether a and b define the same Call Center: the same sections and items,
+ * taken in sort order, with the same names, labels, sort orders and values
+ * (ids, times, the adapter and the form are not compared).
+ */
+bool sb_callcenter_same_definition(const sb_callcenter_t *a, const sb_callcenter_t *b);
 
 /**
  * Checks every field rule: the internal name's form, the display name's

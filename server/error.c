@@ -33,6 +33,14 @@ void sb_err_clear(sb_err_t *err)
         return;
     err->code = 0;
     err->message[0] = '\0';
+    err->field[0] = '\0';
+}
+
+void sb_err_field(sb_err_t *err, const char *section, const char *item)
+{
+    if (err != NULL)
+        snprintf(err->field, sizeof(err->field), "/%.255s%s%.255s", section, item ? "/" : "",
+                 item ? item : "");
 }
 
 void sb_err_format(sb_err_t *err, int code, const char *fmt, ...)
@@ -47,6 +55,7 @@ void sb_err_format(sb_err_t *err, int code, const char *fmt, ...)
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
     err->code = code;
+    err->field[0] = '\0';
 }
 
 void sb_err_prefix(sb_err_t *err, const char *fmt, ...)

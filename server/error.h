@@ -40,6 +40,7 @@ enum {
     SB_E_STORE_LOCKED,
     SB_E_UNKNOWN_METHOD,
     SB_E_UNAUTHENTICATED,
+    SB_E_INVALID_DEFINITION,
 };
 
 /*
@@ -96,13 +97,16 @@ enum {
       "There is no such method; docs/protocol.md lists them.")                                     \
     X(UNAUTHENTICATED, SB_E_UNAUTHENTICATED, 30,                                                   \
       "Authenticate first with token.authenticate and a valid token.")                             \
-    X(MESSAGE_TOO_LARGE, -EMSGSIZE, 31, "The message is larger than the server's limit.")
+    X(MESSAGE_TOO_LARGE, -EMSGSIZE, 31, "The message is larger than the server's limit.")     \
+    X(INVALID_DEFINITION, SB_E_INVALID_DEFINITION, 32,                                             \
+      "The file is not a Call Center definition; docs/definitions.md describes both forms.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */
 typedef struct sb_err {
     int code;          /* 0 or the negative code that was returned */
     char message[512]; /* a sentence for the operator */
+    char field[520];   /* "/section/item" at fault, when a Call Center field is; else "" */
 } sb_err_t;
 
 /** Resets `err` (may be NULL) to success. */
@@ -111,6 +115,9 @@ void sb_err_clear(sb_err_t *err);
 /** Fills `err` (may be NULL) with `code` and a formatted sentence. */
 void sb_err_format(sb_err_t *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/** Names the Call Center field at fault ("/section/item"; item may be NULL for a section). */
+void sb_err_field(sb_err_t *err, const char *section, const char *item);
 
 /** Puts a formatted prefix ("Row 7: ") in front of the sentence `err` holds. */
 void sb_err_prefix(sb_err_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

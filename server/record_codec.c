@@ -67,9 +67,12 @@ int sb_codec_encode_callcenter(const sb_callcenter_t *cc, msgpack_sbuffer *buf)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, 5);
+    int rc = msgpack_pack_map(&pk, cc->custom_settings ? 7 : 6);
     rc |= pack_kv_str(&pk, "id", cc->id.s);
     rc |= pack_kv_str(&pk, "adapter", cc->adapter);
+    rc |= pack_kv_i64(&pk, "form", cc->form);
+    if (cc->custom_settings)
+        rc |= pack_kv_str(&pk, "custom_settings", cc->custom_settings);
     rc |= pack_kv_i64(&pk, "created", cc->created_ms);
     rc |= pack_kv_i64(&pk, "updated", cc->updated_ms);
     rc |= pack_str(&pk, "sections");
@@ -298,6 +301,22 @@ static int decode_callcenter(const msgpack_object *obj, void *out)
     }
     if (rc == 0)
         rc = get_i64(obj, "updated", &cc->updated_ms);
+    /* Optional keys, added in schema 1 after its first records: absent means
+     * the default. */
+    int64_t form = SB_CC_FORM_IMPORT;
+    if (rc == 0 && map_get(obj, "form") != NULL)
+        rc = get_i64(obj, "form", &form);
+    if (rc == 0 && form != SB_CC_FORM_IMPORT && form != SB_CC_FORM_METADATA)
+        rc = SB_E_CORRUPT;
+    cc->form = (sb_cc_form_t)form;
+    if (rc == 0 && map_get(obj, "custom_settings") != NULL) {
+        char *text = NULL;
+        rc = get_str_dup(obj, "custom_settings", &text);
+        if (rc == 0) {
+            free(cc->custom_settings);
+            cc->custom_settings = text;
+        }
+    }
     if (rc != 0)
         return rc;
     const msgpack_object *sections = map_get(obj, "sections");

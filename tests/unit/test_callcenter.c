@@ -40,6 +40,8 @@ static void expect_build(const sb_cc_fields_t *f, int want, const char *in_messa
     sb_callcenter_free(cc);
 }
 
+static sb_callcenter_t *built(void);
+
 static void standard_sections_and_labels(void **state)
 {
     (void)state;
@@ -162,7 +164,14 @@ static void required_fields_by_kind(void **state)
     (void)state;
     sb_cc_fields_t f = valid_fields();
     f.adapter_url = NULL;
-    expect_build(&f, SB_E_MISSING_FIELD, "reqAdapterUrl");
+    expect_build(&f, SB_E_MISSING_FIELD, "adapter URL");
+    /* ...but a stored definition without one is kept: legacy desktop
+     * adapters (AMC's CTI toolkit) have none. */
+    sb_callcenter_t *legacy = built();
+    legacy->sections[0].items[2].name[0] = 'x'; /* reqAdapterUrl -> xeqAdapterUrl */
+    assert_null(sb_callcenter_value(legacy, SB_CC_GENERAL, SB_CC_ADAPTER_URL));
+    assert_int_equal(sb_callcenter_validate(legacy, NULL), 0);
+    sb_callcenter_free(legacy);
 
     /* Service Cloud Voice: a vendor info and a reqHvcc section, no adapter URL. */
     sb_cc_fields_t scv = {
@@ -179,6 +188,22 @@ static void required_fields_by_kind(void **state)
     sb_callcenter_free(cc);
     scv.vendor_info_api_name = "";
     expect_build(&scv, SB_E_MISSING_FIELD, "reqVendorInfoApiName");
+}
+
+static void the_field_at_fault_is_named(void **state)
+{
+    (void)state;
+    sb_callcenter_t *cc = built();
+    sb_err_t err;
+    sb_cc_change_t tall = {"reqGeneralInfo", "reqSoftphoneHeight", "3000"};
+    assert_rc(sb_callcenter_apply(cc, &tall, 1, &err), SB_E_OUT_OF_RANGE, err);
+    assert_string_equal(err.field, "/reqGeneralInfo/reqSoftphoneHeight");
+    sb_cc_change_t prefix = {"reqDialingOptions", "reqOutsidePrefix", "9-"};
+    tall.value = "400";
+    sb_cc_change_t both[] = {tall, prefix};
+    assert_rc(sb_callcenter_apply(cc, both, 2, &err), SB_E_INVALID_VALUE, err);
+    assert_string_equal(err.field, "/reqDialingOptions/reqOutsidePrefix");
+    sb_callcenter_free(cc);
 }
 
 static void values_of_known_fields(void **state)
@@ -325,6 +350,7 @@ int main(void)
         cmocka_unit_test(standby_url_and_timeout_together),
         cmocka_unit_test(required_fields_by_kind),
         cmocka_unit_test(values_of_known_fields),
+        cmocka_unit_test(the_field_at_fault_is_named),
         cmocka_unit_test(number_fields_are_strict),
         cmocka_unit_test(field_set_is_fixed),
         cmocka_unit_test(internal_name_never_changes),
