@@ -83,10 +83,10 @@ static bool named(const xmlNode *node, const char *name)
     return node->type == XML_ELEMENT_NODE && strcmp((const char *)node->name, name) == 0;
 }
 
-static int refuse(reader_t *r, const xmlNode *node, const char *fmt, ...)
+static void refuse_format(reader_t *r, const xmlNode *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int refuse(reader_t *r, const xmlNode *node, const char *fmt, ...)
+static void refuse_format(reader_t *r, const xmlNode *node, const char *fmt, ...)
 {
     char text[480];
     va_list ap;
@@ -94,9 +94,13 @@ static int refuse(reader_t *r, const xmlNode *node, const char *fmt, ...)
     // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see error.c
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    return sb_err_set(r->err, SB_E_INVALID_DEFINITION, "line %ld: %s",
-                      node ? (long)xmlGetLineNo(node) : r->root_line, text);
+    sb_err_set(r->err, SB_E_INVALID_DEFINITION, "line %ld: %s",
+               node ? (long)xmlGetLineNo(node) : r->root_line, text);
 }
+
+/* Records why the file is refused, naming the element's line; worth the
+ * code. A macro, so that static analysis sees the code it is worth. */
+#define refuse(r, node, ...) (refuse_format((r), (node), __VA_ARGS__), SB_E_INVALID_DEFINITION)
 
 /* The text of an element with no element children: its value. [owned: free()] */
 static int text_of(reader_t *r, const xmlNode *node, char **out)
@@ -332,11 +336,10 @@ static int read_metadata_section(reader_t *r, const xmlNode *node)
 static int prepend_item(sb_callcenter_t *cc, size_t s, const char *name, const char *label,
                         const char *value)
 {
-    sb_cc_section_t *section = &cc->sections[s];
     int rc = sb_callcenter_add_item(cc, s, name, label, 0, value);
     if (rc != 0)
         return rc;
-    section = &cc->sections[s];
+    sb_cc_section_t *section = &cc->sections[s];
     sb_cc_item_t added = section->items[section->n_items - 1];
     memmove(section->items + 1, section->items, (section->n_items - 1) * sizeof(*section->items));
     section->items[0] = added;
@@ -487,6 +490,36 @@ static int read_metadata_form(reader_t *r, const xmlNode *root, const char *file
         free(fields[f]);
     r->cc->form = SB_CC_FORM_METADATA;
     return rc;
+}
+
+/* The names: one of each, and (as Salesforce's own template says) at the
+ * sortOrder the documentation fixes, since only their labels may change. */
+static int check_name_items(reader_t *r)
+{
+    static const char *const names[2] = {SB_CC_INTERNAL_NAME, SB_CC_DISPLAY_NAME};
+    int general = find_section_index(r->cc, SB_CC_GENERAL);
+    if (general < 0)
+        return 0; /* validation says it is missing */
+    const sb_cc_section_t *section = &r->cc->sections[general];
+    for (uint32_t k = 0; k < 2; k++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/%s/%s", SB_CC_GENERAL, names[k]);
+        size_t count = 0;
+        for (size_t i = 0; i < section->n_items; i++) {
+            if (strcmp(section->items[i].name, names[k]) != 0)
+                continue;
+            if (++count > 1)
+                return sb_err_set(r->err, SB_E_INVALID_DEFINITION,
+                                  "line %ld: %s appears more than once; a Call Center has one.",
+                                  line_of(r, path), names[k]);
+            if (section->items[i].sort_order != k)
+                return sb_err_set(r->err, SB_E_INVALID_DEFINITION,
+                                  "line %ld: %s has sortOrder %u; it keeps %u (only its label "
+                                  "may change).",
+                                  line_of(r, path), names[k], section->items[i].sort_order, k);
+        }
+    }
+    return 0;
 }
 
 /* What real files do that the documentation forbids: accepted, said. */
@@ -646,6 +679,8 @@ int sb_definition_import(const char *xml, size_t len, const char *filename,
             }
         }
     }
+    if (rc == 0)
+        rc = check_name_items(&r);
     if (rc == 0) {
         rc = sb_callcenter_validate(r.cc, err);
         if (rc != 0) {

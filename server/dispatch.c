@@ -83,10 +83,28 @@ size_t sb_arg_limit(sb_call_t *call)
     return (size_t)sb_arg_int(call, "limit", 100);
 }
 
+const char *sb_arg_bytes(sb_call_t *call, const char *key, size_t *len)
+{
+    const msgpack_object *obj = sb_obj_get(call->args, key);
+    *len = 0;
+    if (obj == NULL)
+        return NULL;
+    if (obj->type == MSGPACK_OBJECT_BIN) {
+        *len = obj->via.bin.size;
+        return obj->via.bin.ptr;
+    }
+    if (obj->type == MSGPACK_OBJECT_STR) {
+        *len = obj->via.str.size;
+        return obj->via.str.ptr;
+    }
+    return NULL;
+}
+
 static const char *type_name(sb_arg_type_t type)
 {
-    static const char *const names[] = {"a string", "a non-negative integer", "a boolean",
-                                        "an array", "a map"};
+    static const char *const names[] = {"a string",  "a non-negative integer",
+                                        "a boolean", "an array",
+                                        "a map",     "a string or binary"};
     return names[type];
 }
 
@@ -104,6 +122,8 @@ static bool type_matches(const msgpack_object *obj, sb_arg_type_t type)
         return obj->type == MSGPACK_OBJECT_ARRAY;
     case SB_ARG_MAP:
         return obj->type == MSGPACK_OBJECT_MAP;
+    case SB_ARG_BYTES:
+        return obj->type == MSGPACK_OBJECT_STR || obj->type == MSGPACK_OBJECT_BIN;
     }
     return false;
 }

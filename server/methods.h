@@ -33,6 +33,7 @@ typedef enum sb_arg_type {
     SB_ARG_BOOLEAN,
     SB_ARG_ARRAY,
     SB_ARG_MAP,
+    SB_ARG_BYTES, /* a string or binary: a file's contents */
 } sb_arg_type_t;
 
 typedef struct sb_arg_spec {
@@ -92,6 +93,9 @@ const msgpack_object *sb_arg_obj(sb_call_t *call, const char *key);
 /** A msgpack string object as a NUL-terminated copy in the call's zone; NULL if not a string or
  * holding a NUL. */
 const char *sb_obj_str(sb_call_t *call, const msgpack_object *obj);
+/** Bytes argument `key` (a str or bin): its data and length, or NULL when absent. [borrowed: the
+ * call] */
+const char *sb_arg_bytes(sb_call_t *call, const char *key, size_t *len);
 /** The value of `key` in map `map`, or NULL. */
 const msgpack_object *sb_obj_get(const msgpack_object *map, const char *key);
 

@@ -1,7 +1,10 @@
 /* callcenter.*: create, read, list, change, clone and delete Call Centers. */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "definition.h"
 #include "methods.h"
 
 int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc)
@@ -181,6 +184,93 @@ static int cc_delete(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", id) : rc;
 }
 
+/* A Call Center by id (starting with a digit: 04v...) or by internal name. */
+static int load_cc(sb_call_t *call, const char *text, sb_callcenter_t **cc, sb_err_t *err)
+{
+    if (text != NULL && text[0] != '\0' && !isdigit((unsigned char)text[0]))
+        return sb_store_cc_get_by_name(call->svc->store, call->org, text, cc, err);
+    return sb_store_cc_get(call->svc->store, call->org, text, cc, err);
+}
+
+static int cc_import(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    size_t len;
+    const char *file = sb_arg_bytes(call, "file", &len);
+    sb_callcenter_t *def = NULL, *cc = NULL;
+    sb_warnings_t warnings = {0};
+    int rc = sb_definition_import(file, len, sb_arg_str(call, "filename"),
+                                  sb_arg_str(call, "internal_name"), &def, &warnings, err);
+    const char *adapter = sb_arg_str(call, "adapter");
+    if (rc == 0 && adapter != NULL)
+        rc = sb_callcenter_set_adapter(def, adapter) == 0 ? 0 : sb_err_default(err, -ENOMEM);
+    bool dry_run = sb_arg_bool(call, "dry_run", false);
+    if (rc == 0 && !dry_run)
+        rc = sb_store_cc_create(call->svc->store, call->org, def, &cc, err);
+    if (rc == 0) {
+        rc = msgpack_pack_map(pk, 4) | sb_pack_kv_bool(pk, "dry_run", dry_run) |
+             sb_pack_kv_str(pk, "form", sb_cc_form_name(def->form));
+        rc |= sb_pack_str(pk, "warnings") | msgpack_pack_array(pk, warnings.n);
+        for (size_t i = 0; i < warnings.n; i++)
+            rc |= sb_pack_str(pk, warnings.lines[i]);
+        rc |= sb_pack_str(pk, "callcenter") | sb__pack_callcenter(pk, cc ? cc : def);
+    }
+    sb_warnings_free(&warnings);
+    sb_callcenter_free(def);
+    sb_callcenter_free(cc);
+    return rc;
+}
+
+static int cc_export(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_callcenter_t *cc = NULL;
+    int rc = load_cc(call, sb_arg_str(call, "id"), &cc, err);
+    sb_cc_form_t form = cc ? cc->form : SB_CC_FORM_IMPORT;
+    const char *form_name = sb_arg_str(call, "form");
+    if (rc == 0 && form_name != NULL && sb_cc_form_parse(form_name, &form) != 0)
+        rc = sb_err_set(err, -EINVAL, "The form is import or metadata, not '%.40s'.", form_name);
+    char *xml = NULL;
+    size_t len = 0;
+    if (rc == 0)
+        rc = sb_definition_export(cc, form, &xml, &len, err);
+    if (rc == 0) {
+        char filename[300];
+        sb_definition_filename(cc, form, filename, sizeof(filename));
+        rc = msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "form", sb_cc_form_name(form)) |
+             sb_pack_kv_str(pk, "filename", filename) | sb_pack_str(pk, "xml") |
+             msgpack_pack_str(pk, len) | msgpack_pack_str_body(pk, xml, len);
+    }
+    free(xml);
+    sb_callcenter_free(cc);
+    return rc;
+}
+
+/* The shape of Open CTI's getCallCenterSettings: "/section/item" -> value. */
+static int cc_settings(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_callcenter_t *cc = NULL;
+    int rc = load_cc(call, sb_arg_str(call, "id"), &cc, err);
+    if (rc != 0)
+        return rc;
+    size_t n = 0;
+    for (size_t s = 0; s < cc->n_sections; s++)
+        for (size_t i = 0; i < cc->sections[s].n_items; i++)
+            n += sb_callcenter_find(cc, cc->sections[s].name, cc->sections[s].items[i].name) ==
+                 &cc->sections[s].items[i]; /* a repeated item: its first value */
+    rc = msgpack_pack_map(pk, 1) | sb_pack_str(pk, "settings") | msgpack_pack_map(pk, n);
+    for (size_t s = 0; s < cc->n_sections; s++) {
+        const sb_cc_section_t *section = &cc->sections[s];
+        for (size_t i = 0; i < section->n_items; i++) {
+            if (sb_callcenter_find(cc, section->name, section->items[i].name) != &section->items[i])
+                continue;
+            char path[520];
+            snprintf(path, sizeof(path), "/%s/%s", section->name, section->items[i].name);
+            rc |= sb_pack_kv_str(pk, path, section->items[i].value);
+        }
+    }
+    sb_callcenter_free(cc);
+    return rc;
+}
+
 #define CC_RESULT                                                                                  \
     "the Call Center: {id, internal_name, display_name, kind, adapter, compatibility_mode, "       \
     "created, updated, sections: [{name, label, sort_order, items: [{name, label, sort_order, "    \
@@ -262,6 +352,46 @@ static const sb_method_t methods[] = {
       {"display_name", SB_ARG_STRING, false, "the new one's display name (default: the same)"}},
      CC_RESULT,
      "NOT_FOUND INTERNAL_NAME_TAKEN INVALID_INTERNAL_NAME"},
+    {"callcenter.import",
+     "Creates a Call Center from a definition file, in either form (told by its structure). A "
+     "file that breaks a rule is refused with the rule, the element and its line; what real files "
+     "do that the documentation forbids is accepted with warnings.",
+     SB_ROLE_ORG_ADMIN,
+     true,
+     true,
+     cc_import,
+     {SB_ARG_ORG,
+      {"file", SB_ARG_BYTES, true,
+       "the file's bytes: at most 1 MiB, and the request within --max-message-bytes"},
+      {"filename", SB_ARG_STRING, false,
+       "its name: a Metadata API file (NAME.callCenter-meta.xml) takes its internal name from it"},
+      {"internal_name", SB_ARG_STRING, false, "the internal name, instead of the file's"},
+      {"adapter", SB_ARG_STRING, false, "the adapter plugin that serves it"},
+      {"dry_run", SB_ARG_BOOLEAN, false, "check the file and answer, but store nothing"}},
+     "{dry_run, form: import | metadata, warnings: [sentence], callcenter: the Call Center as "
+     "callcenter.get gives it (without id when dry_run)}",
+     "NOT_FOUND INVALID_DEFINITION INTERNAL_NAME_TAKEN " FIELD_ERRORS},
+    {"callcenter.export",
+     "Writes a Call Center as a definition file, in the form it came in or the one asked for.",
+     SB_ROLE_READ_ONLY,
+     false,
+     true,
+     cc_export,
+     {SB_ARG_ORG,
+      {"id", SB_ARG_STRING, true, "the Call Center's id, or its internal name"},
+      {"form", SB_ARG_STRING, false, "import or metadata (default: the form it was imported in)"}},
+     "{form, filename: the name a partner would give the file, xml: the file}",
+     "NOT_FOUND INVALID_ID INVALID_ARGUMENT"},
+    {"callcenter.settings",
+     "A Call Center's settings as Open CTI's getCallCenterSettings returns them: a flat map of "
+     "/section/item to value (a repeated item gives its first value).",
+     SB_ROLE_READ_ONLY,
+     false,
+     true,
+     cc_settings,
+     {SB_ARG_ORG, {"id", SB_ARG_STRING, true, "the Call Center's id, or its internal name"}},
+     "{settings: {\"/reqGeneralInfo/reqInternalName\": value, ...}}",
+     "NOT_FOUND INVALID_ID"},
     {"callcenter.delete",
      "Deletes a Call Center; refused while it has members unless forced (which removes them).",
      SB_ROLE_ORG_ADMIN,

@@ -6,7 +6,8 @@
 
 static const char *type_word(sb_arg_type_t type)
 {
-    static const char *const words[] = {"string", "integer", "boolean", "array", "map"};
+    static const char *const words[] = {"string", "integer", "boolean",
+                                        "array",  "map",     "string or binary"};
     return words[type];
 }
 

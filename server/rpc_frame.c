@@ -108,8 +108,15 @@ int sb_frame_scan(const uint8_t *data, size_t len, size_t max_message, size_t *m
 {
     *message_len = 0;
     size_t pos = 0;
-    uint64_t pending = 1; /* items still to read: each takes at least one byte */
+    /* items[d]: items still to read in the d-th open container (items[0]:
+     * the message itself). Each item takes at least one byte, so their sum
+     * bounds what the message may still declare. */
+    uint64_t items[SB_FRAME_MAX_DEPTH + 1] = {1};
+    uint64_t pending = 1;
+    int depth = 0;
     while (pending > 0) {
+        while (items[depth] == 0)
+            depth--; /* that container is complete */
         if (pending > max_message - pos)
             return -EMSGSIZE; /* more items declared than bytes allowed */
         if (pos >= len)
@@ -132,8 +139,13 @@ int sb_frame_scan(const uint8_t *data, size_t len, size_t max_message, size_t *m
         }
         pos += l.head;
         pending--;
+        items[depth]--;
         if (l.per_count) {
-            pending += count * l.per_count; /* count < 2^32: no overflow */
+            /* msgpack-c decodes containers nested at most 32 deep. */
+            if (depth + 1 > SB_FRAME_MAX_DEPTH)
+                return -EPROTO;
+            items[++depth] = count * l.per_count; /* count < 2^32: no overflow */
+            pending += items[depth];
             continue;
         }
         if (payload > max_message - pos)

@@ -21,6 +21,7 @@
 
 #define SB_FRAME_COMPLETE 1
 #define SB_FRAME_NEED_MORE 0
+#define SB_FRAME_MAX_DEPTH 32 /* containers nested in one message, as msgpack-c decodes them */
 
 /**
  * Scans data[0..len) for one whole msgpack message. Returns SB_FRAME_COMPLETE

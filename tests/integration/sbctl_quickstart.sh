@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every line of the README's quickstart against a real server, as
 # printed, then checks sbctl's exit statuses, --json and CSV imports.
-# usage: sbctl_quickstart.sh SWITCHBOARDD SBCTL README
+# usage: sbctl_quickstart.sh SWITCHBOARDD SBCTL README CORPUS_DIR
 set -u
-server=$1 sbctl=$2 readme=$3
+server=$1 sbctl=$2 readme=$3 corpus=$4
 repo=$(cd "$(dirname "$readme")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/sbqs.XXXXXX")
 export SB_DATA_DIR="$work/data"
@@ -79,6 +79,36 @@ check "nothing of it imported" 1 sbctl user get --org acme 005000000000099
 printf 'user,callcenter\n005000000000002,SupportEU\n005000000000777,SupportEU\n' >"$work/m.csv"
 check "refused chunk" 1 sbctl member import "$work/m.csv" --org acme --chunk 1
 contains "refused chunk says what was imported" err "1 rows before them were imported"
+
+# Every definition file of the corpus, through sbctl: each imports in an org
+# of its own (two carry the internal name OpenCTI), except the placeholder
+# template, refused for its internal name; each export imports again.
+n=0
+for file in "$corpus"/*/*; do
+  case "$file" in *.md) continue ;; esac
+  n=$((n + 1))
+  sbctl org create "corpus$n" >/dev/null
+  if [ "$(basename "$file")" = sampleContactCenter.xml ]; then
+    check "refused: $file" 1 sbctl callcenter import "$file" --org "corpus$n"
+    contains "refusal names rule and line" err "INVALID_INTERNAL_NAME: line 3, <item name=\"reqInternalName\">"
+    check "imported under a name: $file" 0 sbctl callcenter import "$file" --org "corpus$n" --internal-name DemoConnector
+    continue
+  fi
+  check "import: $file" 0 sbctl callcenter import "$file" --org "corpus$n"
+  name=$(sbctl --json callcenter list --org "corpus$n" | sed -n 's/.*"internal_name": "\(.*\)".*/\1/p')
+  for form in import metadata; do
+    out="$work/$name.$form"
+    [ "$form" = metadata ] && out="$work/$name.callCenter-meta.xml"
+    check "export $form: $file" 0 sh -c "sbctl callcenter export '$name' --org corpus$n --form $form > '$out'"
+    sbctl org create "again$n$form" >/dev/null
+    check "re-import $form: $file" 0 sbctl callcenter import "$out" --org "again$n$form"
+  done
+done
+[ "$n" -ge 10 ] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: only $n corpus files" >&2; }
+sbctl org create dup >/dev/null
+check "OpenCTI once" 0 sbctl callcenter import "$corpus/salesforce-open-cti-sample/callcenter.xml" --org dup
+check "OpenCTI twice in one org" 1 sbctl callcenter import "$corpus/salesforce-open-cti-demo-adapter/OpenCTI.callCenter" --org dup
+contains "duplicate named" err "INTERNAL_NAME_TAKEN"
 
 # An org's read-only token reads its org and nothing else.
 reader=$(sbctl --json token create --org acme --role read_only | sed -n 's/.*"token": "\(.*\)".*/\1/p')

@@ -323,6 +323,82 @@ static void every_method_works_for_its_org(void **state)
     sb_client_close(&reader);
 }
 
+static json_t *corpus_file(const char *path)
+{
+    char full[512];
+    snprintf(full, sizeof(full), "%s/%s", SB_CORPUS_DIR, path);
+    FILE *f = fopen(full, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s", full);
+    static char data[1 << 16];
+    size_t len = fread(data, 1, sizeof(data), f);
+    fclose(f);
+    return json_stringn(data, len);
+}
+
+static void definition_files_through_the_server(void **state)
+{
+    (void)state;
+    sb_client_t c, admin;
+    sb_harness_client(&server, &c, acme_admin);
+    sb_harness_client(&server, &admin, NULL);
+    msgpack_unpacked r;
+    char id[32], buf[256];
+    expect(&c, "callcenter.import",
+           json_pack("{s:s, s:o, s:s}", "org", "acme", "file",
+                     corpus_file("salesforce-open-cti-sample/callcenter.xml"), "filename",
+                     "callcenter.xml"),
+           "OK", &r);
+    const msgpack_object *cc = sb_obj_get(&r.data, "callcenter");
+    const msgpack_object *cid = sb_obj_get(cc, "id");
+    snprintf(id, sizeof(id), "%.*s", (int)cid->via.str.size, cid->via.str.ptr);
+    msgpack_unpacked_destroy(&r);
+    /* The same internal name from another publisher: refused in one org... */
+    expect(&c, "callcenter.import",
+           json_pack("{s:s, s:o, s:s}", "org", "acme", "file",
+                     corpus_file("salesforce-open-cti-demo-adapter/OpenCTI.callCenter"), "filename",
+                     "OpenCTI.callCenter"),
+           "INTERNAL_NAME_TAKEN", NULL);
+    /* ...imported in another. */
+    expect(&admin, "callcenter.import",
+           json_pack("{s:s, s:o, s:s}", "org", "globex", "file",
+                     corpus_file("salesforce-open-cti-demo-adapter/OpenCTI.callCenter"), "filename",
+                     "OpenCTI.callCenter"),
+           "OK", &r);
+    assert_string_equal(field(&r, "form", buf, sizeof(buf)), "metadata");
+    assert_true(sb_obj_get(&r.data, "warnings")->via.array.size >= 1);
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "callcenter.import",
+           json_pack("{s:s, s:o}", "org", "acme", "file",
+                     corpus_file("salesforce-demo-scv-connector/sampleContactCenter.xml")),
+           "INVALID_INTERNAL_NAME", NULL);
+    expect(&c, "callcenter.import",
+           json_pack("{s:s, s:o, s:s, s:b}", "org", "acme", "file",
+                     corpus_file("salesforce-demo-scv-connector/sampleContactCenter.xml"),
+                     "internal_name", "DemoConnector", "dry_run", 1),
+           "OK", NULL);
+    expect(&c, "callcenter.get",
+           json_pack("{s:s, s:s}", "org", "acme", "internal_name", "DemoConnector"), "NOT_FOUND",
+           NULL); /* a dry run stores nothing */
+    expect(&c, "callcenter.export",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", id, "form", "metadata"), "OK", &r);
+    assert_string_equal(field(&r, "filename", buf, sizeof(buf)), "OpenCTI.callCenter-meta.xml");
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "callcenter.export",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", id, "form", "pdf"), "INVALID_ARGUMENT",
+           NULL);
+    expect(&c, "callcenter.settings", json_pack("{s:s, s:s}", "org", "acme", "id", id), "OK", &r);
+    const msgpack_object *settings = sb_obj_get(&r.data, "settings");
+    const msgpack_object *name = sb_obj_get(settings, "/reqGeneralInfo/reqInternalName");
+    assert_non_null(name);
+    assert_memory_equal(name->via.str.ptr, "OpenCTI", 7);
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "callcenter.settings",
+           json_pack("{s:s, s:s}", "org", "acme", "id", "04v000000000999"), "NOT_FOUND", NULL);
+    sb_client_close(&c);
+    sb_client_close(&admin);
+}
+
 static void the_admin_methods(void **state)
 {
     (void)state;
@@ -381,13 +457,13 @@ static json_t *plausible_args(const sb_method_t *m, const char *org)
     for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++) {
         if (!a->required)
             continue;
-        json_t *v = a->type == SB_ARG_STRING    ? json_string("04v000000000001")
-                    : a->type == SB_ARG_INTEGER ? json_integer(1)
-                    : a->type == SB_ARG_BOOLEAN ? json_true()
-                    : a->type == SB_ARG_ARRAY
-                        ? json_pack("[{s:s, s:s, s:s}]", "id", "005000000000001", "name", "x",
-                                    "user", "005000000000001")
-                        : json_object();
+        json_t *v =
+            a->type == SB_ARG_STRING || a->type == SB_ARG_BYTES ? json_string("04v000000000001")
+            : a->type == SB_ARG_INTEGER                         ? json_integer(1)
+            : a->type == SB_ARG_BOOLEAN                         ? json_true()
+            : a->type == SB_ARG_ARRAY ? json_pack("[{s:s, s:s, s:s}]", "id", "005000000000001",
+                                                  "name", "x", "user", "005000000000001")
+                                      : json_object();
         json_object_set_new(args, a->name, v);
     }
     json_object_set_new(args, "org", json_string(org));
@@ -835,6 +911,7 @@ int main(void)
         cmocka_unit_test(authentication_comes_first),
         cmocka_unit_test(every_method_works_for_its_org),
         cmocka_unit_test(the_admin_methods),
+        cmocka_unit_test(definition_files_through_the_server),
         cmocka_unit_test(another_orgs_data_is_not_found),
         cmocka_unit_test(a_message_split_at_every_byte),
         cmocka_unit_test(garbage_and_oversize_close_only_their_connection),

@@ -273,6 +273,13 @@ static void each_rule_is_refused_with_its_line(void **state)
     expect_refusal("<callCenter><section sortOrder=\"0\" name=\"a\" label=\"A\"/>"
                    "<sections/></callCenter>",
                    SB_E_INVALID_DEFINITION, "mixes");
+    expect_refusal("<callCenter><section sortOrder=\"0\" name=\"reqGeneralInfo\" label=\"G\">"
+                   "<item sortOrder=\"1\" name=\"reqInternalName\" label=\"I\">Ok</item>"
+                   "<item sortOrder=\"0\" name=\"reqDisplayName\" label=\"D\">Ok</item>"
+                   "</section></callCenter>",
+                   SB_E_INVALID_DEFINITION, "reqInternalName has sortOrder 1; it keeps 0");
+    expect_refusal(GENERAL("<item sortOrder=\"3\" name=\"reqInternalName\" label=\"I\">B</item>"),
+                   SB_E_INVALID_DEFINITION, "reqInternalName appears more than once");
     expect_refusal("<phone/>", SB_E_INVALID_DEFINITION, "root element is <phone>");
     expect_refusal("<callCenter><section", SB_E_INVALID_DEFINITION, "not well-formed");
     expect_refusal("<callCenter>text<section sortOrder=\"0\" name=\"reqGeneralInfo\" label=\"\"/>"

@@ -250,6 +250,39 @@ void sbctl_print_human(const char *method, const msgpack_object *result)
         print_softphone(result);
         return;
     }
+    if (strcmp(method, "callcenter.export") == 0) {
+        /* The file itself, so that "> FILE" saves it; its name on stderr. */
+        for (uint32_t i = 0; i < result->via.map.size; i++) {
+            char key[32];
+            key_text(&result->via.map.ptr[i].key, key, sizeof(key));
+            const msgpack_object *v = &result->via.map.ptr[i].val;
+            if (strcmp(key, "xml") == 0 && v->type == MSGPACK_OBJECT_STR)
+                fwrite(v->via.str.ptr, 1, v->via.str.size, stdout);
+            else if (strcmp(key, "filename") == 0 && v->type == MSGPACK_OBJECT_STR)
+                fprintf(stderr, "sbctl: a partner would name this file %.*s\n",
+                        (int)v->via.str.size, v->via.str.ptr);
+        }
+        return;
+    }
+    if (strcmp(method, "callcenter.import") == 0) {
+        const msgpack_object *warnings = NULL, *cc = NULL;
+        for (uint32_t i = 0; i < result->via.map.size; i++) {
+            char key[32];
+            key_text(&result->via.map.ptr[i].key, key, sizeof(key));
+            if (strcmp(key, "warnings") == 0)
+                warnings = &result->via.map.ptr[i].val;
+            else if (strcmp(key, "callcenter") == 0)
+                cc = &result->via.map.ptr[i].val;
+        }
+        for (uint32_t i = 0; warnings && i < warnings->via.array.size; i++) {
+            char text[700];
+            scalar_text(&warnings->via.array.ptr[i], text, sizeof(text));
+            fprintf(stderr, "warning: %s\n", text);
+        }
+        if (cc != NULL && cc->type == MSGPACK_OBJECT_MAP)
+            print_map(cc, 0);
+        return;
+    }
     /* A list: its rows as a table, then the other fields (more, total...). */
     bool is_list = strstr(method, ".list") != NULL || strcmp(method, "softphone.check_batch") == 0;
     const msgpack_object *rows = NULL;

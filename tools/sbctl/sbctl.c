@@ -28,10 +28,19 @@ static const struct {
     const char *method;
     const char *positional;
 } positionals[] = {
-    {"org.create", "org"},           {"org.get", "org"},          {"org.delete", "org"},
-    {"callcenter.get", "id"},        {"callcenter.update", "id"}, {"callcenter.clone", "id"},
-    {"callcenter.delete", "id"},     {"token.revoke", "id"},      {"user.get", "id"},
+    {"org.create", "org"},
+    {"org.get", "org"},
+    {"org.delete", "org"},
+    {"callcenter.get", "id"},
+    {"callcenter.update", "id"},
+    {"callcenter.clone", "id"},
+    {"callcenter.delete", "id"},
+    {"token.revoke", "id"},
+    {"user.get", "id"},
     {"token.authenticate", "token"},
+    {"callcenter.import", "file"},
+    {"callcenter.export", "id"},
+    {"callcenter.settings", "id"},
 };
 
 /* Replaces every `from` in s by `to`. */
@@ -87,7 +96,7 @@ static void usage(FILE *out)
 
 static const char *type_hint(sb_arg_type_t type)
 {
-    static const char *const hints[] = {"TEXT", "N", "", "JSON-ARRAY|A,B,C", "JSON-OBJECT"};
+    static const char *const hints[] = {"TEXT", "N", "", "JSON-ARRAY|A,B,C", "JSON-OBJECT", "FILE"};
     return hints[type];
 }
 
@@ -128,6 +137,28 @@ static int pack_value(msgpack_packer *pk, const given_t *g, char *why, size_t ca
     switch (a->type) {
     case SB_ARG_STRING:
         return sb_pack_str(pk, g->text);
+    case SB_ARG_BYTES: { /* a file's path ("-": standard input): its bytes are sent */
+        FILE *f = strcmp(g->text, "-") == 0 ? stdin : fopen(g->text, "rb");
+        if (f == NULL) {
+            snprintf(why, cap, "cannot read %s: %s", g->text, strerror(errno));
+            return -EINVAL;
+        }
+        enum { MAX_FILE = 1 << 20 };
+        char *data = malloc(MAX_FILE + 1);
+        size_t len = data ? fread(data, 1, MAX_FILE + 1, f) : 0;
+        if (f != stdin)
+            fclose(f);
+        int rc = 0;
+        if (data == NULL || len > MAX_FILE) {
+            snprintf(why, cap, "%s is larger than 1 MiB, the most a definition file may be",
+                     g->text);
+            rc = -EINVAL;
+        } else {
+            rc = msgpack_pack_bin(pk, len) | msgpack_pack_bin_body(pk, data, len);
+        }
+        free(data);
+        return rc;
+    }
     case SB_ARG_BOOLEAN:
         if (g->text == NULL)
             return g->negated ? msgpack_pack_false(pk) : msgpack_pack_true(pk);
@@ -270,6 +301,19 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
             fprintf(stderr, "sbctl: %s needs --%s (%s); see --help.\n", m->name, a->name, a->doc);
             return SBCTL_USAGE;
         }
+    }
+    /* A file sent by path is named by it too, unless a name is given. */
+    const sb_arg_spec_t *filename = find_arg(m, "filename");
+    const char *file_path = NULL;
+    bool has_filename = false;
+    for (size_t i = 0; i < n_given; i++) {
+        has_filename |= given[i].spec == filename;
+        if (given[i].spec->type == SB_ARG_BYTES && strcmp(given[i].text, "-") != 0)
+            file_path = given[i].text;
+    }
+    if (filename && file_path && !has_filename && n_given < SB_METHOD_MAX_ARGS) {
+        const char *base = strrchr(file_path, '/');
+        given[n_given++] = (given_t){filename, base ? base + 1 : file_path, false};
     }
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
