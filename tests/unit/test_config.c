@@ -1,0 +1,112 @@
+/* The server's settings: defaults, the config file, flags over the file, refusals. */
+#include "sb_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static int parse(sb_config_t *cfg, int argc, const char **argv, sb_config_action_t *action,
+                 sb_err_t *err)
+{
+    int rc = sb_config_defaults(cfg, err);
+    if (rc == 0)
+        rc = sb_config_from_args(cfg, argc, (char **)argv, action, err);
+    if (rc == 0 && *action == SB_CONFIG_RUN)
+        rc = sb_config_resolve(cfg, "switchboardd", err);
+    return rc;
+}
+
+static void defaults_work_with_no_flags(void **state)
+{
+    (void)state;
+    setenv("SB_DATA_DIR", "/tmp/sb-config-test", 1);
+    sb_config_t cfg;
+    sb_config_action_t action;
+    sb_err_t err;
+    const char *argv[] = {"switchboardd"};
+    assert_rc(parse(&cfg, 1, argv, &action, &err), 0, err);
+    assert_int_equal(action, SB_CONFIG_RUN);
+    assert_string_equal(cfg.data_dir, "/tmp/sb-config-test");
+    assert_string_equal(cfg.socket_path, "/tmp/sb-config-test/switchboard.sock");
+    assert_true(strstr(cfg.plugin_dir, "plugins") != NULL);
+    assert_int_equal(cfg.max_message_bytes, 1 << 20);
+    assert_int_equal(cfg.durability, SB_DURABILITY_FULL);
+}
+
+static void flags_win_over_the_file(void **state)
+{
+    (void)state;
+    char *dir = sb_test_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/switchboard.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"max_batch\": 200, \"durability\": \"none\", \"log_level\": \"warn\", "
+               "\"max_map_bytes\": \"2G\", \"socket\": \"/tmp/x.sock\"}");
+    fclose(f);
+    sb_config_t cfg;
+    sb_config_action_t action;
+    sb_err_t err;
+    const char *argv[] = {"switchboardd", "--max-batch", "300", "--config", path};
+    assert_rc(parse(&cfg, 5, argv, &action, &err), 0, err);
+    assert_int_equal(cfg.max_batch, 300); /* the flag, though it stands before --config */
+    assert_int_equal(cfg.durability, SB_DURABILITY_NONE);
+    assert_int_equal(cfg.log_level, SB_LOG_WARN);
+    assert_int_equal(cfg.max_map_bytes, (size_t)2 << 30);
+    assert_string_equal(cfg.socket_path, "/tmp/x.sock");
+
+    f = fopen(path, "w");
+    fprintf(f, "{\"max_bacth\": 1}");
+    fclose(f);
+    assert_rc(parse(&cfg, 5, argv, &action, &err), -EINVAL, err);
+    assert_non_null(strstr(err.message, "unknown setting 'max_bacth'"));
+    f = fopen(path, "w");
+    fprintf(f, "{\"durability\": \"sometimes\"}");
+    fclose(f);
+    assert_rc(parse(&cfg, 5, argv, &action, &err), -EINVAL, err);
+    assert_non_null(strstr(err.message, path));
+    assert_non_null(strstr(err.message, "full or none"));
+    f = fopen(path, "w");
+    fprintf(f, "not json");
+    fclose(f);
+    assert_rc(parse(&cfg, 5, argv, &action, &err), -EINVAL, err);
+    sb_test_rmdir(dir);
+}
+
+static void bad_flags_are_refused(void **state)
+{
+    (void)state;
+    sb_config_t cfg;
+    sb_config_action_t action;
+    sb_err_t err;
+    const char *unknown[] = {"switchboardd", "--colour", "red"};
+    assert_rc(parse(&cfg, 3, unknown, &action, &err), -EINVAL, err);
+    const char *zero[] = {"switchboardd", "--max-inflight", "0"};
+    assert_rc(parse(&cfg, 3, zero, &action, &err), -EINVAL, err);
+    const char *size[] = {"switchboardd", "--max-message-bytes", "12X"};
+    assert_rc(parse(&cfg, 3, size, &action, &err), -EINVAL, err);
+    const char *marks[] = {"switchboardd", "--write-low-bytes", "2M"};
+    assert_rc(parse(&cfg, 3, marks, &action, &err), -EINVAL, err);
+    assert_non_null(strstr(err.message, "marks must grow"));
+    char long_dir[200];
+    memset(long_dir, 'd', sizeof(long_dir) - 1);
+    long_dir[0] = '/';
+    long_dir[sizeof(long_dir) - 1] = '\0';
+    const char *too_long[] = {"switchboardd", "--data-dir", long_dir};
+    assert_rc(parse(&cfg, 3, too_long, &action, &err), -ENAMETOOLONG, err);
+    assert_non_null(strstr(err.message, "at most 107"));
+    const char *help[] = {"switchboardd", "--help"};
+    assert_rc(parse(&cfg, 2, help, &action, &err), 0, err);
+    assert_int_equal(action, SB_CONFIG_HELP);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults_work_with_no_flags),
+        cmocka_unit_test(flags_win_over_the_file),
+        cmocka_unit_test(bad_flags_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
