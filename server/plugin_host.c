@@ -1,0 +1,588 @@
+#include "plugin_host.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "switchboard/adapter.h"
+#include "utf8.h"
+
+typedef struct plugin {
+    sb_plugin_info_t info;
+    void *dl;               /* dlopen handle; NULL when refused */
+    const sb_adapter *desc; /* [borrowed: until dlclose] */
+    void *state;            /* the plugin's, from init */
+    unsigned refs;          /* the set's reference, and one per call in flight */
+} plugin_t;
+
+struct sb_plugin_host {
+    char dir[4096];
+    pthread_mutex_t lock;
+    plugin_t **plugins; /* the current set */
+    size_t n;
+};
+
+/* ---- the services a plugin gets ------------------------------------------ */
+
+static void host_log(int level, const char *adapter, const char *message)
+{
+    sb_log_level_t l = level <= SB_ADAPTER_LOG_DEBUG  ? SB_LOG_DEBUG
+                       : level == SB_ADAPTER_LOG_INFO ? SB_LOG_INFO
+                       : level == SB_ADAPTER_LOG_WARN ? SB_LOG_WARN
+                                                      : SB_LOG_ERROR;
+    sb_log(l, "adapter %s: %s", adapter ? adapter : "?", message ? message : "");
+}
+
+static int64_t host_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const sb_host host_services = {
+    .struct_size = sizeof(sb_host),
+    .abi_major = SB_ADAPTER_ABI_MAJOR,
+    .abi_minor = SB_ADAPTER_ABI_MINOR,
+    .log = host_log,
+    .alloc = malloc,
+    .free = free,
+    .now_ms = host_now_ms,
+};
+
+/* ---- loading ----------------------------------------------------------------- */
+
+static void copy(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static void refuse(plugin_t *p, const char *check, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void refuse(plugin_t *p, const char *check, const char *fmt, ...)
+{
+    p->info.loaded = false;
+    copy(p->info.check, sizeof(p->info.check), check);
+    va_list ap;
+    va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see error.c
+    vsnprintf(p->info.reason, sizeof(p->info.reason), fmt, ap);
+    va_end(ap);
+}
+
+/* The checks of adapter.h, in its order. Strings of the descriptor are
+ * copied into info before anything can close the library. */
+static void check_descriptor(plugin_t *p, const sb_adapter *d, const char *stem)
+{
+    p->info.abi_major = d->abi_major;
+    p->info.abi_minor = d->abi_minor;
+    if (d->abi_major != SB_ADAPTER_ABI_MAJOR) {
+        refuse(p, "major",
+               "it was built for adapter ABI %u.x; this server speaks %d.%d. Rebuild it against "
+               "this server's switchboard/adapter.h.",
+               d->abi_major, SB_ADAPTER_ABI_MAJOR, SB_ADAPTER_ABI_MINOR);
+        return;
+    }
+    if (d->abi_minor > SB_ADAPTER_ABI_MINOR) {
+        refuse(p, "minor",
+               "it was built for adapter ABI %u.%u, newer than this server's %d.%d. Upgrade the "
+               "server, or build the adapter against the older header.",
+               d->abi_major, d->abi_minor, SB_ADAPTER_ABI_MAJOR, SB_ADAPTER_ABI_MINOR);
+        return;
+    }
+    if (d->struct_size < SB_ADAPTER_SIZE_1_0) {
+        refuse(p, "size",
+               "its descriptor is %u bytes; ABI %u.%u needs at least %zu. It was not built with "
+               "SB_ADAPTER_DEFINE from switchboard/adapter.h.",
+               d->struct_size, d->abi_major, d->abi_minor, (size_t)SB_ADAPTER_SIZE_1_0);
+        return;
+    }
+    copy(p->info.name, sizeof(p->info.name), d->name);
+    copy(p->info.vendor, sizeof(p->info.vendor), d->vendor);
+    copy(p->info.version, sizeof(p->info.version), d->version);
+    copy(p->info.description, sizeof(p->info.description), d->description);
+    const struct {
+        const char *name;
+        const void *fn;
+    } entries[] = {
+        {"init", (const void *)d->init},
+        {"fini", (const void *)d->fini},
+        {"describe", (const void *)d->describe},
+        {"claim", (const void *)d->claim},
+        {"validate", (const void *)d->validate},
+        {"render", (const void *)d->render},
+        {"call_event", (const void *)d->call_event},
+    };
+    for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+        if (entries[i].fn == NULL) {
+            refuse(p, "entry_points", "its entry point %s is missing; ABI 1.0 needs all seven.",
+                   entries[i].name);
+            return;
+        }
+    }
+    if (d->name == NULL || strcmp(d->name, stem) != 0) {
+        refuse(p, "name",
+               "it calls itself '%s' but its file is %s.so; rename one so that they agree.",
+               d->name ? d->name : "", stem);
+        return;
+    }
+    p->info.loaded = true;
+}
+
+static plugin_t *load_one(const char *dir, const char *file)
+{
+    plugin_t *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->refs = 1;
+    copy(p->info.file, sizeof(p->info.file), file);
+    copy(p->info.mode, sizeof(p->info.mode), "in_process");
+    char stem[SB_PLUGIN_NAME_MAX + 1];
+    size_t stem_len = strlen(file) - 3;
+    copy(stem, stem_len + 1 < sizeof(stem) ? stem_len + 1 : sizeof(stem), file);
+    copy(p->info.name, sizeof(p->info.name), stem);
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    /* RTLD_NOW: a missing symbol refuses the plugin now, not mid-call.
+     * RTLD_LOCAL: one plugin's symbols never satisfy another's. */
+    p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (p->dl == NULL) {
+        const char *why = dlerror();
+        refuse(p, "open", "it cannot be loaded: %s.", why ? why : "unknown error");
+        return p;
+    }
+    sb_adapter_entry_fn entry = NULL;
+    *(void **)&entry = dlsym(p->dl, SB_ADAPTER_ENTRY_SYMBOL);
+    const sb_adapter *d = entry ? entry() : NULL;
+    if (d == NULL) {
+        refuse(p, "symbol",
+               "it exports no " SB_ADAPTER_ENTRY_SYMBOL " (or it returned nothing); define the "
+               "adapter with SB_ADAPTER_DEFINE.");
+    } else {
+        check_descriptor(p, d, stem);
+    }
+    if (p->info.loaded) {
+        int rc = d->init(&host_services, &p->state);
+        if (rc != SB_ADAPTER_OK)
+            refuse(p, "init", "its init returned %d; its log lines say why.", rc);
+    }
+    if (!p->info.loaded) {
+        dlclose(p->dl);
+        p->dl = NULL;
+        return p;
+    }
+    p->desc = d;
+    return p;
+}
+
+static void unload(plugin_t *p)
+{
+    if (p->dl != NULL) {
+        p->desc->fini(p->state);
+        dlclose(p->dl);
+    }
+    free(p);
+}
+
+static void release(sb_plugin_host_t *host, plugin_t *p)
+{
+    pthread_mutex_lock(&host->lock);
+    bool last = --p->refs == 0;
+    pthread_mutex_unlock(&host->lock);
+    if (last) {
+        sb_info("plugin %s: unloaded", p->info.file);
+        unload(p);
+    }
+}
+
+int sb_plugin_host_new(const char *dir, sb_plugin_host_t **out)
+{
+    *out = NULL;
+    sb_plugin_host_t *host = calloc(1, sizeof(*host));
+    if (host == NULL)
+        return -ENOMEM;
+    copy(host->dir, sizeof(host->dir), dir);
+    pthread_mutex_init(&host->lock, NULL);
+    *out = host;
+    return 0;
+}
+
+void sb_plugin_host_free(sb_plugin_host_t *host)
+{
+    if (host == NULL)
+        return;
+    for (size_t i = 0; i < host->n; i++)
+        release(host, host->plugins[i]);
+    free(host->plugins);
+    pthread_mutex_destroy(&host->lock);
+    free(host);
+}
+
+static int by_file(const void *a, const void *b)
+{
+    return strcmp((*(plugin_t *const *)a)->info.file, (*(plugin_t *const *)b)->info.file);
+}
+
+int sb_plugin_host_load(sb_plugin_host_t *host, size_t *loaded, size_t *refused, sb_err_t *err)
+{
+    size_t n = 0, cap = 0, ok = 0;
+    plugin_t **set = NULL;
+    DIR *d = opendir(host->dir);
+    if (d == NULL && errno != ENOENT)
+        return sb_err_set(err, -EIO, "Cannot read the plugin directory %s: %s.", host->dir,
+                          strerror(errno));
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 3, ".so") != 0 || len - 3 > SB_PLUGIN_NAME_MAX)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            plugin_t **grown = realloc(set, cap * sizeof(*grown));
+            if (grown == NULL)
+                break;
+            set = grown;
+        }
+        plugin_t *p = load_one(host->dir, e->d_name);
+        if (p == NULL)
+            break;
+        set[n++] = p;
+    }
+    if (d != NULL)
+        closedir(d);
+    qsort(set, n, sizeof(*set), by_file);
+    for (size_t i = 0; i < n; i++) {
+        plugin_t *p = set[i];
+        for (size_t j = 0; j < i && p->info.loaded; j++)
+            if (set[j]->info.loaded && strcmp(set[j]->info.name, p->info.name) == 0) {
+                p->desc->fini(p->state);
+                dlclose(p->dl);
+                p->dl = NULL;
+                refuse(p, "duplicate", "another file already loaded the adapter %s.", p->info.name);
+            }
+        ok += p->info.loaded;
+        if (p->info.loaded)
+            sb_info("plugin %s: loaded adapter %s %s by %s (ABI %u.%u, in process)", p->info.file,
+                    p->info.name, p->info.version, p->info.vendor, p->info.abi_major,
+                    p->info.abi_minor);
+        else
+            sb_warn("plugin %s: refused (%s check): %s", p->info.file, p->info.check,
+                    p->info.reason);
+    }
+    pthread_mutex_lock(&host->lock);
+    plugin_t **old = host->plugins;
+    size_t old_n = host->n;
+    host->plugins = set;
+    host->n = n;
+    pthread_mutex_unlock(&host->lock);
+    /* The old set goes once its calls are done. */
+    for (size_t i = 0; i < old_n; i++)
+        release(host, old[i]);
+    free(old);
+    if (loaded)
+        *loaded = ok;
+    if (refused)
+        *refused = n - ok;
+    return 0;
+}
+
+int sb_plugin_host_list(sb_plugin_host_t *host, sb_plugin_info_t **rows, size_t *n)
+{
+    pthread_mutex_lock(&host->lock);
+    *n = host->n;
+    *rows = calloc(host->n ? host->n : 1, sizeof(**rows));
+    for (size_t i = 0; *rows && i < host->n; i++)
+        (*rows)[i] = host->plugins[i]->info;
+    pthread_mutex_unlock(&host->lock);
+    return *rows ? 0 : -ENOMEM;
+}
+
+/* Pins the loaded adapter `name` for a call; NULL when it is not loaded. */
+static plugin_t *pin(sb_plugin_host_t *host, const char *name)
+{
+    plugin_t *found = NULL;
+    pthread_mutex_lock(&host->lock);
+    for (size_t i = 0; i < host->n && !found; i++)
+        if (host->plugins[i]->info.loaded && strcmp(host->plugins[i]->info.name, name) == 0)
+            found = host->plugins[i];
+    if (found)
+        found->refs++;
+    pthread_mutex_unlock(&host->lock);
+    return found;
+}
+
+bool sb_plugin_host_has(sb_plugin_host_t *host, const char *name)
+{
+    plugin_t *p = pin(host, name);
+    if (p)
+        release(host, p);
+    return p != NULL;
+}
+
+/* ---- the adapter's view of a Call Center -------------------------------------- */
+
+typedef struct view {
+    sb_adapter_callcenter cc;
+    sb_adapter_item *items;
+} view_t;
+
+static int make_view(const sb_callcenter_t *cc, const char *org, view_t *v)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < cc->n_sections; s++)
+        n += cc->sections[s].n_items;
+    v->items = calloc(n ? n : 1, sizeof(*v->items));
+    if (v->items == NULL)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t s = 0; s < cc->n_sections; s++)
+        for (size_t i = 0; i < cc->sections[s].n_items; i++)
+            v->items[k++] =
+                (sb_adapter_item){cc->sections[s].name, cc->sections[s].items[i].name,
+                                  cc->sections[s].items[i].label, cc->sections[s].items[i].value};
+    v->cc = (sb_adapter_callcenter){.struct_size = sizeof(sb_adapter_callcenter),
+                                    .org = org ? org : "",
+                                    .id = cc->id.s,
+                                    .internal_name = sb_callcenter_internal_name(cc),
+                                    .display_name = sb_callcenter_display_name(cc),
+                                    .items = v->items,
+                                    .n_items = n};
+    return 0;
+}
+
+/* Each plugin snapshot pinned for the claim round. */
+int sb_plugin_host_claim(sb_plugin_host_t *host, const sb_callcenter_t *cc,
+                         char best[SB_PLUGIN_NAME_MAX + 1], int *confidence, sb_err_t *err)
+{
+    best[0] = '\0';
+    *confidence = 0;
+    pthread_mutex_lock(&host->lock);
+    size_t n = host->n;
+    plugin_t **pinned = calloc(n ? n : 1, sizeof(*pinned));
+    for (size_t i = 0; pinned && i < n; i++) {
+        pinned[i] = host->plugins[i];
+        pinned[i]->refs++;
+    }
+    pthread_mutex_unlock(&host->lock);
+    if (pinned == NULL)
+        return sb_err_default(err, -ENOMEM);
+    view_t v;
+    int rc = make_view(cc, NULL, &v);
+    char tie[SB_PLUGIN_NAME_MAX + 1] = "";
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        plugin_t *p = pinned[i];
+        if (!p->info.loaded)
+            continue;
+        int c = p->desc->claim(p->state, &v.cc);
+        c = c < 0 ? 0 : c > 100 ? 100 : c;
+        if (c > *confidence) {
+            *confidence = c;
+            copy(best, SB_PLUGIN_NAME_MAX + 1, p->info.name);
+            tie[0] = '\0';
+        } else if (c > 0 && c == *confidence) {
+            copy(tie, sizeof(tie), p->info.name);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        release(host, pinned[i]);
+    free(pinned);
+    free(v.items);
+    if (rc != 0)
+        return sb_err_default(err, rc);
+    if (tie[0] != '\0')
+        return sb_err_set(err, -EEXIST,
+                          "The adapters %s and %s both claim this file, equally sure (%d of "
+                          "100); name the one that serves it (--adapter).",
+                          best, tie, *confidence);
+    return 0;
+}
+
+/* What validate and render hand their sink. */
+typedef struct collect {
+    char problems[480];
+    size_t n_problems;
+    size_t n_rejected; /* results that were not UTF-8 */
+    sb_plugin_kv_t *kv;
+    size_t n_kv, cap_kv;
+} collect_t;
+
+static void on_problem(void *ctx, const char *section, const char *name, const char *message)
+{
+    collect_t *c = ctx;
+    size_t used = strlen(c->problems);
+    if (used + 4 < sizeof(c->problems))
+        snprintf(c->problems + used, sizeof(c->problems) - used, "%s%s%s%s%s%s",
+                 c->n_problems ? "; " : "", section ? "/" : "", section ? section : "",
+                 name ? "/" : "", name ? name : "", section || name ? ": " : "");
+    used = strlen(c->problems);
+    if (used + 1 < sizeof(c->problems))
+        snprintf(c->problems + used, sizeof(c->problems) - used, "%s", message ? message : "");
+    c->n_problems++;
+}
+
+static void on_set(void *ctx, const char *key, const char *value)
+{
+    collect_t *c = ctx;
+    size_t chars;
+    if (key == NULL || value == NULL || !sb_utf8_count(key, &chars) ||
+        !sb_utf8_count(value, &chars)) {
+        c->n_rejected++;
+        return;
+    }
+    if (c->n_kv == 64)
+        return; /* an adapter that sets more than 64 results loses the rest */
+    if (c->n_kv == c->cap_kv) {
+        size_t cap = c->cap_kv ? c->cap_kv * 2 : 8;
+        sb_plugin_kv_t *grown = realloc(c->kv, cap * sizeof(*grown));
+        if (grown == NULL)
+            return;
+        c->kv = grown;
+        c->cap_kv = cap;
+    }
+    copy(c->kv[c->n_kv].key, sizeof(c->kv[0].key), key);
+    copy(c->kv[c->n_kv].value, sizeof(c->kv[0].value), value);
+    c->n_kv++;
+}
+
+static sb_adapter_sink make_sink(collect_t *c)
+{
+    return (sb_adapter_sink){
+        .struct_size = sizeof(sb_adapter_sink), .ctx = c, .problem = on_problem, .set = on_set};
+}
+
+int sb_plugin_host_validate(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
+                            sb_err_t *err)
+{
+    plugin_t *p = pin(host, name);
+    if (p == NULL)
+        return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
+    view_t v;
+    collect_t c = {.n_problems = 0};
+    int rc = make_view(cc, NULL, &v);
+    if (rc == 0) {
+        sb_adapter_sink sink = make_sink(&c);
+        int verdict = p->desc->validate(p->state, &v.cc, &sink);
+        if (verdict != SB_ADAPTER_OK && c.n_problems == 0)
+            on_problem(&c, NULL, NULL, "the adapter refused it without saying why");
+        free(v.items);
+    }
+    release(host, p);
+    free(c.kv);
+    if (rc != 0)
+        return sb_err_default(err, rc);
+    if (c.n_problems > 0)
+        return sb_err_set(err, SB_E_INVALID_VALUE, "The adapter %s finds %zu problem%s: %s.", name,
+                          c.n_problems, c.n_problems == 1 ? "" : "s", c.problems);
+    return 0;
+}
+
+int sb_plugin_host_render(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
+                          const char *user, sb_plugin_kv_t **out, size_t *n, sb_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    plugin_t *p = pin(host, name);
+    if (p == NULL)
+        return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
+    view_t v;
+    collect_t c = {.n_problems = 0};
+    int rc = make_view(cc, NULL, &v);
+    if (rc == 0) {
+        sb_adapter_sink sink = make_sink(&c);
+        if (p->desc->render(p->state, &v.cc, user, &sink) != SB_ADAPTER_OK)
+            rc = sb_err_set(err, SB_E_INVALID_VALUE, "The adapter %s could not render: %s", name,
+                            c.problems[0] ? c.problems : "it did not say why.");
+        free(v.items);
+    } else {
+        rc = sb_err_default(err, rc);
+    }
+    release(host, p);
+    bool has_url = false;
+    for (size_t i = 0; i < c.n_kv; i++)
+        has_url |= strcmp(c.kv[i].key, "adapter_url") == 0;
+    if (rc == 0 && !has_url)
+        rc = sb_err_set(err, SB_E_INVALID_VALUE,
+                        "The adapter %s rendered no adapter_url%s; its partner must fix it.", name,
+                        c.n_rejected ? " (and results that were not UTF-8)" : "");
+    if (rc != 0) {
+        free(c.kv);
+        return rc;
+    }
+    *out = c.kv;
+    *n = c.n_kv;
+    return 0;
+}
+
+int sb_plugin_host_template(sb_plugin_host_t *host, const char *name, sb_callcenter_t **out,
+                            sb_err_t *err)
+{
+    *out = NULL;
+    plugin_t *p = pin(host, name);
+    if (p == NULL)
+        return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
+    const sb_adapter_setting *settings = NULL;
+    size_t n = p->desc->describe(p->state, &settings);
+    sb_callcenter_t *cc = sb_callcenter_new();
+    int rc = cc ? 0 : -ENOMEM;
+    /* A generated name: the adapter's letters and digits, then CallCenter. */
+    char internal[SB_CC_INTERNAL_NAME_MAX + 1] = "";
+    size_t k = 0;
+    for (const char *c = p->info.name; *c && k < 30; c++) {
+        if (!isalnum((unsigned char)*c))
+            continue;
+        internal[k] = (char)(k == 0 ? toupper((unsigned char)*c) : *c);
+        k++;
+    }
+    internal[k] = '\0';
+    snprintf(internal + k, sizeof(internal) - k, "CallCenter");
+    if (!isalpha((unsigned char)internal[0]))
+        internal[0] = 'A';
+    char display[300];
+    snprintf(display, sizeof(display), "%s Call Center", p->info.vendor);
+    int general =
+        rc == 0 ? sb_callcenter_add_section(cc, SB_CC_GENERAL, "General Information", 0) : -1;
+    if (general >= 0) {
+        rc = sb_callcenter_add_item(cc, (size_t)general, SB_CC_INTERNAL_NAME, "InternalName", 0,
+                                    internal);
+        if (rc == 0)
+            rc = sb_callcenter_add_item(cc, (size_t)general, SB_CC_DISPLAY_NAME, "Display Name", 1,
+                                        display);
+    }
+    for (size_t i = 0; rc == 0 && settings && i < n; i++) {
+        const sb_adapter_setting *s = &settings[i];
+        if (s->section == NULL || s->name == NULL)
+            continue;
+        int index = -1;
+        for (size_t j = 0; j < cc->n_sections; j++)
+            if (strcmp(cc->sections[j].name, s->section) == 0)
+                index = (int)j;
+        if (index < 0)
+            index = sb_callcenter_add_section(cc, s->section, s->section, (uint32_t)cc->n_sections);
+        if (index < 0) {
+            rc = index;
+            break;
+        }
+        if (sb_callcenter_find(cc, s->section, s->name) != NULL)
+            continue; /* the names above, or a setting listed twice */
+        rc = sb_callcenter_add_item(cc, (size_t)index, s->name, s->label ? s->label : s->name,
+                                    (uint32_t)cc->sections[index].n_items,
+                                    s->default_value ? s->default_value : "");
+    }
+    if (rc == 0)
+        rc = sb_callcenter_set_adapter(cc, p->info.name);
+    release(host, p);
+    if (rc != 0) {
+        sb_callcenter_free(cc);
+        return sb_err_default(err, rc);
+    }
+    *out = cc;
+    return 0;
+}

@@ -1,0 +1,91 @@
+#pragma once
+/*
+ * The plugin host: loads partner adapters (abi/switchboard/adapter.h) from
+ * the plugin directory, refuses what it cannot trust (with the check that
+ * failed), and calls them for the server.
+ *
+ * Lifetime: every call pins its plugin; plugin.reload swaps in a new set,
+ * and a plugin that left the set is finalized and unloaded only when its
+ * last call has returned. Calls may come from any thread.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "callcenter.h"
+#include "error.h"
+
+#define SB_PLUGIN_NAME_MAX 64
+
+/** What plugin.list shows of one plugin file. */
+typedef struct sb_plugin_info {
+    char file[256]; /* the file name, "five9.so" */
+    char name[SB_PLUGIN_NAME_MAX + 1];
+    char vendor[128];
+    char version[32];
+    char description[256];
+    unsigned abi_major, abi_minor;
+    bool loaded;      /* false: refused */
+    char check[32];   /* the check that refused it: open, symbol, major, minor, size,
+                         entry_points, name, init, duplicate; "" when loaded */
+    char reason[384]; /* a sentence: why, and what to do */
+    char mode[16];    /* "in_process" */
+} sb_plugin_info_t;
+
+typedef struct sb_plugin_host sb_plugin_host_t;
+
+/** A host for the plugins of `dir` (nothing is loaded yet). *out [owned: sb_plugin_host_free()]. */
+int sb_plugin_host_new(const char *dir, sb_plugin_host_t **out);
+
+/** Finalizes and unloads every plugin (no call may be in flight); NULL does nothing. */
+void sb_plugin_host_free(sb_plugin_host_t *host);
+
+/**
+ * (Re)loads every NAME.so in the directory and makes it the current set;
+ * plugins no longer in it are unloaded once idle. *loaded and *refused (may
+ * be NULL) count the outcome. A directory that does not exist is an empty set.
+ */
+int sb_plugin_host_load(sb_plugin_host_t *host, size_t *loaded, size_t *refused, sb_err_t *err);
+
+/** The current set, loaded and refused, by file name. *rows [owned: free()]. */
+int sb_plugin_host_list(sb_plugin_host_t *host, sb_plugin_info_t **rows, size_t *n);
+
+/** Whether an adapter named `name` is loaded. */
+bool sb_plugin_host_has(sb_plugin_host_t *host, const char *name);
+
+/**
+ * Asks every loaded adapter how sure it is that `cc` is its own. *best gets
+ * the name of the highest claim above 0 ("" when none claims). When two
+ * share the highest claim, returns -EEXIST with a sentence naming them.
+ */
+int sb_plugin_host_claim(sb_plugin_host_t *host, const sb_callcenter_t *cc,
+                         char best[SB_PLUGIN_NAME_MAX + 1], int *confidence, sb_err_t *err);
+
+/**
+ * Has adapter `name` validate `cc`. Returns 0 when it finds no problem, or
+ * SB_E_INVALID_VALUE with every problem in the sentence; -ENOENT when the
+ * adapter is not loaded.
+ */
+int sb_plugin_host_validate(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
+                            sb_err_t *err);
+
+/** One result an adapter set through its sink. */
+typedef struct sb_plugin_kv {
+    char key[64];
+    char value[2048];
+} sb_plugin_kv_t;
+
+/**
+ * Has adapter `name` render its part of the softphone check of `user`.
+ * *out [owned: free()] holds what it set (adapter_url at least).
+ */
+int sb_plugin_host_render(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
+                          const char *user, sb_plugin_kv_t **out, size_t *n, sb_err_t *err);
+
+/**
+ * The settings adapter `name` declares, as a Call Center definition a
+ * partner would ship (its sections and items with their defaults, under a
+ * generated internal and display name). *out [owned].
+ */
+int sb_plugin_host_template(sb_plugin_host_t *host, const char *name, sb_callcenter_t **out,
+                            sb_err_t *err);

@@ -1,0 +1,207 @@
+/* The plugin host against mock plugins built as real .so files. */
+#include "sb_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "definition.h"
+#include "plugin_host.h"
+
+/* A plugin directory holding copies of the named mock plugins. */
+static char *plugin_dir(const char *const *names)
+{
+    char *dir = sb_test_tmpdir();
+    for (size_t i = 0; names[i]; i++) {
+        char cmd[9000];
+        snprintf(cmd, sizeof(cmd), "cp '%s/%s.so' '%s/'", SB_MOCK_PLUGIN_DIR, names[i], dir);
+        if (system(cmd) != 0)
+            fail_msg("%s failed", cmd);
+    }
+    return dir;
+}
+
+static const sb_plugin_info_t *find(const sb_plugin_info_t *rows, size_t n, const char *file)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].file, file) == 0)
+            return &rows[i];
+    fail_msg("%s is not listed", file);
+    return NULL;
+}
+
+static void each_check_refuses_its_plugin(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"good",      "wrong_major",   "newer_minor",
+                                        "too_short", "missing_entry", "misnamed",
+                                        "no_symbol", "unresolved",    NULL};
+    char *dir = plugin_dir(names);
+    sb_plugin_host_t *host;
+    assert_int_equal(sb_plugin_host_new(dir, &host), 0);
+    size_t loaded, refused;
+    sb_err_t err;
+    assert_int_equal(sb_plugin_host_load(host, &loaded, &refused, &err), 0);
+    assert_int_equal(loaded, 1);
+    assert_int_equal(refused, 7);
+    sb_plugin_info_t *rows;
+    size_t n;
+    assert_int_equal(sb_plugin_host_list(host, &rows, &n), 0);
+    assert_int_equal(n, 8);
+    const struct {
+        const char *file, *check, *says;
+    } want[] = {
+        {"wrong_major.so", "major", "ABI 2.x"},
+        {"newer_minor.so", "minor", "newer than this server's"},
+        {"too_short.so", "size", "is 16 bytes"},
+        {"missing_entry.so", "entry_points", "validate is missing"},
+        {"misnamed.so", "name", "calls itself 'somebody_else'"},
+        {"no_symbol.so", "symbol", "exports no sb_adapter_v1"},
+        {"unresolved.so", "open", "sb_mock_function_nobody_defines"},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const sb_plugin_info_t *p = find(rows, n, want[i].file);
+        assert_false(p->loaded);
+        assert_string_equal(p->check, want[i].check);
+        if (strstr(p->reason, want[i].says) == NULL)
+            fail_msg("%s: \"%s\" does not say \"%s\"", want[i].file, p->reason, want[i].says);
+    }
+    const sb_plugin_info_t *good = find(rows, n, "good.so");
+    assert_true(good->loaded);
+    assert_string_equal(good->name, "good");
+    assert_string_equal(good->vendor, "Mock Vendor");
+    assert_string_equal(good->mode, "in_process");
+    assert_int_equal(good->abi_major, 1);
+    assert_true(sb_plugin_host_has(host, "good"));
+    assert_false(sb_plugin_host_has(host, "wrong_major"));
+    free(rows);
+    sb_plugin_host_free(host);
+    sb_test_rmdir(dir);
+}
+
+static sb_callcenter_t *with_region(const char *region)
+{
+    char xml[1024];
+    snprintf(xml, sizeof(xml),
+             "<callCenter><section sortOrder=\"0\" name=\"reqGeneralInfo\" label=\"G\">"
+             "<item sortOrder=\"0\" name=\"reqInternalName\" label=\"I\">Mock</item>"
+             "<item sortOrder=\"1\" name=\"reqDisplayName\" label=\"D\">Mock</item>"
+             "<item sortOrder=\"2\" name=\"reqAdapterUrl\" label=\"U\">https://m.example.com</item>"
+             "</section><section sortOrder=\"1\" name=\"mockSettings\" label=\"M\">"
+             "<item sortOrder=\"0\" name=\"mockRegion\" label=\"R\">%s</item></section>"
+             "</callCenter>",
+             region);
+    sb_callcenter_t *cc;
+    sb_warnings_t w;
+    sb_err_t err;
+    if (sb_definition_import(xml, strlen(xml), "m.xml", NULL, &cc, &w, &err) != 0)
+        fail_msg("%s", err.message);
+    sb_warnings_free(&w);
+    return cc;
+}
+
+static void claims_validation_render_and_templates(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"good", "garbage", NULL};
+    char *dir = plugin_dir(names);
+    sb_plugin_host_t *host;
+    sb_err_t err;
+    assert_int_equal(sb_plugin_host_new(dir, &host), 0);
+    assert_int_equal(sb_plugin_host_load(host, NULL, NULL, &err), 0);
+    sb_callcenter_t *cc = with_region("eu");
+    char best[SB_PLUGIN_NAME_MAX + 1];
+    int confidence;
+    /* garbage claims 12345: held to 100, and it wins. */
+    assert_int_equal(sb_plugin_host_claim(host, cc, best, &confidence, &err), 0);
+    assert_string_equal(best, "garbage");
+    assert_int_equal(confidence, 100);
+    assert_int_equal(sb_plugin_host_validate(host, "good", cc, &err), 0);
+    assert_rc(sb_plugin_host_validate(host, "garbage", cc, &err), SB_E_INVALID_VALUE, err);
+    assert_non_null(strstr(err.message, "without saying why"));
+    sb_callcenter_t *bad = with_region("mars");
+    assert_rc(sb_plugin_host_validate(host, "good", bad, &err), SB_E_INVALID_VALUE, err);
+    assert_non_null(strstr(err.message, "/mockSettings/mockRegion: the region is eu or us"));
+    assert_rc(sb_plugin_host_validate(host, "nobody", cc, &err), -ENOENT, err);
+    sb_plugin_kv_t *kv;
+    size_t n;
+    assert_int_equal(sb_plugin_host_render(host, "good", cc, "005000000000001AAA", &kv, &n, &err),
+                     0);
+    assert_int_equal(n, 1);
+    assert_string_equal(kv[0].key, "adapter_url");
+    assert_string_equal(kv[0].value, "https://m.example.com?user=005000000000001AAA");
+    free(kv);
+    assert_rc(sb_plugin_host_render(host, "garbage", cc, "005000000000001AAA", &kv, &n, &err),
+              SB_E_INVALID_VALUE, err);
+    assert_non_null(strstr(err.message, "no adapter_url (and results that were not UTF-8)"));
+    /* The template a partner would ship imports cleanly, and good claims it. */
+    sb_callcenter_t *tmpl;
+    assert_int_equal(sb_plugin_host_template(host, "good", &tmpl, &err), 0);
+    assert_string_equal(sb_callcenter_internal_name(tmpl), "GoodCallCenter");
+    char *xml;
+    size_t len;
+    assert_int_equal(sb_definition_export(tmpl, SB_CC_FORM_IMPORT, &xml, &len, &err), 0);
+    sb_callcenter_t *back;
+    sb_warnings_t w;
+    assert_rc(sb_definition_import(xml, len, "GoodCallCenter.xml", NULL, &back, &w, &err), 0, err);
+    assert_int_equal(sb_plugin_host_validate(host, "good", back, &err), 0);
+    sb_warnings_free(&w);
+    free(xml);
+    sb_callcenter_free(back);
+    sb_callcenter_free(tmpl);
+    sb_callcenter_free(bad);
+    sb_callcenter_free(cc);
+    sb_plugin_host_free(host);
+    sb_test_rmdir(dir);
+}
+
+static void a_tie_asks_the_operator(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"good", "rival", NULL};
+    char *dir = plugin_dir(names);
+    sb_plugin_host_t *host;
+    sb_err_t err;
+    assert_int_equal(sb_plugin_host_new(dir, &host), 0);
+    assert_int_equal(sb_plugin_host_load(host, NULL, NULL, &err), 0);
+    sb_callcenter_t *cc = with_region("us");
+    char best[SB_PLUGIN_NAME_MAX + 1];
+    int confidence;
+    assert_rc(sb_plugin_host_claim(host, cc, best, &confidence, &err), -EEXIST, err);
+    assert_non_null(strstr(err.message, "--adapter"));
+    /* Reload after one is gone: the other is the only claim left. */
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm '%s/rival.so'", dir);
+    assert_int_equal(system(cmd), 0);
+    size_t loaded;
+    assert_int_equal(sb_plugin_host_load(host, &loaded, NULL, &err), 0);
+    assert_int_equal(loaded, 1);
+    assert_int_equal(sb_plugin_host_claim(host, cc, best, &confidence, &err), 0);
+    assert_string_equal(best, "good");
+    sb_callcenter_free(cc);
+    sb_plugin_host_free(host);
+    sb_test_rmdir(dir);
+}
+
+static void no_directory_is_an_empty_set(void **state)
+{
+    (void)state;
+    sb_plugin_host_t *host;
+    sb_err_t err;
+    assert_int_equal(sb_plugin_host_new("/nonexistent/plugins", &host), 0);
+    size_t loaded = 9;
+    assert_int_equal(sb_plugin_host_load(host, &loaded, NULL, &err), 0);
+    assert_int_equal(loaded, 0);
+    sb_plugin_host_free(host);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(each_check_refuses_its_plugin),
+        cmocka_unit_test(claims_validation_render_and_templates),
+        cmocka_unit_test(a_tie_asks_the_operator),
+        cmocka_unit_test(no_directory_is_an_empty_set),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
