@@ -23,8 +23,9 @@ typedef struct sb_service {
     sb_store_t *store;
     const sb_config_t *config;
     int64_t started_ms;
-    size_t connections;       /* current count; read on the event loop only */
-    struct sb_writer *writer; /* for its counts */
+    size_t connections;             /* current count; read on the event loop only */
+    struct sb_writer *writer;       /* for its counts */
+    struct sb_plugin_host *plugins; /* the adapters */
 } sb_service_t;
 
 typedef enum sb_arg_type {
@@ -126,7 +127,8 @@ typedef struct sb_method_slice {
 } sb_method_slice_t;
 
 extern const sb_method_slice_t sb__org_methods, sb__callcenter_methods, sb__user_methods,
-    sb__member_methods, sb__softphone_methods, sb__server_methods, sb__token_methods;
+    sb__member_methods, sb__softphone_methods, sb__server_methods, sb__token_methods,
+    sb__plugin_methods;
 
 /* Argument specs shared by the namespaces. */
 #define SB_ARG_ORG                                                                                 \

@@ -6,6 +6,7 @@
 
 #include "definition.h"
 #include "methods.h"
+#include "plugin_host.h"
 
 int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc)
 {
@@ -46,6 +47,23 @@ static int answer(msgpack_packer *pk, sb_callcenter_t *cc, int rc)
     return rc;
 }
 
+/* A Call Center by id (starting with a digit: 04v...) or by internal name. */
+static int load_cc(sb_call_t *call, const char *text, sb_callcenter_t **cc, sb_err_t *err)
+{
+    if (text != NULL && text[0] != '\0' && !isdigit((unsigned char)text[0]))
+        return sb_store_cc_get_by_name(call->svc->store, call->org, text, cc, err);
+    return sb_store_cc_get(call->svc->store, call->org, text, cc, err);
+}
+
+/* A Call Center's adapter, when loaded, checks its settings; one named but
+ * not loaded is accepted (softphone.check says so until it is). */
+static int adapter_validates(sb_call_t *call, const sb_callcenter_t *cc, sb_err_t *err)
+{
+    if (cc->adapter[0] == '\0' || !sb_plugin_host_has(call->svc->plugins, cc->adapter))
+        return 0;
+    return sb_plugin_host_validate(call->svc->plugins, cc->adapter, cc, err);
+}
+
 static int cc_create(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     const char *use_api = NULL;
@@ -77,6 +95,8 @@ static int cc_create(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     };
     sb_callcenter_t *def = NULL, *cc = NULL;
     int rc = sb_callcenter_from_fields(&fields, &def, err);
+    if (rc == 0)
+        rc = adapter_validates(call, def, err);
     if (rc == 0)
         rc = sb_store_cc_create(call->svc->store, call->org, def, &cc, err);
     sb_callcenter_free(def);
@@ -160,11 +180,52 @@ static int cc_update(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     const char *adapter = sb_arg_str(call, "adapter");
     if (rc == 0 && n == 0 && adapter == NULL)
         rc = sb_err_set(err, -EINVAL, "callcenter.update needs 'values', 'adapter' or both.");
-    sb_callcenter_t *cc = NULL;
+    /* The change is tried on a copy first, so that the adapter can refuse it
+     * before anything is written. */
+    sb_callcenter_t *cc = NULL, *trial = NULL;
     if (rc == 0)
-        rc = sb_store_cc_update(call->svc->store, call->org, sb_arg_str(call, "id"), changes, n,
-                                adapter, &cc, err);
-    return answer(pk, cc, rc);
+        rc = load_cc(call, sb_arg_str(call, "id"), &cc, err);
+    if (rc == 0)
+        rc = sb_callcenter_copy(cc, &trial) == 0 ? 0 : sb_err_default(err, -ENOMEM);
+    if (rc == 0)
+        rc = sb_callcenter_apply(trial, changes, n, err);
+    if (rc == 0 && adapter != NULL)
+        rc = sb_callcenter_set_adapter(trial, adapter) == 0 ? 0 : sb_err_default(err, -ENOMEM);
+    if (rc == 0)
+        rc = adapter_validates(call, trial, err);
+    sb_callcenter_free(trial);
+    sb_callcenter_t *updated = NULL;
+    if (rc == 0)
+        rc = sb_store_cc_update(call->svc->store, call->org, cc->id.s, changes, n, adapter,
+                                &updated, err);
+    sb_callcenter_free(cc);
+    return answer(pk, updated, rc);
+}
+
+static int cc_template(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_callcenter_t *cc = NULL;
+    sb_cc_form_t form = SB_CC_FORM_IMPORT;
+    const char *form_name = sb_arg_str(call, "form");
+    int rc = 0;
+    if (form_name != NULL && sb_cc_form_parse(form_name, &form) != 0)
+        rc = sb_err_set(err, -EINVAL, "The form is import or metadata, not '%.40s'.", form_name);
+    if (rc == 0)
+        rc = sb_plugin_host_template(call->svc->plugins, sb_arg_str(call, "adapter"), &cc, err);
+    char *xml = NULL;
+    size_t len = 0;
+    if (rc == 0)
+        rc = sb_definition_export(cc, form, &xml, &len, err);
+    if (rc == 0) {
+        char filename[300];
+        sb_definition_filename(cc, form, filename, sizeof(filename));
+        rc = msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "form", sb_cc_form_name(form)) |
+             sb_pack_kv_str(pk, "filename", filename) | sb_pack_str(pk, "xml") |
+             msgpack_pack_str(pk, len) | msgpack_pack_str_body(pk, xml, len);
+    }
+    free(xml);
+    sb_callcenter_free(cc);
+    return rc;
 }
 
 static int cc_clone(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
@@ -184,14 +245,6 @@ static int cc_delete(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", id) : rc;
 }
 
-/* A Call Center by id (starting with a digit: 04v...) or by internal name. */
-static int load_cc(sb_call_t *call, const char *text, sb_callcenter_t **cc, sb_err_t *err)
-{
-    if (text != NULL && text[0] != '\0' && !isdigit((unsigned char)text[0]))
-        return sb_store_cc_get_by_name(call->svc->store, call->org, text, cc, err);
-    return sb_store_cc_get(call->svc->store, call->org, text, cc, err);
-}
-
 static int cc_import(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     size_t len;
@@ -200,18 +253,32 @@ static int cc_import(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     sb_warnings_t warnings = {0};
     int rc = sb_definition_import(file, len, sb_arg_str(call, "filename"),
                                   sb_arg_str(call, "internal_name"), &def, &warnings, err);
+    /* The adapter: the one named, else the best claim of the loaded ones. */
     const char *adapter = sb_arg_str(call, "adapter");
+    char claimed[SB_PLUGIN_NAME_MAX + 1] = "";
+    int confidence = 0;
+    if (rc == 0 && adapter == NULL) {
+        rc = sb_plugin_host_claim(call->svc->plugins, def, claimed, &confidence, err);
+        adapter = claimed[0] ? claimed : NULL;
+    }
     if (rc == 0 && adapter != NULL)
         rc = sb_callcenter_set_adapter(def, adapter) == 0 ? 0 : sb_err_default(err, -ENOMEM);
+    if (rc == 0)
+        rc = adapter_validates(call, def, err);
     bool dry_run = sb_arg_bool(call, "dry_run", false);
     if (rc == 0 && !dry_run)
         rc = sb_store_cc_create(call->svc->store, call->org, def, &cc, err);
     if (rc == 0) {
-        rc = msgpack_pack_map(pk, 4) | sb_pack_kv_bool(pk, "dry_run", dry_run) |
-             sb_pack_kv_str(pk, "form", sb_cc_form_name(def->form));
-        rc |= sb_pack_str(pk, "warnings") | msgpack_pack_array(pk, warnings.n);
+        bool unclaimed = def->adapter[0] == '\0';
+        rc = msgpack_pack_map(pk, 5) | sb_pack_kv_bool(pk, "dry_run", dry_run) |
+             sb_pack_kv_str(pk, "form", sb_cc_form_name(def->form)) |
+             sb_pack_kv_int(pk, "claim", confidence);
+        rc |= sb_pack_str(pk, "warnings") | msgpack_pack_array(pk, warnings.n + unclaimed);
         for (size_t i = 0; i < warnings.n; i++)
             rc |= sb_pack_str(pk, warnings.lines[i]);
+        if (unclaimed)
+            rc |= sb_pack_str(pk, "no loaded adapter claims this file; it has no adapter until "
+                                  "one is named (callcenter update --adapter).");
         rc |= sb_pack_str(pk, "callcenter") | sb__pack_callcenter(pk, cc ? cc : def);
     }
     sb_warnings_free(&warnings);
@@ -392,6 +459,17 @@ static const sb_method_t methods[] = {
      {SB_ARG_ORG, {"id", SB_ARG_STRING, true, "the Call Center's id, or its internal name"}},
      "{settings: {\"/reqGeneralInfo/reqInternalName\": value, ...}}",
      "NOT_FOUND INVALID_ID"},
+    {"callcenter.template",
+     "The definition file a partner would ship for an adapter: the settings it declares, with "
+     "their defaults. It imports cleanly.",
+     SB_ROLE_READ_ONLY,
+     false,
+     false,
+     cc_template,
+     {{"adapter", SB_ARG_STRING, true, "a loaded adapter's name"},
+      {"form", SB_ARG_STRING, false, "import (default) or metadata"}},
+     "{form, filename, xml}",
+     "NOT_FOUND (the adapter) INVALID_ARGUMENT"},
     {"callcenter.delete",
      "Deletes a Call Center; refused while it has members unless forced (which removes them).",
      SB_ROLE_ORG_ADMIN,

@@ -39,7 +39,8 @@ static int pack_answer(msgpack_packer *pk, const sb_softphone_answer_t *a)
 static int check_one(sb_call_t *call, const char *user, msgpack_packer *pk, sb_err_t *err)
 {
     sb_softphone_answer_t answer;
-    int rc = sb_softphone_check(call->svc->store, call->org, user, &answer, err);
+    int rc =
+        sb_softphone_check(call->svc->store, call->svc->plugins, call->org, user, &answer, err);
     if (rc == 0)
         rc = pack_answer(pk, &answer);
     sb_softphone_answer_destroy(&answer);
@@ -78,7 +79,8 @@ static int softphone_check_batch(sb_call_t *call, msgpack_packer *pk, sb_err_t *
 }
 
 #define ANSWER                                                                                     \
-    "{user, softphone: bool, reason: OK | UNKNOWN_USER | NOT_A_MEMBER | INVALID_USER_ID, "         \
+    "{user, softphone: bool, reason: OK | UNKNOWN_USER | NOT_A_MEMBER | INVALID_USER_ID | "        \
+    "ADAPTER_NOT_LOADED, "                                                                         \
     "message, callcenter: {id, internal_name, display_name} or nil, adapter, adapter_url, "        \
     "softphone_height, softphone_width, compatibility_mode}"
 

@@ -169,7 +169,7 @@ static plugin_t *load_one(const char *dir, const char *file)
     } else {
         check_descriptor(p, d, stem);
     }
-    if (p->info.loaded) {
+    if (d != NULL && p->info.loaded) {
         int rc = d->init(&host_services, &p->state);
         if (rc != SB_ADAPTER_OK)
             refuse(p, "init", "its init returned %d; its log lines say why.", rc);
@@ -246,7 +246,8 @@ int sb_plugin_host_load(sb_plugin_host_t *host, size_t *loaded, size_t *refused,
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
-            plugin_t **grown = realloc(set, cap * sizeof(*grown));
+            plugin_t **grown =
+                realloc(set, cap * sizeof(*grown)); // NOLINT(bugprone-sizeof-expression): pointers
             if (grown == NULL)
                 break;
             set = grown;
@@ -258,7 +259,8 @@ int sb_plugin_host_load(sb_plugin_host_t *host, size_t *loaded, size_t *refused,
     }
     if (d != NULL)
         closedir(d);
-    qsort(set, n, sizeof(*set), by_file);
+    if (n > 1)
+        qsort(set, n, sizeof(*set), by_file); // NOLINT(bugprone-sizeof-expression): pointers
     for (size_t i = 0; i < n; i++) {
         plugin_t *p = set[i];
         for (size_t j = 0; j < i && p->info.loaded; j++)
@@ -366,7 +368,8 @@ int sb_plugin_host_claim(sb_plugin_host_t *host, const sb_callcenter_t *cc,
     *confidence = 0;
     pthread_mutex_lock(&host->lock);
     size_t n = host->n;
-    plugin_t **pinned = calloc(n ? n : 1, sizeof(*pinned));
+    plugin_t **pinned =
+        calloc(n ? n : 1, sizeof(*pinned)); // NOLINT(bugprone-sizeof-expression): pointers
     for (size_t i = 0; pinned && i < n; i++) {
         pinned[i] = host->plugins[i];
         pinned[i]->refs++;

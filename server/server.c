@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "paths.h"
+#include "plugin_host.h"
 #include "server_internal.h"
 #include "token.h"
 
@@ -158,6 +159,11 @@ int sb_server_run(const sb_config_t *cfg)
     if (rc == 0)
         rc = sb_token_ensure_admin(store, cfg->data_dir, &created, &err);
     server->svc.store = store;
+    if (rc == 0 && (rc = sb_plugin_host_new(cfg->plugin_dir, &server->svc.plugins)) != 0)
+        sb_err_default(&err, rc);
+    size_t plugins_loaded = 0, plugins_refused = 0;
+    if (rc == 0)
+        rc = sb_plugin_host_load(server->svc.plugins, &plugins_loaded, &plugins_refused, &err);
     if (rc == 0)
         rc = sb_writer_start(server->loop, store, 1024, &server->writer);
     server->svc.writer = server->writer;
@@ -186,6 +192,8 @@ int sb_server_run(const sb_config_t *cfg)
             cfg->data_dir, cfg->durability == SB_DURABILITY_FULL ? "full" : "none");
     sb_info("the admin token is in %s%s (mode 0600; sbctl reads it by itself)", token_path,
             created ? ", made just now" : "");
+    sb_info("%zu adapter plugin(s) loaded and %zu refused from %s", plugins_loaded, plugins_refused,
+            cfg->plugin_dir);
     sb_info("try: sbctl%s%s server info",
             strcmp(default_socket, cfg->socket_path) ? " --socket " : "",
             strcmp(default_socket, cfg->socket_path) ? cfg->socket_path : "");
@@ -194,6 +202,7 @@ int sb_server_run(const sb_config_t *cfg)
     sb_info("stopped cleanly");
     exit_code = 0;
 out:
+    sb_plugin_host_free(server->svc.plugins);
     sb_store_close(store);
     uv_loop_close(server->loop);
     free(server);

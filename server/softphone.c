@@ -5,12 +5,13 @@
 
 const char *sb_softphone_reason_name(sb_softphone_reason_t reason)
 {
-    static const char *const names[] = {"OK", "UNKNOWN_USER", "NOT_A_MEMBER", "INVALID_USER_ID"};
+    static const char *const names[] = {"OK", "UNKNOWN_USER", "NOT_A_MEMBER", "INVALID_USER_ID",
+                                        "ADAPTER_NOT_LOADED"};
     return names[reason];
 }
 
-int sb_softphone_check(sb_store_t *store, const char *org, const char *user,
-                       sb_softphone_answer_t *out, sb_err_t *err)
+int sb_softphone_check(sb_store_t *store, sb_plugin_host_t *plugins, const char *org,
+                       const char *user, sb_softphone_answer_t *out, sb_err_t *err)
 {
     memset(out, 0, sizeof(*out));
     snprintf(out->user, sizeof(out->user), "%s", user ? user : "");
@@ -55,6 +56,16 @@ int sb_softphone_check(sb_store_t *store, const char *org, const char *user,
     rc = sb_store_cc_get(store, org, cc_id.s, &out->callcenter, err);
     if (rc != 0)
         return rc;
+    const char *adapter = out->callcenter->adapter;
+    if (plugins != NULL && adapter[0] != '\0' && !sb_plugin_host_has(plugins, adapter)) {
+        out->reason = SB_SOFTPHONE_ADAPTER_NOT_LOADED;
+        snprintf(out->message, sizeof(out->message),
+                 "User %s belongs to Call Center '%s', but its adapter '%s' is not loaded, so no "
+                 "softphone shows: put %s.so in the plugin directory and run plugin reload (see "
+                 "plugin list for why it was refused).",
+                 out->user, sb_callcenter_internal_name(out->callcenter), adapter, adapter);
+        return 0;
+    }
     out->reason = SB_SOFTPHONE_OK;
     snprintf(out->message, sizeof(out->message), "User %s gets the softphone of Call Center '%s'.",
              out->user, sb_callcenter_internal_name(out->callcenter));

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "plugin_host.h"
 #include "store.h"
 
 /** Why a user has no softphone, or SB_SOFTPHONE_OK. Names are part of the protocol. */
@@ -16,6 +17,7 @@ typedef enum sb_softphone_reason {
     SB_SOFTPHONE_UNKNOWN_USER,
     SB_SOFTPHONE_NOT_A_MEMBER,
     SB_SOFTPHONE_INVALID_USER_ID,
+    SB_SOFTPHONE_ADAPTER_NOT_LOADED,
 } sb_softphone_reason_t;
 
 typedef struct sb_softphone_answer {
@@ -29,11 +31,12 @@ typedef struct sb_softphone_answer {
 const char *sb_softphone_reason_name(sb_softphone_reason_t reason);
 
 /**
- * Checks `user` of `org`. Returns 0 with the answer in *out (a user who gets
+ * Checks `user` of `org`; `plugins` (may be NULL) tells whether the Call
+ * Center's adapter is loaded. Returns 0 with the answer in *out (a user who gets
  * no softphone is an answer, not an error), or an error when the org does
  * not exist or the store fails. Release with sb_softphone_answer_destroy().
  */
-int sb_softphone_check(sb_store_t *store, const char *org, const char *user,
-                       sb_softphone_answer_t *out, sb_err_t *err);
+int sb_softphone_check(sb_store_t *store, sb_plugin_host_t *plugins, const char *org,
+                       const char *user, sb_softphone_answer_t *out, sb_err_t *err);
 
 void sb_softphone_answer_destroy(sb_softphone_answer_t *answer);

@@ -302,6 +302,17 @@ static void every_method_works_for_its_org(void **state)
     expect(&reader, "softphone.check_batch", json_pack("{s:s, s:o}", "org", "acme", "users", many),
            "BATCH_TOO_LARGE", NULL);
 
+    /* A Call Center whose adapter is not loaded shows no softphone, and says why. */
+    expect(&c, "callcenter.update",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", cc_id, "adapter", "five9"), "OK",
+           NULL);
+    expect(&reader, "softphone.check",
+           json_pack("{s:s, s:s}", "org", "acme", "user", "005000000000002"), "OK", &r);
+    assert_false(sb_obj_get(&r.data, "softphone")->via.boolean);
+    assert_string_equal(field(&r, "reason", buf, sizeof(buf)), "ADAPTER_NOT_LOADED");
+    assert_non_null(strstr(field(&r, "message", buf, sizeof(buf)), "five9.so"));
+    msgpack_unpacked_destroy(&r);
+
     /* A read-only token reads, and writes nothing. */
     expect(&reader, "user.upsert",
            json_pack("{s:s, s:s, s:s}", "org", "acme", "id", "005000000000005", "name", "E"),
@@ -367,6 +378,12 @@ static void definition_files_through_the_server(void **state)
            "OK", &r);
     assert_string_equal(field(&r, "form", buf, sizeof(buf)), "metadata");
     assert_true(sb_obj_get(&r.data, "warnings")->via.array.size >= 1);
+    /* The bundled demo adapter claims Salesforce's demo file. */
+    const msgpack_object *imported = sb_obj_get(&r.data, "callcenter");
+    const msgpack_object *adapter = sb_obj_get(imported, "adapter");
+    assert_int_equal(adapter->via.str.size, 4);
+    assert_memory_equal(adapter->via.str.ptr, "demo", 4);
+    assert_int_equal(number(&r, "claim"), 95);
     msgpack_unpacked_destroy(&r);
     expect(&c, "callcenter.import",
            json_pack("{s:s, s:o}", "org", "acme", "file",
@@ -395,6 +412,61 @@ static void definition_files_through_the_server(void **state)
     msgpack_unpacked_destroy(&r);
     expect(&c, "callcenter.settings",
            json_pack("{s:s, s:s}", "org", "acme", "id", "04v000000000999"), "NOT_FOUND", NULL);
+    sb_client_close(&c);
+    sb_client_close(&admin);
+}
+
+static void plugins_through_the_server(void **state)
+{
+    (void)state;
+    sb_client_t c, admin;
+    sb_harness_client(&server, &c, acme_reader);
+    sb_harness_client(&server, &admin, NULL);
+    msgpack_unpacked r;
+    expect(&c, "plugin.list", NULL, "OK", &r);
+    const msgpack_object *plugins = sb_obj_get(&r.data, "plugins");
+    bool demo = false;
+    for (uint32_t i = 0; i < plugins->via.array.size; i++) {
+        const msgpack_object *name = sb_obj_get(&plugins->via.array.ptr[i], "name");
+        const msgpack_object *st = sb_obj_get(&plugins->via.array.ptr[i], "state");
+        demo |= name->via.str.size == 4 && memcmp(name->via.str.ptr, "demo", 4) == 0 &&
+                st->via.str.size == 6 && memcmp(st->via.str.ptr, "loaded", 6) == 0;
+    }
+    assert_true(demo);
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "plugin.reload", NULL, "ACCESS_DENIED", NULL);
+    sb_client_t stranger;
+    sb_err_t cerr;
+    assert_int_equal(sb_client_connect(&stranger, server.socket, &cerr), 0);
+    expect(&stranger, "plugin.list", NULL, "UNAUTHENTICATED", NULL);
+    sb_client_close(&stranger);
+    expect(&admin, "plugin.reload", NULL, "OK", &r);
+    assert_true(number(&r, "loaded") >= 1);
+    msgpack_unpacked_destroy(&r);
+    /* The demo's template imports, is claimed by it, and validates. */
+    expect(&c, "callcenter.template", json_pack("{s:s}", "adapter", "demo"), "OK", &r);
+    const msgpack_object *xml = sb_obj_get(&r.data, "xml");
+    json_t *file = json_stringn(xml->via.str.ptr, xml->via.str.size);
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "callcenter.template", json_pack("{s:s}", "adapter", "nope"), "NOT_FOUND", NULL);
+    sb_client_t writer;
+    sb_harness_client(&server, &writer, acme_admin);
+    expect(&writer, "callcenter.import", json_pack("{s:s, s:o}", "org", "acme", "file", file), "OK",
+           &r);
+    assert_int_equal(number(&r, "claim"), 95);
+    msgpack_unpacked_destroy(&r);
+    /* The adapter refuses what breaks its rules, naming the setting. */
+    sb_err_t err;
+    int rc =
+        sb_client_call_json(&writer, "callcenter.update",
+                            json_pack("{s:s, s:s, s:{s:s}}", "org", "acme", "id", "DemoCallCenter",
+                                      "values", "/reqPhoneDemoSettings/reqProvider", "Skype"),
+                            &r, &err);
+    assert_int_equal(rc, SB_CLIENT_REFUSED);
+    assert_string_equal(writer.error_name, "INVALID_VALUE");
+    assert_non_null(strstr(err.message, "/reqPhoneDemoSettings/reqProvider"));
+    msgpack_unpacked_destroy(&r);
+    sb_client_close(&writer);
     sb_client_close(&c);
     sb_client_close(&admin);
 }
@@ -912,6 +984,7 @@ int main(void)
         cmocka_unit_test(every_method_works_for_its_org),
         cmocka_unit_test(the_admin_methods),
         cmocka_unit_test(definition_files_through_the_server),
+        cmocka_unit_test(plugins_through_the_server),
         cmocka_unit_test(another_orgs_data_is_not_found),
         cmocka_unit_test(a_message_split_at_every_byte),
         cmocka_unit_test(garbage_and_oversize_close_only_their_connection),

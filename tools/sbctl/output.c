@@ -250,7 +250,7 @@ void sbctl_print_human(const char *method, const msgpack_object *result)
         print_softphone(result);
         return;
     }
-    if (strcmp(method, "callcenter.export") == 0) {
+    if (strcmp(method, "callcenter.export") == 0 || strcmp(method, "callcenter.template") == 0) {
         /* The file itself, so that "> FILE" saves it; its name on stderr. */
         for (uint32_t i = 0; i < result->via.map.size; i++) {
             char key[32];

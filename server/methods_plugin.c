@@ -1,0 +1,67 @@
+/* plugin.*: the partner adapters the server has loaded, or refused. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "methods.h"
+#include "plugin_host.h"
+
+static int plugin_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_plugin_info_t *rows;
+    size_t n;
+    if (sb_plugin_host_list(call->svc->plugins, &rows, &n) != 0)
+        return sb_err_default(err, -ENOMEM);
+    int rc = msgpack_pack_map(pk, 2) | sb_pack_kv_str(pk, "dir", call->svc->config->plugin_dir) |
+             sb_pack_str(pk, "plugins") | msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        const sb_plugin_info_t *p = &rows[i];
+        char abi[16];
+        snprintf(abi, sizeof(abi), "%u.%u", p->abi_major, p->abi_minor);
+        rc |= msgpack_pack_map(pk, 9) | sb_pack_kv_str(pk, "file", p->file) |
+              sb_pack_kv_str(pk, "name", p->name) | sb_pack_kv_str(pk, "version", p->version) |
+              sb_pack_kv_str(pk, "vendor", p->vendor) | sb_pack_kv_str(pk, "abi", abi) |
+              sb_pack_kv_str(pk, "mode", p->mode) |
+              sb_pack_kv_str(pk, "state", p->loaded ? "loaded" : "refused") |
+              sb_pack_kv_str(pk, "check", p->loaded ? NULL : p->check) |
+              sb_pack_kv_str(pk, "reason", p->loaded ? p->description : p->reason);
+    }
+    free(rows);
+    return rc;
+}
+
+static int plugin_reload(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    size_t loaded = 0, refused = 0;
+    int rc = sb_plugin_host_load(call->svc->plugins, &loaded, &refused, err);
+    if (rc != 0)
+        return rc;
+    return msgpack_pack_map(pk, 2) | sb_pack_kv_uint(pk, "loaded", loaded) |
+           sb_pack_kv_uint(pk, "refused", refused);
+}
+
+static const sb_method_t methods[] = {
+    {"plugin.list",
+     "Every adapter plugin file in the plugin directory: loaded, or refused with the check that "
+     "failed and why.",
+     SB_ROLE_READ_ONLY,
+     false,
+     false,
+     plugin_list,
+     {{NULL, 0, false, NULL}},
+     "{dir, plugins: [{file, name, version, vendor, abi, mode, state: loaded | refused, check: "
+     "the failed check (major, minor, size, entry_points, name, symbol, open, init, duplicate) "
+     "or nil, reason: the refusal, or the adapter's description}]}",
+     ""},
+    {"plugin.reload",
+     "Loads the plugin directory again: new files are loaded, removed ones unloaded once no call "
+     "uses them.",
+     SB_ROLE_ADMIN,
+     false,
+     false,
+     plugin_reload,
+     {{NULL, 0, false, NULL}},
+     "{loaded: count, refused: count}",
+     "IO_ERROR"},
+};
+
+const sb_method_slice_t sb__plugin_methods = {methods, sizeof(methods) / sizeof(methods[0])};
