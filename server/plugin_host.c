@@ -589,3 +589,65 @@ int sb_plugin_host_template(sb_plugin_host_t *host, const char *name, sb_callcen
     *out = cc;
     return 0;
 }
+
+int sb_plugin_host_call_event(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
+                              const char *event, sb_plugin_kv_t **out, size_t *n, sb_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    plugin_t *p = pin(host, name);
+    if (p == NULL)
+        return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
+    view_t v;
+    collect_t c = {.n_problems = 0};
+    int rc = make_view(cc, NULL, &v);
+    if (rc == 0) {
+        sb_adapter_sink sink = make_sink(&c);
+        int verdict = p->desc->call_event(p->state, &v.cc, event, &sink);
+        if (verdict == SB_ADAPTER_IGNORED)
+            rc = sb_err_set(err, -ENOMSG, "The adapter %s does not map this event.", name);
+        else if (verdict != SB_ADAPTER_OK)
+            rc = sb_err_set(err, SB_E_INVALID_VALUE, "The adapter %s could not map the event: %s",
+                            name, c.problems[0] ? c.problems : "it did not say why.");
+        free(v.items);
+    } else {
+        rc = sb_err_default(err, rc);
+    }
+    release(host, p);
+    if (rc != 0) {
+        free(c.kv);
+        return rc;
+    }
+    *out = c.kv;
+    *n = c.n_kv;
+    return 0;
+}
+
+int sb_plugin_host_settings(sb_plugin_host_t *host, const char *name,
+                            sb_plugin_setting_copy_t **out, size_t *n, sb_err_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    plugin_t *p = pin(host, name);
+    if (p == NULL)
+        return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
+    const sb_adapter_setting *settings = NULL;
+    size_t count = p->desc->describe(p->state, &settings);
+    if (settings == NULL)
+        count = 0;
+    *out = calloc(count ? count : 1, sizeof(**out));
+    for (size_t i = 0; *out && i < count; i++) {
+        sb_plugin_setting_copy_t *c = &(*out)[i];
+        copy(c->section, sizeof(c->section), settings[i].section);
+        copy(c->name, sizeof(c->name), settings[i].name);
+        copy(c->label, sizeof(c->label), settings[i].label);
+        copy(c->default_value, sizeof(c->default_value), settings[i].default_value);
+        copy(c->rule, sizeof(c->rule), settings[i].rule);
+        c->required = settings[i].flags & SB_ADAPTER_SETTING_REQUIRED;
+    }
+    release(host, p);
+    if (*out == NULL)
+        return sb_err_default(err, -ENOMEM);
+    *n = count;
+    return 0;
+}

@@ -83,6 +83,23 @@ int sb_plugin_host_render(sb_plugin_host_t *host, const char *name, const sb_cal
                           const char *user, sb_plugin_kv_t **out, size_t *n, sb_err_t *err);
 
 /**
+ * Has adapter `name` translate one vendor call event (`event`, the vendor's
+ * JSON). Returns 0 with the voice-call changes in *out [owned: free()];
+ * -ENOENT when the adapter is not loaded; -ENOMSG when it does not map this
+ * event; SB_E_INVALID_VALUE when it fails.
+ */
+int sb_plugin_host_call_event(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
+                              const char *event, sb_plugin_kv_t **out, size_t *n, sb_err_t *err);
+
+/** Copies out the settings adapter `name` declares. *out [owned: free()]; strings truncated to 255. */
+typedef struct sb_plugin_setting_copy {
+    char section[256], name[256], label[256], default_value[256], rule[256];
+    bool required;
+} sb_plugin_setting_copy_t;
+int sb_plugin_host_settings(sb_plugin_host_t *host, const char *name,
+                            sb_plugin_setting_copy_t **out, size_t *n, sb_err_t *err);
+
+/**
  * The settings adapter `name` declares, as a Call Center definition a
  * partner would ship (its sections and items with their defaults, under a
  * generated internal and display name). *out [owned].
