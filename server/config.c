@@ -5,6 +5,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -25,7 +26,8 @@ static const struct setting settings[] = {
      "the data directory (default $SB_DATA_DIR, else ~/.local/share/switchboard)"},
     {"socket", PATH, AT(socket_path), "the Unix socket (default DATA_DIR/switchboard.sock)"},
     {"plugin-dir", PATH, AT(plugin_dir),
-     "where adapter plugins are loaded from (default: plugins/ beside the server's directory)"},
+     "where adapter plugins load from (default: build/plugins in the build tree, "
+     "PREFIX/lib/switchboard/plugins installed)"},
     {"max-message-bytes", BYTES, AT(max_message_bytes), "largest msgpack message (1 MiB)"},
     {"max-batch", COUNT, AT(max_batch), "rows in one bulk or batch request (10000)"},
     {"max-inflight", COUNT, AT(max_inflight),
@@ -253,7 +255,8 @@ int sb_config_resolve(sb_config_t *cfg, const char *argv0, sb_err_t *err)
                           "Pass a shorter --socket or --data-dir.",
                           cfg->socket_path, strlen(cfg->socket_path), sizeof(sun.sun_path) - 1);
     if (cfg->plugin_dir[0] == '\0') {
-        /* build/server/switchboardd -> build/plugins; bin/switchboardd -> plugins */
+        /* In the build tree build/server/switchboardd loads build/plugins;
+         * installed, PREFIX/bin/switchboardd loads PREFIX/lib/switchboard/plugins. */
         char exe[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
         if (n <= 0)
@@ -261,7 +264,12 @@ int sb_config_resolve(sb_config_t *cfg, const char *argv0, sb_err_t *err)
         else
             exe[n] = '\0';
         char *dir = dirname(exe);
-        if (snprintf(cfg->plugin_dir, sizeof(cfg->plugin_dir), "%s/../plugins", dir) >=
+        struct stat st;
+        char build_tree[PATH_MAX];
+        snprintf(build_tree, sizeof(build_tree), "%.4000s/../plugins", dir);
+        bool in_build_tree = stat(build_tree, &st) == 0 && S_ISDIR(st.st_mode);
+        if (snprintf(cfg->plugin_dir, sizeof(cfg->plugin_dir), "%s/%s", dir,
+                     in_build_tree ? "../plugins" : "../lib/switchboard/plugins") >=
             (int)sizeof(cfg->plugin_dir))
             return sb_err_set(err, -EINVAL, "The server's path is too long.");
     }

@@ -91,7 +91,8 @@ int sb_plugin_host_render(sb_plugin_host_t *host, const char *name, const sb_cal
 int sb_plugin_host_call_event(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
                               const char *event, sb_plugin_kv_t **out, size_t *n, sb_err_t *err);
 
-/** Copies out the settings adapter `name` declares. *out [owned: free()]; strings truncated to 255. */
+/** Copies out the settings adapter `name` declares. *out [owned: free()]; strings truncated to 255.
+ */
 typedef struct sb_plugin_setting_copy {
     char section[256], name[256], label[256], default_value[256], rule[256];
     bool required;
