@@ -28,6 +28,11 @@ static const struct setting settings[] = {
     {"plugin-dir", PATH, AT(plugin_dir),
      "where adapter plugins load from (default: build/plugins in the build tree, "
      "PREFIX/lib/switchboard/plugins installed)"},
+    {"isolate", PATH, AT(isolate),
+     "adapters that run in child processes, where a crash or a hang costs only their own "
+     "calls: none (default), all, or names separated by commas"},
+    {"plugin-deadline-ms", COUNT, AT(plugin_deadline_ms),
+     "how long an isolated adapter's call may take before it is unavailable (2000)"},
     {"max-message-bytes", BYTES, AT(max_message_bytes), "largest msgpack message (1 MiB)"},
     {"max-batch", COUNT, AT(max_batch), "rows in one bulk or batch request (10000)"},
     {"max-inflight", COUNT, AT(max_inflight),
@@ -53,6 +58,8 @@ int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->max_message_bytes = 1 << 20;
+    snprintf(cfg->isolate, sizeof(cfg->isolate), "none");
+    cfg->plugin_deadline_ms = 2000;
     cfg->max_batch = 10000;
     cfg->max_inflight = 64;
     cfg->max_connections = 1024;
@@ -254,16 +261,18 @@ int sb_config_resolve(sb_config_t *cfg, const char *argv0, sb_err_t *err)
                           "The socket path %s has %zu bytes; Unix sockets allow at most %zu here. "
                           "Pass a shorter --socket or --data-dir.",
                           cfg->socket_path, strlen(cfg->socket_path), sizeof(sun.sun_path) - 1);
+    /* In the build tree build/server/switchboardd loads build/plugins;
+     * installed, PREFIX/bin/switchboardd loads PREFIX/lib/switchboard/plugins.
+     * sb-plugin-runner, for isolated plugins, lies beside the server. */
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        snprintf(exe, sizeof(exe), "%s", argv0);
+    else
+        exe[n] = '\0';
+    char *dir = dirname(exe);
+    snprintf(cfg->plugin_runner, sizeof(cfg->plugin_runner), "%.4000s/sb-plugin-runner", dir);
     if (cfg->plugin_dir[0] == '\0') {
-        /* In the build tree build/server/switchboardd loads build/plugins;
-         * installed, PREFIX/bin/switchboardd loads PREFIX/lib/switchboard/plugins. */
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (n <= 0)
-            snprintf(exe, sizeof(exe), "%s", argv0);
-        else
-            exe[n] = '\0';
-        char *dir = dirname(exe);
         struct stat st;
         char build_tree[PATH_MAX];
         snprintf(build_tree, sizeof(build_tree), "%.4000s/../plugins", dir);

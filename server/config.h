@@ -16,11 +16,14 @@
 
 typedef struct sb_config {
     char data_dir[PATH_MAX];
-    char socket_path[PATH_MAX]; /* "" until resolved: data_dir/switchboard.sock */
-    char plugin_dir[PATH_MAX];  /* "" until resolved: next to the executable */
-    size_t max_message_bytes;   /* one msgpack message, either way */
-    size_t max_batch;           /* rows in one bulk or batch request */
-    size_t max_inflight;        /* requests read but not answered, per connection */
+    char socket_path[PATH_MAX];   /* "" until resolved: data_dir/switchboard.sock */
+    char plugin_dir[PATH_MAX];    /* "" until resolved: next to the executable */
+    char plugin_runner[PATH_MAX]; /* resolved: sb-plugin-runner beside the server */
+    char isolate[1024];           /* plugins run in child processes: none, all, or a,b,c */
+    size_t plugin_deadline_ms;    /* an isolated plugin's call gets this long to answer */
+    size_t max_message_bytes;     /* one msgpack message, either way */
+    size_t max_batch;             /* rows in one bulk or batch request */
+    size_t max_inflight;          /* requests read but not answered, per connection */
     size_t max_connections;
     size_t write_high_bytes; /* pause reading a connection above this many queued bytes */
     size_t write_low_bytes;  /* resume below this */

@@ -41,6 +41,7 @@ enum {
     SB_E_UNKNOWN_METHOD,
     SB_E_UNAUTHENTICATED,
     SB_E_INVALID_DEFINITION,
+    SB_E_ADAPTER_UNAVAILABLE,
 };
 
 /*
@@ -99,7 +100,9 @@ enum {
       "Authenticate first with token.authenticate and a valid token.")                             \
     X(MESSAGE_TOO_LARGE, -EMSGSIZE, 31, "The message is larger than the server's limit.")     \
     X(INVALID_DEFINITION, SB_E_INVALID_DEFINITION, 32,                                             \
-      "The file is not a Call Center definition; docs/definitions.md describes both forms.")
+      "The file is not a Call Center definition; docs/definitions.md describes both forms.")    \
+    X(ADAPTER_UNAVAILABLE, SB_E_ADAPTER_UNAVAILABLE, 33,                                           \
+      "The adapter crashed or did not answer in time; it restarts by itself, retry shortly.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

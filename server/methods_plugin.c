@@ -17,13 +17,16 @@ static int plugin_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         const sb_plugin_info_t *p = &rows[i];
         char abi[16];
         snprintf(abi, sizeof(abi), "%u.%u", p->abi_major, p->abi_minor);
-        rc |= msgpack_pack_map(pk, 9) | sb_pack_kv_str(pk, "file", p->file) |
+        rc |= msgpack_pack_map(pk, 12) | sb_pack_kv_str(pk, "file", p->file) |
               sb_pack_kv_str(pk, "name", p->name) | sb_pack_kv_str(pk, "version", p->version) |
               sb_pack_kv_str(pk, "vendor", p->vendor) | sb_pack_kv_str(pk, "abi", abi) |
               sb_pack_kv_str(pk, "mode", p->mode) |
               sb_pack_kv_str(pk, "state", p->loaded ? "loaded" : "refused") |
               sb_pack_kv_str(pk, "check", p->loaded ? NULL : p->check) |
-              sb_pack_kv_str(pk, "reason", p->loaded ? p->description : p->reason);
+              sb_pack_kv_str(pk, "reason", p->loaded ? p->description : p->reason) |
+              sb_pack_kv_bool(pk, "available", p->available) |
+              sb_pack_kv_uint(pk, "restarts", p->restarts) |
+              sb_pack_kv_str(pk, "last_failure", p->last_failure[0] ? p->last_failure : NULL);
     }
     free(rows);
     return rc;
@@ -50,7 +53,8 @@ static const sb_method_t methods[] = {
      {{NULL, 0, false, NULL}},
      "{dir, plugins: [{file, name, version, vendor, abi, mode, state: loaded | refused, check: "
      "the failed check (major, minor, size, entry_points, name, symbol, open, init, duplicate) "
-     "or nil, reason: the refusal, or the adapter's description}]}",
+     "or nil, reason: the refusal, or the adapter's description, available: false while an "
+     "isolated adapter's process is down, restarts, last_failure}]}",
      ""},
     {"plugin.reload",
      "Loads the plugin directory again: new files are loaded, removed ones unloaded once no call "

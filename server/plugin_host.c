@@ -11,19 +11,26 @@
 #include <time.h>
 
 #include "log.h"
+#include "plugin_child.h"
+#include "record_codec.h"
+#include "rpc.h"
 #include "switchboard/adapter.h"
 #include "utf8.h"
 
 typedef struct plugin {
     sb_plugin_info_t info;
-    void *dl;               /* dlopen handle; NULL when refused */
-    const sb_adapter *desc; /* [borrowed: until dlclose] */
-    void *state;            /* the plugin's, from init */
-    unsigned refs;          /* the set's reference, and one per call in flight */
+    void *dl;                 /* dlopen handle; NULL when refused */
+    const sb_adapter *desc;   /* [borrowed: until dlclose] */
+    void *state;              /* the plugin's, from init */
+    unsigned refs;            /* the set's reference, and one per call in flight */
+    sb_plugin_child_t *child; /* isolated: the process that runs it; else NULL */
 } plugin_t;
 
 struct sb_plugin_host {
     char dir[4096];
+    char runner[4096];  /* sb-plugin-runner, for isolated plugins */
+    char isolate[1024]; /* "all", or ",a,b," */
+    unsigned deadline_ms;
     pthread_mutex_t lock;
     plugin_t **plugins; /* the current set */
     size_t n;
@@ -183,9 +190,60 @@ static plugin_t *load_one(const char *dir, const char *file)
     return p;
 }
 
+/* An isolated plugin: its child loads it and makes the checks. */
+static plugin_t *load_isolated(sb_plugin_host_t *host, const char *file)
+{
+    plugin_t *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->refs = 1;
+    copy(p->info.file, sizeof(p->info.file), file);
+    snprintf(p->info.name, sizeof(p->info.name), "%.*s", (int)(strlen(file) - 3), file);
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/%s", host->dir, file);
+    sb_err_t err;
+    sb_err_clear(&err);
+    if (sb_plugin_child_start(host->runner, path, host->deadline_ms, &p->child, &p->info, &err) !=
+        0) {
+        refuse(p, "isolation", "its child process failed at start: %s", err.message);
+    }
+    copy(p->info.mode, sizeof(p->info.mode), "isolated");
+    if (!p->info.loaded) {
+        sb_plugin_child_free(p->child);
+        p->child = NULL;
+    }
+    return p;
+}
+
+static bool is_isolated(const sb_plugin_host_t *host, const char *file)
+{
+    if (host->runner[0] == '\0' || host->isolate[0] == '\0')
+        return false;
+    if (strcmp(host->isolate, "all") == 0)
+        return true;
+    char needle[SB_PLUGIN_NAME_MAX + 3];
+    snprintf(needle, sizeof(needle), ",%.*s,", (int)(strlen(file) - 3), file);
+    return strstr(host->isolate, needle) != NULL;
+}
+
+void sb_plugin_host_set_isolation(sb_plugin_host_t *host, const char *runner, const char *which,
+                                  unsigned deadline_ms)
+{
+    copy(host->runner, sizeof(host->runner), runner);
+    host->deadline_ms = deadline_ms;
+    if (which == NULL || which[0] == '\0' || strcmp(which, "none") == 0)
+        host->isolate[0] = '\0';
+    else if (strcmp(which, "all") == 0)
+        copy(host->isolate, sizeof(host->isolate), "all");
+    else
+        snprintf(host->isolate, sizeof(host->isolate), ",%s,", which);
+}
+
 static void unload(plugin_t *p)
 {
-    if (p->dl != NULL) {
+    if (p->child != NULL) {
+        sb_plugin_child_free(p->child);
+    } else if (p->dl != NULL) {
         p->desc->fini(p->state);
         dlclose(p->dl);
     }
@@ -252,7 +310,8 @@ int sb_plugin_host_load(sb_plugin_host_t *host, size_t *loaded, size_t *refused,
                 break;
             set = grown;
         }
-        plugin_t *p = load_one(host->dir, e->d_name);
+        plugin_t *p = is_isolated(host, e->d_name) ? load_isolated(host, e->d_name)
+                                                   : load_one(host->dir, e->d_name);
         if (p == NULL)
             break;
         set[n++] = p;
@@ -265,16 +324,21 @@ int sb_plugin_host_load(sb_plugin_host_t *host, size_t *loaded, size_t *refused,
         plugin_t *p = set[i];
         for (size_t j = 0; j < i && p->info.loaded; j++)
             if (set[j]->info.loaded && strcmp(set[j]->info.name, p->info.name) == 0) {
-                p->desc->fini(p->state);
-                dlclose(p->dl);
-                p->dl = NULL;
+                if (p->child != NULL) {
+                    sb_plugin_child_free(p->child);
+                    p->child = NULL;
+                } else {
+                    p->desc->fini(p->state);
+                    dlclose(p->dl);
+                    p->dl = NULL;
+                }
                 refuse(p, "duplicate", "another file already loaded the adapter %s.", p->info.name);
             }
         ok += p->info.loaded;
         if (p->info.loaded)
-            sb_info("plugin %s: loaded adapter %s %s by %s (ABI %u.%u, in process)", p->info.file,
+            sb_info("plugin %s: loaded adapter %s %s by %s (ABI %u.%u, %s)", p->info.file,
                     p->info.name, p->info.version, p->info.vendor, p->info.abi_major,
-                    p->info.abi_minor);
+                    p->info.abi_minor, p->child ? "isolated" : "in process");
         else
             sb_warn("plugin %s: refused (%s check): %s", p->info.file, p->info.check,
                     p->info.reason);
@@ -301,8 +365,16 @@ int sb_plugin_host_list(sb_plugin_host_t *host, sb_plugin_info_t **rows, size_t 
     pthread_mutex_lock(&host->lock);
     *n = host->n;
     *rows = calloc(host->n ? host->n : 1, sizeof(**rows));
-    for (size_t i = 0; *rows && i < host->n; i++)
+    for (size_t i = 0; *rows && i < host->n; i++) {
         (*rows)[i] = host->plugins[i]->info;
+        (*rows)[i].available = host->plugins[i]->info.loaded;
+        if (host->plugins[i]->child != NULL) {
+            bool up;
+            sb_plugin_child_status(host->plugins[i]->child, &up, &(*rows)[i].restarts,
+                                   (*rows)[i].last_failure, sizeof((*rows)[i].last_failure));
+            (*rows)[i].available = up || (*rows)[i].last_failure[0] == '\0';
+        }
+    }
     pthread_mutex_unlock(&host->lock);
     return *rows ? 0 : -ENOMEM;
 }
@@ -360,6 +432,120 @@ static int make_view(const sb_callcenter_t *cc, const char *org, view_t *v)
     return 0;
 }
 
+/* ---- isolated plugins: the same calls, over the child's channel ---------------- */
+
+/* Calls `method` on the child with the Call Center (as its stored record)
+ * and one more string argument. */
+static int remote(plugin_t *p, const char *method, const sb_callcenter_t *cc, const char *key,
+                  const char *text, msgpack_unpacked *res, sb_err_t *err)
+{
+    msgpack_sbuffer args, record;
+    msgpack_sbuffer_init(&args);
+    msgpack_sbuffer_init(&record);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, (cc ? 1 : 0) + (key ? 1 : 0));
+    if (cc) {
+        sb_codec_encode_callcenter(cc, &record);
+        sb_pack_str(&pk, "cc");
+        msgpack_pack_bin(&pk, record.size);
+        msgpack_pack_bin_body(&pk, record.data, record.size);
+    }
+    if (key)
+        sb_pack_kv_str(&pk, key, text ? text : "");
+    int rc = sb_plugin_child_call(p->child, method, &args, res, err);
+    msgpack_sbuffer_destroy(&args);
+    msgpack_sbuffer_destroy(&record);
+    return rc;
+}
+
+static const msgpack_object *field(const msgpack_object *map, const char *key)
+{
+    for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++)
+        if (map->via.map.ptr[i].key.type == MSGPACK_OBJECT_STR &&
+            map->via.map.ptr[i].key.via.str.size == strlen(key) &&
+            memcmp(map->via.map.ptr[i].key.via.str.ptr, key, strlen(key)) == 0)
+            return &map->via.map.ptr[i].val;
+    return NULL;
+}
+
+static void str_field(const msgpack_object *map, const char *key, char *dst, size_t cap)
+{
+    const msgpack_object *v = field(map, key);
+    if (v && v->type == MSGPACK_OBJECT_STR)
+        snprintf(dst, cap, "%.*s", (int)v->via.str.size, v->via.str.ptr);
+    else
+        dst[0] = '\0';
+}
+
+/* The outcome the child reported: its code, with its sentence. */
+static int remote_outcome(const msgpack_object *res, sb_err_t *err)
+{
+    const msgpack_object *code = field(res, "code");
+    int rc = 0;
+    if (code && code->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        rc = (int)code->via.i64;
+    else if (code == NULL || code->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return sb_err_set(err, SB_E_ADAPTER_UNAVAILABLE,
+                          "The adapter's process answered nonsense.");
+    if (rc != 0) {
+        char message[sizeof(err->message)];
+        str_field(res, "message", message, sizeof(message));
+        sb_err_set(err, rc, "%s", message);
+    }
+    return rc;
+}
+
+static int remote_kv(const msgpack_object *res, sb_plugin_kv_t **out, size_t *n)
+{
+    const msgpack_object *kv = field(res, "kv");
+    size_t count = kv && kv->type == MSGPACK_OBJECT_ARRAY ? kv->via.array.size : 0;
+    *out = calloc(count ? count : 1, sizeof(**out));
+    if (*out == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        const msgpack_object *pair = &kv->via.array.ptr[i];
+        if (pair->type != MSGPACK_OBJECT_ARRAY || pair->via.array.size != 2 ||
+            pair->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
+            pair->via.array.ptr[1].type != MSGPACK_OBJECT_STR)
+            continue;
+        snprintf((*out)[*n].key, sizeof((*out)[0].key), "%.*s",
+                 (int)pair->via.array.ptr[0].via.str.size, pair->via.array.ptr[0].via.str.ptr);
+        snprintf((*out)[*n].value, sizeof((*out)[0].value), "%.*s",
+                 (int)pair->via.array.ptr[1].via.str.size, pair->via.array.ptr[1].via.str.ptr);
+        (*n)++;
+    }
+    return 0;
+}
+
+static int remote_claim(plugin_t *p, const sb_callcenter_t *cc)
+{
+    msgpack_unpacked res;
+    int confidence = 0;
+    if (remote(p, "claim", cc, NULL, NULL, &res, NULL) == 0) {
+        const msgpack_object *c = field(&res.data, "confidence");
+        if (c && c->type == MSGPACK_OBJECT_POSITIVE_INTEGER && c->via.u64 <= 100)
+            confidence = (int)c->via.u64;
+    }
+    msgpack_unpacked_destroy(&res);
+    return confidence;
+}
+
+/* render and call_event: an outcome and results. */
+static int remote_results(plugin_t *p, const char *method, const sb_callcenter_t *cc,
+                          const char *key, const char *text, sb_plugin_kv_t **out, size_t *n,
+                          sb_err_t *err)
+{
+    msgpack_unpacked res;
+    int rc = remote(p, method, cc, key, text, &res, err);
+    if (rc == 0)
+        rc = remote_outcome(&res.data, err);
+    if (rc == 0 && remote_kv(&res.data, out, n) != 0)
+        rc = sb_err_default(err, -ENOMEM);
+    msgpack_unpacked_destroy(&res);
+    return rc;
+}
+
 /* Each plugin snapshot pinned for the claim round. */
 int sb_plugin_host_claim(sb_plugin_host_t *host, const sb_callcenter_t *cc,
                          char best[SB_PLUGIN_NAME_MAX + 1], int *confidence, sb_err_t *err)
@@ -384,7 +570,7 @@ int sb_plugin_host_claim(sb_plugin_host_t *host, const sb_callcenter_t *cc,
         plugin_t *p = pinned[i];
         if (!p->info.loaded)
             continue;
-        int c = p->desc->claim(p->state, &v.cc);
+        int c = p->child ? remote_claim(p, cc) : p->desc->claim(p->state, &v.cc);
         c = c < 0 ? 0 : c > 100 ? 100 : c;
         if (c > *confidence) {
             *confidence = c;
@@ -467,6 +653,15 @@ int sb_plugin_host_validate(sb_plugin_host_t *host, const char *name, const sb_c
     plugin_t *p = pin(host, name);
     if (p == NULL)
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
+    if (p->child != NULL) {
+        msgpack_unpacked res;
+        int rc = remote(p, "validate", cc, NULL, NULL, &res, err);
+        if (rc == 0)
+            rc = remote_outcome(&res.data, err);
+        msgpack_unpacked_destroy(&res);
+        release(host, p);
+        return rc;
+    }
     view_t v;
     collect_t c = {.n_problems = 0};
     int rc = make_view(cc, NULL, &v);
@@ -495,6 +690,11 @@ int sb_plugin_host_render(sb_plugin_host_t *host, const char *name, const sb_cal
     plugin_t *p = pin(host, name);
     if (p == NULL)
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
+    if (p->child != NULL) {
+        int rc = remote_results(p, "render", cc, "user", user, out, n, err);
+        release(host, p);
+        return rc;
+    }
     view_t v;
     collect_t c = {.n_problems = 0};
     int rc = make_view(cc, NULL, &v);
@@ -531,6 +731,20 @@ int sb_plugin_host_template(sb_plugin_host_t *host, const char *name, sb_callcen
     plugin_t *p = pin(host, name);
     if (p == NULL)
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
+    if (p->child != NULL) {
+        msgpack_unpacked res;
+        int rc = remote(p, "template", NULL, NULL, NULL, &res, err);
+        if (rc == 0)
+            rc = remote_outcome(&res.data, err);
+        const msgpack_object *record = rc == 0 ? field(&res.data, "cc") : NULL;
+        if (rc == 0 &&
+            (record == NULL || record->type != MSGPACK_OBJECT_BIN ||
+             sb_codec_decode_callcenter(record->via.bin.ptr, record->via.bin.size, out) != 0))
+            rc = sb_err_set(err, SB_E_ADAPTER_UNAVAILABLE, "The adapter's template is unreadable.");
+        msgpack_unpacked_destroy(&res);
+        release(host, p);
+        return rc;
+    }
     const sb_adapter_setting *settings = NULL;
     size_t n = p->desc->describe(p->state, &settings);
     sb_callcenter_t *cc = sb_callcenter_new();
@@ -598,6 +812,11 @@ int sb_plugin_host_call_event(sb_plugin_host_t *host, const char *name, const sb
     plugin_t *p = pin(host, name);
     if (p == NULL)
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
+    if (p->child != NULL) {
+        int rc = remote_results(p, "call_event", cc, "event", event, out, n, err);
+        release(host, p);
+        return rc;
+    }
     view_t v;
     collect_t c = {.n_problems = 0};
     int rc = make_view(cc, NULL, &v);
@@ -631,6 +850,33 @@ int sb_plugin_host_settings(sb_plugin_host_t *host, const char *name,
     plugin_t *p = pin(host, name);
     if (p == NULL)
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
+    if (p->child != NULL) {
+        msgpack_unpacked res;
+        int rc = remote(p, "settings", NULL, NULL, NULL, &res, err);
+        if (rc == 0)
+            rc = remote_outcome(&res.data, err);
+        const msgpack_object *list = rc == 0 ? field(&res.data, "settings") : NULL;
+        size_t count = list && list->type == MSGPACK_OBJECT_ARRAY ? list->via.array.size : 0;
+        if (rc == 0 && (*out = calloc(count ? count : 1, sizeof(**out))) == NULL)
+            rc = sb_err_default(err, -ENOMEM);
+        for (size_t i = 0; rc == 0 && i < count; i++) {
+            const msgpack_object *row = &list->via.array.ptr[i];
+            if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 6)
+                continue;
+            sb_plugin_setting_copy_t *c = &(*out)[*n];
+            char *dst[5] = {c->section, c->name, c->label, c->default_value, c->rule};
+            for (int k = 0; k < 5; k++)
+                if (row->via.array.ptr[k].type == MSGPACK_OBJECT_STR)
+                    snprintf(dst[k], 256, "%.*s", (int)row->via.array.ptr[k].via.str.size,
+                             row->via.array.ptr[k].via.str.ptr);
+            c->required = row->via.array.ptr[5].type == MSGPACK_OBJECT_BOOLEAN &&
+                          row->via.array.ptr[5].via.boolean;
+            (*n)++;
+        }
+        msgpack_unpacked_destroy(&res);
+        release(host, p);
+        return rc;
+    }
     const sb_adapter_setting *settings = NULL;
     size_t count = p->desc->describe(p->state, &settings);
     if (settings == NULL)

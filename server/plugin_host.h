@@ -25,17 +25,30 @@ typedef struct sb_plugin_info {
     char version[32];
     char description[256];
     unsigned abi_major, abi_minor;
-    bool loaded;      /* false: refused */
-    char check[32];   /* the check that refused it: open, symbol, major, minor, size,
-                         entry_points, name, init, duplicate; "" when loaded */
-    char reason[384]; /* a sentence: why, and what to do */
-    char mode[16];    /* "in_process" */
+    bool loaded;            /* false: refused */
+    char check[32];         /* the check that refused it: open, symbol, major, minor, size,
+                               entry_points, name, init, duplicate; "" when loaded */
+    char reason[384];       /* a sentence: why, and what to do */
+    char mode[16];          /* "in_process" or "isolated" */
+    bool available;         /* isolated: its child is running or may start now */
+    unsigned restarts;      /* isolated: times its child was started again */
+    char last_failure[160]; /* isolated: why its child last failed, or "" */
 } sb_plugin_info_t;
 
 typedef struct sb_plugin_host sb_plugin_host_t;
 
 /** A host for the plugins of `dir` (nothing is loaded yet). *out [owned: sb_plugin_host_free()]. */
 int sb_plugin_host_new(const char *dir, sb_plugin_host_t **out);
+
+/**
+ * Runs the plugins named in `which` ("all", or names separated by commas;
+ * "" or "none" for none) isolated: each in a child process started from
+ * `runner` (sb-plugin-runner), whose calls fail with
+ * SB_E_ADAPTER_UNAVAILABLE after `deadline_ms` without an answer. Takes
+ * effect at the next load.
+ */
+void sb_plugin_host_set_isolation(sb_plugin_host_t *host, const char *runner, const char *which,
+                                  unsigned deadline_ms);
 
 /** Finalizes and unloads every plugin (no call may be in flight); NULL does nothing. */
 void sb_plugin_host_free(sb_plugin_host_t *host);

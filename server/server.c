@@ -161,6 +161,9 @@ int sb_server_run(const sb_config_t *cfg)
     server->svc.store = store;
     if (rc == 0 && (rc = sb_plugin_host_new(cfg->plugin_dir, &server->svc.plugins)) != 0)
         sb_err_default(&err, rc);
+    if (rc == 0)
+        sb_plugin_host_set_isolation(server->svc.plugins, cfg->plugin_runner, cfg->isolate,
+                                     (unsigned)cfg->plugin_deadline_ms);
     size_t plugins_loaded = 0, plugins_refused = 0;
     if (rc == 0)
         rc = sb_plugin_host_load(server->svc.plugins, &plugins_loaded, &plugins_refused, &err);

@@ -7,6 +7,7 @@
  */
 #include "sb_test.h"
 
+#include <dirent.h>
 #include <jansson.h>
 #include <poll.h>
 #include <signal.h>
@@ -975,6 +976,77 @@ static void concurrent_writes_share_commits(void **state)
     sb_harness_cleanup(&h);
 }
 
+/* Kills (SIGKILL) the child of `parent` whose command line mentions `what`. */
+static bool kill_child_running(pid_t parent, const char *what)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *e;
+    bool killed = false;
+    while (proc && (e = readdir(proc)) != NULL && !killed) {
+        char path[300], stat_line[512], cmdline[4096];
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        bool read = fgets(stat_line, sizeof(stat_line), f) != NULL;
+        fclose(f);
+        const char *after = read ? strrchr(stat_line, ')') : NULL;
+        int ppid = 0;
+        if (after == NULL || sscanf(after, ") %*c %d", &ppid) != 1 || ppid != parent)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+        f = fopen(path, "r");
+        size_t n = f ? fread(cmdline, 1, sizeof(cmdline) - 1, f) : 0;
+        if (f)
+            fclose(f);
+        for (size_t i = 0; i < n; i++)
+            cmdline[i] = cmdline[i] ? cmdline[i] : ' ';
+        cmdline[n] = '\0';
+        if (strstr(cmdline, what) != NULL)
+            killed = kill((pid_t)atoi(e->d_name), SIGKILL) == 0;
+    }
+    if (proc)
+        closedir(proc);
+    return killed;
+}
+
+static void an_isolated_adapter_that_dies_costs_only_its_calls(void **state)
+{
+    (void)state;
+    sb_harness_t h;
+    static const char *const flags[] = {"--durability", "none", "--isolate", "all", NULL};
+    sb_harness_start(&h, NULL, flags);
+    sb_client_t c;
+    sb_harness_client(&h, &c, NULL);
+    msgpack_unpacked r;
+    char buf[256];
+    expect(&c, "plugin.list", NULL, "OK", &r);
+    const msgpack_object *plugins = sb_obj_get(&r.data, "plugins");
+    assert_true(plugins->via.array.size >= 1);
+    assert_string_equal((snprintf(buf, sizeof(buf), "%.*s",
+                                  (int)sb_obj_get(&plugins->via.array.ptr[0], "mode")->via.str.size,
+                                  sb_obj_get(&plugins->via.array.ptr[0], "mode")->via.str.ptr),
+                         buf),
+                        "isolated");
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "callcenter.template", json_pack("{s:s}", "adapter", "demo"), "OK", NULL);
+    /* Kill the demo adapter's process behind the server's back. */
+    assert_true(kill_child_running(h.pid, "demo.so"));
+    expect(&c, "callcenter.template", json_pack("{s:s}", "adapter", "demo"), "ADAPTER_UNAVAILABLE",
+           NULL);
+    expect(&c, "server.info", NULL, "OK", NULL); /* the server carries on */
+    struct timespec wait = {0, 500000000};
+    nanosleep(&wait, NULL);
+    expect(&c, "callcenter.template", json_pack("{s:s}", "adapter", "demo"), "OK", NULL);
+    expect(&c, "plugin.list", NULL, "OK", &r);
+    plugins = sb_obj_get(&r.data, "plugins");
+    assert_int_equal(sb_obj_get(&plugins->via.array.ptr[0], "restarts")->via.u64, 1);
+    msgpack_unpacked_destroy(&r);
+    sb_client_close(&c);
+    assert_int_equal(sb_harness_stop(&h), 0);
+    sb_harness_cleanup(&h);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -997,6 +1069,7 @@ int main(void)
         cmocka_unit_test(a_client_that_never_reads_is_cut_off),
         cmocka_unit_test(acknowledged_writes_survive_restart_and_kill),
         cmocka_unit_test(concurrent_writes_share_commits),
+        cmocka_unit_test(an_isolated_adapter_that_dies_costs_only_its_calls),
     };
     int failed = cmocka_run_group_tests_name("shared server", shared, start_server, stop_server);
     failed += cmocka_run_group_tests_name("own server", own, NULL, NULL);

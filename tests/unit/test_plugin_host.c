@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "definition.h"
 #include "plugin_host.h"
@@ -183,6 +184,137 @@ static void a_tie_asks_the_operator(void **state)
     sb_test_rmdir(dir);
 }
 
+/* ---- isolated mode ---------------------------------------------------------------- */
+
+static sb_plugin_host_t *isolated_host(const char *dir, unsigned deadline_ms)
+{
+    sb_plugin_host_t *host;
+    sb_err_t err;
+    assert_int_equal(sb_plugin_host_new(dir, &host), 0);
+    sb_plugin_host_set_isolation(host, SB_PLUGIN_RUNNER, "all", deadline_ms);
+    assert_rc(sb_plugin_host_load(host, NULL, NULL, &err), 0, err);
+    return host;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void isolated_plugins_answer_as_in_process(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"good", "wrong_major", NULL};
+    char *dir = plugin_dir(names);
+    sb_plugin_host_t *host = isolated_host(dir, 2000);
+    sb_plugin_info_t *rows;
+    size_t n;
+    sb_err_t err;
+    assert_int_equal(sb_plugin_host_list(host, &rows, &n), 0);
+    const sb_plugin_info_t *good = find(rows, n, "good.so");
+    assert_true(good->loaded);
+    assert_string_equal(good->mode, "isolated");
+    assert_string_equal(good->vendor, "Mock Vendor");
+    const sb_plugin_info_t *major = find(rows, n, "wrong_major.so");
+    assert_false(major->loaded);
+    assert_string_equal(major->check, "major"); /* the child made the same checks */
+    free(rows);
+    sb_callcenter_t *cc = with_region("eu");
+    char best[SB_PLUGIN_NAME_MAX + 1];
+    int confidence;
+    assert_int_equal(sb_plugin_host_claim(host, cc, best, &confidence, &err), 0);
+    assert_string_equal(best, "good");
+    assert_int_equal(confidence, 90);
+    assert_int_equal(sb_plugin_host_validate(host, "good", cc, &err), 0);
+    sb_callcenter_t *bad = with_region("mars");
+    assert_rc(sb_plugin_host_validate(host, "good", bad, &err), SB_E_INVALID_VALUE, err);
+    assert_non_null(strstr(err.message, "the region is eu or us"));
+    sb_plugin_kv_t *kv;
+    assert_int_equal(sb_plugin_host_render(host, "good", cc, "005000000000001AAA", &kv, &n, &err),
+                     0);
+    assert_int_equal(n, 1);
+    assert_string_equal(kv[0].value, "https://m.example.com?user=005000000000001AAA");
+    free(kv);
+    sb_callcenter_t *tmpl;
+    assert_rc(sb_plugin_host_template(host, "good", &tmpl, &err), 0, err);
+    assert_string_equal(sb_callcenter_internal_name(tmpl), "GoodCallCenter");
+    sb_plugin_setting_copy_t *settings;
+    assert_rc(sb_plugin_host_settings(host, "good", &settings, &n, &err), 0, err);
+    assert_int_equal(n, 2);
+    assert_string_equal(settings[1].name, "mockRegion");
+    assert_true(settings[1].required);
+    free(settings);
+    sb_callcenter_free(tmpl);
+    sb_callcenter_free(bad);
+    sb_callcenter_free(cc);
+    sb_plugin_host_free(host);
+    sb_test_rmdir(dir);
+}
+
+static void a_crash_costs_only_its_calls_and_the_child_restarts(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"crashing", NULL};
+    char *dir = plugin_dir(names);
+    sb_plugin_host_t *host = isolated_host(dir, 2000);
+    sb_callcenter_t *cc = with_region("eu");
+    sb_plugin_kv_t *kv;
+    size_t n;
+    sb_err_t err;
+    assert_rc(
+        sb_plugin_host_call_event(host, "crashing", cc, "{\"event\":\"ring\"}", &kv, &n, &err),
+        SB_E_ADAPTER_UNAVAILABLE, err);
+    assert_non_null(strstr(err.message, "crashed"));
+    /* Backing off: unavailable at once, without starting a child. */
+    assert_rc(sb_plugin_host_validate(host, "crashing", cc, &err), SB_E_ADAPTER_UNAVAILABLE, err);
+    sb_plugin_info_t *rows;
+    assert_int_equal(sb_plugin_host_list(host, &rows, &n), 0);
+    assert_false(rows[0].available);
+    assert_non_null(strstr(rows[0].last_failure, "crashed"));
+    free(rows);
+    sleep_ms(400);
+    /* After the back-off a new child answers. */
+    assert_rc(sb_plugin_host_validate(host, "crashing", cc, &err), 0, err);
+    assert_int_equal(sb_plugin_host_list(host, &rows, &n), 0);
+    assert_true(rows[0].available);
+    assert_int_equal(rows[0].restarts, 1);
+    free(rows);
+    sb_callcenter_free(cc);
+    sb_plugin_host_free(host);
+    sb_test_rmdir(dir);
+}
+
+static void a_hang_is_cut_at_the_deadline(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"hanging", "good", NULL};
+    char *dir = plugin_dir(names);
+    sb_plugin_host_t *host = isolated_host(dir, 300);
+    sb_callcenter_t *empty = sb_callcenter_new();
+    char best[SB_PLUGIN_NAME_MAX + 1];
+    int confidence;
+    sb_err_t err;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* hanging never answers this claim: it counts as no claim, after the deadline. */
+    assert_rc(sb_plugin_host_claim(host, empty, best, &confidence, &err), 0, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms >= 250 && ms < 2000);
+    assert_int_equal(confidence, 0);
+    sb_plugin_info_t *rows;
+    size_t n;
+    assert_int_equal(sb_plugin_host_list(host, &rows, &n), 0);
+    const sb_plugin_info_t *hanging = find(rows, n, "hanging.so");
+    assert_non_null(strstr(hanging->last_failure, "deadline"));
+    assert_true(find(rows, n, "good.so")->available); /* the other one carries on */
+    free(rows);
+    sb_callcenter_free(empty);
+    sb_plugin_host_free(host);
+    sb_test_rmdir(dir);
+}
+
 static void no_directory_is_an_empty_set(void **state)
 {
     (void)state;
@@ -202,6 +334,9 @@ int main(void)
         cmocka_unit_test(claims_validation_render_and_templates),
         cmocka_unit_test(a_tie_asks_the_operator),
         cmocka_unit_test(no_directory_is_an_empty_set),
+        cmocka_unit_test(isolated_plugins_answer_as_in_process),
+        cmocka_unit_test(a_crash_costs_only_its_calls_and_the_child_restarts),
+        cmocka_unit_test(a_hang_is_cut_at_the_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
