@@ -263,17 +263,32 @@ static int cc_import(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     }
     if (rc == 0 && adapter != NULL)
         rc = sb_callcenter_set_adapter(def, adapter) == 0 ? 0 : sb_err_default(err, -ENOMEM);
-    if (rc == 0)
+    /* An adapter named by the operator refuses what breaks its rules. One
+     * that claimed the file says so as a warning: vendors' templates carry
+     * placeholders, and the file imports as Salesforce would take it. */
+    char adapter_problems[sizeof(err->message) + 80] = "";
+    if (rc == 0 && claimed[0] != '\0') {
+        sb_err_t why;
+        sb_err_clear(&why);
+        if (adapter_validates(call, def, &why) != 0)
+            snprintf(adapter_problems, sizeof(adapter_problems),
+                     "%s Fix them (callcenter update) before its users take calls.", why.message);
+    } else if (rc == 0) {
         rc = adapter_validates(call, def, err);
+    }
     bool dry_run = sb_arg_bool(call, "dry_run", false);
     if (rc == 0 && !dry_run)
         rc = sb_store_cc_create(call->svc->store, call->org, def, &cc, err);
     if (rc == 0) {
         bool unclaimed = def->adapter[0] == '\0';
+        bool problems = adapter_problems[0] != '\0';
         rc = msgpack_pack_map(pk, 5) | sb_pack_kv_bool(pk, "dry_run", dry_run) |
              sb_pack_kv_str(pk, "form", sb_cc_form_name(def->form)) |
              sb_pack_kv_int(pk, "claim", confidence);
-        rc |= sb_pack_str(pk, "warnings") | msgpack_pack_array(pk, warnings.n + unclaimed);
+        rc |=
+            sb_pack_str(pk, "warnings") | msgpack_pack_array(pk, warnings.n + unclaimed + problems);
+        if (problems)
+            rc |= sb_pack_str(pk, adapter_problems);
         for (size_t i = 0; i < warnings.n; i++)
             rc |= sb_pack_str(pk, warnings.lines[i]);
         if (unclaimed)

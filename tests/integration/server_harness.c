@@ -19,6 +19,29 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* Servers still running when the test program ends (a failed assertion
+ * skips the test's own stop): killed, so that none outlives the test. */
+static pid_t running[16];
+
+static void kill_leftovers(void)
+{
+    for (size_t i = 0; i < 16; i++)
+        if (running[i] > 0)
+            kill(running[i], SIGKILL);
+}
+
+static void remember_pid(pid_t pid, pid_t old)
+{
+    static bool registered;
+    if (!registered && atexit(kill_leftovers) == 0)
+        registered = true;
+    for (size_t i = 0; i < 16; i++)
+        if (running[i] == old) {
+            running[i] = pid;
+            return;
+        }
+}
+
 void sb_harness_start(sb_harness_t *h, const char *dir, const char *const *flags)
 {
     if (dir == NULL) {
@@ -37,11 +60,15 @@ void sb_harness_start(sb_harness_t *h, const char *dir, const char *const *flags
     argv[argc] = NULL;
     h->pid = fork();
     if (h->pid == 0) {
+        /* Neither output may stay tied to the test's: a test runner waits
+         * for its pipes to close. */
         FILE *out = freopen(log, "a", stderr);
+        out = freopen("/dev/null", "w", stdout);
         (void)out;
         execv(SB_SWITCHBOARDD, (char *const *)argv);
         _exit(127);
     }
+    remember_pid(h->pid, 0);
     /* Ready when the admin token can authenticate. */
     for (int tries = 0; tries < 200; tries++) {
         char path[4200];
@@ -75,6 +102,7 @@ int sb_harness_stop(sb_harness_t *h)
     if (h->pid > 0) {
         kill(h->pid, SIGTERM);
         waitpid(h->pid, &status, 0);
+        remember_pid(0, h->pid);
         h->pid = 0;
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -85,6 +113,7 @@ void sb_harness_kill(sb_harness_t *h)
     if (h->pid > 0) {
         kill(h->pid, SIGKILL);
         waitpid(h->pid, NULL, 0);
+        remember_pid(0, h->pid);
         h->pid = 0;
     }
 }
