@@ -60,6 +60,9 @@ static void each_corpus_file_is_claimed_by_its_vendor(void **state)
         {"amazon-connect-cti-adapter/ACLightningAdapter.callCenter-meta.xml", "amazon_connect"},
         {"salesforce-scv-examples/amazon_connect_partner_telephony_cc_import.xml",
          "amazon_connect"},
+        {"cisco-webex-contact-center/OpenCTI.callCenter-meta.xml", "cisco_webex"},
+        {"ringcentral-embeddable-demo/salesforce_demo-1.0.0_config_CallCenterDefinition.xml",
+         "ringcentral"},
         {"salesforce-open-cti-sample/callcenter.xml", ""},
         {"twilio-click2dial/DemoAdapterTwilio.xml", ""},
         {"amc-technology/AMCSalesForceCallCenter.callCenter", ""},
@@ -182,6 +185,48 @@ static void demo_settings_and_events(void **state)
     sb_callcenter_free(cc);
 }
 
+static void cisco_webex_and_ringcentral(void **state)
+{
+    (void)state;
+    sb_cc_change_t region[] = {{"wxCCReqData", "openCtiWxCCRegion", "mars1"}};
+    validate_changed("cisco_webex", region, 1, SB_E_INVALID_VALUE,
+                     "/wxCCReqData/openCtiWxCCRegion");
+    sb_cc_change_t url[] = {{"reqGeneralInfo", "reqAdapterUrl", "http://evil.example.com/"}};
+    validate_changed("cisco_webex", url, 1, SB_E_INVALID_VALUE, "ciscoccservice.com");
+    sb_cc_change_t notes[] = {{"wxCCCallActivity", "recordCallLiveNotes", "maybe"}};
+    validate_changed("cisco_webex", notes, 1, SB_E_INVALID_VALUE, "true or false");
+    sb_callcenter_t *cisco =
+        import_file("cisco-webex-contact-center/OpenCTI.callCenter-meta.xml", NULL);
+    sb_err_t err;
+    assert_rc(sb_plugin_host_validate(host, "cisco_webex", cisco, &err), 0, err);
+    sb_callcenter_free(cisco);
+
+    sb_cc_change_t widget[] = {{"reqGeneralInfo", "reqAdapterUrl",
+                                "https://ringcentral.github.io/ringcentral-embeddable/app.html"},
+                               {"ringCentralSettings", "rcClientId", "abc_DEF-123"}};
+    validate_changed("ringcentral", widget, 2, 0, NULL);
+    sb_cc_change_t elsewhere[] = {
+        {"reqGeneralInfo", "reqAdapterUrl", "https://ringcentral.evil.com/"}};
+    validate_changed("ringcentral", elsewhere, 1, SB_E_INVALID_VALUE,
+                     "/reqGeneralInfo/reqAdapterUrl");
+    sb_callcenter_t *rc = import_file(
+        "ringcentral-embeddable-demo/salesforce_demo-1.0.0_config_CallCenterDefinition.xml", NULL);
+    assert_rc(sb_plugin_host_validate(host, "ringcentral", rc, &err), 0, err);
+    sb_plugin_kv_t *kv;
+    size_t n;
+    assert_rc(sb_plugin_host_call_event(host, "ringcentral", rc,
+                                        "{\"type\": \"rc-call-ring-notify\", \"call\": "
+                                        "{\"sessionId\": \"s-1\", \"direction\": \"Inbound\", "
+                                        "\"from\": {\"phoneNumber\": \"+16505550100\"}}}",
+                                        &kv, &n, &err),
+              0, err);
+    assert_string_equal(kv[0].value, "start");
+    assert_string_equal(kv[1].value, "s-1");
+    assert_string_equal(kv[2].value, "+16505550100");
+    free(kv);
+    sb_callcenter_free(rc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +234,7 @@ int main(void)
         cmocka_unit_test(amazon_connect_settings),
         cmocka_unit_test(amazon_connect_events),
         cmocka_unit_test(demo_settings_and_events),
+        cmocka_unit_test(cisco_webex_and_ringcentral),
     };
     return cmocka_run_group_tests(tests, load, unload);
 }
