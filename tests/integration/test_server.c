@@ -305,13 +305,13 @@ static void every_method_works_for_its_org(void **state)
 
     /* A Call Center whose adapter is not loaded shows no softphone, and says why. */
     expect(&c, "callcenter.update",
-           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", cc_id, "adapter", "five9"), "OK",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", cc_id, "adapter", "avaya"), "OK",
            NULL);
     expect(&reader, "softphone.check",
            json_pack("{s:s, s:s}", "org", "acme", "user", "005000000000002"), "OK", &r);
     assert_false(sb_obj_get(&r.data, "softphone")->via.boolean);
     assert_string_equal(field(&r, "reason", buf, sizeof(buf)), "ADAPTER_NOT_LOADED");
-    assert_non_null(strstr(field(&r, "message", buf, sizeof(buf)), "five9.so"));
+    assert_non_null(strstr(field(&r, "message", buf, sizeof(buf)), "avaya.so"));
     msgpack_unpacked_destroy(&r);
 
     /* A read-only token reads, and writes nothing. */

@@ -227,6 +227,64 @@ static void cisco_webex_and_ringcentral(void **state)
     sb_callcenter_free(rc);
 }
 
+static void the_table_driven_vendors(void **state)
+{
+    (void)state;
+    const struct {
+        const char *adapter;
+        sb_cc_change_t bad;
+        const char *says;
+        const char *event;
+        const char *from;
+    } cases[] = {
+        {"five9",
+         {"five9Settings", "five9Domain", "app.five9.org"},
+         "/five9Settings/five9Domain",
+         "{\"event\": \"callStarted\", \"callData\": {\"callId\": \"f-1\", \"ani\": "
+         "\"+15550001\", \"type\": \"INBOUND\"}}",
+         "+15550001"},
+        {"genesys_cloud",
+         {"genesysSettings", "genesysRegion", "mars.pure.cloud"},
+         "/genesysSettings/genesysRegion",
+         "{\"type\": \"Interaction\", \"category\": \"add\", \"data\": {\"id\": \"g-1\", "
+         "\"ani\": \"+15550002\", \"direction\": \"Inbound\"}}",
+         "+15550002"},
+        {"nice_cxone",
+         {"cxoneSettings", "cxoneBusinessUnit", "BU-7"},
+         "/cxoneSettings/cxoneBusinessUnit",
+         "{\"Type\": \"CallContactEvent\", \"Status\": \"Incoming\", \"ContactID\": "
+         "\"n-1\", \"ANI\": \"+15550003\"}",
+         "+15550003"},
+        {"talkdesk",
+         {"reqGeneralInfo", "reqAdapterUrl", "https://mytalkdesk.com.evil.net/"},
+         "/reqGeneralInfo/reqAdapterUrl",
+         "{\"event\": \"call_ringing\", \"data\": {\"call_id\": \"t-1\", "
+         "\"contact_phone_number\": \"+15550004\", \"type\": \"inbound\"}}",
+         "+15550004"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        validate_changed(cases[i].adapter, NULL, 0, 0, NULL);
+        validate_changed(cases[i].adapter, &cases[i].bad, 1, SB_E_INVALID_VALUE, cases[i].says);
+        sb_callcenter_t *cc;
+        sb_err_t err;
+        assert_rc(sb_plugin_host_template(host, cases[i].adapter, &cc, &err), 0, err);
+        sb_plugin_kv_t *kv;
+        size_t n;
+        assert_rc(
+            sb_plugin_host_call_event(host, cases[i].adapter, cc, cases[i].event, &kv, &n, &err), 0,
+            err);
+        assert_string_equal(kv[0].value, "start");
+        bool from = false;
+        for (size_t k = 0; k < n; k++)
+            from |= strcmp(kv[k].key, "from") == 0 && strcmp(kv[k].value, cases[i].from) == 0;
+        assert_true(from);
+        free(kv);
+        assert_rc(sb_plugin_host_call_event(host, cases[i].adapter, cc, "{}", &kv, &n, &err),
+                  -ENOMSG, err);
+        sb_callcenter_free(cc);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +293,7 @@ int main(void)
         cmocka_unit_test(amazon_connect_events),
         cmocka_unit_test(demo_settings_and_events),
         cmocka_unit_test(cisco_webex_and_ringcentral),
+        cmocka_unit_test(the_table_driven_vendors),
     };
     return cmocka_run_group_tests(tests, load, unload);
 }
