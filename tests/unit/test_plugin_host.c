@@ -252,6 +252,47 @@ static void isolated_plugins_answer_as_in_process(void **state)
     sb_test_rmdir(dir);
 }
 
+static void isolated_plugins_are_refused_by_the_same_checks(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"wrong_major",   "newer_minor", "too_short",
+                                        "missing_entry", "misnamed",    "no_symbol",
+                                        "unresolved",    "garbage",     NULL};
+    char *dir = plugin_dir(names);
+    sb_plugin_host_t *host = isolated_host(dir, 2000);
+    sb_plugin_info_t *rows;
+    size_t n;
+    assert_int_equal(sb_plugin_host_list(host, &rows, &n), 0);
+    const struct {
+        const char *file, *check;
+    } want[] = {{"wrong_major.so", "major"}, {"newer_minor.so", "minor"},
+                {"too_short.so", "size"},    {"missing_entry.so", "entry_points"},
+                {"misnamed.so", "name"},     {"no_symbol.so", "symbol"},
+                {"unresolved.so", "open"}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const sb_plugin_info_t *p = find(rows, n, want[i].file);
+        assert_false(p->loaded);
+        assert_string_equal(p->check, want[i].check);
+        assert_string_equal(p->mode, "isolated");
+    }
+    /* garbage loads, and its nonsense is contained the same way across the process line. */
+    assert_true(find(rows, n, "garbage.so")->loaded);
+    free(rows);
+    sb_callcenter_t *cc = with_region("eu");
+    sb_err_t err;
+    sb_plugin_kv_t *kv;
+    assert_rc(sb_plugin_host_validate(host, "garbage", cc, &err), SB_E_INVALID_VALUE, err);
+    assert_rc(sb_plugin_host_render(host, "garbage", cc, "005000000000001AAA", &kv, &n, &err),
+              SB_E_INVALID_VALUE, err);
+    char best[SB_PLUGIN_NAME_MAX + 1];
+    int confidence;
+    assert_int_equal(sb_plugin_host_claim(host, cc, best, &confidence, &err), 0);
+    assert_int_equal(confidence, 100);
+    sb_callcenter_free(cc);
+    sb_plugin_host_free(host);
+    sb_test_rmdir(dir);
+}
+
 static void a_crash_costs_only_its_calls_and_the_child_restarts(void **state)
 {
     (void)state;
@@ -335,6 +376,7 @@ int main(void)
         cmocka_unit_test(a_tie_asks_the_operator),
         cmocka_unit_test(no_directory_is_an_empty_set),
         cmocka_unit_test(isolated_plugins_answer_as_in_process),
+        cmocka_unit_test(isolated_plugins_are_refused_by_the_same_checks),
         cmocka_unit_test(a_crash_costs_only_its_calls_and_the_child_restarts),
         cmocka_unit_test(a_hang_is_cut_at_the_deadline),
     };
