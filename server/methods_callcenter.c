@@ -38,6 +38,24 @@ int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc)
     return rc;
 }
 
+/* {form, filename, xml}: `cc` written as a definition file in `form`. */
+static int pack_file(msgpack_packer *pk, const sb_callcenter_t *cc, sb_cc_form_t form,
+                     sb_err_t *err)
+{
+    char *xml = NULL;
+    size_t len = 0;
+    int rc = sb_definition_export(cc, form, &xml, &len, err);
+    if (rc == 0) {
+        char filename[300];
+        sb_definition_filename(cc, form, filename, sizeof(filename));
+        rc = msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "form", sb_cc_form_name(form)) |
+             sb_pack_kv_str(pk, "filename", filename) | sb_pack_str(pk, "xml") |
+             msgpack_pack_str(pk, len) | msgpack_pack_str_body(pk, xml, len);
+    }
+    free(xml);
+    return rc;
+}
+
 /* Packs `cc` as the result and frees it. */
 static int answer(msgpack_packer *pk, sb_callcenter_t *cc, int rc)
 {
@@ -212,18 +230,8 @@ static int cc_template(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         rc = sb_err_set(err, -EINVAL, "The form is import or metadata, not '%.40s'.", form_name);
     if (rc == 0)
         rc = sb_plugin_host_template(call->svc->plugins, sb_arg_str(call, "adapter"), &cc, err);
-    char *xml = NULL;
-    size_t len = 0;
     if (rc == 0)
-        rc = sb_definition_export(cc, form, &xml, &len, err);
-    if (rc == 0) {
-        char filename[300];
-        sb_definition_filename(cc, form, filename, sizeof(filename));
-        rc = msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "form", sb_cc_form_name(form)) |
-             sb_pack_kv_str(pk, "filename", filename) | sb_pack_str(pk, "xml") |
-             msgpack_pack_str(pk, len) | msgpack_pack_str_body(pk, xml, len);
-    }
-    free(xml);
+        rc = pack_file(pk, cc, form, err);
     sb_callcenter_free(cc);
     return rc;
 }
@@ -310,18 +318,8 @@ static int cc_export(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     const char *form_name = sb_arg_str(call, "form");
     if (rc == 0 && form_name != NULL && sb_cc_form_parse(form_name, &form) != 0)
         rc = sb_err_set(err, -EINVAL, "The form is import or metadata, not '%.40s'.", form_name);
-    char *xml = NULL;
-    size_t len = 0;
     if (rc == 0)
-        rc = sb_definition_export(cc, form, &xml, &len, err);
-    if (rc == 0) {
-        char filename[300];
-        sb_definition_filename(cc, form, filename, sizeof(filename));
-        rc = msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "form", sb_cc_form_name(form)) |
-             sb_pack_kv_str(pk, "filename", filename) | sb_pack_str(pk, "xml") |
-             msgpack_pack_str(pk, len) | msgpack_pack_str_body(pk, xml, len);
-    }
-    free(xml);
+        rc = pack_file(pk, cc, form, err);
     sb_callcenter_free(cc);
     return rc;
 }

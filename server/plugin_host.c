@@ -682,8 +682,12 @@ int sb_plugin_host_validate(sb_plugin_host_t *host, const char *name, const sb_c
     return 0;
 }
 
-int sb_plugin_host_render(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
-                          const char *user, sb_plugin_kv_t **out, size_t *n, sb_err_t *err)
+/* render and call_event: a call whose results come through the sink. */
+typedef enum results_kind { RESULTS_RENDER, RESULTS_EVENT } results_kind;
+
+static int results_call(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
+                        results_kind kind, const char *text, sb_plugin_kv_t **out, size_t *n,
+                        sb_err_t *err)
 {
     *out = NULL;
     *n = 0;
@@ -691,7 +695,9 @@ int sb_plugin_host_render(sb_plugin_host_t *host, const char *name, const sb_cal
     if (p == NULL)
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
     if (p->child != NULL) {
-        int rc = remote_results(p, "render", cc, "user", user, out, n, err);
+        int rc = kind == RESULTS_RENDER
+                     ? remote_results(p, "render", cc, "user", text, out, n, err)
+                     : remote_results(p, "call_event", cc, "event", text, out, n, err);
         release(host, p);
         return rc;
     }
@@ -700,28 +706,52 @@ int sb_plugin_host_render(sb_plugin_host_t *host, const char *name, const sb_cal
     int rc = make_view(cc, NULL, &v);
     if (rc == 0) {
         sb_adapter_sink sink = make_sink(&c);
-        if (p->desc->render(p->state, &v.cc, user, &sink) != SB_ADAPTER_OK)
-            rc = sb_err_set(err, SB_E_INVALID_VALUE, "The adapter %s could not render: %s", name,
+        int verdict = kind == RESULTS_RENDER ? p->desc->render(p->state, &v.cc, text, &sink)
+                                             : p->desc->call_event(p->state, &v.cc, text, &sink);
+        if (kind == RESULTS_EVENT && verdict == SB_ADAPTER_IGNORED)
+            rc = sb_err_set(err, -ENOMSG, "The adapter %s does not map this event.", name);
+        else if (verdict != SB_ADAPTER_OK)
+            rc = sb_err_set(err, SB_E_INVALID_VALUE, "The adapter %s failed to %s: %s", name,
+                            kind == RESULTS_RENDER ? "render" : "map the event",
                             c.problems[0] ? c.problems : "it did not say why.");
         free(v.items);
     } else {
         rc = sb_err_default(err, rc);
     }
     release(host, p);
-    bool has_url = false;
-    for (size_t i = 0; i < c.n_kv; i++)
-        has_url |= strcmp(c.kv[i].key, "adapter_url") == 0;
-    if (rc == 0 && !has_url)
-        rc = sb_err_set(err, SB_E_INVALID_VALUE,
-                        "The adapter %s rendered no adapter_url%s; its partner must fix it.", name,
-                        c.n_rejected ? " (and results that were not UTF-8)" : "");
     if (rc != 0) {
         free(c.kv);
         return rc;
     }
+    if (kind == RESULTS_RENDER && c.n_rejected > 0)
+        sb_warn("adapter %s: %zu result(s) that were not UTF-8 were dropped", name, c.n_rejected);
     *out = c.kv;
     *n = c.n_kv;
     return 0;
+}
+
+int sb_plugin_host_render(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
+                          const char *user, sb_plugin_kv_t **out, size_t *n, sb_err_t *err)
+{
+    int rc = results_call(host, name, cc, RESULTS_RENDER, user, out, n, err);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*out)[i].key, "adapter_url") == 0)
+            return 0;
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    return sb_err_set(err, SB_E_INVALID_VALUE,
+                      "The adapter %s rendered no adapter_url (results that are not UTF-8 are "
+                      "dropped); its partner must fix it.",
+                      name);
+}
+
+int sb_plugin_host_call_event(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
+                              const char *event, sb_plugin_kv_t **out, size_t *n, sb_err_t *err)
+{
+    return results_call(host, name, cc, RESULTS_EVENT, event, out, n, err);
 }
 
 int sb_plugin_host_template(sb_plugin_host_t *host, const char *name, sb_callcenter_t **out,
@@ -801,44 +831,6 @@ int sb_plugin_host_template(sb_plugin_host_t *host, const char *name, sb_callcen
         return sb_err_default(err, rc);
     }
     *out = cc;
-    return 0;
-}
-
-int sb_plugin_host_call_event(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
-                              const char *event, sb_plugin_kv_t **out, size_t *n, sb_err_t *err)
-{
-    *out = NULL;
-    *n = 0;
-    plugin_t *p = pin(host, name);
-    if (p == NULL)
-        return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
-    if (p->child != NULL) {
-        int rc = remote_results(p, "call_event", cc, "event", event, out, n, err);
-        release(host, p);
-        return rc;
-    }
-    view_t v;
-    collect_t c = {.n_problems = 0};
-    int rc = make_view(cc, NULL, &v);
-    if (rc == 0) {
-        sb_adapter_sink sink = make_sink(&c);
-        int verdict = p->desc->call_event(p->state, &v.cc, event, &sink);
-        if (verdict == SB_ADAPTER_IGNORED)
-            rc = sb_err_set(err, -ENOMSG, "The adapter %s does not map this event.", name);
-        else if (verdict != SB_ADAPTER_OK)
-            rc = sb_err_set(err, SB_E_INVALID_VALUE, "The adapter %s could not map the event: %s",
-                            name, c.problems[0] ? c.problems : "it did not say why.");
-        free(v.items);
-    } else {
-        rc = sb_err_default(err, rc);
-    }
-    release(host, p);
-    if (rc != 0) {
-        free(c.kv);
-        return rc;
-    }
-    *out = c.kv;
-    *n = c.n_kv;
     return 0;
 }
 

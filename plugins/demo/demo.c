@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "switchboard/adapter.h"
+#include "../common/adapter_util.h"
 
 static const sb_host *host;
 
@@ -59,28 +59,12 @@ static size_t demo_describe(void *state, const sb_adapter_setting **out)
     return sizeof(settings) / sizeof(settings[0]);
 }
 
-static const char *value_of(const sb_adapter_callcenter *cc, const char *section, const char *name)
-{
-    for (size_t i = 0; i < cc->n_items; i++)
-        if (strcmp(cc->items[i].section, section) == 0 && strcmp(cc->items[i].name, name) == 0)
-            return cc->items[i].value;
-    return NULL;
-}
-
-static bool has_section(const sb_adapter_callcenter *cc, const char *section)
-{
-    for (size_t i = 0; i < cc->n_items; i++)
-        if (strcmp(cc->items[i].section, section) == 0)
-            return true;
-    return false;
-}
-
 static int demo_claim(void *state, const sb_adapter_callcenter *cc)
 {
     (void)state;
-    if (has_section(cc, "reqPhoneDemoSettings"))
+    if (sbu_has_section(cc, "reqPhoneDemoSettings"))
         return 95; /* the demo's own settings section */
-    const char *url = value_of(cc, "reqGeneralInfo", "reqAdapterUrl");
+    const char *url = sbu_value(cc, "reqGeneralInfo", "reqAdapterUrl");
     if (url != NULL && strstr(url, "demoAdapter") != NULL)
         return 70; /* its Visualforce page */
     return 0;
@@ -110,33 +94,33 @@ static int demo_validate(void *state, const sb_adapter_callcenter *cc, const sb_
 {
     (void)state;
     int problems = 0;
-    const char *url = value_of(cc, "reqGeneralInfo", "reqAdapterUrl");
+    const char *url = sbu_value(cc, "reqGeneralInfo", "reqAdapterUrl");
     if (url == NULL || (strncmp(url, "https://", 8) != 0 && strncmp(url, "/apex/", 6) != 0)) {
         sink->problem(sink->ctx, "reqGeneralInfo", "reqAdapterUrl",
                       "the adapter URL is the demo's Visualforce page (/apex/demoAdapterPage) or "
                       "an https URL");
         problems++;
     }
-    const char *number = value_of(cc, "reqPhoneDemoSettings", "reqIncomingNumber");
+    const char *number = sbu_value(cc, "reqPhoneDemoSettings", "reqIncomingNumber");
     if (!all_of(number, " ()+-.", isdigit)) {
         sink->problem(sink->ctx, "reqPhoneDemoSettings", "reqIncomingNumber",
                       "the simulated incoming number is a phone number: digits, spaces, ( ) + -");
         problems++;
     }
-    const char *provider = value_of(cc, "reqPhoneDemoSettings", "reqProvider");
+    const char *provider = sbu_value(cc, "reqPhoneDemoSettings", "reqProvider");
     if (provider == NULL ||
         (strcmp(provider, "DummyProvider") != 0 && strcmp(provider, "Twilio") != 0)) {
         sink->problem(sink->ctx, "reqPhoneDemoSettings", "reqProvider",
                       "the provider is DummyProvider (simulated calls) or Twilio");
         problems++;
     } else if (strcmp(provider, "Twilio") == 0) {
-        const char *account = value_of(cc, "reqPhoneDemoSettings", "reqProviderAccount");
+        const char *account = sbu_value(cc, "reqPhoneDemoSettings", "reqProviderAccount");
         if (account == NULL || strncmp(account, "AC", 2) != 0 || !is_hex_run(account + 2, 32)) {
             sink->problem(sink->ctx, "reqPhoneDemoSettings", "reqProviderAccount",
                           "with Twilio, the account is a SID: AC and 32 hex digits");
             problems++;
         }
-        if (!is_hex_run(value_of(cc, "reqPhoneDemoSettings", "reqProviderAuthToken"), 32)) {
+        if (!is_hex_run(sbu_value(cc, "reqPhoneDemoSettings", "reqProviderAuthToken"), 32)) {
             sink->problem(sink->ctx, "reqPhoneDemoSettings", "reqProviderAuthToken",
                           "with Twilio, the auth token is 32 hex digits");
             problems++;
@@ -145,36 +129,23 @@ static int demo_validate(void *state, const sb_adapter_callcenter *cc, const sb_
     return problems ? SB_ADAPTER_FAILED : SB_ADAPTER_OK;
 }
 
-/* Appends `text` to out, percent-encoding what a query string may not hold. */
-static void url_encode(char *out, size_t cap, const char *text)
-{
-    size_t n = strlen(out);
-    for (; text && *text && n + 4 < cap; text++) {
-        unsigned char c = (unsigned char)*text;
-        if (isalnum(c) || strchr("-_.~", c))
-            out[n++] = (char)c;
-        else
-            n += (size_t)snprintf(out + n, cap - n, "%%%02X", c);
-    }
-    out[n] = '\0';
-}
-
 static int demo_render(void *state, const sb_adapter_callcenter *cc, const char *user,
                        const sb_adapter_sink *sink)
 {
     (void)state;
-    const char *url = value_of(cc, "reqGeneralInfo", "reqAdapterUrl");
+    const char *url = sbu_value(cc, "reqGeneralInfo", "reqAdapterUrl");
     if (url == NULL) {
         sink->problem(sink->ctx, "reqGeneralInfo", "reqAdapterUrl", "there is no adapter URL");
         return SB_ADAPTER_FAILED;
     }
     char rendered[2048];
     snprintf(rendered, sizeof(rendered), "%s%sprovider=", url, strchr(url, '?') ? "&" : "?");
-    url_encode(rendered, sizeof(rendered), value_of(cc, "reqPhoneDemoSettings", "reqProvider"));
+    sbu_url_append(rendered, sizeof(rendered),
+                   sbu_value(cc, "reqPhoneDemoSettings", "reqProvider"));
     strncat(rendered, "&user=", sizeof(rendered) - strlen(rendered) - 1);
-    url_encode(rendered, sizeof(rendered), user);
+    sbu_url_append(rendered, sizeof(rendered), user);
     sink->set(sink->ctx, "adapter_url", rendered);
-    const char *number = value_of(cc, "reqPhoneDemoSettings", "reqIncomingNumber");
+    const char *number = sbu_value(cc, "reqPhoneDemoSettings", "reqIncomingNumber");
     if (number != NULL)
         sink->set(sink->ctx, "simulated_incoming_number", number);
     return SB_ADAPTER_OK;
