@@ -142,9 +142,13 @@ static int write_in_batch(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t
     return rc == 0 ? 0 : sb_err_default(err, rc);
 }
 
+/* The store whose write batch this thread holds. Thread-local, so that no
+ * other thread ever reads the batch's state while its owner changes it. */
+static __thread const sb_store_t *batch_owner;
+
 static bool in_batch(const sb_store_t *store)
 {
-    return store->batch_txn != NULL && pthread_equal(store->batch_thread, pthread_self());
+    return batch_owner == store;
 }
 
 int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
@@ -189,13 +193,13 @@ int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
 int sb_store_batch_begin(sb_store_t *store, sb_err_t *err)
 {
     sb_err_clear(err);
-    if (store->batch_txn != NULL)
+    if (in_batch(store))
         return sb_err_set(err, -EINVAL, "A write batch is already open.");
     for (;;) {
         pthread_rwlock_rdlock(&store->resize_lock);
         int lmdb = mdb_txn_begin(store->env, NULL, 0, &store->batch_txn);
         if (lmdb == 0) {
-            store->batch_thread = pthread_self();
+            batch_owner = store;
             return 0; /* the lock stays held until commit or abort */
         }
         store->batch_txn = NULL;
@@ -211,27 +215,29 @@ int sb_store_batch_begin(sb_store_t *store, sb_err_t *err)
 int sb_store_batch_commit(sb_store_t *store, sb_err_t *err)
 {
     sb_err_clear(err);
-    if (store->batch_txn == NULL)
+    if (!in_batch(store))
         return sb_err_set(err, -EINVAL, "No write batch is open.");
     int rc = sb__lmdb_rc(mdb_txn_commit(store->batch_txn));
     store->batch_txn = NULL;
+    batch_owner = NULL;
     pthread_rwlock_unlock(&store->resize_lock);
     return rc == 0 ? 0 : sb_err_default(err, rc);
 }
 
 void sb_store_batch_abort(sb_store_t *store)
 {
-    if (store->batch_txn == NULL)
+    if (!in_batch(store))
         return;
     mdb_txn_abort(store->batch_txn);
     store->batch_txn = NULL;
+    batch_owner = NULL;
     pthread_rwlock_unlock(&store->resize_lock);
 }
 
 int sb_store_grow(sb_store_t *store, sb_err_t *err)
 {
     sb_err_clear(err);
-    if (store->batch_txn != NULL)
+    if (in_batch(store))
         return sb_err_set(err, -EINVAL, "The map cannot grow while a write batch is open.");
     int rc = grow_map(store);
     if (rc == -ENOSPC)
@@ -281,7 +287,7 @@ int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err)
 
 void sb__read_end(sb_store_t *store, MDB_txn *txn)
 {
-    if (txn == store->batch_txn && in_batch(store))
+    if (in_batch(store) && txn == store->batch_txn)
         return;
     /* Reset, not abort: the handle and its reader slot are reused, and no
      * snapshot is pinned while nobody reads. */

@@ -38,9 +38,9 @@ struct sb_store {
     MDB_txn *read_txn; /* cached: reset after each read, renewed by the next */
     int lock_fd;       /* the data directory's writer lock (flock) */
     /* Group commit: while a batch is open, writes from the thread that opened
-     * it run in nested transactions of batch_txn (see sb_store_batch_begin). */
+     * it run in nested transactions of batch_txn (see sb_store_batch_begin).
+     * Only that thread touches it; store.c keeps the owner thread-local. */
     MDB_txn *batch_txn;
-    pthread_t batch_thread;
     char dir[4096];
 };
 
