@@ -381,11 +381,28 @@ static int check_schema(sb_store_t *store, MDB_txn *txn, const char *dir, sb_err
     return 0;
 }
 
+/* Creates `dir` and any missing parents (as mkdir -p), each mode 0700: the
+ * default data directory, ~/.local/share/switchboard, may be the first
+ * thing under a fresh home directory. */
 static int make_dir(const char *dir, sb_err_t *err)
 {
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return sb_err_set(err, errno == EACCES ? -EACCES : -EIO,
-                          "Cannot create the data directory %s: %s.", dir, strerror(errno));
+    char path[4096];
+    if (strlen(dir) >= sizeof(path))
+        return sb_err_set(err, -EINVAL, "The data directory path is too long.");
+    memcpy(path, dir, strlen(dir) + 1);
+    for (char *p = path + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p != '/' && !end)
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return sb_err_set(err, errno == EACCES ? -EACCES : -EIO,
+                              "Cannot create the data directory %s (at %s): %s.", dir, path,
+                              strerror(errno));
+        if (end)
+            break;
+        *p = '/';
+    }
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return sb_err_set(err, -EINVAL, "The data directory %s is not a directory.", dir);

@@ -104,6 +104,13 @@ static void a_newer_schema_is_refused(void **state)
 static void the_data_directory_must_be_usable(void **state)
 {
     (void)state;
+    /* Missing parents are made, as the default ~/.local/share/switchboard needs. */
+    char *base = sb_test_tmpdir();
+    char nested[4200];
+    snprintf(nested, sizeof(nested), "%s/a/b/data", base);
+    sb_store_t *made = sb_test_open(nested);
+    sb_store_close(made);
+    sb_test_rmdir(base);
     sb_store_t *st;
     sb_err_t err;
     sb_store_opts_t none = {.dir = NULL};
