@@ -28,7 +28,11 @@ struct sb_plugin_child {
     char so_path[4400];
     unsigned deadline_ms;
     pthread_mutex_t lock; /* one call at a time */
-    pid_t pid;            /* 0: not running */
+    /* pid, restarts and last_failure change under both locks and are read
+     * for plugin.list under this one alone, so a listing never waits for a
+     * slow call. */
+    pthread_mutex_t status_lock;
+    pid_t pid; /* 0: not running */
     int fd;
     uint32_t next_id;
     unsigned restarts;
@@ -54,7 +58,9 @@ static void stop_child(sb_plugin_child_t *c)
     }
     if (c->fd >= 0)
         close(c->fd);
+    pthread_mutex_lock(&c->status_lock);
     c->pid = 0;
+    pthread_mutex_unlock(&c->status_lock);
     c->fd = -1;
     c->len = 0;
 }
@@ -63,7 +69,9 @@ static void stop_child(sb_plugin_child_t *c)
 static int fail(sb_plugin_child_t *c, const char *what, sb_err_t *err)
 {
     stop_child(c);
+    pthread_mutex_lock(&c->status_lock);
     snprintf(c->last_failure, sizeof(c->last_failure), "%s", what);
+    pthread_mutex_unlock(&c->status_lock);
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_FIRST_MS;
     if (c->backoff_ms > BACKOFF_MAX_MS)
         c->backoff_ms = BACKOFF_MAX_MS;
@@ -95,7 +103,9 @@ static int spawn(sb_plugin_child_t *c, sb_err_t *err)
         close(pair[0]);
         return sb_err_set(err, -EIO, "Cannot start %s: %s.", c->runner, strerror(rc));
     }
+    pthread_mutex_lock(&c->status_lock);
     c->pid = pid;
+    pthread_mutex_unlock(&c->status_lock);
     c->fd = pair[0];
     c->len = 0;
     return 0;
@@ -223,7 +233,10 @@ int sb_plugin_child_call(sb_plugin_child_t *c, const char *method, const msgpack
                             c->last_failure, (long long)(c->retry_at_ms - monotonic_ms()));
         } else {
             rc = spawn(c, err);
-            if (rc == 0 && c->restarts++ > 0)
+            pthread_mutex_lock(&c->status_lock);
+            bool restarted = rc == 0 && c->restarts++ > 0;
+            pthread_mutex_unlock(&c->status_lock);
+            if (restarted)
                 sb_info("plugin %s (isolated): restarted", c->so_path);
             if (rc != 0)
                 rc = fail(c, "it could not be started", err);
@@ -266,6 +279,7 @@ int sb_plugin_child_start(const char *runner, const char *so_path, unsigned dead
     c->fd = -1;
     c->next_id = 1;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->status_lock, NULL);
     *out = c;
     msgpack_unpacked hello;
     int rc = sb_plugin_child_call(c, "hello", NULL, &hello, err);
@@ -294,6 +308,7 @@ void sb_plugin_child_free(sb_plugin_child_t *c)
         return;
     stop_child(c);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->status_lock);
     free(c->buf);
     free(c);
 }
@@ -301,9 +316,9 @@ void sb_plugin_child_free(sb_plugin_child_t *c)
 void sb_plugin_child_status(sb_plugin_child_t *c, bool *up, unsigned *restarts, char *last_failure,
                             size_t cap)
 {
-    pthread_mutex_lock(&c->lock);
+    pthread_mutex_lock(&c->status_lock);
     *up = c->pid > 0;
     *restarts = c->restarts > 0 ? c->restarts - 1 : 0;
     snprintf(last_failure, cap, "%s", c->last_failure);
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->status_lock);
 }

@@ -40,6 +40,7 @@ void sb_plugin_child_free(sb_plugin_child_t *child);
 int sb_plugin_child_call(sb_plugin_child_t *child, const char *method, const msgpack_sbuffer *args,
                          msgpack_unpacked *result, sb_err_t *err);
 
-/** How the child is doing: running now, times restarted, the last failure ("" none). */
+/** How the child is doing: running now, times restarted, the last failure ("" none). Never waits
+ * for a call. */
 void sb_plugin_child_status(sb_plugin_child_t *child, bool *up, unsigned *restarts,
                             char *last_failure, size_t cap);
