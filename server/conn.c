@@ -31,7 +31,8 @@ struct sb_conn {
     unsigned refs;
     bool closing;
     bool reading;
-    uint8_t *buf; /* bytes read, not yet framed */
+    bool processing; /* process_buffer is on the stack: it must not run again inside */
+    uint8_t *buf;    /* bytes read, not yet framed */
     size_t len, cap;
     size_t inflight;
     size_t queued_bytes;     /* replies handed to libuv, not yet written */
@@ -299,29 +300,42 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
     return true;
 }
 
+/*
+ * Frames and handles every whole message in the buffer, as long as the
+ * connection may take more: not closing, below max_inflight, its replies
+ * below the high mark. What stays waits until update_reading resumes.
+ * Not re-entrant: a request finished inside the loop may resume reading,
+ * and a nested pass would see messages the outer one has handled but not
+ * yet dropped from the buffer.
+ */
 static void process_buffer(sb_conn_t *conn)
 {
+    if (conn->processing)
+        return;
+    conn->processing = true;
     size_t off = 0;
     const sb_config_t *cfg = &conn->server->cfg;
-    while (!conn->closing && conn->inflight < cfg->max_inflight && !conn->server->stopping) {
+    while (!conn->closing && conn->inflight < cfg->max_inflight &&
+           conn->queued_bytes < cfg->write_high_bytes && !conn->server->stopping) {
         size_t msg_len;
         int rc = sb_frame_scan(conn->buf + off, conn->len - off, cfg->max_message_bytes, &msg_len);
         if (rc == SB_FRAME_NEED_MORE)
             break;
         if (rc == -EMSGSIZE) {
             conn_close(conn, "a message larger than --max-message-bytes");
-            return;
+            break;
         }
         if (rc != SB_FRAME_COMPLETE) {
             conn_close(conn, "bytes that are not msgpack");
-            return;
+            break;
         }
         if (!handle_message(conn, conn->buf + off, msg_len)) {
             conn_close(conn, "a message that is not a msgpack-RPC request");
-            return;
+            break;
         }
         off += msg_len;
     }
+    conn->processing = false;
     if (conn->closing)
         return;
     if (off > 0) {

@@ -1032,6 +1032,82 @@ static bool kill_child_running(pid_t parent, const char *what)
     return killed;
 }
 
+static void pipelined_big_replies_pause_instead_of_piling_up(void **state)
+{
+    (void)state;
+    sb_harness_t h;
+    static const char *const flags[] = {"--durability",
+                                        "none",
+                                        "--write-high-bytes",
+                                        "65536",
+                                        "--write-low-bytes",
+                                        "16384",
+                                        "--write-cap-bytes",
+                                        "1048576",
+                                        NULL};
+    sb_harness_start(&h, NULL, flags);
+    sb_client_t c;
+    sb_harness_client(&h, &c, NULL);
+    expect(&c, "org.create", json_pack("{s:s}", "org", "acme"), "OK", NULL);
+    expect(&c, "callcenter.create",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "acme", "internal_name", "Support",
+                     "display_name", "Support", "adapter_url", "https://cti.example.com"),
+           "OK", NULL);
+    sb_client_close(&c);
+    /* 3,000 exports of about 1 KB each, pipelined in one write: 3 MB of
+     * replies, three times the cap. The server must stop reading at the
+     * high mark, not queue them all and cut the client off. */
+    int fd = sb_harness_raw(&h);
+    msgpack_sbuffer buf, all;
+    msgpack_sbuffer_init(&buf);
+    msgpack_sbuffer_init(&all);
+    pack_request(&buf, 0, "token.authenticate", h.token);
+    msgpack_sbuffer_write(&all, buf.data, buf.size);
+    enum { N = 3000 };
+    for (uint32_t id = 1; id <= N; id++) {
+        msgpack_sbuffer_clear(&buf);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+        msgpack_pack_array(&pk, 4);
+        msgpack_pack_int(&pk, 0);
+        msgpack_pack_uint32(&pk, id);
+        sb_pack_str(&pk, "callcenter.export");
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_map(&pk, 2);
+        sb_pack_kv_str(&pk, "org", "acme");
+        sb_pack_kv_str(&pk, "id", "Support");
+        msgpack_sbuffer_write(&all, buf.data, buf.size);
+    }
+    size_t sent = 0;
+    bool err;
+    int answered = 0;
+    /* Send and read at once, the way a pipelining client does. */
+    struct timespec begun, now;
+    clock_gettime(CLOCK_MONOTONIC, &begun);
+    while (answered <= N) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - begun.tv_sec > 60)
+            fail_msg("only %d of %d answered in a minute", answered, N + 1);
+        if (sent < all.size) {
+            ssize_t n = send(fd, all.data + sent, all.size - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n > 0)
+                sent += (size_t)n;
+        }
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 50) > 0) {
+            read_response(fd, &err);
+            assert_false(err);
+            answered++;
+        }
+    }
+    assert_int_equal(answered, N + 1);
+    msgpack_sbuffer_destroy(&buf);
+    msgpack_sbuffer_destroy(&all);
+    close(fd);
+    assert_int_equal(sb_harness_stop(&h), 0);
+    sb_harness_cleanup(&h);
+}
+
 static void an_isolated_adapter_that_dies_costs_only_its_calls(void **state)
 {
     (void)state;
@@ -1079,6 +1155,7 @@ int main(void)
         cmocka_unit_test(a_client_that_never_reads_is_cut_off),
         cmocka_unit_test(acknowledged_writes_survive_restart_and_kill),
         cmocka_unit_test(concurrent_writes_share_commits),
+        cmocka_unit_test(pipelined_big_replies_pause_instead_of_piling_up),
         cmocka_unit_test(an_isolated_adapter_that_dies_costs_only_its_calls),
     };
     int failed = cmocka_run_group_tests_name("shared server", shared, start_server, stop_server);
