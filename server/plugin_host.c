@@ -496,6 +496,14 @@ static int remote_outcome(const msgpack_object *res, sb_err_t *err)
     return rc;
 }
 
+/* A call whose answer carries an outcome: the transport's error, or the child's. */
+static int remote_checked(plugin_t *p, const char *method, const sb_callcenter_t *cc,
+                          msgpack_unpacked *res, sb_err_t *err)
+{
+    int rc = remote(p, method, cc, NULL, NULL, res, err);
+    return rc == 0 ? remote_outcome(&res->data, err) : rc;
+}
+
 static int remote_kv(const msgpack_object *res, sb_plugin_kv_t **out, size_t *n)
 {
     const msgpack_object *kv = field(res, "kv");
@@ -655,9 +663,7 @@ int sb_plugin_host_validate(sb_plugin_host_t *host, const char *name, const sb_c
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
     if (p->child != NULL) {
         msgpack_unpacked res;
-        int rc = remote(p, "validate", cc, NULL, NULL, &res, err);
-        if (rc == 0)
-            rc = remote_outcome(&res.data, err);
+        int rc = remote_checked(p, "validate", cc, &res, err);
         msgpack_unpacked_destroy(&res);
         release(host, p);
         return rc;
@@ -763,9 +769,7 @@ int sb_plugin_host_template(sb_plugin_host_t *host, const char *name, sb_callcen
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
     if (p->child != NULL) {
         msgpack_unpacked res;
-        int rc = remote(p, "template", NULL, NULL, NULL, &res, err);
-        if (rc == 0)
-            rc = remote_outcome(&res.data, err);
+        int rc = remote_checked(p, "template", NULL, &res, err);
         const msgpack_object *record = rc == 0 ? field(&res.data, "cc") : NULL;
         if (rc == 0 &&
             (record == NULL || record->type != MSGPACK_OBJECT_BIN ||
@@ -844,9 +848,7 @@ int sb_plugin_host_settings(sb_plugin_host_t *host, const char *name,
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
     if (p->child != NULL) {
         msgpack_unpacked res;
-        int rc = remote(p, "settings", NULL, NULL, NULL, &res, err);
-        if (rc == 0)
-            rc = remote_outcome(&res.data, err);
+        int rc = remote_checked(p, "settings", NULL, &res, err);
         const msgpack_object *list = rc == 0 ? field(&res.data, "settings") : NULL;
         size_t count = list && list->type == MSGPACK_OBJECT_ARRAY ? list->via.array.size : 0;
         if (rc == 0 && (*out = calloc(count ? count : 1, sizeof(**out))) == NULL)
