@@ -42,6 +42,8 @@ enum {
     SB_E_UNAUTHENTICATED,
     SB_E_INVALID_DEFINITION,
     SB_E_ADAPTER_UNAVAILABLE,
+    SB_E_LAYOUT_IN_USE,
+    SB_E_EVENT_IGNORED,
 };
 
 /*
@@ -102,7 +104,11 @@ enum {
     X(INVALID_DEFINITION, SB_E_INVALID_DEFINITION, 32,                                             \
       "The file is not a Call Center definition; docs/definitions.md describes both forms.")    \
     X(ADAPTER_UNAVAILABLE, SB_E_ADAPTER_UNAVAILABLE, 33,                                           \
-      "The adapter crashed or did not answer in time; it restarts by itself, retry shortly.")
+      "The adapter crashed or did not answer in time; it restarts by itself, retry shortly.")     \
+    X(LAYOUT_IN_USE, SB_E_LAYOUT_IN_USE, 34,                                                       \
+      "The layout is assigned; assign its profiles another layout first, or force the delete.")   \
+    X(EVENT_IGNORED, SB_E_EVENT_IGNORED, 35,                                                       \
+      "The Call Center's adapter does not map this event; see the adapter's README for its events.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

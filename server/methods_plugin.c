@@ -36,6 +36,8 @@ static int plugin_reload(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     size_t loaded = 0, refused = 0;
     int rc = sb_plugin_host_load(call->svc->plugins, &loaded, &refused, err);
+    if (rc == 0) /* on the writer thread: the softphone views follow the new set */
+        rc = sb_store_views_refresh(call->svc->store, NULL, err);
     if (rc != 0)
         return rc;
     return msgpack_pack_map(pk, 2) | sb_pack_kv_uint(pk, "loaded", loaded) |
@@ -58,9 +60,9 @@ static const sb_method_t methods[] = {
      ""},
     {"plugin.reload",
      "Loads the plugin directory again: new files are loaded, removed ones unloaded once no call "
-     "uses them.",
+     "uses them; every softphone view is rendered again.",
      SB_ROLE_ADMIN,
-     false,
+     true,
      false,
      plugin_reload,
      {{NULL, 0, false, NULL}},

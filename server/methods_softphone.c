@@ -3,44 +3,44 @@
 #include <string.h>
 
 #include "methods.h"
-#include "softphone.h"
 
 static int pack_answer(msgpack_packer *pk, const sb_softphone_answer_t *a)
 {
-    const sb_callcenter_t *cc = a->callcenter;
-    int rc = msgpack_pack_map(pk, 10);
+    const sb_softphone_view_t *v = a->blob ? &a->view : NULL;
+    int rc = msgpack_pack_map(pk, 13);
     rc |= sb_pack_kv_str(pk, "user", a->user);
     rc |= sb_pack_kv_bool(pk, "softphone", a->reason == SB_SOFTPHONE_OK);
     rc |= sb_pack_kv_str(pk, "reason", sb_softphone_reason_name(a->reason));
     rc |= sb_pack_kv_str(pk, "message", a->message);
     rc |= sb_pack_str(pk, "callcenter");
-    if (cc != NULL)
-        rc |= msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "id", cc->id.s) |
-              sb_pack_kv_str(pk, "internal_name", sb_callcenter_internal_name(cc)) |
-              sb_pack_kv_str(pk, "display_name", sb_callcenter_display_name(cc));
+    if (v != NULL)
+        rc |= msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "id", v->cc_id) |
+              sb_pack_kv_str(pk, "internal_name", v->internal_name) |
+              sb_pack_kv_str(pk, "display_name", v->display_name);
     else
         rc |= msgpack_pack_nil(pk);
-    rc |= sb_pack_kv_str(pk, "adapter", cc ? cc->adapter : NULL);
-    rc |= sb_pack_kv_str(pk, "adapter_url",
-                         cc ? sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_ADAPTER_URL) : NULL);
-    const char *height = cc ? sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_HEIGHT) : NULL;
-    const char *width = cc ? sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_WIDTH) : NULL;
+    rc |= sb_pack_kv_str(pk, "adapter", v && v->adapter[0] ? v->adapter : NULL);
+    rc |= sb_pack_kv_str(pk, "adapter_url", v && a->adapter_url[0] ? a->adapter_url : NULL);
     rc |= sb_pack_str(pk, "softphone_height");
-    rc |= height && height[0] ? msgpack_pack_uint32(pk, (uint32_t)strtoul(height, NULL, 10))
-                              : msgpack_pack_nil(pk);
+    rc |= v && v->height ? msgpack_pack_uint32(pk, v->height) : msgpack_pack_nil(pk);
     rc |= sb_pack_str(pk, "softphone_width");
-    rc |= width && width[0] ? msgpack_pack_uint32(pk, (uint32_t)strtoul(width, NULL, 10))
-                            : msgpack_pack_nil(pk);
+    rc |= v && v->width ? msgpack_pack_uint32(pk, v->width) : msgpack_pack_nil(pk);
     rc |= sb_pack_kv_str(pk, "compatibility_mode",
-                         cc ? sb_cc_compat_mode_name(sb_callcenter_compat_mode(cc)) : NULL);
+                         v ? sb_cc_compat_mode_name((sb_cc_compat_mode_t)v->mode) : NULL);
+    rc |= sb_pack_kv_str(pk, "layout_name", v && v->layout_name[0] ? v->layout_name : NULL);
+    rc |= sb_pack_kv_str(pk, "layout_source", v ? sb_layout_source_name(v->layout_source) : NULL);
+    rc |= sb_pack_str(pk, "layout");
+    if (v != NULL && v->layout != NULL) /* stored as msgpack: copied as it is */
+        rc |= pk->callback(pk->data, (const char *)v->layout, v->layout_len);
+    else
+        rc |= msgpack_pack_nil(pk);
     return rc;
 }
 
 static int check_one(sb_call_t *call, const char *user, msgpack_packer *pk, sb_err_t *err)
 {
     sb_softphone_answer_t answer;
-    int rc =
-        sb_softphone_check(call->svc->store, call->svc->plugins, call->org, user, &answer, err);
+    int rc = sb_store_softphone_check(call->svc->store, call->org, user, &answer, err);
     if (rc == 0)
         rc = pack_answer(pk, &answer);
     sb_softphone_answer_destroy(&answer);
@@ -80,9 +80,11 @@ static int softphone_check_batch(sb_call_t *call, msgpack_packer *pk, sb_err_t *
 
 #define ANSWER                                                                                     \
     "{user, softphone: bool, reason: OK | UNKNOWN_USER | NOT_A_MEMBER | INVALID_USER_ID | "        \
-    "ADAPTER_NOT_LOADED, "                                                                         \
-    "message, callcenter: {id, internal_name, display_name} or nil, adapter, adapter_url, "        \
-    "softphone_height, softphone_width, compatibility_mode}"
+    "ADAPTER_NOT_LOADED | ADAPTER_URL_NOT_HTTPS | NO_ADAPTER_URL | ADAPTER_REFUSED, message: "     \
+    "what it means and what to do, callcenter: {id, internal_name, display_name} or nil, "         \
+    "adapter, adapter_url (as the adapter renders it for this user), softphone_height, "           \
+    "softphone_width, compatibility_mode, layout_name, layout_source: profile | default | none, "  \
+    "layout (as layout.get gives it) or nil}"
 
 static const sb_method_t methods[] = {
     {"softphone.check",

@@ -14,6 +14,7 @@
 #include "paths.h"
 #include "plugin_host.h"
 #include "server_internal.h"
+#include "softphone.h"
 #include "token.h"
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -167,6 +168,11 @@ int sb_server_run(const sb_config_t *cfg)
     size_t plugins_loaded = 0, plugins_refused = 0;
     if (rc == 0)
         rc = sb_plugin_host_load(server->svc.plugins, &plugins_loaded, &plugins_refused, &err);
+    if (rc == 0) {
+        /* The adapters may differ from the last run's: every view is rendered again. */
+        sb_store_set_renderer(store, sb_softphone_render, server->svc.plugins);
+        rc = sb_store_views_refresh(store, NULL, &err);
+    }
     if (rc == 0)
         rc = sb_writer_start(server->loop, store, 1024, &server->writer);
     server->svc.writer = server->writer;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "record_codec.h"
 #include "store_internal.h"
 
 #define LOCK_FILE "switchboard.lock"
@@ -325,6 +326,29 @@ static int take_dir_lock(const char *dir, int *fd_out, sb_err_t *err)
     return 0;
 }
 
+int sb__del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix)
+{
+    MDB_cursor *cur;
+    int rc = sb__lmdb_rc(mdb_cursor_open(txn, dbi, &cur));
+    if (rc != 0)
+        return rc;
+    for (;;) {
+        MDB_val k = {prefix->len, (void *)prefix->buf}, v;
+        int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (lmdb == MDB_NOTFOUND || k.mv_size < prefix->len ||
+            memcmp(k.mv_data, prefix->buf, prefix->len) != 0)
+            break;
+        if (lmdb == 0)
+            lmdb = mdb_cursor_del(cur, MDB_NODUPDATA);
+        if (lmdb != 0) {
+            rc = sb__lmdb_rc(lmdb);
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 static int open_dbis(sb_store_t *store, MDB_txn *txn)
 {
     static const struct {
@@ -340,6 +364,13 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
         {"user_cc", offsetof(sb_store_t, user_cc), 0},
         {"cc_members", offsetof(sb_store_t, cc_members), MDB_DUPSORT | MDB_DUPFIXED},
         {"tokens", offsetof(sb_store_t, tokens), 0},
+        {"layouts", offsetof(sb_store_t, layouts), 0},
+        {"layout_of", offsetof(sb_store_t, layout_of), 0},
+        {"views", offsetof(sb_store_t, views), 0},
+        {"contacts", offsetof(sb_store_t, contacts), 0},
+        {"phones", offsetof(sb_store_t, phones), MDB_DUPSORT | MDB_DUPFIXED},
+        {"voicecalls", offsetof(sb_store_t, voicecalls), 0},
+        {"call_keys", offsetof(sb_store_t, call_keys), 0},
     };
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
         MDB_dbi *dbi = (MDB_dbi *)((char *)store + dbs[i].offset);
@@ -348,6 +379,62 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
             return sb__lmdb_rc(rc);
     }
     return 0;
+}
+
+/*
+ * Schema 1 to 2: a membership's value gains the user's profile, and every
+ * (Call Center, profile) pair gets its softphone view. The views are made
+ * without the adapters (they are not loaded yet); the server refreshes them
+ * once they are.
+ */
+static int migrate_1_to_2(sb_store_t *store, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    int rc = sb__lmdb_rc(mdb_cursor_open(txn, store->user_cc, &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0 && lmdb == 0) {
+        const char *key = k.mv_data;
+        size_t org_len = strnlen(key, k.mv_size);
+        if (v.mv_size != SB_SFID_LEN || org_len > SB_ORG_ID_MAX ||
+            k.mv_size - org_len - 1 != SB_SFID_LEN) {
+            rc = SB_E_CORRUPT;
+            break;
+        }
+        char org[SB_ORG_ID_MAX + 1];
+        sb_sfid_t user, cc;
+        memcpy(org, key, org_len);
+        org[org_len] = '\0';
+        memcpy(user.s, key + org_len + 1, SB_SFID_LEN);
+        user.s[SB_SFID_LEN] = '\0';
+        memcpy(cc.s, v.mv_data, SB_SFID_LEN);
+        cc.s[SB_SFID_LEN] = '\0';
+        sb_key_t ukey;
+        sb__key(&ukey, org, user.s);
+        MDB_val uval;
+        sb_user_t record;
+        rc = sb__get(txn, store->users, &ukey, &uval);
+        if (rc == 0 && sb_codec_decode_user(uval.mv_data, uval.mv_size, &record) != 0)
+            rc = SB_E_CORRUPT;
+        if (rc != 0)
+            break;
+        char value[SB_SFID_LEN + SB_PROFILE_NAME_MAX];
+        size_t plen = strlen(record.profile);
+        memcpy(value, cc.s, SB_SFID_LEN);
+        memcpy(value + SB_SFID_LEN, record.profile, plen);
+        MDB_val nv = {SB_SFID_LEN + plen, value};
+        rc = sb__lmdb_rc(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT));
+        if (rc == 0)
+            rc = sb__view_ensure(store, txn, org, &cc, record.profile);
+        if (rc == 0)
+            lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == 0 && lmdb != MDB_NOTFOUND)
+        rc = sb__lmdb_rc(lmdb);
+    return rc;
 }
 
 /* Reads the stored schema version; a fresh environment gets the current one. */
@@ -377,7 +464,17 @@ static int check_schema(sb_store_t *store, MDB_txn *txn, const char *dir, sb_err
                           "The data directory %s has schema version %u, older than any "
                           "Switchboard release (%d to %d); it cannot be read.",
                           dir, version, SB_STORE_SCHEMA_MIN, SB_STORE_SCHEMA_VERSION);
-    /* Version 1 is the first; migrations from older versions go here. */
+    if (version == 1) {
+        rc = migrate_1_to_2(store, txn);
+        if (rc != 0)
+            return sb_err_set(err, rc,
+                              "Migrating %s from schema 1 to 2 failed (%s); nothing was "
+                              "changed.",
+                              dir, sb_err_name(rc));
+        version = 2;
+        MDB_val nv = {sizeof(version), &version};
+        return sb__lmdb_rc(mdb_put(txn, store->meta, &k, &nv, 0));
+    }
     return 0;
 }
 
@@ -452,7 +549,7 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
         flags |= MDB_NOSYNC;
     rc = sb__lmdb_rc(mdb_env_create(&store->env));
     if (rc == 0)
-        rc = sb__lmdb_rc(mdb_env_set_maxdbs(store->env, 16));
+        rc = sb__lmdb_rc(mdb_env_set_maxdbs(store->env, 24));
     if (rc == 0)
         rc = sb__lmdb_rc(mdb_env_set_maxreaders(store->env, 1024));
     if (rc == 0)

@@ -24,12 +24,14 @@
 
 #include "callcenter.h"
 #include "error.h"
+#include "layout.h"
 #include "records.h"
 #include "sfid.h"
+#include "softphone_view.h"
 
 /** The schema versions this build reads; it writes SB_STORE_SCHEMA_VERSION. */
 #define SB_STORE_SCHEMA_MIN 1
-#define SB_STORE_SCHEMA_VERSION 1
+#define SB_STORE_SCHEMA_VERSION 2 /* 2: user_cc holds the profile; softphone views */
 
 #define SB_STORE_PAGE_MAX 1000   /* rows one list call returns at most */
 #define SB_STORE_BULK_MAX 100000 /* rows one bulk call takes at most */
@@ -229,6 +231,91 @@ int sb_store_member_list(sb_store_t *store, const char *org, const char *cc, con
  */
 int sb_store_member_lookup(sb_store_t *store, const char *org, const char *user, sb_sfid_t *cc,
                            sb_err_t *err);
+
+/* ---- softphone layouts ------------------------------------------------ */
+
+/**
+ * Creates or replaces layout `layout->name` of `org` (parsed and checked by
+ * layout.c); `make_default` also makes it the org's default. Every softphone
+ * view of the org is recomputed in the same transaction.
+ */
+int sb_store_layout_put(sb_store_t *store, const char *org, const sb_layout_t *layout,
+                        bool make_default, sb_err_t *err);
+int sb_store_layout_get(sb_store_t *store, const char *org, const char *name, sb_layout_t *out,
+                        sb_err_t *err);
+/** A row of sb_store_layout_list: a layout and where it applies. */
+typedef struct sb_layout_summary {
+    char name[SB_LAYOUT_NAME_MAX + 1];
+    bool is_default;
+    size_t profiles; /* profiles it is assigned to */
+} sb_layout_summary_t;
+/** Every layout of `org`, by name (an org has few). *rows [owned: free()]. */
+int sb_store_layout_list(sb_store_t *store, const char *org, sb_layout_summary_t **rows, size_t *n,
+                         sb_err_t *err);
+/** A profile and its layout; profile "" is the default. */
+typedef struct sb_layout_assignment {
+    char profile[SB_PROFILE_NAME_MAX + 1];
+    char layout[SB_LAYOUT_NAME_MAX + 1];
+} sb_layout_assignment_t;
+/** Every assignment of `org`, by profile; the default first. *rows [owned: free()]. */
+int sb_store_layout_assignments(sb_store_t *store, const char *org, sb_layout_assignment_t **rows,
+                                size_t *n, sb_err_t *err);
+/**
+ * Assigns layout `layout` to `profile` ("" or NULL: makes it the default);
+ * `layout` NULL removes the profile's assignment (its users get the default).
+ */
+int sb_store_layout_assign(sb_store_t *store, const char *org, const char *profile,
+                           const char *layout, sb_err_t *err);
+/**
+ * Deletes layout `name`. Refused with SB_E_LAYOUT_IN_USE while it is assigned
+ * (naming where), unless `force`, which removes its assignments too.
+ */
+int sb_store_layout_delete(sb_store_t *store, const char *org, const char *name, bool force,
+                           sb_err_t *err);
+
+/* ---- the softphone check ----------------------------------------------- */
+
+/** What the adapter makes of a Call Center's softphone; see sb_store_set_renderer. */
+typedef struct sb_view_render {
+    bool loaded;                       /* the adapter is loaded (prefilled: true) */
+    bool refused;                      /* the adapter could not render it; detail says why */
+    char adapter_url[SB_VIEW_URL_MAX]; /* prefilled: the stored adapter URL */
+    char detail[512];
+} sb_view_render_t;
+typedef void (*sb_store_renderer_fn)(void *ctx, const char *org, const sb_callcenter_t *cc,
+                                     sb_view_render_t *out);
+
+/**
+ * Sets the function that renders the adapter's part of a softphone view,
+ * called inside write transactions for Call Centers that name an adapter.
+ * Without one, a view takes the stored adapter URL as it is.
+ */
+void sb_store_set_renderer(sb_store_t *store, sb_store_renderer_fn fn, void *ctx);
+
+/** Recomputes every softphone view of `org` (NULL: of every org), e.g. after the adapters changed.
+ */
+int sb_store_views_refresh(sb_store_t *store, const char *org, sb_err_t *err);
+
+/** The softphone check's answer. */
+typedef struct sb_softphone_answer {
+    sb_softphone_reason_t reason;
+    char user[SB_SFID_LEN + 1];            /* normalized when valid, else as given (truncated) */
+    char profile[SB_PROFILE_NAME_MAX + 1]; /* members only */
+    char message[768];                     /* what it means and what to do */
+    sb_softphone_view_t view;              /* members: their Call Center's view */
+    void *blob;                            /* [owned] what view points into; NULL: no view */
+    char adapter_url[SB_VIEW_URL_MAX];     /* rendered for this user */
+} sb_softphone_answer_t;
+
+/**
+ * Does `user` of `org` see a softphone? Two look-ups: the membership, then
+ * the view. Returns 0 with the answer in *out (a user without a softphone is
+ * an answer, not an error), or -ENOENT when the org does not exist. Release
+ * with sb_softphone_answer_destroy().
+ */
+int sb_store_softphone_check(sb_store_t *store, const char *org, const char *user,
+                             sb_softphone_answer_t *out, sb_err_t *err);
+void sb_softphone_answer_destroy(sb_softphone_answer_t *answer);
 
 /* ---- access tokens ----------------------------------------------------- */
 

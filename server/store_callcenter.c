@@ -306,6 +306,8 @@ static int cc_update_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *
         cc->updated_ms = sb__now_ms();
         rc = put_cc(store, txn, ctx->org, cc);
     }
+    if (rc == 0) /* its members' softphones follow it in the same commit */
+        rc = sb__views_refresh(store, txn, ctx->org, &id);
     if (rc != 0) {
         sb_callcenter_free(cc);
         return rc;
@@ -424,6 +426,8 @@ static int cc_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *
         if (rc == 0)
             rc = sb__del(txn, store->callcenters, &key);
     }
+    if (rc == 0)
+        rc = sb__views_drop(store, txn, ctx->org, &id);
     sb_callcenter_free(cc);
     return rc;
 }

@@ -16,6 +16,16 @@
  *                                          duplicate count is the member count
  *   tokens      BLAKE2b-256 of a token  -> token record (msgpack): access is
  *                                          server-wide, so not keyed by org
+ *   layouts     org \0 layout name      -> layout (msgpack, Switchboard's shape)
+ *   layout_of   org \0 profile          -> layout name; profile "" is the default
+ *   views       org \0 cc id \0 profile  -> softphone view (softphone_view.h)
+ *   contacts    org \0 contact id       -> contact record (msgpack)
+ *   phones      org \0 E.164 number     => contact ids (DUPSORT): the ANI match
+ *   voicecalls  org \0 voice call id    -> voice-call record (msgpack)
+ *   call_keys   org \0 cc id \0 vendor call key -> voice call id (18 bytes)
+ *
+ * user_cc's value is the Call Center's id followed by the user's profile
+ * (schema 2), so that the check finds the view without reading the user.
  */
 
 #include <lmdb.h>
@@ -23,12 +33,15 @@
 
 #include "store.h"
 
-/* The longest key: org, NUL, and a 255-byte name. LMDB allows 511. */
-#define SB_KEY_MAX (SB_ORG_ID_MAX + 1 + SB_CC_MAX_NAME_BYTES + 1)
+/* The longest key: a view's, org \0 cc id \0 profile. LMDB allows 511. */
+#define SB_KEY_MAX (SB_ORG_ID_MAX + 1 + SB_SFID_LEN + 1 + SB_CC_MAX_NAME_BYTES + 1)
 
 struct sb_store {
     MDB_env *env;
     MDB_dbi meta, orgs, callcenters, cc_names, users, user_cc, cc_members, tokens;
+    MDB_dbi layouts, layout_of, views, contacts, phones, voicecalls, call_keys;
+    sb_store_renderer_fn renderer; /* the adapters' part of a view; NULL: none */
+    void *renderer_ctx;
     size_t map_bytes;
     size_t max_map_bytes;
     /* Readers and writers hold it shared; growing the map holds it
@@ -128,3 +141,27 @@ int sb__list(sb_store_t *store, const char *org, MDB_dbi dbi, const char *after,
 
 /** Deletes the tokens of `org` (all of its roles). */
 int sb__token_delete_org(sb_store_t *store, MDB_txn *txn, const char *org);
+
+/** Deletes every key of `dbi` that starts with `prefix`. */
+int sb__del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix);
+
+/* ---- softphone views (store_view.c) and layouts (store_layout.c) ---- */
+
+/** Makes the view of (cc, profile) unless it exists. */
+int sb__view_ensure(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *cc,
+                    const char *profile);
+/** Recomputes the views of Call Center `cc` (NULL: of the org; org NULL: every view). */
+int sb__views_refresh(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *cc);
+/** Deletes the views of Call Center `cc`. */
+int sb__views_drop(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *cc);
+/**
+ * The layout of `profile`: its own, else the org's default. Fills name,
+ * *source and *layout (the stored msgpack, valid for the transaction; empty
+ * when the source is SB_LAYOUT_NONE).
+ */
+int sb__layout_resolve(sb_store_t *store, MDB_txn *txn, const char *org, const char *profile,
+                       char name[SB_LAYOUT_NAME_MAX + 1], sb_layout_source_t *source,
+                       MDB_val *layout);
+/** The membership value: cc id then profile. */
+int sb__member_put(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
+                   const sb_sfid_t *cc, const char *profile);

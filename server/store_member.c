@@ -4,10 +4,13 @@
  * Two indexes say the same thing and change together in one transaction:
  * user_cc (org\0user -> cc), the forward index the softphone check reads, and
  * cc_members (org\0cc => users), the reverse index that lists and counts.
+ * user_cc's value also holds the user's profile, so that the check finds the
+ * softphone view of (Call Center, profile) next; a new pair gets its view here.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "record_codec.h"
 #include "store_internal.h"
 
 static void sfid_from_val(const MDB_val *val, sb_sfid_t *out)
@@ -25,15 +28,16 @@ static int current_cc(sb_store_t *store, MDB_txn *txn, const char *org, const sb
     sb__key(&key, org, user->s);
     MDB_val val;
     int rc = sb__get(txn, store->user_cc, &key, &val);
-    if (rc == 0 && val.mv_size != SB_SFID_LEN)
+    if (rc == 0 && val.mv_size < SB_SFID_LEN)
         return SB_E_CORRUPT;
     if (rc == 0)
         sfid_from_val(&val, cc);
     return rc;
 }
 
+/* Loads the user, who must exist, into *out. */
 static int user_must_exist(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
-                           sb_err_t *err)
+                           sb_user_t *out, sb_err_t *err)
 {
     sb_key_t key;
     sb__key(&key, org, user->s);
@@ -43,6 +47,23 @@ static int user_must_exist(sb_store_t *store, MDB_txn *txn, const char *org, con
         return sb_err_set(err, -ENOENT,
                           "The user %s does not exist in org '%s'; upsert the user first.", user->s,
                           org);
+    if (rc == 0 && sb_codec_decode_user(val.mv_data, val.mv_size, out) != 0)
+        rc = SB_E_CORRUPT;
+    return rc;
+}
+
+int sb__member_put(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
+                   const sb_sfid_t *cc, const char *profile)
+{
+    char value[SB_SFID_LEN + SB_PROFILE_NAME_MAX];
+    size_t plen = strnlen(profile, SB_PROFILE_NAME_MAX);
+    memcpy(value, cc->s, SB_SFID_LEN);
+    memcpy(value + SB_SFID_LEN, profile, plen);
+    sb_key_t key;
+    sb__key(&key, org, user->s);
+    int rc = sb__put(txn, store->user_cc, &key, value, SB_SFID_LEN + plen, 0);
+    if (rc == 0)
+        rc = sb__view_ensure(store, txn, org, cc, profile);
     return rc;
 }
 
@@ -77,6 +98,7 @@ static int add_in_txn(sb_store_t *store, MDB_txn *txn, const char *org, const ch
                       const char *user_in, bool move, sb_sfid_t *previous, sb_err_t *err)
 {
     sb_sfid_t cc, user, current;
+    sb_user_t record;
     memset(previous, 0, sizeof(*previous));
     int rc = sb_sfid_normalize(cc_in, SB_SFID_PREFIX_CALLCENTER, "Call Center id", &cc, err);
     if (rc == 0)
@@ -84,7 +106,7 @@ static int add_in_txn(sb_store_t *store, MDB_txn *txn, const char *org, const ch
     if (rc == 0)
         rc = cc_must_exist(store, txn, org, &cc, err);
     if (rc == 0)
-        rc = user_must_exist(store, txn, org, &user, err);
+        rc = user_must_exist(store, txn, org, &user, &record, err);
     if (rc != 0)
         return rc;
     rc = current_cc(store, txn, org, &user, &current);
@@ -111,8 +133,7 @@ static int add_in_txn(sb_store_t *store, MDB_txn *txn, const char *org, const ch
         return rc;
     }
     sb_key_t key;
-    sb__key(&key, org, user.s);
-    rc = sb__put(txn, store->user_cc, &key, cc.s, SB_SFID_LEN, 0);
+    rc = sb__member_put(store, txn, org, &user, &cc, record.profile);
     if (rc == 0) {
         sb__key(&key, org, cc.s);
         rc = sb__put(txn, store->cc_members, &key, user.s, SB_SFID_LEN, 0);
@@ -179,8 +200,9 @@ static int member_remove_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err
         rc = sb__org_must_exist(store, txn, ctx->org, err);
     if (rc == 0)
         rc = cc_must_exist(store, txn, ctx->org, &cc, err);
+    sb_user_t record;
     if (rc == 0)
-        rc = user_must_exist(store, txn, ctx->org, &user, err);
+        rc = user_must_exist(store, txn, ctx->org, &user, &record, err);
     if (rc != 0)
         return rc;
     rc = current_cc(store, txn, ctx->org, &user, &current);
@@ -283,7 +305,8 @@ int sb_store_member_lookup(sb_store_t *store, const char *org, const char *user_
         /* The forward index first: a member is one look-up. */
         rc = current_cc(store, txn, org, &user, cc);
         if (rc == -ENOENT) {
-            rc = user_must_exist(store, txn, org, &user, err);
+            sb_user_t record;
+            rc = user_must_exist(store, txn, org, &user, &record, err);
             if (rc == 0)
                 rc = sb_err_set(err, SB_E_NOT_A_MEMBER,
                                 "The user %s is not a member of any Call Center in org '%s'; add "

@@ -106,29 +106,6 @@ int sb_store_org_list(sb_store_t *store, const char *after, size_t limit, sb_org
 }
 
 /* Deletes every key of `dbi` that starts with `prefix` (all duplicates too). */
-static int delete_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix)
-{
-    MDB_cursor *cur;
-    int rc = sb__lmdb_rc(mdb_cursor_open(txn, dbi, &cur));
-    if (rc != 0)
-        return rc;
-    for (;;) {
-        MDB_val k = {prefix->len, (void *)prefix->buf}, v;
-        int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (lmdb == MDB_NOTFOUND || k.mv_size < prefix->len ||
-            memcmp(k.mv_data, prefix->buf, prefix->len) != 0)
-            break;
-        if (lmdb == 0)
-            lmdb = mdb_cursor_del(cur, MDB_NODUPDATA);
-        if (lmdb != 0) {
-            rc = sb__lmdb_rc(lmdb);
-            break;
-        }
-    }
-    mdb_cursor_close(cur);
-    return rc;
-}
-
 struct org_delete_ctx {
     const char *id;
     bool force;
@@ -161,10 +138,12 @@ static int org_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t 
                               "force the delete to remove the org with all its records.",
                               ctx->id, (unsigned long long)count);
     }
-    const MDB_dbi scoped[] = {store->callcenters, store->cc_names, store->users, store->user_cc,
-                              store->cc_members};
+    const MDB_dbi scoped[] = {store->callcenters, store->cc_names,   store->users,
+                              store->user_cc,     store->cc_members, store->layouts,
+                              store->layout_of,   store->views,      store->contacts,
+                              store->phones,      store->voicecalls, store->call_keys};
     for (size_t i = 0; rc == 0 && i < sizeof(scoped) / sizeof(scoped[0]); i++)
-        rc = delete_prefix(txn, scoped[i], &prefix);
+        rc = sb__del_prefix(txn, scoped[i], &prefix);
     if (rc == 0)
         rc = sb__token_delete_org(store, txn, ctx->id);
     if (rc == 0) {

@@ -60,6 +60,20 @@ static int user_upsert_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t
         rc = sb_codec_encode_user(&user, &buf);
         if (rc == 0)
             rc = sb__put(txn, store->users, &key, buf.data, buf.size, 0);
+        /* A member's softphone follows the profile: its membership names it. */
+        MDB_val member;
+        int found = rc == 0 ? sb__get(txn, store->user_cc, &key, &member) : rc;
+        if (found == 0 && member.mv_size >= SB_SFID_LEN &&
+            (member.mv_size - SB_SFID_LEN != strlen(user.profile) ||
+             memcmp((const char *)member.mv_data + SB_SFID_LEN, user.profile,
+                    member.mv_size - SB_SFID_LEN) != 0)) {
+            sb_sfid_t cc;
+            memcpy(cc.s, member.mv_data, SB_SFID_LEN);
+            cc.s[SB_SFID_LEN] = '\0';
+            rc = sb__member_put(store, txn, ctx->org, &user.id, &cc, user.profile);
+        } else if (found != 0 && found != -ENOENT) {
+            rc = found;
+        }
     }
     msgpack_sbuffer_destroy(&buf);
     return rc;

@@ -1,0 +1,311 @@
+/*
+ * Softphone views (softphone_view.h): computed at write time, read by the
+ * check in two look-ups.
+ *
+ *   user_cc  org\0user            -> cc id (18 bytes) + the user's profile
+ *   views    org\0cc id\0profile  -> the view of that Call Center for that profile
+ *
+ * A view exists for every (Call Center, profile) pair that some member has;
+ * sb__view_ensure makes it when a member arrives with a new pair. Whatever a
+ * view depends on refreshes the views it touches, in the same transaction:
+ * a Call Center's change (its views), a layout's change or assignment (the
+ * org's views), the adapter set (every view: sb_store_views_refresh).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "record_codec.h"
+#include "store_internal.h"
+
+void sb_store_set_renderer(sb_store_t *store, sb_store_renderer_fn fn, void *ctx)
+{
+    store->renderer = fn;
+    store->renderer_ctx = ctx;
+}
+
+/* The key of a view. */
+static void view_key(sb_key_t *key, const char *org, const char *cc, const char *profile)
+{
+    sb__key(key, org, cc);
+    key->buf[key->len++] = '\0';
+    size_t n = strlen(profile);
+    memcpy(key->buf + key->len, profile, n);
+    key->len += n;
+}
+
+/* A number item of the general section; 0 when absent (the softphone's own default applies). */
+static uint32_t general_number(const sb_callcenter_t *cc, const char *item)
+{
+    const char *v = sb_callcenter_value(cc, SB_CC_GENERAL, item);
+    return v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+}
+
+static bool is_https(const char *url)
+{
+    return strncasecmp(url, "https://", 8) == 0;
+}
+
+/* Computes the view of Call Center `cc` for `profile` into an encoded blob [owned: free()]. */
+static int compute(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *cc_id,
+                   const char *profile, uint8_t **blob, size_t *len)
+{
+    sb_callcenter_t *cc = NULL;
+    int rc = sb__cc_load(store, txn, org, cc_id, &cc, NULL);
+    if (rc != 0)
+        return rc;
+    MDB_val layout = {0, NULL};
+    char layout_name[SB_LAYOUT_NAME_MAX + 1] = "";
+    sb_layout_source_t source;
+    rc = sb__layout_resolve(store, txn, org, profile, layout_name, &source, &layout);
+    if (rc != 0) {
+        sb_callcenter_free(cc);
+        return rc;
+    }
+    sb_view_render_t *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        sb_callcenter_free(cc);
+        return -ENOMEM;
+    }
+    const char *url = sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_ADAPTER_URL);
+    r->loaded = true;
+    snprintf(r->adapter_url, sizeof(r->adapter_url), "%s", url ? url : "");
+    if (store->renderer != NULL && cc->adapter[0] != '\0')
+        store->renderer(store->renderer_ctx, org, cc, r);
+
+    sb_cc_compat_mode_t mode = sb_callcenter_compat_mode(cc);
+    sb_softphone_view_t v = {
+        .reason = SB_SOFTPHONE_OK,
+        .mode = (uint8_t)mode,
+        .layout_source = source,
+        .height = general_number(cc, SB_CC_HEIGHT),
+        .width = general_number(cc, SB_CC_WIDTH),
+        .cc_id = cc_id->s,
+        .internal_name = sb_callcenter_internal_name(cc),
+        .display_name = sb_callcenter_display_name(cc),
+        .adapter = cc->adapter,
+        .adapter_url = r->adapter_url,
+        .layout_name = layout_name,
+        .detail = r->detail,
+        .layout = layout.mv_data,
+        .layout_len = (uint32_t)layout.mv_size,
+    };
+    if (cc->adapter[0] != '\0' && !r->loaded)
+        v.reason = SB_SOFTPHONE_ADAPTER_NOT_LOADED;
+    else if (r->refused)
+        v.reason = SB_SOFTPHONE_ADAPTER_REFUSED;
+    else if (sb_callcenter_kind(cc) == SB_CC_KIND_OPEN_CTI && r->adapter_url[0] == '\0')
+        v.reason = SB_SOFTPHONE_NO_ADAPTER_URL;
+    else if (mode != SB_CC_COMPAT_CLASSIC && r->adapter_url[0] != '\0' && !is_https(r->adapter_url))
+        v.reason = SB_SOFTPHONE_ADAPTER_URL_NOT_HTTPS;
+    rc = sb_softphone_view_encode(&v, blob, len);
+    free(r);
+    sb_callcenter_free(cc);
+    return rc;
+}
+
+static int put_view(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *cc,
+                    const char *profile)
+{
+    uint8_t *blob;
+    size_t len;
+    int rc = compute(store, txn, org, cc, profile, &blob, &len);
+    if (rc != 0)
+        return rc;
+    sb_key_t key;
+    view_key(&key, org, cc->s, profile);
+    rc = sb__put(txn, store->views, &key, blob, len, 0);
+    free(blob);
+    return rc;
+}
+
+int sb__view_ensure(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *cc,
+                    const char *profile)
+{
+    sb_key_t key;
+    view_key(&key, org, cc->s, profile);
+    MDB_val val;
+    int rc = sb__get(txn, store->views, &key, &val);
+    if (rc == -ENOENT)
+        return put_view(store, txn, org, cc, profile);
+    return rc;
+}
+
+int sb__views_refresh(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *cc)
+{
+    sb_key_t prefix;
+    prefix.len = 0;
+    if (org != NULL) {
+        sb__key(&prefix, org, cc ? cc->s : NULL);
+        prefix.buf[prefix.len++] = '\0';
+    }
+    MDB_cursor *cur;
+    int rc = sb__lmdb_rc(mdb_cursor_open(txn, store->views, &cur));
+    if (rc != 0)
+        return rc;
+    /* Collect the keys first: rewriting while iterating would move the cursor. */
+    size_t n = 0, cap = 0;
+    sb_key_t *keys = NULL;
+    MDB_val k = {prefix.len, prefix.buf}, v;
+    int lmdb = mdb_cursor_get(cur, &k, &v, prefix.len ? MDB_SET_RANGE : MDB_FIRST);
+    while (lmdb == 0 && k.mv_size >= prefix.len && memcmp(k.mv_data, prefix.buf, prefix.len) == 0) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            sb_key_t *grown = realloc(keys, cap * sizeof(*keys));
+            if (grown == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            keys = grown;
+        }
+        if (k.mv_size > sizeof(keys[n].buf)) {
+            rc = SB_E_CORRUPT;
+            break;
+        }
+        memcpy(keys[n].buf, k.mv_data, k.mv_size);
+        keys[n++].len = k.mv_size;
+        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == 0 && lmdb != 0 && lmdb != MDB_NOTFOUND)
+        rc = sb__lmdb_rc(lmdb);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        /* org \0 cc(18) \0 profile */
+        const char *key = keys[i].buf;
+        size_t org_len = strnlen(key, keys[i].len);
+        if (org_len + 1 + SB_SFID_LEN + 1 > keys[i].len) {
+            rc = SB_E_CORRUPT;
+            break;
+        }
+        char org_id[SB_ORG_ID_MAX + 1], profile[SB_PROFILE_NAME_MAX + 1];
+        sb_sfid_t cc_id;
+        size_t profile_len = keys[i].len - (org_len + 2 + SB_SFID_LEN);
+        if (org_len > SB_ORG_ID_MAX || profile_len > SB_PROFILE_NAME_MAX) {
+            rc = SB_E_CORRUPT;
+            break;
+        }
+        memcpy(org_id, key, org_len);
+        org_id[org_len] = '\0';
+        memcpy(cc_id.s, key + org_len + 1, SB_SFID_LEN);
+        cc_id.s[SB_SFID_LEN] = '\0';
+        memcpy(profile, key + org_len + 2 + SB_SFID_LEN, profile_len);
+        profile[profile_len] = '\0';
+        rc = put_view(store, txn, org_id, &cc_id, profile);
+    }
+    free(keys);
+    return rc;
+}
+
+int sb__views_drop(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *cc)
+{
+    sb_key_t prefix;
+    sb__key(&prefix, org, cc->s);
+    prefix.buf[prefix.len++] = '\0';
+    return sb__del_prefix(txn, store->views, &prefix);
+}
+
+static int refresh_txn(sb_store_t *store, MDB_txn *txn, void *ctx, sb_err_t *err)
+{
+    (void)err;
+    return sb__views_refresh(store, txn, ctx, NULL);
+}
+
+int sb_store_views_refresh(sb_store_t *store, const char *org, sb_err_t *err)
+{
+    return sb__write(store, refresh_txn, (void *)org, err);
+}
+
+/* ---- the check ----------------------------------------------------------------- */
+
+void sb_softphone_answer_destroy(sb_softphone_answer_t *answer)
+{
+    free(answer->blob);
+    answer->blob = NULL;
+}
+
+int sb_store_softphone_check(sb_store_t *store, const char *org, const char *user,
+                             sb_softphone_answer_t *out, sb_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    sb_sfid_t id;
+    if (sb_sfid_normalize(user, SB_SFID_PREFIX_USER, "user id", &id, NULL) != 0) {
+        out->reason = SB_SOFTPHONE_INVALID_USER_ID;
+        snprintf(out->user, sizeof(out->user), "%s", user ? user : "");
+        sb_softphone_explain(out->reason, NULL, org, user ? user : "", "", out->message,
+                             sizeof(out->message));
+        return 0;
+    }
+    memcpy(out->user, id.s, sizeof(out->user));
+    int rc = sb_org_id_check(org, err);
+    if (rc != 0)
+        return rc;
+    MDB_txn *txn;
+    rc = sb__read_begin(store, &txn, err);
+    if (rc != 0)
+        return rc;
+    sb_key_t key;
+    sb__key(&key, org, id.s);
+    MDB_val member;
+    rc = sb__get(txn, store->user_cc, &key, &member);
+    if (rc == 0) {
+        /* Look-up 2: the view of (Call Center, profile). */
+        size_t profile_len = member.mv_size - SB_SFID_LEN;
+        if (member.mv_size < SB_SFID_LEN || profile_len > SB_PROFILE_NAME_MAX) {
+            rc = SB_E_CORRUPT;
+        } else {
+            memcpy(out->profile, (const char *)member.mv_data + SB_SFID_LEN, profile_len);
+            out->profile[profile_len] = '\0';
+            sb_key_t vkey;
+            char cc[SB_SFID_LEN + 1];
+            memcpy(cc, member.mv_data, SB_SFID_LEN);
+            cc[SB_SFID_LEN] = '\0';
+            view_key(&vkey, org, cc, out->profile);
+            MDB_val view;
+            rc = sb__get(txn, store->views, &vkey, &view);
+            if (rc == 0 && (out->blob = malloc(view.mv_size)) == NULL)
+                rc = -ENOMEM;
+            if (rc == 0) {
+                memcpy(out->blob, view.mv_data, view.mv_size);
+                rc = sb_softphone_view_decode(out->blob, view.mv_size, &out->view) == 0
+                         ? 0
+                         : SB_E_CORRUPT;
+            } else if (rc == -ENOENT) {
+                rc = SB_E_CORRUPT; /* written with the membership: never absent */
+            }
+        }
+    } else if (rc == -ENOENT) {
+        MDB_val u;
+        rc = sb__get(txn, store->users, &key, &u);
+        if (rc == 0) {
+            out->reason = SB_SOFTPHONE_NOT_A_MEMBER;
+        } else if (rc == -ENOENT) {
+            sb_key_t okey;
+            sb__key(&okey, org, NULL);
+            rc = sb__get(txn, store->orgs, &okey, &u);
+            if (rc == 0)
+                out->reason = SB_SOFTPHONE_UNKNOWN_USER;
+        }
+    }
+    sb__read_end(store, txn);
+    if (rc == -ENOENT)
+        return sb_err_set(err, -ENOENT, "The org '%s' does not exist.", org);
+    if (rc == SB_E_CORRUPT)
+        return sb_err_set(err, SB_E_CORRUPT,
+                          "The softphone index of user %s in org '%s' is unreadable; restore "
+                          "from a backup.",
+                          id.s, org);
+    if (rc != 0) {
+        sb_softphone_answer_destroy(out);
+        return sb_err_default(err, rc);
+    }
+    if (out->blob != NULL) {
+        out->reason = out->view.reason;
+        if (sb_softphone_url_for(out->view.adapter_url, out->user, out->adapter_url,
+                                 sizeof(out->adapter_url)) != 0)
+            out->adapter_url[0] = '\0';
+    }
+    sb_softphone_explain(out->reason, out->blob ? &out->view : NULL, org, out->user, out->profile,
+                         out->message, sizeof(out->message));
+    return 0;
+}
