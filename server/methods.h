@@ -128,7 +128,7 @@ typedef struct sb_method_slice {
 
 extern const sb_method_slice_t sb__org_methods, sb__callcenter_methods, sb__user_methods,
     sb__member_methods, sb__softphone_methods, sb__server_methods, sb__token_methods,
-    sb__plugin_methods;
+    sb__plugin_methods, sb__layout_methods;
 
 /* Argument specs shared by the namespaces. */
 #define SB_ARG_ORG                                                                                 \

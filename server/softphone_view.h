@@ -51,7 +51,7 @@ typedef enum sb_layout_source {
 #define SB_ADAPTER_USER_PLACEHOLDER "__SB_USER_ID__"
 
 #define SB_VIEW_MAGIC 0x31564253u /* "SBV1" */
-#define SB_VIEW_HEADER_BYTES 48
+#define SB_VIEW_HEADER_BYTES 52
 #define SB_VIEW_URL_MAX 2048 /* bytes of a rendered adapter URL */
 
 /** A view; when decoded, its pointers point into the stored value. */

@@ -42,9 +42,10 @@ static uint32_t general_number(const sb_callcenter_t *cc, const char *item)
     return v ? (uint32_t)strtoul(v, NULL, 10) : 0;
 }
 
+/* An https URL, or one relative to the org's own (https) domain, such as a Visualforce page's. */
 static bool is_https(const char *url)
 {
-    return strncasecmp(url, "https://", 8) == 0;
+    return strncasecmp(url, "https://", 8) == 0 || (url[0] == '/' && url[1] != '/');
 }
 
 /* Computes the view of Call Center `cc` for `profile` into an encoded blob [owned: free()]. */

@@ -202,6 +202,15 @@ static void print_map(const msgpack_object *map, int indent)
         } else if (kv->val.type == MSGPACK_OBJECT_MAP) {
             printf("%*s%s:\n", indent, "", key);
             print_map(&kv->val, indent + 2);
+        } else if (kv->val.type == MSGPACK_OBJECT_ARRAY &&
+                   (kv->val.via.array.size == 0 || is_scalar(&kv->val.via.array.ptr[0]))) {
+            /* A list of names on one line: "fields  ANI, DNIS". */
+            printf("%*s%-20s ", indent, "", key);
+            for (uint32_t j = 0; j < kv->val.via.array.size; j++) {
+                scalar_text(&kv->val.via.array.ptr[j], text, sizeof(text));
+                printf("%s%s", j ? ", " : "", text);
+            }
+            printf("%s\n", kv->val.via.array.size ? "" : "(none)");
         } else if (kv->val.type == MSGPACK_OBJECT_ARRAY) {
             printf("%*s%s:\n", indent, "", key);
             print_table(&kv->val);

@@ -96,7 +96,8 @@ static void usage(FILE *out)
 
 static const char *type_hint(sb_arg_type_t type)
 {
-    static const char *const hints[] = {"TEXT", "N", "", "JSON-ARRAY|A,B,C", "JSON-OBJECT", "FILE"};
+    static const char *const hints[] = {"TEXT", "N", "", "JSON-ARRAY|A,B,C|@FILE", "JSON|@FILE",
+                                        "FILE"};
     return hints[type];
 }
 
@@ -179,7 +180,7 @@ static int pack_value(msgpack_packer *pk, const given_t *g, char *why, size_t ca
         return msgpack_pack_uint64(pk, n);
     }
     case SB_ARG_ARRAY:
-        if (g->text[0] != '[') { /* a,b,c: a list of strings */
+        if (g->text[0] != '[' && g->text[0] != '@') { /* a,b,c: a list of strings */
             size_t n = 1;
             for (const char *p = g->text; *p; p++)
                 n += *p == ',';
@@ -198,8 +199,10 @@ static int pack_value(msgpack_packer *pk, const given_t *g, char *why, size_t ca
         /* fall through: a JSON array */
         __attribute__((fallthrough));
     case SB_ARG_MAP: {
+        /* JSON text, or @FILE: the JSON of a file (a layout is easier kept in one). */
         json_error_t jerr;
-        json_t *j = json_loads(g->text, JSON_DECODE_ANY, &jerr);
+        json_t *j = g->text[0] == '@' ? json_load_file(g->text + 1, JSON_DECODE_ANY, &jerr)
+                                      : json_loads(g->text, JSON_DECODE_ANY, &jerr);
         if (j == NULL || (a->type == SB_ARG_MAP ? !json_is_object(j) : !json_is_array(j))) {
             snprintf(why, cap, "--%s takes a JSON %s (%s)", a->name,
                      a->type == SB_ARG_MAP ? "object" : "array", j ? "of another type" : jerr.text);
