@@ -128,7 +128,7 @@ typedef struct sb_method_slice {
 
 extern const sb_method_slice_t sb__org_methods, sb__callcenter_methods, sb__user_methods,
     sb__member_methods, sb__softphone_methods, sb__server_methods, sb__token_methods,
-    sb__plugin_methods, sb__layout_methods;
+    sb__plugin_methods, sb__layout_methods, sb__contact_methods, sb__call_methods;
 
 /* Argument specs shared by the namespaces. */
 #define SB_ARG_ORG                                                                                 \
@@ -145,3 +145,8 @@ extern const sb_method_slice_t sb__org_methods, sb__callcenter_methods, sb__user
 /* Common packers shared by the namespaces. */
 int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc);
 int sb__pack_user(msgpack_packer *pk, const sb_user_t *user);
+
+/** A Call Center by id (it starts with a digit: 04v...) or by internal name. *cc [owned]. */
+int sb__load_cc(sb_call_t *call, const char *text, sb_callcenter_t **cc, sb_err_t *err);
+/** The dialing prefixes of `cc`, with `country_code` ("1" when NULL). */
+void sb__dialing_of(const sb_callcenter_t *cc, const char *country_code, sb_dialing_t *out);

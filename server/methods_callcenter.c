@@ -65,8 +65,7 @@ static int answer(msgpack_packer *pk, sb_callcenter_t *cc, int rc)
     return rc;
 }
 
-/* A Call Center by id (starting with a digit: 04v...) or by internal name. */
-static int load_cc(sb_call_t *call, const char *text, sb_callcenter_t **cc, sb_err_t *err)
+int sb__load_cc(sb_call_t *call, const char *text, sb_callcenter_t **cc, sb_err_t *err)
 {
     if (text != NULL && text[0] != '\0' && !isdigit((unsigned char)text[0]))
         return sb_store_cc_get_by_name(call->svc->store, call->org, text, cc, err);
@@ -202,7 +201,7 @@ static int cc_update(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
      * before anything is written. */
     sb_callcenter_t *cc = NULL, *trial = NULL;
     if (rc == 0)
-        rc = load_cc(call, sb_arg_str(call, "id"), &cc, err);
+        rc = sb__load_cc(call, sb_arg_str(call, "id"), &cc, err);
     if (rc == 0)
         rc = sb_callcenter_copy(cc, &trial) == 0 ? 0 : sb_err_default(err, -ENOMEM);
     if (rc == 0)
@@ -313,7 +312,7 @@ static int cc_import(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 static int cc_export(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     sb_callcenter_t *cc = NULL;
-    int rc = load_cc(call, sb_arg_str(call, "id"), &cc, err);
+    int rc = sb__load_cc(call, sb_arg_str(call, "id"), &cc, err);
     sb_cc_form_t form = cc ? cc->form : SB_CC_FORM_IMPORT;
     const char *form_name = sb_arg_str(call, "form");
     if (rc == 0 && form_name != NULL && sb_cc_form_parse(form_name, &form) != 0)
@@ -328,7 +327,7 @@ static int cc_export(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 static int cc_settings(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     sb_callcenter_t *cc = NULL;
-    int rc = load_cc(call, sb_arg_str(call, "id"), &cc, err);
+    int rc = sb__load_cc(call, sb_arg_str(call, "id"), &cc, err);
     if (rc != 0)
         return rc;
     size_t n = 0;

@@ -39,7 +39,8 @@ static int layout_get(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     sb_layout_t *layout = malloc(sizeof(*layout));
     if (layout == NULL)
         return sb_err_default(err, -ENOMEM);
-    int rc = sb_store_layout_get(call->svc->store, call->org, sb_arg_str(call, "name"), layout, err);
+    int rc =
+        sb_store_layout_get(call->svc->store, call->org, sb_arg_str(call, "name"), layout, err);
     if (rc == 0 && opencti)
         rc = sb_layout_pack_opencti(pk, layout);
     else if (rc == 0)
@@ -87,8 +88,9 @@ static int layout_assign(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     const char *layout = sb_arg_str(call, "layout");
     bool unassign = sb_arg_bool(call, "unassign", false);
     if ((layout == NULL) == !unassign)
-        return sb_err_set(err, -EINVAL, "Give --layout NAME to assign, or --unassign to remove "
-                                        "the assignment; not both.");
+        return sb_err_set(err, -EINVAL,
+                          "Give --layout NAME to assign, or --unassign to remove "
+                          "the assignment; not both.");
     if (profile != NULL && profile[0] == '\0')
         return sb_err_set(err, -EINVAL,
                           "The profile is not empty; leave --profile out to set the default.");
@@ -103,8 +105,9 @@ static int layout_delete(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     int rc = sb_store_layout_delete(call->svc->store, call->org, sb_arg_str(call, "name"),
                                     sb_arg_bool(call, "force", false), err);
-    return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", sb_arg_str(call, "name"))
-                   : rc;
+    return rc == 0
+               ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", sb_arg_str(call, "name"))
+               : rc;
 }
 
 #define LAYOUT_SHAPE                                                                               \

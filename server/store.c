@@ -349,6 +349,23 @@ int sb__del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix)
     return rc;
 }
 
+int sb__next_id(sb_store_t *store, MDB_txn *txn, const char *prefix, sb_sfid_t *id)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "next_id:%s", prefix);
+    MDB_val k = {strlen(name), name}, v;
+    uint64_t next = 1;
+    int lmdb = mdb_get(txn, store->meta, &k, &v);
+    if (lmdb == 0 && v.mv_size == sizeof(next))
+        memcpy(&next, v.mv_data, sizeof(next));
+    else if (lmdb != MDB_NOTFOUND)
+        return lmdb == 0 ? SB_E_CORRUPT : sb__lmdb_rc(lmdb);
+    sb_sfid_from_counter(prefix, next, id);
+    next++;
+    MDB_val nv = {sizeof(next), &next};
+    return sb__lmdb_rc(mdb_put(txn, store->meta, &k, &nv, 0));
+}
+
 static int open_dbis(sb_store_t *store, MDB_txn *txn)
 {
     static const struct {

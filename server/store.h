@@ -28,6 +28,7 @@
 #include "records.h"
 #include "sfid.h"
 #include "softphone_view.h"
+#include "voicecall.h"
 
 /** The schema versions this build reads; it writes SB_STORE_SCHEMA_VERSION. */
 #define SB_STORE_SCHEMA_MIN 1
@@ -316,6 +317,43 @@ typedef struct sb_softphone_answer {
 int sb_store_softphone_check(sb_store_t *store, const char *org, const char *user,
                              sb_softphone_answer_t *out, sb_err_t *err);
 void sb_softphone_answer_destroy(sb_softphone_answer_t *answer);
+
+/* ---- contacts and voice calls ------------------------------------------ */
+
+/** Upserts `n` contacts (already normalized: E.164 numbers) atomically. */
+int sb_store_contact_upsert_bulk(sb_store_t *store, const char *org, const sb_contact_t *rows,
+                                 size_t n, sb_err_t *err);
+int sb_store_contact_get(sb_store_t *store, const char *org, const char *id, sb_contact_t *out,
+                         sb_err_t *err);
+/** Lists contacts by id after `after`; see sb_store_org_list. */
+int sb_store_contact_list(sb_store_t *store, const char *org, const char *after, size_t limit,
+                          sb_contact_t **rows, size_t *n, bool *more, sb_err_t *err);
+
+/**
+ * Applies one event to the voice call of (Call Center `cc`, the event's
+ * vendor call key), creating it on its first event. *out (may be NULL) is
+ * the call as written [owned: sb_voicecall_free()]; *created (may be NULL)
+ * says whether this event created it.
+ */
+int sb_store_call_event(sb_store_t *store, const char *org, const sb_sfid_t *cc,
+                        const sb_call_event_t *ev, sb_voicecall_t **out, bool *created,
+                        sb_err_t *err);
+/** Voice call `id` (prefix 0LQ). *out [owned: sb_voicecall_free()]. */
+int sb_store_voicecall_get(sb_store_t *store, const char *org, const char *id, sb_voicecall_t **out,
+                           sb_err_t *err);
+/** Which voice calls voicecall.list returns; NULL or 0 fields do not filter. */
+typedef struct sb_voicecall_filter {
+    const char *user;           /* 18-character id */
+    const char *callcenter;     /* 18-character id */
+    int64_t since_ms, until_ms; /* start time in [since, until) */
+    const char *after;          /* the last id of the previous page */
+} sb_voicecall_filter_t;
+/** Up to `limit` voice calls in creation order. *rows: an array of [owned] calls, itself free(). */
+int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voicecall_filter_t *f,
+                            size_t limit, sb_voicecall_t ***rows, size_t *n, bool *more,
+                            sb_err_t *err);
+/** Packs a voice call as the protocol shows it. */
+int sb_voicecall_pack(msgpack_packer *pk, const sb_voicecall_t *call);
 
 /* ---- access tokens ----------------------------------------------------- */
 

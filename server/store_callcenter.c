@@ -6,8 +6,6 @@
 #include "record_codec.h"
 #include "store_internal.h"
 
-#define META_NEXT_CC_ID "next_id:" SB_SFID_PREFIX_CALLCENTER
-
 /* The name index key: internal names are unique in an org regardless of case. */
 static void name_key(sb_key_t *key, const char *org, const char *internal_name)
 {
@@ -76,21 +74,6 @@ static int put_cc(sb_store_t *store, MDB_txn *txn, const char *org, const sb_cal
     return rc;
 }
 
-static int next_cc_id(sb_store_t *store, MDB_txn *txn, sb_sfid_t *id)
-{
-    MDB_val k = {sizeof(META_NEXT_CC_ID) - 1, META_NEXT_CC_ID}, v;
-    uint64_t next = 1;
-    int lmdb = mdb_get(txn, store->meta, &k, &v);
-    if (lmdb == 0 && v.mv_size == sizeof(next))
-        memcpy(&next, v.mv_data, sizeof(next));
-    else if (lmdb != MDB_NOTFOUND)
-        return lmdb == 0 ? SB_E_CORRUPT : sb__lmdb_rc(lmdb);
-    sb_sfid_from_counter(SB_SFID_PREFIX_CALLCENTER, next, id);
-    next++;
-    MDB_val nv = {sizeof(next), &next};
-    return sb__lmdb_rc(mdb_put(txn, store->meta, &k, &nv, 0));
-}
-
 /* Inserts `cc` as a new Call Center of `org`: new id, unique name, both indexes. */
 static int insert_cc(sb_store_t *store, MDB_txn *txn, const char *org, sb_callcenter_t *cc,
                      sb_err_t *err)
@@ -111,7 +94,7 @@ static int insert_cc(sb_store_t *store, MDB_txn *txn, const char *org, sb_callce
                           (const char *)existing.mv_data);
     if (rc != -ENOENT)
         return rc;
-    if ((rc = next_cc_id(store, txn, &cc->id)) != 0)
+    if ((rc = sb__next_id(store, txn, SB_SFID_PREFIX_CALLCENTER, &cc->id)) != 0)
         return rc;
     cc->created_ms = cc->updated_ms = sb__now_ms();
     rc = put_cc(store, txn, org, cc);

@@ -165,3 +165,10 @@ int sb__layout_resolve(sb_store_t *store, MDB_txn *txn, const char *org, const c
 /** The membership value: cc id then profile. */
 int sb__member_put(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
                    const sb_sfid_t *cc, const char *profile);
+
+/** A new id with key prefix `prefix` from the counter "next_id:PREFIX" in meta. */
+int sb__next_id(sb_store_t *store, MDB_txn *txn, const char *prefix, sb_sfid_t *id);
+
+/** Up to `cap` contacts whose number is `e164` into out; *count is how many there are. */
+int sb__contact_match(sb_store_t *store, MDB_txn *txn, const char *org, const char *e164,
+                      sb_contact_t *out, size_t cap, size_t *count);

@@ -143,16 +143,21 @@ typedef struct sb_adapter {
      * sink->problem. Returns SB_ADAPTER_OK when there is none. */
     int (*validate)(void *state, const sb_adapter_callcenter *cc, const sb_adapter_sink *sink);
 
-    /* The adapter's part of the softphone check for `user`: at least
-     * sink->set("adapter_url", ...), and anything else the softphone needs. */
+    /* The adapter's part of the softphone check: at least
+     * sink->set("adapter_url", ...). The host renders each Call Center when
+     * it is written (not at each check), with `user` set to the placeholder
+     * "__SB_USER_ID__"; each check puts the user's id where it appears. */
     int (*render)(void *state, const sb_adapter_callcenter *cc, const char *user,
                   const sb_adapter_sink *sink);
 
     /* Translates one vendor call event (JSON text, the vendor's own shape)
      * into voice-call changes through sink->set: "action" (start, accept,
      * hold, resume, transcript, end), "vendor_call_key", and as the action
-     * needs "call_type", "from", "to", "text", "disposition". Returns
-     * SB_ADAPTER_IGNORED for events it does not map. */
+     * needs "call_type" (inbound, outbound, internal), "from", "to", "at"
+     * (ISO 8601 or milliseconds), "user" (the agent's user id), "text",
+     * "speaker", "segment_id" (a transcript segment's own id), and
+     * "disposition". Returns SB_ADAPTER_IGNORED for events it does not map,
+     * SB_ADAPTER_FAILED (with sink->problem) for one it refuses. */
     int (*call_event)(void *state, const sb_adapter_callcenter *cc, const char *event,
                       const sb_adapter_sink *sink);
     /* ABI 1.1 fields are appended here, never inserted above. */

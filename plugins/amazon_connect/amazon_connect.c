@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../common/adapter_util.h"
 
@@ -192,12 +193,80 @@ static int ac_render(void *state, const sb_adapter_callcenter *cc, const char *u
 /* Amazon Connect contact events (EventBridge "Amazon Connect Contact Event"):
  * {"detail": {"eventType", "contactId", "initiationMethod",
  *  "customerEndpoint": {"address"}, "systemEndpoint": {"address"}, ...}} */
+static void set_if(const sb_adapter_sink *sink, const char *key, json_t *value)
+{
+    if (json_is_string(value))
+        sink->set(sink->ctx, key, json_string_value(value));
+}
+
+/*
+ * Service Cloud Voice's Telephony REST API: the bodies a partner telephony
+ * system sends to create a voice call (callCenterApiName, vendorCallKey,
+ * to, from, initiationMethod, startTime, participants), to update it when it
+ * ends (endTime, disconnectReason; the key is in the URL, so the event
+ * carries vendorCallKey beside them), and to add a transcript message
+ * (messageId, message, startTime, participantId or senderType).
+ */
+static int scv_event(const sb_adapter_callcenter *cc, json_t *e, const sb_adapter_sink *sink)
+{
+    json_t *key = json_object_get(e, "vendorCallKey");
+    const char *api_name = json_string_value(json_object_get(e, "callCenterApiName"));
+    if (api_name != NULL && strcasecmp(api_name, cc->internal_name) != 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "The event is for Call Center '%.80s', not '%.80s'; send it to that Call Center.",
+                 api_name, cc->internal_name);
+        sink->problem(sink->ctx, NULL, NULL, msg);
+        return SB_ADAPTER_FAILED;
+    }
+    set_if(sink, "vendor_call_key", key);
+    if (json_is_string(json_object_get(e, "message"))) {
+        sink->set(sink->ctx, "action", "transcript");
+        set_if(sink, "text", json_object_get(e, "message"));
+        set_if(sink, "segment_id", json_object_get(e, "messageId"));
+        set_if(sink, "at", json_object_get(e, "startTime"));
+        json_t *who = json_object_get(e, "senderType");
+        set_if(sink, "speaker", json_is_string(who) ? who : json_object_get(e, "participantId"));
+        return SB_ADAPTER_OK;
+    }
+    if (json_object_get(e, "endTime") != NULL) {
+        sink->set(sink->ctx, "action", "end");
+        set_if(sink, "at", json_object_get(e, "endTime"));
+        set_if(sink, "disposition", json_object_get(e, "disconnectReason"));
+        return SB_ADAPTER_OK;
+    }
+    sink->set(sink->ctx, "action", "start");
+    const char *method = json_string_value(json_object_get(e, "initiationMethod"));
+    sink->set(sink->ctx, "call_type",
+              method && strcasecmp(method, "Outbound") == 0   ? "outbound"
+              : method && strcasecmp(method, "Internal") == 0 ? "internal"
+                                                              : "inbound");
+    set_if(sink, "from", json_object_get(e, "from"));
+    set_if(sink, "to", json_object_get(e, "to"));
+    set_if(sink, "at", json_object_get(e, "startTime"));
+    /* The caller is the END_USER participant when "from" is not given. */
+    json_t *participants = json_object_get(e, "participants");
+    size_t i;
+    json_t *p;
+    json_array_foreach(participants, i, p)
+    {
+        const char *type = json_string_value(json_object_get(p, "type"));
+        if (type && strcmp(type, "END_USER") == 0 && !json_is_string(json_object_get(e, "from")))
+            set_if(sink, "from", json_object_get(p, "participantKey"));
+    }
+    return SB_ADAPTER_OK;
+}
+
 static int ac_call_event(void *state, const sb_adapter_callcenter *cc, const char *event,
                          const sb_adapter_sink *sink)
 {
     (void)state;
-    (void)cc;
     json_t *root = json_loads(event ? event : "", 0, NULL);
+    if (json_is_string(json_object_get(root, "vendorCallKey"))) {
+        int rc = scv_event(cc, root, sink);
+        json_decref(root);
+        return rc;
+    }
     json_t *d = json_object_get(root, "detail");
     if (!json_is_object(d))
         d = root;

@@ -26,7 +26,7 @@
 
 /* ---- what each method was seen doing ----------------------------------------- */
 
-#define MAX_SEEN 64
+#define MAX_SEEN 128
 static struct {
     char method[SB_RPC_METHOD_MAX + 1];
     bool ok, refused;
@@ -525,6 +525,406 @@ static void the_admin_methods(void **state)
 }
 
 /* Required arguments of the right types, with harmless values. */
+/* ---- layouts, contacts, calls ---------------------------------------------------- */
+
+static json_t *support_layout(void)
+{
+    json_error_t jerr;
+    json_t *layout = json_load_file(SB_SOURCE_DIR "/docs/examples/layout.json", 0, &jerr);
+    if (layout == NULL)
+        fail_msg("docs/examples/layout.json: %s", jerr.text);
+    return layout;
+}
+
+/* The map at `key` of a result, or fails. */
+static const msgpack_object *map_at(const msgpack_object *o, const char *key)
+{
+    const msgpack_object *v = sb_obj_get(o, key);
+    if (v == NULL)
+        fail_msg("no '%s' in the result", key);
+    return v;
+}
+
+static void str_at(const msgpack_object *o, const char *key, char *buf, size_t cap)
+{
+    const msgpack_object *v = map_at(o, key);
+    snprintf(buf, cap, "%.*s", v->type == MSGPACK_OBJECT_STR ? (int)v->via.str.size : 0,
+             v->type == MSGPACK_OBJECT_STR ? v->via.str.ptr : "");
+}
+
+static void layouts_through_the_server(void **state)
+{
+    (void)state;
+    sb_client_t c, reader;
+    sb_harness_client(&server, &c, acme_admin);
+    sb_harness_client(&server, &reader, acme_reader);
+    msgpack_unpacked r;
+    char buf[512];
+    expect(&c, "layout.put",
+           json_pack("{s:s, s:o, s:b}", "org", "acme", "layout", support_layout(), "default", 1),
+           "OK", &r);
+    assert_int_equal(map_at(&r.data, "warnings")->via.array.size, 0);
+    msgpack_unpacked_destroy(&r);
+
+    /* A layout that cannot work is refused with the path of what is wrong. */
+    json_t *bad = support_layout();
+    json_object_set_new(
+        json_object_get(json_object_get(json_object_get(bad, "call_types"), "inbound"),
+                        "screen_pop"),
+        "no_match", json_pack("{s:s}", "action", "flow"));
+    expect(&c, "layout.put", json_pack("{s:s, s:o}", "org", "acme", "layout", bad), "INVALID_VALUE",
+           &r);
+    msgpack_unpacked_destroy(&r);
+
+    /* One that hides what agents need is kept, with warnings. */
+    json_t *quiet = support_layout();
+    json_object_set_new(quiet, "name", json_string("Quiet"));
+    json_object_set_new(json_object_get(quiet, "call_states"), "ringing",
+                        json_pack("{s:[s], s:[s]}", "fields", "DNIS", "actions", "answer"));
+    expect(&c, "layout.put", json_pack("{s:s, s:o}", "org", "acme", "layout", quiet), "OK", &r);
+    assert_int_equal(map_at(&r.data, "warnings")->via.array.size, 1);
+    msgpack_unpacked_destroy(&r);
+
+    expect(&reader, "layout.get",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "name", "Support", "format", "opencti"),
+           "OK", &r);
+    const msgpack_object *inbound = map_at(&r.data, "Inbound");
+    str_at(map_at(map_at(inbound, "screenPopSettings"), "NoMatch"), "screenPopType", buf,
+           sizeof(buf));
+    assert_string_equal(buf, "PopToEntity");
+    str_at(map_at(map_at(inbound, "screenPopSettings"), "MultipleMatches"), "screenPopType", buf,
+           sizeof(buf));
+    assert_string_equal(buf, "PopToSearch");
+    assert_int_equal(map_at(inbound, "callRelatedFields")->via.array.size, 3);
+    msgpack_unpacked_destroy(&r);
+    expect(&reader, "layout.get", json_pack("{s:s, s:s}", "org", "acme", "name", "Nope"),
+           "NOT_FOUND", NULL);
+    expect(&reader, "layout.list", json_pack("{s:s}", "org", "acme"), "OK", NULL);
+    expect(&reader, "layout.list", json_pack("{s:s}", "org", "nowhere"), "NOT_FOUND", NULL);
+    expect(&c, "layout.assign",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "profile", "Night Shift", "layout", "Quiet"),
+           "OK", NULL);
+    expect(&c, "layout.assign",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "profile", "Agent", "layout", "Nope"),
+           "NOT_FOUND", NULL);
+
+    /* The check names the layout and where it came from. */
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "acme", "id", "005000000000041", "name",
+                     "Night", "profile", "Night Shift"),
+           "OK", NULL);
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "acme", "id", "005000000000042", "name", "Day",
+                     "profile", "Agent"),
+           "OK", NULL);
+    expect(&c, "callcenter.create",
+           json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "org", "acme", "internal_name",
+                     "Desk", "display_name", "Desk", "adapter_url", "https://cti.example.com/desk",
+                     "compatibility_mode", "Lightning", "outside_prefix", "9",
+                     "long_distance_prefix", "1", "international_prefix", "011"),
+           "OK", NULL);
+    for (int i = 1; i <= 2; i++)
+        expect(&c, "member.add",
+               json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Desk", "user",
+                         i == 1 ? "005000000000041" : "005000000000042"),
+               "OK", NULL);
+    expect(&reader, "softphone.check",
+           json_pack("{s:s, s:s}", "org", "acme", "user", "005000000000041"), "OK", &r);
+    str_at(&r.data, "layout_name", buf, sizeof(buf));
+    assert_string_equal(buf, "Quiet");
+    str_at(&r.data, "layout_source", buf, sizeof(buf));
+    assert_string_equal(buf, "profile");
+    msgpack_unpacked_destroy(&r);
+    expect(&reader, "softphone.check",
+           json_pack("{s:s, s:s}", "org", "acme", "user", "005000000000042"), "OK", &r);
+    str_at(&r.data, "layout_source", buf, sizeof(buf));
+    assert_string_equal(buf, "default");
+    str_at(&r.data, "adapter_url", buf, sizeof(buf));
+    assert_string_equal(buf, "https://cti.example.com/desk");
+    msgpack_unpacked_destroy(&r);
+
+    /* A profile change moves the user to the default, and a URL change reaches every member. */
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "acme", "id", "005000000000041", "name",
+                     "Night", "profile", "Agent"),
+           "OK", NULL);
+    expect(&c, "callcenter.update",
+           json_pack("{s:s, s:s, s:{s:s}}", "org", "acme", "id", "Desk", "values",
+                     "/reqGeneralInfo/reqAdapterUrl", "http://cti.example.com/desk"),
+           "OK", NULL);
+    expect(&reader, "softphone.check",
+           json_pack("{s:s, s:s}", "org", "acme", "user", "005000000000041"), "OK", &r);
+    str_at(&r.data, "layout_source", buf, sizeof(buf));
+    assert_string_equal(buf, "default");
+    str_at(&r.data, "reason", buf, sizeof(buf));
+    assert_string_equal(buf, "ADAPTER_URL_NOT_HTTPS");
+    msgpack_unpacked_destroy(&r);
+
+    expect(&c, "layout.delete", json_pack("{s:s, s:s}", "org", "acme", "name", "Quiet"),
+           "LAYOUT_IN_USE", NULL);
+    expect(&c, "layout.delete",
+           json_pack("{s:s, s:s, s:b}", "org", "acme", "name", "Quiet", "force", 1), "OK", NULL);
+    expect(&c, "layout.assign",
+           json_pack("{s:s, s:s, s:b}", "org", "acme", "profile", "Night Shift", "unassign", 1),
+           "NOT_FOUND", NULL);
+    expect(&c, "layout.assign",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "profile", "Agent", "layout", "Support"),
+           "OK", NULL);
+    sb_client_close(&c);
+    sb_client_close(&reader);
+}
+
+static const msgpack_object *voicecall_of(const msgpack_unpacked *r)
+{
+    return map_at(&r->data, "voicecall");
+}
+
+static void call_step(sb_client_t *c, const char *method, json_t *args, msgpack_unpacked *r)
+{
+    json_object_set_new(args, "org", json_string("acme"));
+    json_object_set_new(args, "callcenter", json_string("Desk"));
+    expect(c, method, args, "OK", r);
+}
+
+static void contacts_and_calls_through_the_server(void **state)
+{
+    (void)state;
+    sb_client_t c, reader;
+    sb_harness_client(&server, &c, acme_admin);
+    sb_harness_client(&server, &reader, acme_reader);
+    msgpack_unpacked r;
+    char buf[512];
+    expect(&c, "callcenter.update",
+           json_pack("{s:s, s:s, s:{s:s}}", "org", "acme", "id", "Desk", "values",
+                     "/reqGeneralInfo/reqAdapterUrl", "https://cti.example.com/desk"),
+           "OK", NULL);
+
+    /* Contacts: numbers read with the Call Center's prefixes; a bad row writes nothing. */
+    json_t *rows = json_pack(
+        "[{s:s, s:s, s:[s]}, {s:s, s:s, s:[s, s]}, {s:s, s:s, s:[s]}, {s:s, s:s, s:[s]}, "
+        "{s:s, s:s, s:[s]}]",
+        "id", "003000000000001", "name", "Ada Lovelace", "phones", "(415) 555-0100", "id",
+        "001000000000001", "name", "Analytical Engines", "phones", "1 415 555 0199",
+        "+44 20 7946 0000", "id", "00Q000000000001", "name", "Lead One", "phones", "415.555.0177",
+        "id", "003000000000002", "name", "Grace Hopper", "phones", "4155550177", "id",
+        "500000000000001", "name", "Case 1", "phones", "+1 (415) 555-0177");
+    json_t *bad_rows = json_deep_copy(rows);
+    json_array_append_new(bad_rows, json_pack("{s:s, s:s, s:[s]}", "id", "003000000000003", "name",
+                                              "Nope", "phones", "call me maybe"));
+    expect(&c, "contact.upsert_bulk",
+           json_pack("{s:s, s:s, s:o, s:i}", "org", "acme", "callcenter", "Desk", "contacts",
+                     bad_rows, "first_line", 2),
+           "INVALID_VALUE", NULL);
+    expect(&reader, "contact.get", json_pack("{s:s, s:s}", "org", "acme", "id", "003000000000001"),
+           "NOT_FOUND", NULL);
+    expect(&c, "contact.upsert_bulk",
+           json_pack("{s:s, s:s, s:o}", "org", "acme", "callcenter", "Desk", "contacts", rows),
+           "OK", NULL);
+    expect(&reader, "contact.get", json_pack("{s:s, s:s}", "org", "acme", "id", "001000000000001"),
+           "OK", &r);
+    const msgpack_object *phones = map_at(&r.data, "phones");
+    assert_int_equal(phones->via.array.size, 2);
+    assert_memory_equal(phones->via.array.ptr[0].via.str.ptr, "+14155550199", 12);
+    assert_memory_equal(phones->via.array.ptr[1].via.str.ptr, "+442079460000", 13);
+    msgpack_unpacked_destroy(&r);
+    expect(&reader, "contact.list", json_pack("{s:s}", "org", "acme"), "OK", NULL);
+    expect(&reader, "contact.list", json_pack("{s:s, s:i}", "org", "acme", "limit", 0),
+           "INVALID_ARGUMENT", NULL);
+
+    /* A whole call: one match pops the record; the transcript keeps its order. */
+    call_step(&c, "call.start",
+              json_pack("{s:s, s:s, s:s, s:s, s:s}", "vendor_call_key", "K1", "from",
+                        "415-555-0100", "to", "+18005550000", "user", "005000000000042", "at",
+                        "2026-11-24T10:00:00Z"),
+              &r);
+    assert_true(sb_obj_get(&r.data, "created")->via.boolean);
+    str_at(voicecall_of(&r), "from", buf, sizeof(buf));
+    assert_string_equal(buf, "+14155550100");
+    str_at(voicecall_of(&r), "parent", buf, sizeof(buf));
+    assert_string_equal(buf, "003000000000001AAA");
+    char call_id[32];
+    str_at(voicecall_of(&r), "id", call_id, sizeof(call_id));
+    assert_memory_equal(call_id, "0LQ", 3);
+    msgpack_unpacked_destroy(&r);
+    call_step(&c, "call.accept",
+              json_pack("{s:s, s:s}", "vendor_call_key", "K1", "at", "2026-11-24T10:00:05Z"), NULL);
+    /* Segments out of order, and one repeated. */
+    call_step(&c, "call.transcript",
+              json_pack("{s:s, s:s, s:s, s:s}", "vendor_call_key", "K1", "text", "second",
+                        "segment_id", "s2", "at", "2026-11-24T10:00:20Z"),
+              NULL);
+    call_step(&c, "call.transcript",
+              json_pack("{s:s, s:s, s:s, s:s}", "vendor_call_key", "K1", "text", "first",
+                        "segment_id", "s1", "at", "2026-11-24T10:00:10Z"),
+              NULL);
+    call_step(&c, "call.transcript",
+              json_pack("{s:s, s:s, s:s, s:s}", "vendor_call_key", "K1", "text", "second",
+                        "segment_id", "s2", "at", "2026-11-24T10:00:20Z"),
+              NULL);
+    call_step(&c, "call.hold", json_pack("{s:s}", "vendor_call_key", "K1"), NULL);
+    call_step(&c, "call.resume", json_pack("{s:s}", "vendor_call_key", "K1"), NULL);
+    call_step(&c, "call.end",
+              json_pack("{s:s, s:s, s:s}", "vendor_call_key", "K1", "at", "2026-11-24T10:01:05Z",
+                        "disposition", "resolved"),
+              NULL);
+    /* A repeated end and a late start change nothing that was recorded. */
+    call_step(&c, "call.end",
+              json_pack("{s:s, s:s, s:s}", "vendor_call_key", "K1", "at", "2026-11-24T10:09:00Z",
+                        "disposition", "other"),
+              NULL);
+    call_step(&c, "call.start",
+              json_pack("{s:s, s:s, s:s}", "vendor_call_key", "K1", "from", "+19999999999", "at",
+                        "2026-11-24T10:00:30Z"),
+              &r);
+    assert_false(sb_obj_get(&r.data, "created")->via.boolean);
+    msgpack_unpacked_destroy(&r);
+    expect(&reader, "voicecall.get", json_pack("{s:s, s:s}", "org", "acme", "id", call_id), "OK",
+           &r);
+    assert_int_equal(number(&r, "duration_s"), 60);
+    assert_int_equal(number(&r, "holds"), 1);
+    str_at(&r.data, "disposition", buf, sizeof(buf));
+    assert_string_equal(buf, "resolved");
+    str_at(&r.data, "status", buf, sizeof(buf));
+    assert_string_equal(buf, "ended");
+    str_at(&r.data, "from", buf, sizeof(buf));
+    assert_string_equal(buf, "+14155550100");
+    const msgpack_object *transcript = map_at(&r.data, "transcript");
+    assert_int_equal(transcript->via.array.size, 2);
+    str_at(&transcript->via.array.ptr[0], "text", buf, sizeof(buf));
+    assert_string_equal(buf, "first");
+    msgpack_unpacked_destroy(&r);
+
+    /* Two matches of the searched objects (the Lead is not searched for inbound calls): the
+     * layout pops the search page, and there is no parent. */
+    call_step(&c, "call.start",
+              json_pack("{s:s, s:s, s:s}", "vendor_call_key", "K2", "from", "4155550177", "user",
+                        "005000000000042"),
+              &r);
+    const msgpack_object *pop = map_at(voicecall_of(&r), "screen_pop");
+    str_at(pop, "action", buf, sizeof(buf));
+    assert_string_equal(buf, "search");
+    assert_int_equal(sb_obj_get(pop, "matches")->via.u64, 2);
+    const msgpack_object *parent = sb_obj_get(voicecall_of(&r), "parent");
+    assert_true(parent == NULL || parent->type == MSGPACK_OBJECT_NIL);
+    msgpack_unpacked_destroy(&r);
+    call_step(&c, "call.start",
+              json_pack("{s:s, s:s, s:s}", "vendor_call_key", "K3", "from", "+15550000000", "user",
+                        "005000000000042"),
+              &r);
+    str_at(map_at(voicecall_of(&r), "screen_pop"), "action", buf, sizeof(buf));
+    assert_string_equal(buf, "new_record");
+    msgpack_unpacked_destroy(&r);
+    call_step(&c, "call.end", json_pack("{s:s}", "vendor_call_key", "K3"), &r);
+    str_at(voicecall_of(&r), "disposition", buf, sizeof(buf));
+    assert_string_equal(buf, "missed");
+    msgpack_unpacked_destroy(&r);
+
+    expect(&c, "call.start",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Desk", "from", "+1"),
+           "INVALID_ARGUMENT", NULL);
+    expect(&c, "call.accept",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "acme", "callcenter", "Desk", "vendor_call_key",
+                     "K1", "user", "not-a-user"),
+           "INVALID_ID", NULL);
+    expect(&c, "call.hold",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Nowhere", "vendor_call_key",
+                     "K1"),
+           "NOT_FOUND", NULL);
+    expect(&c, "call.resume",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "acme", "callcenter", "Desk", "vendor_call_key",
+                     "K1", "at", "yesterday"),
+           "INVALID_VALUE", NULL);
+    expect(
+        &c, "call.transcript",
+        json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Desk", "vendor_call_key", "K1"),
+        "INVALID_ARGUMENT", NULL);
+    expect(&c, "call.end",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Desk", "vendor_call_key", ""),
+           "MISSING_FIELD", NULL);
+    expect(
+        &reader, "call.end",
+        json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Desk", "vendor_call_key", "K9"),
+        "ACCESS_DENIED", NULL);
+
+    expect(&reader, "voicecall.list",
+           json_pack("{s:s, s:s, s:i}", "org", "acme", "user", "005000000000042", "limit", 2), "OK",
+           &r);
+    assert_int_equal(map_at(&r.data, "voicecalls")->via.array.size, 2);
+    assert_true(sb_obj_get(&r.data, "more")->via.boolean);
+    msgpack_unpacked_destroy(&r);
+    expect(&reader, "voicecall.list",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "since", "2026-11-24T10:00:00Z", "until",
+                     "2026-11-24T10:00:01Z"),
+           "OK", &r);
+    assert_int_equal(map_at(&r.data, "voicecalls")->via.array.size, 1);
+    msgpack_unpacked_destroy(&r);
+    expect(&reader, "voicecall.list", json_pack("{s:s, s:s}", "org", "acme", "since", "soon"),
+           "INVALID_VALUE", NULL);
+    expect(&reader, "voicecall.get",
+           json_pack("{s:s, s:s}", "org", "acme", "id", "0LQ000000000999"), "NOT_FOUND", NULL);
+
+    /* The test call checks each step and says which failed. */
+    expect(&c, "call.test",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "user", "005000000000042", "from",
+                     "+1 415 555 0100"),
+           "OK", &r);
+    assert_true(sb_obj_get(&r.data, "passed")->via.boolean);
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "call.test",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "user", "005000000000042", "from",
+                     "+1 212 555 0000"),
+           "OK", &r);
+    assert_false(sb_obj_get(&r.data, "passed")->via.boolean);
+    const msgpack_object *checks = map_at(&r.data, "checks");
+    assert_true(sb_obj_get(&checks->via.array.ptr[3], "ok")->via.boolean);
+    assert_false(sb_obj_get(&checks->via.array.ptr[4], "ok")->via.boolean);
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "call.test",
+           json_pack("{s:s, s:s, s:s}", "org", "nowhere", "user", "005000000000042", "from", "1"),
+           "NOT_FOUND", NULL);
+
+    /* Service Cloud Voice's Telephony REST shape, through the amazon_connect adapter. */
+    expect(&c, "callcenter.import",
+           json_pack("{s:s, s:o, s:s}", "org", "acme", "file",
+                     corpus_file(
+                         "salesforce-scv-examples/amazon_connect_partner_telephony_cc_import.xml"),
+                     "internal_name", "VoiceAC"),
+           "OK", NULL);
+    const char *create = "{\"callCenterApiName\": \"VoiceAC\", \"vendorCallKey\": \"scv-1\", "
+                         "\"to\": \"+18005550000\", \"from\": \"+14155550100\", "
+                         "\"initiationMethod\": \"Inbound\", \"startTime\": "
+                         "\"2026-11-24T11:00:00.000Z\", \"participants\": [{\"participantKey\": "
+                         "\"+14155550100\", \"type\": \"END_USER\"}]}";
+    expect(&c, "call.event",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "acme", "callcenter", "VoiceAC", "event",
+                     create, "user", "005000000000042"),
+           "OK", &r);
+    assert_true(sb_obj_get(&r.data, "created")->via.boolean);
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "call.event",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "VoiceAC", "event",
+                     "{\"vendorCallKey\": \"scv-1\", \"endTime\": \"2026-11-24T11:02:00Z\", "
+                     "\"disconnectReason\": \"CUSTOMER_DISCONNECT\"}"),
+           "OK", &r);
+    assert_int_equal(number(voicecall_of(&r) ? &r : &r, "created") == 0, 0);
+    const msgpack_object *vc = voicecall_of(&r);
+    const msgpack_object *d = sb_obj_get(vc, "duration_s");
+    assert_int_equal(d->via.u64, 120);
+    str_at(vc, "disposition", buf, sizeof(buf));
+    assert_string_equal(buf, "CUSTOMER_DISCONNECT");
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "call.event",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "VoiceAC", "event",
+                     "{\"callCenterApiName\": \"Other\", \"vendorCallKey\": \"scv-2\"}"),
+           "INVALID_VALUE", NULL);
+    expect(&c, "call.event",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "VoiceAC", "event",
+                     "{\"detail\": {\"eventType\": \"QUEUED\", \"contactId\": \"x\"}}"),
+           "EVENT_IGNORED", NULL);
+    sb_client_close(&c);
+    sb_client_close(&reader);
+}
+
 static json_t *plausible_args(const sb_method_t *m, const char *org)
 {
     json_t *args = json_object();
@@ -1145,6 +1545,8 @@ int main(void)
         cmocka_unit_test(the_admin_methods),
         cmocka_unit_test(definition_files_through_the_server),
         cmocka_unit_test(plugins_through_the_server),
+        cmocka_unit_test(layouts_through_the_server),
+        cmocka_unit_test(contacts_and_calls_through_the_server),
         cmocka_unit_test(another_orgs_data_is_not_found),
         cmocka_unit_test(a_message_split_at_every_byte),
         cmocka_unit_test(garbage_and_oversize_close_only_their_connection),

@@ -96,8 +96,8 @@ static void usage(FILE *out)
 
 static const char *type_hint(sb_arg_type_t type)
 {
-    static const char *const hints[] = {"TEXT", "N", "", "JSON-ARRAY|A,B,C|@FILE", "JSON|@FILE",
-                                        "FILE"};
+    static const char *const hints[] = {"TEXT",       "N",   "", "JSON-ARRAY|A,B,C|@FILE",
+                                        "JSON|@FILE", "FILE"};
     return hints[type];
 }
 
