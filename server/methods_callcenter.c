@@ -246,10 +246,14 @@ static int cc_clone(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 
 static int cc_delete(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
-    const char *id = sb_arg_str(call, "id");
-    int rc =
-        sb_store_cc_delete(call->svc->store, call->org, id, sb_arg_bool(call, "force", false), err);
-    return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", id) : rc;
+    sb_callcenter_t *cc = NULL; /* by id or internal name, as the other callcenter methods */
+    int rc = sb__load_cc(call, sb_arg_str(call, "id"), &cc, err);
+    sb_sfid_t id = cc ? cc->id : (sb_sfid_t){{0}};
+    sb_callcenter_free(cc);
+    if (rc == 0)
+        rc = sb_store_cc_delete(call->svc->store, call->org, id.s,
+                                sb_arg_bool(call, "force", false), err);
+    return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", id.s) : rc;
 }
 
 static int cc_import(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
@@ -489,7 +493,7 @@ static const sb_method_t methods[] = {
      true,
      cc_delete,
      {SB_ARG_ORG,
-      {"id", SB_ARG_STRING, true, "the Call Center"},
+      {"id", SB_ARG_STRING, true, "the Call Center's id, or its internal name"},
       {"force", SB_ARG_BOOLEAN, false, "delete it with its memberships"}},
      "{deleted: id}",
      "NOT_FOUND CALLCENTER_HAS_MEMBERS"},

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doctor.h"
 #include "methods.h"
 
 static int pack_org(msgpack_packer *pk, const sb_org_t *org)
@@ -64,7 +65,37 @@ static int org_delete(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", call->org) : rc;
 }
 
+static int org_doctor(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    sb_doctor_report_t report;
+    int rc = sb_store_org_get(call->svc->store, call->org, &(sb_org_t){0}, err);
+    if (rc == 0)
+        rc = sb_doctor_run(call->svc->store, call->svc->plugins, call->org, &report, err);
+    if (rc != 0)
+        return rc;
+    rc = msgpack_pack_map(pk, 2) | sb_pack_kv_bool(pk, "healthy", report.n == 0) |
+         sb_pack_str(pk, "findings") | msgpack_pack_array(pk, report.n);
+    for (size_t i = 0; i < report.n; i++)
+        rc |= msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "code", report.findings[i].code) |
+              sb_pack_kv_str(pk, "subject", report.findings[i].subject) |
+              sb_pack_kv_str(pk, "message", report.findings[i].message);
+    sb_doctor_report_free(&report);
+    return rc;
+}
+
 static const sb_method_t methods[] = {
+    {"org.doctor",
+     "Lists what will break for the org's users (softphones that will not show, calls without "
+     "information), each finding with how to fix it.",
+     SB_ROLE_READ_ONLY,
+     false,
+     true,
+     org_doctor,
+     {SB_ARG_ORG},
+     "{healthy: bool, findings: [{code: USERS_WITHOUT_CALLCENTER | CALLCENTER_WITHOUT_MEMBERS | "
+     "PROFILE_WITHOUT_LAYOUT | LAYOUT_HIDES_ANI | ADAPTER_NOT_LOADED | SETTINGS_REJECTED | "
+     "LIGHTNING_URL_NOT_HTTPS, subject, message}]}",
+     "NOT_FOUND (the org)"},
     {"org.create",
      "Creates an org (a tenant).",
      SB_ROLE_ADMIN,

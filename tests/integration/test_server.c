@@ -925,6 +925,95 @@ static void contacts_and_calls_through_the_server(void **state)
     sb_client_close(&reader);
 }
 
+/* Whether org.doctor of `org` reports `code` about `subject`. */
+static bool doctor_finds(sb_client_t *c, const char *org, const char *code, const char *subject)
+{
+    msgpack_unpacked r;
+    expect(c, "org.doctor", json_pack("{s:s}", "org", org), "OK", &r);
+    const msgpack_object *findings = map_at(&r.data, "findings");
+    bool found = false;
+    char got_code[64], got_subject[320];
+    for (uint32_t i = 0; i < findings->via.array.size; i++) {
+        str_at(&findings->via.array.ptr[i], "code", got_code, sizeof(got_code));
+        str_at(&findings->via.array.ptr[i], "subject", got_subject, sizeof(got_subject));
+        found |= strcmp(got_code, code) == 0 && strstr(got_subject, subject) != NULL;
+    }
+    msgpack_unpacked_destroy(&r);
+    return found;
+}
+
+static void the_doctor_finds_what_will_break(void **state)
+{
+    (void)state;
+    sb_client_t c;
+    sb_harness_client(&server, &c, NULL);
+    expect(&c, "org.create", json_pack("{s:s}", "org", "clinic"), "OK", NULL);
+    expect(&c, "org.doctor", json_pack("{s:s}", "org", "nowhere"), "NOT_FOUND", NULL);
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "clinic", "id", "005000000000201", "name", "Sv",
+                     "profile", "Supervisor"),
+           "OK", NULL);
+    expect(&c, "callcenter.create",
+           json_pack("{s:s, s:s, s:s, s:s, s:s}", "org", "clinic", "internal_name", "Front",
+                     "display_name", "Front", "adapter_url", "http://cti.example.com",
+                     "compatibility_mode", "Lightning"),
+           "OK", NULL);
+    /* No layout anywhere; a Call Center nobody is in; a Lightning URL that is not https. */
+    assert_true(doctor_finds(&c, "clinic", "PROFILE_WITHOUT_LAYOUT", "Supervisor"));
+    assert_true(doctor_finds(&c, "clinic", "CALLCENTER_WITHOUT_MEMBERS", "Front"));
+    assert_true(doctor_finds(&c, "clinic", "LIGHTNING_URL_NOT_HTTPS", "Front"));
+    json_t *quiet = support_layout();
+    json_object_set_new(quiet, "name", json_string("Quiet"));
+    json_object_set_new(json_object_get(quiet, "call_states"), "ringing",
+                        json_pack("{s:[s], s:[s]}", "fields", "DNIS", "actions", "answer"));
+    expect(&c, "layout.put", json_pack("{s:s, s:o}", "org", "clinic", "layout", quiet), "OK", NULL);
+    expect(
+        &c, "layout.assign",
+        json_pack("{s:s, s:s, s:s}", "org", "clinic", "profile", "Supervisor", "layout", "Quiet"),
+        "OK", NULL);
+    assert_false(doctor_finds(&c, "clinic", "PROFILE_WITHOUT_LAYOUT", "Supervisor"));
+    assert_true(doctor_finds(&c, "clinic", "USERS_WITHOUT_CALLCENTER", "Supervisor"));
+    assert_true(doctor_finds(&c, "clinic", "LAYOUT_HIDES_ANI", "Quiet"));
+    expect(&c, "layout.put", json_pack("{s:s, s:o}", "org", "clinic", "layout", support_layout()),
+           "OK", NULL);
+    expect(
+        &c, "layout.assign",
+        json_pack("{s:s, s:s, s:s}", "org", "clinic", "profile", "Supervisor", "layout", "Support"),
+        "OK", NULL);
+    expect(&c, "layout.delete", json_pack("{s:s, s:s}", "org", "clinic", "name", "Quiet"), "OK",
+           NULL);
+    assert_false(doctor_finds(&c, "clinic", "LAYOUT_HIDES_ANI", "Quiet"));
+    expect(&c, "member.add",
+           json_pack("{s:s, s:s, s:s}", "org", "clinic", "callcenter", "Front", "user",
+                     "005000000000201"),
+           "OK", NULL);
+    assert_false(doctor_finds(&c, "clinic", "USERS_WITHOUT_CALLCENTER", "Supervisor"));
+    assert_false(doctor_finds(&c, "clinic", "CALLCENTER_WITHOUT_MEMBERS", "Front"));
+    expect(&c, "callcenter.update",
+           json_pack("{s:s, s:s, s:{s:s}, s:s}", "org", "clinic", "id", "Front", "values",
+                     "/reqGeneralInfo/reqAdapterUrl", "https://cti.example.com", "adapter",
+                     "avaya"),
+           "OK", NULL);
+    assert_false(doctor_finds(&c, "clinic", "LIGHTNING_URL_NOT_HTTPS", "Front"));
+    assert_true(doctor_finds(&c, "clinic", "ADAPTER_NOT_LOADED", "Front"));
+    expect(&c, "callcenter.update",
+           json_pack("{s:s, s:s, s:s}", "org", "clinic", "id", "Front", "adapter", ""), "OK", NULL);
+    assert_false(doctor_finds(&c, "clinic", "ADAPTER_NOT_LOADED", "Front"));
+    /* An adapter that rejects the settings: the AWS template, still holding its placeholders. */
+    expect(&c, "callcenter.import",
+           json_pack("{s:s, s:o, s:s}", "org", "clinic", "file",
+                     corpus_file(
+                         "salesforce-scv-examples/amazon_connect_partner_telephony_cc_import.xml"),
+                     "internal_name", "VoiceAC"),
+           "OK", NULL);
+    assert_true(doctor_finds(&c, "clinic", "SETTINGS_REJECTED", "VoiceAC"));
+    expect(&c, "callcenter.delete", json_pack("{s:s, s:s}", "org", "clinic", "id", "VoiceAC"), "OK",
+           NULL);
+    assert_false(doctor_finds(&c, "clinic", "SETTINGS_REJECTED", "VoiceAC"));
+    expect(&c, "org.doctor", json_pack("{s:s}", "org", "clinic"), "OK", NULL);
+    sb_client_close(&c);
+}
+
 static json_t *plausible_args(const sb_method_t *m, const char *org)
 {
     json_t *args = json_object();
@@ -1547,6 +1636,7 @@ int main(void)
         cmocka_unit_test(plugins_through_the_server),
         cmocka_unit_test(layouts_through_the_server),
         cmocka_unit_test(contacts_and_calls_through_the_server),
+        cmocka_unit_test(the_doctor_finds_what_will_break),
         cmocka_unit_test(another_orgs_data_is_not_found),
         cmocka_unit_test(a_message_split_at_every_byte),
         cmocka_unit_test(garbage_and_oversize_close_only_their_connection),

@@ -5,6 +5,12 @@
  *
  *   users:    id,name,profile      (profile may be left out)
  *   members:  user,callcenter      (callcenter: an id or an internal name)
+ *   contacts: id,name,phone        (mobile_phone, other_phone, type optional)
+ *
+ * Contacts are sent twice: first every chunk as a dry run, which the server
+ * checks and normalizes without writing, then for real. A bad number, which
+ * only the server can judge (it reads numbers with the Call Center's dialing
+ * prefixes), is then reported with its line before anything is written.
  */
 #include <csv.h>
 #include <jansson.h>
@@ -22,7 +28,7 @@
 #define MAX_FIELD 1024
 
 typedef struct row {
-    char *field[3]; /* in the order of the kind's columns */
+    char *field[6]; /* in the order of the kind's columns */
 } row_t;
 
 typedef struct reader {
@@ -182,40 +188,122 @@ static double seconds_since(const struct timespec *start)
 }
 
 /* Packs the request for rows[from..to). */
-static void pack_chunk(msgpack_sbuffer *buf, bool users, const char *org, const row_t *rows,
-                       size_t from, size_t to, bool move)
+static void pack_chunk(msgpack_sbuffer *buf, const char *what, const char *org, const row_t *rows,
+                       size_t from, size_t to, const sbctl_import_opts_t *opts, bool dry_run)
 {
+    bool users = strcmp(what, "user") == 0, contacts = strcmp(what, "contact") == 0;
     msgpack_sbuffer_clear(buf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, users ? 2 : 3);
+    msgpack_pack_map(&pk, users ? 2 : contacts ? 5 + (opts->country_code != NULL) : 3);
     sb_pack_kv_str(&pk, "org", org);
-    sb_pack_str(&pk, users ? "users" : "rows");
+    sb_pack_str(&pk, users ? "users" : contacts ? "contacts" : "rows");
     msgpack_pack_array(&pk, to - from);
     for (size_t i = from; i < to; i++) {
+        const row_t *row = &rows[i];
         if (users) {
             msgpack_pack_map(&pk, 3);
-            sb_pack_kv_str(&pk, "id", rows[i].field[0]);
-            sb_pack_kv_str(&pk, "name", rows[i].field[1]);
-            sb_pack_kv_str(&pk, "profile", rows[i].field[2] ? rows[i].field[2] : "");
+            sb_pack_kv_str(&pk, "id", row->field[0]);
+            sb_pack_kv_str(&pk, "name", row->field[1]);
+            sb_pack_kv_str(&pk, "profile", row->field[2] ? row->field[2] : "");
+        } else if (contacts) {
+            msgpack_pack_map(&pk, 4);
+            sb_pack_kv_str(&pk, "id", row->field[0]);
+            sb_pack_kv_str(&pk, "name", row->field[1]);
+            sb_pack_kv_str(&pk, "type", row->field[5] ? row->field[5] : "");
+            size_t n = 0;
+            for (int c = 2; c <= 4; c++)
+                n += row->field[c] != NULL && row->field[c][0] != '\0';
+            sb_pack_str(&pk, "phones");
+            msgpack_pack_array(&pk, n);
+            for (int c = 2; c <= 4; c++)
+                if (row->field[c] != NULL && row->field[c][0] != '\0')
+                    sb_pack_str(&pk, row->field[c]);
         } else {
             msgpack_pack_map(&pk, 2);
-            sb_pack_kv_str(&pk, "user", rows[i].field[0]);
-            sb_pack_kv_str(&pk, "callcenter", rows[i].field[1]);
+            sb_pack_kv_str(&pk, "user", row->field[0]);
+            sb_pack_kv_str(&pk, "callcenter", row->field[1]);
         }
     }
-    if (!users)
-        sb_pack_kv_bool(&pk, "move", move);
+    if (contacts) {
+        sb_pack_kv_str(&pk, "callcenter", opts->callcenter);
+        sb_pack_kv_bool(&pk, "dry_run", dry_run);
+        sb_pack_kv_uint(&pk, "first_line", from + 2); /* line 1 is the header */
+        if (opts->country_code != NULL)
+            sb_pack_kv_str(&pk, "country_code", opts->country_code);
+    }
+    if (!users && !contacts)
+        sb_pack_kv_bool(&pk, "move", opts->move);
+}
+
+/* Sends rows in chunks (as dry runs, or for real). Returns an exit status. */
+static int send_chunks(sb_client_t *client, const char *what, const char *org, const char *path,
+                       const reader_t *r, const sbctl_import_opts_t *opts, bool dry_run,
+                       size_t *done, size_t *requests)
+{
+    static const struct {
+        const char *what, *method;
+    } methods[] = {{"user", "user.upsert_bulk"},
+                   {"member", "member.add_bulk"},
+                   {"contact", "contact.upsert_bulk"}};
+    const char *method = NULL;
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(methods[i].what, what) == 0)
+            method = methods[i].method;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    int status = SBCTL_OK;
+    *done = 0;
+    if (!dry_run)
+        progress(0, r->n);
+    while (*done < r->n) {
+        size_t to = *done + opts->chunk < r->n ? *done + opts->chunk : r->n;
+        pack_chunk(&buf, what, org, r->rows, *done, to, opts, dry_run);
+        msgpack_unpacked result;
+        sb_err_t err;
+        int rc = sb_client_call(client, method, &buf, &result, &err);
+        msgpack_unpacked_destroy(&result);
+        (*requests)++;
+        if (rc != 0 && dry_run) {
+            fprintf(stderr, "sbctl: %s: %s%s%s\nsbctl: nothing was imported.\n", path,
+                    rc == SB_CLIENT_REFUSED ? client->error_name : "",
+                    rc == SB_CLIENT_REFUSED ? ": " : "", err.message);
+            status = rc == SB_CLIENT_REFUSED ? SBCTL_REFUSED : SBCTL_UNREACHABLE;
+            break;
+        }
+        if (rc != 0) {
+            if (isatty(STDERR_FILENO))
+                fputc('\n', stderr);
+            fprintf(stderr,
+                    "sbctl: %s: records %zu to %zu were refused, as one request: %s%s%s\n"
+                    "sbctl: %zu rows before them were imported; nothing from record %zu on was.\n",
+                    path, *done + 2, to + 1, rc == SB_CLIENT_REFUSED ? client->error_name : "",
+                    rc == SB_CLIENT_REFUSED ? ": " : "", err.message, *done, *done + 2);
+            status = rc == SB_CLIENT_REFUSED ? SBCTL_REFUSED : SBCTL_UNREACHABLE;
+            break;
+        }
+        *done = to;
+        if (!dry_run)
+            progress(*done, r->n);
+    }
+    msgpack_sbuffer_destroy(&buf);
+    return status;
 }
 
 int sbctl_import(sb_client_t *client, const char *what, const char *org, const char *path,
-                 size_t chunk, bool move, bool json)
+                 const sbctl_import_opts_t *opts, bool json)
 {
     static const char *const user_columns[] = {"id", "name", "profile"};
     static const char *const member_columns[] = {"user", "callcenter"};
-    bool users = strcmp(what, "user") == 0;
-    reader_t r = {.columns = users ? user_columns : member_columns,
-                  .n_columns = users ? 3 : 2,
+    static const char *const contact_columns[] = {"id",           "name",        "phone",
+                                                  "mobile_phone", "other_phone", "type"};
+    bool users = strcmp(what, "user") == 0, contacts = strcmp(what, "contact") == 0;
+    reader_t r = {.columns = users      ? user_columns
+                             : contacts ? contact_columns
+                                        : member_columns,
+                  .n_columns = users      ? 3
+                               : contacts ? 6
+                                          : 2,
                   .n_required = 2};
     int status = SBCTL_OK;
     if (read_csv(path, &r) != 0) {
@@ -225,34 +313,11 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
     }
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
     size_t done = 0, requests = 0;
-    progress(0, r.n);
-    while (done < r.n) {
-        size_t to = done + chunk < r.n ? done + chunk : r.n;
-        pack_chunk(&buf, users, org, r.rows, done, to, move);
-        msgpack_unpacked result;
-        sb_err_t err;
-        int rc = sb_client_call(client, users ? "user.upsert_bulk" : "member.add_bulk", &buf,
-                                &result, &err);
-        msgpack_unpacked_destroy(&result);
-        requests++;
-        if (rc != 0) {
-            if (isatty(STDERR_FILENO))
-                fputc('\n', stderr);
-            fprintf(stderr,
-                    "sbctl: %s: records %zu to %zu were refused, as one request: %s%s%s\n"
-                    "sbctl: %zu rows before them were imported; nothing from record %zu on was.\n",
-                    path, done + 2, to + 1, rc == SB_CLIENT_REFUSED ? client->error_name : "",
-                    rc == SB_CLIENT_REFUSED ? ": " : "", err.message, done, done + 2);
-            status = rc == SB_CLIENT_REFUSED ? SBCTL_REFUSED : SBCTL_UNREACHABLE;
-            break;
-        }
-        done = to;
-        progress(done, r.n);
-    }
-    msgpack_sbuffer_destroy(&buf);
+    if (contacts)
+        status = send_chunks(client, what, org, path, &r, opts, true, &done, &requests);
+    if (status == SBCTL_OK)
+        status = send_chunks(client, what, org, path, &r, opts, false, &done, &requests);
     double secs = seconds_since(&start);
     if (status == SBCTL_OK) {
         if (json) {
@@ -263,12 +328,15 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
             json_decref(summary);
         } else
             printf("imported %zu %s from %s in %zu request%s (%.2f s, %.0f rows/s)\n", done,
-                   users ? "users" : "memberships", path, requests, requests == 1 ? "" : "s", secs,
+                   users      ? "users"
+                   : contacts ? "contacts"
+                              : "memberships",
+                   path, requests, requests == 1 ? "" : "s", secs,
                    secs > 0 ? (double)done / secs : 0.0);
     }
 out:
     for (size_t i = 0; i < r.n; i++)
-        for (int c = 0; c < 3; c++)
+        for (int c = 0; c < 6; c++)
             free(r.rows[i].field[c]);
     free(r.rows);
     return status;

@@ -214,7 +214,9 @@ static void print_map(const msgpack_object *map, int indent)
         } else if (kv->val.type == MSGPACK_OBJECT_ARRAY) {
             printf("%*s%s:\n", indent, "", key);
             print_table(&kv->val);
-        } else if ((strcmp(key, "created") == 0 || strcmp(key, "updated") == 0) &&
+        } else if ((strcmp(key, "created") == 0 || strcmp(key, "updated") == 0 ||
+                    strcmp(key, "start") == 0 || strcmp(key, "accept") == 0 ||
+                    strcmp(key, "end") == 0) &&
                    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
             time_t secs = (time_t)(kv->val.via.u64 / 1000);
             struct tm tm;
@@ -247,8 +249,80 @@ static void print_softphone(const msgpack_object *answer)
     print_map(answer, 0);
 }
 
+/* A string of a map, or "". */
+static void text_of(const msgpack_object *map, const char *key, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++) {
+        char k[32];
+        key_text(&map->via.map.ptr[i].key, k, sizeof(k));
+        if (strcmp(k, key) == 0)
+            scalar_text(&map->via.map.ptr[i].val, out, cap);
+    }
+}
+
+static const msgpack_object *value_of(const msgpack_object *map, const char *key)
+{
+    for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++) {
+        char k[32];
+        key_text(&map->via.map.ptr[i].key, k, sizeof(k));
+        if (strcmp(k, key) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* org.doctor: each finding, then how to fix it. */
+static void print_doctor(const msgpack_object *result)
+{
+    const msgpack_object *findings = value_of(result, "findings");
+    size_t n = findings && findings->type == MSGPACK_OBJECT_ARRAY ? findings->via.array.size : 0;
+    if (n == 0) {
+        printf("No findings: nothing here will break for users.\n");
+        return;
+    }
+    printf("%zu finding%s:\n", n, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        char code[64], subject[320], message[1100];
+        text_of(&findings->via.array.ptr[i], "code", code, sizeof(code));
+        text_of(&findings->via.array.ptr[i], "subject", subject, sizeof(subject));
+        text_of(&findings->via.array.ptr[i], "message", message, sizeof(message));
+        printf("\n%s  %s\n  %s\n", code, subject, message);
+    }
+}
+
+/* call.test: each check of the validation step, then the record. */
+static void print_call_test(const msgpack_object *result)
+{
+    char passed[8];
+    text_of(result, "passed", passed, sizeof(passed));
+    printf("test call: %s\n\n", strcmp(passed, "yes") == 0 ? "PASSED" : "FAILED");
+    const msgpack_object *checks = value_of(result, "checks");
+    for (uint32_t i = 0;
+         checks && checks->type == MSGPACK_OBJECT_ARRAY && i < checks->via.array.size; i++) {
+        char name[32], ok[8], detail[900];
+        text_of(&checks->via.array.ptr[i], "check", name, sizeof(name));
+        text_of(&checks->via.array.ptr[i], "ok", ok, sizeof(ok));
+        text_of(&checks->via.array.ptr[i], "detail", detail, sizeof(detail));
+        printf("  [%s] %-10s %s\n", strcmp(ok, "yes") == 0 ? " ok " : "FAIL", name, detail);
+    }
+    const msgpack_object *call = value_of(result, "voicecall");
+    if (call != NULL && call->type == MSGPACK_OBJECT_MAP) {
+        printf("\nvoice call:\n");
+        print_map(call, 2);
+    }
+}
+
 void sbctl_print_human(const char *method, const msgpack_object *result)
 {
+    if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "org.doctor") == 0) {
+        print_doctor(result);
+        return;
+    }
+    if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "call.test") == 0) {
+        print_call_test(result);
+        return;
+    }
     if (result->type != MSGPACK_OBJECT_MAP) {
         char text[1024];
         scalar_text(result, text, sizeof(text));

@@ -20,6 +20,14 @@ void sbctl_print_human(const char *method, const msgpack_object *result);
 /** Prints a result as JSON (with jansson). Returns 0 or -ENOMEM. */
 int sbctl_print_json(const msgpack_object *result);
 
-/** `what` is "user" or "member": imports a CSV file in chunks. Returns an exit status. */
+typedef struct sbctl_import_opts {
+    size_t chunk;
+    bool move;                /* members: move users between Call Centers */
+    const char *callcenter;   /* contacts: whose dialing prefixes read the numbers */
+    const char *country_code; /* contacts: of national numbers, or NULL */
+} sbctl_import_opts_t;
+
+/** `what` is "user", "member" or "contact": imports a CSV file in chunks. Returns an exit status.
+ */
 int sbctl_import(sb_client_t *client, const char *what, const char *org, const char *path,
-                 size_t chunk, bool move, bool json);
+                 const sbctl_import_opts_t *opts, bool json);

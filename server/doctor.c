@@ -1,0 +1,232 @@
+/*
+ * org.doctor: what will break for an org's users, each finding with how to
+ * fix it. It reads through the store's public functions and asks the plugin
+ * host about adapters; it changes nothing.
+ */
+#include "doctor.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define EXAMPLES_MAX 5 /* users named in one finding; the rest are counted */
+
+static int add(sb_doctor_report_t *r, const char *code, const char *subject, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int add(sb_doctor_report_t *r, const char *code, const char *subject, const char *fmt, ...)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        sb_doctor_finding_t *grown = realloc(r->findings, cap * sizeof(*grown));
+        if (grown == NULL)
+            return -ENOMEM;
+        r->findings = grown;
+        r->cap = cap;
+    }
+    sb_doctor_finding_t *f = &r->findings[r->n++];
+    snprintf(f->code, sizeof(f->code), "%s", code);
+    snprintf(f->subject, sizeof(f->subject), "%s", subject);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->message, sizeof(f->message), fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+void sb_doctor_report_free(sb_doctor_report_t *r)
+{
+    free(r->findings);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Profiles seen on users, with counts and examples of users without a Call Center. */
+typedef struct profile_use {
+    char name[SB_PROFILE_NAME_MAX + 1];
+    size_t users, without_cc;
+    char example[SB_SFID_LEN + 1];
+} profile_use_t;
+
+static profile_use_t *profile_of(profile_use_t **uses, size_t *n, size_t *cap, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*uses)[i].name, name) == 0)
+            return &(*uses)[i];
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        profile_use_t *grown = realloc(*uses, c * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        *uses = grown;
+        *cap = c;
+    }
+    profile_use_t *p = &(*uses)[(*n)++];
+    memset(p, 0, sizeof(*p));
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    return p;
+}
+
+static const char *assigned_layout(const sb_layout_assignment_t *a, size_t n, const char *profile)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(a[i].profile, profile) == 0)
+            return a[i].layout;
+    return NULL;
+}
+
+static int check_users(sb_store_t *store, const char *org, const sb_layout_assignment_t *assigned,
+                       size_t n_assigned, sb_doctor_report_t *r, sb_err_t *err)
+{
+    profile_use_t *uses = NULL;
+    size_t n_uses = 0, cap_uses = 0;
+    char after[SB_SFID_LEN + 1] = "";
+    bool more = true;
+    int rc = 0;
+    while (rc == 0 && more) {
+        sb_user_t *rows;
+        size_t n;
+        rc = sb_store_user_list(store, org, after[0] ? after : NULL, SB_STORE_PAGE_MAX, &rows, &n,
+                                &more, err);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            profile_use_t *p = profile_of(&uses, &n_uses, &cap_uses, rows[i].profile);
+            if (p == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            p->users++;
+            sb_sfid_t cc;
+            int member = sb_store_member_lookup(store, org, rows[i].id.s, &cc, NULL);
+            if (member == SB_E_NOT_A_MEMBER) {
+                if (p->without_cc++ == 0)
+                    memcpy(p->example, rows[i].id.s, sizeof(p->example));
+            } else if (member != 0) {
+                rc = sb_err_default(err, member);
+            }
+        }
+        if (rc == 0 && n > 0)
+            memcpy(after, rows[n - 1].id.s, sizeof(after));
+        free(rows);
+    }
+    const char *default_layout = assigned_layout(assigned, n_assigned, "");
+    for (size_t i = 0; rc == 0 && i < n_uses; i++) {
+        const profile_use_t *p = &uses[i];
+        const char *own = p->name[0] ? assigned_layout(assigned, n_assigned, p->name) : NULL;
+        char subject[300];
+        snprintf(subject, sizeof(subject), "profile '%s'", p->name);
+        if (own != NULL && p->without_cc > 0)
+            rc = add(r, "USERS_WITHOUT_CALLCENTER", subject,
+                     "%zu user(s) of profile '%s' (such as %s) have softphone layout '%s' but "
+                     "belong to no Call Center, so they see no softphone: add them to one "
+                     "(member add, or member import).",
+                     p->without_cc, p->name, p->example, own);
+        if (rc == 0 && own == NULL && default_layout == NULL)
+            rc = add(r, "PROFILE_WITHOUT_LAYOUT", subject,
+                     "%zu user(s) have profile '%s', which has no softphone layout, and the org "
+                     "has no default: their softphones show no call information. Assign one "
+                     "(layout assign --profile '%s' --layout NAME) or make one the default "
+                     "(layout assign --layout NAME).",
+                     p->users, p->name, p->name);
+    }
+    free(uses);
+    return rc;
+}
+
+static int check_callcenters(sb_store_t *store, sb_plugin_host_t *plugins, const char *org,
+                             sb_doctor_report_t *r, sb_err_t *err)
+{
+    char after[SB_SFID_LEN + 1] = "";
+    bool more = true;
+    int rc = 0;
+    while (rc == 0 && more) {
+        sb_cc_summary_t *rows;
+        size_t n;
+        rc = sb_store_cc_list(store, org, after[0] ? after : NULL, SB_STORE_PAGE_MAX, &rows, &n,
+                              &more, err);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            char subject[80];
+            snprintf(subject, sizeof(subject), "Call Center '%s'", rows[i].internal_name);
+            if (rows[i].members == 0)
+                rc = add(r, "CALLCENTER_WITHOUT_MEMBERS", subject,
+                         "Call Center '%s' has no members, so nobody takes its calls: add users "
+                         "(member add --callcenter %s), or delete it if it is not used.",
+                         rows[i].internal_name, rows[i].internal_name);
+            sb_callcenter_t *cc = NULL;
+            if (rc == 0)
+                rc = sb_store_cc_get(store, org, rows[i].id.s, &cc, err);
+            if (rc != 0)
+                break;
+            if (cc->adapter[0] != '\0' && plugins && !sb_plugin_host_has(plugins, cc->adapter)) {
+                rc = add(r, "ADAPTER_NOT_LOADED", subject,
+                         "Call Center '%s' uses adapter '%s', which is not loaded, so its members "
+                         "see no softphone: put %s.so in the plugin directory and run plugin "
+                         "reload (plugin list says why it was refused).",
+                         rows[i].internal_name, cc->adapter, cc->adapter);
+            } else if (cc->adapter[0] != '\0' && plugins) {
+                sb_err_t why;
+                sb_err_clear(&why);
+                if (sb_plugin_host_validate(plugins, cc->adapter, cc, &why) != 0)
+                    rc = add(r, "SETTINGS_REJECTED", subject,
+                             "The adapter '%s' rejects Call Center '%s': %s Fix the settings "
+                             "(callcenter update --set /SECTION/ITEM=VALUE).",
+                             cc->adapter, rows[i].internal_name, why.message);
+            }
+            const char *url = sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_ADAPTER_URL);
+            if (rc == 0 && sb_callcenter_compat_mode(cc) != SB_CC_COMPAT_CLASSIC && url && url[0] &&
+                strncasecmp(url, "https://", 8) != 0 && !(url[0] == '/' && url[1] != '/'))
+                rc = add(r, "LIGHTNING_URL_NOT_HTTPS", subject,
+                         "Call Center '%s' runs in Lightning, but its adapter URL '%.200s' is not "
+                         "https, so Lightning shows no softphone: change "
+                         "/reqGeneralInfo/reqAdapterUrl to an https URL.",
+                         rows[i].internal_name, url);
+            sb_callcenter_free(cc);
+        }
+        if (rc == 0 && n > 0)
+            memcpy(after, rows[n - 1].id.s, sizeof(after));
+        free(rows);
+    }
+    return rc;
+}
+
+static int check_layouts(sb_store_t *store, const char *org, sb_doctor_report_t *r, sb_err_t *err)
+{
+    sb_layout_summary_t *rows;
+    size_t n;
+    int rc = sb_store_layout_list(store, org, &rows, &n, err);
+    sb_layout_t *layout = malloc(sizeof(*layout));
+    if (rc == 0 && layout == NULL)
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = sb_store_layout_get(store, org, rows[i].name, layout, err);
+        char subject[120];
+        snprintf(subject, sizeof(subject), "layout '%s'", rows[i].name);
+        if (rc == 0 && !sb_layout_state_shows(layout, SB_STATE_RINGING, SB_FIELD_ANI))
+            rc = add(r, "LAYOUT_HIDES_ANI", subject,
+                     "Layout '%s' does not show the caller's number (ANI) while a call rings, so "
+                     "agents answer blind: add ANI to /call_states/ringing/fields (layout put).",
+                     rows[i].name);
+    }
+    free(layout);
+    free(rows);
+    return rc;
+}
+
+int sb_doctor_run(sb_store_t *store, sb_plugin_host_t *plugins, const char *org,
+                  sb_doctor_report_t *out, sb_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    sb_layout_assignment_t *assigned = NULL;
+    size_t n_assigned = 0;
+    int rc = sb_store_layout_assignments(store, org, &assigned, &n_assigned, err);
+    if (rc == 0)
+        rc = check_users(store, org, assigned, n_assigned, out, err);
+    if (rc == 0)
+        rc = check_callcenters(store, plugins, org, out, err);
+    if (rc == 0)
+        rc = check_layouts(store, org, out, err);
+    free(assigned);
+    if (rc != 0)
+        sb_doctor_report_free(out);
+    return rc;
+}
