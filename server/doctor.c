@@ -31,6 +31,7 @@ static int add(sb_doctor_report_t *r, const char *code, const char *subject, con
     snprintf(f->subject, sizeof(f->subject), "%s", subject);
     va_list ap;
     va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see error.c
     vsnprintf(f->message, sizeof(f->message), fmt, ap);
     va_end(ap);
     return 0;

@@ -115,6 +115,7 @@ __attribute__((format(printf, 4, 5))) static int refuse(sb_err_t *err, const cha
     char what[400];
     va_list ap;
     va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see error.c
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     sb_err_format(err, SB_E_INVALID_VALUE, "Layout %s%s%s: %s", path, key ? "/" : "",
@@ -454,6 +455,7 @@ __attribute__((format(printf, 2, 3))) static void warn(sb_layout_warnings_t *out
         return;
     va_list ap;
     va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see error.c
     vsnprintf(out->text[out->n++], sizeof(out->text[0]), fmt, ap);
     va_end(ap);
 }

@@ -32,10 +32,14 @@ static int64_t parse_time(const char *text)
         ms += frac;
     }
     if (*rest == '+' || *rest == '-') {
-        int sign = *rest == '-' ? -1 : 1, hh = 0, mm = 0;
-        if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) < 1)
+        int64_t sign = *rest == '-' ? -1 : 1;
+        char *end;
+        long hh = strtol(rest + 1, &end, 10), mm = 0;
+        if (end == rest + 1 || hh > 23)
             return -1;
-        ms -= sign * ((int64_t)hh * 3600 + mm * 60) * 1000;
+        if (*end == ':')
+            mm = strtol(end + 1, &end, 10);
+        ms -= sign * ((int64_t)hh * 3600 + (int64_t)mm * 60) * 1000;
     } else if (*rest != 'Z' && *rest != '\0') {
         return -1;
     }
@@ -305,8 +309,8 @@ static int call_test(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         sb_dialing_t dialing;
         sb__dialing_of(cc, NULL, &dialing);
         char key[64], ani[SB_E164_MAX + 1] = "", why[256] = "";
-        snprintf(key, sizeof(key), "switchboard-test-%lld-%u", (long long)time(NULL),
-                 (unsigned)rand());
+        static unsigned tests; /* writer thread only: distinct keys within a second */
+        snprintf(key, sizeof(key), "switchboard-test-%lld-%u", (long long)time(NULL), ++tests);
         bool ani_ok = sb_phone_normalize(from, &dialing, ani, why, sizeof(why)) == 0;
         static const struct {
             sb_call_action_t action;

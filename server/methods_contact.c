@@ -104,7 +104,7 @@ static int contact_upsert_bulk(sb_call_t *call, msgpack_packer *pk, sb_err_t *er
         rc = read_contact(call, &rows->via.array.ptr[i], &dialing, &contacts[i], err);
         if (rc != 0 && first > 0)
             sb_err_prefix(err,
-                          "Line %lld (nothing was written): ", (long long)(first + (int64_t)i));
+                          "Line %lld (nothing was written): ", (long long)first + (long long)i);
         else if (rc != 0)
             sb_err_prefix(err, "Row %zu (nothing was written): ", i + 1);
     }

@@ -44,12 +44,12 @@ int sb_softphone_view_encode(const sb_softphone_view_t *view, uint8_t **out, siz
     size_t at = SB_VIEW_HEADER_BYTES;
     for (int i = 0; i < N_STRINGS - 1; i++) {
         const char *s = strings[i] ? strings[i] : "";
-        put_u32(buf + 16 + 4 * i, (uint32_t)at);
+        put_u32(buf + 16 + (size_t)4 * i, (uint32_t)at);
         memcpy(buf + at, s, strlen(s) + 1);
         at += strlen(s) + 1;
     }
-    put_u32(buf + 16 + 4 * (N_STRINGS - 1), (uint32_t)at);
-    put_u32(buf + 16 + 4 * N_STRINGS, view->layout_len);
+    put_u32(buf + 16 + (size_t)4 * (N_STRINGS - 1), (uint32_t)at);
+    put_u32(buf + 16 + (size_t)4 * N_STRINGS, view->layout_len);
     if (view->layout_len > 0)
         memcpy(buf + at, view->layout, view->layout_len);
     *out = buf;
@@ -67,13 +67,13 @@ int sb_softphone_view_decode(const void *data, size_t len, sb_softphone_view_t *
                                            &out->adapter, &out->adapter_url,   &out->layout_name,
                                            &out->detail};
     for (int i = 0; i < N_STRINGS - 1; i++) {
-        uint32_t off = get_u32(p + 16 + 4 * i);
+        uint32_t off = get_u32(p + 16 + (size_t)4 * i);
         if (off < SB_VIEW_HEADER_BYTES || off >= len || memchr(p + off, '\0', len - off) == NULL)
             return -EBADMSG;
         *strings[i] = (const char *)p + off;
     }
-    uint32_t layout_off = get_u32(p + 16 + 4 * (N_STRINGS - 1));
-    uint32_t layout_len = get_u32(p + 16 + 4 * N_STRINGS);
+    uint32_t layout_off = get_u32(p + 16 + (size_t)4 * (N_STRINGS - 1));
+    uint32_t layout_len = get_u32(p + 16 + (size_t)4 * N_STRINGS);
     if (layout_off > len || layout_len > len - layout_off)
         return -EBADMSG;
     out->reason = (sb_softphone_reason_t)p[4];
@@ -142,7 +142,9 @@ void sb_softphone_explain(sb_softphone_reason_t reason, const sb_softphone_view_
     const char *adapter = view ? view->adapter : "";
     switch (reason) {
     case SB_SOFTPHONE_OK:
-        if (view->layout_source == SB_LAYOUT_FROM_PROFILE)
+        if (view == NULL)
+            snprintf(buf, cap, "User %s gets a softphone.", user);
+        else if (view->layout_source == SB_LAYOUT_FROM_PROFILE)
             snprintf(buf, cap,
                      "User %s gets the softphone of Call Center '%s' with layout '%s' (assigned "
                      "to profile '%s').",

@@ -536,7 +536,7 @@ int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voiceca
         rc = sb__read_begin(store, &txn, err);
     if (rc != 0)
         return rc;
-    sb_voicecall_t **out = calloc(limit, sizeof(*out));
+    sb_voicecall_t **out = calloc(limit, sizeof(sb_voicecall_t *));
     rc = out ? sb__org_must_exist(store, txn, org, err) : -ENOMEM;
     MDB_cursor *cur = NULL;
     if (rc == 0)
