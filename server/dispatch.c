@@ -28,20 +28,6 @@ void sb_method_each(void (*fn)(const sb_method_t *m, void *ctx), void *ctx)
 
 /* ---- arguments ------------------------------------------------------------- */
 
-const msgpack_object *sb_obj_get(const msgpack_object *map, const char *key)
-{
-    if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t len = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == len &&
-            memcmp(kv->key.via.str.ptr, key, len) == 0)
-            return kv->val.type == MSGPACK_OBJECT_NIL ? NULL : &kv->val;
-    }
-    return NULL;
-}
-
 const char *sb_obj_str(sb_call_t *call, const msgpack_object *obj)
 {
     if (obj == NULL || obj->type != MSGPACK_OBJECT_STR ||

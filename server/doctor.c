@@ -9,14 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#define EXAMPLES_MAX 5 /* users named in one finding; the rest are counted */
-
-static int add(sb_doctor_report_t *r, const char *code, const char *subject, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int add(sb_doctor_report_t *r, const char *code, const char *subject, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int add(sb_doctor_report_t *r, const char *code,
+                                                     const char *subject, const char *fmt, ...)
 {
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 16;
@@ -175,7 +170,7 @@ static int check_callcenters(sb_store_t *store, sb_plugin_host_t *plugins, const
             }
             const char *url = sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_ADAPTER_URL);
             if (rc == 0 && sb_callcenter_compat_mode(cc) != SB_CC_COMPAT_CLASSIC && url && url[0] &&
-                strncasecmp(url, "https://", 8) != 0 && !(url[0] == '/' && url[1] != '/'))
+                !sb_softphone_url_is_https(url))
                 rc = add(r, "LIGHTNING_URL_NOT_HTTPS", subject,
                          "Call Center '%s' runs in Lightning, but its adapter URL '%.200s' is not "
                          "https, so Lightning shows no softphone: change "

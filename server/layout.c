@@ -124,17 +124,8 @@ __attribute__((format(printf, 4, 5))) static int refuse(sb_err_t *err, const cha
     return SB_E_INVALID_VALUE;
 }
 
-/* Copies a msgpack string into buf; -1 when it is not a string or does not fit. */
-static int obj_str(const msgpack_object *o, char *buf, size_t cap)
-{
-    if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap ||
-        memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
-        return -1;
-    memcpy(buf, o->via.str.ptr, o->via.str.size);
-    buf[o->via.str.size] = '\0';
-    return 0;
-}
-
+/* Unlike sb_obj_get, a nil value is returned: in a layout, nil is a wrong value, not an absent one.
+ */
 static const msgpack_object *get(const msgpack_object *map, const char *key)
 {
     if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
@@ -154,7 +145,7 @@ static int only_keys(const msgpack_object *map, const char *const *allowed, cons
 {
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         char key[64];
-        if (obj_str(&map->via.map.ptr[i].key, key, sizeof(key)) != 0)
+        if (sb_obj_copy_str(&map->via.map.ptr[i].key, key, sizeof(key)) != 0)
             return refuse(err, path, NULL, "every key is a short string.");
         bool known = false;
         for (const char *const *a = allowed; *a; a++)
@@ -189,7 +180,7 @@ static int parse_names(const msgpack_object *arr, const char *const *names, size
         return refuse(err, path, key, "expected a list of names.");
     for (uint32_t i = 0; i < arr->via.array.size; i++) {
         char name[64];
-        int at = obj_str(&arr->via.array.ptr[i], name, sizeof(name)) == 0
+        int at = sb_obj_copy_str(&arr->via.array.ptr[i], name, sizeof(name)) == 0
                      ? find_name(names, n_names, name)
                      : -1;
         if (at < 0) {
@@ -221,10 +212,9 @@ static int parse_objects(const msgpack_object *map, sb_layout_call_type_t *t, co
     for (uint32_t i = 0; rc == 0 && i < map->via.map.size; i++) {
         char name[64];
         sb_object_t object;
-        if (obj_str(&map->via.map.ptr[i].key, name, sizeof(name)) != 0 ||
-            sb_object_parse(name, &object) != 0)
-            return refuse(err, sub,
-                          obj_str(&map->via.map.ptr[i].key, name, sizeof(name)) ? NULL : name,
+        bool named = sb_obj_copy_str(&map->via.map.ptr[i].key, name, sizeof(name)) == 0;
+        if (!named || sb_object_parse(name, &object) != 0)
+            return refuse(err, sub, named ? name : NULL,
                           "unknown object; a softphone searches Contact, Account, Lead or Case.");
         for (size_t j = 0; j < t->n_objects; j++)
             if (t->objects[j].object == object)
@@ -257,7 +247,7 @@ static int parse_pop(const msgpack_object *o, sb_match_t match, sb_pop_rule_t *r
     if (rc != 0)
         return rc;
     char action[32];
-    int at = obj_str(get(o, "action"), action, sizeof(action)) == 0
+    int at = sb_obj_copy_str(get(o, "action"), action, sizeof(action)) == 0
                  ? find_name(pop_names, sizeof(pop_names) / sizeof(pop_names[0]), action)
                  : -1;
     if (at < 0)
@@ -270,7 +260,7 @@ static int parse_pop(const msgpack_object *o, sb_match_t match, sb_pop_rule_t *r
                       "single_match; use search, new_record, flow or none here.");
     if (rule->action == SB_POP_NEW_RECORD) {
         char object[32];
-        if (obj_str(get(o, "object"), object, sizeof(object)) != 0 ||
+        if (sb_obj_copy_str(get(o, "object"), object, sizeof(object)) != 0 ||
             sb_object_parse(object, &rule->object) != 0)
             return refuse(err, sub, "object",
                           "a new_record pop needs the object to create: Contact, Account, Lead "
@@ -279,7 +269,7 @@ static int parse_pop(const msgpack_object *o, sb_match_t match, sb_pop_rule_t *r
         return refuse(err, sub, "object", "only a new_record pop takes an object.");
     }
     if (rule->action == SB_POP_FLOW) {
-        if (obj_str(get(o, "flow"), rule->target, sizeof(rule->target)) != 0 ||
+        if (sb_obj_copy_str(get(o, "flow"), rule->target, sizeof(rule->target)) != 0 ||
             rule->target[0] == '\0')
             return refuse(err, sub, "flow",
                           "a flow pop needs the flow's API name (at most %d bytes).",
@@ -394,7 +384,7 @@ int sb_layout_parse(const msgpack_object *map, sb_layout_t *out, sb_err_t *err)
     if (rc != 0)
         return rc;
     const msgpack_object *name = get(map, "name");
-    if (obj_str(name, out->name, sizeof(out->name)) != 0)
+    if (sb_obj_copy_str(name, out->name, sizeof(out->name)) != 0)
         return refuse(err, "", "name", "a layout needs a name of 1 to %d bytes.",
                       SB_LAYOUT_NAME_MAX);
     rc = sb_layout_check_name(out->name, err);
@@ -403,7 +393,7 @@ int sb_layout_parse(const msgpack_object *map, sb_layout_t *out, sb_err_t *err)
     const msgpack_object *within = get(map, "screen_pops_open_within");
     if (within != NULL) {
         char w[32];
-        if (obj_str(within, w, sizeof(w)) != 0 ||
+        if (sb_obj_copy_str(within, w, sizeof(w)) != 0 ||
             (strcmp(w, "existing_window") != 0 && strcmp(w, "new_window") != 0))
             return refuse(err, "", "screen_pops_open_within",
                           "expected existing_window or new_window.");

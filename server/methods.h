@@ -97,8 +97,6 @@ const char *sb_obj_str(sb_call_t *call, const msgpack_object *obj);
 /** Bytes argument `key` (a str or bin): its data and length, or NULL when absent. [borrowed: the
  * call] */
 const char *sb_arg_bytes(sb_call_t *call, const char *key, size_t *len);
-/** The value of `key` in map `map`, or NULL. */
-const msgpack_object *sb_obj_get(const msgpack_object *map, const char *key);
 
 /** The page size argument "limit": default 100, at most SB_STORE_PAGE_MAX. */
 size_t sb_arg_limit(sb_call_t *call);

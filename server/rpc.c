@@ -84,3 +84,27 @@ int sb_rpc_pack_error(msgpack_packer *pk, uint32_t msgid, int code, const char *
     rc |= msgpack_pack_nil(pk);
     return rc;
 }
+
+const msgpack_object *sb_obj_get(const msgpack_object *map, const char *key)
+{
+    if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t len = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == len &&
+            memcmp(kv->key.via.str.ptr, key, len) == 0)
+            return kv->val.type == MSGPACK_OBJECT_NIL ? NULL : &kv->val;
+    }
+    return NULL;
+}
+
+int sb_obj_copy_str(const msgpack_object *obj, char *buf, size_t cap)
+{
+    if (obj == NULL || obj->type != MSGPACK_OBJECT_STR || obj->via.str.size >= cap ||
+        memchr(obj->via.str.ptr, '\0', obj->via.str.size) != NULL)
+        return -1;
+    memcpy(buf, obj->via.str.ptr, obj->via.str.size);
+    buf[obj->via.str.size] = '\0';
+    return 0;
+}

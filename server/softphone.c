@@ -10,17 +10,13 @@ void sb_softphone_render(void *plugins, const char *org, const sb_callcenter_t *
                          sb_view_render_t *out)
 {
     sb_plugin_host_t *host = plugins;
-    if (!sb_plugin_host_has(host, cc->adapter)) {
-        out->loaded = false;
-        return;
-    }
     sb_plugin_kv_t *kv = NULL;
     size_t n = 0;
     sb_err_t err;
     sb_err_clear(&err);
     int rc =
         sb_plugin_host_render(host, cc->adapter, cc, SB_ADAPTER_USER_PLACEHOLDER, &kv, &n, &err);
-    if (rc == -ENOENT) {
+    if (rc == -ENOENT) { /* not loaded */
         out->loaded = false;
     } else if (rc == SB_E_ADAPTER_UNAVAILABLE) {
         sb_log(SB_LOG_WARN,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { N_STRINGS = 8 }; /* cc_id .. detail, then the layout */
 
@@ -103,6 +104,11 @@ const char *sb_layout_source_name(sb_layout_source_t source)
 {
     static const char *const names[] = {"profile", "default", "none"};
     return (unsigned)source <= SB_LAYOUT_NONE ? names[source] : "none";
+}
+
+bool sb_softphone_url_is_https(const char *url)
+{
+    return strncasecmp(url, "https://", 8) == 0 || (url[0] == '/' && url[1] != '/');
 }
 
 int sb_softphone_url_for(const char *url, const char *user, char *buf, size_t cap)

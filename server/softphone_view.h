@@ -85,6 +85,12 @@ const char *sb_softphone_reason_name(sb_softphone_reason_t reason);
 const char *sb_layout_source_name(sb_layout_source_t source);
 
 /**
+ * Whether Lightning loads `url` as secure: https, or relative to the org's
+ * own (https) domain, such as a Visualforce page's "/apex/...".
+ */
+bool sb_softphone_url_is_https(const char *url);
+
+/**
  * Copies `url` into buf with every placeholder replaced by `user`. Returns
  * 0, or -ENOSPC when it does not fit (buf then holds "").
  */

@@ -45,26 +45,6 @@ static int encode(const sb_contact_t *c, msgpack_sbuffer *buf)
     return rc ? -ENOMEM : 0;
 }
 
-static int copy_str(const msgpack_object *o, char *dst, size_t cap)
-{
-    if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap)
-        return -1;
-    memcpy(dst, o->via.str.ptr, o->via.str.size);
-    dst[o->via.str.size] = '\0';
-    return 0;
-}
-
-static const msgpack_object *field(const msgpack_object *map, const char *key)
-{
-    for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
-            memcmp(k->via.str.ptr, key, k->via.str.size) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 static int decode(const void *data, size_t len, sb_contact_t *c)
 {
     memset(c, 0, sizeof(*c));
@@ -72,16 +52,17 @@ static int decode(const void *data, size_t len, sb_contact_t *c)
     msgpack_unpacked_init(&u);
     int rc = msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS ? 0 : SB_E_CORRUPT;
     char type[16];
-    const msgpack_object *phones = rc == 0 ? field(&u.data, "phones") : NULL;
-    if (rc == 0 &&
-        (copy_str(field(&u.data, "id"), c->id.s, sizeof(c->id.s)) != 0 ||
-         copy_str(field(&u.data, "type"), type, sizeof(type)) != 0 ||
-         sb_object_parse(type, &c->type) != 0 ||
-         copy_str(field(&u.data, "name"), c->name, sizeof(c->name)) != 0 || phones == NULL ||
-         phones->type != MSGPACK_OBJECT_ARRAY || phones->via.array.size > SB_CONTACT_PHONES))
+    const msgpack_object *phones = rc == 0 ? sb_obj_get(&u.data, "phones") : NULL;
+    if (rc == 0 && (sb_obj_copy_str(sb_obj_get(&u.data, "id"), c->id.s, sizeof(c->id.s)) != 0 ||
+                    sb_obj_copy_str(sb_obj_get(&u.data, "type"), type, sizeof(type)) != 0 ||
+                    sb_object_parse(type, &c->type) != 0 ||
+                    sb_obj_copy_str(sb_obj_get(&u.data, "name"), c->name, sizeof(c->name)) != 0 ||
+                    phones == NULL || phones->type != MSGPACK_OBJECT_ARRAY ||
+                    phones->via.array.size > SB_CONTACT_PHONES))
         rc = SB_E_CORRUPT;
     for (uint32_t i = 0; rc == 0 && i < phones->via.array.size; i++)
-        if (copy_str(&phones->via.array.ptr[i], c->phones[c->n_phones++], SB_E164_MAX + 1) != 0)
+        if (sb_obj_copy_str(&phones->via.array.ptr[i], c->phones[c->n_phones++], SB_E164_MAX + 1) !=
+            0)
             rc = SB_E_CORRUPT;
     msgpack_unpacked_destroy(&u);
     return rc;

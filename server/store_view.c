@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "record_codec.h"
 #include "store_internal.h"
@@ -40,12 +39,6 @@ static uint32_t general_number(const sb_callcenter_t *cc, const char *item)
 {
     const char *v = sb_callcenter_value(cc, SB_CC_GENERAL, item);
     return v ? (uint32_t)strtoul(v, NULL, 10) : 0;
-}
-
-/* An https URL, or one relative to the org's own (https) domain, such as a Visualforce page's. */
-static bool is_https(const char *url)
-{
-    return strncasecmp(url, "https://", 8) == 0 || (url[0] == '/' && url[1] != '/');
 }
 
 /* Computes the view of Call Center `cc` for `profile` into an encoded blob [owned: free()]. */
@@ -98,7 +91,8 @@ static int compute(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sf
         v.reason = SB_SOFTPHONE_ADAPTER_REFUSED;
     else if (sb_callcenter_kind(cc) == SB_CC_KIND_OPEN_CTI && r->adapter_url[0] == '\0')
         v.reason = SB_SOFTPHONE_NO_ADAPTER_URL;
-    else if (mode != SB_CC_COMPAT_CLASSIC && r->adapter_url[0] != '\0' && !is_https(r->adapter_url))
+    else if (mode != SB_CC_COMPAT_CLASSIC && r->adapter_url[0] != '\0' &&
+             !sb_softphone_url_is_https(r->adapter_url))
         v.reason = SB_SOFTPHONE_ADAPTER_URL_NOT_HTTPS;
     rc = sb_softphone_view_encode(&v, blob, len);
     free(r);

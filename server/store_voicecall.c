@@ -87,34 +87,17 @@ int sb_voicecall_pack(msgpack_packer *pk, const sb_voicecall_t *c)
     return rc;
 }
 
-static const msgpack_object *field(const msgpack_object *map, const char *key)
-{
-    for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
-            memcmp(k->via.str.ptr, key, k->via.str.size) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 /* A string field into dst; nil or absent is "". -1 when it does not fit. */
 static int get_str(const msgpack_object *map, const char *key, char *dst, size_t cap)
 {
-    const msgpack_object *o = field(map, key);
+    const msgpack_object *o = sb_obj_get(map, key);
     dst[0] = '\0';
-    if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
-        return 0;
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap)
-        return -1;
-    memcpy(dst, o->via.str.ptr, o->via.str.size);
-    dst[o->via.str.size] = '\0';
-    return 0;
+    return o == NULL ? 0 : sb_obj_copy_str(o, dst, cap);
 }
 
 static int64_t get_int(const msgpack_object *map, const char *key, int64_t fallback)
 {
-    const msgpack_object *o = field(map, key);
+    const msgpack_object *o = sb_obj_get(map, key);
     if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
         return (int64_t)o->via.u64;
     if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
@@ -132,8 +115,7 @@ static int decode(const void *data, size_t len, sb_voicecall_t **out)
     msgpack_unpacked_init(&u);
     int rc = msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS ? 0 : SB_E_CORRUPT;
     const msgpack_object *m = &u.data;
-    char type[16] = "", status_pop[2][16];
-    (void)status_pop;
+    char type[16] = "";
     if (rc == 0 &&
         (get_str(m, "id", c->id.s, sizeof(c->id.s)) |
          get_str(m, "callcenter", c->callcenter.s, sizeof(c->callcenter.s)) |
@@ -157,7 +139,7 @@ static int decode(const void *data, size_t len, sb_voicecall_t **out)
         c->holds = (unsigned)get_int(m, "holds", 0);
         c->created_ms = get_int(m, "created", 0);
         c->updated_ms = get_int(m, "updated", 0);
-        const msgpack_object *pop = field(m, "screen_pop");
+        const msgpack_object *pop = sb_obj_get(m, "screen_pop");
         if (pop != NULL && pop->type == MSGPACK_OBJECT_MAP) {
             c->pop_decided = true;
             if (get_str(pop, "action", c->pop, sizeof(c->pop)) |
@@ -167,7 +149,7 @@ static int decode(const void *data, size_t len, sb_voicecall_t **out)
             c->matches = (uint32_t)get_int(pop, "matches", 0);
         }
     }
-    const msgpack_object *segs = rc == 0 ? field(m, "transcript") : NULL;
+    const msgpack_object *segs = rc == 0 ? sb_obj_get(m, "transcript") : NULL;
     if (rc == 0 && (segs == NULL || segs->type != MSGPACK_OBJECT_ARRAY))
         rc = SB_E_CORRUPT;
     if (rc == 0 && segs->via.array.size > 0) {
@@ -178,7 +160,7 @@ static int decode(const void *data, size_t len, sb_voicecall_t **out)
     for (uint32_t i = 0; rc == 0 && i < segs->via.array.size; i++) {
         const msgpack_object *s = &segs->via.array.ptr[i];
         sb_transcript_segment_t *seg = &c->segments[c->n_segments++];
-        const msgpack_object *text = field(s, "text");
+        const msgpack_object *text = sb_obj_get(s, "text");
         if (get_str(s, "id", seg->id, sizeof(seg->id)) |
                 get_str(s, "speaker", seg->speaker, sizeof(seg->speaker)) ||
             text == NULL || text->type != MSGPACK_OBJECT_STR) {
