@@ -202,7 +202,8 @@ void sb_softphone_explain(sb_softphone_reason_t reason, const sb_softphone_view_
     case SB_SOFTPHONE_NO_ADAPTER_URL:
         snprintf(buf, cap,
                  "User %s belongs to Call Center '%s', which has no adapter URL, so no softphone "
-                 "can load: set /reqGeneralInfo/reqAdapterUrl (callcenter update).",
+                 "can load: set /reqGeneralInfo/reqAdapterUrl (callcenter update) or, when its "
+                 "definition file has no such item, import the file again with one.",
                  user, cc);
         return;
     case SB_SOFTPHONE_ADAPTER_REFUSED:

@@ -441,12 +441,18 @@ static int migrate_1_to_2(sb_store_t *store, MDB_txn *txn)
         size_t plen = strlen(record.profile);
         memcpy(value, cc.s, SB_SFID_LEN);
         memcpy(value + SB_SFID_LEN, record.profile, plen);
-        MDB_val nv = {SB_SFID_LEN + plen, value};
-        rc = sb__lmdb_rc(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT));
+        /* A plain put, then the cursor finds its place again. A cursor put
+         * of a longer value (MDB_CURRENT) lost memberships with LMDB 0.9.24:
+         * a_schema_1_directory_is_migrated caught it. */
+        rc = sb__put(txn, store->user_cc, &ukey, value, SB_SFID_LEN + plen, 0);
         if (rc == 0)
             rc = sb__view_ensure(store, txn, org, &cc, record.profile);
-        if (rc == 0)
-            lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        if (rc == 0) {
+            MDB_val at = {ukey.len, ukey.buf};
+            lmdb = mdb_cursor_get(cur, &at, &v, MDB_SET);
+            if (lmdb == 0)
+                lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
     }
     mdb_cursor_close(cur);
     if (rc == 0 && lmdb != MDB_NOTFOUND)

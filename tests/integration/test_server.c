@@ -819,6 +819,61 @@ static void contacts_and_calls_through_the_server(void **state)
     assert_string_equal(buf, "missed");
     msgpack_unpacked_destroy(&r);
 
+    /* An outbound call to an unknown number: the layout says not to pop at all. */
+    call_step(&c, "call.start",
+              json_pack("{s:s, s:s, s:s, s:s}", "vendor_call_key", "K4", "to", "+15550000001",
+                        "user", "005000000000042", "call_type", "outbound"),
+              &r);
+    pop = map_at(voicecall_of(&r), "screen_pop");
+    str_at(pop, "action", buf, sizeof(buf));
+    assert_string_equal(buf, "none");
+    assert_int_equal(sb_obj_get(pop, "matches")->via.u64, 0);
+    parent = sb_obj_get(voicecall_of(&r), "parent");
+    assert_true(parent == NULL || parent->type == MSGPACK_OBJECT_NIL);
+    msgpack_unpacked_destroy(&r);
+
+    /* A profile whose layout pops a flow for unknown callers: the record names the flow. */
+    json_t *flows = support_layout();
+    json_object_set_new(flows, "name", json_string("Flows"));
+    json_object_set_new(
+        json_object_get(json_object_get(json_object_get(flows, "call_types"), "inbound"),
+                        "screen_pop"),
+        "no_match", json_pack("{s:s, s:s}", "action", "flow", "flow", "New_Caller_Intake"));
+    expect(&c, "layout.put", json_pack("{s:s, s:o}", "org", "acme", "layout", flows), "OK", NULL);
+    expect(&c, "layout.assign",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "profile", "Intake", "layout", "Flows"),
+           "OK", NULL);
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "acme", "id", "005000000000043", "name",
+                     "Intake", "profile", "Intake"),
+           "OK", NULL);
+    expect(&c, "member.add",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Desk", "user",
+                     "005000000000043"),
+           "OK", NULL);
+    call_step(&c, "call.start",
+              json_pack("{s:s, s:s, s:s}", "vendor_call_key", "K5", "from", "+15550000002", "user",
+                        "005000000000043"),
+              &r);
+    pop = map_at(voicecall_of(&r), "screen_pop");
+    str_at(pop, "action", buf, sizeof(buf));
+    assert_string_equal(buf, "flow");
+    str_at(pop, "target", buf, sizeof(buf));
+    assert_string_equal(buf, "New_Caller_Intake");
+    msgpack_unpacked_destroy(&r);
+    /* The same caller to a default-layout agent gets the default's rule, not the flow. */
+    call_step(&c, "call.start",
+              json_pack("{s:s, s:s, s:s}", "vendor_call_key", "K6", "from", "+15550000002", "user",
+                        "005000000000042"),
+              &r);
+    str_at(map_at(voicecall_of(&r), "screen_pop"), "action", buf, sizeof(buf));
+    assert_string_equal(buf, "new_record");
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "member.remove",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Desk", "user",
+                     "005000000000043"),
+           "OK", NULL);
+
     expect(&c, "call.start",
            json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Desk", "from", "+1"),
            "INVALID_ARGUMENT", NULL);
@@ -1599,6 +1654,98 @@ static void pipelined_big_replies_pause_instead_of_piling_up(void **state)
     sb_harness_cleanup(&h);
 }
 
+/* Adds `user` of org tel to `cc`, and checks that the softphone check says
+ * `reason` with `says` in its message. */
+static void joins_and_sees(sb_client_t *c, const char *cc, const char *user, const char *reason,
+                           const char *says)
+{
+    msgpack_unpacked r;
+    char buf[512];
+    expect(c, "member.add",
+           json_pack("{s:s, s:s, s:s}", "org", "tel", "callcenter", cc, "user", user), "OK", NULL);
+    expect(c, "softphone.check", json_pack("{s:s, s:s}", "org", "tel", "user", user), "OK", &r);
+    assert_false(sb_obj_get(&r.data, "softphone")->via.boolean);
+    str_at(&r.data, "reason", buf, sizeof(buf));
+    assert_string_equal(buf, reason);
+    str_at(&r.data, "message", buf, sizeof(buf));
+    if (strstr(buf, says) == NULL)
+        fail_msg("the %s message does not say '%s': %s", reason, says, buf);
+    msgpack_unpacked_destroy(&r);
+}
+
+/* The two reasons for no softphone that need their own server: an Open CTI
+ * Call Center without an adapter URL (AMC's legacy file has none), and an
+ * adapter that refuses to render (the `refusing` mock, alone in its plugin
+ * directory, refuses the "us" region). */
+static void no_adapter_url_and_a_refusing_adapter(void **state)
+{
+    (void)state;
+    char *plugins = sb_test_tmpdir();
+    char link[600];
+    snprintf(link, sizeof(link), "%s/refusing.so", plugins);
+    assert_int_equal(symlink(SB_MOCK_PLUGIN_DIR "/refusing.so", link), 0);
+    sb_harness_t h;
+    const char *const flags[] = {"--durability", "none", "--plugin-dir", plugins, NULL};
+    sb_harness_start(&h, NULL, flags);
+    sb_client_t c;
+    sb_harness_client(&h, &c, NULL);
+    msgpack_unpacked r;
+    char buf[512];
+    expect(&c, "org.create", json_pack("{s:s}", "org", "tel"), "OK", NULL);
+    for (int i = 1; i <= 2; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "00500000000030%d", i);
+        expect(&c, "user.upsert", json_pack("{s:s, s:s, s:s}", "org", "tel", "id", id, "name", id),
+               "OK", NULL);
+    }
+
+    expect(&c, "callcenter.import",
+           json_pack("{s:s, s:o, s:s}", "org", "tel", "file",
+                     corpus_file("amc-technology/AMCSalesForceCallCenter.callCenter"),
+                     "internal_name", "AMC"),
+           "OK", NULL);
+    joins_and_sees(&c, "AMC", "005000000000301", "NO_ADAPTER_URL", "import the file again");
+    /* The file has no reqAdapterUrl item, and items are not added after creation. */
+    expect(&c, "callcenter.update",
+           json_pack("{s:s, s:s, s:{s:s}}", "org", "tel", "id", "AMC", "values",
+                     "/reqGeneralInfo/reqAdapterUrl", "https://amc.example.com/softphone"),
+           "FIELD_NOT_IN_SET", NULL);
+
+    const char *file =
+        "<callCenter>\n"
+        "  <section sortOrder=\"0\" name=\"reqGeneralInfo\" label=\"General Information\">\n"
+        "    <item sortOrder=\"0\" name=\"reqInternalName\" label=\"Internal Name\">Mock</item>\n"
+        "    <item sortOrder=\"1\" name=\"reqDisplayName\" label=\"Display Name\">Mock</item>\n"
+        "    <item sortOrder=\"2\" name=\"reqAdapterUrl\" label=\"CTI Adapter URL\">"
+        "https://mock.example.com/softphone</item>\n"
+        "  </section>\n"
+        "  <section sortOrder=\"1\" name=\"mockSettings\" label=\"Mock\">\n"
+        "    <item sortOrder=\"0\" name=\"mockRegion\" label=\"Region\">us</item>\n"
+        "  </section>\n"
+        "</callCenter>\n";
+    expect(&c, "callcenter.import",
+           json_pack("{s:s, s:s, s:s}", "org", "tel", "file", file, "adapter", "refusing"), "OK",
+           NULL);
+    joins_and_sees(&c, "Mock", "005000000000302", "ADAPTER_REFUSED",
+                   "no softphone licence in the us region");
+    /* A region the adapter serves: it renders, and the check gives the user's own URL. */
+    expect(&c, "callcenter.update",
+           json_pack("{s:s, s:s, s:{s:s}}", "org", "tel", "id", "Mock", "values",
+                     "/mockSettings/mockRegion", "eu"),
+           "OK", NULL);
+    expect(&c, "softphone.check", json_pack("{s:s, s:s}", "org", "tel", "user", "005000000000302"),
+           "OK", &r);
+    assert_true(sb_obj_get(&r.data, "softphone")->via.boolean);
+    str_at(&r.data, "adapter_url", buf, sizeof(buf));
+    assert_string_equal(buf, "https://mock.example.com/softphone?user=005000000000302AAA");
+    msgpack_unpacked_destroy(&r);
+
+    sb_client_close(&c);
+    assert_int_equal(sb_harness_stop(&h), 0);
+    sb_harness_cleanup(&h);
+    sb_test_rmdir(plugins);
+}
+
 static void an_isolated_adapter_that_dies_costs_only_its_calls(void **state)
 {
     (void)state;
@@ -1651,6 +1798,7 @@ int main(void)
         cmocka_unit_test(concurrent_writes_share_commits),
         cmocka_unit_test(pipelined_big_replies_pause_instead_of_piling_up),
         cmocka_unit_test(an_isolated_adapter_that_dies_costs_only_its_calls),
+        cmocka_unit_test(no_adapter_url_and_a_refusing_adapter),
     };
     int failed = cmocka_run_group_tests_name("shared server", shared, start_server, stop_server);
     failed += cmocka_run_group_tests_name("own server", own, NULL, NULL);

@@ -7,6 +7,21 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Org acme with Call Center Support and members 1 to `n` (profile Agent). */
+static sb_sfid_t acme_with_members(sb_store_t *st, unsigned n)
+{
+    sb_err_t err;
+    assert_int_equal(sb_store_org_create(st, "acme", "Acme", &err), 0);
+    sb_sfid_t cc = sb_test_cc(st, "acme", "Support");
+    for (unsigned u = 1; u <= n; u++) {
+        sb_test_user(st, "acme", u);
+        char uid[16];
+        sb_test_user_id(u, uid);
+        assert_int_equal(sb_store_member_add(st, "acme", cc.s, uid, false, NULL, &err), 0);
+    }
+    return cc;
+}
+
 static void data_survives_close_and_reopen(void **state)
 {
     (void)state;
@@ -15,14 +30,7 @@ static void data_survives_close_and_reopen(void **state)
     sb_store_t *st;
     sb_err_t err;
     assert_int_equal(sb_store_open(&opts, &st, &err), 0);
-    assert_int_equal(sb_store_org_create(st, "acme", "Acme", &err), 0);
-    sb_sfid_t cc = sb_test_cc(st, "acme", "Support");
-    for (unsigned u = 1; u <= 20; u++) {
-        sb_test_user(st, "acme", u);
-        char uid[16];
-        sb_test_user_id(u, uid);
-        assert_int_equal(sb_store_member_add(st, "acme", cc.s, uid, false, NULL, &err), 0);
-    }
+    sb_sfid_t cc = acme_with_members(st, 20);
     sb_store_close(st);
 
     assert_int_equal(sb_store_open(&opts, &st, &err), 0);
@@ -61,16 +69,24 @@ static void a_second_writer_is_refused(void **state)
     sb_test_rmdir(dir);
 }
 
+/* The store's environment opened directly, with a transaction begun: to
+ * change or read it behind the store's back. */
+static MDB_env *raw_open(const char *dir, unsigned flags, MDB_txn **txn)
+{
+    MDB_env *env;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, flags, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, flags, txn), 0);
+    return env;
+}
+
 /* Writes a schema version into the environment behind the store's back. */
 static void write_schema_version(const char *dir, uint32_t version)
 {
-    MDB_env *env;
     MDB_txn *txn;
     MDB_dbi meta;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    MDB_env *env = raw_open(dir, 0, &txn);
     assert_int_equal(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
     MDB_val k = {strlen("schema_version"), "schema_version"}, v = {sizeof(version), &version};
     assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
@@ -98,6 +114,134 @@ static void a_newer_schema_is_refused(void **state)
     write_schema_version(dir, SB_STORE_SCHEMA_VERSION);
     assert_int_equal(sb_store_open(&opts, &st, &err), 0);
     sb_store_close(st);
+    sb_test_rmdir(dir);
+}
+
+/*
+ * Turns a schema 2 directory into what schema 1 wrote, behind the store's
+ * back: memberships hold the Call Center's id alone and there are no views.
+ * `orphan`, when set, adds a membership of a user the users table lacks.
+ */
+static void downgrade_to_schema_1(const char *dir, const char *orphan)
+{
+    MDB_txn *txn;
+    MDB_dbi user_cc, views;
+    MDB_cursor *cur;
+    MDB_env *env = raw_open(dir, 0, &txn);
+    assert_int_equal(mdb_dbi_open(txn, "user_cc", 0, &user_cc), 0);
+    assert_int_equal(mdb_dbi_open(txn, "views", 0, &views), 0);
+    assert_int_equal(mdb_cursor_open(txn, user_cc, &cur), 0);
+    /* Read them all first, then write: no put through the walking cursor. */
+    struct {
+        char key[64];
+        size_t len;
+    } members[64];
+    size_t n = 0;
+    MDB_val k, v;
+    char cc[SB_SFID_LEN];
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        assert_true(v.mv_size > SB_SFID_LEN); /* schema 2: the profile follows */
+        assert_true(n < 64 && k.mv_size <= sizeof(members[n].key));
+        memcpy(members[n].key, k.mv_data, k.mv_size);
+        members[n++].len = k.mv_size;
+        memcpy(cc, v.mv_data, SB_SFID_LEN);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    assert_int_equal(rc, MDB_NOTFOUND);
+    mdb_cursor_close(cur);
+    for (size_t i = 0; i < n; i++) {
+        MDB_val key = {members[i].len, members[i].key}, old = {SB_SFID_LEN, cc};
+        assert_int_equal(mdb_put(txn, user_cc, &key, &old, 0), 0);
+    }
+    if (orphan != NULL) {
+        char key[64];
+        int len = snprintf(key, sizeof(key), "acme%c%s", '\0', orphan);
+        MDB_val ok = {(size_t)len, key}, ov = {SB_SFID_LEN, cc};
+        assert_int_equal(mdb_put(txn, user_cc, &ok, &ov, 0), 0);
+    }
+    assert_int_equal(mdb_drop(txn, views, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    write_schema_version(dir, 1);
+}
+
+static uint32_t read_schema_version(const char *dir)
+{
+    MDB_txn *txn;
+    MDB_dbi meta;
+    MDB_env *env = raw_open(dir, MDB_RDONLY, &txn);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    MDB_val k = {strlen("schema_version"), "schema_version"}, v;
+    assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
+    uint32_t version;
+    assert_int_equal(v.mv_size, sizeof(version));
+    memcpy(&version, v.mv_data, sizeof(version));
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return version;
+}
+
+/* A directory of 30 Agents and one Night Shift user, all in Support. */
+static sb_sfid_t thirty_one_members(const char *dir)
+{
+    sb_store_t *st = sb_test_open(dir);
+    sb_err_t err;
+    sb_sfid_t cc = acme_with_members(st, 30);
+    sb_user_t night = {.name = "Night", .profile = "Night Shift"};
+    sb_test_user_id(31, night.id.s);
+    assert_int_equal(sb_store_user_upsert(st, "acme", &night, &err), 0);
+    assert_int_equal(sb_store_member_add(st, "acme", cc.s, night.id.s, false, NULL, &err), 0);
+    sb_store_close(st);
+    return cc;
+}
+
+static void a_schema_1_directory_is_migrated(void **state)
+{
+    (void)state;
+    char *dir = sb_test_tmpdir();
+    sb_err_t err;
+    sb_store_t *st;
+    thirty_one_members(dir);
+
+    /* A membership of a user who is not there: the migration stops, and
+     * leaves the directory exactly as schema 1 wrote it. */
+    downgrade_to_schema_1(dir, "005000000000099AAA");
+    sb_store_opts_t opts = {.dir = dir};
+    st = (sb_store_t *)1;
+    assert_int_not_equal(sb_store_open(&opts, &st, &err), 0);
+    assert_null(st);
+    assert_non_null(strstr(err.message, "from schema 1 to 2 failed"));
+    assert_non_null(strstr(err.message, "nothing was changed"));
+    assert_int_equal(read_schema_version(dir), 1);
+
+    /* Without it, every membership gains its user's profile and a view. */
+    sb_test_rmdir(dir);
+    dir = sb_test_tmpdir();
+    sb_sfid_t cc = thirty_one_members(dir);
+    downgrade_to_schema_1(dir, NULL);
+    opts.dir = dir;
+    assert_rc(sb_store_open(&opts, &st, &err), 0, err);
+    sb_store_stats_t stats;
+    assert_int_equal(sb_store_stats(st, &stats, &err), 0);
+    assert_int_equal(stats.schema_version, 2);
+    assert_int_equal(stats.members, 31);
+    for (unsigned u = 1; u <= 31; u++) {
+        char uid[16];
+        sb_test_user_id(u, uid);
+        sb_softphone_answer_t answer;
+        assert_int_equal(sb_store_softphone_check(st, "acme", uid, &answer, &err), 0);
+        if (answer.reason != SB_SOFTPHONE_OK)
+            fail_msg("user %u: %s", u, answer.message);
+        assert_string_equal(answer.profile, u == 31 ? "Night Shift" : "Agent");
+        assert_string_equal(answer.view.cc_id, cc.s);
+        sb_softphone_answer_destroy(&answer);
+    }
+    sb_sfid_t found;
+    assert_int_equal(sb_store_member_lookup(st, "acme", "005000000000031", &found, &err), 0);
+    assert_string_equal(found.s, cc.s);
+    sb_store_close(st);
+    assert_int_equal(read_schema_version(dir), 2);
     sb_test_rmdir(dir);
 }
 
@@ -185,6 +329,7 @@ int main(void)
         cmocka_unit_test(data_survives_close_and_reopen),
         cmocka_unit_test(a_second_writer_is_refused),
         cmocka_unit_test(a_newer_schema_is_refused),
+        cmocka_unit_test(a_schema_1_directory_is_migrated),
         cmocka_unit_test(the_data_directory_must_be_usable),
         cmocka_unit_test(the_map_grows_then_refuses_cleanly),
     };
