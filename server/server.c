@@ -31,6 +31,12 @@ static void ticker_cb(uv_timer_t *timer)
 {
     sb_server_t *server = timer->data;
     sb__conn_check_stalls(server, uv_now(server->loop));
+    /* Readers in other processes (libswitchboard-index) may die mid-check:
+     * their slots would pin old pages, and the file would only grow. */
+    int freed = sb_store_readers_check(server->svc.store);
+    if (freed > 0)
+        sb_log(SB_LOG_INFO, "freed %d reader slot%s of processes that died", freed,
+               freed == 1 ? "" : "s");
 }
 
 /* Once nothing is in flight: close the connections (after their replies),

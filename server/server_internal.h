@@ -15,7 +15,7 @@ typedef struct sb_server {
     uv_loop_t *loop;
     uv_pipe_t listener;
     uv_signal_t sigterm, sigint;
-    uv_timer_t ticker; /* once a second: cut off connections whose replies stall */
+    uv_timer_t ticker; /* once a second: cut off stalled connections, free dead readers' slots */
     sb_writer_t *writer;
     sb_config_t cfg;
     sb_service_t svc;

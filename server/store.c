@@ -630,6 +630,13 @@ void sb_store_close(sb_store_t *store)
     free(store);
 }
 
+int sb_store_readers_check(sb_store_t *store)
+{
+    int dead = 0;
+    mdb_reader_check(store->env, &dead);
+    return dead;
+}
+
 int sb_store_stats(sb_store_t *store, sb_store_stats_t *stats, sb_err_t *err)
 {
     memset(stats, 0, sizeof(*stats));

@@ -121,6 +121,13 @@ void sb_store_batch_abort(sb_store_t *store);
 /** Doubles the map up to its maximum; -ENOSPC (STORE_FULL) at the maximum. No batch may be open. */
 int sb_store_grow(sb_store_t *store, sb_err_t *err);
 
+/**
+ * Frees the reader slots of processes that died holding them (a reader
+ * killed mid-check, e.g. of libswitchboard-index), so that their old
+ * snapshots stop pinning pages. Returns how many were freed.
+ */
+int sb_store_readers_check(sb_store_t *store);
+
 /** Fills *stats. Returns 0 or an error. */
 int sb_store_stats(sb_store_t *store, sb_store_stats_t *stats, sb_err_t *err);
 
