@@ -58,6 +58,11 @@ static int send_all(int fd, const char *data, size_t len)
 /* Reads until one whole message is buffered; *len is its length. */
 static int read_message(sb_client_t *c, size_t *len, sb_err_t *err)
 {
+    if (c->consumed > 0) { /* the previous answer, which sb_client_recv lent out */
+        memmove(c->buf, c->buf + c->consumed, c->len - c->consumed);
+        c->len -= c->consumed;
+        c->consumed = 0;
+    }
     for (;;) {
         int rc = sb_frame_scan((const uint8_t *)c->buf, c->len, c->max_message, len);
         if (rc == SB_FRAME_COMPLETE)
@@ -114,19 +119,18 @@ static void copy_message(const msgpack_object *error, sb_err_t *err)
     sb_err_set(err, SB_CLIENT_REFUSED, "The server refused the request.");
 }
 
-int sb_client_call(sb_client_t *c, const char *method, const msgpack_sbuffer *args,
-                   msgpack_unpacked *result, sb_err_t *err)
+int sb_client_send(sb_client_t *c, const char *method, const void *args, size_t args_len,
+                   uint32_t *msgid, sb_err_t *err)
 {
-    msgpack_unpacked_init(result);
-    uint32_t msgid = c->next_msgid++;
+    *msgid = c->next_msgid++;
     msgpack_sbuffer req;
     msgpack_sbuffer_init(&req);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &req, msgpack_sbuffer_write);
     int rc = msgpack_pack_array(&pk, 4) | msgpack_pack_int(&pk, SB_RPC_REQUEST) |
-             msgpack_pack_uint32(&pk, msgid) | sb_pack_str(&pk, method);
+             msgpack_pack_uint32(&pk, *msgid) | sb_pack_str(&pk, method);
     if (args != NULL)
-        rc |= msgpack_pack_array(&pk, 1) | msgpack_sbuffer_write(&req, args->data, args->size);
+        rc |= msgpack_pack_array(&pk, 1) | msgpack_sbuffer_write(&req, args, args_len);
     else
         rc |= msgpack_pack_array(&pk, 0);
     if (rc != 0) {
@@ -137,44 +141,61 @@ int sb_client_call(sb_client_t *c, const char *method, const msgpack_sbuffer *ar
     msgpack_sbuffer_destroy(&req);
     if (rc != 0)
         return sb_err_set(err, rc, "Sending to the server: %s.", strerror(-rc));
-    /* This client sends one request at a time: the next answer is ours. */
-    size_t len;
-    if ((rc = read_message(c, &len, err)) != 0)
+    return 0;
+}
+
+int sb_client_recv(sb_client_t *c, msgpack_unpacked *reply, uint32_t *msgid,
+                   const msgpack_object **result, sb_err_t *err)
+{
+    size_t len, off = 0;
+    int rc = read_message(c, &len, err);
+    if (rc != 0)
         return rc;
-    size_t off = 0;
-    msgpack_unpacked whole;
-    msgpack_unpacked_init(&whole);
-    /* Decode a copy, so that the result's strings outlive the read buffer. */
-    char *copy = malloc(len);
-    if (copy == NULL)
-        return sb_err_default(err, -ENOMEM);
-    memcpy(copy, c->buf, len);
-    memmove(c->buf, c->buf + len, c->len - len);
-    c->len -= len;
-    if (msgpack_unpack_next(&whole, copy, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-        whole.data.type != MSGPACK_OBJECT_ARRAY || whole.data.via.array.size != 4 ||
-        whole.data.via.array.ptr[1].via.u64 != msgid) {
-        msgpack_unpacked_destroy(&whole);
-        free(copy);
+    c->consumed = len; /* dropped by the next read: *result points into it */
+    if (msgpack_unpack_next(reply, c->buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        reply->data.type != MSGPACK_OBJECT_ARRAY || reply->data.via.array.size != 4 ||
+        reply->data.via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return sb_err_set(err, -EPROTO, "The server's answer is not a msgpack-RPC response.");
-    }
-    const msgpack_object *error = &whole.data.via.array.ptr[2];
+    *msgid = (uint32_t)reply->data.via.array.ptr[1].via.u64;
+    const msgpack_object *error = &reply->data.via.array.ptr[2];
     if (error->type != MSGPACK_OBJECT_NIL) {
         copy_name(c, error);
         copy_message(error, err);
-        msgpack_unpacked_destroy(&whole);
-        free(copy);
         return SB_CLIENT_REFUSED;
     }
-    /* Re-decode the result alone into *result, owning its own bytes. */
+    *result = &reply->data.via.array.ptr[3];
+    return 0;
+}
+
+int sb_client_call(sb_client_t *c, const char *method, const msgpack_sbuffer *args,
+                   msgpack_unpacked *result, sb_err_t *err)
+{
+    msgpack_unpacked_init(result);
+    uint32_t msgid, got;
+    int rc =
+        sb_client_send(c, method, args ? args->data : NULL, args ? args->size : 0, &msgid, err);
+    if (rc != 0)
+        return rc;
+    /* This client sends one request at a time: the next answer is ours. */
+    msgpack_unpacked whole;
+    msgpack_unpacked_init(&whole);
+    const msgpack_object *answer = NULL;
+    rc = sb_client_recv(c, &whole, &got, &answer, err);
+    if (rc == 0 && got != msgid)
+        rc = sb_err_set(err, -EPROTO, "The server answered request %u, not %u.", got, msgid);
+    if (rc != 0) {
+        msgpack_unpacked_destroy(&whole);
+        return rc;
+    }
+    /* Re-decode the result alone into *result, owning its own bytes, so
+     * that it outlives the read buffer. */
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
     msgpack_packer opk;
     msgpack_packer_init(&opk, &out, msgpack_sbuffer_write);
-    msgpack_pack_object(&opk, whole.data.via.array.ptr[3]);
+    msgpack_pack_object(&opk, *answer);
     msgpack_unpacked_destroy(&whole);
-    free(copy);
-    off = 0;
+    size_t off = 0;
     rc = msgpack_unpack_next(result, out.data, out.size, &off) == MSGPACK_UNPACK_SUCCESS
              ? 0
              : sb_err_set(err, -EPROTO, "The server's result cannot be decoded.");

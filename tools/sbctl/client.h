@@ -18,6 +18,7 @@ typedef struct sb_client {
     uint32_t next_msgid;
     char *buf; /* bytes read, not yet consumed */
     size_t len, cap;
+    size_t consumed; /* bytes of the answer sb_client_recv lent out, dropped by the next read */
     size_t max_message;
     char error_name[64]; /* the server's error name after SB_CLIENT_REFUSED */
     int error_code;      /* and its wire code */
@@ -38,6 +39,22 @@ void sb_client_close(sb_client_t *client);
  */
 int sb_client_call(sb_client_t *client, const char *method, const msgpack_sbuffer *args,
                    msgpack_unpacked *result, sb_err_t *err);
+
+/**
+ * Pipelining: sends a request without waiting for its answer. `args` is a
+ * packed msgpack map (NULL: none). *msgid is the id its answer will carry.
+ */
+int sb_client_send(sb_client_t *client, const char *method, const void *args, size_t args_len,
+                   uint32_t *msgid, sb_err_t *err);
+
+/**
+ * Waits for the next answer (the server answers a connection's requests in
+ * order). Returns 0 with *result pointing at the result inside `reply`
+ * (msgpack_unpacked_init it once; its objects and strings stay valid until
+ * the next read on this client), SB_CLIENT_REFUSED, or a negative errno.
+ */
+int sb_client_recv(sb_client_t *client, msgpack_unpacked *reply, uint32_t *msgid,
+                   const msgpack_object **result, sb_err_t *err);
 
 /** Packs a JSON value as msgpack (objects as maps, arrays as arrays). Returns 0 or -1. */
 int sb_client_pack_json(msgpack_packer *pk, const json_t *json);

@@ -1,0 +1,689 @@
+/*
+ * sbbench: one client program for both sides of every comparison, so that
+ * the client's own cost is the same on both (bench/README.md).
+ *
+ *   sbbench load DIR            make the data set in a store (no server on it)
+ *   sbbench fill-redis          copy every user's softphone.check answer into Redis
+ *   sbbench inproc DIR          sb_index_check against a bare mdb_get, same keys
+ *   sbbench socket              softphone.check or Redis GET/MGET: clients, depth, batch
+ *   sbbench writes              durable membership moves, or Redis SET with appendfsync always
+ *   sbbench idle                a server's memory per idle connection
+ *
+ * Data options (every command): --users N --orgs M --callcenters K --seed S.
+ * Each measurement runs --seconds D after a warm-up of D/5 and prints one
+ * line: `ops_per_second <n>`; bench/run makes the table, CSV and plot.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <hiredis/hiredis.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "dataset.h"
+#include "rpc.h"
+#include "switchboard/index.h"
+
+typedef struct options {
+    sb_dataset_t ds;
+    const char *dir, *socket, *token, *target, *layout, *mode;
+    unsigned threads, clients, depth, batch, connections;
+    double seconds;
+    long pid;
+} options_t;
+
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "sbbench: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- the common loop: workers count, the main thread times a window ------ */
+
+typedef struct worker {
+    const options_t *opt;
+    unsigned index;
+    _Atomic uint64_t ops;
+    atomic_bool *stop;
+    char failure[600];
+} worker_t;
+
+typedef void *(*worker_fn)(void *);
+
+/* Runs n workers; returns operations per second over the window after the warm-up. */
+static double measure(const options_t *opt, unsigned n, worker_fn fn)
+{
+    atomic_bool stop = false;
+    worker_t *w = calloc(n, sizeof(*w));
+    pthread_t *tid = calloc(n, sizeof(*tid));
+    if (w == NULL || tid == NULL)
+        die("%s", "out of memory");
+    for (unsigned i = 0; i < n; i++) {
+        w[i].opt = opt;
+        w[i].index = i;
+        w[i].stop = &stop;
+        if (pthread_create(&tid[i], NULL, fn, &w[i]) != 0)
+            die("%s", "cannot start a thread");
+    }
+    struct timespec warm = {(time_t)(opt->seconds / 5),
+                            (long)((opt->seconds / 5 - (double)(time_t)(opt->seconds / 5)) * 1e9)};
+    nanosleep(&warm, NULL);
+    uint64_t before = 0, after = 0;
+    for (unsigned i = 0; i < n; i++)
+        before += atomic_load(&w[i].ops);
+    double t0 = now_s();
+    struct timespec span = {(time_t)opt->seconds,
+                            (long)((opt->seconds - (double)(time_t)opt->seconds) * 1e9)};
+    nanosleep(&span, NULL);
+    for (unsigned i = 0; i < n; i++)
+        after += atomic_load(&w[i].ops);
+    double t1 = now_s();
+    atomic_store(&stop, true);
+    for (unsigned i = 0; i < n; i++) {
+        pthread_join(tid[i], NULL);
+        if (w[i].failure[0])
+            die("%s", w[i].failure);
+    }
+    free(w);
+    free(tid);
+    return (double)(after - before) / (t1 - t0);
+}
+
+/* ---- in process: sb_index_check and a bare mdb_get ---------------------- */
+
+static sb_index *shared_index;
+static MDB_env *bare_env;
+static MDB_dbi bare_user_cc;
+
+static void *index_worker(void *arg)
+{
+    worker_t *w = arg;
+    sb_index_reader *reader;
+    if (sb_index_reader_open(shared_index, &reader) != 0) {
+        snprintf(w->failure, sizeof(w->failure), "sb_index_reader_open failed");
+        return NULL;
+    }
+    sb_index_answer *a = malloc(sizeof(*a));
+    uint64_t rng = w->opt->ds.seed * 7919 + w->index + 1;
+    char org[16], user[19];
+    while (a != NULL && !atomic_load_explicit(w->stop, memory_order_relaxed)) {
+        uint64_t i = sb_ds_next(&rng, w->opt->ds.users);
+        sb_ds_org(&w->opt->ds, i, org);
+        sb_ds_user(i, user);
+        if (sb_index_check(reader, org, user, a) != 0 || !a->softphone) {
+            snprintf(w->failure, sizeof(w->failure), "user %s of %s: no softphone", user, org);
+            break;
+        }
+        atomic_fetch_add_explicit(&w->ops, 1, memory_order_relaxed);
+    }
+    free(a);
+    sb_index_reader_close(reader);
+    return NULL;
+}
+
+/* The same key derivation and transaction discipline (renewed per look-up),
+ * one mdb_get of the membership: the floor any check on this index pays. */
+static void *bare_worker(void *arg)
+{
+    worker_t *w = arg;
+    MDB_txn *txn;
+    if (mdb_txn_begin(bare_env, NULL, MDB_RDONLY, &txn) != 0) {
+        snprintf(w->failure, sizeof(w->failure), "mdb_txn_begin failed");
+        return NULL;
+    }
+    mdb_txn_reset(txn);
+    uint64_t rng = w->opt->ds.seed * 7919 + w->index + 1;
+    char key[48];
+    bool renew = strcmp(w->opt->mode, "one-txn") != 0;
+    if (!renew)
+        mdb_txn_renew(txn);
+    while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
+        uint64_t i = sb_ds_next(&rng, w->opt->ds.users);
+        sb_ds_org(&w->opt->ds, i, key);
+        size_t org_len = strlen(key);
+        sb_ds_user(i, key + org_len + 1);
+        MDB_val k = {org_len + 1 + 18, key}, v;
+        if (renew)
+            mdb_txn_renew(txn);
+        int rc = mdb_get(txn, bare_user_cc, &k, &v);
+        if (renew)
+            mdb_txn_reset(txn);
+        if (rc != 0) {
+            snprintf(w->failure, sizeof(w->failure), "mdb_get: %s", mdb_strerror(rc));
+            break;
+        }
+        atomic_fetch_add_explicit(&w->ops, 1, memory_order_relaxed);
+    }
+    mdb_txn_abort(txn);
+    return NULL;
+}
+
+static int cmd_inproc(const options_t *opt)
+{
+    char why[512];
+    if (sb_index_open(opt->dir, &shared_index, why, sizeof(why)) != 0)
+        die("%s", why);
+    MDB_txn *txn;
+    if (mdb_env_create(&bare_env) != 0 || mdb_env_set_maxdbs(bare_env, 24) != 0 ||
+        mdb_env_open(bare_env, opt->dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0) != 0 ||
+        mdb_txn_begin(bare_env, NULL, MDB_RDONLY, &txn) != 0 ||
+        mdb_dbi_open(txn, "user_cc", 0, &bare_user_cc) != 0 || mdb_txn_commit(txn) != 0)
+        die("cannot open %s with LMDB", opt->dir);
+    double rate =
+        measure(opt, opt->threads, strcmp(opt->target, "index") == 0 ? index_worker : bare_worker);
+    printf("ops_per_second %.0f\n", rate);
+    sb_index_close(shared_index);
+    mdb_env_close(bare_env);
+    return 0;
+}
+
+/* ---- over a socket: Switchboard's client and hiredis, the same loop ------ */
+
+/* One Switchboard request: softphone.check, or check_batch of opt->batch users. */
+static int sb_send(worker_t *w, sb_client_t *c, uint64_t *rng, msgpack_sbuffer *args, sb_err_t *err)
+{
+    const options_t *opt = w->opt;
+    uint64_t i = sb_ds_next(rng, opt->ds.users / opt->ds.orgs) * opt->ds.orgs +
+                 (uint64_t)w->index % opt->ds.orgs; /* a batch is of one org */
+    char org[16], user[19];
+    sb_ds_org(&opt->ds, i, org);
+    args->size = 0;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, args, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    sb_pack_kv_str(&pk, "org", org);
+    if (opt->batch <= 1) {
+        sb_ds_user(i, user);
+        sb_pack_kv_str(&pk, "user", user);
+    } else {
+        sb_pack_str(&pk, "users");
+        msgpack_pack_array(&pk, opt->batch);
+        for (unsigned b = 0; b < opt->batch; b++) {
+            uint64_t j =
+                sb_ds_next(rng, opt->ds.users / opt->ds.orgs) * opt->ds.orgs + i % opt->ds.orgs;
+            sb_ds_user(j, user);
+            sb_pack_str(&pk, user);
+        }
+    }
+    uint32_t msgid;
+    return sb_client_send(c, opt->batch <= 1 ? "softphone.check" : "softphone.check_batch",
+                          args->data, args->size, &msgid, err);
+}
+
+static void *switchboard_worker(void *arg)
+{
+    worker_t *w = arg;
+    const options_t *opt = w->opt;
+    sb_client_t c;
+    sb_err_t err;
+    sb_err_clear(&err);
+    if (sb_client_connect(&c, opt->socket, &err) != 0 ||
+        sb_client_authenticate(&c, opt->token, &err) != 0) {
+        snprintf(w->failure, sizeof(w->failure), "%s", err.message);
+        return NULL;
+    }
+    msgpack_sbuffer args;
+    msgpack_sbuffer_init(&args);
+    msgpack_unpacked reply;
+    msgpack_unpacked_init(&reply);
+    uint64_t rng = opt->ds.seed * 104729 + w->index + 1;
+    while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
+        for (unsigned d = 0; d < opt->depth; d++)
+            if (sb_send(w, &c, &rng, &args, &err) != 0)
+                goto failed;
+        for (unsigned d = 0; d < opt->depth; d++) {
+            uint32_t msgid;
+            const msgpack_object *result;
+            if (sb_client_recv(&c, &reply, &msgid, &result, &err) != 0)
+                goto failed;
+            if (result->type != MSGPACK_OBJECT_MAP)
+                goto failed;
+        }
+        atomic_fetch_add_explicit(&w->ops, (uint64_t)opt->depth * (opt->batch ? opt->batch : 1),
+                                  memory_order_relaxed);
+    }
+    goto done;
+failed:
+    snprintf(w->failure, sizeof(w->failure), "switchboard: %s",
+             err.message[0] ? err.message : "unexpected answer");
+done:
+    msgpack_unpacked_destroy(&reply);
+    msgpack_sbuffer_destroy(&args);
+    sb_client_close(&c);
+    return NULL;
+}
+
+/* The Redis key of user i: "<org>:<18-character id>". */
+static int redis_key(const options_t *opt, uint64_t i, char out[48])
+{
+    char org[16], user[19];
+    sb_ds_org(&opt->ds, i, org);
+    sb_ds_user(i, user);
+    return snprintf(out, 48, "%s:%s", org, user);
+}
+
+static void *redis_worker(void *arg)
+{
+    worker_t *w = arg;
+    const options_t *opt = w->opt;
+    redisContext *r = redisConnectUnix(opt->socket);
+    if (r == NULL || r->err) {
+        snprintf(w->failure, sizeof(w->failure), "redis: %s", r ? r->errstr : "no memory");
+        redisFree(r);
+        return NULL;
+    }
+    unsigned batch = opt->batch ? opt->batch : 1;
+    char(*keys)[48] = calloc(batch, sizeof(*keys));
+    const char **argv = calloc(batch + 1, sizeof(*argv));
+    size_t *lens = calloc(batch + 1, sizeof(*lens));
+    uint64_t rng = opt->ds.seed * 104729 + w->index + 1;
+    while (keys && argv && lens && !atomic_load_explicit(w->stop, memory_order_relaxed)) {
+        for (unsigned d = 0; d < opt->depth; d++) {
+            uint64_t i = sb_ds_next(&rng, opt->ds.users / opt->ds.orgs) * opt->ds.orgs +
+                         (uint64_t)w->index % opt->ds.orgs;
+            if (batch <= 1) {
+                redis_key(opt, i, keys[0]);
+                redisAppendCommand(r, "GET %s", keys[0]);
+                continue;
+            }
+            argv[0] = "MGET";
+            lens[0] = 4;
+            for (unsigned b = 0; b < batch; b++) {
+                uint64_t j = sb_ds_next(&rng, opt->ds.users / opt->ds.orgs) * opt->ds.orgs +
+                             i % opt->ds.orgs;
+                lens[b + 1] = (size_t)redis_key(opt, j, keys[b]);
+                argv[b + 1] = keys[b];
+            }
+            redisAppendCommandArgv(r, (int)batch + 1, argv, lens);
+        }
+        for (unsigned d = 0; d < opt->depth; d++) {
+            redisReply *reply;
+            if (redisGetReply(r, (void **)&reply) != REDIS_OK) {
+                snprintf(w->failure, sizeof(w->failure), "redis: %s", r->errstr);
+                goto done;
+            }
+            int want = batch <= 1 ? REDIS_REPLY_STRING : REDIS_REPLY_ARRAY;
+            if (reply->type != want) {
+                snprintf(w->failure, sizeof(w->failure), "redis: a key is missing (load it)");
+                freeReplyObject(reply);
+                goto done;
+            }
+            freeReplyObject(reply);
+        }
+        atomic_fetch_add_explicit(&w->ops, (uint64_t)opt->depth * batch, memory_order_relaxed);
+    }
+done:
+    free(keys);
+    free(argv);
+    free(lens);
+    redisFree(r);
+    return NULL;
+}
+
+static int cmd_socket(const options_t *opt)
+{
+    bool redis = strcmp(opt->target, "redis") == 0;
+    if (!redis && opt->token == NULL)
+        die("%s", "--token is needed for switchboard (the admin token)");
+    double rate = measure(opt, opt->clients, redis ? redis_worker : switchboard_worker);
+    printf("ops_per_second %.0f\n", rate);
+    return 0;
+}
+
+/* ---- durable writes --------------------------------------------------- */
+
+/* Client c moves the users of its own slice of org0 between two of org0's
+ * Call Centers: every request is a real, durable change. Bulk mode moves
+ * opt->batch users per request (member.add_bulk with move). */
+static void *switchboard_writer(void *arg)
+{
+    worker_t *w = arg;
+    const options_t *opt = w->opt;
+    sb_client_t c;
+    sb_err_t err;
+    sb_err_clear(&err);
+    if (sb_client_connect(&c, opt->socket, &err) != 0 ||
+        sb_client_authenticate(&c, opt->token, &err) != 0) {
+        snprintf(w->failure, sizeof(w->failure), "%s", err.message);
+        return NULL;
+    }
+    uint64_t per_org = opt->ds.users / opt->ds.orgs;
+    uint64_t slice = per_org / opt->clients, first = slice * w->index;
+    unsigned batch = opt->batch ? opt->batch : 1;
+    msgpack_sbuffer args;
+    msgpack_sbuffer_init(&args);
+    msgpack_unpacked r;
+    char user[19], cc[24];
+    for (uint64_t round = 0; !atomic_load_explicit(w->stop, memory_order_relaxed); round++) {
+        args.size = 0;
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+        uint64_t at = first + (round * batch) % (slice > batch ? slice - batch : 1);
+        /* Every pass over the slice flips the users to the other Call Center. */
+        uint32_t flip = (uint32_t)((round * batch) / (slice > batch ? slice - batch : 1)) + 1;
+        if (batch <= 1) {
+            uint64_t i = at * opt->ds.orgs;
+            sb_ds_user(i, user);
+            sb_ds_cc_name(&opt->ds, 0, (sb_ds_cc_slot(&opt->ds, i) + flip) % 2, cc);
+            msgpack_pack_map(&pk, 3);
+            sb_pack_kv_str(&pk, "org", "org0");
+            sb_pack_kv_str(&pk, "callcenter", cc);
+            sb_pack_kv_str(&pk, "user", user);
+        } else {
+            msgpack_pack_map(&pk, 3);
+            sb_pack_kv_str(&pk, "org", "org0");
+            sb_pack_kv_bool(&pk, "move", true);
+            sb_pack_str(&pk, "rows");
+            msgpack_pack_array(&pk, batch);
+            for (unsigned b = 0; b < batch; b++) {
+                uint64_t i = (at + b) * opt->ds.orgs;
+                sb_ds_user(i, user);
+                sb_ds_cc_name(&opt->ds, 0, (sb_ds_cc_slot(&opt->ds, i) + flip) % 2, cc);
+                msgpack_pack_map(&pk, 2);
+                sb_pack_kv_str(&pk, "user", user);
+                sb_pack_kv_str(&pk, "callcenter", cc);
+            }
+        }
+        msgpack_sbuffer copy = {.size = args.size, .data = args.data, .alloc = args.alloc};
+        int rc =
+            sb_client_call(&c, batch <= 1 ? "member.move" : "member.add_bulk", &copy, &r, &err);
+        if (rc != 0) {
+            snprintf(w->failure, sizeof(w->failure), "write: %s", err.message);
+            break;
+        }
+        msgpack_unpacked_destroy(&r);
+        atomic_fetch_add_explicit(&w->ops, batch, memory_order_relaxed);
+    }
+    msgpack_sbuffer_destroy(&args);
+    sb_client_close(&c);
+    return NULL;
+}
+
+static void *redis_writer(void *arg)
+{
+    worker_t *w = arg;
+    redisContext *r = redisConnectUnix(w->opt->socket);
+    if (r == NULL || r->err) {
+        snprintf(w->failure, sizeof(w->failure), "redis: %s", r ? r->errstr : "no memory");
+        redisFree(r);
+        return NULL;
+    }
+    char key[48];
+    for (uint64_t n = 0; !atomic_load_explicit(w->stop, memory_order_relaxed); n++) {
+        snprintf(key, sizeof(key), "w:%u:%llu", w->index, (unsigned long long)(n % 100000));
+        redisReply *reply = redisCommand(r, "SET %s %s", key, n % 2 ? "CC0" : "CC1");
+        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+            snprintf(w->failure, sizeof(w->failure), "redis SET failed");
+            freeReplyObject(reply);
+            break;
+        }
+        freeReplyObject(reply);
+        atomic_fetch_add_explicit(&w->ops, 1, memory_order_relaxed);
+    }
+    redisFree(r);
+    return NULL;
+}
+
+static int cmd_writes(const options_t *opt)
+{
+    bool redis = strcmp(opt->target, "redis") == 0;
+    if (!redis && opt->token == NULL)
+        die("%s", "--token is needed for switchboard (the admin token)");
+    double rate = measure(opt, opt->clients, redis ? redis_writer : switchboard_writer);
+    printf("ops_per_second %.0f\n", rate);
+    return 0;
+}
+
+/* ---- Redis gets what Switchboard answers ------------------------------- */
+
+/* For every user, softphone.check_batch's answer, packed, under the user's
+ * key: Redis then serves the same bytes Switchboard does. */
+static int cmd_fill_redis(const options_t *opt)
+{
+    sb_client_t c;
+    sb_err_t err;
+    sb_err_clear(&err);
+    if (sb_client_connect(&c, opt->socket, &err) != 0 ||
+        sb_client_authenticate(&c, opt->token, &err) != 0)
+        die("%s", err.message);
+    redisContext *r = redisConnectUnix(opt->target);
+    if (r == NULL || r->err)
+        die("cannot reach Redis at %s", opt->target);
+    msgpack_sbuffer args, value;
+    msgpack_sbuffer_init(&args);
+    msgpack_sbuffer_init(&value);
+    for (uint32_t o = 0; o < opt->ds.orgs; o++) {
+        char org[16];
+        sb_ds_org(&opt->ds, o, org);
+        for (uint64_t i = o; i < opt->ds.users;) {
+            args.size = 0;
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+            uint64_t ids[100];
+            unsigned n = 0;
+            for (; n < 100 && i < opt->ds.users; n++, i += opt->ds.orgs)
+                ids[n] = i;
+            msgpack_pack_map(&pk, 2);
+            sb_pack_kv_str(&pk, "org", org);
+            sb_pack_str(&pk, "users");
+            msgpack_pack_array(&pk, n);
+            char user[19], key[48];
+            for (unsigned b = 0; b < n; b++) {
+                sb_ds_user(ids[b], user);
+                sb_pack_str(&pk, user);
+            }
+            msgpack_unpacked res;
+            if (sb_client_call(&c, "softphone.check_batch", &args, &res, &err) != 0)
+                die("%s", err.message);
+            const msgpack_object *results = sb_obj_get(&res.data, "results");
+            for (unsigned b = 0; results && b < n; b++) {
+                value.size = 0;
+                msgpack_packer vpk;
+                msgpack_packer_init(&vpk, &value, msgpack_sbuffer_write);
+                msgpack_pack_object(&vpk, results->via.array.ptr[b]);
+                redis_key(opt, ids[b], key);
+                redisAppendCommand(r, "SET %s %b", key, value.data, value.size);
+            }
+            for (unsigned b = 0; b < n; b++) {
+                redisReply *reply;
+                if (redisGetReply(r, (void **)&reply) != REDIS_OK)
+                    die("redis: %s", r->errstr);
+                freeReplyObject(reply);
+            }
+            msgpack_unpacked_destroy(&res);
+        }
+    }
+    msgpack_sbuffer_destroy(&args);
+    msgpack_sbuffer_destroy(&value);
+    redisFree(r);
+    sb_client_close(&c);
+    return 0;
+}
+
+/* ---- memory per idle connection ----------------------------------------- */
+
+static long rss_kib(long pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+/* Opens --connections connections (authenticated for Switchboard, as an
+ * application would hold them), waits, and prints the server's RSS growth
+ * per connection in bytes. */
+static int cmd_idle(const options_t *opt)
+{
+    bool redis = strcmp(opt->target, "redis") == 0;
+    long before = rss_kib(opt->pid);
+    sb_client_t *sb = calloc(opt->connections, sizeof(*sb));
+    redisContext **rc = calloc(opt->connections, sizeof(*rc));
+    sb_err_t err;
+    for (unsigned i = 0; sb && rc && i < opt->connections; i++) {
+        if (redis) {
+            rc[i] = redisConnectUnix(opt->socket);
+            redisReply *reply = rc[i] && !rc[i]->err ? redisCommand(rc[i], "PING") : NULL;
+            if (reply == NULL)
+                die("%s", "cannot hold Redis connections");
+            freeReplyObject(reply);
+        } else if (sb_client_connect(&sb[i], opt->socket, &err) != 0 ||
+                   sb_client_authenticate(&sb[i], opt->token, &err) != 0) {
+            die("%s", err.message);
+        }
+    }
+    sleep(1);
+    long after = rss_kib(opt->pid);
+    printf("bytes_per_connection %.0f\n",
+           (double)(after - before) * 1024.0 / (double)opt->connections);
+    for (unsigned i = 0; sb && rc && i < opt->connections; i++) {
+        if (redis)
+            redisFree(rc[i]);
+        else
+            sb_client_close(&sb[i]);
+    }
+    free(sb);
+    free(rc);
+    return 0;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: sbbench COMMAND [options]   (bench/README.md)\n"
+            "  load DIR --layout FILE          make the data set in a store\n"
+            "  fill-redis --socket SB --token T --target REDIS_SOCKET\n"
+            "  inproc DIR --target index|bare [--mode renewed|one-txn] --threads T\n"
+            "  socket --target switchboard|redis --socket S [--token T] --clients C "
+            "--depth D [--batch B]\n"
+            "  writes --target switchboard|redis --socket S [--token T] --clients C [--batch B]\n"
+            "  idle --target switchboard|redis --socket S [--token T] --pid P --connections N\n"
+            "data: --users N --orgs M --callcenters K --seed S; timing: --seconds D\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        usage();
+    const char *command = argv[1];
+    options_t opt = {
+        .ds = {.users = 100000, .orgs = 10, .callcenters = 100, .seed = 1},
+        .target = "switchboard",
+        .mode = "renewed",
+        .threads = 1,
+        .clients = 1,
+        .depth = 1,
+        .connections = 1000,
+        .seconds = 2,
+    };
+    static const struct option longs[] = {
+        {"users", 1, 0, 'n'},       {"orgs", 1, 0, 'm'},    {"callcenters", 1, 0, 'k'},
+        {"seed", 1, 0, 's'},        {"socket", 1, 0, 'S'},  {"token", 1, 0, 'T'},
+        {"target", 1, 0, 't'},      {"layout", 1, 0, 'L'},  {"mode", 1, 0, 'M'},
+        {"threads", 1, 0, 'j'},     {"clients", 1, 0, 'c'}, {"depth", 1, 0, 'd'},
+        {"batch", 1, 0, 'b'},       {"seconds", 1, 0, 'D'}, {"pid", 1, 0, 'p'},
+        {"connections", 1, 0, 'C'}, {0, 0, 0, 0},
+    };
+    optind = 2;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (ch) {
+        case 'n':
+            opt.ds.users = strtoull(optarg, NULL, 10);
+            break;
+        case 'm':
+            opt.ds.orgs = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'k':
+            opt.ds.callcenters = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 's':
+            opt.ds.seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'S':
+            opt.socket = optarg;
+            break;
+        case 'T':
+            opt.token = optarg;
+            break;
+        case 't':
+            opt.target = optarg;
+            break;
+        case 'L':
+            opt.layout = optarg;
+            break;
+        case 'M':
+            opt.mode = optarg;
+            break;
+        case 'j':
+            opt.threads = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'c':
+            opt.clients = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'd':
+            opt.depth = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'b':
+            opt.batch = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'D':
+            opt.seconds = strtod(optarg, NULL);
+            break;
+        case 'p':
+            opt.pid = strtol(optarg, NULL, 10);
+            break;
+        case 'C':
+            opt.connections = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        default:
+            usage();
+        }
+    }
+    if (optind < argc)
+        opt.dir = argv[optind];
+    if (opt.ds.users == 0 || opt.ds.orgs == 0 || opt.ds.users < opt.ds.orgs || opt.threads == 0 ||
+        opt.clients == 0 || opt.depth == 0 || opt.seconds <= 0)
+        usage();
+    if (strcmp(command, "load") == 0 && opt.dir && opt.layout)
+        return sb_ds_load(&opt.ds, opt.dir, opt.layout) == 0 ? 0 : 1;
+    if (strcmp(command, "inproc") == 0 && opt.dir)
+        return cmd_inproc(&opt);
+    if (strcmp(command, "socket") == 0 && opt.socket)
+        return cmd_socket(&opt);
+    if (strcmp(command, "writes") == 0 && opt.socket)
+        return cmd_writes(&opt);
+    if (strcmp(command, "fill-redis") == 0 && opt.socket && opt.token)
+        return cmd_fill_redis(&opt);
+    if (strcmp(command, "idle") == 0 && opt.socket && opt.pid > 0)
+        return cmd_idle(&opt);
+    usage();
+}
