@@ -20,6 +20,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +43,35 @@ struct sb_index {
     /* Checks hold it shared; adopting a map the server grew holds it
      * exclusively (mdb_env_set_mapsize remaps, so no read may be running). */
     pthread_rwlock_t remap;
+    _Atomic uint64_t remaps; /* how many times the map moved: cached pointers die with it */
 };
+
+/*
+ * The views a reader found in the current snapshot. Members of one Call
+ * Center with one profile share a view, and an org has few: while no write
+ * commits (the snapshot's transaction id stays the same) and the map does
+ * not move, a view found once is where it was, in pages the snapshot pins,
+ * so the second look-up of a check becomes a probe here. Any commit or
+ * remap starts a new epoch, which empties the cache at once.
+ */
+#define VIEW_CACHE_SLOTS 1024 /* a power of two */
+#define VIEW_CACHE_KEY_MAX 120
+
+typedef struct cached_view {
+    uint64_t epoch; /* valid when the reader's epoch */
+    uint32_t key_len;
+    const void *data;
+    size_t len;
+    char key[VIEW_CACHE_KEY_MAX];
+} cached_view_t;
 
 struct sb_index_reader {
     sb_index *index;
-    MDB_txn *txn; /* reset between checks: it pins no pages while idle */
+    MDB_txn *txn;         /* reset between checks: it pins no pages while idle */
+    size_t snapshot;      /* the transaction id the cache was filled in */
+    uint64_t remaps;      /* the index's remap count then */
+    uint64_t epoch;       /* of the cache; 0 is never valid */
+    cached_view_t *cache; /* VIEW_CACHE_SLOTS */
 };
 
 __attribute__((format(printf, 3, 4))) static void say(char *why, size_t cap, const char *fmt, ...)
@@ -177,6 +202,7 @@ static int adopt_grown_map(sb_index *index)
 {
     pthread_rwlock_wrlock(&index->remap);
     int rc = mdb_env_set_mapsize(index->env, 0);
+    atomic_fetch_add(&index->remaps, 1);
     pthread_rwlock_unlock(&index->remap);
     return rc;
 }
@@ -188,6 +214,11 @@ SB_INDEX_API int sb_index_reader_open(sb_index *index, sb_index_reader **out)
     if (reader == NULL)
         return SB_INDEX_ENOMEM;
     reader->index = index;
+    reader->cache = calloc(VIEW_CACHE_SLOTS, sizeof(*reader->cache));
+    if (reader->cache == NULL) {
+        free(reader);
+        return SB_INDEX_ENOMEM;
+    }
     int rc = MDB_MAP_RESIZED;
     for (int tries = 0; tries < 3 && rc != 0; tries++) {
         pthread_rwlock_rdlock(&index->remap);
@@ -203,6 +234,7 @@ SB_INDEX_API int sb_index_reader_open(sb_index *index, sb_index_reader **out)
             break;
     }
     if (rc != 0) {
+        free(reader->cache);
         free(reader);
         return rc == MDB_READERS_FULL ? SB_INDEX_EREADERS
                : rc == ENOMEM         ? SB_INDEX_ENOMEM
@@ -217,6 +249,7 @@ SB_INDEX_API void sb_index_reader_close(sb_index_reader *reader)
     if (reader == NULL)
         return;
     mdb_txn_abort(reader->txn);
+    free(reader->cache);
     free(reader);
 }
 
@@ -228,8 +261,16 @@ static int begin(sb_index_reader *reader)
     for (int tries = 0; tries < 3; tries++) {
         pthread_rwlock_rdlock(&index->remap);
         int rc = mdb_txn_renew(reader->txn);
-        if (rc == 0)
+        if (rc == 0) {
+            size_t snapshot = mdb_txn_id(reader->txn);
+            uint64_t remaps = atomic_load(&index->remaps);
+            if (snapshot != reader->snapshot || remaps != reader->remaps || reader->epoch == 0) {
+                reader->snapshot = snapshot;
+                reader->remaps = remaps;
+                reader->epoch++; /* a new snapshot: what the cache holds is gone */
+            }
             return 0;
+        }
         pthread_rwlock_unlock(&index->remap);
         if (rc == MDB_MAP_RESIZED) {
             if (adopt_grown_map(index) != 0)
@@ -268,6 +309,31 @@ static void answer_reset(sb_index_answer *a, sb_index_reason reason)
     a->record_len = 0;
 }
 
+/* The view at `key`: from the cache when this snapshot already found it. */
+static int find_view(sb_index_reader *reader, const MDB_val *key, MDB_val *out)
+{
+    uint64_t hash = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < key->mv_size; i++)
+        hash = (hash ^ ((const unsigned char *)key->mv_data)[i]) * 1099511628211ULL;
+    cached_view_t *slot = &reader->cache[hash & (VIEW_CACHE_SLOTS - 1)];
+    if (slot->epoch == reader->epoch && slot->key_len == key->mv_size &&
+        memcmp(slot->key, key->mv_data, key->mv_size) == 0) {
+        out->mv_data = (void *)slot->data;
+        out->mv_size = slot->len;
+        return 0;
+    }
+    MDB_val k = *key;
+    int rc = mdb_get(reader->txn, reader->index->views, &k, out);
+    if (rc == 0 && key->mv_size <= VIEW_CACHE_KEY_MAX) {
+        slot->epoch = reader->epoch;
+        slot->key_len = (uint32_t)key->mv_size;
+        memcpy(slot->key, key->mv_data, key->mv_size);
+        slot->data = out->mv_data;
+        slot->len = out->mv_size;
+    }
+    return rc;
+}
+
 /* A member's answer: the view of (Call Center, profile), copied in. */
 static int member_answer(sb_index_reader *reader, const char *org, size_t org_len,
                          const MDB_val *member, sb_index_answer *a)
@@ -285,7 +351,7 @@ static int member_answer(sb_index_reader *reader, const char *org, size_t org_le
     key[org_len + 1 + SB_SFID_LEN] = '\0';
     memcpy(key + org_len + 2 + SB_SFID_LEN, a->profile, profile_len);
     MDB_val k = {org_len + 2 + SB_SFID_LEN + profile_len, key}, v;
-    int rc = mdb_get(reader->txn, reader->index->views, &k, &v);
+    int rc = find_view(reader, &k, &v);
     if (rc != 0)
         return SB_INDEX_ECORRUPT; /* the server writes it with the membership */
     if (v.mv_size > sizeof(a->record))

@@ -35,7 +35,12 @@ struct sb_conn {
     uint8_t *buf;    /* bytes read, not yet framed */
     size_t len, cap;
     size_t inflight;
-    size_t queued_bytes;     /* replies handed to libuv, not yet written */
+    size_t queued_bytes; /* replies handed to libuv or gathered, not yet written */
+    /* Replies made during one pass of process_buffer, sent in one write at
+     * its end: a client that pipelines gets one system call, not one per
+     * answer. */
+    char *out;
+    size_t out_len, out_cap;
     uint64_t stalled_since;  /* when queued_bytes last made progress (ms) */
     sb_token_record_t token; /* role NONE until authenticated */
     int auth_failures;
@@ -71,6 +76,7 @@ static void conn_unref(sb_conn_t *conn)
     if (--conn->refs > 0)
         return;
     free(conn->buf);
+    free(conn->out);
     free(conn);
 }
 
@@ -88,10 +94,15 @@ static void close_cb(uv_handle_t *handle)
     conn_unref(conn);
 }
 
+static void flush_out(sb_conn_t *conn);
+
 static void conn_close(sb_conn_t *conn, const char *why)
 {
     if (conn->closing)
         return;
+    flush_out(conn); /* answers gathered before the reason to close, as if sent at once */
+    if (conn->closing)
+        return; /* the flush failed, and closed the connection itself */
     conn->closing = true;
     sb_info("conn %llu: closed: %s", (unsigned long long)conn->id, why);
     uv_close((uv_handle_t *)&conn->pipe, close_cb);
@@ -149,23 +160,19 @@ static void write_cb(uv_write_t *req, int status)
     conn_unref(conn);
 }
 
-/* Sends a reply, taking ownership of the sbuffer's data. */
-static void send_reply(sb_conn_t *conn, msgpack_sbuffer *reply)
+/* Hands `len` bytes at `data` (malloc'd; taken over) to libuv. */
+static void write_out(sb_conn_t *conn, char *data, size_t len)
 {
-    if (conn->closing)
-        return;
     write_req_t *w = calloc(1, sizeof(*w));
     if (w == NULL) {
+        free(data);
         conn_close(conn, "out of memory for a reply");
         return;
     }
     w->conn = conn;
-    w->len = reply->size;
-    w->data = msgpack_sbuffer_release(reply);
+    w->len = len;
+    w->data = data;
     uv_buf_t buf = uv_buf_init(w->data, (unsigned)w->len);
-    if (conn->queued_bytes == 0)
-        conn->stalled_since = now_ms(conn);
-    conn->queued_bytes += w->len;
     conn->refs++;
     int rc = uv_write(&w->req, (uv_stream_t *)&conn->pipe, &buf, 1, write_cb);
     if (rc != 0) {
@@ -174,8 +181,51 @@ static void send_reply(sb_conn_t *conn, msgpack_sbuffer *reply)
         free(w);
         conn_close(conn, uv_strerror(rc)); /* the handle keeps its own reference */
         conn_unref(conn);
-        return;
     }
+}
+
+/* Sends what process_buffer gathered, in one write. */
+static void flush_out(sb_conn_t *conn)
+{
+    if (conn->out_len == 0 || conn->closing)
+        return;
+    char *data = conn->out;
+    size_t len = conn->out_len;
+    conn->out = NULL;
+    conn->out_len = conn->out_cap = 0;
+    write_out(conn, data, len);
+}
+
+/* Sends a reply, taking ownership of the sbuffer's data; inside
+ * process_buffer, gathers it for the pass's one write. */
+static void send_reply(sb_conn_t *conn, msgpack_sbuffer *reply)
+{
+    if (conn->closing)
+        return;
+    if (conn->queued_bytes == 0)
+        conn->stalled_since = now_ms(conn);
+    conn->queued_bytes += reply->size;
+    if (conn->processing) {
+        if (conn->out_cap - conn->out_len < reply->size) {
+            size_t cap = conn->out_cap ? conn->out_cap : 16384;
+            while (cap - conn->out_len < reply->size)
+                cap *= 2;
+            char *grown = realloc(conn->out, cap);
+            if (grown == NULL) {
+                conn_close(conn, "out of memory for a reply");
+                return;
+            }
+            conn->out = grown;
+            conn->out_cap = cap;
+        }
+        memcpy(conn->out + conn->out_len, reply->data, reply->size);
+        conn->out_len += reply->size;
+    } else {
+        size_t len = reply->size;
+        write_out(conn, msgpack_sbuffer_release(reply), len);
+    }
+    if (conn->closing)
+        return;
     if (conn->queued_bytes > conn->server->cfg.write_cap_bytes) {
         conn_close(conn, "its unread replies passed --write-cap-bytes");
         return;
@@ -336,6 +386,7 @@ static void process_buffer(sb_conn_t *conn)
         off += msg_len;
     }
     conn->processing = false;
+    flush_out(conn);
     if (conn->closing)
         return;
     if (off > 0) {

@@ -48,8 +48,9 @@ int sb_client_send(sb_client_t *client, const char *method, const void *args, si
                    uint32_t *msgid, sb_err_t *err);
 
 /**
- * Waits for the next answer (the server answers a connection's requests in
- * order). Returns 0 with *result pointing at the result inside `reply`
+ * Waits for the next answer. Answers come as requests finish: reads in the
+ * order sent, a write's after its commit (possibly after later reads'), so
+ * match them by *msgid. Returns 0 with *result pointing at the result inside `reply`
  * (msgpack_unpacked_init it once; its objects and strings stay valid until
  * the next read on this client), SB_CLIENT_REFUSED, or a negative errno.
  */
