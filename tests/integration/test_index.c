@@ -280,6 +280,14 @@ static void the_library_and_the_server_agree_for_every_user(void **state)
     assert_int_equal(sb_index_check(reader, "org0", "005999999000001", &one), 0);
     assert_true(one.softphone);
     assert_string_equal(one.internal_name, "Desk");
+    /* A Call Center's change reaches the next check: no view is kept past
+     * the snapshot it was found in. */
+    call(&c, "callcenter.update",
+         json_pack("{s:s, s:s, s:{s:s}}", "org", "org0", "id", "Desk", "values",
+                   "/reqGeneralInfo/reqDisplayName", "Front Desk"),
+         NULL);
+    assert_int_equal(sb_index_check(reader, "org0", "005999999000001", &one), 0);
+    assert_string_equal(one.display_name, "Front Desk");
     free(batch);
     sb_index_reader_close(reader);
     sb_index_close(index);
