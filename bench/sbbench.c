@@ -44,6 +44,7 @@ __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "sbbench: ");
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): a false positive, see server/error.c
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
@@ -543,7 +544,7 @@ static int cmd_idle(const options_t *opt)
     bool redis = strcmp(opt->target, "redis") == 0;
     long before = rss_kib(opt->pid);
     sb_client_t *sb = calloc(opt->connections, sizeof(*sb));
-    redisContext **rc = calloc(opt->connections, sizeof(*rc));
+    redisContext **rc = calloc(opt->connections, sizeof(redisContext *));
     sb_err_t err;
     for (unsigned i = 0; sb && rc && i < opt->connections; i++) {
         if (redis) {

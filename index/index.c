@@ -80,6 +80,7 @@ __attribute__((format(printf, 3, 4))) static void say(char *why, size_t cap, con
         return;
     va_list ap;
     va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): a false positive, see server/error.c
     vsnprintf(why, cap, fmt, ap);
     va_end(ap);
 }

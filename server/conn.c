@@ -94,15 +94,15 @@ static void close_cb(uv_handle_t *handle)
     conn_unref(conn);
 }
 
-static void flush_out(sb_conn_t *conn);
+static int flush_out(sb_conn_t *conn);
 
 static void conn_close(sb_conn_t *conn, const char *why)
 {
     if (conn->closing)
         return;
-    flush_out(conn); /* answers gathered before the reason to close, as if sent at once */
-    if (conn->closing)
-        return; /* the flush failed, and closed the connection itself */
+    /* Answers gathered before the reason to close go out first, as if
+     * sent at once; if they cannot, there is nothing more to do for them. */
+    (void)flush_out(conn);
     conn->closing = true;
     sb_info("conn %llu: closed: %s", (unsigned long long)conn->id, why);
     uv_close((uv_handle_t *)&conn->pipe, close_cb);
@@ -160,40 +160,42 @@ static void write_cb(uv_write_t *req, int status)
     conn_unref(conn);
 }
 
-/* Hands `len` bytes at `data` (malloc'd; taken over) to libuv. */
-static void write_out(sb_conn_t *conn, char *data, size_t len)
+/* Hands `len` bytes at `data` (malloc'd; taken over) to libuv, already
+ * counted in queued_bytes. Returns 0, or a libuv error (the bytes dropped,
+ * the connection left for the caller to close). */
+static int write_out(sb_conn_t *conn, char *data, size_t len)
 {
     write_req_t *w = calloc(1, sizeof(*w));
     if (w == NULL) {
+        conn->queued_bytes -= len;
         free(data);
-        conn_close(conn, "out of memory for a reply");
-        return;
+        return UV_ENOMEM;
     }
     w->conn = conn;
     w->len = len;
     w->data = data;
     uv_buf_t buf = uv_buf_init(w->data, (unsigned)w->len);
-    conn->refs++;
+    conn->refs++; /* the handle holds one too: this never frees the connection */
     int rc = uv_write(&w->req, (uv_stream_t *)&conn->pipe, &buf, 1, write_cb);
     if (rc != 0) {
         conn->queued_bytes -= w->len;
+        conn->refs--;
         free(w->data);
         free(w);
-        conn_close(conn, uv_strerror(rc)); /* the handle keeps its own reference */
-        conn_unref(conn);
     }
+    return rc;
 }
 
 /* Sends what process_buffer gathered, in one write. */
-static void flush_out(sb_conn_t *conn)
+static int flush_out(sb_conn_t *conn)
 {
     if (conn->out_len == 0 || conn->closing)
-        return;
+        return 0;
     char *data = conn->out;
     size_t len = conn->out_len;
     conn->out = NULL;
     conn->out_len = conn->out_cap = 0;
-    write_out(conn, data, len);
+    return write_out(conn, data, len);
 }
 
 /* Sends a reply, taking ownership of the sbuffer's data; inside
@@ -222,10 +224,12 @@ static void send_reply(sb_conn_t *conn, msgpack_sbuffer *reply)
         conn->out_len += reply->size;
     } else {
         size_t len = reply->size;
-        write_out(conn, msgpack_sbuffer_release(reply), len);
+        int rc = write_out(conn, msgpack_sbuffer_release(reply), len);
+        if (rc != 0) {
+            conn_close(conn, uv_strerror(rc));
+            return;
+        }
     }
-    if (conn->closing)
-        return;
     if (conn->queued_bytes > conn->server->cfg.write_cap_bytes) {
         conn_close(conn, "its unread replies passed --write-cap-bytes");
         return;
@@ -386,7 +390,9 @@ static void process_buffer(sb_conn_t *conn)
         off += msg_len;
     }
     conn->processing = false;
-    flush_out(conn);
+    int rc = flush_out(conn);
+    if (rc != 0)
+        conn_close(conn, uv_strerror(rc));
     if (conn->closing)
         return;
     if (off > 0) {
