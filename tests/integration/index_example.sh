@@ -18,7 +18,13 @@ export SB_DATA_DIR="$work/data"
 awk '/^```c index-example/{on=1; next} /^```/{on=0} on' "$source/docs/index.md" >"$work/check.c"
 [ -s "$work/check.c" ] || { echo "FAIL: no index-example block in docs/index.md" >&2; exit 1; }
 cd "$work"
-cc check.c $(pkg-config --cflags --libs switchboard-index) -o check
+# A sanitizer build's library needs its runtime first: build the program the same way.
+extra=()
+lib=$(ls "$work"/prefix/lib/libswitchboard-index.so)
+if ldd "$lib" | grep -q libasan; then extra=(-fsanitize=address,undefined); fi
+if ldd "$lib" | grep -q libtsan; then extra=(-fsanitize=thread); fi
+# The page's command, with those flags when they apply:
+cc "${extra[@]}" check.c $(pkg-config --cflags --libs switchboard-index) -o check
 
 switchboardd --durability none 2>"$work/server.log" &
 pid=$!

@@ -393,9 +393,6 @@ static void a_reader_keeps_working_while_the_map_grows(void **state)
         assert_true(a->softphone);
     }
     uint64_t last_map = map_bytes(&c);
-    print_message("map %llu -> %llu bytes; reader threads made %ld and %ld checks\n",
-                  (unsigned long long)first_map, (unsigned long long)last_map, threads[0].checks,
-                  threads[1].checks);
     assert_true(last_map >= 4 * first_map);
     atomic_store(&stop, true);
     for (int i = 0; i < 2; i++) {
@@ -404,6 +401,9 @@ static void a_reader_keeps_working_while_the_map_grows(void **state)
             fail_msg("reader thread %d: %s", i, threads[i].failure);
         assert_true(threads[i].checks > 0);
     }
+    print_message("map %llu -> %llu bytes; reader threads made %ld and %ld checks\n",
+                  (unsigned long long)first_map, (unsigned long long)last_map, threads[0].checks,
+                  threads[1].checks);
     free(a);
     sb_index_reader_close(mine);
     sb_index_close(index);
