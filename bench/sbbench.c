@@ -109,6 +109,32 @@ static double measure(const options_t *opt, unsigned n, worker_fn fn)
     return (double)(after - before) / (t1 - t0);
 }
 
+/* ---- connections, the same for every command -------------------------- */
+
+/* Connects and authenticates to switchboardd; 0, or -1 with the reason in `why`. */
+static int switchboard_connect(const options_t *opt, sb_client_t *c, char *why, size_t cap)
+{
+    sb_err_t err;
+    sb_err_clear(&err);
+    if (sb_client_connect(c, opt->socket, &err) == 0 &&
+        sb_client_authenticate(c, opt->token, &err) == 0)
+        return 0;
+    snprintf(why, cap, "switchboard: %s", err.message);
+    sb_client_close(c);
+    return -1;
+}
+
+/* Connects to Redis at `path`; NULL with the reason in `why`. */
+static redisContext *redis_connect(const char *path, char *why, size_t cap)
+{
+    redisContext *r = redisConnectUnix(path);
+    if (r != NULL && !r->err)
+        return r;
+    snprintf(why, cap, "redis at %s: %s", path, r ? r->errstr : "no memory");
+    redisFree(r);
+    return NULL;
+}
+
 /* ---- in process: sb_index_check and a bare mdb_get ---------------------- */
 
 static sb_index *shared_index;
@@ -199,12 +225,18 @@ static int cmd_inproc(const options_t *opt)
 
 /* ---- over a socket: Switchboard's client and hiredis, the same loop ------ */
 
+/* A random user of org number `org` (mod M): a request's users are all of
+ * one org, and each client keeps to the org of its own number. */
+static uint64_t pick_user(const options_t *opt, uint64_t *rng, uint64_t org)
+{
+    return sb_ds_next(rng, opt->ds.users / opt->ds.orgs) * opt->ds.orgs + org % opt->ds.orgs;
+}
+
 /* One Switchboard request: softphone.check, or check_batch of opt->batch users. */
 static int sb_send(worker_t *w, sb_client_t *c, uint64_t *rng, msgpack_sbuffer *args, sb_err_t *err)
 {
     const options_t *opt = w->opt;
-    uint64_t i = sb_ds_next(rng, opt->ds.users / opt->ds.orgs) * opt->ds.orgs +
-                 (uint64_t)w->index % opt->ds.orgs; /* a batch is of one org */
+    uint64_t i = pick_user(opt, rng, w->index);
     char org[16], user[19];
     sb_ds_org(&opt->ds, i, org);
     args->size = 0;
@@ -219,8 +251,7 @@ static int sb_send(worker_t *w, sb_client_t *c, uint64_t *rng, msgpack_sbuffer *
         sb_pack_str(&pk, "users");
         msgpack_pack_array(&pk, opt->batch);
         for (unsigned b = 0; b < opt->batch; b++) {
-            uint64_t j =
-                sb_ds_next(rng, opt->ds.users / opt->ds.orgs) * opt->ds.orgs + i % opt->ds.orgs;
+            uint64_t j = pick_user(opt, rng, i);
             sb_ds_user(j, user);
             sb_pack_str(&pk, user);
         }
@@ -235,13 +266,10 @@ static void *switchboard_worker(void *arg)
     worker_t *w = arg;
     const options_t *opt = w->opt;
     sb_client_t c;
+    if (switchboard_connect(opt, &c, w->failure, sizeof(w->failure)) != 0)
+        return NULL;
     sb_err_t err;
     sb_err_clear(&err);
-    if (sb_client_connect(&c, opt->socket, &err) != 0 ||
-        sb_client_authenticate(&c, opt->token, &err) != 0) {
-        snprintf(w->failure, sizeof(w->failure), "%s", err.message);
-        return NULL;
-    }
     msgpack_sbuffer args;
     msgpack_sbuffer_init(&args);
     msgpack_unpacked reply;
@@ -286,12 +314,9 @@ static void *redis_worker(void *arg)
 {
     worker_t *w = arg;
     const options_t *opt = w->opt;
-    redisContext *r = redisConnectUnix(opt->socket);
-    if (r == NULL || r->err) {
-        snprintf(w->failure, sizeof(w->failure), "redis: %s", r ? r->errstr : "no memory");
-        redisFree(r);
+    redisContext *r = redis_connect(opt->socket, w->failure, sizeof(w->failure));
+    if (r == NULL)
         return NULL;
-    }
     unsigned batch = opt->batch ? opt->batch : 1;
     char(*keys)[48] = calloc(batch, sizeof(*keys));
     const char **argv = calloc(batch + 1, sizeof(*argv));
@@ -299,8 +324,7 @@ static void *redis_worker(void *arg)
     uint64_t rng = opt->ds.seed * 104729 + w->index + 1;
     while (keys && argv && lens && !atomic_load_explicit(w->stop, memory_order_relaxed)) {
         for (unsigned d = 0; d < opt->depth; d++) {
-            uint64_t i = sb_ds_next(&rng, opt->ds.users / opt->ds.orgs) * opt->ds.orgs +
-                         (uint64_t)w->index % opt->ds.orgs;
+            uint64_t i = pick_user(opt, &rng, w->index);
             if (batch <= 1) {
                 redis_key(opt, i, keys[0]);
                 redisAppendCommand(r, "GET %s", keys[0]);
@@ -309,8 +333,7 @@ static void *redis_worker(void *arg)
             argv[0] = "MGET";
             lens[0] = 4;
             for (unsigned b = 0; b < batch; b++) {
-                uint64_t j = sb_ds_next(&rng, opt->ds.users / opt->ds.orgs) * opt->ds.orgs +
-                             i % opt->ds.orgs;
+                uint64_t j = pick_user(opt, &rng, i);
                 lens[b + 1] = (size_t)redis_key(opt, j, keys[b]);
                 argv[b + 1] = keys[b];
             }
@@ -360,13 +383,10 @@ static void *switchboard_writer(void *arg)
     worker_t *w = arg;
     const options_t *opt = w->opt;
     sb_client_t c;
+    if (switchboard_connect(opt, &c, w->failure, sizeof(w->failure)) != 0)
+        return NULL;
     sb_err_t err;
     sb_err_clear(&err);
-    if (sb_client_connect(&c, opt->socket, &err) != 0 ||
-        sb_client_authenticate(&c, opt->token, &err) != 0) {
-        snprintf(w->failure, sizeof(w->failure), "%s", err.message);
-        return NULL;
-    }
     uint64_t per_org = opt->ds.users / opt->ds.orgs;
     uint64_t slice = per_org / opt->clients, first = slice * w->index;
     unsigned batch = opt->batch ? opt->batch : 1;
@@ -404,9 +424,8 @@ static void *switchboard_writer(void *arg)
                 sb_pack_kv_str(&pk, "callcenter", cc);
             }
         }
-        msgpack_sbuffer copy = {.size = args.size, .data = args.data, .alloc = args.alloc};
         int rc =
-            sb_client_call(&c, batch <= 1 ? "member.move" : "member.add_bulk", &copy, &r, &err);
+            sb_client_call(&c, batch <= 1 ? "member.move" : "member.add_bulk", &args, &r, &err);
         if (rc != 0) {
             snprintf(w->failure, sizeof(w->failure), "write: %s", err.message);
             break;
@@ -422,12 +441,9 @@ static void *switchboard_writer(void *arg)
 static void *redis_writer(void *arg)
 {
     worker_t *w = arg;
-    redisContext *r = redisConnectUnix(w->opt->socket);
-    if (r == NULL || r->err) {
-        snprintf(w->failure, sizeof(w->failure), "redis: %s", r ? r->errstr : "no memory");
-        redisFree(r);
+    redisContext *r = redis_connect(w->opt->socket, w->failure, sizeof(w->failure));
+    if (r == NULL)
         return NULL;
-    }
     char key[48];
     for (uint64_t n = 0; !atomic_load_explicit(w->stop, memory_order_relaxed); n++) {
         snprintf(key, sizeof(key), "w:%u:%llu", w->index, (unsigned long long)(n % 100000));
@@ -461,14 +477,14 @@ static int cmd_writes(const options_t *opt)
 static int cmd_fill_redis(const options_t *opt)
 {
     sb_client_t c;
+    char why[600];
+    if (switchboard_connect(opt, &c, why, sizeof(why)) != 0)
+        die("%s", why);
+    redisContext *r = redis_connect(opt->target, why, sizeof(why));
+    if (r == NULL)
+        die("%s", why);
     sb_err_t err;
     sb_err_clear(&err);
-    if (sb_client_connect(&c, opt->socket, &err) != 0 ||
-        sb_client_authenticate(&c, opt->token, &err) != 0)
-        die("%s", err.message);
-    redisContext *r = redisConnectUnix(opt->target);
-    if (r == NULL || r->err)
-        die("cannot reach Redis at %s", opt->target);
     msgpack_sbuffer args, value;
     msgpack_sbuffer_init(&args);
     msgpack_sbuffer_init(&value);
@@ -545,17 +561,16 @@ static int cmd_idle(const options_t *opt)
     long before = rss_kib(opt->pid);
     sb_client_t *sb = calloc(opt->connections, sizeof(*sb));
     redisContext **rc = calloc(opt->connections, sizeof(redisContext *));
-    sb_err_t err;
+    char why[600];
     for (unsigned i = 0; sb && rc && i < opt->connections; i++) {
         if (redis) {
-            rc[i] = redisConnectUnix(opt->socket);
-            redisReply *reply = rc[i] && !rc[i]->err ? redisCommand(rc[i], "PING") : NULL;
+            rc[i] = redis_connect(opt->socket, why, sizeof(why));
+            redisReply *reply = rc[i] ? redisCommand(rc[i], "PING") : NULL;
             if (reply == NULL)
-                die("%s", "cannot hold Redis connections");
+                die("cannot hold Redis connections: %s", rc[i] ? "PING failed" : why);
             freeReplyObject(reply);
-        } else if (sb_client_connect(&sb[i], opt->socket, &err) != 0 ||
-                   sb_client_authenticate(&sb[i], opt->token, &err) != 0) {
-            die("%s", err.message);
+        } else if (switchboard_connect(opt, &sb[i], why, sizeof(why)) != 0) {
+            die("%s", why);
         }
     }
     sleep(1);

@@ -336,22 +336,19 @@ static int find_view(sb_index_reader *reader, const MDB_val *key, MDB_val *out)
 }
 
 /* A member's answer: the view of (Call Center, profile), copied in. */
-static int member_answer(sb_index_reader *reader, const char *org, size_t org_len,
-                         const MDB_val *member, sb_index_answer *a)
+static int member_answer(sb_index_reader *reader, const char *org, const MDB_val *member,
+                         sb_index_answer *a)
 {
     if (member->mv_size < SB_SFID_LEN || member->mv_size - SB_SFID_LEN >= sizeof(a->profile))
         return SB_INDEX_ECORRUPT;
     size_t profile_len = member->mv_size - SB_SFID_LEN;
     memcpy(a->profile, (const char *)member->mv_data + SB_SFID_LEN, profile_len);
     a->profile[profile_len] = '\0';
-    /* org \0 cc id \0 profile */
+    char cc[SB_SFID_LEN + 1];
+    memcpy(cc, member->mv_data, SB_SFID_LEN);
+    cc[SB_SFID_LEN] = '\0';
     char key[SB_ORG_ID_MAX + 1 + SB_SFID_LEN + 1 + sizeof(a->profile)];
-    memcpy(key, org, org_len);
-    key[org_len] = '\0';
-    memcpy(key + org_len + 1, member->mv_data, SB_SFID_LEN);
-    key[org_len + 1 + SB_SFID_LEN] = '\0';
-    memcpy(key + org_len + 2 + SB_SFID_LEN, a->profile, profile_len);
-    MDB_val k = {org_len + 2 + SB_SFID_LEN + profile_len, key}, v;
+    MDB_val k = {sb_softphone_view_key(key, sizeof(key), org, cc, a->profile), key}, v;
     int rc = find_view(reader, &k, &v);
     if (rc != 0)
         return SB_INDEX_ECORRUPT; /* the server writes it with the membership */
@@ -405,7 +402,7 @@ static int check_one(sb_index_reader *reader, const char *org, size_t org_len, c
     sb_index *index = reader->index;
     int rc = mdb_get(reader->txn, index->user_cc, &k, &v);
     if (rc == 0)
-        return member_answer(reader, org, org_len, &v, a);
+        return member_answer(reader, org, &v, a);
     if (rc != MDB_NOTFOUND)
         return SB_INDEX_ECORRUPT;
     /* Not a member: a known user, an unknown one, or an org that is not there. */

@@ -111,20 +111,6 @@ static int spawn(sb_plugin_child_t *c, sb_err_t *err)
     return 0;
 }
 
-static int send_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Reads one whole message before `deadline`; its length in *len. */
 static int read_reply(sb_plugin_child_t *c, int64_t deadline, size_t *len, const char **why)
 {
@@ -181,7 +167,7 @@ static int exchange(sb_plugin_child_t *c, const char *method, const msgpack_sbuf
     msgpack_pack_array(&pk, args ? 1 : 0);
     if (args)
         msgpack_sbuffer_write(&req, args->data, args->size);
-    int sent = send_all(c->fd, req.data, req.size);
+    int sent = sb_frame_send_all(c->fd, req.data, req.size);
     msgpack_sbuffer_destroy(&req);
     if (sent != 0)
         return fail(c, "it crashed or exited", err);

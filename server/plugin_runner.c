@@ -156,18 +156,6 @@ static void serve(const char *method, const msgpack_object *args, msgpack_packer
     sb_callcenter_free(cc);
 }
 
-static int send_all(const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(CHANNEL, data, len, MSG_NOSIGNAL);
-        if (n <= 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -226,7 +214,7 @@ int main(int argc, char **argv)
             msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
             sb_rpc_pack_result_head(&pk, msg.msgid);
             serve(msg.method, msg.args, &pk);
-            ok = send_all(out.data, out.size) == 0;
+            ok = sb_frame_send_all(CHANNEL, out.data, out.size) == 0;
             msgpack_sbuffer_destroy(&out);
         }
         msgpack_unpacked_destroy(&req);

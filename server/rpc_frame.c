@@ -1,6 +1,7 @@
 #include "rpc_frame.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 
 /* Big-endian unsigned of `width` bytes at p. */
 static uint64_t read_be(const uint8_t *p, int width)
@@ -156,4 +157,19 @@ int sb_frame_scan(const uint8_t *data, size_t len, size_t max_message, size_t *m
     }
     *message_len = pos;
     return SB_FRAME_COMPLETE;
+}
+
+int sb_frame_send_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EPIPE;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
 }

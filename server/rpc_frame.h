@@ -31,3 +31,10 @@
  * `max_message` bytes. Never reads past data[len - 1].
  */
 int sb_frame_scan(const uint8_t *data, size_t len, size_t max_message, size_t *message_len);
+
+/**
+ * The other direction, for the blocking ends (sbctl's client, the plugin
+ * child and its runner): sends all of data[0..len) on socket `fd`, again
+ * after EINTR, without SIGPIPE. Returns 0 or a negative errno.
+ */
+int sb_frame_send_all(int fd, const void *data, size_t len);

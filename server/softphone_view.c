@@ -100,6 +100,21 @@ const char *sb_softphone_reason_name(sb_softphone_reason_t reason)
     return (unsigned)reason < SB_SOFTPHONE_REASONS ? names[reason] : "UNKNOWN";
 }
 
+size_t sb_softphone_view_key(char *buf, size_t cap, const char *org, const char *cc_id,
+                             const char *profile)
+{
+    size_t org_len = strlen(org), cc_len = strlen(cc_id), profile_len = strlen(profile);
+    size_t len = org_len + 1 + cc_len + 1 + profile_len;
+    if (len > cap)
+        return 0;
+    memcpy(buf, org, org_len);
+    buf[org_len] = '\0';
+    memcpy(buf + org_len + 1, cc_id, cc_len);
+    buf[org_len + 1 + cc_len] = '\0';
+    memcpy(buf + org_len + 2 + cc_len, profile, profile_len);
+    return len;
+}
+
 const char *sb_layout_source_name(sb_layout_source_t source)
 {
     static const char *const names[] = {"profile", "default", "none"};

@@ -68,6 +68,14 @@ typedef struct sb_softphone_view {
     uint32_t layout_len;
 } sb_softphone_view_t;
 
+/**
+ * The key of a view in the `views` database, shared by the store and the
+ * in-process read library: org \0 Call Center id \0 profile. Writes it to
+ * buf and returns its length, or 0 when it does not fit in `cap`.
+ */
+size_t sb_softphone_view_key(char *buf, size_t cap, const char *org, const char *cc_id,
+                             const char *profile);
+
 /** Encodes `view` into *out [owned: free()], *len bytes. */
 int sb_softphone_view_encode(const sb_softphone_view_t *view, uint8_t **out, size_t *len);
 

@@ -24,14 +24,10 @@ void sb_store_set_renderer(sb_store_t *store, sb_store_renderer_fn fn, void *ctx
     store->renderer_ctx = ctx;
 }
 
-/* The key of a view. */
+/* The key of a view (SB_KEY_MAX holds the longest). */
 static void view_key(sb_key_t *key, const char *org, const char *cc, const char *profile)
 {
-    sb__key(key, org, cc);
-    key->buf[key->len++] = '\0';
-    size_t n = strlen(profile);
-    memcpy(key->buf + key->len, profile, n);
-    key->len += n;
+    key->len = sb_softphone_view_key(key->buf, sizeof(key->buf), org, cc, profile);
 }
 
 /* A number item of the general section; 0 when absent (the softphone's own default applies). */

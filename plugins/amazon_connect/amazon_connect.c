@@ -276,16 +276,11 @@ static int ac_call_event(void *state, const sb_adapter_callcenter *cc, const cha
                                    {"CONNECTED_TO_AGENT", "accept"},
                                    {"DISCONNECTED", "end"},
                                    {NULL, NULL}};
-    const char *action = NULL;
-    for (size_t i = 0; type && map[i].from; i++)
-        if (strcmp(type, map[i].from) == 0)
-            action = map[i].to;
-    if (action == NULL || id == NULL) {
+    const char *action = sbu_put_call_action(sink, map, type, id);
+    if (action == NULL) {
         json_decref(root);
         return SB_ADAPTER_IGNORED;
     }
-    sink->set(sink->ctx, "action", action);
-    sink->set(sink->ctx, "vendor_call_key", id);
     const char *method = json_string_value(json_object_get(d, "initiationMethod"));
     if (strcmp(action, "start") == 0)
         sink->set(sink->ctx, "call_type",

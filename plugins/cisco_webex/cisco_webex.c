@@ -148,16 +148,11 @@ static int wx_call_event(void *state, const sb_adapter_callcenter *cc, const cha
         {"eAgentOfferContact", "start"}, {"eAgentContactAssigned", "accept"},
         {"eAgentContactHeld", "hold"},   {"eAgentContactUnHeld", "resume"},
         {"eAgentContactEnded", "end"},   {NULL, NULL}};
-    const char *action = NULL;
-    for (size_t i = 0; type && map[i].from; i++)
-        if (strcmp(type, map[i].from) == 0)
-            action = map[i].to;
-    if (action == NULL || id == NULL) {
+    const char *action = sbu_put_call_action(sink, map, type, id);
+    if (action == NULL) {
         json_decref(e);
         return SB_ADAPTER_IGNORED;
     }
-    sink->set(sink->ctx, "action", action);
-    sink->set(sink->ctx, "vendor_call_key", id);
     json_t *interaction = json_object_get(data, "interaction");
     json_t *details = json_object_get(interaction, "callAssociatedDetails");
     const char *ani = json_string_value(json_object_get(details, "ani"));

@@ -74,22 +74,30 @@ int sbu_require(const sb_adapter_sink *sink, bool ok, const char *section, const
     return 1;
 }
 
+const char *sbu_put_call_action(const sb_adapter_sink *sink, const sbu_pair *map, const char *kind,
+                                const char *id)
+{
+    const char *action = NULL;
+    for (size_t i = 0; kind && map[i].from && action == NULL; i++)
+        if (strcmp(kind, map[i].from) == 0)
+            action = map[i].to;
+    if (action == NULL || id == NULL)
+        return NULL;
+    sink->set(sink->ctx, "action", action);
+    sink->set(sink->ctx, "vendor_call_key", id);
+    return action;
+}
+
 int sbu_map_json_event(const char *event, const char *kind_key, const char *id_key,
                        const sbu_pair *map, const sbu_pair *passed, const sb_adapter_sink *sink)
 {
     json_t *e = json_loads(event ? event : "", 0, NULL);
     const char *kind = json_string_value(json_object_get(e, kind_key));
     const char *id = json_string_value(json_object_get(e, id_key));
-    const char *action = NULL;
-    for (size_t i = 0; kind && map[i].from; i++)
-        if (strcmp(kind, map[i].from) == 0)
-            action = map[i].to;
-    if (action == NULL || id == NULL) {
+    if (sbu_put_call_action(sink, map, kind, id) == NULL) {
         json_decref(e);
         return SB_ADAPTER_IGNORED;
     }
-    sink->set(sink->ctx, "action", action);
-    sink->set(sink->ctx, "vendor_call_key", id);
     for (size_t i = 0; passed && passed[i].from; i++) {
         const char *v = json_string_value(json_object_get(e, passed[i].from));
         if (v != NULL)

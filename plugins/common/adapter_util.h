@@ -45,4 +45,13 @@ typedef struct sbu_pair {
 int sbu_map_json_event(const char *event, const char *kind_key, const char *id_key,
                        const sbu_pair *map, const sbu_pair *passed, const sb_adapter_sink *sink);
 
+/**
+ * What every mapped event starts with: puts the action `map` gives `kind`
+ * and the call's key `id` in the sink, and returns the action. Returns
+ * NULL, putting nothing, when `kind` is not mapped or `id` is missing: the
+ * event is then SB_ADAPTER_IGNORED.
+ */
+const char *sbu_put_call_action(const sb_adapter_sink *sink, const sbu_pair *map, const char *kind,
+                                const char *id);
+
 #endif

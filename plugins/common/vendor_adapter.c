@@ -118,16 +118,11 @@ int sbu_vendor_call_event(void *state, const sb_adapter_callcenter *cc, const ch
     json_t *e = json_loads(event ? event : "", 0, NULL);
     const char *type = at_path(e, v->event_type);
     const char *id = at_path(e, v->event_id);
-    const char *action = NULL;
-    for (size_t i = 0; type && v->event_map[i].from; i++)
-        if (strcmp(type, v->event_map[i].from) == 0)
-            action = v->event_map[i].to;
-    if (action == NULL || id == NULL) {
+    const char *action = sbu_put_call_action(sink, v->event_map, type, id);
+    if (action == NULL) {
         json_decref(e);
         return SB_ADAPTER_IGNORED;
     }
-    sink->set(sink->ctx, "action", action);
-    sink->set(sink->ctx, "vendor_call_key", id);
     const char *from = at_path(e, v->event_from), *to = at_path(e, v->event_to);
     if (from)
         sink->set(sink->ctx, "from", from);

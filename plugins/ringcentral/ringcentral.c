@@ -134,16 +134,11 @@ static int rc_call_event(void *state, const sb_adapter_callcenter *cc, const cha
         {"rc-call-ring-notify", "start"}, {"rc-call-start-notify", "accept"},
         {"rc-call-hold-notify", "hold"},  {"rc-call-resume-notify", "resume"},
         {"rc-call-end-notify", "end"},    {NULL, NULL}};
-    const char *action = NULL;
-    for (size_t i = 0; type && map[i].from; i++)
-        if (strcmp(type, map[i].from) == 0)
-            action = map[i].to;
-    if (action == NULL || id == NULL) {
+    const char *action = sbu_put_call_action(sink, map, type, id);
+    if (action == NULL) {
         json_decref(e);
         return SB_ADAPTER_IGNORED;
     }
-    sink->set(sink->ctx, "action", action);
-    sink->set(sink->ctx, "vendor_call_key", id);
     const char *from = number_of(json_object_get(call, "from"));
     const char *to = number_of(json_object_get(call, "to"));
     if (from)

@@ -41,20 +41,6 @@ void sb_client_close(sb_client_t *c)
     c->len = c->cap = 0;
 }
 
-static int send_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -errno;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Reads until one whole message is buffered; *len is its length. */
 static int read_message(sb_client_t *c, size_t *len, sb_err_t *err)
 {
@@ -137,7 +123,7 @@ int sb_client_send(sb_client_t *c, const char *method, const void *args, size_t 
         msgpack_sbuffer_destroy(&req);
         return sb_err_default(err, -ENOMEM);
     }
-    rc = send_all(c->fd, req.data, req.size);
+    rc = sb_frame_send_all(c->fd, req.data, req.size);
     msgpack_sbuffer_destroy(&req);
     if (rc != 0)
         return sb_err_set(err, rc, "Sending to the server: %s.", strerror(-rc));
