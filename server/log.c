@@ -42,6 +42,11 @@ void sb_log(sb_log_level_t level, const char *fmt, ...)
     // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see error.c
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
+    /* Lines carry callers' bytes (org ids, names, methods): a newline or an
+     * escape sequence in them must not forge a line or drive a terminal. */
+    for (char *p = line + n; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     /* One write per line, so that lines from two threads never interleave. */
     fprintf(stderr, "%s\n", line);
 }
