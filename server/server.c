@@ -140,6 +140,11 @@ int sb_server_run(const sb_config_t *cfg)
     if (server == NULL)
         return 1;
     server->cfg = *cfg;
+    /* Adapter calls and definition checks wait on libuv's thread pool (a
+     * method's prepare step): more threads than libuv's 4, so that requests
+     * held by a hanging adapter (up to its deadline) leave room for the rest.
+     * The pool starts with the first work queued; an operator's value wins. */
+    setenv("UV_THREADPOOL_SIZE", "16", 0);
     server->loop = uv_default_loop();
     sb_log_set_level(cfg->log_level);
     struct timespec now;
