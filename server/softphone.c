@@ -34,7 +34,7 @@ int sb_renders_new(sb_plugin_host_t *host, sb_renders_t **out)
     if (r == NULL)
         return -ENOMEM;
     r->n_buckets = 256;
-    r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
+    r->buckets = calloc(r->n_buckets, sizeof(entry_t *));
     if (r->buckets == NULL) {
         free(r);
         return -ENOMEM;
@@ -120,7 +120,7 @@ static void grow(sb_renders_t *r)
     if (r->n <= r->n_buckets)
         return;
     size_t old_n = r->n_buckets;
-    entry_t **old = r->buckets, **fresh = calloc(old_n * 2, sizeof(*fresh));
+    entry_t **old = r->buckets, **fresh = calloc(old_n * 2, sizeof(entry_t *));
     if (fresh == NULL)
         return; /* longer chains, nothing worse */
     r->buckets = fresh;
