@@ -455,8 +455,6 @@ void sb_plugin_host_end_trial(sb_plugin_host_t *host)
         host->plugins[i] = refused;
         gone[n_gone++] = p;
     }
-    if (n_gone > 0)
-        host->generation++;
     pthread_mutex_unlock(&host->lock);
     for (size_t i = 0; i < n_gone; i++) {
         sb_warn("plugin %s: refused (render check): it crashed or hung in its trial",

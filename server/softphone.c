@@ -279,8 +279,12 @@ void sb_softphone_render(void *ctx, const char *org, const sb_callcenter_t *cc,
     make_key(key, sizeof(key), org, cc);
     uint8_t fp[FINGERPRINT_BYTES];
     fingerprint(r->host, cc, fp);
-    if (lookup(r, key, fp, out))
+    if (lookup(r, key, fp, out)) {
+        /* An adapter refused since (a trusted one whose trial failed) serves nothing. */
+        if (out->loaded && !sb_plugin_host_has(r->host, cc->adapter))
+            out->loaded = false;
         return;
+    }
     /* Not rendered ahead: whether the adapter is loaded is known without
      * calling it; the URL stays the stored one until the next rendering. */
     out->loaded = sb_plugin_host_has(r->host, cc->adapter);

@@ -307,6 +307,18 @@ static void a_crash_at_start_is_a_refused_plugin(void **state)
            json_pack("{s:s, s:s, s:s}", "org", "tel", "callcenter", "Deadly", "user",
                      "005000000000301"),
            "OK", NULL);
+    /* And one served by a good adapter, whose rendering must survive the other's refusal. */
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s}", "org", "tel", "id", "005000000000302", "name", "y"), "OK",
+           NULL);
+    expect(&c, "callcenter.import",
+           json_pack("{s:s, s:o, s:s}", "org", "tel", "file",
+                     mock_file("Fine", "https://fine.example.com/softphone"), "adapter", "good"),
+           "OK", NULL);
+    expect(
+        &c, "member.add",
+        json_pack("{s:s, s:s, s:s}", "org", "tel", "callcenter", "Fine", "user", "005000000000302"),
+        "OK", NULL);
     sb_client_close(&c);
     assert_int_equal(sb_harness_stop(&h), 0);
 
@@ -324,6 +336,12 @@ static void a_crash_at_start_is_a_refused_plugin(void **state)
     expect(&c, "softphone.check", json_pack("{s:s, s:s}", "org", "tel", "user", "005000000000301"),
            "OK", &r);
     assert_string_equal(str_at(&r.data, "reason", buf, sizeof(buf)), "ADAPTER_NOT_LOADED");
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "softphone.check", json_pack("{s:s, s:s}", "org", "tel", "user", "005000000000302"),
+           "OK", &r);
+    assert_true(sb_obj_get(&r.data, "softphone")->via.boolean);
+    assert_string_equal(str_at(&r.data, "adapter_url", buf, sizeof(buf)),
+                        "https://fine.example.com/softphone?user=005000000000302AAA");
     msgpack_unpacked_destroy(&r);
     sb_client_close(&c);
     assert_int_equal(sb_harness_stop(&h), 0);
