@@ -343,6 +343,8 @@ static int cc_delete(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     if (rc == 0)
         rc = sb_store_cc_delete(call->svc->store, call->org, id.s,
                                 sb_arg_bool(call, "force", false), err);
+    if (rc == 0) /* its rendering is of no more use (a failed commit only costs a re-render) */
+        sb_softphone_forget(call->svc->renders, call->org, id.s);
     return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", id.s) : rc;
 }
 

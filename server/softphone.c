@@ -230,6 +230,24 @@ void sb_softphone_prerender(sb_renders_t *r, const char *org, const sb_callcente
     free(v);
 }
 
+void sb_softphone_forget(sb_renders_t *r, const char *org, const char *cc_id)
+{
+    if (r == NULL)
+        return;
+    char key[SB_ORG_ID_MAX + SB_SFID_LEN + 2];
+    snprintf(key, sizeof(key), "%s/%s", org, cc_id);
+    pthread_mutex_lock(&r->lock);
+    for (entry_t **at = &r->buckets[bucket_of(r, key)]; *at; at = &(*at)->next)
+        if (strcmp((*at)->key, key) == 0) {
+            entry_t *gone = *at;
+            *at = gone->next;
+            entry_free(gone);
+            r->n--;
+            break;
+        }
+    pthread_mutex_unlock(&r->lock);
+}
+
 int sb_softphone_prerender_all(sb_renders_t *r, sb_store_t *store, sb_err_t *err)
 {
     char org_after[SB_ORG_ID_MAX + 1] = "";

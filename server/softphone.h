@@ -43,6 +43,9 @@ void sb_softphone_prerender(sb_renders_t *renders, const char *org, const sb_cal
  */
 int sb_softphone_prerender_all(sb_renders_t *renders, sb_store_t *store, sb_err_t *err);
 
+/** Drops the rendering of Call Center `cc_id` of `org` (it was deleted). Any thread. */
+void sb_softphone_forget(sb_renders_t *renders, const char *org, const char *cc_id);
+
 /**
  * An sb_store_renderer_fn whose ctx is an sb_renders_t: fills `out` from
  * the cache, and never calls an adapter. Without a fresh rendering (an
