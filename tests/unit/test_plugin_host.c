@@ -8,6 +8,7 @@
 
 #include "definition.h"
 #include "plugin_host.h"
+#include "softphone.h"
 
 /* A plugin directory holding copies of the named mock plugins. */
 static char *plugin_dir(const char *const *names)
@@ -449,6 +450,53 @@ static void a_crash_in_a_trial_render_refuses_a_trusted_adapter(void **state)
     sb_test_rmdir(dir);
 }
 
+/* The store's renderer (on the writer thread) takes renderings made ahead and
+ * never calls the adapter: without one, the stored URL stays. */
+static void the_writer_renders_from_the_cache_only(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"good", NULL};
+    char *dir = plugin_dir(names);
+    sb_plugin_host_t *host;
+    sb_err_t err;
+    assert_int_equal(sb_plugin_host_new(dir, &host), 0);
+    assert_rc(sb_plugin_host_load(host, NULL, NULL, &err), 0, err);
+    sb_renders_t *renders;
+    assert_int_equal(sb_renders_new(host, &renders), 0);
+    sb_callcenter_t *cc = with_url("https://r.example.com/a");
+    assert_int_equal(sb_callcenter_set_adapter(cc, "good"), 0);
+    sb_view_render_t v = {.loaded = true};
+    snprintf(v.adapter_url, sizeof(v.adapter_url), "stored");
+    sb_softphone_render(renders, "acme", cc, &v);
+    assert_true(v.loaded);
+    assert_string_equal(v.adapter_url, "stored"); /* not rendered ahead: not asked now */
+    sb_softphone_prerender(renders, "acme", cc);
+    sb_softphone_render(renders, "acme", cc, &v);
+    assert_string_equal(v.adapter_url, "https://r.example.com/a?user=" SB_ADAPTER_USER_PLACEHOLDER);
+    /* Another org's Call Center with the same id is another rendering. */
+    snprintf(v.adapter_url, sizeof(v.adapter_url), "stored");
+    sb_softphone_render(renders, "other", cc, &v);
+    assert_string_equal(v.adapter_url, "stored");
+    /* A change makes the rendering stale until it is rendered again. */
+    sb_cc_change_t change = {"reqGeneralInfo", "reqAdapterUrl", "https://r.example.com/b"};
+    assert_rc(sb_callcenter_apply(cc, &change, 1, &err), 0, err);
+    sb_softphone_render(renders, "acme", cc, &v);
+    assert_string_equal(v.adapter_url, "stored");
+    sb_softphone_prerender(renders, "acme", cc);
+    sb_softphone_render(renders, "acme", cc, &v);
+    assert_string_equal(v.adapter_url, "https://r.example.com/b?user=" SB_ADAPTER_USER_PLACEHOLDER);
+    /* A reload makes every rendering stale. */
+    assert_rc(sb_plugin_host_load(host, NULL, NULL, &err), 0, err);
+    snprintf(v.adapter_url, sizeof(v.adapter_url), "stored");
+    sb_softphone_render(renders, "acme", cc, &v);
+    assert_string_equal(v.adapter_url, "stored");
+    sb_softphone_forget(renders, "acme", cc->id.s);
+    sb_callcenter_free(cc);
+    sb_renders_free(renders);
+    sb_plugin_host_free(host);
+    sb_test_rmdir(dir);
+}
+
 static void no_directory_is_an_empty_set(void **state)
 {
     (void)state;
@@ -470,6 +518,7 @@ int main(void)
         cmocka_unit_test(no_directory_is_an_empty_set),
         cmocka_unit_test(a_crash_in_init_is_a_refusal_in_both_modes),
         cmocka_unit_test(a_crash_in_a_trial_render_refuses_a_trusted_adapter),
+        cmocka_unit_test(the_writer_renders_from_the_cache_only),
         cmocka_unit_test(isolated_plugins_answer_as_in_process),
         cmocka_unit_test(isolated_plugins_are_refused_by_the_same_checks),
         cmocka_unit_test(a_crash_costs_only_its_calls_and_the_child_restarts),
