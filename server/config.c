@@ -28,9 +28,10 @@ static const struct setting settings[] = {
     {"plugin-dir", PATH, AT(plugin_dir),
      "where adapter plugins load from (default: build/plugins in the build tree, "
      "PREFIX/lib/switchboard/plugins installed)"},
-    {"isolate", PATH, AT(isolate),
-     "adapters that run in child processes, where a crash or a hang costs only their own "
-     "calls: none (default), all, or names separated by commas"},
+    {"in-process", PATH, AT(in_process),
+     "adapters trusted to run inside the server's process: none (default), all, or names "
+     "separated by commas; every other adapter runs in its own child process, where a crash "
+     "or a hang costs only its own calls"},
     {"plugin-deadline-ms", COUNT, AT(plugin_deadline_ms),
      "how long an isolated adapter's call may take before it is unavailable (2000)"},
     {"max-message-bytes", BYTES, AT(max_message_bytes), "largest msgpack message (1 MiB)"},
@@ -58,7 +59,7 @@ int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->max_message_bytes = 1 << 20;
-    snprintf(cfg->isolate, sizeof(cfg->isolate), "none");
+    snprintf(cfg->in_process, sizeof(cfg->in_process), "none");
     cfg->plugin_deadline_ms = 2000;
     cfg->max_batch = 10000;
     cfg->max_inflight = 64;

@@ -19,7 +19,8 @@ typedef struct sb_config {
     char socket_path[PATH_MAX];   /* "" until resolved: data_dir/switchboard.sock */
     char plugin_dir[PATH_MAX];    /* "" until resolved: next to the executable */
     char plugin_runner[PATH_MAX]; /* resolved: sb-plugin-runner beside the server */
-    char isolate[1024];           /* plugins run in child processes: none, all, or a,b,c */
+    char in_process[1024];        /* plugins trusted in the server's process: none, all, a,b,c;
+                                     every other one runs in a child process */
     size_t plugin_deadline_ms;    /* an isolated plugin's call gets this long to answer */
     size_t max_message_bytes;     /* one msgpack message, either way */
     size_t max_batch;             /* rows in one bulk or batch request */

@@ -56,7 +56,10 @@ typedef struct request {
     msgpack_unpacked unpacked; /* owns the zone the call's strings live in */
     uint8_t *bytes;            /* the message; decoded strings point into it */
     msgpack_sbuffer reply;
-    int rc; /* a write's outcome, set on the writer thread */
+    int rc;                /* a write's outcome, set on the writer thread */
+    uv_work_t prep_work;   /* the method's prepare step, on the thread pool */
+    sb_prepare_fn prepare; /* NULL: none */
+    sb_err_t prep_err;     /* its error */
 } request_t;
 
 typedef struct write_req {
@@ -239,6 +242,7 @@ static void send_reply(sb_conn_t *conn, msgpack_sbuffer *reply)
 
 static void request_free(request_t *r)
 {
+    sb_call_release(&r->call);
     msgpack_unpacked_destroy(&r->unpacked);
     msgpack_sbuffer_destroy(&r->reply);
     free(r->bytes);
@@ -295,6 +299,41 @@ static void job_done(sb_write_job_t *job)
     finish(r, r->rc);
 }
 
+/* Runs the method: a write goes to the writer; the rest runs here. */
+static void run_method(request_t *r)
+{
+    if (r->method->writes && !r->call.prep_only) {
+        r->job = (sb_write_job_t){.run = job_run, .fail = job_fail, .done = job_done};
+        sb_writer_submit(r->conn->server->writer, &r->job);
+        return;
+    }
+    finish(r, sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply));
+}
+
+/* The prepare step, on the thread pool: adapter calls and parsing wait
+ * there, never on the loop or the writer. */
+static void prep_work_cb(uv_work_t *work)
+{
+    request_t *r = work->data;
+    sb_err_clear(&r->prep_err);
+    r->rc = r->prepare(&r->call, &r->prep_err);
+}
+
+static void prep_after_cb(uv_work_t *work, int status)
+{
+    request_t *r = work->data;
+    if (status == 0 && r->rc == 0) {
+        run_method(r);
+        return;
+    }
+    int rc = status != 0 ? -ECANCELED : r->rc;
+    msgpack_sbuffer_clear(&r->reply);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &r->reply, msgpack_sbuffer_write);
+    sb_rpc_pack_error(&pk, r->msg.msgid, rc, r->prep_err.message);
+    finish(r, rc);
+}
+
 /* Handles one complete message of `len` bytes at conn->buf[off]. Returns
  * false when the connection must close. */
 static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
@@ -345,12 +384,18 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
         finish(r, rc);
         return true;
     }
-    if (r->method->writes) {
-        r->job = (sb_write_job_t){.run = job_run, .fail = job_fail, .done = job_done};
-        sb_writer_submit(conn->server->writer, &r->job);
+    r->prepare = sb_method_prepare(r->method);
+    if (r->prepare != NULL) {
+        r->prep_work.data = r;
+        int qrc = uv_queue_work(conn->server->loop, &r->prep_work, prep_work_cb, prep_after_cb);
+        if (qrc == 0)
+            return true;
+        r->rc = sb_err_set(&r->prep_err, -EIO, "The thread pool refused the work: %s.",
+                           uv_strerror(qrc));
+        prep_after_cb(&r->prep_work, 0);
         return true;
     }
-    finish(r, sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply));
+    run_method(r);
     return true;
 }
 

@@ -20,6 +20,7 @@ void sb_warnings_free(sb_warnings_t *w)
     free(w->lines);
     w->lines = NULL;
     w->n = 0;
+    w->total = 0;
 }
 
 static void warn(sb_warnings_t *w, long line, const char *fmt, ...)
@@ -27,7 +28,12 @@ static void warn(sb_warnings_t *w, long line, const char *fmt, ...)
 
 static void warn(sb_warnings_t *w, long line, const char *fmt, ...)
 {
-    char text[600];
+    /* Counted always, kept only the first few: a file of repeated items
+     * would otherwise make hundreds of thousands, and a reply too large to send. */
+    w->total++;
+    if (w->n >= SB_WARNINGS_KEEP)
+        return;
+    char text[SB_WARNING_MAX];
     int n = snprintf(text, sizeof(text), "line %ld: ", line);
     va_list ap;
     va_start(ap, fmt);
@@ -55,28 +61,87 @@ typedef struct reader {
     sb_warnings_t *warnings;
     sb_err_t *err;
     place_t *places;
-    size_t n_places;
+    size_t n_places, cap_places;
+    /* An index of places by path (open addressing, the first place of each
+     * path), so that naming the line of every item is not quadratic. */
+    size_t *index; /* slots hold place number + 1; 0 is empty */
+    size_t n_index, indexed;
     long root_line;
 } reader_t;
 
 static void remember(reader_t *r, const char *section, const char *item, long line)
 {
-    place_t *grown = realloc(r->places, (r->n_places + 1) * sizeof(*grown));
-    if (grown == NULL)
-        return;
-    r->places = grown;
+    if (r->n_places == r->cap_places) {
+        size_t cap = r->cap_places ? r->cap_places * 2 : 64;
+        place_t *grown = realloc(r->places, cap * sizeof(*grown));
+        if (grown == NULL)
+            return;
+        r->places = grown;
+        r->cap_places = cap;
+    }
     snprintf(r->places[r->n_places].path, sizeof(r->places[0].path), "/%.255s%s%.255s", section,
              item ? "/" : "", item ? item : "");
     r->places[r->n_places++].line = line;
 }
 
-static long line_of(const reader_t *r, const char *path)
+static size_t hash_text(const char *text)
 {
-    for (size_t i = 0; i < r->n_places; i++)
-        if (strcmp(r->places[i].path, path) == 0)
-            return r->places[i].line;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a; probing copes with a chosen collision */
+    for (const char *c = text; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+/* (Re)builds the index when places were added since; false without memory. */
+static bool index_places(reader_t *r)
+{
+    if (r->index != NULL && r->indexed == r->n_places)
+        return true;
+    size_t n = 64;
+    while (n < r->n_places * 2)
+        n *= 2;
+    size_t *index = calloc(n, sizeof(*index));
+    if (index == NULL)
+        return false;
+    for (size_t i = 0; i < r->n_places; i++) {
+        size_t at = hash_text(r->places[i].path) & (n - 1);
+        bool seen = false;
+        while (index[at] != 0 && !seen) {
+            seen = strcmp(r->places[index[at] - 1].path, r->places[i].path) == 0;
+            at = (at + 1) & (n - 1);
+        }
+        if (!seen)
+            index[at] = i + 1;
+    }
+    free(r->index);
+    r->index = index;
+    r->n_index = n;
+    r->indexed = r->n_places;
+    return true;
+}
+
+static long line_of(reader_t *r, const char *path)
+{
+    if (!index_places(r)) {
+        for (size_t i = 0; i < r->n_places; i++)
+            if (strcmp(r->places[i].path, path) == 0)
+                return r->places[i].line;
+        return r->root_line;
+    }
+    for (size_t at = hash_text(path) & (r->n_index - 1); r->index[at] != 0;
+         at = (at + 1) & (r->n_index - 1))
+        if (strcmp(r->places[r->index[at] - 1].path, path) == 0)
+            return r->places[r->index[at] - 1].line;
     return r->root_line;
 }
+
+/* Item names seen so far, for the repeated-item warnings in linear time. */
+typedef struct name_seen {
+    const char *name;     /* [borrowed: the Call Center] NULL: empty slot */
+    size_t first_section; /* where it appeared first */
+    size_t section;       /* the section `count` counts in */
+    size_t count;
+} name_seen_t;
 
 static bool named(const xmlNode *node, const char *name)
 {
@@ -532,6 +597,13 @@ static void warn_deviations(reader_t *r)
         SB_CC_INTL_PREFIX,
     };
     const sb_callcenter_t *cc = r->cc;
+    size_t n_items = 0;
+    for (size_t s = 0; s < cc->n_sections; s++)
+        n_items += cc->sections[s].n_items;
+    size_t n_seen = 64;
+    while (n_seen < n_items * 2)
+        n_seen *= 2;
+    name_seen_t *seen = calloc(n_seen, sizeof(*seen));
     for (size_t s = 0; s < cc->n_sections; s++) {
         const sb_cc_section_t *section = &cc->sections[s];
         char path[300];
@@ -549,19 +621,36 @@ static void warn_deviations(reader_t *r)
                      "the item name %s has %zu characters, more than the 40 "
                      "the documentation allows.",
                      name, strlen(name));
+            name_seen_t *e = NULL;
+            for (size_t at = hash_text(name) & (n_seen - 1); seen != NULL;
+                 at = (at + 1) & (n_seen - 1)) {
+                if (seen[at].name == NULL) {
+                    seen[at] = (name_seen_t){name, s, s, 0};
+                    e = &seen[at];
+                    break;
+                }
+                if (strcmp(seen[at].name, name) == 0) {
+                    e = &seen[at];
+                    break;
+                }
+            }
             size_t earlier = 0;
-            for (size_t j = 0; j < i; j++)
-                earlier += strcmp(section->items[j].name, name) == 0;
+            if (e != NULL) {
+                if (e->section != s) {
+                    e->section = s;
+                    e->count = 0;
+                }
+                earlier = e->count++;
+            }
             if (earlier == 1) /* said once, at its second appearance */
                 warn(r->warnings, line,
                      "the item %s appears more than once in section %s; all are kept, and it "
                      "cannot be changed by its path.",
                      name, section->name);
-            for (size_t t = 0; t < s; t++)
-                for (size_t j = 0; j < cc->sections[t].n_items; j++)
-                    if (strcmp(cc->sections[t].items[j].name, name) == 0)
-                        warn(r->warnings, line, "the item %s is also in section %s.", name,
-                             cc->sections[t].name);
+            /* Said for its first appearance in a section, naming where it was first. */
+            if (e != NULL && earlier == 0 && e->first_section != s)
+                warn(r->warnings, line, "the item %s is also in section %s.", name,
+                     cc->sections[e->first_section].name);
             if (strcmp(name, "reqSalesforceCompatabilityMode") == 0)
                 warn(r->warnings, line,
                      "reqSalesforceCompatabilityMode is a misspelling of "
@@ -580,6 +669,7 @@ static void warn_deviations(reader_t *r)
                      name);
         }
     }
+    free(seen);
     if (sb_callcenter_kind(cc) == SB_CC_KIND_OPEN_CTI &&
         sb_callcenter_value(cc, SB_CC_GENERAL, SB_CC_ADAPTER_URL) == NULL)
         warn(r->warnings, r->root_line,
@@ -704,6 +794,7 @@ out:
         *out = r.cc;
     }
     free(r.places);
+    free(r.index);
     xmlFreeDoc(doc);
     xmlFreeParserCtxt(ctxt);
     return rc;

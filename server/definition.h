@@ -23,10 +23,14 @@
 #define SB_DEFINITION_MAX_BYTES (1 << 20) /* a definition file, at most */
 #define SB_METADATA_NAMESPACE "http://soap.sforce.com/2006/04/metadata"
 
+#define SB_WARNINGS_KEEP 100 /* warnings kept of one file (the rest are counted) */
+#define SB_WARNING_MAX 600   /* bytes of one warning, at most */
+
 /** Warnings about what a file does that the documentation forbids but Salesforce accepts. */
 typedef struct sb_warnings {
-    char **lines; /* [owned] "line 7: ..." */
+    char **lines; /* [owned] "line 7: ..."; the first SB_WARNINGS_KEEP */
     size_t n;
+    size_t total; /* every warning the file gave, kept or not */
 } sb_warnings_t;
 
 void sb_warnings_free(sb_warnings_t *warnings);

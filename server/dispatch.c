@@ -26,6 +26,27 @@ void sb_method_each(void (*fn)(const sb_method_t *m, void *ctx), void *ctx)
             fn(&slices[s]->methods[i], ctx);
 }
 
+static const sb_method_prep_slice_t *const prep_slices[] = {
+    &sb__callcenter_preps, &sb__call_preps, &sb__plugin_preps, &sb__org_preps, &sb__member_preps,
+};
+
+sb_prepare_fn sb_method_prepare(const sb_method_t *m)
+{
+    for (size_t s = 0; m != NULL && s < sizeof(prep_slices) / sizeof(prep_slices[0]); s++)
+        for (size_t i = 0; i < prep_slices[s]->n; i++)
+            if (strcmp(prep_slices[s]->preps[i].name, m->name) == 0)
+                return prep_slices[s]->preps[i].prepare;
+    return NULL;
+}
+
+void sb_call_release(sb_call_t *call)
+{
+    if (call->prep != NULL && call->prep_free != NULL)
+        call->prep_free(call->prep);
+    call->prep = NULL;
+    call->prep_free = NULL;
+}
+
 /* ---- arguments ------------------------------------------------------------- */
 
 const char *sb_obj_str(sb_call_t *call, const msgpack_object *obj)

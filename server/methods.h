@@ -26,6 +26,7 @@ typedef struct sb_service {
     size_t connections;             /* current count; read on the event loop only */
     struct sb_writer *writer;       /* for its counts */
     struct sb_plugin_host *plugins; /* the adapters */
+    struct sb_renders *renders;     /* their renderings, made ahead of the writes (softphone.h) */
 } sb_service_t;
 
 typedef enum sb_arg_type {
@@ -53,9 +54,31 @@ typedef struct sb_call {
     const char *org;             /* the "org" argument, when the method takes one */
     bool authenticated;          /* set by token.authenticate on success */
     sb_token_record_t new_token; /* ...with the identity it proved */
+    /* What the method's prepare step (see sb_method_prepare) left for its run.
+     * [owned: freed with prep_free by sb_call_release()] */
+    void *prep;
+    void (*prep_free)(void *prep);
+    bool prep_only; /* set by prepare: nothing to write, the run only answers (a dry run) */
 } sb_call_t;
 
 typedef int (*sb_method_fn)(sb_call_t *call, msgpack_packer *pk, sb_err_t *err);
+
+/**
+ * A method's prepare step: the slow part of a request that needs no
+ * write transaction (adapter calls, parsing a definition file). It runs on
+ * libuv's thread pool before the method's fn, so that neither the event
+ * loop nor the writer thread ever waits for an adapter: an adapter that
+ * hangs until its deadline delays only the requests that need it. It may
+ * read the store (its own read transaction) and must leave in call->prep
+ * what the fn needs; the fn re-checks in its write only what must hold
+ * atomically. Returns 0, or an error that answers the request (no fn).
+ */
+typedef int (*sb_prepare_fn)(sb_call_t *call, sb_err_t *err);
+
+typedef struct sb_method_prep {
+    const char *name; /* the method */
+    sb_prepare_fn prepare;
+} sb_method_prep_t;
 
 #define SB_METHOD_MAX_ARGS 20
 
@@ -103,6 +126,12 @@ size_t sb_arg_limit(sb_call_t *call);
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+/** The prepare step of `m`, or NULL when it has none (the fn does all the work). */
+sb_prepare_fn sb_method_prepare(const sb_method_t *m);
+
+/** Frees what a prepare step left in `call` (call->prep); safe to call twice. */
+void sb_call_release(sb_call_t *call);
+
 /**
  * Checks that the caller may call `method` with these arguments: a known
  * method, authenticated (except token.authenticate), the org in reach of
@@ -123,6 +152,15 @@ typedef struct sb_method_slice {
     const sb_method_t *methods;
     size_t n;
 } sb_method_slice_t;
+
+/** The prepare steps of a namespace (sb_method_prepare finds them by method name). */
+typedef struct sb_method_prep_slice {
+    const sb_method_prep_t *preps;
+    size_t n;
+} sb_method_prep_slice_t;
+
+extern const sb_method_prep_slice_t sb__callcenter_preps, sb__call_preps, sb__plugin_preps,
+    sb__org_preps, sb__member_preps;
 
 extern const sb_method_slice_t sb__org_methods, sb__callcenter_methods, sb__user_methods,
     sb__member_methods, sb__softphone_methods, sb__server_methods, sb__token_methods,

@@ -158,8 +158,23 @@ static const char *kv_get(const sb_plugin_kv_t *kv, size_t n, const char *key)
     return NULL;
 }
 
-/* call.event: the vendor's own event, translated by the Call Center's adapter. */
-static int call_event(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+/* call.event's adapter call, made before the write: what the adapter made
+ * of the event, and which Call Center and adapter it was. */
+typedef struct event_prep {
+    sb_sfid_t cc_id;
+    char adapter[SB_PLUGIN_NAME_MAX + 1];
+    sb_plugin_kv_t *kv; /* [owned] */
+    size_t n;
+} event_prep_t;
+
+static void event_prep_free(void *ctx)
+{
+    event_prep_t *p = ctx;
+    free(p->kv);
+    free(p);
+}
+
+static int prepare_event(sb_call_t *call, sb_err_t *err)
 {
     size_t len;
     const char *bytes = sb_arg_bytes(call, "event", &len);
@@ -190,6 +205,41 @@ static int call_event(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
                         "The adapter '%s' does not map this event; its README lists the events "
                         "it reads. Nothing was changed.",
                         cc->adapter);
+    event_prep_t *p = rc == 0 ? calloc(1, sizeof(*p)) : NULL;
+    if (rc == 0 && p == NULL)
+        rc = sb_err_default(err, -ENOMEM);
+    if (rc == 0) {
+        p->cc_id = cc->id;
+        snprintf(p->adapter, sizeof(p->adapter), "%s", cc->adapter);
+        p->kv = kv;
+        p->n = n;
+        kv = NULL;
+        call->prep = p;
+        call->prep_free = event_prep_free;
+    }
+    free(kv);
+    sb_callcenter_free(cc);
+    return rc;
+}
+
+/* call.event: the vendor's own event, translated by the Call Center's adapter
+ * (prepare_event), applied to the voice call in the write. */
+static int call_event(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    const event_prep_t *p = call->prep;
+    if (p == NULL)
+        return sb_err_default(err, -EINVAL);
+    const sb_plugin_kv_t *kv = p->kv;
+    size_t n = p->n;
+    sb_callcenter_t *cc = NULL;
+    int rc = sb_store_cc_get(call->svc->store, call->org, p->cc_id.s, &cc, err);
+    /* The adapter read the event for the Call Center as it was; one that
+     * names another adapter now would have read it otherwise. */
+    if (rc == 0 && strcmp(cc->adapter, p->adapter) != 0)
+        rc = sb_err_set(err, -EAGAIN,
+                        "The Call Center '%s' changed its adapter while the event was read; "
+                        "nothing was changed. Retry.",
+                        sb_callcenter_internal_name(cc));
     sb_call_event_t ev = {.call_type = -1};
     if (rc == 0) {
         const char *action = kv_get(kv, n, "action");
@@ -216,7 +266,6 @@ static int call_event(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
             ev.at_ms = 0; /* an adapter's time we cannot read: the time it arrived */
         rc = run_event(call, cc, &ev, pk, err);
     }
-    free(kv);
     sb_callcenter_free(cc);
     return rc;
 }
@@ -437,7 +486,7 @@ static const sb_method_t methods[] = {
       {"event", SB_ARG_BYTES, true, "the vendor's event, JSON"},
       {"user", SB_ARG_STRING, false, "the agent, when the event does not name one"}},
      CALL_RESULT,
-     CALL_ERRORS " ADAPTER_UNAVAILABLE EVENT_IGNORED"},
+     CALL_ERRORS " ADAPTER_UNAVAILABLE EVENT_IGNORED BUSY (the adapter changed meanwhile: retry)"},
     {"call.test",
      "Places a test call to a user and checks each item of the validation step: softphone, "
      "record, ANI, transcript, parent record.",
@@ -480,3 +529,9 @@ static const sb_method_t methods[] = {
 };
 
 const sb_method_slice_t sb__call_methods = {methods, sizeof(methods) / sizeof(methods[0])};
+
+static const sb_method_prep_t preps[] = {
+    {"call.event", prepare_event},
+};
+
+const sb_method_prep_slice_t sb__call_preps = {preps, sizeof(preps) / sizeof(preps[0])};

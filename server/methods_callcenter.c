@@ -7,6 +7,8 @@
 #include "definition.h"
 #include "methods.h"
 #include "plugin_host.h"
+#include "record_codec.h"
+#include "softphone.h"
 
 int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc)
 {
@@ -81,7 +83,15 @@ static int adapter_validates(sb_call_t *call, const sb_callcenter_t *cc, sb_err_
     return sb_plugin_host_validate(call->svc->plugins, cc->adapter, cc, err);
 }
 
-static int cc_create(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+/* ---- prepare steps: the adapter calls, on the thread pool (methods.h) ---- */
+
+static void free_cc(void *cc)
+{
+    sb_callcenter_free(cc);
+}
+
+/* callcenter.create: the Call Center built from its fields, checked by its adapter. */
+static int prepare_create(sb_call_t *call, sb_err_t *err)
 {
     const char *use_api = NULL;
     const msgpack_object *use_api_arg = sb_arg_obj(call, "use_api");
@@ -110,13 +120,26 @@ static int cc_create(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         .long_distance_prefix = sb_arg_str(call, "long_distance_prefix"),
         .international_prefix = sb_arg_str(call, "international_prefix"),
     };
-    sb_callcenter_t *def = NULL, *cc = NULL;
+    sb_callcenter_t *def = NULL;
     int rc = sb_callcenter_from_fields(&fields, &def, err);
     if (rc == 0)
         rc = adapter_validates(call, def, err);
-    if (rc == 0)
-        rc = sb_store_cc_create(call->svc->store, call->org, def, &cc, err);
-    sb_callcenter_free(def);
+    if (rc != 0) {
+        sb_callcenter_free(def);
+        return rc;
+    }
+    call->prep = def;
+    call->prep_free = free_cc;
+    return 0;
+}
+
+static int cc_create(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    const sb_callcenter_t *def = call->prep;
+    if (def == NULL)
+        return sb_err_default(err, -EINVAL);
+    sb_callcenter_t *cc = NULL;
+    int rc = sb_store_cc_create(call->svc->store, call->org, def, &cc, err);
     return answer(pk, cc, rc);
 }
 
@@ -189,7 +212,24 @@ static int parse_values(sb_call_t *call, const msgpack_object *values, sb_cc_cha
     return 0;
 }
 
-static int cc_update(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+/* callcenter.update: the change tried on a copy and checked by the adapter
+ * (which renders it too), as of the Call Center's record `base`. */
+typedef struct update_prep {
+    sb_cc_change_t *changes; /* [borrowed: the call's zone] */
+    size_t n;
+    const char *adapter; /* [borrowed: the call's zone] */
+    sb_sfid_t id;
+    msgpack_sbuffer base; /* the record the check was made on */
+} update_prep_t;
+
+static void update_prep_free(void *ctx)
+{
+    update_prep_t *u = ctx;
+    msgpack_sbuffer_destroy(&u->base);
+    free(u);
+}
+
+static int prepare_update(sb_call_t *call, sb_err_t *err)
 {
     sb_cc_change_t *changes;
     size_t n;
@@ -210,28 +250,78 @@ static int cc_update(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         rc = sb_callcenter_set_adapter(trial, adapter) == 0 ? 0 : sb_err_default(err, -ENOMEM);
     if (rc == 0)
         rc = adapter_validates(call, trial, err);
+    if (rc == 0 && call->svc->renders != NULL)
+        sb_softphone_prerender(call->svc->renders, call->org, trial);
     sb_callcenter_free(trial);
+    update_prep_t *u = rc == 0 ? calloc(1, sizeof(*u)) : NULL;
+    if (rc == 0 && u == NULL)
+        rc = sb_err_default(err, -ENOMEM);
+    if (rc == 0) {
+        *u = (update_prep_t){.changes = changes, .n = n, .adapter = adapter, .id = cc->id};
+        msgpack_sbuffer_init(&u->base);
+        if (sb_codec_encode_callcenter(cc, &u->base) != 0) {
+            update_prep_free(u);
+            rc = sb_err_default(err, -ENOMEM);
+        } else {
+            call->prep = u;
+            call->prep_free = update_prep_free;
+        }
+    }
+    sb_callcenter_free(cc);
+    return rc;
+}
+
+static int cc_update(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    const update_prep_t *u = call->prep;
+    if (u == NULL)
+        return sb_err_default(err, -EINVAL);
+    /* The adapter checked the change against the record as it was then;
+     * the write goes ahead only on that same record. */
+    sb_callcenter_t *cc = NULL;
+    int rc = sb_store_cc_get(call->svc->store, call->org, u->id.s, &cc, err);
+    msgpack_sbuffer now;
+    msgpack_sbuffer_init(&now);
+    if (rc == 0 && sb_codec_encode_callcenter(cc, &now) != 0)
+        rc = sb_err_default(err, -ENOMEM);
+    if (rc == 0 && (now.size != u->base.size || memcmp(now.data, u->base.data, now.size) != 0))
+        rc = sb_err_set(err, -EAGAIN,
+                        "The Call Center %s changed while its adapter checked this change; "
+                        "nothing was written. Retry.",
+                        u->id.s);
+    msgpack_sbuffer_destroy(&now);
+    sb_callcenter_free(cc);
     sb_callcenter_t *updated = NULL;
     if (rc == 0)
-        rc = sb_store_cc_update(call->svc->store, call->org, cc->id.s, changes, n, adapter,
+        rc = sb_store_cc_update(call->svc->store, call->org, u->id.s, u->changes, u->n, u->adapter,
                                 &updated, err);
-    sb_callcenter_free(cc);
     return answer(pk, updated, rc);
+}
+
+/* callcenter.template: the adapter's declared settings, asked off the loop. */
+static int prepare_template(sb_call_t *call, sb_err_t *err)
+{
+    sb_callcenter_t *cc = NULL;
+    int rc = sb_plugin_host_template(call->svc->plugins, sb_arg_str(call, "adapter"), &cc, err);
+    if (rc == 0) {
+        call->prep = cc;
+        call->prep_free = free_cc;
+    }
+    return rc;
 }
 
 static int cc_template(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
-    sb_callcenter_t *cc = NULL;
+    const sb_callcenter_t *cc = call->prep;
     sb_cc_form_t form = SB_CC_FORM_IMPORT;
     const char *form_name = sb_arg_str(call, "form");
     int rc = 0;
     if (form_name != NULL && sb_cc_form_parse(form_name, &form) != 0)
         rc = sb_err_set(err, -EINVAL, "The form is import or metadata, not '%.40s'.", form_name);
-    if (rc == 0)
-        rc = sb_plugin_host_template(call->svc->plugins, sb_arg_str(call, "adapter"), &cc, err);
+    if (rc == 0 && cc == NULL)
+        rc = sb_err_default(err, -EINVAL);
     if (rc == 0)
         rc = pack_file(pk, cc, form, err);
-    sb_callcenter_free(cc);
     return rc;
 }
 
@@ -253,62 +343,111 @@ static int cc_delete(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     if (rc == 0)
         rc = sb_store_cc_delete(call->svc->store, call->org, id.s,
                                 sb_arg_bool(call, "force", false), err);
+    if (rc == 0) /* its rendering is of no more use (a failed commit only costs a re-render) */
+        sb_softphone_forget(call->svc->renders, call->org, id.s);
     return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", id.s) : rc;
+}
+
+/* callcenter.import: the file read and checked, its adapter claimed and
+ * asked, all before the write (a dry run needs no write at all). */
+typedef struct import_prep {
+    sb_callcenter_t *def; /* [owned] */
+    sb_warnings_t warnings;
+    int confidence;
+    bool dry_run;
+    char adapter_problems[sizeof(((sb_err_t *)0)->message) + 80];
+} import_prep_t;
+
+static void import_prep_free(void *ctx)
+{
+    import_prep_t *p = ctx;
+    sb_callcenter_free(p->def);
+    sb_warnings_free(&p->warnings);
+    free(p);
+}
+
+static int prepare_import(sb_call_t *call, sb_err_t *err)
+{
+    import_prep_t *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return sb_err_default(err, -ENOMEM);
+    size_t len;
+    const char *file = sb_arg_bytes(call, "file", &len);
+    int rc = sb_definition_import(file, len, sb_arg_str(call, "filename"),
+                                  sb_arg_str(call, "internal_name"), &p->def, &p->warnings, err);
+    /* The adapter: the one named, else the best claim of the loaded ones. */
+    const char *adapter = sb_arg_str(call, "adapter");
+    char claimed[SB_PLUGIN_NAME_MAX + 1] = "";
+    if (rc == 0 && adapter == NULL) {
+        rc = sb_plugin_host_claim(call->svc->plugins, p->def, claimed, &p->confidence, err);
+        adapter = claimed[0] ? claimed : NULL;
+    }
+    if (rc == 0 && adapter != NULL)
+        rc = sb_callcenter_set_adapter(p->def, adapter) == 0 ? 0 : sb_err_default(err, -ENOMEM);
+    /* An adapter named by the operator refuses what breaks its rules. One
+     * that claimed the file says so as a warning: vendors' templates carry
+     * placeholders, and the file imports as Salesforce would take it. */
+    if (rc == 0 && claimed[0] != '\0') {
+        sb_err_t why;
+        sb_err_clear(&why);
+        if (adapter_validates(call, p->def, &why) != 0)
+            snprintf(p->adapter_problems, sizeof(p->adapter_problems),
+                     "%s Fix them (callcenter update) before its users take calls.", why.message);
+    } else if (rc == 0) {
+        rc = adapter_validates(call, p->def, err);
+    }
+    p->dry_run = sb_arg_bool(call, "dry_run", false);
+    if (rc != 0) {
+        import_prep_free(p);
+        return rc;
+    }
+    call->prep = p;
+    call->prep_free = import_prep_free;
+    call->prep_only = p->dry_run; /* nothing to write: answered on the loop */
+    return 0;
 }
 
 static int cc_import(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
-    size_t len;
-    const char *file = sb_arg_bytes(call, "file", &len);
-    sb_callcenter_t *def = NULL, *cc = NULL;
-    sb_warnings_t warnings = {0};
-    int rc = sb_definition_import(file, len, sb_arg_str(call, "filename"),
-                                  sb_arg_str(call, "internal_name"), &def, &warnings, err);
-    /* The adapter: the one named, else the best claim of the loaded ones. */
-    const char *adapter = sb_arg_str(call, "adapter");
-    char claimed[SB_PLUGIN_NAME_MAX + 1] = "";
-    int confidence = 0;
-    if (rc == 0 && adapter == NULL) {
-        rc = sb_plugin_host_claim(call->svc->plugins, def, claimed, &confidence, err);
-        adapter = claimed[0] ? claimed : NULL;
-    }
-    if (rc == 0 && adapter != NULL)
-        rc = sb_callcenter_set_adapter(def, adapter) == 0 ? 0 : sb_err_default(err, -ENOMEM);
-    /* An adapter named by the operator refuses what breaks its rules. One
-     * that claimed the file says so as a warning: vendors' templates carry
-     * placeholders, and the file imports as Salesforce would take it. */
-    char adapter_problems[sizeof(err->message) + 80] = "";
-    if (rc == 0 && claimed[0] != '\0') {
-        sb_err_t why;
-        sb_err_clear(&why);
-        if (adapter_validates(call, def, &why) != 0)
-            snprintf(adapter_problems, sizeof(adapter_problems),
-                     "%s Fix them (callcenter update) before its users take calls.", why.message);
-    } else if (rc == 0) {
-        rc = adapter_validates(call, def, err);
-    }
-    bool dry_run = sb_arg_bool(call, "dry_run", false);
-    if (rc == 0 && !dry_run)
+    const import_prep_t *p = call->prep;
+    if (p == NULL)
+        return sb_err_default(err, -EINVAL);
+    const sb_callcenter_t *def = p->def;
+    sb_callcenter_t *cc = NULL;
+    int rc = 0;
+    if (!p->dry_run)
         rc = sb_store_cc_create(call->svc->store, call->org, def, &cc, err);
     if (rc == 0) {
+        /* The reply is bounded by construction: at most SB_WARNINGS_KEEP
+         * warnings of at most SB_WARNING_MAX bytes and two of ours, a
+         * sentence for the rest, and the Call Center (at most a 1 MiB file's). */
         bool unclaimed = def->adapter[0] == '\0';
-        bool problems = adapter_problems[0] != '\0';
-        rc = msgpack_pack_map(pk, 5) | sb_pack_kv_bool(pk, "dry_run", dry_run) |
+        bool problems = p->adapter_problems[0] != '\0';
+        size_t more = p->warnings.total - p->warnings.n;
+        size_t total = p->warnings.total + unclaimed + problems;
+        rc = msgpack_pack_map(pk, 6) | sb_pack_kv_bool(pk, "dry_run", p->dry_run) |
              sb_pack_kv_str(pk, "form", sb_cc_form_name(def->form)) |
-             sb_pack_kv_int(pk, "claim", confidence);
-        rc |=
-            sb_pack_str(pk, "warnings") | msgpack_pack_array(pk, warnings.n + unclaimed + problems);
+             sb_pack_kv_int(pk, "claim", p->confidence) |
+             sb_pack_kv_uint(pk, "warnings_total", total);
+        rc |= sb_pack_str(pk, "warnings") |
+              msgpack_pack_array(pk, p->warnings.n + unclaimed + problems + (more > 0));
         if (problems)
-            rc |= sb_pack_str(pk, adapter_problems);
-        for (size_t i = 0; i < warnings.n; i++)
-            rc |= sb_pack_str(pk, warnings.lines[i]);
+            rc |= sb_pack_str(pk, p->adapter_problems);
+        for (size_t i = 0; i < p->warnings.n; i++)
+            rc |= sb_pack_str(pk, p->warnings.lines[i]);
+        if (more > 0) {
+            char line[160];
+            snprintf(line, sizeof(line),
+                     "... and %zu more warnings of the same kinds (only the first %zu are "
+                     "listed).",
+                     more, p->warnings.n);
+            rc |= sb_pack_str(pk, line);
+        }
         if (unclaimed)
             rc |= sb_pack_str(pk, "no loaded adapter claims this file; it has no adapter until "
                                   "one is named (callcenter update --adapter).");
         rc |= sb_pack_str(pk, "callcenter") | sb__pack_callcenter(pk, cc ? cc : def);
     }
-    sb_warnings_free(&warnings);
-    sb_callcenter_free(def);
     sb_callcenter_free(cc);
     return rc;
 }
@@ -421,7 +560,8 @@ static const sb_method_t methods[] = {
       {"values", SB_ARG_MAP, false, "{\"/section/item\": \"new value\", ...}"},
       {"adapter", SB_ARG_STRING, false, "a new adapter plugin name"}},
      CC_RESULT,
-     "NOT_FOUND FIELD_NOT_IN_SET INTERNAL_NAME_IMMUTABLE " FIELD_ERRORS},
+     "NOT_FOUND FIELD_NOT_IN_SET INTERNAL_NAME_IMMUTABLE BUSY (changed meanwhile: "
+     "retry) " FIELD_ERRORS},
     {"callcenter.clone",
      "Creates a Call Center with the same adapter, sections and items under a new internal name; "
      "members are not copied.",
@@ -451,8 +591,10 @@ static const sb_method_t methods[] = {
       {"internal_name", SB_ARG_STRING, false, "the internal name, instead of the file's"},
       {"adapter", SB_ARG_STRING, false, "the adapter plugin that serves it"},
       {"dry_run", SB_ARG_BOOLEAN, false, "check the file and answer, but store nothing"}},
-     "{dry_run, form: import | metadata, warnings: [sentence], callcenter: the Call Center as "
-     "callcenter.get gives it (without id when dry_run)}",
+     "{dry_run, form: import | metadata, claim: the claiming adapter's confidence, "
+     "warnings_total: how many warnings the file gave, warnings: [sentence] (the first 100, then "
+     "one that counts the rest), callcenter: the Call Center as callcenter.get gives it (without "
+     "id when dry_run)}",
      "NOT_FOUND INVALID_DEFINITION INTERNAL_NAME_TAKEN " FIELD_ERRORS},
     {"callcenter.export",
      "Writes a Call Center as a definition file, in the form it came in or the one asked for.",
@@ -500,3 +642,12 @@ static const sb_method_t methods[] = {
 };
 
 const sb_method_slice_t sb__callcenter_methods = {methods, sizeof(methods) / sizeof(methods[0])};
+
+static const sb_method_prep_t preps[] = {
+    {"callcenter.create", prepare_create},
+    {"callcenter.update", prepare_update},
+    {"callcenter.import", prepare_import},
+    {"callcenter.template", prepare_template},
+};
+
+const sb_method_prep_slice_t sb__callcenter_preps = {preps, sizeof(preps) / sizeof(preps[0])};

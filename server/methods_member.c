@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "methods.h"
+#include "softphone.h"
 
 /*
  * A Call Center named by id (it starts with a digit: 04v...) or by internal
@@ -197,3 +198,64 @@ static const sb_method_t methods[] = {
 };
 
 const sb_method_slice_t sb__member_methods = {methods, sizeof(methods) / sizeof(methods[0])};
+
+/* ---- prepare: the adapters render the Call Centers that get members -------- */
+
+/* Renders Call Center `text` ahead of the write, so that a view it makes
+ * finds its adapter's rendering waiting (softphone.h). One that cannot be
+ * loaded is the write's to report. */
+static void prerender(sb_call_t *call, const char *text)
+{
+    if (text == NULL || call->svc->renders == NULL)
+        return;
+    sb_callcenter_t *cc = NULL;
+    if (sb__load_cc(call, text, &cc, NULL) == 0)
+        sb_softphone_prerender(call->svc->renders, call->org, cc);
+    sb_callcenter_free(cc);
+}
+
+static int prepare_add(sb_call_t *call, sb_err_t *err)
+{
+    (void)err;
+    prerender(call, sb_arg_str(call, "callcenter"));
+    return 0;
+}
+
+/* At most this many distinct Call Centers of one bulk request are rendered
+ * ahead; a bulk request names one or a few. */
+#define BULK_PRERENDER_MAX 64
+
+static int prepare_add_bulk(sb_call_t *call, sb_err_t *err)
+{
+    (void)err;
+    const msgpack_object *rows = sb_arg_obj(call, "rows");
+    const char *seen[BULK_PRERENDER_MAX];
+    size_t n_seen = 0;
+    for (uint32_t i = 0; rows != NULL && i < rows->via.array.size; i++) {
+        const msgpack_object *cc = sb_obj_get(&rows->via.array.ptr[i], "callcenter");
+        if (cc == NULL || cc->type != MSGPACK_OBJECT_STR)
+            continue;
+        bool known = false;
+        for (size_t k = 0; k < n_seen && !known; k++)
+            known = strlen(seen[k]) == cc->via.str.size &&
+                    memcmp(seen[k], cc->via.str.ptr, cc->via.str.size) == 0;
+        if (known)
+            continue;
+        if (n_seen == BULK_PRERENDER_MAX)
+            break;
+        const char *text = sb_obj_str(call, cc);
+        if (text == NULL)
+            continue;
+        seen[n_seen++] = text;
+        prerender(call, text);
+    }
+    return 0;
+}
+
+static const sb_method_prep_t preps[] = {
+    {"member.add", prepare_add},
+    {"member.move", prepare_add},
+    {"member.add_bulk", prepare_add_bulk},
+};
+
+const sb_method_prep_slice_t sb__member_preps = {preps, sizeof(preps) / sizeof(preps[0])};

@@ -65,21 +65,42 @@ static int org_delete(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", call->org) : rc;
 }
 
-static int org_doctor(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+static void report_free(void *ctx)
 {
-    sb_doctor_report_t report;
+    sb_doctor_report_free(ctx);
+    free(ctx);
+}
+
+/* org.doctor asks the adapters to validate each Call Center: on the thread
+ * pool, so that a slow adapter never holds the event loop. */
+static int prepare_doctor(sb_call_t *call, sb_err_t *err)
+{
+    sb_doctor_report_t *report = calloc(1, sizeof(*report));
+    if (report == NULL)
+        return sb_err_default(err, -ENOMEM);
     int rc = sb_store_org_get(call->svc->store, call->org, &(sb_org_t){0}, err);
     if (rc == 0)
-        rc = sb_doctor_run(call->svc->store, call->svc->plugins, call->org, &report, err);
-    if (rc != 0)
+        rc = sb_doctor_run(call->svc->store, call->svc->plugins, call->org, report, err);
+    if (rc != 0) {
+        free(report);
         return rc;
-    rc = msgpack_pack_map(pk, 2) | sb_pack_kv_bool(pk, "healthy", report.n == 0) |
-         sb_pack_str(pk, "findings") | msgpack_pack_array(pk, report.n);
-    for (size_t i = 0; i < report.n; i++)
-        rc |= msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "code", report.findings[i].code) |
-              sb_pack_kv_str(pk, "subject", report.findings[i].subject) |
-              sb_pack_kv_str(pk, "message", report.findings[i].message);
-    sb_doctor_report_free(&report);
+    }
+    call->prep = report;
+    call->prep_free = report_free;
+    return 0;
+}
+
+static int org_doctor(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    const sb_doctor_report_t *report = call->prep;
+    if (report == NULL)
+        return sb_err_default(err, -EINVAL);
+    int rc = msgpack_pack_map(pk, 2) | sb_pack_kv_bool(pk, "healthy", report->n == 0) |
+             sb_pack_str(pk, "findings") | msgpack_pack_array(pk, report->n);
+    for (size_t i = 0; i < report->n; i++)
+        rc |= msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "code", report->findings[i].code) |
+              sb_pack_kv_str(pk, "subject", report->findings[i].subject) |
+              sb_pack_kv_str(pk, "message", report->findings[i].message);
     return rc;
 }
 
@@ -137,3 +158,9 @@ static const sb_method_t methods[] = {
 };
 
 const sb_method_slice_t sb__org_methods = {methods, sizeof(methods) / sizeof(methods[0])};
+
+static const sb_method_prep_t preps[] = {
+    {"org.doctor", prepare_doctor},
+};
+
+const sb_method_prep_slice_t sb__org_preps = {preps, sizeof(preps) / sizeof(preps[0])};

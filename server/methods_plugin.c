@@ -4,6 +4,7 @@
 
 #include "methods.h"
 #include "plugin_host.h"
+#include "softphone.h"
 
 static int plugin_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
@@ -32,16 +33,50 @@ static int plugin_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     return rc;
 }
 
+/* plugin.reload, off the writer: load the set, have its adapters render
+ * every Call Center with members (trusted ones in their trial), end the trial. */
+typedef struct reload_prep {
+    size_t loaded, refused;
+} reload_prep_t;
+
+static int prepare_reload(sb_call_t *call, sb_err_t *err)
+{
+    reload_prep_t *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return sb_err_default(err, -ENOMEM);
+    int rc = sb_plugin_host_load(call->svc->plugins, NULL, NULL, err);
+    if (rc == 0 && call->svc->renders != NULL)
+        rc = sb_softphone_prerender_all(call->svc->renders, call->svc->store, err);
+    sb_plugin_host_end_trial(call->svc->plugins);
+    sb_plugin_info_t *rows = NULL;
+    size_t n = 0;
+    if (rc == 0 && sb_plugin_host_list(call->svc->plugins, &rows, &n) != 0)
+        rc = sb_err_default(err, -ENOMEM);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        p->loaded += rows[i].loaded;
+    p->refused = n - p->loaded;
+    free(rows);
+    if (rc != 0) {
+        free(p);
+        return rc;
+    }
+    call->prep = p;
+    call->prep_free = free;
+    return 0;
+}
+
 static int plugin_reload(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
-    size_t loaded = 0, refused = 0;
-    int rc = sb_plugin_host_load(call->svc->plugins, &loaded, &refused, err);
-    if (rc == 0) /* on the writer thread: the softphone views follow the new set */
-        rc = sb_store_views_refresh(call->svc->store, NULL, err);
+    const reload_prep_t *p = call->prep;
+    if (p == NULL)
+        return sb_err_default(err, -EINVAL);
+    /* On the writer thread: the softphone views follow the new set, from
+     * the renderings made ahead (no adapter runs here). */
+    int rc = sb_store_views_refresh(call->svc->store, NULL, err);
     if (rc != 0)
         return rc;
-    return msgpack_pack_map(pk, 2) | sb_pack_kv_uint(pk, "loaded", loaded) |
-           sb_pack_kv_uint(pk, "refused", refused);
+    return msgpack_pack_map(pk, 2) | sb_pack_kv_uint(pk, "loaded", p->loaded) |
+           sb_pack_kv_uint(pk, "refused", p->refused);
 }
 
 static const sb_method_t methods[] = {
@@ -54,7 +89,8 @@ static const sb_method_t methods[] = {
      plugin_list,
      {{NULL, 0, false, NULL}},
      "{dir, plugins: [{file, name, version, vendor, abi, mode, state: loaded | refused, check: "
-     "the failed check (major, minor, size, entry_points, name, symbol, open, init, duplicate) "
+     "the failed check (major, minor, size, entry_points, name, symbol, open, init, render, "
+     "isolation, duplicate) "
      "or nil, reason: the refusal, or the adapter's description, available: false while an "
      "isolated adapter's process is down, restarts, last_failure}]}",
      ""},
@@ -71,3 +107,9 @@ static const sb_method_t methods[] = {
 };
 
 const sb_method_slice_t sb__plugin_methods = {methods, sizeof(methods) / sizeof(methods[0])};
+
+static const sb_method_prep_t preps[] = {
+    {"plugin.reload", prepare_reload},
+};
+
+const sb_method_prep_slice_t sb__plugin_preps = {preps, sizeof(preps) / sizeof(preps[0])};

@@ -24,13 +24,22 @@ typedef struct plugin {
     void *state;              /* the plugin's, from init */
     unsigned refs;            /* the set's reference, and one per call in flight */
     sb_plugin_child_t *child; /* isolated: the process that runs it; else NULL */
+    /* In process: its trial, a child process that ran its init and runs its
+     * renders until sb_plugin_host_end_trial(), so that an adapter that
+     * crashes there is refused instead of taking the server down. */
+    sb_plugin_child_t *trial;
+    unsigned trial_calls; /* renders going through the trial now (under the host's lock) */
+    bool trial_over;      /* no new call uses the trial */
+    bool trial_failed;
+    char trial_failure[160];
 } plugin_t;
 
 struct sb_plugin_host {
     char dir[4096];
-    char runner[4096];  /* sb-plugin-runner, for isolated plugins */
-    char isolate[1024]; /* "all", or ",a,b," */
+    char runner[4096];     /* sb-plugin-runner, for isolated plugins */
+    char in_process[1024]; /* "" none, "all", or ",a,b,": the trusted ones */
     unsigned deadline_ms;
+    uint64_t generation; /* counts loads: a rendering is only as fresh as its set */
     pthread_mutex_t lock;
     plugin_t **plugins; /* the current set */
     size_t n;
@@ -205,7 +214,15 @@ static plugin_t *load_isolated(sb_plugin_host_t *host, const char *file)
     sb_err_clear(&err);
     if (sb_plugin_child_start(host->runner, path, host->deadline_ms, &p->child, &p->info, &err) !=
         0) {
-        refuse(p, "isolation", "its child process failed at start: %s", err.message);
+        {
+            /* A child that could not be started is the set-up's fault; one that
+             * died or hung before answering crashed in its init. */
+            if (strstr(err.message, "could not be started") != NULL)
+                refuse(p, "isolation", "its child process failed at start: %s", err.message);
+            else
+                refuse(p, "init", "it crashed or hung at start, in its child process: %s",
+                       err.message);
+        }
     }
     copy(p->info.mode, sizeof(p->info.mode), "isolated");
     if (!p->info.loaded) {
@@ -215,32 +232,69 @@ static plugin_t *load_isolated(sb_plugin_host_t *host, const char *file)
     return p;
 }
 
+/* Isolated unless the operator trusts it in process (or no runner is set). */
 static bool is_isolated(const sb_plugin_host_t *host, const char *file)
 {
-    if (host->runner[0] == '\0' || host->isolate[0] == '\0')
+    if (host->runner[0] == '\0' || strcmp(host->in_process, "all") == 0)
         return false;
-    if (strcmp(host->isolate, "all") == 0)
-        return true;
     char needle[SB_PLUGIN_NAME_MAX + 3];
     snprintf(needle, sizeof(needle), ",%.*s,", (int)(strlen(file) - 3), file);
-    return strstr(host->isolate, needle) != NULL;
+    return strstr(host->in_process, needle) == NULL;
 }
 
-void sb_plugin_host_set_isolation(sb_plugin_host_t *host, const char *runner, const char *which,
-                                  unsigned deadline_ms)
+void sb_plugin_host_set_isolation(sb_plugin_host_t *host, const char *runner,
+                                  const char *in_process, unsigned deadline_ms)
 {
     copy(host->runner, sizeof(host->runner), runner);
     host->deadline_ms = deadline_ms;
-    if (which == NULL || which[0] == '\0' || strcmp(which, "none") == 0)
-        host->isolate[0] = '\0';
-    else if (strcmp(which, "all") == 0)
-        copy(host->isolate, sizeof(host->isolate), "all");
+    if (in_process == NULL || in_process[0] == '\0' || strcmp(in_process, "none") == 0)
+        host->in_process[0] = '\0';
+    else if (strcmp(in_process, "all") == 0)
+        copy(host->in_process, sizeof(host->in_process), "all");
     else
-        snprintf(host->isolate, sizeof(host->isolate), ",%s,", which);
+        snprintf(host->in_process, sizeof(host->in_process), ",%s,", in_process);
+}
+
+uint64_t sb_plugin_host_generation(sb_plugin_host_t *host)
+{
+    pthread_mutex_lock(&host->lock);
+    uint64_t g = host->generation;
+    pthread_mutex_unlock(&host->lock);
+    return g;
+}
+
+/* A trusted adapter, loaded in the server's process: first in a child, so
+ * that an init that crashes costs a refusal, not the server. */
+static plugin_t *load_trusted(sb_plugin_host_t *host, const char *file)
+{
+    sb_plugin_child_t *trial = NULL;
+    if (host->runner[0] != '\0') {
+        plugin_t *tried = load_isolated(host, file);
+        if (tried == NULL || !tried->info.loaded) {
+            if (tried != NULL) {
+                copy(tried->info.mode, sizeof(tried->info.mode), "in_process");
+                if (strcmp(tried->info.check, "init") == 0)
+                    refuse(tried, "init",
+                           "it crashed or hung in its init when tried in a child process, and "
+                           "is not loaded into the server's process (%.200s)",
+                           tried->info.reason);
+            }
+            return tried;
+        }
+        trial = tried->child;
+        free(tried);
+    }
+    plugin_t *p = load_one(host->dir, file);
+    if (p == NULL || !p->info.loaded)
+        sb_plugin_child_free(trial);
+    else
+        p->trial = trial;
+    return p;
 }
 
 static void unload(plugin_t *p)
 {
+    sb_plugin_child_free(p->trial);
     if (p->child != NULL) {
         sb_plugin_child_free(p->child);
     } else if (p->dl != NULL) {
@@ -311,7 +365,7 @@ int sb_plugin_host_load(sb_plugin_host_t *host, size_t *loaded, size_t *refused,
             set = grown;
         }
         plugin_t *p = is_isolated(host, e->d_name) ? load_isolated(host, e->d_name)
-                                                   : load_one(host->dir, e->d_name);
+                                                   : load_trusted(host, e->d_name);
         if (p == NULL)
             break;
         set[n++] = p;
@@ -324,6 +378,8 @@ int sb_plugin_host_load(sb_plugin_host_t *host, size_t *loaded, size_t *refused,
         plugin_t *p = set[i];
         for (size_t j = 0; j < i && p->info.loaded; j++)
             if (set[j]->info.loaded && strcmp(set[j]->info.name, p->info.name) == 0) {
+                sb_plugin_child_free(p->trial);
+                p->trial = NULL;
                 if (p->child != NULL) {
                     sb_plugin_child_free(p->child);
                     p->child = NULL;
@@ -348,6 +404,7 @@ int sb_plugin_host_load(sb_plugin_host_t *host, size_t *loaded, size_t *refused,
     size_t old_n = host->n;
     host->plugins = set;
     host->n = n;
+    host->generation++;
     pthread_mutex_unlock(&host->lock);
     /* The old set goes once its calls are done. */
     for (size_t i = 0; i < old_n; i++)
@@ -358,6 +415,53 @@ int sb_plugin_host_load(sb_plugin_host_t *host, size_t *loaded, size_t *refused,
     if (refused)
         *refused = n - ok;
     return 0;
+}
+
+void sb_plugin_host_end_trial(sb_plugin_host_t *host)
+{
+    pthread_mutex_lock(&host->lock);
+    size_t n = host->n;
+    plugin_t **gone = calloc(n ? n : 1, sizeof(*gone)); // NOLINT(bugprone-sizeof-expression)
+    size_t n_gone = 0;
+    for (size_t i = 0; gone != NULL && i < n; i++) {
+        plugin_t *p = host->plugins[i];
+        if (p->trial == NULL || p->trial_over)
+            continue;
+        p->trial_over = true;
+        if (!p->trial_failed) {
+            /* Its trial child is no longer needed; one still in a call is
+             * freed with the plugin (unload). */
+            sb_plugin_child_t *trial = p->trial_calls == 0 ? p->trial : NULL;
+            if (trial != NULL)
+                p->trial = NULL;
+            pthread_mutex_unlock(&host->lock);
+            sb_plugin_child_free(trial);
+            pthread_mutex_lock(&host->lock);
+            continue;
+        }
+        /* A refused copy takes its place; the loaded one is unloaded once
+         * the calls that pinned it have returned. */
+        plugin_t *refused = calloc(1, sizeof(*refused));
+        if (refused == NULL)
+            continue;
+        refused->refs = 1;
+        refused->info = p->info;
+        refused->info.loaded = false;
+        refuse(refused, "render",
+               "it crashed or hung rendering a Call Center when tried in a child process at "
+               "load (%.200s); it is not loaded into the server's process. Fix it, or run it "
+               "isolated (leave it out of --in-process).",
+               p->trial_failure);
+        host->plugins[i] = refused;
+        gone[n_gone++] = p;
+    }
+    pthread_mutex_unlock(&host->lock);
+    for (size_t i = 0; i < n_gone; i++) {
+        sb_warn("plugin %s: refused (render check): it crashed or hung in its trial",
+                gone[i]->info.file);
+        release(host, gone[i]);
+    }
+    free(gone);
 }
 
 int sb_plugin_host_list(sb_plugin_host_t *host, sb_plugin_info_t **rows, size_t *n)
@@ -700,6 +804,25 @@ static int results_call(sb_plugin_host_t *host, const char *name, const sb_callc
     plugin_t *p = pin(host, name);
     if (p == NULL)
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
+    pthread_mutex_lock(&host->lock);
+    bool on_trial = p->trial != NULL && !p->trial_over && kind == RESULTS_RENDER;
+    if (on_trial)
+        p->trial_calls++;
+    pthread_mutex_unlock(&host->lock);
+    if (on_trial) {
+        plugin_t tried = *p;
+        tried.child = p->trial;
+        int rc = remote_results(&tried, "render", cc, "user", text, out, n, err);
+        pthread_mutex_lock(&host->lock);
+        if (rc == SB_E_ADAPTER_UNAVAILABLE && !p->trial_failed) {
+            snprintf(p->trial_failure, sizeof(p->trial_failure), "%.150s", err->message);
+            p->trial_failed = true;
+        }
+        p->trial_calls--;
+        pthread_mutex_unlock(&host->lock);
+        release(host, p);
+        return rc;
+    }
     if (p->child != NULL) {
         int rc = kind == RESULTS_RENDER
                      ? remote_results(p, "render", cc, "user", text, out, n, err)

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "callcenter.h"
 #include "error.h"
@@ -27,7 +28,8 @@ typedef struct sb_plugin_info {
     unsigned abi_major, abi_minor;
     bool loaded;            /* false: refused */
     char check[32];         /* the check that refused it: open, symbol, major, minor, size,
-                               entry_points, name, init, duplicate; "" when loaded */
+                               entry_points, name, init, render, isolation, duplicate; "" when
+                               loaded */
     char reason[384];       /* a sentence: why, and what to do */
     char mode[16];          /* "in_process" or "isolated" */
     bool available;         /* isolated: its child is running or may start now */
@@ -41,14 +43,29 @@ typedef struct sb_plugin_host sb_plugin_host_t;
 int sb_plugin_host_new(const char *dir, sb_plugin_host_t **out);
 
 /**
- * Runs the plugins named in `which` ("all", or names separated by commas;
- * "" or "none" for none) isolated: each in a child process started from
+ * Runs every plugin isolated: each in a child process started from
  * `runner` (sb-plugin-runner), whose calls fail with
- * SB_E_ADAPTER_UNAVAILABLE after `deadline_ms` without an answer. Takes
- * effect at the next load.
+ * SB_E_ADAPTER_UNAVAILABLE after `deadline_ms` without an answer; except
+ * those named in `in_process` ("all", or names separated by commas; "" or
+ * "none" for none), which the operator trusts to run in the server's
+ * process. A trusted plugin is first tried in a child process (its init,
+ * and its renders until sb_plugin_host_end_trial): one that crashes there
+ * is refused, never loaded into the server. Without a runner ("") every
+ * plugin runs in process, untried. Takes effect at the next load.
  */
-void sb_plugin_host_set_isolation(sb_plugin_host_t *host, const char *runner, const char *which,
-                                  unsigned deadline_ms);
+void sb_plugin_host_set_isolation(sb_plugin_host_t *host, const char *runner,
+                                  const char *in_process, unsigned deadline_ms);
+
+/**
+ * Ends the trial of the trusted plugins of the current set (call it after
+ * the renders that follow a load: sb_softphone_prerender_all). One whose
+ * trial crashed or hung is refused with the check "render"; the others
+ * render in process from now on.
+ */
+void sb_plugin_host_end_trial(sb_plugin_host_t *host);
+
+/** Counts the loads: a result rendered under an older set is stale. */
+uint64_t sb_plugin_host_generation(sb_plugin_host_t *host);
 
 /** Finalizes and unloads every plugin (no call may be in flight); NULL does nothing. */
 void sb_plugin_host_free(sb_plugin_host_t *host);

@@ -140,6 +140,11 @@ int sb_server_run(const sb_config_t *cfg)
     if (server == NULL)
         return 1;
     server->cfg = *cfg;
+    /* Adapter calls and definition checks wait on libuv's thread pool (a
+     * method's prepare step): more threads than libuv's 4, so that requests
+     * held by a hanging adapter (up to its deadline) leave room for the rest.
+     * The pool starts with the first work queued; an operator's value wins. */
+    setenv("UV_THREADPOOL_SIZE", "16", 0);
     server->loop = uv_default_loop();
     sb_log_set_level(cfg->log_level);
     struct timespec now;
@@ -169,15 +174,34 @@ int sb_server_run(const sb_config_t *cfg)
     if (rc == 0 && (rc = sb_plugin_host_new(cfg->plugin_dir, &server->svc.plugins)) != 0)
         sb_err_default(&err, rc);
     if (rc == 0)
-        sb_plugin_host_set_isolation(server->svc.plugins, cfg->plugin_runner, cfg->isolate,
+        sb_plugin_host_set_isolation(server->svc.plugins, cfg->plugin_runner, cfg->in_process,
                                      (unsigned)cfg->plugin_deadline_ms);
+    if (rc == 0 && (rc = sb_renders_new(server->svc.plugins, &server->svc.renders)) != 0)
+        sb_err_default(&err, rc);
     size_t plugins_loaded = 0, plugins_refused = 0;
     if (rc == 0)
         rc = sb_plugin_host_load(server->svc.plugins, &plugins_loaded, &plugins_refused, &err);
     if (rc == 0) {
-        /* The adapters may differ from the last run's: every view is rendered again. */
-        sb_store_set_renderer(store, sb_softphone_render, server->svc.plugins);
+        /* The adapters may differ from the last run's: every view is rendered
+         * again. The adapters render first (trusted ones still in their trial
+         * child: one that crashes there is refused, not the server's end);
+         * the views then take the renderings without calling any adapter. */
+        rc = sb_softphone_prerender_all(server->svc.renders, store, &err);
+        sb_plugin_host_end_trial(server->svc.plugins);
+        sb_store_set_renderer(store, sb_softphone_render, server->svc.renders);
+    }
+    if (rc == 0)
         rc = sb_store_views_refresh(store, NULL, &err);
+    if (rc == 0) {
+        size_t n = 0;
+        sb_plugin_info_t *rows = NULL;
+        if (sb_plugin_host_list(server->svc.plugins, &rows, &n) == 0) {
+            plugins_loaded = 0;
+            for (size_t i = 0; i < n; i++)
+                plugins_loaded += rows[i].loaded;
+            plugins_refused = n - plugins_loaded;
+        }
+        free(rows);
     }
     if (rc == 0)
         rc = sb_writer_start(server->loop, store, 1024, &server->writer);
@@ -217,6 +241,9 @@ int sb_server_run(const sb_config_t *cfg)
     sb_info("stopped cleanly");
     exit_code = 0;
 out:
+    if (store != NULL)
+        sb_store_set_renderer(store, NULL, NULL);
+    sb_renders_free(server->svc.renders);
     sb_plugin_host_free(server->svc.plugins);
     sb_store_close(store);
     uv_loop_close(server->loop);

@@ -261,12 +261,16 @@ int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err)
         *txn = store->batch_txn;
         return 0;
     }
+    bool owner = pthread_equal(pthread_self(), store->read_owner) != 0;
     for (;;) {
         pthread_rwlock_rdlock(&store->resize_lock);
-        int lmdb = store->read_txn ? mdb_txn_renew(store->read_txn)
-                                   : mdb_txn_begin(store->env, NULL, MDB_RDONLY, &store->read_txn);
+        MDB_txn *own = NULL;
+        int lmdb = !owner ? mdb_txn_begin(store->env, NULL, MDB_RDONLY, &own)
+                   : store->read_txn
+                       ? mdb_txn_renew(store->read_txn)
+                       : mdb_txn_begin(store->env, NULL, MDB_RDONLY, &store->read_txn);
         if (lmdb == 0) {
-            *txn = store->read_txn;
+            *txn = owner ? store->read_txn : own;
             return 0;
         }
         pthread_rwlock_unlock(&store->resize_lock);
@@ -276,7 +280,7 @@ int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err)
                 return sb_err_default(err, rc);
             continue;
         }
-        if (store->read_txn != NULL && lmdb != MDB_READERS_FULL) {
+        if (owner && store->read_txn != NULL && lmdb != MDB_READERS_FULL) {
             /* A renew that failed leaves the handle unusable: start afresh. */
             mdb_txn_abort(store->read_txn);
             store->read_txn = NULL;
@@ -291,8 +295,11 @@ void sb__read_end(sb_store_t *store, MDB_txn *txn)
     if (in_batch(store) && txn == store->batch_txn)
         return;
     /* Reset, not abort: the handle and its reader slot are reused, and no
-     * snapshot is pinned while nobody reads. */
-    mdb_txn_reset(txn);
+     * snapshot is pinned while nobody reads. Another thread's is its own. */
+    if (txn == store->read_txn)
+        mdb_txn_reset(txn);
+    else
+        mdb_txn_abort(txn);
     pthread_rwlock_unlock(&store->resize_lock);
 }
 
@@ -549,6 +556,7 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
     }
     memcpy(store->dir, opts->dir, strlen(opts->dir) + 1);
     pthread_rwlock_init(&store->resize_lock, NULL);
+    store->read_owner = pthread_self();
     store->max_map_bytes = opts->max_map_bytes ? opts->max_map_bytes : SB_STORE_DEFAULT_MAX_MAP;
     store->map_bytes =
         opts->initial_map_bytes ? opts->initial_map_bytes : SB_STORE_DEFAULT_INITIAL_MAP;

@@ -49,7 +49,11 @@ struct sb_store {
      * in this process. */
     pthread_rwlock_t resize_lock;
     MDB_txn *read_txn; /* cached: reset after each read, renewed by the next */
-    int lock_fd;       /* the data directory's writer lock (flock) */
+    /* The thread that opened the store (the event loop's) owns read_txn.
+     * Other threads (the thread pool, which makes adapter calls and checks
+     * definitions ahead of a write) begin a transaction of their own per read. */
+    pthread_t read_owner;
+    int lock_fd; /* the data directory's writer lock (flock) */
     /* Group commit: while a batch is open, writes from the thread that opened
      * it run in nested transactions of batch_txn (see sb_store_batch_begin).
      * Only that thread touches it; store.c keeps the owner thread-local. */

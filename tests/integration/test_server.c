@@ -1750,7 +1750,7 @@ static void an_isolated_adapter_that_dies_costs_only_its_calls(void **state)
 {
     (void)state;
     sb_harness_t h;
-    static const char *const flags[] = {"--durability", "none", "--isolate", "all", NULL};
+    static const char *const flags[] = {"--durability", "none", NULL}; /* isolated by default */
     sb_harness_start(&h, NULL, flags);
     sb_client_t c;
     sb_harness_client(&h, &c, NULL);

@@ -8,6 +8,7 @@
 
 #include "definition.h"
 #include "plugin_host.h"
+#include "softphone.h"
 
 /* A plugin directory holding copies of the named mock plugins. */
 static char *plugin_dir(const char *const *names)
@@ -192,7 +193,7 @@ static sb_plugin_host_t *isolated_host(const char *dir, unsigned deadline_ms)
     sb_plugin_host_t *host;
     sb_err_t err;
     assert_int_equal(sb_plugin_host_new(dir, &host), 0);
-    sb_plugin_host_set_isolation(host, SB_PLUGIN_RUNNER, "all", deadline_ms);
+    sb_plugin_host_set_isolation(host, SB_PLUGIN_RUNNER, "none", deadline_ms);
     assert_rc(sb_plugin_host_load(host, NULL, NULL, &err), 0, err);
     return host;
 }
@@ -357,6 +358,145 @@ static void a_hang_is_cut_at_the_deadline(void **state)
     sb_test_rmdir(dir);
 }
 
+/* ---- trusted adapters: in process, after a trial in a child ------------------------ */
+
+static sb_plugin_host_t *trusting_host(const char *dir, const char *in_process)
+{
+    sb_plugin_host_t *host;
+    sb_err_t err;
+    assert_int_equal(sb_plugin_host_new(dir, &host), 0);
+    sb_plugin_host_set_isolation(host, SB_PLUGIN_RUNNER, in_process, 1000);
+    assert_rc(sb_plugin_host_load(host, NULL, NULL, &err), 0, err);
+    return host;
+}
+
+/* An init that crashes is a refused plugin in both modes, and this process lives on. */
+static void a_crash_in_init_is_a_refusal_in_both_modes(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"crash_init", "good", NULL};
+    char *dir = plugin_dir(names);
+    const char *modes[] = {"none", "crash_init,good"};
+    for (size_t m = 0; m < 2; m++) {
+        sb_plugin_host_t *host = trusting_host(dir, modes[m]);
+        sb_plugin_info_t *rows;
+        size_t n;
+        assert_int_equal(sb_plugin_host_list(host, &rows, &n), 0);
+        const sb_plugin_info_t *p = find(rows, n, "crash_init.so");
+        assert_false(p->loaded);
+        assert_string_equal(p->check, "init");
+        assert_non_null(strstr(p->reason, "crashed"));
+        assert_string_equal(p->mode, m == 0 ? "isolated" : "in_process");
+        const sb_plugin_info_t *good = find(rows, n, "good.so");
+        assert_true(good->loaded);
+        assert_string_equal(good->mode, m == 0 ? "isolated" : "in_process");
+        free(rows);
+        assert_false(sb_plugin_host_has(host, "crash_init"));
+        sb_plugin_host_end_trial(host);
+        sb_plugin_host_free(host);
+    }
+    sb_test_rmdir(dir);
+}
+
+static sb_callcenter_t *with_url(const char *url)
+{
+    sb_callcenter_t *cc = with_region("eu");
+    sb_cc_change_t change = {"reqGeneralInfo", "reqAdapterUrl", url};
+    sb_err_t err;
+    if (sb_callcenter_apply(cc, &change, 1, &err) != 0)
+        fail_msg("%s", err.message);
+    return cc;
+}
+
+/* A trusted adapter whose render crashes in its trial is refused, and
+ * never runs that render in this process; one whose trial went well
+ * renders in process afterwards. */
+static void a_crash_in_a_trial_render_refuses_a_trusted_adapter(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"crashing", "good", NULL};
+    char *dir = plugin_dir(names);
+    sb_plugin_host_t *host = trusting_host(dir, "crashing,good");
+    sb_callcenter_t *deadly = with_url("https://x.example.com/crash-render");
+    sb_callcenter_t *fine = with_url("https://x.example.com/fine");
+    sb_plugin_kv_t *kv = NULL;
+    size_t n;
+    sb_err_t err;
+    assert_rc(sb_plugin_host_render(host, "good", fine, "005000000000001AAA", &kv, &n, &err), 0,
+              err);
+    free(kv);
+    assert_rc(sb_plugin_host_render(host, "crashing", deadly, "005000000000001AAA", &kv, &n, &err),
+              SB_E_ADAPTER_UNAVAILABLE, err);
+    uint64_t before = sb_plugin_host_generation(host);
+    sb_plugin_host_end_trial(host);
+    /* The other adapters' renderings stay fresh: the set's generation is the same. */
+    assert_int_equal(sb_plugin_host_generation(host), before);
+    sb_plugin_info_t *rows;
+    assert_int_equal(sb_plugin_host_list(host, &rows, &n), 0);
+    const sb_plugin_info_t *p = find(rows, n, "crashing.so");
+    assert_false(p->loaded);
+    assert_string_equal(p->check, "render");
+    assert_true(find(rows, n, "good.so")->loaded);
+    free(rows);
+    assert_false(sb_plugin_host_has(host, "crashing"));
+    /* In process now, without its trial child. */
+    assert_rc(sb_plugin_host_render(host, "good", fine, "005000000000001AAA", &kv, &n, &err), 0,
+              err);
+    assert_string_equal(kv[0].value, "https://x.example.com/fine?user=005000000000001AAA");
+    free(kv);
+    sb_callcenter_free(deadly);
+    sb_callcenter_free(fine);
+    sb_plugin_host_free(host);
+    sb_test_rmdir(dir);
+}
+
+/* The store's renderer (on the writer thread) takes renderings made ahead and
+ * never calls the adapter: without one, the stored URL stays. */
+static void the_writer_renders_from_the_cache_only(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"good", NULL};
+    char *dir = plugin_dir(names);
+    sb_plugin_host_t *host;
+    sb_err_t err;
+    assert_int_equal(sb_plugin_host_new(dir, &host), 0);
+    assert_rc(sb_plugin_host_load(host, NULL, NULL, &err), 0, err);
+    sb_renders_t *renders;
+    assert_int_equal(sb_renders_new(host, &renders), 0);
+    sb_callcenter_t *cc = with_url("https://r.example.com/a");
+    assert_int_equal(sb_callcenter_set_adapter(cc, "good"), 0);
+    sb_view_render_t v = {.loaded = true};
+    snprintf(v.adapter_url, sizeof(v.adapter_url), "stored");
+    sb_softphone_render(renders, "acme", cc, &v);
+    assert_true(v.loaded);
+    assert_string_equal(v.adapter_url, "stored"); /* not rendered ahead: not asked now */
+    sb_softphone_prerender(renders, "acme", cc);
+    sb_softphone_render(renders, "acme", cc, &v);
+    assert_string_equal(v.adapter_url, "https://r.example.com/a?user=" SB_ADAPTER_USER_PLACEHOLDER);
+    /* Another org's Call Center with the same id is another rendering. */
+    snprintf(v.adapter_url, sizeof(v.adapter_url), "stored");
+    sb_softphone_render(renders, "other", cc, &v);
+    assert_string_equal(v.adapter_url, "stored");
+    /* A change makes the rendering stale until it is rendered again. */
+    sb_cc_change_t change = {"reqGeneralInfo", "reqAdapterUrl", "https://r.example.com/b"};
+    assert_rc(sb_callcenter_apply(cc, &change, 1, &err), 0, err);
+    sb_softphone_render(renders, "acme", cc, &v);
+    assert_string_equal(v.adapter_url, "stored");
+    sb_softphone_prerender(renders, "acme", cc);
+    sb_softphone_render(renders, "acme", cc, &v);
+    assert_string_equal(v.adapter_url, "https://r.example.com/b?user=" SB_ADAPTER_USER_PLACEHOLDER);
+    /* A reload makes every rendering stale. */
+    assert_rc(sb_plugin_host_load(host, NULL, NULL, &err), 0, err);
+    snprintf(v.adapter_url, sizeof(v.adapter_url), "stored");
+    sb_softphone_render(renders, "acme", cc, &v);
+    assert_string_equal(v.adapter_url, "stored");
+    sb_softphone_forget(renders, "acme", cc->id.s);
+    sb_callcenter_free(cc);
+    sb_renders_free(renders);
+    sb_plugin_host_free(host);
+    sb_test_rmdir(dir);
+}
+
 static void no_directory_is_an_empty_set(void **state)
 {
     (void)state;
@@ -376,6 +516,9 @@ int main(void)
         cmocka_unit_test(claims_validation_render_and_templates),
         cmocka_unit_test(a_tie_asks_the_operator),
         cmocka_unit_test(no_directory_is_an_empty_set),
+        cmocka_unit_test(a_crash_in_init_is_a_refusal_in_both_modes),
+        cmocka_unit_test(a_crash_in_a_trial_render_refuses_a_trusted_adapter),
+        cmocka_unit_test(the_writer_renders_from_the_cache_only),
         cmocka_unit_test(isolated_plugins_answer_as_in_process),
         cmocka_unit_test(isolated_plugins_are_refused_by_the_same_checks),
         cmocka_unit_test(a_crash_costs_only_its_calls_and_the_child_restarts),

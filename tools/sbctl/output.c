@@ -348,12 +348,14 @@ void sbctl_print_human(const char *method, const msgpack_object *result)
         return;
     }
     if (strcmp(method, "callcenter.import") == 0) {
-        const msgpack_object *warnings = NULL, *cc = NULL;
+        const msgpack_object *warnings = NULL, *cc = NULL, *total = NULL;
         for (uint32_t i = 0; i < result->via.map.size; i++) {
             char key[32];
             key_text(&result->via.map.ptr[i].key, key, sizeof(key));
             if (strcmp(key, "warnings") == 0)
                 warnings = &result->via.map.ptr[i].val;
+            else if (strcmp(key, "warnings_total") == 0)
+                total = &result->via.map.ptr[i].val;
             else if (strcmp(key, "callcenter") == 0)
                 cc = &result->via.map.ptr[i].val;
         }
@@ -362,6 +364,11 @@ void sbctl_print_human(const char *method, const msgpack_object *result)
             scalar_text(&warnings->via.array.ptr[i], text, sizeof(text));
             fprintf(stderr, "warning: %s\n", text);
         }
+        /* The server lists the first warnings of a file and counts them all. */
+        if (total != NULL && total->type == MSGPACK_OBJECT_POSITIVE_INTEGER && warnings != NULL &&
+            total->via.u64 > warnings->via.array.size)
+            fprintf(stderr, "sbctl: %llu warnings in all; the first ones are listed above\n",
+                    (unsigned long long)total->via.u64);
         if (cc != NULL && cc->type == MSGPACK_OBJECT_MAP)
             print_map(cc, 0);
         return;
