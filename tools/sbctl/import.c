@@ -1,16 +1,25 @@
 /*
- * sbctl user import / member import: a CSV file with a header row, read with
- * libcsv and checked whole before anything is sent; then sent in chunks,
- * each one atomic on the server, with a progress bar on a terminal.
+ * sbctl user import / member import / contact import: a CSV file with a
+ * header row, read with libcsv and checked whole before anything is sent.
  *
  *   users:    id,name,profile      (profile may be left out)
  *   members:  user,callcenter      (callcenter: an id or an internal name)
  *   contacts: id,name,phone        (mobile_phone, other_phone, type optional)
  *
- * Contacts are sent twice: first every chunk as a dry run, which the server
- * checks and normalizes without writing, then for real. A bad number, which
- * only the server can judge (it reads numbers with the Call Center's dialing
- * prefixes), is then reported with its line before anything is written.
+ * Nothing of a refused file is written. Three passes:
+ *   1. the file: every byte of every field against its column's rule (a NUL
+ *      byte, a control character, bad UTF-8 are refused, never cut short),
+ *      the column count, the required columns, a user twice in a member
+ *      file; errors name the file's physical line (that of the byte at
+ *      fault, also inside a quoted field that spans lines) and the column;
+ *   2. the server: every chunk as a dry run, which makes the write in a
+ *      transaction it then drops, so that every rule only the server can
+ *      judge (an unknown Call Center, a user who is a member elsewhere, a
+ *      phone number read with the Call Center's prefixes) is checked before
+ *      the first write; a refused row is reported with its line;
+ *   3. the write, chunk by chunk, each one atomic.
+ * What is left between 2 and 3 is a race with other writers (or a lost
+ * connection): then the report says which lines were written.
  */
 #include <csv.h>
 #include <jansson.h>
@@ -23,16 +32,30 @@
 
 #include "rpc.h"
 #include "sbctl.h"
+#include "utf8.h"
 
 #define MAX_COLUMNS 16
 #define MAX_FIELD 1024
 
+/* What a column's bytes may be. */
+typedef enum rule {
+    RULE_ID,   /* a record id or an internal name: ASCII letters and digits */
+    RULE_TEXT, /* a name, a phone number: UTF-8 without control characters */
+    RULE_WORD, /* a type: ASCII letters */
+} rule_t;
+
+typedef struct column {
+    const char *name;
+    rule_t rule;
+} column_t;
+
 typedef struct row {
     char *field[6]; /* in the order of the kind's columns */
+    size_t line;    /* the physical line the record starts on */
 } row_t;
 
 typedef struct reader {
-    const char *const *columns; /* the kind's column names */
+    const column_t *columns; /* the kind's columns */
     int n_columns, n_required;
     int map[MAX_COLUMNS]; /* file column -> kind column, or -1 */
     int file_columns;
@@ -41,26 +64,101 @@ typedef struct reader {
     char *pending[MAX_COLUMNS];
     row_t *rows;
     size_t n, cap;
-    size_t record; /* 1 = the header */
-    char error[512];
+    size_t line;        /* the physical line being parsed, from 1 */
+    size_t record_line; /* the line the current record started on */
+    bool awaiting;      /* between records: the next non-blank byte starts one */
+    bool ended_line;    /* the last piece fed ended with a newline */
+    char error[640];
 } reader_t;
 
-static void field_cb(void *s, size_t len, void *data)
+static const char *column_name(const reader_t *r, int file_column)
+{
+    if (!r->header_done)
+        return "header";
+    return r->map[file_column] >= 0 ? r->columns[r->map[file_column]].name : "?";
+}
+
+/* The line of byte `at` of a field that ends on the current line. */
+static size_t line_of(const reader_t *r, const char *s, size_t len, size_t at)
+{
+    size_t after = 0;
+    for (size_t i = at; i < len; i++)
+        after += s[i] == '\n';
+    return r->line - after;
+}
+
+/* Checks a field's bytes against its column's rule; fills r->error. */
+static void check_field(reader_t *r, const char *s, size_t len)
+{
+    int col = r->field_index;
+    rule_t rule = r->header_done && r->map[col] >= 0 ? r->columns[r->map[col]].rule : RULE_TEXT;
+    /* A NUL first, wherever it is in the field: it is what a C string
+     * would silently cut the value at. */
+    const char *nul = memchr(s, '\0', len);
+    for (size_t i = nul ? (size_t)(nul - s) : 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *why = NULL;
+        if (c == '\0')
+            why = "a NUL byte";
+        else if (rule == RULE_ID &&
+                 !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+            why = "a character other than a letter or a digit";
+        else if (rule == RULE_WORD && !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+            why = "a character other than a letter";
+        else if (c == '\n' || c == '\r')
+            why = "a line break inside a quoted field";
+        else if (c < 0x20 || c == 0x7f)
+            why = "a control character";
+        if (why != NULL) {
+            snprintf(r->error, sizeof(r->error),
+                     "line %zu, column %d (%s): %s (byte 0x%02x) at byte %zu of the field",
+                     line_of(r, s, len, i), col + 1, column_name(r, col), why, c, i + 1);
+            return;
+        }
+    }
+    if (rule == RULE_TEXT) {
+        char *copy = strndup(s, len);
+        size_t chars;
+        if (copy != NULL && !sb_utf8_count(copy, &chars))
+            snprintf(r->error, sizeof(r->error),
+                     "line %zu, column %d (%s): the field is not valid UTF-8",
+                     line_of(r, s, len, 0), col + 1, column_name(r, col));
+        free(copy);
+    }
+}
+
+static void field_cb(void *vs, size_t len, void *data)
 {
     reader_t *r = data;
+    const char *s = vs;
     if (r->error[0])
         return;
     if (r->field_index >= MAX_COLUMNS) {
-        snprintf(r->error, sizeof(r->error), "record %zu has more than %d fields", r->record,
+        snprintf(r->error, sizeof(r->error), "line %zu has more than %d fields", r->record_line,
                  MAX_COLUMNS);
         return;
     }
-    if (len > MAX_FIELD) {
-        snprintf(r->error, sizeof(r->error), "record %zu: field %d is longer than %d bytes",
-                 r->record, r->field_index + 1, MAX_FIELD);
+    if (r->header_done && r->field_index >= r->file_columns) {
+        snprintf(r->error, sizeof(r->error), "line %zu has more fields than the header's %d",
+                 r->record_line, r->file_columns);
         return;
     }
-    r->pending[r->field_index++] = strndup(s ? s : "", len);
+    if (len > MAX_FIELD) {
+        snprintf(r->error, sizeof(r->error),
+                 "line %zu, column %d (%s): the field is longer than %d bytes",
+                 line_of(r, s, len, 0), r->field_index + 1, column_name(r, r->field_index),
+                 MAX_FIELD);
+        return;
+    }
+    check_field(r, s ? s : "", s ? len : 0);
+    if (r->error[0])
+        return;
+    r->pending[r->field_index] = strndup(s ? s : "", s ? len : 0);
+    if (r->pending[r->field_index] == NULL) {
+        snprintf(r->error, sizeof(r->error), "out of memory at line %zu", r->line);
+        return;
+    }
+    r->field_index++;
 }
 
 static void clear_pending(reader_t *r)
@@ -79,20 +177,21 @@ static void header(reader_t *r)
     for (int i = 0; i < r->field_index; i++) {
         r->map[i] = -1;
         for (int c = 0; c < r->n_columns; c++) {
-            if (strcasecmp(r->pending[i], r->columns[c]) == 0) {
+            if (strcasecmp(r->pending[i], r->columns[c].name) == 0) {
                 r->map[i] = c;
                 found[c]++;
             }
         }
-        if (r->map[i] < 0)
+        if (r->map[i] < 0 && !r->error[0])
             snprintf(r->error, sizeof(r->error),
-                     "the header names a column '%s' that this import does not take",
-                     r->pending[i]);
+                     "line %zu: the header names a column '%.60s' that this import does not take",
+                     r->record_line, r->pending[i]);
     }
-    for (int c = 0; c < r->n_required && !r->error[0]; c++)
-        if (found[c] != 1)
-            snprintf(r->error, sizeof(r->error), "the header needs the column '%s' exactly once",
-                     r->columns[c]);
+    for (int c = 0; c < r->n_columns && !r->error[0]; c++)
+        if ((c < r->n_required && found[c] != 1) || found[c] > 1)
+            snprintf(r->error, sizeof(r->error),
+                     "line %zu: the header needs the column '%s' exactly once", r->record_line,
+                     r->columns[c].name);
     r->header_done = true;
 }
 
@@ -100,7 +199,7 @@ static void row_cb(int terminator, void *data)
 {
     (void)terminator;
     reader_t *r = data;
-    r->record++;
+    r->awaiting = true;
     if (r->error[0]) {
         clear_pending(r);
         return;
@@ -111,8 +210,8 @@ static void row_cb(int terminator, void *data)
         return;
     }
     if (r->field_index != r->file_columns) {
-        snprintf(r->error, sizeof(r->error), "record %zu has %d fields; the header has %d",
-                 r->record, r->field_index, r->file_columns);
+        snprintf(r->error, sizeof(r->error), "line %zu has %d fields; the header has %d",
+                 r->record_line, r->field_index, r->file_columns);
         clear_pending(r);
         return;
     }
@@ -120,7 +219,7 @@ static void row_cb(int terminator, void *data)
         size_t cap = r->cap ? r->cap * 2 : 1024;
         row_t *grown = realloc(r->rows, cap * sizeof(*grown));
         if (grown == NULL) {
-            snprintf(r->error, sizeof(r->error), "out of memory at record %zu", r->record);
+            snprintf(r->error, sizeof(r->error), "out of memory at line %zu", r->record_line);
             clear_pending(r);
             return;
         }
@@ -129,14 +228,40 @@ static void row_cb(int terminator, void *data)
     }
     row_t *row = &r->rows[r->n++];
     memset(row, 0, sizeof(*row));
+    row->line = r->record_line;
     for (int i = 0; i < r->field_index; i++) {
         row->field[r->map[i]] = r->pending[i];
         r->pending[i] = NULL;
     }
     r->field_index = 0;
-    for (int c = 0; c < r->n_required; c++)
+    for (int c = 0; c < r->n_required && !r->error[0]; c++)
         if (row->field[c] == NULL || row->field[c][0] == '\0')
-            snprintf(r->error, sizeof(r->error), "record %zu has no %s", r->record, r->columns[c]);
+            snprintf(r->error, sizeof(r->error), "line %zu has no %s", row->line,
+                     r->columns[c].name);
+}
+
+static const char *parse_error(struct csv_parser *parser)
+{
+    if (csv_error(parser) == CSV_EPARSE)
+        return "a stray quote (a field that holds a quote is quoted whole, its quotes doubled)";
+    return csv_strerror(csv_error(parser));
+}
+
+/* Feeds one piece of one physical line (it ends at the line's '\n' or
+ * before it). libcsv says nothing of lines: the reader counts them, and a
+ * record starts at the first byte libcsv does not skip (blank lines and
+ * leading blanks are skipped). */
+static void feed(reader_t *r, struct csv_parser *parser, const char *piece, size_t len)
+{
+    if (r->awaiting && len > strspn(piece, " \t\r\n")) {
+        r->record_line = r->line;
+        r->awaiting = false;
+    }
+    if (csv_parse(parser, piece, len, field_cb, row_cb, r) != len && !r->error[0])
+        snprintf(r->error, sizeof(r->error), "line %zu: %s", r->line, parse_error(parser));
+    r->ended_line = len > 0 && piece[len - 1] == '\n';
+    if (r->ended_line)
+        r->line++;
 }
 
 static int read_csv(const char *path, reader_t *r)
@@ -146,24 +271,76 @@ static int read_csv(const char *path, reader_t *r)
         snprintf(r->error, sizeof(r->error), "cannot open it: %s", strerror(errno));
         return -1;
     }
+    r->line = 1;
+    r->record_line = 1;
+    r->awaiting = true;
     struct csv_parser parser;
     csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL | CSV_EMPTY_IS_NULL);
-    char buf[65536];
+    /* One byte more than a read: strspn in feed() needs a terminated piece. */
+    char buf[65536 + 1];
     size_t n;
-    while (!r->error[0] && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
-        if (csv_parse(&parser, buf, n, field_cb, row_cb, r) != n)
-            snprintf(r->error, sizeof(r->error), "record %zu: %s", r->record + 1,
-                     csv_strerror(csv_error(&parser)));
+    while (!r->error[0] && (n = fread(buf, 1, sizeof(buf) - 1, f)) > 0) {
+        for (size_t off = 0; off < n && !r->error[0];) {
+            const char *nl = memchr(buf + off, '\n', n - off);
+            size_t len = nl ? (size_t)(nl - (buf + off)) + 1 : n - off;
+            char keep = buf[off + len];
+            buf[off + len] = '\0';
+            feed(r, &parser, buf + off, len);
+            buf[off + len] = keep;
+            off += len;
+        }
     }
+    if (!r->error[0] && ferror(f))
+        snprintf(r->error, sizeof(r->error), "cannot read it: %s", strerror(errno));
+    if (r->ended_line && r->line > 1)
+        r->line--; /* csv_fini ends the last line, which its newline already counted */
     if (!r->error[0] && csv_fini(&parser, field_cb, row_cb, r) != 0)
-        snprintf(r->error, sizeof(r->error), "record %zu: %s", r->record + 1,
-                 csv_strerror(csv_error(&parser)));
+        snprintf(r->error, sizeof(r->error), "line %zu: %s", r->record_line,
+                 csv_error(&parser) == CSV_EPARSE
+                     ? "a quoted field of this record is never closed (a quote is missing)"
+                     : parse_error(&parser));
     csv_free(&parser);
     clear_pending(r);
     if (f != stdin)
         fclose(f);
     if (!r->error[0] && !r->header_done)
         snprintf(r->error, sizeof(r->error), "it is empty: a header row is needed");
+    return r->error[0] ? -1 : 0;
+}
+
+/* Member files: a user twice is refused (which Call Center would win?). */
+static const row_t *sort_rows;
+static int by_user(const void *a, const void *b)
+{
+    const row_t *x = &sort_rows[*(const size_t *)a], *y = &sort_rows[*(const size_t *)b];
+    /* Ids compare on their first 15 characters: an 18-character id is the
+     * same record as its 15-character form. */
+    int c = strncmp(x->field[0], y->field[0], 15);
+    return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+static int check_duplicates(reader_t *r)
+{
+    if (r->n < 2)
+        return 0;
+    size_t *order = malloc(r->n * sizeof(*order));
+    if (order == NULL) {
+        snprintf(r->error, sizeof(r->error), "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < r->n; i++)
+        order[i] = i;
+    sort_rows = r->rows;
+    qsort(order, r->n, sizeof(*order), by_user);
+    for (size_t i = 1; i < r->n && !r->error[0]; i++) {
+        const row_t *a = &r->rows[order[i - 1]], *b = &r->rows[order[i]];
+        if (strncmp(a->field[0], b->field[0], 15) == 0)
+            snprintf(r->error, sizeof(r->error),
+                     "line %zu names the user %.18s again (first on line %zu): a user belongs to "
+                     "one Call Center",
+                     b->line, b->field[0], a->line);
+    }
+    free(order);
     return r->error[0] ? -1 : 0;
 }
 
@@ -195,7 +372,7 @@ static void pack_chunk(msgpack_sbuffer *buf, const char *what, const char *org, 
     msgpack_sbuffer_clear(buf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, users ? 2 : contacts ? 5 + (opts->country_code != NULL) : 3);
+    msgpack_pack_map(&pk, users ? 3 : contacts ? 4 + (opts->country_code != NULL) : 4);
     sb_pack_kv_str(&pk, "org", org);
     sb_pack_str(&pk, users ? "users" : contacts ? "contacts" : "rows");
     msgpack_pack_array(&pk, to - from);
@@ -227,13 +404,53 @@ static void pack_chunk(msgpack_sbuffer *buf, const char *what, const char *org, 
     }
     if (contacts) {
         sb_pack_kv_str(&pk, "callcenter", opts->callcenter);
-        sb_pack_kv_bool(&pk, "dry_run", dry_run);
-        sb_pack_kv_uint(&pk, "first_line", from + 2); /* line 1 is the header */
         if (opts->country_code != NULL)
             sb_pack_kv_str(&pk, "country_code", opts->country_code);
     }
     if (!users && !contacts)
         sb_pack_kv_bool(&pk, "move", opts->move);
+    /* No first_line: a record can span lines, so the server's row numbers
+     * are turned into the file's lines here (refused()). */
+    sb_pack_kv_bool(&pk, "dry_run", dry_run);
+}
+
+/*
+ * Reports a refused chunk rows[from..to): a server message that starts with
+ * "Row N" (the row in the request) names the file's line instead.
+ */
+static void refused(const char *path, const reader_t *r, size_t from, size_t to, int rc,
+                    const sb_client_t *client, const char *message, bool dry_run, size_t done)
+{
+    const char *name = rc == SB_CLIENT_REFUSED ? client->error_name : "";
+    const char *sep = rc == SB_CLIENT_REFUSED ? ": " : "";
+    size_t row = 0;
+    int used = 0;
+    const char *rest = message;
+    if (sscanf(message, "Row %zu%n", &row, &used) == 1 && row >= 1 && row <= to - from) {
+        const char *colon = strstr(message + used, ": ");
+        rest = colon ? colon + 2 : message + used;
+    } else if (to - from == 1) {
+        row = 1;
+    } else {
+        row = 0;
+    }
+    if (isatty(STDERR_FILENO) && !dry_run)
+        fputc('\n', stderr);
+    if (row > 0)
+        fprintf(stderr, "sbctl: %s: line %zu: %s%s%s\n", path, r->rows[from + row - 1].line, name,
+                sep, rest);
+    else
+        fprintf(stderr,
+                "sbctl: %s: the records of lines %zu to %zu were refused, as one request: "
+                "%s%s%s\n",
+                path, r->rows[from].line, r->rows[to - 1].line, name, sep, message);
+    if (dry_run || done == 0)
+        fprintf(stderr, "sbctl: nothing was imported.\n");
+    else
+        fprintf(stderr,
+                "sbctl: the %zu records before line %zu were imported (they passed the check, "
+                "then this one changed: another writer?); nothing from line %zu on was.\n",
+                done, r->rows[from].line, r->rows[from].line);
 }
 
 /* Sends rows in chunks (as dry runs, or for real). Returns an exit status. */
@@ -264,21 +481,8 @@ static int send_chunks(sb_client_t *client, const char *what, const char *org, c
         int rc = sb_client_call(client, method, &buf, &result, &err);
         msgpack_unpacked_destroy(&result);
         (*requests)++;
-        if (rc != 0 && dry_run) {
-            fprintf(stderr, "sbctl: %s: %s%s%s\nsbctl: nothing was imported.\n", path,
-                    rc == SB_CLIENT_REFUSED ? client->error_name : "",
-                    rc == SB_CLIENT_REFUSED ? ": " : "", err.message);
-            status = rc == SB_CLIENT_REFUSED ? SBCTL_REFUSED : SBCTL_UNREACHABLE;
-            break;
-        }
         if (rc != 0) {
-            if (isatty(STDERR_FILENO))
-                fputc('\n', stderr);
-            fprintf(stderr,
-                    "sbctl: %s: records %zu to %zu were refused, as one request: %s%s%s\n"
-                    "sbctl: %zu rows before them were imported; nothing from record %zu on was.\n",
-                    path, *done + 2, to + 1, rc == SB_CLIENT_REFUSED ? client->error_name : "",
-                    rc == SB_CLIENT_REFUSED ? ": " : "", err.message, *done, *done + 2);
+            refused(path, r, *done, to, rc, client, err.message, dry_run, *done);
             status = rc == SB_CLIENT_REFUSED ? SBCTL_REFUSED : SBCTL_UNREACHABLE;
             break;
         }
@@ -293,10 +497,15 @@ static int send_chunks(sb_client_t *client, const char *what, const char *org, c
 int sbctl_import(sb_client_t *client, const char *what, const char *org, const char *path,
                  const sbctl_import_opts_t *opts, bool json)
 {
-    static const char *const user_columns[] = {"id", "name", "profile"};
-    static const char *const member_columns[] = {"user", "callcenter"};
-    static const char *const contact_columns[] = {"id",           "name",        "phone",
-                                                  "mobile_phone", "other_phone", "type"};
+    static const column_t user_columns[] = {
+        {"id", RULE_ID}, {"name", RULE_TEXT}, {"profile", RULE_TEXT}};
+    static const column_t member_columns[] = {{"user", RULE_ID}, {"callcenter", RULE_ID}};
+    static const column_t contact_columns[] = {{"id", RULE_ID},
+                                               {"name", RULE_TEXT},
+                                               {"phone", RULE_TEXT},
+                                               {"mobile_phone", RULE_TEXT},
+                                               {"other_phone", RULE_TEXT},
+                                               {"type", RULE_WORD}};
     bool users = strcmp(what, "user") == 0, contacts = strcmp(what, "contact") == 0;
     reader_t r = {.columns = users      ? user_columns
                              : contacts ? contact_columns
@@ -306,7 +515,7 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
                                           : 2,
                   .n_required = 2};
     int status = SBCTL_OK;
-    if (read_csv(path, &r) != 0) {
+    if (read_csv(path, &r) != 0 || (!users && !contacts && check_duplicates(&r) != 0)) {
         fprintf(stderr, "sbctl: %s: %s; nothing was imported.\n", path, r.error);
         status = SBCTL_USAGE;
         goto out;
@@ -314,8 +523,7 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     size_t done = 0, requests = 0;
-    if (contacts)
-        status = send_chunks(client, what, org, path, &r, opts, true, &done, &requests);
+    status = send_chunks(client, what, org, path, &r, opts, true, &done, &requests);
     if (status == SBCTL_OK)
         status = send_chunks(client, what, org, path, &r, opts, false, &done, &requests);
     double secs = seconds_since(&start);
