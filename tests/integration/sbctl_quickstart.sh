@@ -111,6 +111,14 @@ check "server-refused row" 1 sbctl user import "$work/srv.csv" --org acme --chun
 contains "server-refused row named by line" err "line 4: INVALID_ID"
 contains "server-refused: nothing imported" err "nothing was imported"
 check "first chunk not written" 1 sbctl user get --org acme 005000000000099
+# A file that fits the server's limits goes in one request (one transaction): a dry run, a write.
+printf 'id,name\n005000000000099,Ok\n005000000000098,Ok\n' >"$work/one.csv"
+check "one request" 0 sbctl user import "$work/one.csv" --org acme
+contains "one request: a check and a write" out "in 2 requests"
+# Over --max-message-bytes (1 MiB): split into requests that fit, not refused.
+awk 'BEGIN { print "id,name"; n = sprintf("%0200d", 0); for (i = 0; i < 6000; i++) printf "005%012d,%s\n", 100000 + i, n }' >"$work/big.csv"
+check "big file" 0 sbctl user import "$work/big.csv" --org acme
+contains "big file: in requests that fit" out "imported 6000 users .* in 4 requests"
 # Members: an unknown Call Center, a user in another Call Center, a user
 # twice: each refused before anything is assigned.
 sbctl user upsert --org acme --id 005000000000096 --name Fresh >/dev/null

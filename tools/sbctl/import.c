@@ -17,9 +17,12 @@
  *      judge (an unknown Call Center, a user who is a member elsewhere, a
  *      phone number read with the Call Center's prefixes) is checked before
  *      the first write; a refused row is reported with its line;
- *   3. the write, chunk by chunk, each one atomic.
- * What is left between 2 and 3 is a race with other writers (or a lost
- * connection): then the report says which lines were written.
+ *   3. the write: the whole file in one request (one transaction) when it
+ *      fits the server's limits (server.info: max_batch, max_message_bytes),
+ *      else chunk by chunk, each one atomic.
+ * When a file takes more than one request, what is left between 2 and 3 is
+ * a race with other writers (or a lost connection, a crash): then the
+ * report says which lines were written.
  */
 #include <csv.h>
 #include <jansson.h>
@@ -453,10 +456,38 @@ static void refused(const char *path, const reader_t *r, size_t from, size_t to,
                 done, r->rows[from].line, r->rows[from].line);
 }
 
+/* The server's limits on one request, so that a file goes in as few requests as it can. */
+typedef struct limits {
+    size_t rows, bytes;
+} limits_t;
+
+static limits_t server_limits(sb_client_t *client, const sbctl_import_opts_t *opts)
+{
+    limits_t l = {opts->chunk ? opts->chunk : 1000, 1 << 20}; /* the server's defaults */
+    msgpack_unpacked result;
+    sb_err_t err;
+    if (sb_client_call(client, "server.info", NULL, &result, &err) == 0) {
+        const msgpack_object *limits = sb_obj_get(&result.data, "limits");
+        const msgpack_object *batch = limits ? sb_obj_get(limits, "max_batch") : NULL;
+        const msgpack_object *bytes = limits ? sb_obj_get(limits, "max_message_bytes") : NULL;
+        if (batch && batch->type == MSGPACK_OBJECT_POSITIVE_INTEGER && opts->chunk == 0)
+            l.rows = (size_t)batch->via.u64;
+        if (bytes && bytes->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            l.bytes = (size_t)bytes->via.u64;
+    }
+    msgpack_unpacked_destroy(&result);
+    if (l.rows == 0)
+        l.rows = 1;
+    return l;
+}
+
+/* Room for the request's envelope around the arguments: [0, msgid, method, [args]]. */
+#define ENVELOPE_BYTES 64
+
 /* Sends rows in chunks (as dry runs, or for real). Returns an exit status. */
 static int send_chunks(sb_client_t *client, const char *what, const char *org, const char *path,
-                       const reader_t *r, const sbctl_import_opts_t *opts, bool dry_run,
-                       size_t *done, size_t *requests)
+                       const reader_t *r, const sbctl_import_opts_t *opts, const limits_t *limits,
+                       bool dry_run, size_t *done, size_t *requests)
 {
     static const struct {
         const char *what, *method;
@@ -474,8 +505,13 @@ static int send_chunks(sb_client_t *client, const char *what, const char *org, c
     if (!dry_run)
         progress(0, r->n);
     while (*done < r->n) {
-        size_t to = *done + opts->chunk < r->n ? *done + opts->chunk : r->n;
+        size_t to = *done + limits->rows < r->n ? *done + limits->rows : r->n;
         pack_chunk(&buf, what, org, r->rows, *done, to, opts, dry_run);
+        /* Over the server's message cap: halve until it fits (one row always goes). */
+        while (buf.size + ENVELOPE_BYTES > limits->bytes && to - *done > 1) {
+            to = *done + (to - *done) / 2;
+            pack_chunk(&buf, what, org, r->rows, *done, to, opts, dry_run);
+        }
         msgpack_unpacked result;
         sb_err_t err;
         int rc = sb_client_call(client, method, &buf, &result, &err);
@@ -523,9 +559,10 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     size_t done = 0, requests = 0;
-    status = send_chunks(client, what, org, path, &r, opts, true, &done, &requests);
+    limits_t limits = server_limits(client, opts);
+    status = send_chunks(client, what, org, path, &r, opts, &limits, true, &done, &requests);
     if (status == SBCTL_OK)
-        status = send_chunks(client, what, org, path, &r, opts, false, &done, &requests);
+        status = send_chunks(client, what, org, path, &r, opts, &limits, false, &done, &requests);
     double secs = seconds_since(&start);
     if (status == SBCTL_OK) {
         if (json) {
