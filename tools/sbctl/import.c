@@ -427,11 +427,13 @@ static void refused(const char *path, const reader_t *r, size_t from, size_t to,
     const char *name = rc == SB_CLIENT_REFUSED ? client->error_name : "";
     const char *sep = rc == SB_CLIENT_REFUSED ? ": " : "";
     size_t row = 0;
-    int used = 0;
     const char *rest = message;
-    if (sscanf(message, "Row %zu%n", &row, &used) == 1 && row >= 1 && row <= to - from) {
-        const char *colon = strstr(message + used, ": ");
-        rest = colon ? colon + 2 : message + used;
+    char *end = NULL;
+    if (strncmp(message, "Row ", 4) == 0)
+        row = strtoul(message + 4, &end, 10);
+    if (end != NULL && end != message + 4 && row >= 1 && row <= to - from) {
+        const char *colon = strstr(end, ": ");
+        rest = colon ? colon + 2 : end;
     } else if (to - from == 1) {
         row = 1;
     } else {
