@@ -133,6 +133,14 @@ static void a_full_disk_is_named_with_the_data_directory(void **state)
     sb_client_t c;
     sb_harness_client(&h, &c, NULL);
     assert_string_equal(call(&c, "org.create", json_pack("{s:s}", "org", "acme"), NULL, 0), "OK");
+    /* Room to give back once the disk is full. */
+    char filler[128];
+    snprintf(filler, sizeof(filler), "%s/filler", dir);
+    FILE *f = fopen(filler, "w");
+    assert_non_null(f);
+    static char block[256 << 10];
+    assert_int_equal(fwrite(block, 1, sizeof(block), f), sizeof(block));
+    fclose(f);
     const char *got = "OK";
     char message[512] = "";
     size_t stored = 0;
@@ -145,8 +153,12 @@ static void a_full_disk_is_named_with_the_data_directory(void **state)
         fail_msg("a full disk answered %s: %s", got, message);
     if (strstr(message, data) == NULL)
         fail_msg("the message does not name the data directory %s: %s", data, message);
-    /* Reads go on, and the server stops cleanly. */
+    /* Reads go on; with room again, writes go on, without a restart. */
     assert_string_equal(call(&c, "org.get", json_pack("{s:s}", "org", "acme"), NULL, 0), "OK");
+    assert_int_equal(unlink(filler), 0);
+    got = call(&c, "user.upsert_bulk", users("acme", 900000, 10, 20), message, sizeof(message));
+    if (strcmp(got, "OK") != 0)
+        fail_msg("a write once the disk has room: %s: %s", got, message);
     sb_client_close(&c);
     sb_harness_stop(&h);
     sb_harness_cleanup(&h);
