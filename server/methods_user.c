@@ -36,6 +36,19 @@ static int read_user(sb_call_t *call, const msgpack_object *map, size_t row, sb_
     memset(user, 0, sizeof(*user));
     if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
         return sb_err_set(err, -EINVAL, "Row %zu: a user is a map {id, name, profile}.", row);
+    static const char *const keys[] = {"id", "name", "profile"};
+    for (size_t k = 0; k < 3; k++) {
+        /* sb_obj_str refuses a string with a NUL byte; say so, rather than "missing". */
+        const msgpack_object *v = sb_obj_get(map, keys[k]);
+        const char *nul = v && v->type == MSGPACK_OBJECT_STR
+                              ? memchr(v->via.str.ptr, '\0', v->via.str.size)
+                              : NULL;
+        if (nul != NULL)
+            return sb_err_set(err, SB_E_INVALID_VALUE,
+                              "Row %zu: the %s has a NUL byte at byte %zu; it would cut the "
+                              "value short.",
+                              row, keys[k], (size_t)(nul - v->via.str.ptr) + 1);
+    }
     const char *id = sb_obj_str(call, sb_obj_get(map, "id"));
     const char *name = sb_obj_str(call, sb_obj_get(map, "name"));
     const char *profile = sb_obj_str(call, sb_obj_get(map, "profile"));
