@@ -452,6 +452,12 @@ static void acknowledged_writes_survive_kill_9(void **state)
         }
         unsigned ms = (unsigned)rand_r(&seed) % (unsigned)(max_ms + 1);
         usleep(ms * 1000);
+        /* The server must still be up: a death of its own (a sanitizer's abort, say) is a
+         * failure, not a kill. */
+        int status;
+        if (waitpid(h.pid, &status, WNOHANG) == h.pid)
+            fail_msg("trial %d: the server died before the kill (status 0x%x); see %s/server.log",
+                     t, (unsigned)status, h.dir);
         sb_client_close(&checker);
         sb_harness_kill(&h);
         for (int w = 0; w < writers; w++)
