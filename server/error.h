@@ -44,6 +44,7 @@ enum {
     SB_E_ADAPTER_UNAVAILABLE,
     SB_E_LAYOUT_IN_USE,
     SB_E_EVENT_IGNORED,
+    SB_E_DISK_FULL,
 };
 
 /*
@@ -108,7 +109,10 @@ enum {
     X(LAYOUT_IN_USE, SB_E_LAYOUT_IN_USE, 34,                                                       \
       "The layout is assigned; assign its profiles another layout first, or force the delete.")   \
     X(EVENT_IGNORED, SB_E_EVENT_IGNORED, 35,                                                       \
-      "The Call Center's adapter does not map this event; see the adapter's README for its events.")
+      "The Call Center's adapter does not map this event; see the adapter's README for its events.") \
+    X(DISK_FULL, SB_E_DISK_FULL, 36,                                                               \
+      "The disk (or quota) that holds the data directory is full; free space there, nothing of "  \
+      "this write was stored.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

@@ -74,6 +74,19 @@ static int read_contact(sb_call_t *call, const msgpack_object *row, const sb_dia
     return 0;
 }
 
+struct bulk_ctx {
+    sb_call_t *call;
+    const sb_contact_t *contacts;
+    size_t n;
+};
+
+static int upsert_bulk_cb(void *vctx, sb_err_t *err)
+{
+    struct bulk_ctx *ctx = vctx;
+    return sb_store_contact_upsert_bulk(ctx->call->svc->store, ctx->call->org, ctx->contacts,
+                                        ctx->n, err);
+}
+
 static int contact_upsert_bulk(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     const msgpack_object *rows = sb_arg_obj(call, "contacts");
@@ -109,10 +122,13 @@ static int contact_upsert_bulk(sb_call_t *call, msgpack_packer *pk, sb_err_t *er
             sb_err_prefix(err, "Row %zu (nothing was written): ", i + 1);
     }
     bool dry_run = sb_arg_bool(call, "dry_run", false);
-    if (rc == 0 && !dry_run)
-        rc = sb_store_contact_upsert_bulk(call->svc->store, call->org, contacts, n, err);
-    else if (rc == 0) /* the org must exist even when nothing is written */
-        rc = sb_store_org_get(call->svc->store, call->org, &(sb_org_t){0}, err);
+    struct bulk_ctx ctx = {call, contacts, n};
+    /* A dry run makes the write and drops it, so that it checks what the
+     * store checks too (the org, every stored rule), not only the rows. */
+    if (rc == 0 && dry_run)
+        rc = sb_store_dry_run(call->svc->store, upsert_bulk_cb, &ctx, err);
+    else if (rc == 0)
+        rc = upsert_bulk_cb(&ctx, err);
     size_t numbers = 0;
     for (size_t i = 0; i < n; i++)
         numbers += contacts[i].n_phones;

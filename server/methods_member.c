@@ -65,6 +65,20 @@ static int member_remove(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     return rc == 0 ? pack_assignment(pk, user, &cc, NULL) : rc;
 }
 
+struct bulk_ctx {
+    sb_call_t *call;
+    const sb_member_assignment_t *rows;
+    size_t n;
+    bool move;
+};
+
+static int add_bulk_cb(void *vctx, sb_err_t *err)
+{
+    struct bulk_ctx *ctx = vctx;
+    return sb_store_member_add_bulk(ctx->call->svc->store, ctx->call->org, ctx->rows, ctx->n,
+                                    ctx->move, err);
+}
+
 static int member_add_bulk(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     const msgpack_object *rows = sb_arg_obj(call, "rows");
@@ -86,12 +100,19 @@ static int member_add_bulk(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
             sb_err_prefix(err, "Row %zu: ", i + 1);
         assignments[i].callcenter = ids[i].s;
     }
-    if (rc == 0)
-        rc = sb_store_member_add_bulk(call->svc->store, call->org, assignments, n,
-                                      sb_arg_bool(call, "move", false), err);
+    bool dry_run = sb_arg_bool(call, "dry_run", false);
+    struct bulk_ctx ctx = {call, assignments, n, sb_arg_bool(call, "move", false)};
+    if (rc == 0 && dry_run)
+        rc = sb_store_dry_run(call->svc->store, add_bulk_cb, &ctx, err);
+    else if (rc == 0)
+        rc = add_bulk_cb(&ctx, err);
     free(assignments);
     free(ids);
-    return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_uint(pk, "assigned", n) : rc;
+    if (rc != 0)
+        return rc;
+    return dry_run ? msgpack_pack_map(pk, 2) | sb_pack_kv_uint(pk, "checked", n) |
+                         sb_pack_kv_bool(pk, "dry_run", true)
+                   : msgpack_pack_map(pk, 1) | sb_pack_kv_uint(pk, "assigned", n);
 }
 
 static int member_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
@@ -174,8 +195,10 @@ static const sb_method_t methods[] = {
      member_add_bulk,
      {SB_ARG_ORG,
       {"rows", SB_ARG_ARRAY, true, "[{user, callcenter}], at most --max-batch rows"},
-      {"move", SB_ARG_BOOLEAN, false, "move users who belong to another Call Center"}},
-     "{assigned: count}",
+      {"move", SB_ARG_BOOLEAN, false, "move users who belong to another Call Center"},
+      {"dry_run", SB_ARG_BOOLEAN, false,
+       "check every row against every rule, as the write would, and write nothing"}},
+     "{assigned: count}, or {checked: count, dry_run: true}",
      "NOT_FOUND ALREADY_MEMBER BATCH_TOO_LARGE INVALID_ID"},
     {"member.list",
      "Lists the members of a Call Center by user id, with their count.",

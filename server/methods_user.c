@@ -19,6 +19,12 @@ static int copy_field(const char *what, size_t row, const char *value, char *dst
     if (strlen(value) >= cap)
         return sb_err_set(err, SB_E_INVALID_VALUE, "Row %zu: the %s is longer than %zu bytes.", row,
                           what, cap - 1);
+    /* Names are text: a control character is a damaged file, not a name. */
+    for (const char *p = value; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return sb_err_set(err, SB_E_INVALID_VALUE,
+                              "Row %zu: the %s has a control character (byte 0x%02x) at byte %zu.",
+                              row, what, (unsigned)(unsigned char)*p, (size_t)(p - value) + 1);
     memcpy(dst, value, strlen(value) + 1);
     return 0;
 }
@@ -30,6 +36,19 @@ static int read_user(sb_call_t *call, const msgpack_object *map, size_t row, sb_
     memset(user, 0, sizeof(*user));
     if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
         return sb_err_set(err, -EINVAL, "Row %zu: a user is a map {id, name, profile}.", row);
+    static const char *const keys[] = {"id", "name", "profile"};
+    for (size_t k = 0; k < 3; k++) {
+        /* sb_obj_str refuses a string with a NUL byte; say so, rather than "missing". */
+        const msgpack_object *v = sb_obj_get(map, keys[k]);
+        const char *nul = v && v->type == MSGPACK_OBJECT_STR
+                              ? memchr(v->via.str.ptr, '\0', v->via.str.size)
+                              : NULL;
+        if (nul != NULL)
+            return sb_err_set(err, SB_E_INVALID_VALUE,
+                              "Row %zu: the %s has a NUL byte at byte %zu; it would cut the "
+                              "value short.",
+                              row, keys[k], (size_t)(nul - v->via.str.ptr) + 1);
+    }
     const char *id = sb_obj_str(call, sb_obj_get(map, "id"));
     const char *name = sb_obj_str(call, sb_obj_get(map, "name"));
     const char *profile = sb_obj_str(call, sb_obj_get(map, "profile"));
@@ -54,6 +73,19 @@ static int user_upsert(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     return rc == 0 ? sb__pack_user(pk, &stored) : rc;
 }
 
+struct bulk_ctx {
+    sb_call_t *call;
+    const sb_user_t *users;
+    size_t n;
+};
+
+static int upsert_bulk_cb(void *vctx, sb_err_t *err)
+{
+    struct bulk_ctx *ctx = vctx;
+    return sb_store_user_upsert_bulk(ctx->call->svc->store, ctx->call->org, ctx->users, ctx->n,
+                                     err);
+}
+
 static int user_upsert_bulk(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     const msgpack_object *rows = sb_arg_obj(call, "users");
@@ -68,10 +100,18 @@ static int user_upsert_bulk(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = read_user(call, &rows->via.array.ptr[i], i + 1, &users[i], err);
-    if (rc == 0)
-        rc = sb_store_user_upsert_bulk(call->svc->store, call->org, users, n, err);
+    bool dry_run = sb_arg_bool(call, "dry_run", false);
+    struct bulk_ctx ctx = {call, users, n};
+    if (rc == 0 && dry_run)
+        rc = sb_store_dry_run(call->svc->store, upsert_bulk_cb, &ctx, err);
+    else if (rc == 0)
+        rc = upsert_bulk_cb(&ctx, err);
     free(users);
-    return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_uint(pk, "upserted", n) : rc;
+    if (rc != 0)
+        return rc;
+    return dry_run ? msgpack_pack_map(pk, 2) | sb_pack_kv_uint(pk, "checked", n) |
+                         sb_pack_kv_bool(pk, "dry_run", true)
+                   : msgpack_pack_map(pk, 1) | sb_pack_kv_uint(pk, "upserted", n);
 }
 
 static int user_get(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
@@ -117,8 +157,11 @@ static const sb_method_t methods[] = {
      true,
      true,
      user_upsert_bulk,
-     {SB_ARG_ORG, {"users", SB_ARG_ARRAY, true, "[{id, name, profile}], at most --max-batch rows"}},
-     "{upserted: count}",
+     {SB_ARG_ORG,
+      {"users", SB_ARG_ARRAY, true, "[{id, name, profile}], at most --max-batch rows"},
+      {"dry_run", SB_ARG_BOOLEAN, false,
+       "check every row against every rule, as the write would, and write nothing"}},
+     "{upserted: count}, or {checked: count, dry_run: true}",
      "NOT_FOUND BATCH_TOO_LARGE INVALID_ID MISSING_FIELD INVALID_VALUE"},
     {"user.get",
      "Reads a user.",

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,9 @@
 
 #define LOCK_FILE "switchboard.lock"
 #define META_SCHEMA "schema_version"
+/* A write that failed with less free space than this on the data
+ * directory's file system failed for want of space. */
+#define SB_STORE_DISK_FULL_BELOW ((uint64_t)1 << 20)
 
 void sb__key(sb_key_t *key, const char *org, const char *part)
 {
@@ -56,10 +60,31 @@ int sb__lmdb_rc(int rc)
     case EACCES:
     case EPERM:
         return -EACCES;
-    case ENOSPC: /* the disk is full: growing the map would not help */
+    case ENOSPC: /* the disk is full (a write or fsync failed): growing the map would not help */
+    case EDQUOT:
+        return SB_E_DISK_FULL;
     default:
         return -EIO;
     }
+}
+
+/* The error of a failed write or commit: a full disk names the data
+ * directory, so that the operator knows which file system to free. */
+static int write_failed(const sb_store_t *store, int rc, sb_err_t *err)
+{
+    /* LMDB reports a short write as EIO, not ENOSPC, and a full disk
+     * usually ends a write short: ask the file system. */
+    struct statvfs fs;
+    if (rc == -EIO && statvfs(store->dir, &fs) == 0 &&
+        (uint64_t)fs.f_bavail * fs.f_frsize < SB_STORE_DISK_FULL_BELOW)
+        rc = SB_E_DISK_FULL;
+    if (rc == SB_E_DISK_FULL)
+        return sb_err_set(err, rc,
+                          "The disk that holds the data directory %s is full (or its quota is "
+                          "used up): free space on that file system; nothing of this write was "
+                          "stored.",
+                          store->dir);
+    return sb_err_default(err, rc);
 }
 
 int64_t sb__now_ms(void)
@@ -140,7 +165,7 @@ static int write_in_batch(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t
         else
             mdb_txn_abort(child);
     }
-    return rc == 0 ? 0 : sb_err_default(err, rc);
+    return rc == 0 ? 0 : write_failed(store, rc, err);
 }
 
 /* The store whose write batch this thread holds. Thread-local, so that no
@@ -181,7 +206,7 @@ int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
         }
         pthread_rwlock_unlock(&store->resize_lock);
         if (rc != -ENOSPC)
-            return rc == 0 ? 0 : sb_err_default(err, rc);
+            return rc == 0 ? 0 : write_failed(store, rc, err);
         if (grow_map(store) != 0)
             return sb_err_set(err, -ENOSPC,
                               "The store is full: it reached its maximum map size of %zu bytes. "
@@ -222,7 +247,7 @@ int sb_store_batch_commit(sb_store_t *store, sb_err_t *err)
     store->batch_txn = NULL;
     batch_owner = NULL;
     pthread_rwlock_unlock(&store->resize_lock);
-    return rc == 0 ? 0 : sb_err_default(err, rc);
+    return rc == 0 ? 0 : write_failed(store, rc, err);
 }
 
 void sb_store_batch_abort(sb_store_t *store)
@@ -247,6 +272,53 @@ int sb_store_grow(sb_store_t *store, sb_err_t *err)
                           "Raise the maximum map size, or delete records.",
                           store->max_map_bytes);
     return rc == 0 ? 0 : sb_err_default(err, rc);
+}
+
+#define META_RECLAIM "reclaim_commits"
+
+static int reclaim_txn(sb_store_t *store, MDB_txn *txn, void *ctx, sb_err_t *err)
+{
+    (void)ctx;
+    (void)err;
+    /* A write that changes a page, so that the commit is a real one: LMDB
+     * skips the commit of a transaction that dirtied nothing, and an empty
+     * commit would not move the oldest snapshot on. */
+    MDB_val k = {sizeof(META_RECLAIM) - 1, META_RECLAIM}, v;
+    uint64_t count = 0;
+    int lmdb = mdb_get(txn, store->meta, &k, &v);
+    if (lmdb == 0 && v.mv_size == sizeof(count))
+        memcpy(&count, v.mv_data, sizeof(count));
+    else if (lmdb != 0 && lmdb != MDB_NOTFOUND)
+        return sb__lmdb_rc(lmdb);
+    count++;
+    MDB_val nv = {sizeof(count), &count};
+    return sb__lmdb_rc(mdb_put(txn, store->meta, &k, &nv, 0));
+}
+
+int sb_store_reclaim(sb_store_t *store, sb_err_t *err)
+{
+    sb_err_clear(err);
+    if (in_batch(store))
+        return sb_err_set(err, -EINVAL, "Pages cannot be reclaimed while a write batch is open.");
+    return sb__write(store, reclaim_txn, NULL, err);
+}
+
+int sb_store_dry_run(sb_store_t *store, sb_dry_run_fn fn, void *ctx, sb_err_t *err)
+{
+    sb_err_clear(err);
+    if (!in_batch(store))
+        return sb_err_set(err, -EINVAL, "A dry run runs inside the writer's batch.");
+    MDB_txn *outer = store->batch_txn, *child = NULL;
+    int rc = sb__lmdb_rc(mdb_txn_begin(store->env, outer, 0, &child));
+    if (rc != 0)
+        return sb_err_default(err, rc);
+    /* fn's writes nest under `child` as they would under the batch, and
+     * its reads see them; dropping `child` drops them all. */
+    store->batch_txn = child;
+    rc = fn(ctx, err);
+    store->batch_txn = outer;
+    mdb_txn_abort(child);
+    return rc;
 }
 
 const char *sb_store_dir(const sb_store_t *store)

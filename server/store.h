@@ -122,6 +122,27 @@ void sb_store_batch_abort(sb_store_t *store);
 int sb_store_grow(sb_store_t *store, sb_err_t *err);
 
 /**
+ * Commits one small write of the store's own (a counter in its meta
+ * database), so that pages freed by the last commit become reusable: LMDB
+ * hands out the pages a transaction freed only once a later transaction has
+ * committed. The writer calls it when a write finds the map full at its
+ * maximum, before it refuses with STORE_FULL. No batch may be open.
+ * Returns 0, -ENOSPC when even this write does not fit, or the store's error.
+ */
+int sb_store_reclaim(sb_store_t *store, sb_err_t *err);
+
+/** What sb_store_dry_run runs: a function of the batch's thread. */
+typedef int (*sb_dry_run_fn)(void *ctx, sb_err_t *err);
+
+/**
+ * Runs fn inside the open batch, in a nested transaction that is always
+ * dropped: fn's writes check every rule the store has (and see what the
+ * batch wrote so far), then nothing of them stays. For dry runs of bulk
+ * writes. Returns fn's result; -EINVAL when this thread holds no batch.
+ */
+int sb_store_dry_run(sb_store_t *store, sb_dry_run_fn fn, void *ctx, sb_err_t *err);
+
+/**
  * Frees the reader slots of processes that died holding them (a reader
  * killed mid-check, e.g. of libswitchboard-index), so that their old
  * snapshots stop pinning pages. Returns how many were freed.

@@ -50,6 +50,7 @@ static void run_alone(sb_writer_t *w, sb_write_job_t *jobs)
 /* One group commit of the jobs in the list. */
 static void commit_group(sb_writer_t *w, sb_write_job_t *jobs)
 {
+    bool reclaimed = false;
     for (;;) {
         sb_err_t err;
         int rc = sb_store_batch_begin(w->store, &err);
@@ -70,6 +71,19 @@ static void commit_group(sb_writer_t *w, sb_write_job_t *jobs)
             if (sb_store_grow(w->store, &err) == 0) {
                 sb_info("writer: the store's map grew; replaying a batch");
                 continue;
+            }
+            /* At the maximum map size. Pages that deletes freed in the last
+             * commit become reusable only after a later commit (LMDB keeps
+             * them for the snapshot before it): commit a small write of the
+             * store's own, then replay once before refusing. */
+            if (!reclaimed) {
+                reclaimed = true;
+                sb_err_t reclaim_err;
+                if (sb_store_reclaim(w->store, &reclaim_err) == 0) {
+                    sb_info("writer: the store is at its maximum map size; committed to "
+                            "reclaim freed pages, replaying a batch");
+                    continue;
+                }
             }
             run_alone(w, jobs);
             return;

@@ -1261,6 +1261,40 @@ static void garbage_and_oversize_close_only_their_connection(void **state)
     sb_client_close(&bystander);
 }
 
+/* A NUL byte in a bulk row is refused, never cut at ("Ada\0Evil" became "Ada"); a dry run of a
+ * bulk write checks the store's rules and writes nothing. */
+static void bulk_rows_are_refused_whole(void **state)
+{
+    (void)state;
+    sb_client_t c;
+    sb_harness_client(&server, &c, acme_admin);
+    json_t *rows =
+        json_pack("[{s:s, s:o}]", "id", "005000000000777", "name", json_stringn("Ada\0Evil", 8));
+    msgpack_unpacked r;
+    sb_err_t err;
+    assert_int_equal(sb_client_call_json(&c, "user.upsert_bulk",
+                                         json_pack("{s:s, s:o}", "org", "acme", "users", rows), &r,
+                                         &err),
+                     SB_CLIENT_REFUSED);
+    msgpack_unpacked_destroy(&r);
+    assert_string_equal(c.error_name, "INVALID_VALUE");
+    assert_non_null(strstr(err.message, "Row 1: the name has a NUL byte at byte 4"));
+    expect(&c, "user.get", json_pack("{s:s, s:s}", "org", "acme", "id", "005000000000777"),
+           "NOT_FOUND", NULL);
+    /* A dry run answers as the write would, and leaves nothing. */
+    expect(&c, "user.upsert_bulk",
+           json_pack("{s:s, s:[{s:s, s:s}], s:b}", "org", "acme", "users", "id", "005000000000777",
+                     "name", "Ada", "dry_run", 1),
+           "OK", NULL);
+    expect(&c, "user.get", json_pack("{s:s, s:s}", "org", "acme", "id", "005000000000777"),
+           "NOT_FOUND", NULL);
+    expect(&c, "member.add_bulk",
+           json_pack("{s:s, s:[{s:s, s:s}], s:b}", "org", "acme", "rows", "user", "005000000000777",
+                     "callcenter", cc_id, "dry_run", 1),
+           "NOT_FOUND", NULL); /* the user does not exist: only the store knows */
+    sb_client_close(&c);
+}
+
 static void bad_requests_get_errors_and_the_connection_stays(void **state)
 {
     (void)state;
@@ -1787,6 +1821,7 @@ int main(void)
         cmocka_unit_test(another_orgs_data_is_not_found),
         cmocka_unit_test(a_message_split_at_every_byte),
         cmocka_unit_test(garbage_and_oversize_close_only_their_connection),
+        cmocka_unit_test(bulk_rows_are_refused_whole),
         cmocka_unit_test(bad_requests_get_errors_and_the_connection_stays),
         cmocka_unit_test(pipelined_requests_are_all_answered),
         cmocka_unit_test(every_method_was_seen_succeeding_and_refused),

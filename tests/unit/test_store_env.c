@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store_internal.h"
+
 /* Org acme with Call Center Support and members 1 to `n` (profile Agent). */
 static sb_sfid_t acme_with_members(sb_store_t *st, unsigned n)
 {
@@ -323,6 +325,58 @@ static void the_map_grows_then_refuses_cleanly(void **state)
     sb_test_rmdir(dir);
 }
 
+/* A full disk (ENOSPC, EDQUOT from a write or fsync) is not a full map. */
+static void a_full_disk_is_told_apart_from_a_full_map(void **state)
+{
+    (void)state;
+    assert_int_equal(sb__lmdb_rc(MDB_MAP_FULL), -ENOSPC);
+    assert_string_equal(sb_err_name(sb__lmdb_rc(MDB_MAP_FULL)), "STORE_FULL");
+    assert_int_equal(sb__lmdb_rc(ENOSPC), SB_E_DISK_FULL);
+    assert_int_equal(sb__lmdb_rc(EDQUOT), SB_E_DISK_FULL);
+    assert_string_equal(sb_err_name(SB_E_DISK_FULL), "DISK_FULL");
+    assert_int_equal(sb__lmdb_rc(EIO), -EIO);
+}
+
+struct dry_ctx {
+    sb_store_t *st;
+    bool saw_own_write;
+};
+
+static int dry_write(void *vctx, sb_err_t *err)
+{
+    struct dry_ctx *ctx = vctx;
+    sb_user_t user = {0}, got;
+    sb_test_user_id(7, user.id.s);
+    snprintf(user.name, sizeof(user.name), "Dry");
+    int rc = sb_store_user_upsert(ctx->st, "acme", &user, err);
+    ctx->saw_own_write = rc == 0 && sb_store_user_get(ctx->st, "acme", user.id.s, &got, err) == 0;
+    return rc;
+}
+
+/* A dry run makes its write (and sees it), and nothing of it stays. */
+static void a_dry_run_writes_nothing(void **state)
+{
+    (void)state;
+    char *dir = sb_test_tmpdir();
+    sb_store_opts_t opts = {.dir = dir, .durability = SB_DURABILITY_NONE};
+    sb_store_t *st;
+    sb_err_t err;
+    assert_int_equal(sb_store_open(&opts, &st, &err), 0);
+    assert_int_equal(sb_store_org_create(st, "acme", NULL, &err), 0);
+    struct dry_ctx ctx = {st, false};
+    assert_int_equal(sb_store_dry_run(st, dry_write, &ctx, &err), -EINVAL); /* no batch */
+    assert_int_equal(sb_store_batch_begin(st, &err), 0);
+    assert_int_equal(sb_store_dry_run(st, dry_write, &ctx, &err), 0);
+    assert_true(ctx.saw_own_write);
+    assert_int_equal(sb_store_batch_commit(st, &err), 0);
+    sb_user_t got;
+    char id[16];
+    sb_test_user_id(7, id);
+    assert_int_equal(sb_store_user_get(st, "acme", id, &got, &err), -ENOENT);
+    sb_store_close(st);
+    sb_test_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +386,8 @@ int main(void)
         cmocka_unit_test(a_schema_1_directory_is_migrated),
         cmocka_unit_test(the_data_directory_must_be_usable),
         cmocka_unit_test(the_map_grows_then_refuses_cleanly),
+        cmocka_unit_test(a_full_disk_is_told_apart_from_a_full_map),
+        cmocka_unit_test(a_dry_run_writes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

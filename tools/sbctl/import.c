@@ -1,18 +1,29 @@
 /*
- * sbctl user import / member import: a CSV file with a header row, read with
- * libcsv and checked whole before anything is sent; then sent in chunks,
- * each one atomic on the server, with a progress bar on a terminal.
+ * sbctl user import / member import / contact import: a CSV file with a
+ * header row, read with libcsv and checked whole before anything is sent.
  *
  *   users:    id,name,profile      (profile may be left out)
  *   members:  user,callcenter      (callcenter: an id or an internal name)
  *   contacts: id,name,phone        (mobile_phone, other_phone, type optional)
  *
- * Contacts are sent twice: first every chunk as a dry run, which the server
- * checks and normalizes without writing, then for real. A bad number, which
- * only the server can judge (it reads numbers with the Call Center's dialing
- * prefixes), is then reported with its line before anything is written.
+ * Nothing of a refused file is written. Three passes:
+ *   1. the file: every byte of every field against its column's rule (a NUL
+ *      byte, a control character, bad UTF-8 are refused, never cut short),
+ *      the column count, the required columns, a user twice in a member
+ *      file; errors name the file's physical line (that of the byte at
+ *      fault, also inside a quoted field that spans lines) and the column;
+ *   2. the server: every chunk as a dry run, which makes the write in a
+ *      transaction it then drops, so that every rule only the server can
+ *      judge (an unknown Call Center, a user who is a member elsewhere, a
+ *      phone number read with the Call Center's prefixes) is checked before
+ *      the first write; a refused row is reported with its line;
+ *   3. the write: the whole file in one request (one transaction) when it
+ *      fits the server's limits (server.info: max_batch, max_message_bytes),
+ *      else chunk by chunk, each one atomic.
+ * When a file takes more than one request, what is left between 2 and 3 is
+ * a race with other writers (or a lost connection, a crash): then the
+ * report says which lines were written.
  */
-#include <csv.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,151 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "csv_rows.h"
 #include "rpc.h"
 #include "sbctl.h"
-
-#define MAX_COLUMNS 16
-#define MAX_FIELD 1024
-
-typedef struct row {
-    char *field[6]; /* in the order of the kind's columns */
-} row_t;
-
-typedef struct reader {
-    const char *const *columns; /* the kind's column names */
-    int n_columns, n_required;
-    int map[MAX_COLUMNS]; /* file column -> kind column, or -1 */
-    int file_columns;
-    bool header_done;
-    int field_index;
-    char *pending[MAX_COLUMNS];
-    row_t *rows;
-    size_t n, cap;
-    size_t record; /* 1 = the header */
-    char error[512];
-} reader_t;
-
-static void field_cb(void *s, size_t len, void *data)
-{
-    reader_t *r = data;
-    if (r->error[0])
-        return;
-    if (r->field_index >= MAX_COLUMNS) {
-        snprintf(r->error, sizeof(r->error), "record %zu has more than %d fields", r->record,
-                 MAX_COLUMNS);
-        return;
-    }
-    if (len > MAX_FIELD) {
-        snprintf(r->error, sizeof(r->error), "record %zu: field %d is longer than %d bytes",
-                 r->record, r->field_index + 1, MAX_FIELD);
-        return;
-    }
-    r->pending[r->field_index++] = strndup(s ? s : "", len);
-}
-
-static void clear_pending(reader_t *r)
-{
-    for (int i = 0; i < r->field_index; i++) {
-        free(r->pending[i]);
-        r->pending[i] = NULL;
-    }
-    r->field_index = 0;
-}
-
-static void header(reader_t *r)
-{
-    r->file_columns = r->field_index;
-    int found[MAX_COLUMNS] = {0};
-    for (int i = 0; i < r->field_index; i++) {
-        r->map[i] = -1;
-        for (int c = 0; c < r->n_columns; c++) {
-            if (strcasecmp(r->pending[i], r->columns[c]) == 0) {
-                r->map[i] = c;
-                found[c]++;
-            }
-        }
-        if (r->map[i] < 0)
-            snprintf(r->error, sizeof(r->error),
-                     "the header names a column '%s' that this import does not take",
-                     r->pending[i]);
-    }
-    for (int c = 0; c < r->n_required && !r->error[0]; c++)
-        if (found[c] != 1)
-            snprintf(r->error, sizeof(r->error), "the header needs the column '%s' exactly once",
-                     r->columns[c]);
-    r->header_done = true;
-}
-
-static void row_cb(int terminator, void *data)
-{
-    (void)terminator;
-    reader_t *r = data;
-    r->record++;
-    if (r->error[0]) {
-        clear_pending(r);
-        return;
-    }
-    if (!r->header_done) {
-        header(r);
-        clear_pending(r);
-        return;
-    }
-    if (r->field_index != r->file_columns) {
-        snprintf(r->error, sizeof(r->error), "record %zu has %d fields; the header has %d",
-                 r->record, r->field_index, r->file_columns);
-        clear_pending(r);
-        return;
-    }
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 1024;
-        row_t *grown = realloc(r->rows, cap * sizeof(*grown));
-        if (grown == NULL) {
-            snprintf(r->error, sizeof(r->error), "out of memory at record %zu", r->record);
-            clear_pending(r);
-            return;
-        }
-        r->rows = grown;
-        r->cap = cap;
-    }
-    row_t *row = &r->rows[r->n++];
-    memset(row, 0, sizeof(*row));
-    for (int i = 0; i < r->field_index; i++) {
-        row->field[r->map[i]] = r->pending[i];
-        r->pending[i] = NULL;
-    }
-    r->field_index = 0;
-    for (int c = 0; c < r->n_required; c++)
-        if (row->field[c] == NULL || row->field[c][0] == '\0')
-            snprintf(r->error, sizeof(r->error), "record %zu has no %s", r->record, r->columns[c]);
-}
-
-static int read_csv(const char *path, reader_t *r)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (f == NULL) {
-        snprintf(r->error, sizeof(r->error), "cannot open it: %s", strerror(errno));
-        return -1;
-    }
-    struct csv_parser parser;
-    csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL | CSV_EMPTY_IS_NULL);
-    char buf[65536];
-    size_t n;
-    while (!r->error[0] && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
-        if (csv_parse(&parser, buf, n, field_cb, row_cb, r) != n)
-            snprintf(r->error, sizeof(r->error), "record %zu: %s", r->record + 1,
-                     csv_strerror(csv_error(&parser)));
-    }
-    if (!r->error[0] && csv_fini(&parser, field_cb, row_cb, r) != 0)
-        snprintf(r->error, sizeof(r->error), "record %zu: %s", r->record + 1,
-                 csv_strerror(csv_error(&parser)));
-    csv_free(&parser);
-    clear_pending(r);
-    if (f != stdin)
-        fclose(f);
-    if (!r->error[0] && !r->header_done)
-        snprintf(r->error, sizeof(r->error), "it is empty: a header row is needed");
-    return r->error[0] ? -1 : 0;
-}
 
 static void progress(size_t done, size_t total)
 {
@@ -188,19 +57,20 @@ static double seconds_since(const struct timespec *start)
 }
 
 /* Packs the request for rows[from..to). */
-static void pack_chunk(msgpack_sbuffer *buf, const char *what, const char *org, const row_t *rows,
-                       size_t from, size_t to, const sbctl_import_opts_t *opts, bool dry_run)
+static void pack_chunk(msgpack_sbuffer *buf, const char *what, const char *org,
+                       const sbctl_csv_row_t *rows, size_t from, size_t to,
+                       const sbctl_import_opts_t *opts, bool dry_run)
 {
     bool users = strcmp(what, "user") == 0, contacts = strcmp(what, "contact") == 0;
     msgpack_sbuffer_clear(buf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, users ? 2 : contacts ? 5 + (opts->country_code != NULL) : 3);
+    msgpack_pack_map(&pk, users ? 3 : contacts ? 4 + (opts->country_code != NULL) : 4);
     sb_pack_kv_str(&pk, "org", org);
     sb_pack_str(&pk, users ? "users" : contacts ? "contacts" : "rows");
     msgpack_pack_array(&pk, to - from);
     for (size_t i = from; i < to; i++) {
-        const row_t *row = &rows[i];
+        const sbctl_csv_row_t *row = &rows[i];
         if (users) {
             msgpack_pack_map(&pk, 3);
             sb_pack_kv_str(&pk, "id", row->field[0]);
@@ -227,19 +97,89 @@ static void pack_chunk(msgpack_sbuffer *buf, const char *what, const char *org, 
     }
     if (contacts) {
         sb_pack_kv_str(&pk, "callcenter", opts->callcenter);
-        sb_pack_kv_bool(&pk, "dry_run", dry_run);
-        sb_pack_kv_uint(&pk, "first_line", from + 2); /* line 1 is the header */
         if (opts->country_code != NULL)
             sb_pack_kv_str(&pk, "country_code", opts->country_code);
     }
     if (!users && !contacts)
         sb_pack_kv_bool(&pk, "move", opts->move);
+    /* No first_line: a record can span lines, so the server's row numbers
+     * are turned into the file's lines here (refused()). */
+    sb_pack_kv_bool(&pk, "dry_run", dry_run);
 }
+
+/*
+ * Reports a refused chunk rows[from..to): a server message that starts with
+ * "Row N" (the row in the request) names the file's line instead.
+ */
+static void refused(const char *path, const sbctl_csv_t *r, size_t from, size_t to, int rc,
+                    const sb_client_t *client, const char *message, bool dry_run, size_t done)
+{
+    const char *name = rc == SB_CLIENT_REFUSED ? client->error_name : "";
+    const char *sep = rc == SB_CLIENT_REFUSED ? ": " : "";
+    size_t row = 0;
+    const char *rest = message;
+    char *end = NULL;
+    if (strncmp(message, "Row ", 4) == 0)
+        row = strtoul(message + 4, &end, 10);
+    if (end != NULL && end != message + 4 && row >= 1 && row <= to - from) {
+        const char *colon = strstr(end, ": ");
+        rest = colon ? colon + 2 : end;
+    } else if (to - from == 1) {
+        row = 1;
+    } else {
+        row = 0;
+    }
+    if (isatty(STDERR_FILENO) && !dry_run)
+        fputc('\n', stderr);
+    if (row > 0)
+        fprintf(stderr, "sbctl: %s: line %zu: %s%s%s\n", path, r->rows[from + row - 1].line, name,
+                sep, rest);
+    else
+        fprintf(stderr,
+                "sbctl: %s: the records of lines %zu to %zu were refused, as one request: "
+                "%s%s%s\n",
+                path, r->rows[from].line, r->rows[to - 1].line, name, sep, message);
+    if (dry_run || done == 0)
+        fprintf(stderr, "sbctl: nothing was imported.\n");
+    else
+        fprintf(stderr,
+                "sbctl: the %zu records before line %zu were imported (they passed the check, "
+                "then this one changed: another writer?); nothing from line %zu on was.\n",
+                done, r->rows[from].line, r->rows[from].line);
+}
+
+/* The server's limits on one request, so that a file goes in as few requests as it can. */
+typedef struct limits {
+    size_t rows, bytes;
+} limits_t;
+
+static limits_t server_limits(sb_client_t *client, const sbctl_import_opts_t *opts)
+{
+    limits_t l = {opts->chunk ? opts->chunk : 1000, 1 << 20}; /* the server's defaults */
+    msgpack_unpacked result;
+    sb_err_t err;
+    if (sb_client_call(client, "server.info", NULL, &result, &err) == 0) {
+        const msgpack_object *limits = sb_obj_get(&result.data, "limits");
+        const msgpack_object *batch = limits ? sb_obj_get(limits, "max_batch") : NULL;
+        const msgpack_object *bytes = limits ? sb_obj_get(limits, "max_message_bytes") : NULL;
+        if (batch && batch->type == MSGPACK_OBJECT_POSITIVE_INTEGER && opts->chunk == 0)
+            l.rows = (size_t)batch->via.u64;
+        if (bytes && bytes->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            l.bytes = (size_t)bytes->via.u64;
+    }
+    msgpack_unpacked_destroy(&result);
+    if (l.rows == 0)
+        l.rows = 1;
+    return l;
+}
+
+/* Room for the request's envelope around the arguments: [0, msgid, method, [args]]. */
+#define ENVELOPE_BYTES 64
 
 /* Sends rows in chunks (as dry runs, or for real). Returns an exit status. */
 static int send_chunks(sb_client_t *client, const char *what, const char *org, const char *path,
-                       const reader_t *r, const sbctl_import_opts_t *opts, bool dry_run,
-                       size_t *done, size_t *requests)
+                       const sbctl_csv_t *r, const sbctl_import_opts_t *opts,
+                       const limits_t *limits, bool dry_run, size_t *done, size_t *requests)
 {
     static const struct {
         const char *what, *method;
@@ -257,28 +197,20 @@ static int send_chunks(sb_client_t *client, const char *what, const char *org, c
     if (!dry_run)
         progress(0, r->n);
     while (*done < r->n) {
-        size_t to = *done + opts->chunk < r->n ? *done + opts->chunk : r->n;
+        size_t to = *done + limits->rows < r->n ? *done + limits->rows : r->n;
         pack_chunk(&buf, what, org, r->rows, *done, to, opts, dry_run);
+        /* Over the server's message cap: halve until it fits (one row always goes). */
+        while (buf.size + ENVELOPE_BYTES > limits->bytes && to - *done > 1) {
+            to = *done + (to - *done) / 2;
+            pack_chunk(&buf, what, org, r->rows, *done, to, opts, dry_run);
+        }
         msgpack_unpacked result;
         sb_err_t err;
         int rc = sb_client_call(client, method, &buf, &result, &err);
         msgpack_unpacked_destroy(&result);
         (*requests)++;
-        if (rc != 0 && dry_run) {
-            fprintf(stderr, "sbctl: %s: %s%s%s\nsbctl: nothing was imported.\n", path,
-                    rc == SB_CLIENT_REFUSED ? client->error_name : "",
-                    rc == SB_CLIENT_REFUSED ? ": " : "", err.message);
-            status = rc == SB_CLIENT_REFUSED ? SBCTL_REFUSED : SBCTL_UNREACHABLE;
-            break;
-        }
         if (rc != 0) {
-            if (isatty(STDERR_FILENO))
-                fputc('\n', stderr);
-            fprintf(stderr,
-                    "sbctl: %s: records %zu to %zu were refused, as one request: %s%s%s\n"
-                    "sbctl: %zu rows before them were imported; nothing from record %zu on was.\n",
-                    path, *done + 2, to + 1, rc == SB_CLIENT_REFUSED ? client->error_name : "",
-                    rc == SB_CLIENT_REFUSED ? ": " : "", err.message, *done, *done + 2);
+            refused(path, r, *done, to, rc, client, err.message, dry_run, *done);
             status = rc == SB_CLIENT_REFUSED ? SBCTL_REFUSED : SBCTL_UNREACHABLE;
             break;
         }
@@ -293,20 +225,37 @@ static int send_chunks(sb_client_t *client, const char *what, const char *org, c
 int sbctl_import(sb_client_t *client, const char *what, const char *org, const char *path,
                  const sbctl_import_opts_t *opts, bool json)
 {
-    static const char *const user_columns[] = {"id", "name", "profile"};
-    static const char *const member_columns[] = {"user", "callcenter"};
-    static const char *const contact_columns[] = {"id",           "name",        "phone",
-                                                  "mobile_phone", "other_phone", "type"};
+    static const sbctl_csv_column_t user_columns[] = {
+        {"id", SBCTL_CSV_ID}, {"name", SBCTL_CSV_TEXT}, {"profile", SBCTL_CSV_TEXT}};
+    static const sbctl_csv_column_t member_columns[] = {{"user", SBCTL_CSV_ID},
+                                                        {"callcenter", SBCTL_CSV_ID}};
+    static const sbctl_csv_column_t contact_columns[] = {{"id", SBCTL_CSV_ID},
+                                                         {"name", SBCTL_CSV_TEXT},
+                                                         {"phone", SBCTL_CSV_TEXT},
+                                                         {"mobile_phone", SBCTL_CSV_TEXT},
+                                                         {"other_phone", SBCTL_CSV_TEXT},
+                                                         {"type", SBCTL_CSV_WORD}};
     bool users = strcmp(what, "user") == 0, contacts = strcmp(what, "contact") == 0;
-    reader_t r = {.columns = users      ? user_columns
-                             : contacts ? contact_columns
-                                        : member_columns,
-                  .n_columns = users      ? 3
-                               : contacts ? 6
-                                          : 2,
-                  .n_required = 2};
+    const sbctl_csv_column_t *columns = users      ? user_columns
+                                        : contacts ? contact_columns
+                                                   : member_columns;
+    int n_columns = users ? 3 : contacts ? 6 : 2;
+    sbctl_csv_t r = {0};
     int status = SBCTL_OK;
-    if (read_csv(path, &r) != 0) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "sbctl: %s: cannot open it: %s; nothing was imported.\n", path,
+                strerror(errno));
+        return SBCTL_USAGE;
+    }
+    int rc = sbctl_csv_read(f, columns, n_columns, 2, &r);
+    if (f != stdin)
+        fclose(f);
+    /* A user twice in a member file: which Call Center would win? */
+    if (rc == 0 && !users && !contacts && sbctl_csv_unique_ids(&r, "user") != 0)
+        strncat(r.error, ": a user belongs to one Call Center",
+                sizeof(r.error) - strlen(r.error) - 1);
+    if (r.error[0]) {
         fprintf(stderr, "sbctl: %s: %s; nothing was imported.\n", path, r.error);
         status = SBCTL_USAGE;
         goto out;
@@ -314,10 +263,10 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     size_t done = 0, requests = 0;
-    if (contacts)
-        status = send_chunks(client, what, org, path, &r, opts, true, &done, &requests);
+    limits_t limits = server_limits(client, opts);
+    status = send_chunks(client, what, org, path, &r, opts, &limits, true, &done, &requests);
     if (status == SBCTL_OK)
-        status = send_chunks(client, what, org, path, &r, opts, false, &done, &requests);
+        status = send_chunks(client, what, org, path, &r, opts, &limits, false, &done, &requests);
     double secs = seconds_since(&start);
     if (status == SBCTL_OK) {
         if (json) {
@@ -335,9 +284,6 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
                    secs > 0 ? (double)done / secs : 0.0);
     }
 out:
-    for (size_t i = 0; i < r.n; i++)
-        for (int c = 0; c < 6; c++)
-            free(r.rows[i].field[c]);
-    free(r.rows);
+    sbctl_csv_free(&r);
     return status;
 }

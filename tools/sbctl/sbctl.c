@@ -87,9 +87,9 @@ static void usage(FILE *out)
             "Commands:\n");
     sb_method_each(print_command, NULL);
     printf("  %-28s %s\n", "user import FILE",
-           "Upserts the users of a CSV file (id,name,profile), in atomic chunks.");
+           "Upserts the users of a CSV file (id,name,profile): all checked, then written.");
     printf("  %-28s %s\n", "member import FILE",
-           "Assigns the users of a CSV file (user,callcenter), in atomic chunks.");
+           "Assigns the users of a CSV file (user,callcenter): all checked, then written.");
     printf("  %-28s %s\n", "contact import FILE",
            "Upserts the contacts of a CSV file (id,name,phone,...): all checked, then written.");
     printf("  %-28s %s\n", "doctor", "The same as org doctor.");
@@ -427,7 +427,8 @@ static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sb
 static int run_import(const options_t *o, const char *what, int argc, char **argv, int first)
 {
     const char *file = NULL, *org = getenv("SB_ORG");
-    sbctl_import_opts_t opts = {.chunk = 1000};
+    sbctl_import_opts_t opts = {.chunk = 0};
+    bool chunk_given = false;
     bool contacts = strcmp(what, "contact") == 0;
     for (int i = first; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 && contacts) {
@@ -437,7 +438,9 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
                    "other_phone and type may follow). The numbers are read with the dialing\n"
                    "prefixes of Call Center CC and the country code N (default 1) and stored in\n"
                    "E.164. Every chunk is checked by the server first; a bad row is reported\n"
-                   "with its line, and then nothing of the file is written.\n");
+                   "with its line, and then nothing of the file is written. The whole file\n"
+                   "goes in one request (one transaction) when it fits the server's limits;\n"
+                   "--chunk N sends N rows per request.\n");
             return SBCTL_OK;
         } else if (strcmp(argv[i], "--callcenter") == 0 && i + 1 < argc && contacts) {
             opts.callcenter = argv[++i];
@@ -445,9 +448,13 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
             opts.country_code = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0) {
             printf("usage: sbctl %s import FILE --org ORG [--chunk N]%s\n\n"
-                   "Reads a CSV file with a header row (%s), checks every record, then sends\n"
-                   "them in chunks of N (default 1000), each one atomic. A progress bar shows on\n"
-                   "a terminal; a summary ends it. FILE '-' reads standard input.\n",
+                   "Reads a CSV file with a header row (%s) and checks every\n"
+                   "field; has the server check every row (a dry run); then writes. A refused\n"
+                   "file writes nothing, and the error names the file's line and column. The\n"
+                   "whole file goes in one request (one transaction) when it fits the server's\n"
+                   "--max-batch and --max-message-bytes; else, or with --chunk N, in requests\n"
+                   "of at most N rows, each one atomic. A progress bar shows on a terminal; a\n"
+                   "summary ends it. FILE '-' reads standard input.\n",
                    what, strcmp(what, "member") == 0 ? " [--move]" : "",
                    strcmp(what, "user") == 0 ? "id,name,profile; profile may be left out"
                                              : "user,callcenter; a Call Center by id or name");
@@ -456,6 +463,7 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
             org = argv[++i];
         } else if (strcmp(argv[i], "--chunk") == 0 && i + 1 < argc) {
             opts.chunk = strtoul(argv[++i], NULL, 10);
+            chunk_given = true;
         } else if (strcmp(argv[i], "--move") == 0 && strcmp(what, "member") == 0) {
             opts.move = true;
         } else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
@@ -471,7 +479,7 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
                         "the numbers.\n");
         return SBCTL_USAGE;
     }
-    if (file == NULL || org == NULL || opts.chunk == 0) {
+    if (file == NULL || org == NULL || (chunk_given && opts.chunk == 0)) {
         fprintf(stderr, "sbctl: %s import needs FILE and --org ORG (and a --chunk above 0).\n",
                 what);
         return SBCTL_USAGE;

@@ -21,7 +21,7 @@ void sbctl_print_human(const char *method, const msgpack_object *result);
 int sbctl_print_json(const msgpack_object *result);
 
 typedef struct sbctl_import_opts {
-    size_t chunk;
+    size_t chunk;             /* rows per request; 0: as many as the server's limits take */
     bool move;                /* members: move users between Call Centers */
     const char *callcenter;   /* contacts: whose dialing prefixes read the numbers */
     const char *country_code; /* contacts: of national numbers, or NULL */
