@@ -59,6 +59,9 @@ typedef int (*sb_method_fn)(sb_call_t *call, msgpack_packer *pk, sb_err_t *err);
 
 #define SB_METHOD_MAX_ARGS 20
 
+/** The longest "org", "id", "user", "callcenter" or "after" argument: dispatch refuses longer. */
+#define SB_ARG_NAME_MAX 64
+
 typedef struct sb_method {
     const char *name;
     const char *summary;

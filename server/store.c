@@ -16,17 +16,24 @@
 #define LOCK_FILE "switchboard.lock"
 #define META_SCHEMA "schema_version"
 
-void sb__key(sb_key_t *key, const char *org, const char *part)
+int sb__key(sb_key_t *key, const char *org, const char *part)
 {
-    size_t org_len = strlen(org);
+    /* strnlen with the buffer's size: an overlong part is not even read to
+     * its end, and nothing is copied unless the whole key fits. */
+    size_t cap = sizeof(key->buf);
+    size_t org_len = strnlen(org, cap + 1);
+    size_t part_len = part != NULL ? strnlen(part, cap + 1) : 0;
+    key->len = 0;
+    if (org_len > cap || part_len > cap || org_len + (part != NULL ? 1 + part_len : 0) > cap)
+        return -EINVAL;
     memcpy(key->buf, org, org_len);
     key->len = org_len;
     if (part != NULL) {
-        size_t part_len = strlen(part);
         key->buf[key->len++] = '\0';
         memcpy(key->buf + key->len, part, part_len);
         key->len += part_len;
     }
+    return 0;
 }
 
 int sb__lmdb_rc(int rc)
@@ -429,10 +436,11 @@ static int migrate_1_to_2(sb_store_t *store, MDB_txn *txn)
         memcpy(cc.s, v.mv_data, SB_SFID_LEN);
         cc.s[SB_SFID_LEN] = '\0';
         sb_key_t ukey;
-        sb__key(&ukey, org, user.s);
         MDB_val uval;
         sb_user_t record;
-        rc = sb__get(txn, store->users, &ukey, &uval);
+        rc = sb__key(&ukey, org, user.s);
+        if (rc == 0)
+            rc = sb__get(txn, store->users, &ukey, &uval);
         if (rc == 0 && sb_codec_decode_user(uval.mv_data, uval.mv_size, &record) != 0)
             rc = SB_E_CORRUPT;
         if (rc != 0)
@@ -723,10 +731,11 @@ int sb__list(sb_store_t *store, const char *org, MDB_dbi dbi, const char *after,
     sb_key_t prefix = {.len = 0}, start;
     if (org != NULL) {
         rc = sb__org_must_exist(store, txn, org, err);
-        sb__key(&prefix, org, "");
-        sb__key(&start, org, after ? after : "");
-    } else {
-        sb__key(&start, after ? after : "", NULL);
+        if (rc == 0 && (rc = sb__key(&prefix, org, "")) == 0 &&
+            (rc = sb__key(&start, org, after ? after : "")) != 0)
+            rc = sb_err_set(err, rc, "The argument 'after' is longer than any id of this list.");
+    } else if ((rc = sb__key(&start, after ? after : "", NULL)) != 0) {
+        rc = sb_err_set(err, rc, "The argument 'after' is longer than any id of this list.");
     }
     if (rc == 0)
         rc = sb__page(txn, dbi, &prefix, &start, after != NULL, limit, fn, &ctx, n, more);

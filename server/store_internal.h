@@ -63,8 +63,13 @@ typedef struct sb_key {
     size_t len;
 } sb_key_t;
 
-/** Builds "org" (part NULL) or "org\0part". Both were checked for length before. */
-void sb__key(sb_key_t *key, const char *org, const char *part);
+/**
+ * Builds "org" (part NULL) or "org\0part" in key->buf, whose size bounds it.
+ * Returns 0, or -EINVAL (INVALID_ARGUMENT) with key->len 0 and nothing copied
+ * when the key would not fit: callers check lengths at the method's edge
+ * too, but the copy is checked here, where it happens.
+ */
+int sb__key(sb_key_t *key, const char *org, const char *part) __attribute__((warn_unused_result));
 
 /** Translates an LMDB or errno result to a code of error.h. */
 int sb__lmdb_rc(int rc);
