@@ -102,7 +102,8 @@ static int insert_cc(sb_store_t *store, MDB_txn *txn, const char *org, sb_callce
                           (const char *)existing.mv_data);
     if (rc != -ENOENT)
         return rc;
-    if ((rc = sb__next_id(store, txn, SB_SFID_PREFIX_CALLCENTER, &cc->id)) != 0)
+    if ((rc = sb__new_id(store, txn, store->callcenters, org, SB_SFID_PREFIX_CALLCENTER,
+                         &cc->id)) != 0)
         return rc;
     cc->created_ms = cc->updated_ms = sb__now_ms();
     rc = put_cc(store, txn, org, cc);

@@ -445,7 +445,9 @@ static int event_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
     } else if (rc == -ENOENT) {
         /* The first event of this call, whichever it is. */
         c = calloc(1, sizeof(*c));
-        rc = c ? sb__next_id(store, txn, SB_SFID_PREFIX_VOICECALL, &c->id) : -ENOMEM;
+        rc = c ? sb__new_id(store, txn, store->voicecalls, ctx->org, SB_SFID_PREFIX_VOICECALL,
+                            &c->id)
+               : -ENOMEM;
         if (rc == 0) {
             c->callcenter = ctx->cc;
             snprintf(c->vendor_call_key, sizeof(c->vendor_call_key), "%s", ev->vendor_call_key);
