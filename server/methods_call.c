@@ -5,6 +5,7 @@
  * call that checks the last step of a set-up end to end.
  */
 #include <ctype.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,8 +310,12 @@ static int call_test(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         sb_dialing_t dialing;
         sb__dialing_of(cc, NULL, &dialing);
         char key[64], ani[SB_E164_MAX + 1] = "", why[256] = "";
-        static unsigned tests; /* writer thread only: distinct keys within a second */
-        snprintf(key, sizeof(key), "switchboard-test-%lld-%u", (long long)time(NULL), ++tests);
+        /* Distinct keys from random bits, not a counter of the server's test
+         * calls: a counter in the key told a tenant how many other tenants ran. */
+        uint64_t nonce;
+        randombytes_buf(&nonce, sizeof(nonce));
+        snprintf(key, sizeof(key), "switchboard-test-%lld-%016llx", (long long)time(NULL),
+                 (unsigned long long)nonce);
         bool ani_ok = sb_phone_normalize(from, &dialing, ani, why, sizeof(why)) == 0;
         static const struct {
             sb_call_action_t action;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rpc.h"
 #include "server_harness.h"
@@ -144,10 +145,88 @@ static void a_long_org_id_is_refused_by_name(void **state)
     still_alive();
 }
 
+/* Whether the packed reply holds `needle` anywhere (a path in any field). */
+static bool reply_holds(const msgpack_unpacked *r, const char *needle)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_object(&pk, r->data);
+    bool found = memmem(buf.data, buf.size, needle, strlen(needle)) != NULL;
+    msgpack_sbuffer_destroy(&buf);
+    return found;
+}
+
+/* Issue 12 item 9: plugin.list showed an org's token the server's plugin path. */
+static void plugin_paths_are_the_admins_only(void **state)
+{
+    (void)state;
+    /* A plugin directory with a file the loader refuses, naming its path. */
+    char tmpl[] = "/tmp/sb-bounds-plugins-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    char link[512];
+    snprintf(link, sizeof(link), "%s/broken.so", dir);
+    FILE *f = fopen(link, "w");
+    assert_non_null(f);
+    fputs("not an ELF file\n", f); /* dlopen's error names the file with its path */
+    fclose(f);
+    const char *const flags[] = {"--durability", "none", "--plugin-dir", dir, NULL};
+    sb_harness_t h;
+    sb_harness_start(&h, NULL, flags);
+    sb_client_t admin, reader;
+    sb_harness_client(&h, &admin, NULL);
+    expect(&admin, "org.create", json_pack("{s:s}", "org", "acme"), "OK", NULL, 0);
+    char token[128];
+    make_token(&admin, "acme", "read_only", token);
+    sb_harness_client(&h, &reader, token);
+    msgpack_unpacked r;
+    sb_err_t err;
+    assert_int_equal(sb_client_call_json(&admin, "plugin.list", json_object(), &r, &err), 0);
+    char named[600];
+    snprintf(named, sizeof(named), "%s/broken.so", dir);
+    assert_true(reply_holds(&r, named)); /* the admin sees why, with the path */
+    msgpack_unpacked_destroy(&r);
+    assert_int_equal(sb_client_call_json(&reader, "plugin.list", json_object(), &r, &err), 0);
+    const msgpack_object *d = sb_obj_get(&r.data, "dir");
+    assert_true(d == NULL || d->type == MSGPACK_OBJECT_NIL); /* sb_obj_get reads nil as absent */
+    assert_false(reply_holds(&r, dir));
+    assert_true(reply_holds(&r, "<plugin dir>/broken.so")); /* the reason, masked */
+    msgpack_unpacked_destroy(&r);
+    sb_client_close(&reader);
+    sb_client_close(&admin);
+    assert_int_equal(sb_harness_stop(&h), 0);
+    sb_harness_cleanup(&h);
+    unlink(link);
+    rmdir(dir);
+}
+
+/* Issue 12 item 9: org.list skipped its page-size check for org tokens. */
+static void org_list_checks_the_page_for_every_token(void **state)
+{
+    (void)state;
+    sb_client_t admin, reader;
+    sb_harness_client(&server, &admin, NULL);
+    sb_harness_client(&server, &reader, reader_token);
+    char as_admin[512], as_reader[512];
+    expect(&admin, "org.list", json_pack("{s:i}", "limit", 5000), "INVALID_ARGUMENT", as_admin,
+           sizeof(as_admin));
+    expect(&reader, "org.list", json_pack("{s:i}", "limit", 5000), "INVALID_ARGUMENT", as_reader,
+           sizeof(as_reader));
+    assert_string_equal(as_admin, as_reader);
+    expect(&reader, "org.list", json_pack("{s:i}", "limit", 0), "INVALID_ARGUMENT", NULL, 0);
+    expect(&reader, "org.list", json_pack("{s:i}", "limit", 1), "OK", NULL, 0);
+    sb_client_close(&reader);
+    sb_client_close(&admin);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(org_list_checks_the_page_for_every_token),
+        cmocka_unit_test(plugin_paths_are_the_admins_only),
         cmocka_unit_test(a_long_cursor_is_refused_by_name),
         cmocka_unit_test(a_long_org_id_is_refused_by_name),
     };
