@@ -213,10 +213,15 @@ static int64_t earliest(int64_t have, int64_t given)
 
 static void recompute(sb_voicecall_t *c)
 {
-    int64_t from = c->accept_ms ? c->accept_ms : c->start_ms;
-    c->duration_s = c->end_ms && from ? (c->end_ms - from + 500) / 1000 : (c->end_ms ? 0 : -1);
-    if (c->duration_s < -1)
+    int64_t from = c->accept_ms ? c->accept_ms : c->start_ms, span;
+    /* New events are range-checked (event_txn), but a stored call may hold
+     * any int64: the difference is checked, never trusted. */
+    if (c->end_ms == 0)
+        c->duration_s = -1;
+    else if (from == 0 || __builtin_sub_overflow(c->end_ms, from, &span) || span < 0)
         c->duration_s = 0;
+    else
+        c->duration_s = span / 1000 + (span % 1000 >= 500);
 }
 
 /* Inserts a segment in time order; a repeated id is kept once. */
@@ -411,6 +416,13 @@ static int event_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
         return sb_err_set(err, SB_E_MISSING_FIELD,
                           "A call event needs its vendor call key (1 to %d bytes).",
                           SB_CALL_KEY_MAX);
+    int64_t now = sb__now_ms();
+    if (ev->at_ms != 0 &&
+        (ev->at_ms < SB_CALL_TIME_MIN_MS || ev->at_ms > now + SB_CALL_TIME_AHEAD_MS))
+        return sb_err_set(err, SB_E_OUT_OF_RANGE,
+                          "A call event's time is from 2000-01-01 to a day past the server's "
+                          "clock; %lld ms since 1970 is not.",
+                          (long long)ev->at_ms);
     if ((ev->from && strlen(ev->from) > SB_CALL_NUMBER_MAX) ||
         (ev->to && strlen(ev->to) > SB_CALL_NUMBER_MAX))
         return sb_err_set(err, SB_E_INVALID_VALUE, "A phone number is at most %d bytes.",

@@ -1,9 +1,11 @@
 /*
- * Every key is built with its length checked where it is built (issue 12,
- * item 1): the store, called directly (past the dispatcher's argument
- * checks), refuses arguments too long for a key with -EINVAL and never
- * writes past its key buffer. Under ASan a missing check is an overflow
- * report; in a release build it smashed the stack.
+ * The store's bounds, called directly (past the dispatcher's argument
+ * checks). Every key is built with its length checked where it is built
+ * (issue 12, item 1): arguments too long for a key are refused and nothing
+ * is written past a key buffer (under ASan a missing check is an overflow
+ * report; in a release build it smashed the stack). Call times are
+ * range-checked before any arithmetic on them (item 10): a duration that
+ * overflowed int64 aborted the sanitized build.
  */
 #include "sb_test.h"
 
@@ -75,6 +77,32 @@ static void a_long_vendor_call_key_is_refused(void **state)
     free(key);
 }
 
+static void call_times_are_range_checked(void **state)
+{
+    sb_test_fixture_t *fx = *state;
+    sb_err_t err;
+    sb_sfid_t cc = sb_test_cc(fx->store, "acme", "Support");
+    static const int64_t refused[] = {INT64_MAX, INT64_MIN, -1, 1, 946684799999LL, INT64_MAX / 2};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        sb_call_event_t ev = {
+            .action = SB_CALL_END, .vendor_call_key = "k", .call_type = -1, .at_ms = refused[i]};
+        sb_voicecall_t *call = NULL;
+        assert_rc(sb_store_call_event(fx->store, "acme", &cc, &ev, &call, NULL, &err),
+                  SB_E_OUT_OF_RANGE, err);
+        assert_null(call);
+    }
+    /* The widest span allowed: from 2000-01-01 to now, a sane duration. */
+    sb_call_event_t start = {
+        .action = SB_CALL_START, .vendor_call_key = "k", .call_type = -1, .at_ms = 946684800000LL};
+    sb_voicecall_t *call = NULL;
+    assert_int_equal(sb_store_call_event(fx->store, "acme", &cc, &start, &call, NULL, &err), 0);
+    sb_voicecall_free(call);
+    sb_call_event_t end = {.action = SB_CALL_END, .vendor_call_key = "k", .call_type = -1};
+    assert_int_equal(sb_store_call_event(fx->store, "acme", &cc, &end, &call, NULL, &err), 0);
+    assert_true(call->duration_s > 25LL * 365 * 86400 && call->duration_s < 200LL * 365 * 86400);
+    sb_voicecall_free(call);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -83,6 +111,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_long_org_is_refused, sb_test_store_setup,
                                         sb_test_store_teardown),
         cmocka_unit_test_setup_teardown(a_long_vendor_call_key_is_refused, sb_test_store_setup,
+                                        sb_test_store_teardown),
+        cmocka_unit_test_setup_teardown(call_times_are_range_checked, sb_test_store_setup,
                                         sb_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
