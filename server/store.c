@@ -658,7 +658,8 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
     if (rc == 0)
         rc = sb__lmdb_rc(mdb_env_open(store->env, opts->dir, flags, 0600));
     if (rc != 0) {
-        sb_err_set(err, rc, "Cannot open the store in %s: %s.", opts->dir, sb_err_message(rc));
+        /* The default sentence has its own period. */
+        sb_err_set(err, rc, "Cannot open the store in %s: %s", opts->dir, sb_err_message(rc));
         goto fail;
     }
     /* The environment may already be larger than asked (another run grew it). */
