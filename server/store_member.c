@@ -58,7 +58,9 @@ int sb__member_put(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sf
                    const sb_sfid_t *cc, const char *profile)
 {
     char value[SB_SFID_LEN + SB_PROFILE_NAME_MAX];
-    size_t plen = strnlen(profile, SB_PROFILE_NAME_MAX);
+    size_t plen = strnlen(profile, SB_PROFILE_NAME_MAX + 1);
+    if (plen > SB_PROFILE_NAME_MAX) /* never cut: the view is keyed by the whole profile */
+        return -EINVAL;
     memcpy(value, cc->s, SB_SFID_LEN);
     memcpy(value + SB_SFID_LEN, profile, plen);
     sb_key_t key;
@@ -268,11 +270,16 @@ int sb_store_member_list(sb_store_t *store, const char *org, const char *cc_in, 
         int lmdb = rc != 0 ? MDB_NOTFOUND
                    : after ? mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE)
                            : mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-        if (lmdb == 0 && after && memcmp(v.mv_data, after_id.s, SB_SFID_LEN) == 0)
+        if (lmdb == 0 && after && v.mv_size == SB_SFID_LEN &&
+            memcmp(v.mv_data, after_id.s, SB_SFID_LEN) == 0)
             lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
         while (lmdb == 0) {
             if (*n == limit) {
                 *more = true;
+                break;
+            }
+            if (v.mv_size != SB_SFID_LEN) { /* a damaged index: never read past the value */
+                rc = SB_E_CORRUPT;
                 break;
             }
             sfid_from_val(&v, &list[(*n)++]);
