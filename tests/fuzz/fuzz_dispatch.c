@@ -17,12 +17,14 @@
  * an operation byte and its operands (see gen_value); then maybe one unknown
  * argument. Input that runs out reads as zeros.
  */
+#include <ftw.h>
 #include <msgpack.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -347,14 +349,31 @@ static void add_method(const sb_method_t *m, void *ctx)
         methods[n_methods++] = m;
 }
 
+static char store_dir[] = "/tmp/sb-fuzz-dispatch-XXXXXX";
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* At a normal exit (-max_total_time), the temporary store goes; after a
+ * crash it stays, with the state that led to it. */
+static void remove_store(void)
+{
+    nftw(store_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static void setup(void)
 {
-    char tmpl[] = "/tmp/sb-fuzz-dispatch-XXXXXX";
-    char *dir = mkdtemp(tmpl);
+    char *dir = mkdtemp(store_dir);
     sb_err_t err;
     sb_err_clear(&err);
     if (dir == NULL || sb_token_init() != 0 || sb_config_defaults(&cfg, &err) != 0)
         abort();
+    atexit(remove_store);
     cfg.max_batch = 64; /* enough for the shapes, small enough to stay fast */
     sb_store_opts_t opts = {.dir = dir,
                             .initial_map_bytes = 16u << 20,
