@@ -349,6 +349,8 @@ static int member_answer(sb_index_reader *reader, const char *org, const MDB_val
     cc[SB_SFID_LEN] = '\0';
     char key[SB_ORG_ID_MAX + 1 + SB_SFID_LEN + 1 + sizeof(a->profile)];
     MDB_val k = {sb_softphone_view_key(key, sizeof(key), org, cc, a->profile), key}, v;
+    if (k.mv_size == 0) /* does not fit: never, with the org checked and the profile bounded */
+        return SB_INDEX_EARG;
     int rc = find_view(reader, &k, &v);
     if (rc != 0)
         return SB_INDEX_ECORRUPT; /* the server writes it with the membership */
@@ -395,6 +397,8 @@ static int check_one(sb_index_reader *reader, const char *org, size_t org_len, c
     answer_reset(a, SB_INDEX_OK);
     memcpy(a->user, id.s, sizeof(a->user));
     char key[SB_ORG_ID_MAX + 1 + SB_SFID_LEN];
+    if (org_len > SB_ORG_ID_MAX) /* checked by the caller too; the copy is checked here */
+        return SB_INDEX_EARG;
     memcpy(key, org, org_len);
     key[org_len] = '\0';
     memcpy(key + org_len + 1, id.s, SB_SFID_LEN);

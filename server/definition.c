@@ -677,6 +677,19 @@ static void warn_deviations(reader_t *r)
              "shows for it in Lightning.");
 }
 
+/* The line of the first "<!DOCTYPE" in the first `len` bytes; 0 when absent. */
+static long doctype_line(const char *xml, size_t len)
+{
+    static const char decl[] = "<!DOCTYPE";
+    long line = 1;
+    for (size_t i = 0; i + sizeof(decl) - 1 <= len; i++) {
+        if (memcmp(xml + i, decl, sizeof(decl) - 1) == 0)
+            return line;
+        line += xml[i] == '\n';
+    }
+    return 0;
+}
+
 int sb_definition_import(const char *xml, size_t len, const char *filename,
                          const char *internal_name, sb_callcenter_t **out, sb_warnings_t *warnings,
                          sb_err_t *err)
@@ -713,10 +726,16 @@ int sb_definition_import(const char *xml, size_t len, const char *filename,
     }
     const xmlNode *root = xmlDocGetRootElement(doc);
     if (doc->intSubset != NULL || doc->extSubset != NULL) {
+        /* libxml2 keeps no line for a DTD node (xmlGetLineNo says -1): the
+         * line is counted in the bytes, up to the declaration. */
+        long line = doctype_line(xml, len);
+        char where[40] = "at the start of the file";
+        if (line > 0)
+            snprintf(where, sizeof(where), "line %ld", line);
         rc = sb_err_set(err, SB_E_INVALID_DEFINITION,
-                        "line %ld: a DOCTYPE is not accepted in a definition file (no entities, "
+                        "%s: a DOCTYPE is not accepted in a definition file (no entities, "
                         "no external references).",
-                        doc->intSubset ? (long)xmlGetLineNo((xmlNode *)doc->intSubset) : 1L);
+                        where);
         goto out;
     }
     if (root == NULL || (!named(root, "callCenter") && !named(root, "CallCenter"))) {

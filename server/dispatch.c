@@ -136,6 +136,22 @@ static bool type_matches(const msgpack_object *obj, sb_arg_type_t type)
     return false;
 }
 
+/*
+ * The longest value an argument that names a record can have, whatever the
+ * method: an org id (64), a record id (15 or 18), an internal name (40), a
+ * token id (32), a page cursor (one of those). Refusing longer ones here
+ * names the argument, before any key is built from it (the store checks
+ * every key's length again where it is built). 0: no limit of this kind.
+ */
+static size_t name_arg_max(const char *name)
+{
+    static const char *const names[] = {"org", "after", "id", "user", "callcenter"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i]) == 0)
+            return SB_ARG_NAME_MAX;
+    return 0;
+}
+
 static int check_args(const sb_method_t *m, const msgpack_object *args, sb_err_t *err)
 {
     /* Every given argument is known and of its type (nil counts as absent). */
@@ -155,6 +171,11 @@ static int check_args(const sb_method_t *m, const msgpack_object *args, sb_err_t
         if (kv->val.type != MSGPACK_OBJECT_NIL && !type_matches(&kv->val, spec->type))
             return sb_err_set(err, -EINVAL, "The argument '%s' of %s is %s.", spec->name, m->name,
                               type_name(spec->type));
+        size_t max = name_arg_max(spec->name);
+        if (kv->val.type == MSGPACK_OBJECT_STR && max > 0 && kv->val.via.str.size > max)
+            return sb_err_set(err, -EINVAL,
+                              "The argument '%s' of %s is at most %zu bytes; this one has %u.",
+                              spec->name, m->name, max, (unsigned)kv->val.via.str.size);
     }
     for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++)
         if (a->required && sb_obj_get(args, a->name) == NULL)

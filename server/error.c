@@ -54,6 +54,12 @@ void sb_err_format(sb_err_t *err, int code, const char *fmt, ...)
     // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
+    /* "...: %s." around a sentence that has its own period ends in "..":
+     * one is dropped where every message is made (an ellipsis stays). */
+    size_t len = strlen(err->message);
+    if (len >= 2 && err->message[len - 1] == '.' && err->message[len - 2] == '.' &&
+        (len == 2 || err->message[len - 3] != '.'))
+        err->message[len - 1] = '\0';
     err->code = code;
     err->field[0] = '\0';
 }

@@ -82,6 +82,9 @@ typedef struct sb_method_prep {
 
 #define SB_METHOD_MAX_ARGS 20
 
+/** The longest "org", "id", "user", "callcenter" or "after" argument: dispatch refuses longer. */
+#define SB_ARG_NAME_MAX 64
+
 typedef struct sb_method {
     const char *name;
     const char *summary;

@@ -5,6 +5,8 @@
  * call that checks the last step of a set-up end to end.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +15,25 @@
 #include "methods.h"
 #include "plugin_host.h"
 
-/* "2026-11-24T10:00:00Z", with optional fractions and offset, or milliseconds. 0 when neither. */
+/*
+ * "2026-11-24T10:00:00Z", with optional fractions and offset, or
+ * milliseconds. 0 when neither is given; -1 when the text is neither, or a
+ * time int64 milliseconds cannot hold (the range of a call's times is the
+ * store's to check: SB_CALL_TIME_MIN_MS and SB_CALL_TIME_AHEAD_MS).
+ */
 static int64_t parse_time(const char *text)
 {
     if (text == NULL || text[0] == '\0')
         return 0;
-    if (strspn(text, "0123456789") == strlen(text))
-        return strtoll(text, NULL, 10);
+    if (strspn(text, "0123456789") == strlen(text)) {
+        errno = 0;
+        long long ms = strtoll(text, NULL, 10);
+        return errno == ERANGE ? -1 : (int64_t)ms; /* 20 digits: not a time */
+    }
     struct tm tm = {0};
     const char *rest = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (rest == NULL)
+    /* Years 0 to 9999 only: timegm's seconds times 1000 then stay in int64. */
+    if (rest == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
         return -1;
     int64_t ms = (int64_t)timegm(&tm) * 1000;
     if (*rest == '.') {
@@ -35,10 +46,12 @@ static int64_t parse_time(const char *text)
         int64_t sign = *rest == '-' ? -1 : 1;
         char *end;
         long hh = strtol(rest + 1, &end, 10), mm = 0;
-        if (end == rest + 1 || hh > 23)
+        if (end == rest + 1 || hh < 0 || hh > 23)
             return -1;
         if (*end == ':')
             mm = strtol(end + 1, &end, 10);
+        if (mm < 0 || mm > 59 || *end != '\0')
+            return -1;
         ms -= sign * ((int64_t)hh * 3600 + (int64_t)mm * 60) * 1000;
     } else if (*rest != 'Z' && *rest != '\0') {
         return -1;
@@ -358,8 +371,12 @@ static int call_test(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         sb_dialing_t dialing;
         sb__dialing_of(cc, NULL, &dialing);
         char key[64], ani[SB_E164_MAX + 1] = "", why[256] = "";
-        static unsigned tests; /* writer thread only: distinct keys within a second */
-        snprintf(key, sizeof(key), "switchboard-test-%lld-%u", (long long)time(NULL), ++tests);
+        /* Distinct keys from random bits, not a counter of the server's test
+         * calls: a counter in the key told a tenant how many other tenants ran. */
+        uint64_t nonce;
+        randombytes_buf(&nonce, sizeof(nonce));
+        snprintf(key, sizeof(key), "switchboard-test-%lld-%016llx", (long long)time(NULL),
+                 (unsigned long long)nonce);
         bool ani_ok = sb_phone_normalize(from, &dialing, ani, why, sizeof(why)) == 0;
         static const struct {
             sb_call_action_t action;

@@ -30,6 +30,12 @@ static int org_get(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 
 static int org_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
+    /* The page size is checked for every token alike, the org's own too:
+     * the same request gets the same refusal whoever sends it. */
+    size_t limit = sb_arg_limit(call);
+    if (limit == 0 || limit > SB_STORE_PAGE_MAX)
+        return sb_err_set(err, -EINVAL, "A page holds 1 to %d rows; %zu was asked for.",
+                          SB_STORE_PAGE_MAX, limit);
     if (call->token.role != SB_ROLE_ADMIN) {
         /* An org's token sees its own org and nothing else. */
         sb_org_t org;
@@ -46,8 +52,8 @@ static int org_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     sb_org_t *rows;
     size_t n;
     bool more;
-    int rc = sb_store_org_list(call->svc->store, sb_arg_str(call, "after"), sb_arg_limit(call),
-                               &rows, &n, &more, err);
+    int rc = sb_store_org_list(call->svc->store, sb_arg_str(call, "after"), limit, &rows, &n, &more,
+                               err);
     if (rc != 0)
         return rc;
     rc = msgpack_pack_map(pk, 2) | sb_pack_str(pk, "orgs") | msgpack_pack_array(pk, n);

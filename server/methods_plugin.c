@@ -1,10 +1,42 @@
 /* plugin.*: the partner adapters the server has loaded, or refused. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "methods.h"
 #include "plugin_host.h"
 #include "softphone.h"
+
+/*
+ * `text` with every occurrence of `path` replaced by "<plugin dir>", in the
+ * call's zone; `text` itself when the path is empty or absent, NULL when
+ * the zone is out of memory. A loader's error ("/srv/.../x.so: cannot open
+ * ...") names the server's directories, which only the admin may see.
+ */
+static const char *without_path(sb_call_t *call, const char *text, const char *path)
+{
+    static const char stand_in[] = "<plugin dir>";
+    size_t plen = strlen(path), hits = 0;
+    if (text == NULL || plen == 0)
+        return text;
+    for (const char *at = strstr(text, path); at != NULL; at = strstr(at + plen, path))
+        hits++;
+    if (hits == 0)
+        return text;
+    /* The result is never longer than the text plus the stand-ins. */
+    char *out = msgpack_zone_malloc(call->zone, strlen(text) + hits * sizeof(stand_in) + 1);
+    if (out == NULL)
+        return NULL;
+    char *w = out;
+    for (const char *at; (at = strstr(text, path)) != NULL; text = at + plen) {
+        memcpy(w, text, (size_t)(at - text));
+        w += at - text;
+        memcpy(w, stand_in, sizeof(stand_in) - 1);
+        w += sizeof(stand_in) - 1;
+    }
+    memcpy(w, text, strlen(text) + 1);
+    return out;
+}
 
 static int plugin_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
@@ -12,10 +44,25 @@ static int plugin_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     size_t n;
     if (sb_plugin_host_list(call->svc->plugins, &rows, &n) != 0)
         return sb_err_default(err, -ENOMEM);
-    int rc = msgpack_pack_map(pk, 2) | sb_pack_kv_str(pk, "dir", call->svc->config->plugin_dir) |
+    /* Only the admin sees the server's paths: the plugin directory is nil
+     * for an org's token, and any path in a loader's message is masked. */
+    bool admin = call->token.role == SB_ROLE_ADMIN;
+    const char *dir = call->svc->config->plugin_dir;
+    const char *runner = call->svc->config->plugin_runner;
+    int rc = msgpack_pack_map(pk, 2) | sb_pack_kv_str(pk, "dir", admin ? dir : NULL) |
              sb_pack_str(pk, "plugins") | msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++) {
         const sb_plugin_info_t *p = &rows[i];
+        const char *reason = p->loaded ? p->description : p->reason;
+        const char *failure = p->last_failure[0] ? p->last_failure : NULL;
+        if (!admin) {
+            reason = without_path(call, without_path(call, reason, runner), dir);
+            failure = without_path(call, without_path(call, failure, runner), dir);
+            if ((reason == NULL && !p->loaded) || (failure == NULL && p->last_failure[0])) {
+                rc = -ENOMEM;
+                break;
+            }
+        }
         char abi[16];
         snprintf(abi, sizeof(abi), "%u.%u", p->abi_major, p->abi_minor);
         rc |= msgpack_pack_map(pk, 12) | sb_pack_kv_str(pk, "file", p->file) |
@@ -24,13 +71,13 @@ static int plugin_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
               sb_pack_kv_str(pk, "mode", p->mode) |
               sb_pack_kv_str(pk, "state", p->loaded ? "loaded" : "refused") |
               sb_pack_kv_str(pk, "check", p->loaded ? NULL : p->check) |
-              sb_pack_kv_str(pk, "reason", p->loaded ? p->description : p->reason) |
+              sb_pack_kv_str(pk, "reason", reason) |
               sb_pack_kv_bool(pk, "available", p->available) |
               sb_pack_kv_uint(pk, "restarts", p->restarts) |
-              sb_pack_kv_str(pk, "last_failure", p->last_failure[0] ? p->last_failure : NULL);
+              sb_pack_kv_str(pk, "last_failure", failure);
     }
     free(rows);
-    return rc;
+    return rc == -ENOMEM ? sb_err_default(err, rc) : rc;
 }
 
 /* plugin.reload, off the writer: load the set, have its adapters render
@@ -88,7 +135,8 @@ static const sb_method_t methods[] = {
      false,
      plugin_list,
      {{NULL, 0, false, NULL}},
-     "{dir, plugins: [{file, name, version, vendor, abi, mode, state: loaded | refused, check: "
+     "{dir (nil for an org's token: only the admin sees the server's paths), plugins: [{file, "
+     "name, version, vendor, abi, mode, state: loaded | refused, check: "
      "the failed check (major, minor, size, entry_points, name, symbol, open, init, render, "
      "isolation, duplicate) "
      "or nil, reason: the refusal, or the adapter's description, available: false while an "

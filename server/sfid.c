@@ -74,6 +74,25 @@ void sb_sfid_from_counter(const char *prefix, uint64_t counter, sb_sfid_t *out)
     out->s[SB_SFID_LEN] = '\0';
 }
 
+void sb_sfid_from_time(const char *prefix, uint64_t ms, uint64_t random, sb_sfid_t *out)
+{
+    static const uint64_t time_span = 3521614606208ULL; /* 62^7 */
+    static const uint64_t random_span = 916132832ULL;   /* 62^5 */
+    memcpy(out->s, prefix, 3);
+    ms %= time_span;
+    random %= random_span; /* a bias of 5e-11 from the modulo: harmless here */
+    for (int i = 14; i >= 10; i--) {
+        out->s[i] = base62[random % 62];
+        random /= 62;
+    }
+    for (int i = 9; i >= 3; i--) {
+        out->s[i] = base62[ms % 62];
+        ms /= 62;
+    }
+    compute_suffix(out->s, out->s + 15);
+    out->s[SB_SFID_LEN] = '\0';
+}
+
 int sb_org_id_check(const char *org, sb_err_t *err)
 {
     if (org == NULL || org[0] == '\0')

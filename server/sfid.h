@@ -38,9 +38,22 @@ int sb_sfid_normalize(const char *in, const char *prefix, const char *what, sb_s
 /**
  * Writes the id with key prefix `prefix` (3 characters) whose 12-character
  * body encodes `counter` in base 62, with its suffix. Distinct counters give
- * distinct ids.
+ * distinct ids. (Before issue 12 the store minted ids this way, from one
+ * counter for every org, so that an id told how many records other orgs had:
+ * new ids come from sb_sfid_from_time; old ones stay valid.)
  */
 void sb_sfid_from_counter(const char *prefix, uint64_t counter, sb_sfid_t *out);
+
+/**
+ * Writes the id with key prefix `prefix` (3 characters) whose 12-character
+ * body is `ms` (milliseconds since the epoch, modulo 62^7: until the year
+ * 2081) in 7 base-62 digits, then `random` modulo 62^5 in 5 more, with its
+ * suffix. Ids minted this way sort by creation time to the millisecond and
+ * say nothing of how many others exist: the body holds no counter. Unlike
+ * counters they stay unique when several servers mint them (62^5 choices
+ * in each millisecond, in each org); the store retries on a collision.
+ */
+void sb_sfid_from_time(const char *prefix, uint64_t ms, uint64_t random, sb_sfid_t *out);
 
 /**
  * Checks an org id: 1 to 64 characters of letters, digits, '-' and '_',

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "record_codec.h"
 #include "store_internal.h"
 
@@ -20,17 +22,24 @@
  * directory's file system failed for want of space. */
 #define SB_STORE_DISK_FULL_BELOW ((uint64_t)1 << 20)
 
-void sb__key(sb_key_t *key, const char *org, const char *part)
+int sb__key(sb_key_t *key, const char *org, const char *part)
 {
-    size_t org_len = strlen(org);
+    /* strnlen with the buffer's size: an overlong part is not even read to
+     * its end, and nothing is copied unless the whole key fits. */
+    size_t cap = sizeof(key->buf);
+    size_t org_len = strnlen(org, cap + 1);
+    size_t part_len = part != NULL ? strnlen(part, cap + 1) : 0;
+    key->len = 0;
+    if (org_len > cap || part_len > cap || org_len + (part != NULL ? 1 + part_len : 0) > cap)
+        return -EINVAL;
     memcpy(key->buf, org, org_len);
     key->len = org_len;
     if (part != NULL) {
-        size_t part_len = strlen(part);
         key->buf[key->len++] = '\0';
         memcpy(key->buf + key->len, part, part_len);
         key->len += part_len;
     }
+    return 0;
 }
 
 int sb__lmdb_rc(int rc)
@@ -428,21 +437,85 @@ int sb__del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix)
     return rc;
 }
 
-int sb__next_id(sb_store_t *store, MDB_txn *txn, const char *prefix, sb_sfid_t *id)
+/* The greatest id of `org` in `dbi` into *last; "" when the org has none. */
+static int last_id_of(MDB_txn *txn, MDB_dbi dbi, const char *org, sb_sfid_t *last)
 {
-    char name[32];
-    snprintf(name, sizeof(name), "next_id:%s", prefix);
-    MDB_val k = {strlen(name), name}, v;
-    uint64_t next = 1;
-    int lmdb = mdb_get(txn, store->meta, &k, &v);
-    if (lmdb == 0 && v.mv_size == sizeof(next))
-        memcpy(&next, v.mv_data, sizeof(next));
-    else if (lmdb != MDB_NOTFOUND)
-        return lmdb == 0 ? SB_E_CORRUPT : sb__lmdb_rc(lmdb);
-    sb_sfid_from_counter(prefix, next, id);
-    next++;
-    MDB_val nv = {sizeof(next), &next};
-    return sb__lmdb_rc(mdb_put(txn, store->meta, &k, &nv, 0));
+    memset(last, 0, sizeof(*last));
+    sb_key_t past;
+    int rc = sb__key(&past, org, "\x7f"); /* after every base-62 id of the org */
+    MDB_cursor *cur;
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_cursor_open(txn, dbi, &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k = {past.len, past.buf}, v;
+    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    lmdb = lmdb == 0              ? mdb_cursor_get(cur, &k, &v, MDB_PREV)
+           : lmdb == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+                                  : lmdb;
+    size_t org_len = past.len - 2;
+    if (lmdb == 0 && k.mv_size == org_len + 1 + SB_SFID_LEN &&
+        memcmp(k.mv_data, past.buf, org_len + 1) == 0) {
+        memcpy(last->s, (const char *)k.mv_data + org_len + 1, SB_SFID_LEN);
+        last->s[SB_SFID_LEN] = '\0';
+    } else if (lmdb != 0 && lmdb != MDB_NOTFOUND) {
+        rc = sb__lmdb_rc(lmdb);
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* The value of base-62 digits s[0..n). */
+static uint64_t base62_value(const char *s, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = s[i];
+        v = v * 62 + (uint64_t)(c <= '9' ? c - '0' : c <= 'Z' ? c - 'A' + 10 : c - 'a' + 36);
+    }
+    return v;
+}
+
+int sb__new_id(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org, const char *prefix,
+               sb_sfid_t *id)
+{
+    (void)store;
+    sb_sfid_t last;
+    int rc = last_id_of(txn, dbi, org, &last);
+    if (rc != 0)
+        return rc;
+    /* A collision needs the same org, millisecond and 30 random bits: a
+     * second one in a row means the random source is broken, not unlucky. */
+    for (int attempt = 0; attempt < 4; attempt++) {
+        uint64_t random;
+        randombytes_buf(&random, sizeof(random));
+        uint64_t ms = (uint64_t)sb__now_ms();
+        sb_sfid_from_time(prefix, ms, random, id);
+        /* Ids of one org sort in creation order (voicecall.list promises
+         * it), also within a millisecond or when the clock steps back: then
+         * the new id follows the org's last one by a random step. Only the
+         * org's own ids are compared, so nothing of other orgs shows. */
+        if (last.s[0] != '\0' && strncmp(id->s, last.s, 15) <= 0 &&
+            strncmp(last.s, prefix, 3) == 0) {
+            uint64_t last_ms = base62_value(last.s + 3, 7);
+            uint64_t tail = base62_value(last.s + 10, 5) + 1 + random % 1024;
+            if (tail >= 916132832ULL) { /* 62^5: into the next millisecond */
+                last_ms++;
+                tail = random % 1024;
+            }
+            sb_sfid_from_time(prefix, last_ms, tail, id);
+        }
+        sb_key_t key;
+        MDB_val val;
+        if ((rc = sb__key(&key, org, id->s)) == 0)
+            rc = sb__get(txn, dbi, &key, &val);
+        if (rc == -ENOENT)
+            return 0;
+        if (rc != 0)
+            break;
+    }
+    memset(id, 0, sizeof(*id));
+    return rc != 0 ? rc : -EAGAIN;
 }
 
 static int open_dbis(sb_store_t *store, MDB_txn *txn)
@@ -508,10 +581,11 @@ static int migrate_1_to_2(sb_store_t *store, MDB_txn *txn)
         memcpy(cc.s, v.mv_data, SB_SFID_LEN);
         cc.s[SB_SFID_LEN] = '\0';
         sb_key_t ukey;
-        sb__key(&ukey, org, user.s);
         MDB_val uval;
         sb_user_t record;
-        rc = sb__get(txn, store->users, &ukey, &uval);
+        rc = sb__key(&ukey, org, user.s);
+        if (rc == 0)
+            rc = sb__get(txn, store->users, &ukey, &uval);
         if (rc == 0 && sb_codec_decode_user(uval.mv_data, uval.mv_size, &record) != 0)
             rc = SB_E_CORRUPT;
         if (rc != 0)
@@ -614,6 +688,10 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
     sb_err_clear(err);
     if (opts == NULL || opts->dir == NULL || opts->dir[0] == '\0')
         return sb_err_set(err, -EINVAL, "No data directory was given.");
+    /* The ids' random bits (sb__new_id) come from libsodium; sodium_init is
+     * idempotent and thread-safe, and < 0 only when no random source exists. */
+    if (sodium_init() < 0)
+        return sb_err_set(err, -EIO, "libsodium found no source of random bytes.");
     int rc = make_dir(opts->dir, err);
     if (rc != 0)
         return rc;
@@ -660,7 +738,8 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
     if (rc == 0)
         rc = sb__lmdb_rc(mdb_env_open(store->env, opts->dir, flags, 0600));
     if (rc != 0) {
-        sb_err_set(err, rc, "Cannot open the store in %s: %s.", opts->dir, sb_err_message(rc));
+        /* The default sentence has its own period. */
+        sb_err_set(err, rc, "Cannot open the store in %s: %s", opts->dir, sb_err_message(rc));
         goto fail;
     }
     /* The environment may already be larger than asked (another run grew it). */
@@ -803,10 +882,11 @@ int sb__list(sb_store_t *store, const char *org, MDB_dbi dbi, const char *after,
     sb_key_t prefix = {.len = 0}, start;
     if (org != NULL) {
         rc = sb__org_must_exist(store, txn, org, err);
-        sb__key(&prefix, org, "");
-        sb__key(&start, org, after ? after : "");
-    } else {
-        sb__key(&start, after ? after : "", NULL);
+        if (rc == 0 && (rc = sb__key(&prefix, org, "")) == 0 &&
+            (rc = sb__key(&start, org, after ? after : "")) != 0)
+            rc = sb_err_set(err, rc, "The argument 'after' is longer than any id of this list.");
+    } else if ((rc = sb__key(&start, after ? after : "", NULL)) != 0) {
+        rc = sb_err_set(err, rc, "The argument 'after' is longer than any id of this list.");
     }
     if (rc == 0)
         rc = sb__page(txn, dbi, &prefix, &start, after != NULL, limit, fn, &ctx, n, more);

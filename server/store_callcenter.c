@@ -7,14 +7,17 @@
 #include "store_internal.h"
 
 /* The name index key: internal names are unique in an org regardless of case. */
-static void name_key(sb_key_t *key, const char *org, const char *internal_name)
+static int name_key(sb_key_t *key, const char *org, const char *internal_name)
 {
     char lower[SB_CC_INTERNAL_NAME_MAX + 1];
-    size_t len = strnlen(internal_name, SB_CC_INTERNAL_NAME_MAX);
+    size_t len = strnlen(internal_name, SB_CC_INTERNAL_NAME_MAX + 1);
+    key->len = 0;
+    if (len > SB_CC_INTERNAL_NAME_MAX) /* never cut: a cut name would find another's key */
+        return -EINVAL;
     for (size_t i = 0; i < len; i++)
         lower[i] = (char)tolower((unsigned char)internal_name[i]);
     lower[len] = '\0';
-    sb__key(key, org, lower);
+    return sb__key(key, org, lower);
 }
 
 static int normalize_cc_id(const char *id, sb_sfid_t *out, sb_err_t *err)
@@ -27,9 +30,10 @@ int sb__cc_load(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_
 {
     *out = NULL;
     sb_key_t key;
-    sb__key(&key, org, id->s);
     MDB_val val;
-    int rc = sb__get(txn, store->callcenters, &key, &val);
+    int rc = sb__key(&key, org, id->s);
+    if (rc == 0)
+        rc = sb__get(txn, store->callcenters, &key, &val);
     if (rc == -ENOENT)
         return sb_err_set(err, -ENOENT, "The Call Center %s does not exist in org '%s'.", id->s,
                           org);
@@ -49,7 +53,10 @@ int sb__cc_member_count(sb_store_t *store, MDB_txn *txn, const char *org, const 
     if (rc != 0)
         return rc;
     sb_key_t key;
-    sb__key(&key, org, id->s);
+    if ((rc = sb__key(&key, org, id->s)) != 0) {
+        mdb_cursor_close(cur);
+        return rc;
+    }
     MDB_val k = {key.len, key.buf}, v;
     int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET);
     if (lmdb == 0) {
@@ -66,8 +73,9 @@ static int put_cc(sb_store_t *store, MDB_txn *txn, const char *org, const sb_cal
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     sb_key_t key;
-    sb__key(&key, org, cc->id.s);
-    int rc = sb_codec_encode_callcenter(cc, &buf);
+    int rc = sb__key(&key, org, cc->id.s);
+    if (rc == 0)
+        rc = sb_codec_encode_callcenter(cc, &buf);
     if (rc == 0)
         rc = sb__put(txn, store->callcenters, &key, buf.data, buf.size, 0);
     msgpack_sbuffer_destroy(&buf);
@@ -83,9 +91,9 @@ static int insert_cc(sb_store_t *store, MDB_txn *txn, const char *org, sb_callce
         return rc;
     const char *internal_name = sb_callcenter_internal_name(cc);
     sb_key_t nkey;
-    name_key(&nkey, org, internal_name);
     MDB_val existing;
-    rc = sb__get(txn, store->cc_names, &nkey, &existing);
+    if ((rc = name_key(&nkey, org, internal_name)) == 0)
+        rc = sb__get(txn, store->cc_names, &nkey, &existing);
     if (rc == 0)
         return sb_err_set(err, SB_E_INTERNAL_NAME_TAKEN,
                           "The org '%s' already has a Call Center named '%s' (%.*s); internal "
@@ -94,7 +102,8 @@ static int insert_cc(sb_store_t *store, MDB_txn *txn, const char *org, sb_callce
                           (const char *)existing.mv_data);
     if (rc != -ENOENT)
         return rc;
-    if ((rc = sb__next_id(store, txn, SB_SFID_PREFIX_CALLCENTER, &cc->id)) != 0)
+    if ((rc = sb__new_id(store, txn, store->callcenters, org, SB_SFID_PREFIX_CALLCENTER,
+                         &cc->id)) != 0)
         return rc;
     cc->created_ms = cc->updated_ms = sb__now_ms();
     rc = put_cc(store, txn, org, cc);
@@ -196,9 +205,9 @@ int sb_store_cc_get_by_name(sb_store_t *store, const char *org, const char *inte
     rc = sb__org_must_exist(store, txn, org, err);
     if (rc == 0) {
         sb_key_t nkey;
-        name_key(&nkey, org, internal_name);
         MDB_val val;
-        rc = sb__get(txn, store->cc_names, &nkey, &val);
+        if ((rc = name_key(&nkey, org, internal_name)) == 0)
+            rc = sb__get(txn, store->cc_names, &nkey, &val);
         if (rc == -ENOENT)
             sb_err_set(err, -ENOENT, "The org '%s' has no Call Center named '%s'.", org,
                        internal_name);
@@ -362,16 +371,23 @@ static int remove_all_members(sb_store_t *store, MDB_txn *txn, const char *org, 
     if (rc != 0)
         return rc;
     sb_key_t key;
-    sb__key(&key, org, id->s);
+    if ((rc = sb__key(&key, org, id->s)) != 0) {
+        mdb_cursor_close(cur);
+        return rc;
+    }
     MDB_val k = {key.len, key.buf}, v;
     int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
     while (rc == 0 && lmdb == 0) {
+        if (v.mv_size != SB_SFID_LEN) { /* a damaged index: never read past the value */
+            rc = SB_E_CORRUPT;
+            break;
+        }
         char user[SB_SFID_LEN + 1];
         memcpy(user, v.mv_data, SB_SFID_LEN);
         user[SB_SFID_LEN] = '\0';
         sb_key_t ukey;
-        sb__key(&ukey, org, user);
-        rc = sb__del(txn, store->user_cc, &ukey);
+        if ((rc = sb__key(&ukey, org, user)) == 0)
+            rc = sb__del(txn, store->user_cc, &ukey);
         lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
     }
     mdb_cursor_close(cur);
@@ -403,10 +419,9 @@ static int cc_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *
         rc = remove_all_members(store, txn, ctx->org, &id);
     if (rc == 0) {
         sb_key_t key;
-        name_key(&key, ctx->org, sb_callcenter_internal_name(cc));
-        rc = sb__del(txn, store->cc_names, &key);
-        sb__key(&key, ctx->org, id.s);
-        if (rc == 0)
+        if ((rc = name_key(&key, ctx->org, sb_callcenter_internal_name(cc))) == 0)
+            rc = sb__del(txn, store->cc_names, &key);
+        if (rc == 0 && (rc = sb__key(&key, ctx->org, id.s)) == 0)
             rc = sb__del(txn, store->callcenters, &key);
     }
     if (rc == 0)

@@ -72,7 +72,9 @@ static int unindex(sb_store_t *store, MDB_txn *txn, const char *org, const sb_co
 {
     for (size_t i = 0; i < old->n_phones; i++) {
         sb_key_t key;
-        sb__key(&key, org, old->phones[i]);
+        int rc = sb__key(&key, org, old->phones[i]);
+        if (rc != 0)
+            return rc;
         MDB_val k = {key.len, key.buf}, v = {SB_SFID_LEN, (void *)old->id.s};
         int lmdb = mdb_del(txn, store->phones, &k, &v);
         if (lmdb != 0 && lmdb != MDB_NOTFOUND)
@@ -96,9 +98,9 @@ static int upsert_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err
     for (size_t i = 0; rc == 0 && i < ctx->n; i++) {
         const sb_contact_t *c = &ctx->rows[i];
         sb_key_t key;
-        sb__key(&key, ctx->org, c->id.s);
         MDB_val old;
-        rc = sb__get(txn, store->contacts, &key, &old);
+        if ((rc = sb__key(&key, ctx->org, c->id.s)) == 0)
+            rc = sb__get(txn, store->contacts, &key, &old);
         if (rc == 0) {
             sb_contact_t previous;
             rc = decode(old.mv_data, old.mv_size, &previous);
@@ -114,8 +116,8 @@ static int upsert_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err
             rc = sb__put(txn, store->contacts, &key, buf.data, buf.size, 0);
         for (size_t p = 0; rc == 0 && p < c->n_phones; p++) {
             sb_key_t pkey;
-            sb__key(&pkey, ctx->org, c->phones[p]);
-            rc = sb__put(txn, store->phones, &pkey, c->id.s, SB_SFID_LEN, MDB_NODUPDATA);
+            if ((rc = sb__key(&pkey, ctx->org, c->phones[p])) == 0)
+                rc = sb__put(txn, store->phones, &pkey, c->id.s, SB_SFID_LEN, MDB_NODUPDATA);
             if (rc == -EEXIST) /* the same number twice on one contact */
                 rc = 0;
         }
@@ -154,8 +156,9 @@ int sb_store_contact_get(sb_store_t *store, const char *org, const char *id, sb_
         return rc;
     rc = sb__org_must_exist(store, txn, org, err);
     sb_key_t key;
-    sb__key(&key, org, norm.s);
     MDB_val val;
+    if (rc == 0)
+        rc = sb__key(&key, org, norm.s);
     if (rc == 0)
         rc = sb__get(txn, store->contacts, &key, &val);
     if (rc == 0)
@@ -186,21 +189,25 @@ int sb__contact_match(sb_store_t *store, MDB_txn *txn, const char *org, const ch
 {
     *count = 0;
     sb_key_t key;
-    sb__key(&key, org, e164);
     MDB_cursor *cur;
-    int rc = sb__lmdb_rc(mdb_cursor_open(txn, store->phones, &cur));
+    int rc = sb__key(&key, org, e164);
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_cursor_open(txn, store->phones, &cur));
     if (rc != 0)
         return rc;
     MDB_val k = {key.len, key.buf}, v;
     int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
     while (rc == 0 && lmdb == 0) {
+        if (v.mv_size != SB_SFID_LEN) { /* a damaged index: never read past the value */
+            rc = SB_E_CORRUPT;
+            break;
+        }
         char id[SB_SFID_LEN + 1];
         memcpy(id, v.mv_data, SB_SFID_LEN);
         id[SB_SFID_LEN] = '\0';
         sb_key_t ckey;
-        sb__key(&ckey, org, id);
         MDB_val cval;
-        if (*count < cap) {
+        if (*count < cap && (rc = sb__key(&ckey, org, id)) == 0) {
             rc = sb__get(txn, store->contacts, &ckey, &cval);
             if (rc == 0)
                 rc = decode(cval.mv_data, cval.mv_size, &out[*count]);

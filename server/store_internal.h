@@ -5,7 +5,9 @@
  *
  * Databases (all keys begin with the org id; the org id never holds a NUL,
  * so "acme\0" can never be a prefix of another org's keys):
- *   meta        "schema_version" -> u32; "next_id:04v" -> u64 counter
+ *   meta        "schema_version" -> u32; "next_id:04v" and "next_id:0LQ" -> u64
+ *               counters of the ids minted before issue 12 (no longer
+ *               written: ids are time and random bits now, see sb__new_id)
  *   orgs        org                     -> org record (msgpack)
  *   callcenters org \0 cc id            -> Call Center record (msgpack)
  *   cc_names    org \0 lower(internal)  -> cc id (18 bytes)
@@ -67,8 +69,13 @@ typedef struct sb_key {
     size_t len;
 } sb_key_t;
 
-/** Builds "org" (part NULL) or "org\0part". Both were checked for length before. */
-void sb__key(sb_key_t *key, const char *org, const char *part);
+/**
+ * Builds "org" (part NULL) or "org\0part" in key->buf, whose size bounds it.
+ * Returns 0, or -EINVAL (INVALID_ARGUMENT) with key->len 0 and nothing copied
+ * when the key would not fit: callers check lengths at the method's edge
+ * too, but the copy is checked here, where it happens.
+ */
+int sb__key(sb_key_t *key, const char *org, const char *part) __attribute__((warn_unused_result));
 
 /** Translates an LMDB or errno result to a code of error.h. */
 int sb__lmdb_rc(int rc);
@@ -170,8 +177,14 @@ int sb__layout_resolve(sb_store_t *store, MDB_txn *txn, const char *org, const c
 int sb__member_put(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
                    const sb_sfid_t *cc, const char *profile);
 
-/** A new id with key prefix `prefix` from the counter "next_id:PREFIX" in meta. */
-int sb__next_id(sb_store_t *store, MDB_txn *txn, const char *prefix, sb_sfid_t *id);
+/**
+ * A new id with key prefix `prefix` for a record of `org` in `dbi`: the
+ * time and random bits (sb_sfid_from_time), never a counter shared by the
+ * orgs; drawn again when `org` already has a record with it. -EAGAIN when
+ * four draws all collide (a broken random source).
+ */
+int sb__new_id(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org, const char *prefix,
+               sb_sfid_t *id);
 
 /** Up to `cap` contacts whose number is `e164` into out; *count is how many there are. */
 int sb__contact_match(sb_store_t *store, MDB_txn *txn, const char *org, const char *e164,

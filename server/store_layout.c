@@ -20,8 +20,8 @@ static int layout_must_exist(sb_store_t *store, MDB_txn *txn, const char *org, c
     if (rc != 0)
         return rc;
     sb_key_t key;
-    sb__key(&key, org, name);
-    rc = sb__get(txn, store->layouts, &key, val);
+    if ((rc = sb__key(&key, org, name)) == 0)
+        rc = sb__get(txn, store->layouts, &key, val);
     if (rc == -ENOENT)
         return sb_err_set(err, -ENOENT,
                           "The layout '%s' does not exist in org '%s'; layout list shows them.",
@@ -40,9 +40,10 @@ int sb__layout_resolve(sb_store_t *store, MDB_txn *txn, const char *org, const c
     const char *tries[2] = {profile, ""};
     for (int i = profile[0] ? 0 : 1; i < 2; i++) {
         sb_key_t key;
-        sb__key(&key, org, tries[i]);
         MDB_val assigned;
-        int rc = sb__get(txn, store->layout_of, &key, &assigned);
+        int rc = sb__key(&key, org, tries[i]);
+        if (rc == 0)
+            rc = sb__get(txn, store->layout_of, &key, &assigned);
         if (rc == -ENOENT)
             continue;
         if (rc != 0)
@@ -51,8 +52,8 @@ int sb__layout_resolve(sb_store_t *store, MDB_txn *txn, const char *org, const c
             return SB_E_CORRUPT;
         memcpy(name, assigned.mv_data, assigned.mv_size);
         name[assigned.mv_size] = '\0';
-        sb__key(&key, org, name);
-        rc = sb__get(txn, store->layouts, &key, layout);
+        if ((rc = sb__key(&key, org, name)) == 0)
+            rc = sb__get(txn, store->layouts, &key, layout);
         if (rc != 0)
             return rc == -ENOENT ? SB_E_CORRUPT : rc; /* assignments go with their layout */
         *source = i == 0 ? SB_LAYOUT_FROM_PROFILE : SB_LAYOUT_FROM_DEFAULT;
@@ -65,8 +66,8 @@ static int put_assignment(sb_store_t *store, MDB_txn *txn, const char *org, cons
                           const char *layout)
 {
     sb_key_t key;
-    sb__key(&key, org, profile);
-    return sb__put(txn, store->layout_of, &key, layout, strlen(layout), 0);
+    int rc = sb__key(&key, org, profile);
+    return rc != 0 ? rc : sb__put(txn, store->layout_of, &key, layout, strlen(layout), 0);
 }
 
 struct layout_put_ctx {
@@ -88,8 +89,8 @@ static int layout_put_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t 
     if (rc != 0)
         return rc;
     sb_key_t key;
-    sb__key(&key, ctx->org, ctx->layout->name);
-    rc = sb__put(txn, store->layouts, &key, buf.data, buf.size, 0);
+    if ((rc = sb__key(&key, ctx->org, ctx->layout->name)) == 0)
+        rc = sb__put(txn, store->layouts, &key, buf.data, buf.size, 0);
     msgpack_sbuffer_destroy(&buf);
     if (rc == 0 && ctx->make_default)
         rc = put_assignment(store, txn, ctx->org, "", ctx->layout->name);
@@ -132,9 +133,10 @@ static int each_assignment(sb_store_t *store, MDB_txn *txn, const char *org, ass
                            void *ctx)
 {
     sb_key_t prefix;
-    sb__key(&prefix, org, "");
     MDB_cursor *cur;
-    int rc = sb__lmdb_rc(mdb_cursor_open(txn, store->layout_of, &cur));
+    int rc = sb__key(&prefix, org, "");
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_cursor_open(txn, store->layout_of, &cur));
     if (rc != 0)
         return rc;
     MDB_val k = {prefix.len, prefix.buf}, v;
@@ -227,9 +229,9 @@ int sb_store_layout_list(sb_store_t *store, const char *org, sb_layout_summary_t
     }
     struct rows r = {NULL, 0, 0, sizeof(sb_layout_summary_t)};
     sb_key_t prefix;
-    sb__key(&prefix, org, "");
     MDB_cursor *cur;
-    rc = sb__lmdb_rc(mdb_cursor_open(txn, store->layouts, &cur));
+    if ((rc = sb__key(&prefix, org, "")) == 0)
+        rc = sb__lmdb_rc(mdb_cursor_open(txn, store->layouts, &cur));
     if (rc == 0) {
         MDB_val k = {prefix.len, prefix.buf}, v;
         int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -281,7 +283,8 @@ static int assign_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err
     if (rc != 0)
         return rc;
     sb_key_t key;
-    sb__key(&key, ctx->org, profile);
+    if ((rc = sb__key(&key, ctx->org, profile)) != 0)
+        return rc;
     if (ctx->layout == NULL) {
         rc = sb__del(txn, store->layout_of, &key);
         if (rc == -ENOENT && profile[0] != '\0')
@@ -341,8 +344,8 @@ static int drop_uses(sb_store_t *store, MDB_txn *txn, const char *org, const cha
         if (strcmp(rows[i].layout, layout) != 0)
             continue;
         sb_key_t key;
-        sb__key(&key, org, rows[i].profile);
-        rc = sb__del(txn, store->layout_of, &key);
+        if ((rc = sb__key(&key, org, rows[i].profile)) == 0)
+            rc = sb__del(txn, store->layout_of, &key);
     }
     free(rows);
     return rc;
@@ -368,7 +371,8 @@ static int layout_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err
     if (uses.n > 0)
         rc = drop_uses(store, txn, ctx->org, ctx->layout);
     sb_key_t key;
-    sb__key(&key, ctx->org, ctx->layout);
+    if (rc == 0)
+        rc = sb__key(&key, ctx->org, ctx->layout);
     if (rc == 0)
         rc = sb__del(txn, store->layouts, &key);
     if (rc == 0)

@@ -25,9 +25,10 @@ static int current_cc(sb_store_t *store, MDB_txn *txn, const char *org, const sb
 {
     memset(cc, 0, sizeof(*cc));
     sb_key_t key;
-    sb__key(&key, org, user->s);
     MDB_val val;
-    int rc = sb__get(txn, store->user_cc, &key, &val);
+    int rc = sb__key(&key, org, user->s);
+    if (rc == 0)
+        rc = sb__get(txn, store->user_cc, &key, &val);
     if (rc == 0 && val.mv_size < SB_SFID_LEN)
         return SB_E_CORRUPT;
     if (rc == 0)
@@ -40,9 +41,10 @@ static int user_must_exist(sb_store_t *store, MDB_txn *txn, const char *org, con
                            sb_user_t *out, sb_err_t *err)
 {
     sb_key_t key;
-    sb__key(&key, org, user->s);
     MDB_val val;
-    int rc = sb__get(txn, store->users, &key, &val);
+    int rc = sb__key(&key, org, user->s);
+    if (rc == 0)
+        rc = sb__get(txn, store->users, &key, &val);
     if (rc == -ENOENT)
         return sb_err_set(err, -ENOENT,
                           "The user %s does not exist in org '%s'; upsert the user first.", user->s,
@@ -56,12 +58,15 @@ int sb__member_put(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sf
                    const sb_sfid_t *cc, const char *profile)
 {
     char value[SB_SFID_LEN + SB_PROFILE_NAME_MAX];
-    size_t plen = strnlen(profile, SB_PROFILE_NAME_MAX);
+    size_t plen = strnlen(profile, SB_PROFILE_NAME_MAX + 1);
+    if (plen > SB_PROFILE_NAME_MAX) /* never cut: the view is keyed by the whole profile */
+        return -EINVAL;
     memcpy(value, cc->s, SB_SFID_LEN);
     memcpy(value + SB_SFID_LEN, profile, plen);
     sb_key_t key;
-    sb__key(&key, org, user->s);
-    int rc = sb__put(txn, store->user_cc, &key, value, SB_SFID_LEN + plen, 0);
+    int rc = sb__key(&key, org, user->s);
+    if (rc == 0)
+        rc = sb__put(txn, store->user_cc, &key, value, SB_SFID_LEN + plen, 0);
     if (rc == 0)
         rc = sb__view_ensure(store, txn, org, cc, profile);
     return rc;
@@ -71,9 +76,10 @@ static int cc_must_exist(sb_store_t *store, MDB_txn *txn, const char *org, const
                          sb_err_t *err)
 {
     sb_key_t key;
-    sb__key(&key, org, cc->s);
     MDB_val val;
-    int rc = sb__get(txn, store->callcenters, &key, &val);
+    int rc = sb__key(&key, org, cc->s);
+    if (rc == 0)
+        rc = sb__get(txn, store->callcenters, &key, &val);
     if (rc == -ENOENT)
         return sb_err_set(err, -ENOENT, "The Call Center %s does not exist in org '%s'.", cc->s,
                           org);
@@ -84,11 +90,11 @@ static int unlink_member(sb_store_t *store, MDB_txn *txn, const char *org, const
                          const sb_sfid_t *user)
 {
     sb_key_t key;
-    sb__key(&key, org, user->s);
-    int rc = sb__del(txn, store->user_cc, &key);
-    if (rc != 0)
+    int rc = sb__key(&key, org, user->s);
+    if (rc == 0)
+        rc = sb__del(txn, store->user_cc, &key);
+    if (rc != 0 || (rc = sb__key(&key, org, cc->s)) != 0)
         return rc;
-    sb__key(&key, org, cc->s);
     MDB_val k = {key.len, key.buf}, v = {SB_SFID_LEN, (void *)user->s};
     return sb__lmdb_rc(mdb_del(txn, store->cc_members, &k, &v));
 }
@@ -135,8 +141,8 @@ static int add_in_txn(sb_store_t *store, MDB_txn *txn, const char *org, const ch
     sb_key_t key;
     rc = sb__member_put(store, txn, org, &user, &cc, record.profile);
     if (rc == 0) {
-        sb__key(&key, org, cc.s);
-        rc = sb__put(txn, store->cc_members, &key, user.s, SB_SFID_LEN, 0);
+        if ((rc = sb__key(&key, org, cc.s)) == 0)
+            rc = sb__put(txn, store->cc_members, &key, user.s, SB_SFID_LEN, 0);
     }
     return rc;
 }
@@ -258,16 +264,22 @@ int sb_store_member_list(sb_store_t *store, const char *org, const char *cc_in, 
         /* The users of one Call Center are the sorted duplicates of its key:
          * GET_BOTH_RANGE finds the first user at or after `after`. */
         sb_key_t key;
-        sb__key(&key, org, cc.s);
+        rc = sb__key(&key, org, cc.s);
         MDB_val k = {key.len, key.buf};
         MDB_val v = {after ? SB_SFID_LEN : 0, after ? after_id.s : NULL};
-        int lmdb = after ? mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE)
-                         : mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-        if (lmdb == 0 && after && memcmp(v.mv_data, after_id.s, SB_SFID_LEN) == 0)
+        int lmdb = rc != 0 ? MDB_NOTFOUND
+                   : after ? mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE)
+                           : mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+        if (lmdb == 0 && after && v.mv_size == SB_SFID_LEN &&
+            memcmp(v.mv_data, after_id.s, SB_SFID_LEN) == 0)
             lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
         while (lmdb == 0) {
             if (*n == limit) {
                 *more = true;
+                break;
+            }
+            if (v.mv_size != SB_SFID_LEN) { /* a damaged index: never read past the value */
+                rc = SB_E_CORRUPT;
                 break;
             }
             sfid_from_val(&v, &list[(*n)++]);

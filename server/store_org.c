@@ -12,9 +12,9 @@ int sb__org_must_exist(sb_store_t *store, MDB_txn *txn, const char *org, sb_err_
     if (rc != 0)
         return rc;
     sb_key_t key;
-    sb__key(&key, org, NULL);
     MDB_val val;
-    rc = sb__get(txn, store->orgs, &key, &val);
+    if ((rc = sb__key(&key, org, NULL)) == 0)
+        rc = sb__get(txn, store->orgs, &key, &val);
     if (rc == -ENOENT)
         return sb_err_set(err, -ENOENT, "The org '%s' does not exist.", org);
     return rc;
@@ -35,8 +35,9 @@ static int org_create_txn(sb_store_t *store, MDB_txn *txn, void *ctx, sb_err_t *
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     sb_key_t key;
-    sb__key(&key, org->id, NULL);
-    int rc = sb_codec_encode_org(org, &buf);
+    int rc = sb__key(&key, org->id, NULL);
+    if (rc == 0)
+        rc = sb_codec_encode_org(org, &buf);
     if (rc == 0)
         rc = sb__put(txn, store->orgs, &key, buf.data, buf.size, MDB_NOOVERWRITE);
     msgpack_sbuffer_destroy(&buf);
@@ -75,9 +76,9 @@ int sb_store_org_get(sb_store_t *store, const char *id, sb_org_t *out, sb_err_t 
     if ((rc = sb__read_begin(store, &txn, err)) != 0)
         return rc;
     sb_key_t key;
-    sb__key(&key, id, NULL);
     MDB_val val;
-    rc = sb__get(txn, store->orgs, &key, &val);
+    if ((rc = sb__key(&key, id, NULL)) == 0)
+        rc = sb__get(txn, store->orgs, &key, &val);
     if (rc == 0)
         rc = sb_codec_decode_org(val.mv_data, val.mv_size, out);
     sb__read_end(store, txn);
@@ -118,7 +119,8 @@ static int org_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t 
     if (rc != 0)
         return rc;
     sb_key_t prefix;
-    sb__key(&prefix, ctx->id, ""); /* "org\0": this org's keys and no other's */
+    if ((rc = sb__key(&prefix, ctx->id, "")) != 0) /* "org\0": this org's keys and no other's */
+        return rc;
     if (!ctx->force) {
         MDB_cursor *cur;
         if ((rc = sb__lmdb_rc(mdb_cursor_open(txn, store->callcenters, &cur))) != 0)
@@ -148,8 +150,8 @@ static int org_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t 
         rc = sb__token_delete_org(store, txn, ctx->id);
     if (rc == 0) {
         sb_key_t key;
-        sb__key(&key, ctx->id, NULL);
-        rc = sb__del(txn, store->orgs, &key);
+        if ((rc = sb__key(&key, ctx->id, NULL)) == 0)
+            rc = sb__del(txn, store->orgs, &key);
     }
     return rc;
 }

@@ -56,8 +56,8 @@ static int user_upsert_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t
         }
         msgpack_sbuffer_clear(&buf);
         sb_key_t key;
-        sb__key(&key, ctx->org, user.id.s);
-        rc = sb_codec_encode_user(&user, &buf);
+        if ((rc = sb__key(&key, ctx->org, user.id.s)) == 0)
+            rc = sb_codec_encode_user(&user, &buf);
         if (rc == 0)
             rc = sb__put(txn, store->users, &key, buf.data, buf.size, 0);
         /* A member's softphone follows the profile: its membership names it. */
@@ -112,9 +112,9 @@ int sb_store_user_get(sb_store_t *store, const char *org, const char *id, sb_use
     rc = sb__org_must_exist(store, txn, org, err);
     if (rc == 0) {
         sb_key_t key;
-        sb__key(&key, org, user_id.s);
         MDB_val val;
-        rc = sb__get(txn, store->users, &key, &val);
+        if ((rc = sb__key(&key, org, user_id.s)) == 0)
+            rc = sb__get(txn, store->users, &key, &val);
         if (rc == 0)
             rc = sb_codec_decode_user(val.mv_data, val.mv_size, out);
         else if (rc == -ENOENT)

@@ -24,10 +24,11 @@ void sb_store_set_renderer(sb_store_t *store, sb_store_renderer_fn fn, void *ctx
     store->renderer_ctx = ctx;
 }
 
-/* The key of a view (SB_KEY_MAX holds the longest). */
-static void view_key(sb_key_t *key, const char *org, const char *cc, const char *profile)
+/* The key of a view (SB_KEY_MAX holds the longest): -EINVAL when it does not fit. */
+static int view_key(sb_key_t *key, const char *org, const char *cc, const char *profile)
 {
     key->len = sb_softphone_view_key(key->buf, sizeof(key->buf), org, cc, profile);
+    return key->len == 0 ? -EINVAL : 0;
 }
 
 /* A number item of the general section; 0 when absent (the softphone's own default applies). */
@@ -105,8 +106,8 @@ static int put_view(sb_store_t *store, MDB_txn *txn, const char *org, const sb_s
     if (rc != 0)
         return rc;
     sb_key_t key;
-    view_key(&key, org, cc->s, profile);
-    rc = sb__put(txn, store->views, &key, blob, len, 0);
+    if ((rc = view_key(&key, org, cc->s, profile)) == 0)
+        rc = sb__put(txn, store->views, &key, blob, len, 0);
     free(blob);
     return rc;
 }
@@ -115,9 +116,10 @@ int sb__view_ensure(sb_store_t *store, MDB_txn *txn, const char *org, const sb_s
                     const char *profile)
 {
     sb_key_t key;
-    view_key(&key, org, cc->s, profile);
     MDB_val val;
-    int rc = sb__get(txn, store->views, &key, &val);
+    int rc = view_key(&key, org, cc->s, profile);
+    if (rc == 0)
+        rc = sb__get(txn, store->views, &key, &val);
     if (rc == -ENOENT)
         return put_view(store, txn, org, cc, profile);
     return rc;
@@ -128,7 +130,9 @@ int sb__views_refresh(sb_store_t *store, MDB_txn *txn, const char *org, const sb
     sb_key_t prefix;
     prefix.len = 0;
     if (org != NULL) {
-        sb__key(&prefix, org, cc ? cc->s : NULL);
+        int rc = sb__key(&prefix, org, cc ? cc->s : NULL);
+        if (rc != 0 || prefix.len == sizeof(prefix.buf))
+            return rc != 0 ? rc : -EINVAL;
         prefix.buf[prefix.len++] = '\0';
     }
     MDB_cursor *cur;
@@ -191,7 +195,9 @@ int sb__views_refresh(sb_store_t *store, MDB_txn *txn, const char *org, const sb
 int sb__views_drop(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *cc)
 {
     sb_key_t prefix;
-    sb__key(&prefix, org, cc->s);
+    int rc = sb__key(&prefix, org, cc->s);
+    if (rc != 0 || prefix.len == sizeof(prefix.buf))
+        return rc != 0 ? rc : -EINVAL;
     prefix.buf[prefix.len++] = '\0';
     return sb__del_prefix(txn, store->views, &prefix);
 }
@@ -236,9 +242,9 @@ int sb_store_softphone_check(sb_store_t *store, const char *org, const char *use
     if (rc != 0)
         return rc;
     sb_key_t key;
-    sb__key(&key, org, id.s);
     MDB_val member;
-    rc = sb__get(txn, store->user_cc, &key, &member);
+    if ((rc = sb__key(&key, org, id.s)) == 0)
+        rc = sb__get(txn, store->user_cc, &key, &member);
     if (rc == 0) {
         /* Look-up 2: the view of (Call Center, profile). */
         size_t profile_len = member.mv_size - SB_SFID_LEN;
@@ -251,9 +257,9 @@ int sb_store_softphone_check(sb_store_t *store, const char *org, const char *use
             char cc[SB_SFID_LEN + 1];
             memcpy(cc, member.mv_data, SB_SFID_LEN);
             cc[SB_SFID_LEN] = '\0';
-            view_key(&vkey, org, cc, out->profile);
             MDB_val view;
-            rc = sb__get(txn, store->views, &vkey, &view);
+            if ((rc = view_key(&vkey, org, cc, out->profile)) == 0)
+                rc = sb__get(txn, store->views, &vkey, &view);
             if (rc == 0 && (out->blob = malloc(view.mv_size)) == NULL)
                 rc = -ENOMEM;
             if (rc == 0) {
@@ -272,8 +278,8 @@ int sb_store_softphone_check(sb_store_t *store, const char *org, const char *use
             out->reason = SB_SOFTPHONE_NOT_A_MEMBER;
         } else if (rc == -ENOENT) {
             sb_key_t okey;
-            sb__key(&okey, org, NULL);
-            rc = sb__get(txn, store->orgs, &okey, &u);
+            if ((rc = sb__key(&okey, org, NULL)) == 0)
+                rc = sb__get(txn, store->orgs, &okey, &u);
             if (rc == 0)
                 out->reason = SB_SOFTPHONE_UNKNOWN_USER;
         }

@@ -189,7 +189,8 @@ static int put_call(sb_store_t *store, MDB_txn *txn, const char *org, const sb_v
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
     int rc = sb_voicecall_pack(&pk, c) ? -ENOMEM : 0;
     sb_key_t key;
-    sb__key(&key, org, c->id.s);
+    if (rc == 0)
+        rc = sb__key(&key, org, c->id.s);
     if (rc == 0)
         rc = sb__put(txn, store->voicecalls, &key, buf.data, buf.size, 0);
     msgpack_sbuffer_destroy(&buf);
@@ -212,10 +213,15 @@ static int64_t earliest(int64_t have, int64_t given)
 
 static void recompute(sb_voicecall_t *c)
 {
-    int64_t from = c->accept_ms ? c->accept_ms : c->start_ms;
-    c->duration_s = c->end_ms && from ? (c->end_ms - from + 500) / 1000 : (c->end_ms ? 0 : -1);
-    if (c->duration_s < -1)
+    int64_t from = c->accept_ms ? c->accept_ms : c->start_ms, span;
+    /* New events are range-checked (event_txn), but a stored call may hold
+     * any int64: the difference is checked, never trusted. */
+    if (c->end_ms == 0)
+        c->duration_s = -1;
+    else if (from == 0 || __builtin_sub_overflow(c->end_ms, from, &span) || span < 0)
         c->duration_s = 0;
+    else
+        c->duration_s = span / 1000 + (span % 1000 >= 500);
 }
 
 /* Inserts a segment in time order; a repeated id is kept once. */
@@ -262,10 +268,11 @@ static int decide_pop(sb_store_t *store, MDB_txn *txn, const char *org, sb_voice
     if (c->pop_decided || c->user.s[0] == '\0' || number[0] == '\0')
         return 0;
     sb_key_t ukey;
-    sb__key(&ukey, org, c->user.s);
     MDB_val uval;
     sb_user_t user;
-    int rc = sb__get(txn, store->users, &ukey, &uval);
+    int rc = sb__key(&ukey, org, c->user.s);
+    if (rc == 0)
+        rc = sb__get(txn, store->users, &ukey, &uval);
     if (rc == -ENOENT)
         return 0; /* an agent Switchboard does not know: no layout, no pop yet */
     if (rc == 0 && sb_codec_decode_user(uval.mv_data, uval.mv_size, &user) != 0)
@@ -372,13 +379,21 @@ static int apply(sb_store_t *store, MDB_txn *txn, const char *org, sb_voicecall_
     return decide_pop(store, txn, org, c);
 }
 
-static void call_key(sb_key_t *key, const char *org, const sb_sfid_t *cc, const char *vendor_key)
+/* org \0 cc \0 vendor key; -EINVAL (nothing copied) when it does not fit the key. */
+static int call_key(sb_key_t *key, const char *org, const sb_sfid_t *cc, const char *vendor_key)
 {
-    sb__key(key, org, cc->s);
+    int rc = sb__key(key, org, cc->s);
+    if (rc != 0)
+        return rc;
+    size_t n = strnlen(vendor_key, sizeof(key->buf));
+    if (n >= sizeof(key->buf) - key->len) { /* the NUL separator and the key */
+        key->len = 0;
+        return -EINVAL;
+    }
     key->buf[key->len++] = '\0';
-    size_t n = strlen(vendor_key);
     memcpy(key->buf + key->len, vendor_key, n);
     key->len += n;
+    return 0;
 }
 
 struct event_ctx {
@@ -401,6 +416,13 @@ static int event_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
         return sb_err_set(err, SB_E_MISSING_FIELD,
                           "A call event needs its vendor call key (1 to %d bytes).",
                           SB_CALL_KEY_MAX);
+    int64_t now = sb__now_ms();
+    if (ev->at_ms != 0 &&
+        (ev->at_ms < SB_CALL_TIME_MIN_MS || ev->at_ms > now + SB_CALL_TIME_AHEAD_MS))
+        return sb_err_set(err, SB_E_OUT_OF_RANGE,
+                          "A call event's time is from 2000-01-01 to a day past the server's "
+                          "clock; %lld ms since 1970 is not.",
+                          (long long)ev->at_ms);
     if ((ev->from && strlen(ev->from) > SB_CALL_NUMBER_MAX) ||
         (ev->to && strlen(ev->to) > SB_CALL_NUMBER_MAX))
         return sb_err_set(err, SB_E_INVALID_VALUE, "A phone number is at most %d bytes.",
@@ -413,9 +435,10 @@ static int event_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
     if (rc != 0)
         return rc;
     sb_key_t key;
-    call_key(&key, ctx->org, &ctx->cc, ev->vendor_call_key);
     MDB_val idval;
     sb_voicecall_t *c = NULL;
+    if ((rc = call_key(&key, ctx->org, &ctx->cc, ev->vendor_call_key)) != 0)
+        return sb_err_set(err, rc, "The vendor call key is too long for a key.");
     rc = sb__get(txn, store->call_keys, &key, &idval);
     if (rc == 0) {
         sb_key_t vkey;
@@ -424,9 +447,9 @@ static int event_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
             return SB_E_CORRUPT;
         memcpy(id, idval.mv_data, SB_SFID_LEN);
         id[SB_SFID_LEN] = '\0';
-        sb__key(&vkey, ctx->org, id);
         MDB_val val;
-        rc = sb__get(txn, store->voicecalls, &vkey, &val);
+        if ((rc = sb__key(&vkey, ctx->org, id)) == 0)
+            rc = sb__get(txn, store->voicecalls, &vkey, &val);
         if (rc == 0)
             rc = decode(val.mv_data, val.mv_size, &c);
         else if (rc == -ENOENT)
@@ -434,7 +457,9 @@ static int event_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
     } else if (rc == -ENOENT) {
         /* The first event of this call, whichever it is. */
         c = calloc(1, sizeof(*c));
-        rc = c ? sb__next_id(store, txn, SB_SFID_PREFIX_VOICECALL, &c->id) : -ENOMEM;
+        rc = c ? sb__new_id(store, txn, store->voicecalls, ctx->org, SB_SFID_PREFIX_VOICECALL,
+                            &c->id)
+               : -ENOMEM;
         if (rc == 0) {
             c->callcenter = ctx->cc;
             snprintf(c->vendor_call_key, sizeof(c->vendor_call_key), "%s", ev->vendor_call_key);
@@ -492,8 +517,9 @@ int sb_store_voicecall_get(sb_store_t *store, const char *org, const char *id, s
         return rc;
     rc = sb__org_must_exist(store, txn, org, err);
     sb_key_t key;
-    sb__key(&key, org, norm.s);
     MDB_val val;
+    if (rc == 0)
+        rc = sb__key(&key, org, norm.s);
     if (rc == 0 && (rc = sb__get(txn, store->voicecalls, &key, &val)) == -ENOENT)
         sb_err_set(err, -ENOENT, "The voice call %s does not exist in org '%s'.", norm.s, org);
     if (rc == 0)
@@ -523,11 +549,12 @@ int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voiceca
     MDB_cursor *cur = NULL;
     if (rc == 0)
         rc = sb__lmdb_rc(mdb_cursor_open(txn, store->voicecalls, &cur));
-    sb_key_t prefix, start;
-    sb__key(&prefix, org, "");
-    if (f->after && f->after[0])
-        sb__key(&start, org, after.s);
-    else
+    sb_key_t prefix = {.len = 0}, start = {.len = 0};
+    if (rc == 0)
+        rc = sb__key(&prefix, org, "");
+    if (rc == 0 && f->after && f->after[0])
+        rc = sb__key(&start, org, after.s);
+    else if (rc == 0)
         start = prefix;
     MDB_val k = {start.len, start.buf}, v;
     int lmdb = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;

@@ -43,6 +43,14 @@ const char *sb_contact_prefix(sb_object_t type);
 #define SB_CALL_NUMBER_MAX 40
 #define SB_CALL_TEXT_MAX 4096
 #define SB_CALL_SEGMENTS_MAX 2000 /* per call: a long call's transcript fits */
+/*
+ * The times a call event may carry: from 2000-01-01 to a day past the
+ * server's clock (a vendor's clock may run ahead; a call cannot start next
+ * week). Refusing the rest keeps every difference of two times, and so every
+ * duration, far inside int64.
+ */
+#define SB_CALL_TIME_MIN_MS 946684800000LL /* 2000-01-01T00:00:00Z */
+#define SB_CALL_TIME_AHEAD_MS 86400000LL   /* a day past the server's clock */
 
 typedef enum sb_call_action {
     SB_CALL_START = 0,

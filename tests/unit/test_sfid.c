@@ -68,6 +68,25 @@ static void counters_give_distinct_valid_ids(void **state)
     assert_int_equal(sb_sfid_normalize(a.s, "04v", "id", &back, NULL), 0);
 }
 
+/* Issue 12 item 9: the body is the time and random bits, in base 62, sorting by time. */
+static void time_ids_sort_by_time_and_normalize(void **state)
+{
+    (void)state;
+    sb_sfid_t a, b, back;
+    sb_sfid_from_time("0LQ", 0, 0, &a);
+    assert_string_equal(a.s, "0LQ000000000000GAA"); /* L and Q are upper case */
+    sb_sfid_from_time("04v", 1, 61, &a);            /* time ...01, random ...0z */
+    assert_memory_equal(a.s, "04v00000010000z", 15);
+    uint64_t ms = 1764547200000ULL; /* 2025-12-01 */
+    for (uint64_t i = 0; i < 5000; i += 7) {
+        sb_sfid_from_time("04v", ms + i, UINT64_MAX - i, &a);
+        sb_sfid_from_time("04v", ms + i + 1, i, &b);
+        assert_true(strncmp(a.s, b.s, 15) < 0); /* a later millisecond sorts after */
+        assert_int_equal(sb_sfid_normalize(a.s, "04v", "id", &back, NULL), 0);
+        assert_string_equal(back.s, a.s);
+    }
+}
+
 static void org_ids(void **state)
 {
     (void)state;
@@ -96,6 +115,7 @@ int main(void)
         cmocka_unit_test(eighteen_characters_are_checked),
         cmocka_unit_test(malformed_ids_are_refused),
         cmocka_unit_test(counters_give_distinct_valid_ids),
+        cmocka_unit_test(time_ids_sort_by_time_and_normalize),
         cmocka_unit_test(org_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

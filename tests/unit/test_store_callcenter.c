@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static sb_callcenter_t *definition(const char *name)
 {
@@ -247,6 +248,76 @@ static void delete_refused_while_it_has_members(void **state)
     assert_rc(sb_store_cc_delete(fx->store, "acme", again.s, false, &err), -ENOENT, err);
 }
 
+/* The time in an id minted by the store (sb_sfid_from_time): its 7 base-62 digits after the prefix.
+ */
+static uint64_t id_ms(const sb_sfid_t *id)
+{
+    static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    uint64_t v = 0;
+    for (int i = 3; i < 10; i++)
+        v = v * 62 + (uint64_t)(strchr(digits, id->s[i]) - digits);
+    return v;
+}
+
+/*
+ * Issue 12 item 9: ids came from one counter shared by the orgs, so that the
+ * difference of two of one org's ids counted the others' Call Centers. Now
+ * the body is the creation time and random bits: the same history in two
+ * stores gives other ids, and what globex does between two of acme's
+ * creations changes nothing a tenant can read.
+ */
+static void ids_tell_nothing_of_other_orgs(void **state)
+{
+    sb_test_fixture_t *fx = *state;
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    uint64_t before = (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+    sb_sfid_t first = sb_test_cc(fx->store, "acme", "First");
+    for (int i = 0; i < 30; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "Theirs%d", i);
+        sb_test_cc(fx->store, "globex", name);
+    }
+    sb_sfid_t second = sb_test_cc(fx->store, "acme", "Second");
+    clock_gettime(CLOCK_REALTIME, &t);
+    uint64_t after = (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+    /* No counter: neither id is one a counter (old or new) would give. */
+    for (uint64_t n = 0; n < 1000; n++) {
+        sb_sfid_t counted;
+        sb_sfid_from_counter("04v", n, &counted);
+        assert_string_not_equal(first.s, counted.s);
+        assert_string_not_equal(second.s, counted.s);
+    }
+    /* The body is the creation time (to the millisecond, bounded by the
+     * clock around the calls), and the second sorts after the first. */
+    assert_true(id_ms(&first) >= before && id_ms(&first) <= after);
+    assert_true(id_ms(&second) >= id_ms(&first) && id_ms(&second) <= after + 1);
+    assert_true(strcmp(first.s, second.s) < 0);
+    /* The same history in another store mints other ids: the rest is random. */
+    char *dir = sb_test_tmpdir();
+    sb_store_t *other = sb_test_open(dir);
+    sb_err_t err;
+    assert_int_equal(sb_store_org_create(other, "acme", NULL, &err), 0);
+    sb_sfid_t again = sb_test_cc(other, "acme", "First");
+    assert_string_not_equal(again.s, first.s);
+    sb_store_close(other);
+    sb_test_rmdir(dir);
+}
+
+/* Ids of one org keep their creation order inside one millisecond too. */
+static void ids_of_one_org_sort_in_creation_order(void **state)
+{
+    sb_test_fixture_t *fx = *state;
+    sb_sfid_t previous = {{0}};
+    for (int i = 0; i < 40; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "Quick%d", i);
+        sb_sfid_t id = sb_test_cc(fx->store, "acme", name);
+        assert_true(strcmp(previous.s, id.s) < 0);
+        previous = id;
+    }
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, sb_test_store_setup, sb_test_store_teardown)
@@ -258,6 +329,8 @@ int main(void)
         T(update_changes_values_only),
         T(clone_copies_the_definition_not_the_members),
         T(delete_refused_while_it_has_members),
+        T(ids_tell_nothing_of_other_orgs),
+        T(ids_of_one_org_sort_in_creation_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

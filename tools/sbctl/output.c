@@ -135,7 +135,9 @@ static void print_table(const msgpack_object *rows)
     char cell[512];
     for (uint32_t r = 0; r < rows->via.array.size; r++) {
         const msgpack_object *row = &rows->via.array.ptr[r];
-        for (uint32_t c = 0; c < ncols && c < row->via.map.size; c++) {
+        /* A row that is not a map has no cells: its union holds no map. */
+        uint32_t cells = row->type == MSGPACK_OBJECT_MAP ? row->via.map.size : 0;
+        for (uint32_t c = 0; c < ncols && c < cells; c++) {
             scalar_text(&row->via.map.ptr[c].val, cell, sizeof(cell));
             size_t w = strlen(cell) > 60 ? 60 : strlen(cell);
             if (w > width[c])
@@ -146,7 +148,9 @@ static void print_table(const msgpack_object *rows)
         printf("%-*s%s", (int)width[c], head[c], c + 1 < ncols ? "  " : "\n");
     for (uint32_t r = 0; r < rows->via.array.size; r++) {
         const msgpack_object *row = &rows->via.array.ptr[r];
-        for (uint32_t c = 0; c < ncols && c < row->via.map.size; c++) {
+        /* A row that is not a map has no cells: its union holds no map. */
+        uint32_t cells = row->type == MSGPACK_OBJECT_MAP ? row->via.map.size : 0;
+        for (uint32_t c = 0; c < ncols && c < cells; c++) {
             scalar_text(&row->via.map.ptr[c].val, cell, sizeof(cell));
             printf("%-*.*s%s", (int)width[c], 60, cell, c + 1 < ncols ? "  " : "\n");
         }

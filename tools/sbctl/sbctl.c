@@ -223,7 +223,9 @@ static int pack_value(msgpack_packer *pk, const given_t *g, char *why, size_t ca
 static const sb_arg_spec_t *find_arg(const sb_method_t *m, const char *flag)
 {
     char name[64];
-    snprintf(name, sizeof(name), "%s", flag);
+    if (strlen(flag) >= sizeof(name)) /* longer than any argument's name */
+        return NULL;
+    memcpy(name, flag, strlen(flag) + 1);
     replace_chars(name, '-', '_');
     for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++)
         if (strcmp(a->name, name) == 0)
@@ -501,10 +503,18 @@ int main(int argc, char **argv)
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             o.json = true;
-        } else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
-            snprintf(o.socket, sizeof(o.socket), "%s", argv[++i]);
-        } else if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc) {
-            snprintf(o.data_dir, sizeof(o.data_dir), "%s", argv[++i]);
+        } else if ((strcmp(argv[i], "--socket") == 0 || strcmp(argv[i], "--data-dir") == 0) &&
+                   i + 1 < argc) {
+            /* A cut path would name another file: refuse it instead. */
+            bool socket = strcmp(argv[i], "--socket") == 0;
+            char *dst = socket ? o.socket : o.data_dir;
+            size_t cap = socket ? sizeof(o.socket) : sizeof(o.data_dir);
+            if (strlen(argv[i + 1]) >= cap) {
+                fprintf(stderr, "sbctl: %s takes a path of at most %zu bytes.\n", argv[i], cap - 1);
+                return SBCTL_USAGE;
+            }
+            memcpy(dst, argv[i + 1], strlen(argv[i + 1]) + 1);
+            i++;
         } else if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return SBCTL_OK;
