@@ -22,6 +22,21 @@
 
 static sb_plugin_host_t *host;
 static char name[SB_PLUGIN_NAME_MAX + 1];
+static char link_dir[64];     /* the temporary directory the host loads the plugin from */
+static char plugin_dir[4096]; /* the directory the server named it in */
+
+/* The loader's reason names the file by the path it opened, our temporary
+ * link: say the server's plugin directory instead, as an in-process load
+ * would, so that the server can mask it for org tokens. */
+static void reason_in_plugin_dir(const char *reason, char *out, size_t cap)
+{
+    const char *at = link_dir[0] ? strstr(reason, link_dir) : NULL;
+    if (at == NULL) {
+        snprintf(out, cap, "%s", reason);
+        return;
+    }
+    snprintf(out, cap, "%.*s%s%s", (int)(at - reason), reason, plugin_dir, at + strlen(link_dir));
+}
 
 static const msgpack_object *arg(const msgpack_object *args, const char *key)
 {
@@ -85,7 +100,10 @@ static void serve(const char *method, const msgpack_object *args, msgpack_packer
         sb_pack_kv_str(pk, "version", p ? p->version : "");
         sb_pack_kv_str(pk, "description", p ? p->description : "");
         sb_pack_kv_str(pk, "check", p ? p->check : "open");
-        sb_pack_kv_str(pk, "reason", p ? p->reason : "the runner could not read it");
+        char reason[sizeof(p->reason) + sizeof(plugin_dir)];
+        reason_in_plugin_dir(p ? p->reason : "the runner could not read it", reason,
+                             sizeof(reason));
+        sb_pack_kv_str(pk, "reason", reason);
         sb_pack_kv_uint(pk, "abi_major", p ? p->abi_major : 0);
         sb_pack_kv_uint(pk, "abi_minor", p ? p->abi_minor : 0);
         free(rows);
@@ -171,6 +189,11 @@ int main(int argc, char **argv)
     char link_path[4400];
     if (mkdtemp(dir) == NULL)
         return 1;
+    snprintf(link_dir, sizeof(link_dir), "%s", dir);
+    if (base == argv[1])
+        snprintf(plugin_dir, sizeof(plugin_dir), ".");
+    else
+        snprintf(plugin_dir, sizeof(plugin_dir), "%.*s", (int)(base - 1 - argv[1]), argv[1]);
     snprintf(link_path, sizeof(link_path), "%s/%s", dir, base);
     if (symlink(argv[1], link_path) != 0 || sb_plugin_host_new(dir, &host) != 0 ||
         sb_plugin_host_load(host, NULL, NULL, NULL) != 0)
