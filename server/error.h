@@ -44,6 +44,8 @@ enum {
     SB_E_ADAPTER_UNAVAILABLE,
     SB_E_LAYOUT_IN_USE,
     SB_E_EVENT_IGNORED,
+    SB_E_REPLY_TOO_LARGE,
+    SB_E_CONNECTION_LIMIT,
 };
 
 /*
@@ -108,7 +110,12 @@ enum {
     X(LAYOUT_IN_USE, SB_E_LAYOUT_IN_USE, 34,                                                       \
       "The layout is assigned; assign its profiles another layout first, or force the delete.")   \
     X(EVENT_IGNORED, SB_E_EVENT_IGNORED, 35,                                                       \
-      "The Call Center's adapter does not map this event; see the adapter's README for its events.")
+      "The Call Center's adapter does not map this event; see the adapter's README for its events.") \
+    X(REPLY_TOO_LARGE, SB_E_REPLY_TOO_LARGE, 36,                                                   \
+      "The reply would pass the server's reply size limit; ask for less (a smaller batch or page).") \
+    X(CONNECTION_LIMIT, SB_E_CONNECTION_LIMIT, 37,                                                 \
+      "Every connection slot open to this token is taken; close a connection or ask the admin "    \
+      "to raise --max-connections.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */
