@@ -398,9 +398,12 @@ static uint64_t auth_delay_ms(const sb_conn_t *conn)
 static void complete(request_t *r, int rc)
 {
     sb_conn_t *conn = r->conn;
+    /* Decided before the reply goes out: sending it may resume reading,
+     * and the next request (another failure) be handled within. */
+    bool last_failure = rc == SB_E_UNAUTHENTICATED && conn->auth_failures >= MAX_AUTH_FAILURES;
     if (r->msg.type == SB_RPC_REQUEST)
         send_reply(conn, &r->reply);
-    if (rc == SB_E_UNAUTHENTICATED && conn->auth_failures >= MAX_AUTH_FAILURES)
+    if (last_failure)
         conn_close(conn, "too many failed authentications");
     if (rc == SB_E_CONNECTION_LIMIT)
         conn_close(conn, "no connection slot left for its token");
@@ -431,7 +434,7 @@ static void finish(request_t *r, int rc)
                      r->call.new_token.role == SB_ROLE_ADMIN ? "the admin" : "org tokens",
                      server->cfg.max_connections, server->cfg.admin_reserved_connections);
             reply_error(r, rc, message);
-            sb__log_limited(server, &server->refusals_log, SB_LOG_WARN,
+            sb__log_limited(server, &server->slots_log, SB_LOG_WARN,
                             "conn %llu: refused: every connection slot open to %s is taken "
                             "(--max-connections %zu, --admin-reserved-connections %zu)",
                             (unsigned long long)conn->id,
@@ -740,6 +743,10 @@ static bool evict_oldest_unauthenticated(sb_server_t *server)
             oldest = c; /* the list is newest first */
     if (oldest == NULL)
         return false;
+    sb__log_limited(server, &server->refusals_log, SB_LOG_WARN,
+                    "conn %llu: closed to make room: %zu connections are waiting to "
+                    "authenticate (--max-unauthenticated)",
+                    (unsigned long long)oldest->id, server->cfg.max_unauthenticated);
     conn_close(oldest, "a newer connection needed its place among --max-unauthenticated");
     return true;
 }

@@ -40,7 +40,7 @@ typedef struct sb_server {
     size_t unauthenticated; /* open connections that have not authenticated (in svc.connections) */
     uint64_t auth_failures_recent; /* failed authentications, halved every second */
     size_t freed_bytes;            /* buffer memory freed since the allocator was last trimmed */
-    sb_log_limit_t refusals_log, auth_log, closes_log;
+    sb_log_limit_t refusals_log, slots_log, auth_log, closes_log;
     bool stopping;
     bool closing_conns;
 } sb_server_t;
