@@ -110,20 +110,33 @@ void sb__log_limited(sb_server_t *server, sb_log_limit_t *limit, sb_log_level_t 
                      const char *fmt, ...)
 {
     uint64_t now = uv_now(server->loop);
-    if (limit->last_ms != 0 && now - limit->last_ms < 1000) {
-        limit->suppressed++;
-        return;
-    }
     char line[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    if (limit->last_ms != 0 && now - limit->last_ms < 1000) {
+        limit->suppressed++;
+        snprintf(limit->last, sizeof(limit->last), "%.159s", line);
+        return;
+    }
     if (limit->suppressed > 0)
         sb_log(level, "%s (and %llu more like it in the last %llu ms, not logged)", line,
                (unsigned long long)limit->suppressed, (unsigned long long)(now - limit->last_ms));
     else
         sb_log(level, "%s", line);
+    limit->last_ms = now;
+    limit->suppressed = 0;
+}
+
+void sb__log_limited_flush(sb_server_t *server, sb_log_limit_t *limit, sb_log_level_t level)
+{
+    uint64_t now = uv_now(server->loop);
+    if (limit->suppressed == 0 || now - limit->last_ms < 1000)
+        return;
+    sb_log(level, "%llu more line(s) like this one in the last %llu ms, not logged: %s",
+           (unsigned long long)limit->suppressed, (unsigned long long)(now - limit->last_ms),
+           limit->last);
     limit->last_ms = now;
     limit->suppressed = 0;
 }
@@ -859,4 +872,8 @@ void sb__conn_check_timeouts(sb_server_t *server, uint64_t now)
         malloc_trim(0);
     }
     server->auth_failures_recent /= 2;
+    sb__log_limited_flush(server, &server->refusals_log, SB_LOG_WARN);
+    sb__log_limited_flush(server, &server->slots_log, SB_LOG_WARN);
+    sb__log_limited_flush(server, &server->auth_log, SB_LOG_INFO);
+    sb__log_limited_flush(server, &server->closes_log, SB_LOG_INFO);
 }

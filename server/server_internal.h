@@ -20,6 +20,7 @@ typedef struct request request_t;
 typedef struct sb_log_limit {
     uint64_t last_ms;    /* when a line was last written */
     uint64_t suppressed; /* lines left out since */
+    char last[160];      /* the last line left out, for the count's line */
 } sb_log_limit_t;
 
 typedef struct sb_server {
@@ -48,6 +49,9 @@ typedef struct sb_server {
 /** Logs a line unless one went out less than a second ago (then counts it). */
 void sb__log_limited(sb_server_t *server, sb_log_limit_t *limit, sb_log_level_t level,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/** Once a second: writes the count of lines a limit left out, when no new line did. */
+void sb__log_limited_flush(sb_server_t *server, sb_log_limit_t *limit, sb_log_level_t level);
 
 /** Initializes the handles conn.c uses on the server (the held-reply timer, the slicer). */
 void sb__conn_handles_init(sb_server_t *server);
