@@ -343,5 +343,6 @@ void sb_config_usage(FILE *out)
     fprintf(out, "  --%-20s %s\n", "version", "print the version");
     fprintf(out, "  --%-20s %s\n", "help", "print this text");
     fprintf(out, "\nSignals: SIGTERM and SIGINT stop the server cleanly (in-flight requests are "
-                 "answered first).\n");
+                 "answered first; connections still draining after --drain-timeout-ms are "
+                 "closed).\n");
 }

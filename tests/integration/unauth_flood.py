@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measures switchboardd's memory under an unauthenticated flood (issue 12, item 4).
+"""Measures switchboardd's memory under a flood of large messages (issue 12, item 4).
 
 Opens N connections that each send most of one large message without ever
 authenticating, then hangs them all up, and prints the server's resident
@@ -56,6 +56,9 @@ def main():
     ap.add_argument("--token-file", required=True)
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--bytes", type=int, default=1000000)
+    ap.add_argument("--authenticate", action="store_true",
+                    help="authenticate each client as the admin first (a burst of large messages "
+                         "from authenticated clients)")
     a = ap.parse_args()
     token = open(a.token_file).read().strip()
     print("before:", rss(a.pid))
@@ -67,6 +70,10 @@ def main():
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.connect(a.socket)
+            if a.authenticate:
+                req = b"\x94\x00\x01" + pack_str("token.authenticate") + b"\x91\x81"
+                s.sendall(req + pack_str("token") + pack_str(token))
+                s.recv(4096)
             s.setblocking(False)
             conns.append([s, 0])
         except OSError:
