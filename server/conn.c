@@ -204,6 +204,8 @@ static void conn_close(sb_conn_t *conn, const char *why)
                         "conn %llu: closed before authenticating: %s", (unsigned long long)conn->id,
                         why);
     } else {
+        if (conn->token.role != SB_ROLE_NONE)
+            server->authenticated--;
         sb_info("conn %llu: closed: %s", (unsigned long long)conn->id, why);
     }
     uv_close((uv_handle_t *)&conn->pipe, close_cb);
@@ -384,7 +386,7 @@ static bool admit(sb_conn_t *conn, sb_role_t role)
 {
     sb_server_t *server = conn->server;
     const sb_config_t *cfg = &server->cfg;
-    size_t authenticated = server->svc.connections - server->unauthenticated;
+    size_t authenticated = server->authenticated;
     if (conn->token.role != SB_ROLE_NONE)
         return true; /* authenticating again: it has its slot */
     size_t limit = role == SB_ROLE_ADMIN ? cfg->max_connections
@@ -457,6 +459,7 @@ static void finish(request_t *r, int rc)
             if (conn->unauthenticated) {
                 conn->unauthenticated = false;
                 server->unauthenticated--;
+                server->authenticated++;
             }
             conn->token = r->call.new_token;
             sb_info("conn %llu: authenticated as %s%s%s", (unsigned long long)conn->id,
@@ -511,8 +514,10 @@ static int job_run(sb_write_job_t *job)
     /* The connection's access ended while this write waited in the queue:
      * it must not happen after the revocation was answered. */
     if (atomic_load(&r->conn->access_ended)) {
-        r->rc = SB_E_UNAUTHENTICATED;
-        reply_error(r, r->rc, "The token of this connection was revoked (or its org deleted).");
+        r->rc = -EACCES;
+        reply_error(r, r->rc,
+                    "Not written: the token of this connection was revoked, or its org deleted, "
+                    "before this write ran.");
         return 0; /* nothing written: the batch goes on */
     }
     r->rc = sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply);

@@ -39,6 +39,7 @@ typedef struct sb_server {
     uint64_t next_conn_id;
     size_t inflight;        /* requests being served, over all connections */
     size_t unauthenticated; /* open connections that have not authenticated (in svc.connections) */
+    size_t authenticated;   /* open connections that have (the slots of --max-connections) */
     uint64_t auth_failures_recent; /* failed authentications, halved every second */
     size_t freed_bytes;            /* buffer memory freed since the allocator was last trimmed */
     sb_log_limit_t refusals_log, slots_log, auth_log, closes_log;
