@@ -43,7 +43,7 @@
 #include "rpc_frame.h"
 #include "server_internal.h"
 
-#define READ_CHUNK (64 << 10)
+#define READ_CHUNK ((size_t)64 << 10)
 #define MAX_AUTH_FAILURES 3
 #define AUTH_DELAY_MS 250          /* after a connection's first failure; doubles with each */
 #define AUTH_DELAY_MAX_MS 5000     /* and never more */
@@ -363,6 +363,46 @@ static void reply_error(request_t *r, int code, const char *message)
     sb_rpc_pack_error(&pk, r->msg.msgid, code, message);
 }
 
+/* Whether `token` lost its access to a write that ran before (writer thread). */
+static bool ended_holds(sb_ended_t *ended, const sb_token_record_t *token)
+{
+    bool found = false;
+    pthread_mutex_lock(&ended->lock);
+    for (size_t i = 0; !found && i < ended->n; i++)
+        found = (ended->rows[i].token_id[0] && strcmp(ended->rows[i].token_id, token->id) == 0) ||
+                (ended->rows[i].org[0] && token->role != SB_ROLE_ADMIN &&
+                 strcmp(ended->rows[i].org, token->org) == 0);
+    pthread_mutex_unlock(&ended->lock);
+    return found;
+}
+
+/* Adds (writer thread: the write ran) or removes (loop: it is durable and
+ * acted on, or failed) the access a call ended. */
+static void ended_mark(sb_ended_t *ended, const sb_call_t *call, bool add)
+{
+    const char *token_id = call->ended_token_id ? call->ended_token_id : "";
+    const char *org = call->ended_org ? call->ended_org : "";
+    if (strlen(token_id) > SB_TOKEN_ID_MAX || strlen(org) > SB_ORG_ID_MAX)
+        return; /* no such token or org could have been ended */
+    pthread_mutex_lock(&ended->lock);
+    size_t i = 0;
+    while (i < ended->n &&
+           (strcmp(ended->rows[i].token_id, token_id) != 0 || strcmp(ended->rows[i].org, org) != 0))
+        i++;
+    if (add && i == ended->n && ended->n < SB_ENDED_MAX) {
+        /* A write replayed (the map grew) finds its row already there. If
+         * more than SB_ENDED_MAX are pending at once, the rest rely on the
+         * connections' flag alone. */
+        memcpy(ended->rows[i].token_id, token_id, strlen(token_id) + 1);
+        memcpy(ended->rows[i].org, org, strlen(org) + 1);
+        ended->n++;
+    } else if (!add && i < ended->n) {
+        ended->rows[i] = ended->rows[ended->n - 1];
+        ended->n--;
+    }
+    pthread_mutex_unlock(&ended->lock);
+}
+
 /* Closes every connection that holds token `token_id`, or a token of org
  * `org` (either may be NULL): the write that ended their access is durable. */
 static void end_access(sb_server_t *server, const char *token_id, const char *org)
@@ -491,8 +531,11 @@ static void finish(request_t *r, int rc)
                (unsigned long long)conn->id, r->call.org ? r->call.org : "-", r->msg.method,
                rc == 0 ? "OK" : sb_err_name(rc));
     }
-    if (rc == 0 && (r->call.ended_token_id != NULL || r->call.ended_org != NULL))
-        end_access(server, r->call.ended_token_id, r->call.ended_org);
+    if (r->call.ended_token_id != NULL || r->call.ended_org != NULL) {
+        if (rc == 0)
+            end_access(server, r->call.ended_token_id, r->call.ended_org);
+        ended_mark(&server->ended, &r->call, false); /* the flags hold it now, or it failed */
+    }
     if (rc == SB_E_UNAUTHENTICATED && !conn->closing) {
         /* Held: the reply goes out, and the connection is read again, after
          * the delay (the server's held timer). */
@@ -511,9 +554,12 @@ static void finish(request_t *r, int rc)
 static int job_run(sb_write_job_t *job)
 {
     request_t *r = (request_t *)job;
-    /* The connection's access ended while this write waited in the queue:
-     * it must not happen after the revocation was answered. */
-    if (atomic_load(&r->conn->access_ended)) {
+    sb_ended_t *ended = &r->conn->server->ended;
+    /* The connection's access ended while this write waited in the queue
+     * (its flag), or a write that ran before this one in the writer ended
+     * it and is not yet durable (the ended rows): it must not happen after
+     * the revocation is answered. */
+    if (atomic_load(&r->conn->access_ended) || ended_holds(ended, &r->call.token)) {
         r->rc = -EACCES;
         reply_error(r, r->rc,
                     "Not written: the token of this connection was revoked, or its org deleted, "
@@ -521,6 +567,8 @@ static int job_run(sb_write_job_t *job)
         return 0; /* nothing written: the batch goes on */
     }
     r->rc = sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply);
+    if (r->rc == 0 && (r->call.ended_token_id != NULL || r->call.ended_org != NULL))
+        ended_mark(ended, &r->call, true);
     return r->rc;
 }
 
@@ -602,6 +650,7 @@ static void held_cb(uv_timer_t *timer)
 
 void sb__conn_handles_init(sb_server_t *server)
 {
+    pthread_mutex_init(&server->ended.lock, NULL);
     uv_timer_init(server->loop, &server->held);
     server->held.data = server;
     uv_idle_init(server->loop, &server->slicer);

@@ -1,14 +1,34 @@
 /* switchboardd: the Switchboard server. See `switchboardd --help`. */
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "methods.h"
 #include "server.h"
 #include "version.h"
 
+/* Started with standard input, output or error closed, the server's first
+ * files would take their numbers: the log would go into a client's socket,
+ * and libuv refuses to run its loop on descriptor 0 to 2. */
+static void open_standard_files(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0 && null != fd) {
+            dup2(null, fd);
+            close(null);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+    open_standard_files();
     sb_config_t cfg;
     sb_err_t err;
     sb_config_action_t action;

@@ -1,6 +1,7 @@
 #pragma once
 /* Shared by server.c and conn.c. */
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -23,6 +24,22 @@ typedef struct sb_log_limit {
     char last[160];      /* the last line left out, for the count's line */
 } sb_log_limit_t;
 
+/*
+ * Access ended by a write that ran on the writer thread but is not yet
+ * durable and acted on (the connections not yet closed): every write that
+ * runs after it, of a connection holding that token or a token of that org,
+ * is refused. Shared by the writer thread and the loop, under its lock.
+ */
+#define SB_ENDED_MAX 32
+typedef struct sb_ended {
+    pthread_mutex_t lock;
+    size_t n;
+    struct {
+        char token_id[SB_TOKEN_ID_MAX + 1]; /* "" when an org ended */
+        char org[SB_ORG_ID_MAX + 1];        /* "" when a token ended */
+    } rows[SB_ENDED_MAX];
+} sb_ended_t;
+
 typedef struct sb_server {
     uv_loop_t *loop;
     uv_pipe_t listener;
@@ -42,6 +59,7 @@ typedef struct sb_server {
     size_t authenticated;   /* open connections that have (the slots of --max-connections) */
     uint64_t auth_failures_recent; /* failed authentications, halved every second */
     size_t freed_bytes;            /* buffer memory freed since the allocator was last trimmed */
+    sb_ended_t ended;
     sb_log_limit_t refusals_log, slots_log, auth_log, closes_log;
     bool stopping;
     bool closing_conns;
