@@ -170,10 +170,19 @@ static void conn_unref(sb_conn_t *conn)
     free(conn);
 }
 
+static void complete(request_t *r, int rc);
+
 static void close_cb(uv_handle_t *handle)
 {
     sb_conn_t *conn = handle->data;
     sb_server_t *server = conn->server;
+    if (conn->held != NULL) {
+        /* The held timer finds connections in the list, which this one
+         * leaves now: its held request ends here (no reply to send). */
+        request_t *r = conn->held;
+        conn->held = NULL;
+        complete(r, SB_E_UNAUTHENTICATED);
+    }
     if (conn->prev)
         conn->prev->next = conn->next;
     else
