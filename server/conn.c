@@ -517,6 +517,11 @@ static void finish(request_t *r, int rc)
                     conn->token.role == SB_ROLE_READ_ONLY ? " (read-only)" : "");
         }
     }
+    if (r->call.ended_token_id != NULL || r->call.ended_org != NULL) {
+        if (rc == 0)
+            end_access(server, r->call.ended_token_id, r->call.ended_org);
+        ended_mark(&server->ended, &r->call, false); /* the flags hold it now, or it failed */
+    }
     if (rc == 0 && r->reply.size > sb_config_reply_max(&server->cfg)) {
         /* Never a silent close: the client learns why, and what to ask. */
         char message[384];
@@ -539,11 +544,6 @@ static void finish(request_t *r, int rc)
         sb_log(rc == 0 ? SB_LOG_DEBUG : SB_LOG_INFO, "conn %llu: org %s: %s -> %s",
                (unsigned long long)conn->id, r->call.org ? r->call.org : "-", r->msg.method,
                rc == 0 ? "OK" : sb_err_name(rc));
-    }
-    if (r->call.ended_token_id != NULL || r->call.ended_org != NULL) {
-        if (rc == 0)
-            end_access(server, r->call.ended_token_id, r->call.ended_org);
-        ended_mark(&server->ended, &r->call, false); /* the flags hold it now, or it failed */
     }
     if (rc == SB_E_UNAUTHENTICATED && !conn->closing) {
         /* Held: the reply goes out, and the connection is read again, after
