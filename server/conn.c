@@ -465,13 +465,27 @@ static void complete(request_t *r, int rc)
     /* Decided before the reply goes out: sending it may resume reading,
      * and the next request (another failure) be handled within. */
     bool last_failure = rc == SB_E_UNAUTHENTICATED && conn->auth_failures >= MAX_AUTH_FAILURES;
+    sb_server_t *server = conn->server;
+    if (r->msg.type == SB_RPC_REQUEST && !conn->closing && r->reply.size > 4096 &&
+        conn->queued_bytes + r->reply.size > server->cfg.write_cap_bytes) {
+        /* The reply fits alone, but not beside the replies this client has
+         * not read yet: an error it can act on, rather than closing the
+         * connection under everything else it asked. */
+        char message[384];
+        snprintf(message, sizeof(message),
+                 "%sThe reply (%zu bytes) and the %zu bytes of replies this connection has not "
+                 "read yet would pass --write-cap-bytes (%zu); read replies before asking for "
+                 "more, or ask for less.",
+                 r->method != NULL && r->method->writes && rc == 0 ? "The write was done. " : "",
+                 r->reply.size, conn->queued_bytes, server->cfg.write_cap_bytes);
+        reply_error(r, SB_E_REPLY_TOO_LARGE, message);
+    }
     if (r->msg.type == SB_RPC_REQUEST)
         send_reply(conn, &r->reply);
     if (last_failure)
         conn_close(conn, "too many failed authentications");
     if (rc == SB_E_CONNECTION_LIMIT)
         conn_close(conn, "no connection slot left for its token");
-    sb_server_t *server = conn->server;
     conn->inflight--;
     request_free(r);
     update_reading(conn);

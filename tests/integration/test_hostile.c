@@ -424,6 +424,46 @@ static void a_reply_over_the_cap_is_an_error(void **state)
     assert_non_null(strstr(err.message, "--write-cap-bytes"));
     /* The connection stays, and is served. */
     assert_string_equal(call(&c, "server.info", NULL, NULL), "OK");
+
+    /* Replies that each fit, pipelined until together they would pass the
+     * cap: the one that would pass it is an error, and the connection stays. */
+    const char *after = strstr(err.message, "after ");
+    unsigned fit = 0;
+    assert_non_null(after);
+    assert_int_equal(sscanf(after, "after %u", &fit), 1);
+    unsigned k = fit * 4 / 5; /* a reply of about 80% of the largest one */
+    msgpack_sbuffer args;
+    msgpack_sbuffer_init(&args);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    sb_pack_kv_str(&pk, "org", "acme");
+    sb_pack_str(&pk, "users");
+    msgpack_pack_array(&pk, k);
+    for (unsigned i = 0; i < k; i++)
+        sb_pack_str(&pk, "005000000000001");
+    for (int i = 0; i < 4; i++) {
+        uint32_t msgid;
+        assert_int_equal(
+            sb_client_send(&c, "softphone.check_batch", args.data, args.size, &msgid, &err), 0);
+    }
+    msgpack_unpacked reply;
+    msgpack_unpacked_init(&reply);
+    int ok = 0, too_large = 0;
+    for (int i = 0; i < 4; i++) {
+        uint32_t msgid;
+        const msgpack_object *result;
+        rc = sb_client_recv(&c, &reply, &msgid, &result, &err);
+        assert_true(rc == 0 || rc == SB_CLIENT_REFUSED);
+        ok += rc == 0;
+        too_large += rc == SB_CLIENT_REFUSED && strcmp(c.error_name, "REPLY_TOO_LARGE") == 0;
+    }
+    print_message("4 pipelined replies of %u answers: %d sent, %d REPLY_TOO_LARGE\n", k, ok,
+                  too_large);
+    assert_true(ok >= 1 && too_large >= 1 && ok + too_large == 4);
+    assert_string_equal(call(&c, "server.info", NULL, NULL), "OK");
+    msgpack_unpacked_destroy(&reply);
+    msgpack_sbuffer_destroy(&args);
     sb_client_close(&c);
     assert_int_equal(sb_harness_stop(&h), 0);
     sb_harness_cleanup(&h);
