@@ -35,7 +35,10 @@ int main(int argc, char **argv)
     /* Requests and replies come and go by the hundred thousand a second:
      * keep freed memory for the next ones rather than giving it back to the
      * kernel and faulting it in again (measured: about 7% more look-ups a
-     * second with pipelining clients, bench/RESULTS.md). */
+     * second with pipelining clients, bench/RESULTS.md). What a burst
+     * leaves behind (a thousand large messages) is handed back by the
+     * server's once-a-second check, which trims the heap after 8 MiB or more
+     * of buffers were freed (sb__conn_check_timeouts in conn.c). */
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_MMAP_THRESHOLD, 8 << 20);
     if (sb_config_defaults(&cfg, &err) != 0 ||
