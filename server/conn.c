@@ -868,6 +868,14 @@ void sb__conn_accept(sb_server_t *server)
         conn_close(conn, "the server is stopping");
         return;
     }
+    if (server->fd_connections != 0 && server->svc.connections > server->fd_connections) {
+        sb__log_limited(server, &server->refusals_log, SB_LOG_WARN,
+                        "conn %llu: refused: %zu connections reach the open-files limit (raise "
+                        "LimitNOFILE= or ulimit -n)",
+                        (unsigned long long)conn->id, server->svc.connections - 1);
+        conn_close(conn, "over the open-files limit");
+        return;
+    }
     if (server->unauthenticated > server->cfg.max_unauthenticated &&
         !evict_oldest_unauthenticated(server)) {
         sb__log_limited(server, &server->refusals_log, SB_LOG_WARN,

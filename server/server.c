@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,8 +104,9 @@ static void signal_cb(uv_signal_t *handle, int signum)
 /* Every connection is a file descriptor: raise the soft limit to the hard
  * one, so that --max-connections fits where the system allows it, and say
  * so when it does not. */
-static void raise_open_files(const sb_config_t *cfg)
+static void raise_open_files(sb_server_t *server)
 {
+    const sb_config_t *cfg = &server->cfg;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
@@ -114,8 +116,22 @@ static void raise_open_files(const sb_config_t *cfg)
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
             rl.rlim_cur = old;
     }
-    /* The store, the plugins' sockets and the log take a few dozen more. */
-    size_t need = cfg->max_connections + cfg->max_unauthenticated + 64;
+    /* Past the files already open (the store, the plugins, the log) and
+     * some room for what opens later (plugin children's sockets after a
+     * restart, a backup's files), connections are refused with a log line
+     * before accept() itself fails, which libuv handles without a word. */
+    size_t open_now = 64; /* when /proc cannot say */
+    DIR *fds = opendir("/proc/self/fd");
+    if (fds != NULL) {
+        open_now = 0;
+        while (readdir(fds) != NULL)
+            open_now++;
+        closedir(fds);
+    }
+    size_t reserve = open_now + 32;
+    if (rl.rlim_cur != RLIM_INFINITY)
+        server->fd_connections = rl.rlim_cur > reserve ? (size_t)rl.rlim_cur - reserve : 1;
+    size_t need = cfg->max_connections + cfg->max_unauthenticated + reserve;
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
         sb_warn("the open-files limit is %llu, and --max-connections %zu with "
                 "--max-unauthenticated %zu need about %zu: connections past it are refused "
@@ -123,7 +139,8 @@ static void raise_open_files(const sb_config_t *cfg)
                 (unsigned long long)rl.rlim_cur, cfg->max_connections, cfg->max_unauthenticated,
                 need);
     else
-        sb_info("open files: up to %llu", (unsigned long long)rl.rlim_cur);
+        sb_info("open files: up to %llu (%zu open at start): room for %zu connections",
+                (unsigned long long)rl.rlim_cur, open_now, server->fd_connections);
 }
 
 /* The socket's directory must be the server's own unless the operator chose
@@ -254,7 +271,7 @@ int sb_server_run(const sb_config_t *cfg)
     uv_timer_init(server->loop, &server->drain);
     server->drain.data = server;
     sb__conn_handles_init(server);
-    raise_open_files(cfg);
+    raise_open_files(server);
 
     char token_path[PATH_MAX];
     sb_path_join(token_path, sizeof(token_path), cfg->data_dir, SB_ADMIN_TOKEN_NAME);

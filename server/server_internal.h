@@ -57,6 +57,7 @@ typedef struct sb_server {
     size_t inflight;        /* requests being served, over all connections */
     size_t unauthenticated; /* open connections that have not authenticated (in svc.connections) */
     size_t authenticated;   /* open connections that have (the slots of --max-connections) */
+    size_t fd_connections;  /* connections the open-files limit leaves room for (0: no limit) */
     uint64_t auth_failures_recent; /* failed authentications, halved every second */
     size_t freed_bytes;            /* buffer memory freed since the allocator was last trimmed */
     sb_ended_t ended;
