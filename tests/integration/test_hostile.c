@@ -282,6 +282,83 @@ static void revocation_cuts_live_connections(void **state)
     sb_harness_cleanup(&h);
 }
 
+/* How many users the org has, counted through user.list. */
+static unsigned count_users(sb_client_t *c, const char *org)
+{
+    unsigned n = 0;
+    char after[32] = "";
+    for (;;) {
+        msgpack_unpacked r;
+        json_t *args = json_pack("{s:s, s:i}", "org", org, "limit", 1000);
+        if (after[0])
+            json_object_set_new(args, "after", json_string(after));
+        assert_string_equal(call(c, "user.list", args, &r), "OK");
+        const msgpack_object *users = sb_obj_get(&r.data, "users");
+        const msgpack_object *more = sb_obj_get(&r.data, "more");
+        assert_non_null(users);
+        n += users->via.array.size;
+        bool again = more != NULL && more->via.boolean && users->via.array.size > 0;
+        if (again) {
+            const msgpack_object *id =
+                sb_obj_get(&users->via.array.ptr[users->via.array.size - 1], "id");
+            snprintf(after, sizeof(after), "%.*s", (int)id->via.str.size, id->via.str.ptr);
+        }
+        msgpack_unpacked_destroy(&r);
+        if (!again)
+            return n;
+    }
+}
+
+static void no_write_lands_after_the_revocation_is_answered(void **state)
+{
+    (void)state;
+    sb_harness_t h;
+    static const char *const flags[] = {NULL}; /* durable: commits take time */
+    sb_harness_start(&h, NULL, flags);
+    sb_client_t admin;
+    sb_harness_client(&h, &admin, NULL);
+    assert_string_equal(call(&admin, "org.create", json_pack("{s:s}", "org", "acme"), NULL), "OK");
+    int landed_late = 0;
+    for (int round = 0; round < 10; round++) {
+        char token[128], id[32];
+        make_token(&admin, "acme", "org_admin", token, id);
+        sb_client_t w;
+        sb_harness_client(&h, &w, token);
+        /* The tenant pipelines writes; the admin revokes it meanwhile. */
+        for (unsigned i = 0; i < 1500; i++) {
+            msgpack_sbuffer args;
+            msgpack_sbuffer_init(&args);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+            char user[16];
+            sb_test_user_id((unsigned)round * 10000 + i + 1, user);
+            msgpack_pack_map(&pk, 3);
+            sb_pack_kv_str(&pk, "org", "acme");
+            sb_pack_kv_str(&pk, "id", user);
+            sb_pack_kv_str(&pk, "name", "Late");
+            sb_err_t err;
+            uint32_t msgid;
+            int rc = sb_client_send(&w, "user.upsert", args.data, args.size, &msgid, &err);
+            msgpack_sbuffer_destroy(&args);
+            if (rc != 0)
+                break;
+            if (i == 200)
+                assert_string_equal(
+                    call(&admin, "token.revoke", json_pack("{s:s}", "id", id), NULL), "OK");
+        }
+        /* Once the revocation is answered, nothing more of the tenant's lands. */
+        unsigned before = count_users(&admin, "acme");
+        sleep_ms(300);
+        unsigned after = count_users(&admin, "acme");
+        landed_late += after != before;
+        sb_client_close(&w);
+    }
+    assert_int_equal(landed_late, 0);
+    sb_client_close(&admin);
+    assert_int_equal(sb_harness_stop(&h), 0);
+    sb_harness_cleanup(&h);
+}
+
 /* ---- the largest batch does not freeze other tenants ------------------------------ */
 
 static void the_largest_batch_does_not_freeze_other_tenants(void **state)
@@ -583,6 +660,7 @@ int main(void)
         cmocka_unit_test(a_flood_leaves_the_admin_a_slot),
         cmocka_unit_test(unauthenticated_connections_are_held_to_little),
         cmocka_unit_test(revocation_cuts_live_connections),
+        cmocka_unit_test(no_write_lands_after_the_revocation_is_answered),
         cmocka_unit_test(the_largest_batch_does_not_freeze_other_tenants),
         cmocka_unit_test(a_reply_over_the_cap_is_an_error),
         cmocka_unit_test(sigterm_finishes_despite_a_client_that_never_reads),
