@@ -11,7 +11,7 @@
 
 #include "paths.h"
 
-enum kind { PATH, BYTES, COUNT, DURABILITY, LOG_LEVEL };
+enum kind { PATH, BYTES, COUNT, COUNT0, DURABILITY, LOG_LEVEL }; /* COUNT0: 0 allowed */
 
 struct setting {
     const char *name; /* the flag without "--", and the config file's key with '_' for '-' */
@@ -38,7 +38,22 @@ static const struct setting settings[] = {
     {"max-batch", COUNT, AT(max_batch), "rows in one bulk or batch request (10000)"},
     {"max-inflight", COUNT, AT(max_inflight),
      "requests a connection may have unanswered before reading pauses (64)"},
-    {"max-connections", COUNT, AT(max_connections), "connections at once (1024)"},
+    {"max-connections", COUNT, AT(max_connections),
+     "authenticated connections at once, the admin's reserved ones included (1024)"},
+    {"admin-reserved-connections", COUNT0, AT(admin_reserved_connections),
+     "of --max-connections, kept for the admin token: org tokens cannot take them (2)"},
+    {"max-unauthenticated", COUNT, AT(max_unauthenticated),
+     "connections waiting to authenticate, besides --max-connections; when full, the oldest "
+     "one is closed for a new one (64)"},
+    {"auth-timeout-ms", COUNT, AT(auth_timeout_ms),
+     "close a connection that has not authenticated this long after it opened (10000)"},
+    {"max-preauth-bytes", BYTES, AT(max_preauth_bytes),
+     "largest message before a connection authenticates (4 KiB)"},
+    {"idle-timeout-ms", COUNT0, AT(idle_timeout_ms),
+     "close an authenticated connection that sends nothing and waits for nothing this long; 0 "
+     "never (600000)"},
+    {"drain-timeout-ms", COUNT, AT(drain_timeout_ms),
+     "on SIGTERM, close the connections still draining after this long and exit (10000)"},
     {"write-high-bytes", BYTES, AT(write_high_bytes),
      "queued reply bytes above which a connection stops being read (1 MiB)"},
     {"write-low-bytes", BYTES, AT(write_low_bytes), "and below which reading resumes (256 KiB)"},
@@ -64,6 +79,12 @@ int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
     cfg->max_batch = 10000;
     cfg->max_inflight = 64;
     cfg->max_connections = 1024;
+    cfg->admin_reserved_connections = 2;
+    cfg->max_unauthenticated = 64;
+    cfg->auth_timeout_ms = 10000;
+    cfg->max_preauth_bytes = 4096;
+    cfg->idle_timeout_ms = 600000;
+    cfg->drain_timeout_ms = 10000;
     cfg->write_high_bytes = 1 << 20;
     cfg->write_low_bytes = 256 << 10;
     cfg->write_cap_bytes = 16 << 20;
@@ -126,9 +147,12 @@ static int apply(sb_config_t *cfg, const struct setting *s, const char *value, s
         return 0;
     case BYTES:
     case COUNT:
-        if (parse_size(value, s->kind == BYTES, field) != 0 || *(size_t *)field == 0)
-            return sb_err_set(err, -EINVAL, "--%s is '%s'; it takes a positive whole number%s.",
-                              s->name, value, s->kind == BYTES ? " of bytes (suffix K, M, G)" : "");
+    case COUNT0:
+        if (parse_size(value, s->kind == BYTES, field) != 0 ||
+            (s->kind != COUNT0 && *(size_t *)field == 0))
+            return sb_err_set(err, -EINVAL, "--%s is '%s'; it takes a %s whole number%s.", s->name,
+                              value, s->kind == COUNT0 ? "non-negative" : "positive",
+                              s->kind == BYTES ? " of bytes (suffix K, M, G)" : "");
         return 0;
     case DURABILITY:
         if (strcmp(value, "full") == 0)
@@ -294,6 +318,15 @@ int sb_config_resolve(sb_config_t *cfg, const char *argv0, sb_err_t *err)
         cfg->initial_map_bytes = cfg->max_map_bytes;
     if (cfg->max_message_bytes < 4096)
         return sb_err_set(err, -EINVAL, "--max-message-bytes is at least 4096.");
+    if (cfg->admin_reserved_connections >= cfg->max_connections)
+        return sb_err_set(err, -EINVAL,
+                          "--admin-reserved-connections (%zu) must be below --max-connections "
+                          "(%zu): org tokens need at least one connection.",
+                          cfg->admin_reserved_connections, cfg->max_connections);
+    if (cfg->max_preauth_bytes < 256 || cfg->max_preauth_bytes > cfg->max_message_bytes)
+        return sb_err_set(err, -EINVAL,
+                          "--max-preauth-bytes is between 256 (a token.authenticate request) "
+                          "and --max-message-bytes.");
     return 0;
 }
 
@@ -311,5 +344,6 @@ void sb_config_usage(FILE *out)
     fprintf(out, "  --%-20s %s\n", "version", "print the version");
     fprintf(out, "  --%-20s %s\n", "help", "print this text");
     fprintf(out, "\nSignals: SIGTERM and SIGINT stop the server cleanly (in-flight requests are "
-                 "answered first).\n");
+                 "answered first; connections still draining after --drain-timeout-ms are "
+                 "closed).\n");
 }

@@ -9,10 +9,33 @@
  * queue passes write_cap_bytes, or does not move for write_stall_ms, is
  * closed: a client that never reads cannot grow the server's memory.
  *
+ * Before it authenticates, a connection is held to less: messages of at
+ * most max_preauth_bytes, auth_timeout_ms to authenticate, and a place among
+ * max_unauthenticated such connections (the oldest is closed for a new one,
+ * so that a flood of silent clients cannot keep the admin out). Once
+ * authenticated it takes one of max_connections slots, of which org tokens
+ * may not take the last admin_reserved_connections. A failed authentication
+ * is answered only after a delay that doubles with each failure of the
+ * connection (and grows while failures are frequent server-wide); the third
+ * closes the connection.
+ *
+ * Access ends at once: a write that revokes a token or deletes an org
+ * closes, once it is durable, every connection holding that token or a
+ * token of that org.
+ *
+ * A request that works in slices (softphone.check_batch) runs one slice per
+ * turn of the loop, in turn with the others, so that other connections are
+ * read and answered between slices. No reply larger than
+ * sb_config_reply_max() is sent: it becomes a REPLY_TOO_LARGE error.
+ *
  * Lifetime: the libuv handle holds one reference and every request in
  * flight holds one; the struct is freed when the last goes, which is never
  * before the handle's close callback.
  */
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,8 +43,11 @@
 #include "rpc_frame.h"
 #include "server_internal.h"
 
-#define READ_CHUNK (64 << 10)
+#define READ_CHUNK ((size_t)64 << 10)
 #define MAX_AUTH_FAILURES 3
+#define AUTH_DELAY_MS 250          /* after a connection's first failure; doubles with each */
+#define AUTH_DELAY_MAX_MS 5000     /* and never more */
+#define TRIM_AFTER_BYTES (8 << 20) /* freed buffers worth giving back to the kernel */
 
 struct sb_conn {
     uv_pipe_t pipe;
@@ -44,10 +70,18 @@ struct sb_conn {
     uint64_t stalled_since;  /* when queued_bytes last made progress (ms) */
     sb_token_record_t token; /* role NONE until authenticated */
     int auth_failures;
+    bool unauthenticated; /* counted in server->unauthenticated */
+    uint64_t opened_ms;
+    uint64_t active_ms; /* when a message was last read or a reply last written */
+    request_t *held;    /* a failed authentication's reply, sent at held_until */
+    uint64_t held_until;
+    /* Set on the loop when the connection's access ends; read by its writes
+     * on the writer thread, which then do nothing. */
+    atomic_bool access_ended;
 };
 
 /* A request being served: the message's bytes and decoded form, and its reply. */
-typedef struct request {
+struct request {
     sb_write_job_t job; /* first: the writer hands back this pointer */
     sb_conn_t *conn;
     const sb_method_t *method;
@@ -60,7 +94,8 @@ typedef struct request {
     uv_work_t prep_work;   /* the method's prepare step, on the thread pool */
     sb_prepare_fn prepare; /* NULL: none */
     sb_err_t prep_err;     /* its error */
-} request_t;
+    request_t *next;       /* in the server's list of requests waiting for their next slice */
+};
 
 typedef struct write_req {
     uv_write_t req;
@@ -74,6 +109,61 @@ static uint64_t now_ms(sb_conn_t *conn)
     return uv_now(conn->server->loop);
 }
 
+void sb__log_limited(sb_server_t *server, sb_log_limit_t *limit, sb_log_level_t level,
+                     const char *fmt, ...)
+{
+    uint64_t now = uv_now(server->loop);
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (limit->last_ms != 0 && now - limit->last_ms < 1000) {
+        limit->suppressed++;
+        snprintf(limit->last, sizeof(limit->last), "%.159s", line);
+        return;
+    }
+    if (limit->suppressed > 0)
+        sb_log(level, "%s (and %llu more like it in the last %llu ms, not logged)", line,
+               (unsigned long long)limit->suppressed, (unsigned long long)(now - limit->last_ms));
+    else
+        sb_log(level, "%s", line);
+    limit->last_ms = now;
+    limit->suppressed = 0;
+}
+
+void sb__log_limited_flush(sb_server_t *server, sb_log_limit_t *limit, sb_log_level_t level)
+{
+    uint64_t now = uv_now(server->loop);
+    if (limit->suppressed == 0 || now - limit->last_ms < 1000)
+        return;
+    sb_log(level, "%llu more line(s) like this one in the last %llu ms, not logged: %s",
+           (unsigned long long)limit->suppressed, (unsigned long long)(now - limit->last_ms),
+           limit->last);
+    limit->last_ms = now;
+    limit->suppressed = 0;
+}
+
+/* The largest message the connection may send now. */
+static size_t message_limit(const sb_conn_t *conn)
+{
+    const sb_config_t *cfg = &conn->server->cfg;
+    return conn->token.role == SB_ROLE_NONE ? cfg->max_preauth_bytes : cfg->max_message_bytes;
+}
+
+/* Gives the read buffer back when it is empty and larger than one read
+ * needs (a large message came and went), or whenever it is empty while the
+ * connection is idle: a thousand idle connections need not hold 64 KiB each. */
+static void shrink_buffer(sb_conn_t *conn, bool idle)
+{
+    if (conn->len != 0 || conn->buf == NULL || (!idle && conn->cap <= 2 * READ_CHUNK))
+        return;
+    conn->server->freed_bytes += conn->cap;
+    free(conn->buf);
+    conn->buf = NULL;
+    conn->cap = 0;
+}
+
 static void conn_unref(sb_conn_t *conn)
 {
     if (--conn->refs > 0)
@@ -83,10 +173,19 @@ static void conn_unref(sb_conn_t *conn)
     free(conn);
 }
 
+static void complete(request_t *r, int rc);
+
 static void close_cb(uv_handle_t *handle)
 {
     sb_conn_t *conn = handle->data;
     sb_server_t *server = conn->server;
+    if (conn->held != NULL) {
+        /* The held timer finds connections in the list, which this one
+         * leaves now: its held request ends here (no reply to send). */
+        request_t *r = conn->held;
+        conn->held = NULL;
+        complete(r, SB_E_UNAUTHENTICATED);
+    }
     if (conn->prev)
         conn->prev->next = conn->next;
     else
@@ -94,6 +193,7 @@ static void close_cb(uv_handle_t *handle)
     if (conn->next)
         conn->next->prev = conn->prev;
     server->svc.connections--;
+    server->freed_bytes += conn->cap + conn->out_cap;
     conn_unref(conn);
 }
 
@@ -107,7 +207,19 @@ static void conn_close(sb_conn_t *conn, const char *why)
      * sent at once; if they cannot, there is nothing more to do for them. */
     (void)flush_out(conn);
     conn->closing = true;
-    sb_info("conn %llu: closed: %s", (unsigned long long)conn->id, why);
+    sb_server_t *server = conn->server;
+    if (conn->unauthenticated) {
+        conn->unauthenticated = false;
+        server->unauthenticated--;
+        /* Connections that never authenticated can come by the thousand. */
+        sb__log_limited(server, &server->closes_log, SB_LOG_INFO,
+                        "conn %llu: closed before authenticating: %s", (unsigned long long)conn->id,
+                        why);
+    } else {
+        if (conn->token.role != SB_ROLE_NONE)
+            server->authenticated--;
+        sb_info("conn %llu: closed: %s", (unsigned long long)conn->id, why);
+    }
     uv_close((uv_handle_t *)&conn->pipe, close_cb);
 }
 
@@ -115,8 +227,13 @@ static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     sb_conn_t *conn = handle->data;
-    if (conn->cap - conn->len < READ_CHUNK) {
-        size_t cap = conn->len + READ_CHUNK;
+    /* Before authentication, read no more than the message limit allows:
+     * a silent client holds a few KiB, not 64. */
+    size_t chunk = READ_CHUNK;
+    if (conn->token.role == SB_ROLE_NONE)
+        chunk = conn->server->cfg.max_preauth_bytes;
+    if (conn->cap - conn->len < chunk) {
+        size_t cap = conn->len + chunk;
         uint8_t *grown = realloc(conn->buf, cap);
         if (grown == NULL) {
             *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
@@ -137,7 +254,8 @@ static void update_reading(sb_conn_t *conn)
     const sb_config_t *cfg = &conn->server->cfg;
     if (conn->closing)
         return;
-    bool want = !conn->server->stopping && conn->inflight < cfg->max_inflight &&
+    bool want = !conn->server->stopping && conn->held == NULL &&
+                conn->inflight < cfg->max_inflight &&
                 conn->queued_bytes < (conn->reading ? cfg->write_high_bytes : cfg->write_low_bytes);
     if (want && !conn->reading) {
         conn->reading = uv_read_start((uv_stream_t *)&conn->pipe, alloc_cb, read_cb) == 0;
@@ -154,7 +272,7 @@ static void write_cb(uv_write_t *req, int status)
     write_req_t *w = (write_req_t *)req;
     sb_conn_t *conn = w->conn;
     conn->queued_bytes -= w->len;
-    conn->stalled_since = now_ms(conn);
+    conn->stalled_since = conn->active_ms = now_ms(conn);
     free(w->data);
     free(w);
     if (status != 0 && status != UV_ECANCELED)
@@ -249,25 +367,129 @@ static void request_free(request_t *r)
     free(r);
 }
 
-/* Logs, answers (unless a notification), and releases a finished request. */
-static void finish(request_t *r, int rc)
+/* Replaces a request's reply with an error response. */
+static void reply_error(request_t *r, int code, const char *message)
+{
+    msgpack_sbuffer_clear(&r->reply);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &r->reply, msgpack_sbuffer_write);
+    sb_rpc_pack_error(&pk, r->msg.msgid, code, message);
+}
+
+/* Whether `token` lost its access to a write that ran before (writer thread). */
+static bool ended_holds(sb_ended_t *ended, const sb_token_record_t *token)
+{
+    bool found = false;
+    pthread_mutex_lock(&ended->lock);
+    for (size_t i = 0; !found && i < ended->n; i++)
+        found = (ended->rows[i].token_id[0] && strcmp(ended->rows[i].token_id, token->id) == 0) ||
+                (ended->rows[i].org[0] && token->role != SB_ROLE_ADMIN &&
+                 strcmp(ended->rows[i].org, token->org) == 0);
+    pthread_mutex_unlock(&ended->lock);
+    return found;
+}
+
+/* Adds (writer thread: the write ran) or removes (loop: it is durable and
+ * acted on, or failed) the access a call ended. */
+static void ended_mark(sb_ended_t *ended, const sb_call_t *call, bool add)
+{
+    const char *token_id = call->ended_token_id ? call->ended_token_id : "";
+    const char *org = call->ended_org ? call->ended_org : "";
+    if (strlen(token_id) > SB_TOKEN_ID_MAX || strlen(org) > SB_ORG_ID_MAX)
+        return; /* no such token or org could have been ended */
+    pthread_mutex_lock(&ended->lock);
+    size_t i = 0;
+    while (i < ended->n &&
+           (strcmp(ended->rows[i].token_id, token_id) != 0 || strcmp(ended->rows[i].org, org) != 0))
+        i++;
+    if (add && i == ended->n && ended->n < SB_ENDED_MAX) {
+        /* A write replayed (the map grew) finds its row already there. If
+         * more than SB_ENDED_MAX are pending at once, the rest rely on the
+         * connections' flag alone. */
+        memcpy(ended->rows[i].token_id, token_id, strlen(token_id) + 1);
+        memcpy(ended->rows[i].org, org, strlen(org) + 1);
+        ended->n++;
+    } else if (!add && i < ended->n) {
+        ended->rows[i] = ended->rows[ended->n - 1];
+        ended->n--;
+    }
+    pthread_mutex_unlock(&ended->lock);
+}
+
+/* Closes every connection that holds token `token_id`, or a token of org
+ * `org` (either may be NULL): the write that ended their access is durable. */
+static void end_access(sb_server_t *server, const char *token_id, const char *org)
+{
+    for (sb_conn_t *c = server->conns; c; c = c->next) {
+        if (c->closing || c->token.role == SB_ROLE_NONE)
+            continue;
+        bool token = token_id != NULL && strcmp(c->token.id, token_id) == 0;
+        bool of_org =
+            org != NULL && c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, org) == 0;
+        if (!token && !of_org)
+            continue;
+        atomic_store(&c->access_ended, true);
+        conn_close(c, token ? "its token was revoked" : "its org was deleted");
+    }
+}
+
+/* Whether an authenticated connection may have a slot: org tokens may not
+ * take the ones reserved for the admin. */
+static bool admit(sb_conn_t *conn, sb_role_t role)
+{
+    sb_server_t *server = conn->server;
+    const sb_config_t *cfg = &server->cfg;
+    size_t authenticated = server->authenticated;
+    if (conn->token.role != SB_ROLE_NONE)
+        return true; /* authenticating again: it has its slot */
+    size_t limit = role == SB_ROLE_ADMIN ? cfg->max_connections
+                                         : cfg->max_connections - cfg->admin_reserved_connections;
+    return authenticated < limit;
+}
+
+/* The delay before a failed authentication is answered (and the connection
+ * read again): doubling with each failure of the connection, and with the
+ * failures of the whole server in the last seconds, so that guessing costs
+ * time whether it comes on one connection or on many. */
+static uint64_t auth_delay_ms(const sb_conn_t *conn)
+{
+    unsigned level = (unsigned)conn->auth_failures - 1;
+    for (uint64_t recent = conn->server->auth_failures_recent / 8; recent > 0; recent >>= 1)
+        level++;
+    if (level > 5)
+        level = 5;
+    uint64_t delay = (uint64_t)AUTH_DELAY_MS << level;
+    return delay < AUTH_DELAY_MAX_MS ? delay : AUTH_DELAY_MAX_MS;
+}
+
+/* Answers (unless a notification) and releases a finished request. */
+static void complete(request_t *r, int rc)
 {
     sb_conn_t *conn = r->conn;
-    if (r->call.authenticated) {
-        conn->token = r->call.new_token;
-        sb_info("conn %llu: authenticated as %s%s%s", (unsigned long long)conn->id,
-                conn->token.role == SB_ROLE_ADMIN ? "the admin" : "a token of org ",
-                conn->token.role == SB_ROLE_ADMIN ? "" : conn->token.org,
-                conn->token.role == SB_ROLE_READ_ONLY ? " (read-only)" : "");
+    /* Decided before the reply goes out: sending it may resume reading,
+     * and the next request (another failure) be handled within. */
+    bool last_failure = rc == SB_E_UNAUTHENTICATED && conn->auth_failures >= MAX_AUTH_FAILURES;
+    sb_server_t *server = conn->server;
+    if (r->msg.type == SB_RPC_REQUEST && !conn->closing && r->reply.size > 4096 &&
+        conn->queued_bytes + r->reply.size > server->cfg.write_cap_bytes) {
+        /* The reply fits alone, but not beside the replies this client has
+         * not read yet: an error it can act on, rather than closing the
+         * connection under everything else it asked. */
+        char message[384];
+        snprintf(message, sizeof(message),
+                 "%sThe reply (%zu bytes) and the %zu bytes of replies this connection has not "
+                 "read yet would pass --write-cap-bytes (%zu); read replies before asking for "
+                 "more, or ask for less.",
+                 r->method != NULL && r->method->writes && rc == 0 ? "The write was done. " : "",
+                 r->reply.size, conn->queued_bytes, server->cfg.write_cap_bytes);
+        reply_error(r, SB_E_REPLY_TOO_LARGE, message);
     }
-    sb_log(rc == 0 ? SB_LOG_DEBUG : SB_LOG_INFO, "conn %llu: org %s: %s -> %s",
-           (unsigned long long)conn->id, r->call.org ? r->call.org : "-", r->msg.method,
-           rc == 0 ? "OK" : sb_err_name(rc));
     if (r->msg.type == SB_RPC_REQUEST)
         send_reply(conn, &r->reply);
-    if (rc == SB_E_UNAUTHENTICATED && ++conn->auth_failures >= MAX_AUTH_FAILURES)
+    if (last_failure)
         conn_close(conn, "too many failed authentications");
-    sb_server_t *server = conn->server;
+    if (rc == SB_E_CONNECTION_LIMIT)
+        conn_close(conn, "no connection slot left for its token");
     conn->inflight--;
     request_free(r);
     update_reading(conn);
@@ -275,10 +497,105 @@ static void finish(request_t *r, int rc)
     sb__server_request_done(server);
 }
 
+static void held_cb(uv_timer_t *timer);
+
+/* Logs a finished request and acts on what it changed: an identity proved,
+ * access ended, a failed authentication (held back for a while). */
+static void finish(request_t *r, int rc)
+{
+    sb_conn_t *conn = r->conn;
+    sb_server_t *server = conn->server;
+    if (rc == 0 && r->call.authenticated) {
+        if (!admit(conn, r->call.new_token.role)) {
+            rc = SB_E_CONNECTION_LIMIT;
+            char message[256];
+            snprintf(message, sizeof(message),
+                     "Every connection slot open to %s is taken (--max-connections %zu, of which "
+                     "%zu are kept for the admin); close a connection, or ask the admin to raise "
+                     "--max-connections.",
+                     r->call.new_token.role == SB_ROLE_ADMIN ? "the admin" : "org tokens",
+                     server->cfg.max_connections, server->cfg.admin_reserved_connections);
+            reply_error(r, rc, message);
+            sb__log_limited(server, &server->slots_log, SB_LOG_WARN,
+                            "conn %llu: refused: every connection slot open to %s is taken "
+                            "(--max-connections %zu, --admin-reserved-connections %zu)",
+                            (unsigned long long)conn->id,
+                            r->call.new_token.role == SB_ROLE_ADMIN ? "the admin" : "org tokens",
+                            server->cfg.max_connections, server->cfg.admin_reserved_connections);
+        } else {
+            if (conn->unauthenticated) {
+                conn->unauthenticated = false;
+                server->unauthenticated--;
+                server->authenticated++;
+            }
+            conn->token = r->call.new_token;
+            sb_info("conn %llu: authenticated as %s%s%s", (unsigned long long)conn->id,
+                    conn->token.role == SB_ROLE_ADMIN ? "the admin" : "a token of org ",
+                    conn->token.role == SB_ROLE_ADMIN ? "" : conn->token.org,
+                    conn->token.role == SB_ROLE_READ_ONLY ? " (read-only)" : "");
+        }
+    }
+    if (r->call.ended_token_id != NULL || r->call.ended_org != NULL) {
+        if (rc == 0)
+            end_access(server, r->call.ended_token_id, r->call.ended_org);
+        ended_mark(&server->ended, &r->call, false); /* the flags hold it now, or it failed */
+    }
+    if (rc == 0 && r->reply.size > sb_config_reply_max(&server->cfg)) {
+        /* Never a silent close: the client learns why, and what to ask. */
+        char message[384];
+        snprintf(message, sizeof(message),
+                 "%sThe reply to %s would be %zu bytes, over the %zu this server sends in one "
+                 "reply (--write-cap-bytes minus --write-high-bytes); ask for less: a smaller "
+                 "batch or page.",
+                 r->method != NULL && r->method->writes ? "The write was done. " : "",
+                 r->msg.method, r->reply.size, sb_config_reply_max(&server->cfg));
+        rc = SB_E_REPLY_TOO_LARGE;
+        reply_error(r, rc, message);
+    }
+    if (rc == SB_E_UNAUTHENTICATED) {
+        conn->auth_failures++;
+        server->auth_failures_recent++;
+        sb__log_limited(server, &server->auth_log, SB_LOG_INFO,
+                        "conn %llu: failed authentication (%d of %d on this connection)",
+                        (unsigned long long)conn->id, conn->auth_failures, MAX_AUTH_FAILURES);
+    } else {
+        sb_log(rc == 0 ? SB_LOG_DEBUG : SB_LOG_INFO, "conn %llu: org %s: %s -> %s",
+               (unsigned long long)conn->id, r->call.org ? r->call.org : "-", r->msg.method,
+               rc == 0 ? "OK" : sb_err_name(rc));
+    }
+    if (rc == SB_E_UNAUTHENTICATED && !conn->closing) {
+        /* Held: the reply goes out, and the connection is read again, after
+         * the delay (the server's held timer). */
+        uint64_t delay = auth_delay_ms(conn);
+        conn->held = r;
+        conn->held_until = now_ms(conn) + delay;
+        update_reading(conn);
+        if (!uv_is_active((uv_handle_t *)&server->held) ||
+            uv_timer_get_due_in(&server->held) > delay)
+            uv_timer_start(&server->held, held_cb, delay, 0);
+        return;
+    }
+    complete(r, rc);
+}
+
 static int job_run(sb_write_job_t *job)
 {
     request_t *r = (request_t *)job;
+    sb_ended_t *ended = &r->conn->server->ended;
+    /* The connection's access ended while this write waited in the queue
+     * (its flag), or a write that ran before this one in the writer ended
+     * it and is not yet durable (the ended rows): it must not happen after
+     * the revocation is answered. */
+    if (atomic_load(&r->conn->access_ended) || ended_holds(ended, &r->call.token)) {
+        r->rc = -EACCES;
+        reply_error(r, r->rc,
+                    "Not written: the token of this connection was revoked, or its org deleted, "
+                    "before this write ran.");
+        return 0; /* nothing written: the batch goes on */
+    }
     r->rc = sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply);
+    if (r->rc == 0 && (r->call.ended_token_id != NULL || r->call.ended_org != NULL))
+        ended_mark(ended, &r->call, true);
     return r->rc;
 }
 
@@ -286,10 +603,7 @@ static void job_fail(sb_write_job_t *job, int code, const char *message)
 {
     request_t *r = (request_t *)job;
     r->rc = code;
-    msgpack_sbuffer_clear(&r->reply);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &r->reply, msgpack_sbuffer_write);
-    sb_rpc_pack_error(&pk, r->msg.msgid, code, message);
+    reply_error(r, code, message);
 }
 
 /* Back on the loop: the write is durable (or failed for good). */
@@ -299,6 +613,85 @@ static void job_done(sb_write_job_t *job)
     finish(r, r->rc);
 }
 
+/* ---- requests in slices ------------------------------------------------------ */
+
+static void slicer_cb(uv_idle_t *idle)
+{
+    sb_server_t *server = idle->data;
+    /* One slice for each request waiting now; those that need more go to
+     * the back, behind any that arrive meanwhile. */
+    request_t *list = server->slices;
+    server->slices = server->slices_tail = NULL;
+    while (list != NULL) {
+        request_t *r = list;
+        list = r->next;
+        r->next = NULL;
+        int rc = r->conn->closing
+                     ? -ECONNRESET
+                     : sb_dispatch_continue(&r->call, r->method, r->msg.msgid, &r->reply);
+        if (rc == SB_CALL_MORE) {
+            if (server->slices_tail)
+                server->slices_tail->next = r;
+            else
+                server->slices = r;
+            server->slices_tail = r;
+            continue;
+        }
+        finish(r, rc);
+    }
+    if (server->slices == NULL)
+        uv_idle_stop(&server->slicer);
+}
+
+static void slice_later(request_t *r)
+{
+    sb_server_t *server = r->conn->server;
+    if (server->slices_tail)
+        server->slices_tail->next = r;
+    else
+        server->slices = r;
+    server->slices_tail = r;
+    uv_idle_start(&server->slicer, slicer_cb);
+}
+
+/* ---- held replies of failed authentications ------------------------------------ */
+
+static void held_cb(uv_timer_t *timer)
+{
+    sb_server_t *server = timer->data;
+    uint64_t now = uv_now(server->loop), next = 0;
+    for (sb_conn_t *c = server->conns; c; c = c->next) {
+        if (c->held == NULL)
+            continue;
+        if (c->held_until <= now || c->closing || server->stopping) {
+            request_t *r = c->held;
+            c->held = NULL;
+            complete(r, SB_E_UNAUTHENTICATED);
+        } else if (next == 0 || c->held_until < next) {
+            next = c->held_until;
+        }
+    }
+    if (next != 0)
+        uv_timer_start(&server->held, held_cb, next - now, 0);
+}
+
+void sb__conn_handles_init(sb_server_t *server)
+{
+    pthread_mutex_init(&server->ended.lock, NULL);
+    uv_timer_init(server->loop, &server->held);
+    server->held.data = server;
+    uv_idle_init(server->loop, &server->slicer);
+    server->slicer.data = server;
+}
+
+void sb__conn_handles_close(sb_server_t *server)
+{
+    uv_close((uv_handle_t *)&server->held, NULL);
+    uv_close((uv_handle_t *)&server->slicer, NULL);
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
 /* Runs the method: a write goes to the writer; the rest runs here. */
 static void run_method(request_t *r)
 {
@@ -307,7 +700,11 @@ static void run_method(request_t *r)
         sb_writer_submit(r->conn->server->writer, &r->job);
         return;
     }
-    finish(r, sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply));
+    int rc = sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply);
+    if (rc == SB_CALL_MORE)
+        slice_later(r);
+    else
+        finish(r, rc);
 }
 
 /* The prepare step, on the thread pool: adapter calls and parsing wait
@@ -402,7 +799,8 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
 /*
  * Frames and handles every whole message in the buffer, as long as the
  * connection may take more: not closing, below max_inflight, its replies
- * below the high mark. What stays waits until update_reading resumes.
+ * below the high mark, no failed authentication held. What stays waits
+ * until update_reading resumes.
  * Not re-entrant: a request finished inside the loop may resume reading,
  * and a nested pass would see messages the outer one has handled but not
  * yet dropped from the buffer.
@@ -414,14 +812,19 @@ static void process_buffer(sb_conn_t *conn)
     conn->processing = true;
     size_t off = 0;
     const sb_config_t *cfg = &conn->server->cfg;
-    while (!conn->closing && conn->inflight < cfg->max_inflight &&
+    while (!conn->closing && conn->inflight < cfg->max_inflight && conn->held == NULL &&
            conn->queued_bytes < cfg->write_high_bytes && !conn->server->stopping) {
-        size_t msg_len;
-        int rc = sb_frame_scan(conn->buf + off, conn->len - off, cfg->max_message_bytes, &msg_len);
+        size_t msg_len, limit = message_limit(conn);
+        int rc = sb_frame_scan(conn->buf + off, conn->len - off, limit, &msg_len);
+        if (rc == SB_FRAME_NEED_MORE && conn->len - off > limit)
+            rc = -EMSGSIZE;
         if (rc == SB_FRAME_NEED_MORE)
             break;
         if (rc == -EMSGSIZE) {
-            conn_close(conn, "a message larger than --max-message-bytes");
+            conn_close(conn, conn->token.role == SB_ROLE_NONE
+                                 ? "a message larger than --max-preauth-bytes before "
+                                   "authenticating"
+                                 : "a message larger than --max-message-bytes");
             break;
         }
         if (rc != SB_FRAME_COMPLETE) {
@@ -444,6 +847,7 @@ static void process_buffer(sb_conn_t *conn)
         memmove(conn->buf, conn->buf + off, conn->len - off);
         conn->len -= off;
     }
+    shrink_buffer(conn, false);
     update_reading(conn);
 }
 
@@ -458,7 +862,28 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     conn->len += (size_t)nread;
+    conn->active_ms = now_ms(conn);
     process_buffer(conn);
+}
+
+/* ---- admission and timeouts ------------------------------------------------------- */
+
+/* Closes the connection that has waited longest to authenticate, so that a
+ * new one may try: silent clients cannot keep everyone else out. */
+static bool evict_oldest_unauthenticated(sb_server_t *server)
+{
+    sb_conn_t *oldest = NULL;
+    for (sb_conn_t *c = server->conns; c; c = c->next)
+        if (c->unauthenticated && !c->closing)
+            oldest = c; /* the list is newest first */
+    if (oldest == NULL)
+        return false;
+    sb__log_limited(server, &server->refusals_log, SB_LOG_WARN,
+                    "conn %llu: closed to make room: %zu connections are waiting to "
+                    "authenticate (--max-unauthenticated)",
+                    (unsigned long long)oldest->id, server->cfg.max_unauthenticated);
+    conn_close(oldest, "a newer connection needed its place among --max-unauthenticated");
+    return true;
 }
 
 void sb__conn_accept(sb_server_t *server)
@@ -469,6 +894,8 @@ void sb__conn_accept(sb_server_t *server)
     conn->server = server;
     conn->id = ++server->next_conn_id;
     conn->refs = 1;
+    conn->opened_ms = conn->active_ms = uv_now(server->loop);
+    atomic_init(&conn->access_ended, false);
     uv_pipe_init(server->loop, &conn->pipe, 0);
     conn->pipe.data = conn;
     conn->next = server->conns;
@@ -476,17 +903,34 @@ void sb__conn_accept(sb_server_t *server)
         server->conns->prev = conn;
     server->conns = conn;
     server->svc.connections++;
+    conn->unauthenticated = true;
+    server->unauthenticated++;
     if (uv_accept((uv_stream_t *)&server->listener, (uv_stream_t *)&conn->pipe) != 0) {
         conn_close(conn, "accept failed");
         return;
     }
-    if (server->svc.connections > server->cfg.max_connections || server->stopping) {
-        sb_warn("conn %llu: refused: %zu connections is the limit (--max-connections)",
-                (unsigned long long)conn->id, server->cfg.max_connections);
-        conn_close(conn, "over the connection limit");
+    if (server->stopping) {
+        conn_close(conn, "the server is stopping");
         return;
     }
-    sb_info("conn %llu: open", (unsigned long long)conn->id);
+    if (server->fd_connections != 0 && server->svc.connections > server->fd_connections) {
+        sb__log_limited(server, &server->refusals_log, SB_LOG_WARN,
+                        "conn %llu: refused: %zu connections reach the open-files limit (raise "
+                        "LimitNOFILE= or ulimit -n)",
+                        (unsigned long long)conn->id, server->svc.connections - 1);
+        conn_close(conn, "over the open-files limit");
+        return;
+    }
+    if (server->unauthenticated > server->cfg.max_unauthenticated &&
+        !evict_oldest_unauthenticated(server)) {
+        sb__log_limited(server, &server->refusals_log, SB_LOG_WARN,
+                        "conn %llu: refused: %zu connections are waiting to authenticate "
+                        "(--max-unauthenticated)",
+                        (unsigned long long)conn->id, server->cfg.max_unauthenticated);
+        conn_close(conn, "over --max-unauthenticated");
+        return;
+    }
+    sb_debug("conn %llu: open", (unsigned long long)conn->id);
     update_reading(conn);
 }
 
@@ -494,6 +938,10 @@ void sb__conn_stop_reading_all(sb_server_t *server)
 {
     for (sb_conn_t *c = server->conns; c; c = c->next)
         update_reading(c);
+    /* Failed authentications held back are answered now: shutdown waits
+     * for every request in flight, and these are. */
+    if (uv_is_active((uv_handle_t *)&server->held))
+        uv_timer_start(&server->held, held_cb, 0, 0);
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
@@ -524,10 +972,38 @@ void sb__conn_close_all(sb_server_t *server)
     }
 }
 
-void sb__conn_check_stalls(sb_server_t *server, uint64_t now)
+void sb__conn_close_now_all(sb_server_t *server, const char *why)
 {
     for (sb_conn_t *c = server->conns; c; c = c->next)
-        if (!c->closing && c->queued_bytes > 0 &&
-            now - c->stalled_since > server->cfg.write_stall_ms)
+        conn_close(c, why);
+}
+
+void sb__conn_check_timeouts(sb_server_t *server, uint64_t now)
+{
+    const sb_config_t *cfg = &server->cfg;
+    for (sb_conn_t *c = server->conns; c; c = c->next) {
+        if (c->closing)
+            continue;
+        if (c->queued_bytes > 0 && now - c->stalled_since > cfg->write_stall_ms)
             conn_close(c, "it has not read its replies for --write-stall-ms");
+        else if (c->token.role == SB_ROLE_NONE && now - c->opened_ms > cfg->auth_timeout_ms)
+            conn_close(c, "it did not authenticate within --auth-timeout-ms");
+        else if (c->token.role != SB_ROLE_NONE && cfg->idle_timeout_ms > 0 && c->inflight == 0 &&
+                 c->queued_bytes == 0 && now - c->active_ms > cfg->idle_timeout_ms)
+            conn_close(c, "it was idle for --idle-timeout-ms");
+        else if (c->inflight == 0 && now - c->active_ms > 1000)
+            shrink_buffer(c, true);
+    }
+    /* Bursts (a thousand large messages) leave freed memory that glibc
+     * keeps below its trim threshold, scattered where it cannot trim the
+     * top of the heap: hand it back once enough was freed. */
+    if (server->freed_bytes >= TRIM_AFTER_BYTES) {
+        server->freed_bytes = 0;
+        malloc_trim(0);
+    }
+    server->auth_failures_recent /= 2;
+    sb__log_limited_flush(server, &server->refusals_log, SB_LOG_WARN);
+    sb__log_limited_flush(server, &server->slots_log, SB_LOG_WARN);
+    sb__log_limited_flush(server, &server->auth_log, SB_LOG_INFO);
+    sb__log_limited_flush(server, &server->closes_log, SB_LOG_INFO);
 }

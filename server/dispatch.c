@@ -222,7 +222,22 @@ int sb_dispatch_run(sb_call_t *call, const sb_method_t *m, uint32_t msgid, msgpa
     sb_err_t err;
     sb_err_clear(&err);
     int rc = sb_rpc_pack_result_head(&pk, msgid) == 0 ? m->fn(call, &pk, &err) : -ENOMEM;
-    if (rc != 0) {
+    if (rc != 0 && rc != SB_CALL_MORE) {
+        msgpack_sbuffer_clear(out);
+        sb_rpc_pack_error(&pk, msgid, rc, err.message);
+    }
+    return rc;
+}
+
+int sb_dispatch_continue(sb_call_t *call, const sb_method_t *m, uint32_t msgid,
+                         msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    sb_err_t err;
+    sb_err_clear(&err);
+    int rc = m->fn(call, &pk, &err);
+    if (rc != 0 && rc != SB_CALL_MORE) {
         msgpack_sbuffer_clear(out);
         sb_rpc_pack_error(&pk, msgid, rc, err.message);
     }

@@ -45,6 +45,8 @@ enum {
     SB_E_LAYOUT_IN_USE,
     SB_E_EVENT_IGNORED,
     SB_E_DISK_FULL,
+    SB_E_REPLY_TOO_LARGE,
+    SB_E_CONNECTION_LIMIT,
 };
 
 /*
@@ -112,7 +114,12 @@ enum {
       "The Call Center's adapter does not map this event; see the adapter's README for its events.") \
     X(DISK_FULL, SB_E_DISK_FULL, 36,                                                               \
       "The disk (or quota) that holds the data directory is full; free space there, nothing of "  \
-      "this write was stored.")
+      "this write was stored.")                                                                   \
+    X(REPLY_TOO_LARGE, SB_E_REPLY_TOO_LARGE, 37,                                                   \
+      "The reply would pass the server's reply size limit; ask for less (a smaller batch or page).") \
+    X(CONNECTION_LIMIT, SB_E_CONNECTION_LIMIT, 38,                                                 \
+      "Every connection slot open to this token is taken; close a connection or ask the admin "    \
+      "to raise --max-connections.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

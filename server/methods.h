@@ -59,7 +59,20 @@ typedef struct sb_call {
     void *prep;
     void (*prep_free)(void *prep);
     bool prep_only; /* set by prepare: nothing to write, the run only answers (a dry run) */
+    /* Set by a write that ends access, acted on once it is durable: every
+     * connection holding that token (or a token of that org) is closed.
+     * [borrowed: the call's zone] */
+    const char *ended_token_id;
+    const char *ended_org;
+    /* For a method that works in slices (returns SB_CALL_MORE): where the
+     * next slice starts. 0 on the first call. */
+    size_t cursor;
 } sb_call_t;
+
+/* A method's return value asking to be called again on a later turn of the
+ * event loop, so that one request cannot hold the loop for long: it has
+ * packed part of its result and will pack the rest. Reads only. */
+#define SB_CALL_MORE 1
 
 typedef int (*sb_method_fn)(sb_call_t *call, msgpack_packer *pk, sb_err_t *err);
 
@@ -149,6 +162,14 @@ int sb_dispatch_check(sb_call_t *call, const char *method, const sb_method_t **o
  * first): the result, or the error. Returns the method's code.
  */
 int sb_dispatch_run(sb_call_t *call, const sb_method_t *m, uint32_t msgid, msgpack_sbuffer *out);
+
+/**
+ * Runs the next slice of `m` after sb_dispatch_run (or this) returned
+ * SB_CALL_MORE, packing on after what `out` holds; on an error, `out` is
+ * replaced by the error response. Returns SB_CALL_MORE again, 0, or the code.
+ */
+int sb_dispatch_continue(sb_call_t *call, const sb_method_t *m, uint32_t msgid,
+                         msgpack_sbuffer *out);
 
 /** The table slices, one per namespace file. */
 typedef struct sb_method_slice {

@@ -68,6 +68,8 @@ static int org_delete(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     int rc =
         sb_store_org_delete(call->svc->store, call->org, sb_arg_bool(call, "force", false), err);
+    if (rc == 0)
+        call->ended_org = call->org; /* its tokens are gone: so are their connections */
     return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "deleted", call->org) : rc;
 }
 
@@ -153,7 +155,8 @@ static const sb_method_t methods[] = {
      "INVALID_ARGUMENT"},
     {"org.delete",
      "Deletes an org. Refused while it has Call Centers unless forced; a forced delete removes "
-     "every record and token of that org and nothing else.",
+     "every record and token of that org and nothing else. Every connection of the org's tokens "
+     "is closed as soon as the delete is durable, before this reply is sent.",
      SB_ROLE_ADMIN,
      true,
      true,

@@ -86,6 +86,8 @@ static int token_revoke(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
                           "The admin token is not revoked through the API: delete admin.token in "
                           "the data directory and restart the server to make a new one.");
     int rc = sb_store_token_revoke(call->svc->store, id, err);
+    if (rc == 0)
+        call->ended_token_id = id; /* its connections close once this is durable */
     return rc == 0 ? msgpack_pack_map(pk, 1) | sb_pack_kv_str(pk, "revoked", id) : rc;
 }
 
@@ -93,15 +95,16 @@ static int token_revoke(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 
 static const sb_method_t methods[] = {
     {"token.authenticate",
-     "Proves who the connection is; every other method needs it first. Three failures close the "
-     "connection.",
+     "Proves who the connection is; every other method needs it first. A failure is answered "
+     "after a delay that doubles with each one (from 250 ms); three close the connection. Refused "
+     "with CONNECTION_LIMIT when every slot open to the token is taken.",
      SB_ROLE_NONE,
      false,
      false,
      token_authenticate,
      {{"token", SB_ARG_STRING, true, "the token, as shown when it was created"}},
      RECORD,
-     "UNAUTHENTICATED"},
+     "UNAUTHENTICATED CONNECTION_LIMIT"},
     {"token.create",
      "Creates an org-scoped token. The token is in the result and nowhere else: only its hash "
      "is stored.",
@@ -124,7 +127,8 @@ static const sb_method_t methods[] = {
      "{tokens: [" RECORD "]}",
      ""},
     {"token.revoke",
-     "Revokes a token: connections that used it keep working until they close.",
+     "Revokes a token. Every connection authenticated with it is closed as soon as the revocation "
+     "is durable, before this reply is sent; none of its requests is served after.",
      SB_ROLE_ADMIN,
      true,
      false,

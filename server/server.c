@@ -1,9 +1,11 @@
 #include "server.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,7 +23,12 @@ static void on_connection(uv_stream_t *listener, int status)
 {
     sb_server_t *server = listener->data;
     if (status != 0) {
-        sb_warn("accept: %s", uv_strerror(status));
+        /* EMFILE: libuv closes the waiting connection for us; this can
+         * come as fast as clients connect. */
+        sb__log_limited(server, &server->refusals_log, SB_LOG_WARN,
+                        "a connection was refused: %s (open files: see the limit logged at "
+                        "start)",
+                        uv_strerror(status));
         return;
     }
     sb__conn_accept(server);
@@ -30,7 +37,7 @@ static void on_connection(uv_stream_t *listener, int status)
 static void ticker_cb(uv_timer_t *timer)
 {
     sb_server_t *server = timer->data;
-    sb__conn_check_stalls(server, uv_now(server->loop));
+    sb__conn_check_timeouts(server, uv_now(server->loop));
     /* Readers in other processes (libswitchboard-index) may die mid-check:
      * their slots would pin old pages, and the file would only grow. */
     int freed = sb_store_readers_check(server->svc.store);
@@ -50,6 +57,7 @@ static void finish_shutdown(sb_server_t *server)
     uv_close((uv_handle_t *)&server->sigterm, NULL);
     uv_close((uv_handle_t *)&server->sigint, NULL);
     uv_close((uv_handle_t *)&server->ticker, NULL);
+    sb__conn_handles_close(server);
     sb_writer_stop(server->writer);
     server->writer = server->svc.writer = NULL;
 }
@@ -61,6 +69,20 @@ void sb__server_request_done(sb_server_t *server)
         finish_shutdown(server);
 }
 
+/* Draining took too long (a client that does not read its replies keeps
+ * its connection's shutdown waiting): close what is left, and stop. */
+static void drain_cb(uv_timer_t *timer)
+{
+    sb_server_t *server = timer->data;
+    size_t open = server->svc.connections;
+    sb_warn("stopping: %zu connection(s) still open after --drain-timeout-ms (%zu ms); closing "
+            "them, unread replies dropped",
+            open, server->cfg.drain_timeout_ms);
+    sb__conn_close_now_all(server, "the server is stopping and its drain deadline passed");
+    if (server->inflight == 0)
+        finish_shutdown(server);
+}
+
 static void signal_cb(uv_signal_t *handle, int signum)
 {
     sb_server_t *server = handle->data;
@@ -69,10 +91,56 @@ static void signal_cb(uv_signal_t *handle, int signum)
     sb_info("%s: stopping: no new connections or requests; finishing %zu in flight",
             signum == SIGTERM ? "SIGTERM" : "SIGINT", server->inflight);
     server->stopping = true;
+    /* The deadline does not keep the loop running by itself: once every
+     * connection is closed, the server stops without waiting for it. */
+    uv_timer_start(&server->drain, drain_cb, server->cfg.drain_timeout_ms, 0);
+    uv_unref((uv_handle_t *)&server->drain);
     uv_close((uv_handle_t *)&server->listener, NULL);
     sb__conn_stop_reading_all(server);
     if (server->inflight == 0)
         finish_shutdown(server);
+}
+
+/* Every connection is a file descriptor: raise the soft limit to the hard
+ * one, so that --max-connections fits where the system allows it, and say
+ * so when it does not. */
+static void raise_open_files(sb_server_t *server)
+{
+    const sb_config_t *cfg = &server->cfg;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = old;
+    }
+    /* Past the files already open (the store, the plugins, the log) and
+     * some room for what opens later (plugin children's sockets after a
+     * restart, a backup's files), connections are refused with a log line
+     * before accept() itself fails, which libuv handles without a word. */
+    size_t open_now = 64; /* when /proc cannot say */
+    DIR *fds = opendir("/proc/self/fd");
+    if (fds != NULL) {
+        open_now = 0;
+        while (readdir(fds) != NULL)
+            open_now++;
+        closedir(fds);
+    }
+    size_t reserve = open_now + 32;
+    if (rl.rlim_cur != RLIM_INFINITY)
+        server->fd_connections = rl.rlim_cur > reserve ? (size_t)rl.rlim_cur - reserve : 1;
+    size_t need = cfg->max_connections + cfg->max_unauthenticated + reserve;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        sb_warn("the open-files limit is %llu, and --max-connections %zu with "
+                "--max-unauthenticated %zu need about %zu: connections past it are refused "
+                "(raise LimitNOFILE= or ulimit -n, or lower --max-connections)",
+                (unsigned long long)rl.rlim_cur, cfg->max_connections, cfg->max_unauthenticated,
+                need);
+    else
+        sb_info("open files: up to %llu (%zu open at start): room for %zu connections",
+                (unsigned long long)rl.rlim_cur, open_now, server->fd_connections);
 }
 
 /* The socket's directory must be the server's own unless the operator chose
@@ -224,6 +292,10 @@ int sb_server_run(const sb_config_t *cfg)
     uv_timer_init(server->loop, &server->ticker);
     server->ticker.data = server;
     uv_timer_start(&server->ticker, ticker_cb, 1000, 1000);
+    uv_timer_init(server->loop, &server->drain);
+    server->drain.data = server;
+    sb__conn_handles_init(server);
+    raise_open_files(server);
 
     char token_path[PATH_MAX];
     sb_path_join(token_path, sizeof(token_path), cfg->data_dir, SB_ADMIN_TOKEN_NAME);
@@ -236,6 +308,8 @@ int sb_server_run(const sb_config_t *cfg)
     sb_info("try: sbctl%s%s server info",
             strcmp(default_socket, cfg->socket_path) ? " --socket " : "",
             strcmp(default_socket, cfg->socket_path) ? cfg->socket_path : "");
+    uv_run(server->loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&server->drain, NULL);
     uv_run(server->loop, UV_RUN_DEFAULT);
     unlink(cfg->socket_path);
     sb_info("stopped cleanly");

@@ -101,9 +101,41 @@ static void bad_flags_are_refused(void **state)
     assert_int_equal(action, SB_CONFIG_HELP);
 }
 
+static void connection_limits_hold_together(void **state)
+{
+    (void)state;
+    sb_config_t cfg;
+    sb_config_action_t action;
+    sb_err_t err;
+    const char *none[] = {"switchboardd"};
+    assert_rc(parse(&cfg, 1, none, &action, &err), 0, err);
+    assert_int_equal(cfg.admin_reserved_connections, 2);
+    assert_int_equal(cfg.max_preauth_bytes, 4096);
+    assert_int_equal(cfg.auth_timeout_ms, 10000);
+    assert_int_equal(cfg.idle_timeout_ms, 600000);
+    assert_int_equal(cfg.drain_timeout_ms, 10000);
+    assert_int_equal(sb_config_reply_max(&cfg), (16 << 20) - (1 << 20));
+    /* 0 turns the idle limit off, and reserves nothing for the admin. */
+    const char *zeros[] = {"switchboardd", "--idle-timeout-ms", "0", "--admin-reserved-connections",
+                           "0"};
+    assert_rc(parse(&cfg, 5, zeros, &action, &err), 0, err);
+    assert_int_equal(cfg.idle_timeout_ms, 0);
+    /* ...but a deadline of 0 would close every connection at once. */
+    const char *deadline[] = {"switchboardd", "--auth-timeout-ms", "0"};
+    assert_rc(parse(&cfg, 3, deadline, &action, &err), -EINVAL, err);
+    const char *reserved[] = {"switchboardd", "--max-connections", "2",
+                              "--admin-reserved-connections", "2"};
+    assert_rc(parse(&cfg, 5, reserved, &action, &err), -EINVAL, err);
+    assert_non_null(strstr(err.message, "--admin-reserved-connections"));
+    const char *preauth[] = {"switchboardd", "--max-preauth-bytes", "2M"};
+    assert_rc(parse(&cfg, 3, preauth, &action, &err), -EINVAL, err);
+    assert_non_null(strstr(err.message, "--max-preauth-bytes"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(connection_limits_hold_together),
         cmocka_unit_test(defaults_work_with_no_flags),
         cmocka_unit_test(flags_win_over_the_file),
         cmocka_unit_test(bad_flags_are_refused),
