@@ -56,9 +56,12 @@ static int plugin_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         const char *reason = p->loaded ? p->description : p->reason;
         const char *failure = p->last_failure[0] ? p->last_failure : NULL;
         if (!admin) {
+            /* An adapter is shared by every org: its restarts and last
+             * failure may tell of another tenant's calls, so only the
+             * admin sees them. */
+            failure = NULL;
             reason = without_path(call, without_path(call, reason, runner), dir);
-            failure = without_path(call, without_path(call, failure, runner), dir);
-            if ((reason == NULL && !p->loaded) || (failure == NULL && p->last_failure[0])) {
+            if (reason == NULL && !p->loaded) {
                 rc = -ENOMEM;
                 break;
             }
@@ -72,8 +75,8 @@ static int plugin_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
               sb_pack_kv_str(pk, "state", p->loaded ? "loaded" : "refused") |
               sb_pack_kv_str(pk, "check", p->loaded ? NULL : p->check) |
               sb_pack_kv_str(pk, "reason", reason) |
-              sb_pack_kv_bool(pk, "available", p->available) |
-              sb_pack_kv_uint(pk, "restarts", p->restarts) |
+              sb_pack_kv_bool(pk, "available", p->available) | sb_pack_str(pk, "restarts") |
+              (admin ? msgpack_pack_uint32(pk, p->restarts) : msgpack_pack_nil(pk)) |
               sb_pack_kv_str(pk, "last_failure", failure);
     }
     free(rows);
@@ -140,7 +143,8 @@ static const sb_method_t methods[] = {
      "the failed check (major, minor, size, entry_points, name, symbol, open, init, render, "
      "isolation, duplicate) "
      "or nil, reason: the refusal, or the adapter's description, available: false while an "
-     "isolated adapter's process is down, restarts, last_failure}]}",
+     "isolated adapter's process is down, restarts and last_failure (nil for an org's token: an "
+     "adapter is shared by every org)}]}",
      ""},
     {"plugin.reload",
      "Loads the plugin directory again: new files are loaded, removed ones unloaded once no call "
