@@ -28,7 +28,7 @@
 
 #include "client.h"
 #include "dataset.h"
-#include "rpc.h"
+#include "message.h"
 #include "switchboard/index.h"
 
 typedef struct options {
@@ -44,7 +44,7 @@ __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "sbbench: ");
-    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): a false positive, see server/error.c
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): a false positive, see core/error.c
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);

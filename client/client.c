@@ -6,8 +6,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "rpc.h"
-#include "rpc_frame.h"
+#include "frame.h"
+#include "message.h"
 
 int sb_client_connect(sb_client_t *c, const char *path, sb_err_t *err)
 {

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rpc.h"
+#include "pack.h"
 #include "utf8.h"
 
 static const char *const type_names[SB_CALL_TYPES] = {"inbound", "outbound", "internal"};

@@ -12,7 +12,6 @@
 
 #include "callcenter.h"
 #include "records.h"
-#include "store.h"
 
 /** Appends the encoding of `org` to `buf`. Returns 0 or -ENOMEM. */
 int sb_codec_encode_org(const sb_org_t *org, msgpack_sbuffer *buf);

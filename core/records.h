@@ -1,5 +1,5 @@
 #pragma once
-/* The small fixed-size records of the store: orgs and users. */
+/* The small fixed-size records of the store: orgs, users and access tokens. */
 
 #include <stdint.h>
 
@@ -22,3 +22,25 @@ typedef struct sb_user {
     char name[SB_USER_NAME_MAX + 1];       /* UTF-8 */
     char profile[SB_PROFILE_NAME_MAX + 1]; /* UTF-8, may be empty */
 } sb_user_t;
+
+/* ---- access tokens ----------------------------------------------------- */
+
+typedef enum sb_role {
+    SB_ROLE_NONE = 0,
+    SB_ROLE_READ_ONLY = 1, /* reads one org */
+    SB_ROLE_ORG_ADMIN = 2, /* reads and changes one org */
+    SB_ROLE_ADMIN = 3,     /* every org, and the server itself */
+} sb_role_t;
+
+#define SB_TOKEN_HASH_BYTES 32
+#define SB_TOKEN_ID_MAX 32
+#define SB_TOKEN_LABEL_MAX 128
+
+/** What the store keeps of a token: never the token itself, only its hash (the key). */
+typedef struct sb_token_record {
+    char id[SB_TOKEN_ID_MAX + 1]; /* public handle, for listing and revoking */
+    char org[SB_ORG_ID_MAX + 1];  /* "" for an admin token */
+    sb_role_t role;
+    char label[SB_TOKEN_LABEL_MAX + 1]; /* free text: who or what uses it */
+    int64_t created_ms;
+} sb_token_record_t;

@@ -2,7 +2,7 @@
 /*
  * Contacts (the records a call can be tied to) and voice calls (the record
  * a call leaves), as the store keeps them, and the events that change a
- * voice call. How events combine (store_voicecall.c): every event is applied
+ * voice call. How events combine (store/voicecall.c): every event is applied
  * so that order and repetition do not matter for what is recorded. A
  * repeated vendor call key is the same call; a time already set is kept
  * (the earliest wins); transcript segments are ordered by their time and

@@ -3,7 +3,7 @@
  * server's data directory, read-only, in the caller's process.
  *
  * It reads what the server's sb_store_softphone_check reads, in the same
- * order (server/store_view.c): the membership (user_cc: Call Center id and
+ * order (server/store/view.c): the membership (user_cc: Call Center id and
  * profile), then the view of that pair (views: softphone_view.h), and for
  * non-members the users and orgs tables to tell the reasons apart. The
  * view's bytes are copied into the answer, so that the read transaction
@@ -80,7 +80,7 @@ __attribute__((format(printf, 3, 4))) static void say(char *why, size_t cap, con
         return;
     va_list ap;
     va_start(ap, fmt);
-    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): a false positive, see server/error.c
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): a false positive, see core/error.c
     vsnprintf(why, cap, fmt, ap);
     va_end(ap);
 }

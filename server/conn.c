@@ -39,8 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
 #include "log.h"
-#include "rpc_frame.h"
 #include "server_internal.h"
 
 #define READ_CHUNK ((size_t)64 << 10)

@@ -15,8 +15,8 @@
 #include "log.h"
 #include "paths.h"
 #include "plugin_host.h"
+#include "renders.h"
 #include "server_internal.h"
-#include "softphone.h"
 #include "token.h"
 
 static void on_connection(uv_stream_t *listener, int status)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rpc.h"
+#include "pack.h"
 #include "store_internal.h"
 #include "voicecall.h"
 

@@ -385,26 +385,6 @@ int sb_voicecall_pack(msgpack_packer *pk, const sb_voicecall_t *call);
 
 /* ---- access tokens ----------------------------------------------------- */
 
-typedef enum sb_role {
-    SB_ROLE_NONE = 0,
-    SB_ROLE_READ_ONLY = 1, /* reads one org */
-    SB_ROLE_ORG_ADMIN = 2, /* reads and changes one org */
-    SB_ROLE_ADMIN = 3,     /* every org, and the server itself */
-} sb_role_t;
-
-#define SB_TOKEN_HASH_BYTES 32
-#define SB_TOKEN_ID_MAX 32
-#define SB_TOKEN_LABEL_MAX 128
-
-/** What the store keeps of a token: never the token itself, only its hash (the key). */
-typedef struct sb_token_record {
-    char id[SB_TOKEN_ID_MAX + 1]; /* public handle, for listing and revoking */
-    char org[SB_ORG_ID_MAX + 1];  /* "" for an admin token */
-    sb_role_t role;
-    char label[SB_TOKEN_LABEL_MAX + 1]; /* free text: who or what uses it */
-    int64_t created_ms;
-} sb_token_record_t;
-
 /**
  * Stores `rec` under `hash`. An org-scoped token's org must exist (-ENOENT).
  * Replaces a record with the same hash.

@@ -1,7 +1,7 @@
 #pragma once
 /*
- * Shared between the store's files (store.c, store_org.c, store_callcenter.c,
- * store_user.c, store_member.c) and nobody else: this is where LMDB lives.
+ * Shared between the store's files (store.c, org.c, callcenter.c,
+ * user.c, member.c, ...) and nobody else: this is where LMDB lives.
  *
  * Databases (all keys begin with the org id; the org id never holds a NUL,
  * so "acme\0" can never be a prefix of another org's keys):
@@ -156,7 +156,7 @@ int sb__token_delete_org(sb_store_t *store, MDB_txn *txn, const char *org);
 /** Deletes every key of `dbi` that starts with `prefix`. */
 int sb__del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix);
 
-/* ---- softphone views (store_view.c) and layouts (store_layout.c) ---- */
+/* ---- softphone views (store/view.c) and layouts (store/layout.c) ---- */
 
 /** Makes the view of (cc, profile) unless it exists. */
 int sb__view_ensure(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *cc,

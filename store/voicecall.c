@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pack.h"
 #include "record_codec.h"
-#include "rpc.h"
 #include "store_internal.h"
 #include "voicecall.h"
 

@@ -35,7 +35,7 @@ static void ok(const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     printf("  ok    ");
-    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see server/error.c
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see core/error.c
     vprintf(fmt, ap);
     va_end(ap);
     printf("\n");
@@ -47,7 +47,7 @@ static void bad(const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     printf("  FAIL  ");
-    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see server/error.c
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see core/error.c
     vprintf(fmt, ap);
     va_end(ap);
     printf("\n");

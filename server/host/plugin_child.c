@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "log.h"
-#include "rpc.h"
-#include "rpc_frame.h"
+#include "message.h"
 
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 30000

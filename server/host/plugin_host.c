@@ -11,9 +11,9 @@
 #include <time.h>
 
 #include "log.h"
+#include "message.h"
 #include "plugin_child.h"
 #include "record_codec.h"
-#include "rpc.h"
 #include "switchboard/adapter.h"
 #include "utf8.h"
 

@@ -1,4 +1,4 @@
-#include "softphone.h"
+#include "renders.h"
 
 #include <pthread.h>
 #include <sodium.h>

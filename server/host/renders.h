@@ -1,7 +1,7 @@
 #pragma once
 /*
  * The adapters' part of the softphone check. The store computes each
- * softphone view when something it depends on is written (store_view.c),
+ * softphone view when something it depends on is written (store/view.c),
  * inside the write's transaction on the writer thread. Adapter code never
  * runs there: an adapter that hangs until its deadline would hold every
  * tenant's writes. Instead the adapter renders a Call Center ahead of the

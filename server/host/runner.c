@@ -11,11 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "log.h"
+#include "message.h"
 #include "plugin_host.h"
 #include "record_codec.h"
-#include "rpc.h"
-#include "rpc_frame.h"
 
 #define CHANNEL 3
 #define MAX_REQUEST (16 << 20)

@@ -8,7 +8,7 @@
 #include "methods.h"
 #include "plugin_host.h"
 #include "record_codec.h"
-#include "softphone.h"
+#include "renders.h"
 
 int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc)
 {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "methods.h"
-#include "softphone.h"
+#include "renders.h"
 
 /*
  * A Call Center named by id (it starts with a digit: 04v...) or by internal

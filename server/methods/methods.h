@@ -15,7 +15,7 @@
 
 #include "config.h"
 #include "error.h"
-#include "rpc.h"
+#include "message.h"
 #include "store.h"
 
 /** What every method can see of the server. [borrowed: for the server's lifetime] */

@@ -5,7 +5,7 @@
 
 #include "methods.h"
 #include "plugin_host.h"
-#include "softphone.h"
+#include "renders.h"
 
 /*
  * `text` with every occurrence of `path` replaced by "<plugin dir>", in the

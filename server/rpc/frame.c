@@ -1,4 +1,4 @@
-#include "rpc_frame.h"
+#include "frame.h"
 
 #include <errno.h>
 #include <sys/socket.h>

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "pack.h"
 
 #define SB_RPC_REQUEST 0
 #define SB_RPC_RESPONSE 1
@@ -41,20 +42,3 @@ int sb_rpc_pack_result_head(msgpack_packer *pk, uint32_t msgid);
 
 /** Packs a whole error response [1, msgid, {code, name, message}, nil]. */
 int sb_rpc_pack_error(msgpack_packer *pk, uint32_t msgid, int code, const char *message);
-
-/* ---- reading helpers ---------------------------------------------------- */
-
-/** The value of `key` in map `map`, or NULL (also when it is nil, or map is not a map). */
-const msgpack_object *sb_obj_get(const msgpack_object *map, const char *key);
-/** Copies string `obj` into buf; -1 when it is not a string, holds a NUL, or does not fit. */
-int sb_obj_copy_str(const msgpack_object *obj, char *buf, size_t cap);
-
-/* ---- packing helpers ---------------------------------------------------- */
-
-/** Packs a NUL-terminated string. */
-int sb_pack_str(msgpack_packer *pk, const char *s);
-/** Packs a key and a string value; a NULL value packs nil. */
-int sb_pack_kv_str(msgpack_packer *pk, const char *key, const char *value);
-int sb_pack_kv_int(msgpack_packer *pk, const char *key, int64_t value);
-int sb_pack_kv_uint(msgpack_packer *pk, const char *key, uint64_t value);
-int sb_pack_kv_bool(msgpack_packer *pk, const char *key, bool value);

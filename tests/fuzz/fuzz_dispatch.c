@@ -30,7 +30,7 @@
 
 #include "methods.h"
 #include "plugin_host.h"
-#include "softphone.h"
+#include "renders.h"
 #include "token.h"
 #include "writer.h"
 

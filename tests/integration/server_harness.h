@@ -1,7 +1,7 @@
 #pragma once
 /*
  * Runs a real switchboardd on a temporary data directory for a test, and
- * talks to it with the real client (tools/sbctl/client.h) or raw bytes.
+ * talks to it with the real client (client/client.h) or raw bytes.
  */
 
 #include <stdbool.h>

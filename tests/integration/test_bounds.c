@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rpc.h"
+#include "message.h"
 #include "server_harness.h"
 
 static sb_harness_t server;

@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rpc.h"
+#include "message.h"
 #include "server_harness.h"
 
 #define MAX_WRITERS 16

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rpc.h"
+#include "message.h"
 #include "server_harness.h"
 
 static double now_s(void)

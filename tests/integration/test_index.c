@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rpc.h"
+#include "message.h"
 #include "server_harness.h"
 #include "switchboard/index.h"
 

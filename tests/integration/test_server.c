@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frame.h"
+#include "message.h"
 #include "methods.h"
-#include "rpc.h"
-#include "rpc_frame.h"
 #include "server_harness.h"
 
 /* ---- what each method was seen doing ----------------------------------------- */

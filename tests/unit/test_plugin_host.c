@@ -8,7 +8,7 @@
 
 #include "definition.h"
 #include "plugin_host.h"
-#include "softphone.h"
+#include "renders.h"
 
 /* A plugin directory holding copies of the named mock plugins. */
 static char *plugin_dir(const char *const *names)

@@ -4,7 +4,7 @@
 #include <msgpack.h>
 #include <string.h>
 
-#include "rpc_frame.h"
+#include "frame.h"
 
 static void every_prefix_needs_more_and_the_whole_is_complete(void **state)
 {

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "csv_rows.h"
-#include "rpc.h"
+#include "message.h"
 #include "sbctl.h"
 
 static void progress(size_t done, size_t total)

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "message.h"
 #include "methods.h"
 #include "paths.h"
-#include "rpc.h"
 #include "sbctl.h"
 #include "version.h"
 
