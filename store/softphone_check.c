@@ -16,14 +16,6 @@
 
 _Static_assert(SB_KEY_MAX >= SB_ORG_ID_MAX + 1 + SB_SFID_LEN, "a membership's key fits");
 
-int sb_softphone_org_init(sb_softphone_org_t *org, const char *id)
-{
-    org->id = id;
-    org->rc = sb_org_id_check(id, NULL);
-    org->len = org->rc == 0 ? strlen(id) : 0;
-    return org->rc;
-}
-
 static int get_view(MDB_txn *txn, const sb_softphone_tables_t *tables, const MDB_val *key,
                     MDB_val *view)
 {
