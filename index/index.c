@@ -2,17 +2,21 @@
  * libswitchboard-index (abi/switchboard/index.h): the softphone check on a
  * server's data directory, read-only, in the caller's process.
  *
- * It reads what the server's sb_store_softphone_check reads, in the same
- * order (server/store/view.c): the membership (user_cc: Call Center id and
- * profile), then the view of that pair (views: softphone_view.h), and for
- * non-members the users and orgs tables to tell the reasons apart. The
- * view's bytes are copied into the answer, so that the read transaction
- * ends with the check and the answer outlives it.
+ * The check itself is the server's: sb_softphone_check_txn
+ * (store/softphone_check.c), linked in statically, decides which reason a
+ * user gets and reads the tables in the server's order. This file keeps
+ * what belongs to a reader in another process: its own read-only
+ * environment and table handles, the schema check at open, a read
+ * transaction per reader renewed for each check or batch, adoption of a map
+ * the server grew, and a cache of the views a snapshot found. The view's
+ * bytes are copied into the answer, so that the read transaction ends with
+ * the check and the answer outlives it.
  *
  * Hot path: a transaction renew and reset (reader-table writes in shared
- * memory, no system call), two B-tree look-ups, one copy. Nothing is
- * allocated. A shared rwlock guards the map against adoption of a grown map
- * by another thread; uncontended, it is two atomic operations.
+ * memory, no system call), two B-tree look-ups (the second usually a probe
+ * of the cache), one copy. Nothing is allocated. A shared rwlock guards the
+ * map against adoption of a grown map by another thread; uncontended, it is
+ * two atomic operations.
  */
 #include "switchboard/index.h"
 
@@ -28,14 +32,21 @@
 
 #include "callcenter.h"
 #include "sfid.h"
+#include "softphone_check.h"
 #include "softphone_view.h"
+#include "store.h"
 
 #define SB_INDEX_API __attribute__((visibility("default")))
 
 /* The answer's reason codes are the server's: one table of names. */
 _Static_assert((int)SB_INDEX_ADAPTER_REFUSED == (int)SB_SOFTPHONE_ADAPTER_REFUSED,
                "sb_index_reason follows sb_softphone_reason_t");
-_Static_assert(SB_INDEX_SCHEMA_VERSION == 2, "the view and membership layout read here");
+_Static_assert(SB_INDEX_SCHEMA_VERSION == SB_STORE_SCHEMA_VERSION,
+               "the library reads the schema the store writes");
+/* The check writes into the answer's own arrays. */
+_Static_assert(sizeof(((sb_index_answer *)0)->user) == SB_SFID_LEN + 1, "user");
+_Static_assert(sizeof(((sb_index_answer *)0)->profile) == SB_PROFILE_NAME_MAX + 1, "profile");
+_Static_assert(sizeof(((sb_index_answer *)0)->adapter_url) == SB_VIEW_URL_MAX, "adapter_url");
 
 struct sb_index {
     MDB_env *env;
@@ -54,7 +65,8 @@ struct sb_index {
  * so the second look-up of a check becomes a probe here. Any commit or
  * remap starts a new epoch, which empties the cache at once.
  */
-#define VIEW_CACHE_SLOTS 1024 /* a power of two */
+#define VIEW_CACHE_BITS 10
+#define VIEW_CACHE_SLOTS (1u << VIEW_CACHE_BITS)
 #define VIEW_CACHE_KEY_MAX 120
 
 typedef struct cached_view {
@@ -67,11 +79,12 @@ typedef struct cached_view {
 
 struct sb_index_reader {
     sb_index *index;
-    MDB_txn *txn;         /* reset between checks: it pins no pages while idle */
-    size_t snapshot;      /* the transaction id the cache was filled in */
-    uint64_t remaps;      /* the index's remap count then */
-    uint64_t epoch;       /* of the cache; 0 is never valid */
-    cached_view_t *cache; /* VIEW_CACHE_SLOTS */
+    MDB_txn *txn;                 /* reset between checks: it pins no pages while idle */
+    sb_softphone_tables_t tables; /* the index's handles, and this reader's cache */
+    size_t snapshot;              /* the transaction id the cache was filled in */
+    uint64_t remaps;              /* the index's remap count then */
+    uint64_t epoch;               /* of the cache; 0 is never valid */
+    cached_view_t *cache;         /* VIEW_CACHE_SLOTS */
 };
 
 __attribute__((format(printf, 3, 4))) static void say(char *why, size_t cap, const char *fmt, ...)
@@ -197,6 +210,56 @@ SB_INDEX_API void sb_index_close(sb_index *index)
     free(index);
 }
 
+/*
+ * The slot of a view's key. Eight bytes at a time, each folded in with a
+ * multiply and a shift, then a final mix whose top bits pick the slot: a
+ * key is some 40 bytes (org, Call Center id, profile), and a byte at a time
+ * (FNV-1a, as before) cost more than the rest of the probe.
+ */
+static size_t cache_slot(const void *key, size_t len)
+{
+    const unsigned char *p = key;
+    uint64_t h = len * 0x9e3779b97f4a7c15ULL, w;
+    for (; len >= sizeof(w); p += sizeof(w), len -= sizeof(w)) {
+        memcpy(&w, p, sizeof(w));
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    for (size_t i = 0; i < len; i++)
+        w |= (uint64_t)p[i] << (8 * i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 29;
+    return (size_t)(h >> (64 - VIEW_CACHE_BITS));
+}
+
+/*
+ * The check's look-up of a view (sb_softphone_view_get_fn): from the cache
+ * when this snapshot already found it. The epoch is the reader's, set by
+ * begin() for the snapshot the check runs in.
+ */
+static int find_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key, MDB_val *out)
+{
+    sb_index_reader *reader = ctx;
+    cached_view_t *slot = &reader->cache[cache_slot(key->mv_data, key->mv_size)];
+    if (slot->epoch == reader->epoch && slot->key_len == key->mv_size &&
+        memcmp(slot->key, key->mv_data, key->mv_size) == 0) {
+        out->mv_data = (void *)slot->data;
+        out->mv_size = slot->len;
+        return 0;
+    }
+    MDB_val k = *key;
+    int rc = mdb_get(txn, views, &k, out);
+    if (rc == 0 && key->mv_size <= VIEW_CACHE_KEY_MAX) {
+        slot->epoch = reader->epoch;
+        slot->key_len = (uint32_t)key->mv_size;
+        memcpy(slot->key, key->mv_data, key->mv_size);
+        slot->data = out->mv_data;
+        slot->len = out->mv_size;
+    }
+    return rc;
+}
+
 /* The server grew the map past ours: take its size. No read of this process
  * may run meanwhile, hence the exclusive lock. */
 static int adopt_grown_map(sb_index *index)
@@ -215,6 +278,12 @@ SB_INDEX_API int sb_index_reader_open(sb_index *index, sb_index_reader **out)
     if (reader == NULL)
         return SB_INDEX_ENOMEM;
     reader->index = index;
+    reader->tables = (sb_softphone_tables_t){.orgs = index->orgs,
+                                             .users = index->users,
+                                             .user_cc = index->user_cc,
+                                             .views = index->views,
+                                             .get_view = find_view,
+                                             .get_view_ctx = reader};
     reader->cache = calloc(VIEW_CACHE_SLOTS, sizeof(*reader->cache));
     if (reader->cache == NULL) {
         free(reader);
@@ -291,15 +360,15 @@ static void finish(sb_index_reader *reader)
     pthread_rwlock_unlock(&reader->index->remap);
 }
 
-/* Clears what a previous use of the answer left, without touching record[]. */
+/* Sets the reason and clears the fields a view fills: what a previous use
+ * of the answer left. user, profile, adapter_url and record[] are the
+ * check's, written in place. */
 static void answer_reset(sb_index_answer *a, sb_index_reason reason)
 {
-    a->softphone = 0;
+    a->softphone = reason == SB_INDEX_OK;
     a->reason = reason;
     a->reason_name = sb_softphone_reason_name((sb_softphone_reason_t)reason);
-    a->profile[0] = '\0';
     a->callcenter_id = a->internal_name = a->display_name = a->adapter = "";
-    a->adapter_url[0] = '\0';
     a->softphone_height = a->softphone_width = 0;
     a->compatibility_mode = "";
     a->layout_name = "";
@@ -310,119 +379,57 @@ static void answer_reset(sb_index_answer *a, sb_index_reason reason)
     a->record_len = 0;
 }
 
-/* The view at `key`: from the cache when this snapshot already found it. */
-static int find_view(sb_index_reader *reader, const MDB_val *key, MDB_val *out)
+/* The library's code for a code of sb_softphone_check_txn. */
+static int index_rc(int rc)
 {
-    uint64_t hash = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < key->mv_size; i++)
-        hash = (hash ^ ((const unsigned char *)key->mv_data)[i]) * 1099511628211ULL;
-    cached_view_t *slot = &reader->cache[hash & (VIEW_CACHE_SLOTS - 1)];
-    if (slot->epoch == reader->epoch && slot->key_len == key->mv_size &&
-        memcmp(slot->key, key->mv_data, key->mv_size) == 0) {
-        out->mv_data = (void *)slot->data;
-        out->mv_size = slot->len;
-        return 0;
-    }
-    MDB_val k = *key;
-    int rc = mdb_get(reader->txn, reader->index->views, &k, out);
-    if (rc == 0 && key->mv_size <= VIEW_CACHE_KEY_MAX) {
-        slot->epoch = reader->epoch;
-        slot->key_len = (uint32_t)key->mv_size;
-        memcpy(slot->key, key->mv_data, key->mv_size);
-        slot->data = out->mv_data;
-        slot->len = out->mv_size;
-    }
-    return rc;
-}
-
-/* A member's answer: the view of (Call Center, profile), copied in. */
-static int member_answer(sb_index_reader *reader, const char *org, const MDB_val *member,
-                         sb_index_answer *a)
-{
-    if (member->mv_size < SB_SFID_LEN || member->mv_size - SB_SFID_LEN >= sizeof(a->profile))
-        return SB_INDEX_ECORRUPT;
-    size_t profile_len = member->mv_size - SB_SFID_LEN;
-    memcpy(a->profile, (const char *)member->mv_data + SB_SFID_LEN, profile_len);
-    a->profile[profile_len] = '\0';
-    char cc[SB_SFID_LEN + 1];
-    memcpy(cc, member->mv_data, SB_SFID_LEN);
-    cc[SB_SFID_LEN] = '\0';
-    char key[SB_ORG_ID_MAX + 1 + SB_SFID_LEN + 1 + sizeof(a->profile)];
-    MDB_val k = {sb_softphone_view_key(key, sizeof(key), org, cc, a->profile), key}, v;
-    if (k.mv_size == 0) /* does not fit: never, with the org checked and the profile bounded */
-        return SB_INDEX_EARG;
-    int rc = find_view(reader, &k, &v);
-    if (rc != 0)
-        return SB_INDEX_ECORRUPT; /* the server writes it with the membership */
-    if (v.mv_size > sizeof(a->record))
+    switch (rc) {
+    case -ENOENT:
+        return SB_INDEX_ENOORG;
+    case -E2BIG:
         return SB_INDEX_ETOOBIG;
-    memcpy(a->record, v.mv_data, v.mv_size);
-    a->record_len = v.mv_size;
-    sb_softphone_view_t view;
-    if (sb_softphone_view_decode(a->record, v.mv_size, &view) != 0 ||
-        view.mode > SB_CC_COMPAT_CLASSIC_AND_LIGHTNING || view.layout_source > SB_LAYOUT_NONE ||
-        view.reason >= SB_SOFTPHONE_REASONS)
+    case -EINVAL:
+    case SB_E_INVALID_ID:
+        return SB_INDEX_EARG;
+    case -ENOMEM:
+        return SB_INDEX_ENOMEM;
+    default:
         return SB_INDEX_ECORRUPT;
-    a->reason = (sb_index_reason)view.reason;
-    a->reason_name = sb_softphone_reason_name(view.reason);
-    a->softphone = view.reason == SB_SOFTPHONE_OK;
-    a->callcenter_id = view.cc_id;
-    a->internal_name = view.internal_name;
-    a->display_name = view.display_name;
-    a->adapter = view.adapter;
-    if (sb_softphone_url_for(view.adapter_url, a->user, a->adapter_url, sizeof(a->adapter_url)) !=
-        0)
-        a->adapter_url[0] = '\0'; /* as the server does */
-    a->softphone_height = view.height;
-    a->softphone_width = view.width;
-    a->compatibility_mode = sb_cc_compat_mode_name((sb_cc_compat_mode_t)view.mode);
-    a->layout_name = view.layout_name;
-    a->layout_source = sb_layout_source_name(view.layout_source);
-    a->layout = view.layout;
-    a->layout_len = view.layout ? view.layout_len : 0;
-    a->detail = view.detail;
-    return 0;
+    }
 }
 
-/* One user, inside a renewed transaction. */
-static int check_one(sb_index_reader *reader, const char *org, size_t org_len, const char *user,
+/* One user, inside a renewed transaction: the store's check, into the answer. */
+static int check_one(sb_index_reader *reader, const sb_softphone_org_t *org, const char *user,
                      sb_index_answer *a)
 {
-    sb_sfid_t id;
-    if (user == NULL || sb_sfid_normalize(user, SB_SFID_PREFIX_USER, "user id", &id, NULL) != 0) {
-        answer_reset(a, SB_INDEX_INVALID_USER_ID);
-        snprintf(a->user, sizeof(a->user), "%s", user ? user : ""); /* as given, as the server */
+    /* Field by field, not an initializer: that would zero the whole struct
+     * (the decoded view too) on every check, for nothing the check reads. */
+    sb_softphone_found_t found;
+    found.user = a->user;
+    found.profile = a->profile;
+    found.adapter_url = a->adapter_url;
+    found.record = a->record;
+    found.record_cap = sizeof(a->record);
+    int rc = sb_softphone_check_txn(reader->txn, &reader->tables, org, user, &found, NULL);
+    if (rc != 0)
+        return index_rc(rc);
+    answer_reset(a, (sb_index_reason)found.reason);
+    if (found.record_len == 0)
         return 0;
-    }
-    answer_reset(a, SB_INDEX_OK);
-    memcpy(a->user, id.s, sizeof(a->user));
-    char key[SB_ORG_ID_MAX + 1 + SB_SFID_LEN];
-    if (org_len > SB_ORG_ID_MAX) /* checked by the caller too; the copy is checked here */
-        return SB_INDEX_EARG;
-    memcpy(key, org, org_len);
-    key[org_len] = '\0';
-    memcpy(key + org_len + 1, id.s, SB_SFID_LEN);
-    MDB_val k = {org_len + 1 + SB_SFID_LEN, key}, v;
-    sb_index *index = reader->index;
-    int rc = mdb_get(reader->txn, index->user_cc, &k, &v);
-    if (rc == 0)
-        return member_answer(reader, org, &v, a);
-    if (rc != MDB_NOTFOUND)
-        return SB_INDEX_ECORRUPT;
-    /* Not a member: a known user, an unknown one, or an org that is not there. */
-    rc = mdb_get(reader->txn, index->users, &k, &v);
-    if (rc == 0) {
-        answer_reset(a, SB_INDEX_NOT_A_MEMBER);
-        return 0;
-    }
-    MDB_val ok = {org_len, (void *)org};
-    if (rc == MDB_NOTFOUND)
-        rc = mdb_get(reader->txn, index->orgs, &ok, &v);
-    if (rc == 0) {
-        answer_reset(a, SB_INDEX_UNKNOWN_USER);
-        return 0;
-    }
-    return rc == MDB_NOTFOUND ? SB_INDEX_ENOORG : SB_INDEX_ECORRUPT;
+    const sb_softphone_view_t *view = &found.view;
+    a->record_len = found.record_len;
+    a->callcenter_id = view->cc_id;
+    a->internal_name = view->internal_name;
+    a->display_name = view->display_name;
+    a->adapter = view->adapter;
+    a->softphone_height = view->height;
+    a->softphone_width = view->width;
+    a->compatibility_mode = sb_cc_compat_mode_name((sb_cc_compat_mode_t)view->mode);
+    a->layout_name = view->layout_name;
+    a->layout_source = sb_layout_source_name(view->layout_source);
+    a->layout = view->layout;
+    a->layout_len = view->layout ? view->layout_len : 0;
+    a->detail = view->detail;
+    return 0;
 }
 
 SB_INDEX_API int sb_index_check_batch(sb_index_reader *reader, const char *org,
@@ -430,14 +437,14 @@ SB_INDEX_API int sb_index_check_batch(sb_index_reader *reader, const char *org,
 {
     if (reader == NULL || org == NULL || (n > 0 && (users == NULL || answers == NULL)))
         return SB_INDEX_EARG;
-    if (sb_org_id_check(org, NULL) != 0)
+    sb_softphone_org_t o;
+    if (sb_softphone_org_init(&o, org) != 0) /* refused before any user, unlike the server */
         return SB_INDEX_EARG;
-    size_t org_len = strlen(org);
     int rc = begin(reader);
     if (rc != 0)
         return rc;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = check_one(reader, org, org_len, users[i], &answers[i]);
+        rc = check_one(reader, &o, users[i], &answers[i]);
     finish(reader);
     return rc;
 }

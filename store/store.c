@@ -42,41 +42,6 @@ int sb__key(sb_key_t *key, const char *org, const char *part)
     return 0;
 }
 
-int sb__lmdb_rc(int rc)
-{
-    switch (rc) {
-    case MDB_SUCCESS:
-        return 0;
-    case MDB_NOTFOUND:
-        return -ENOENT;
-    case MDB_KEYEXIST:
-        return -EEXIST;
-    case MDB_MAP_FULL:
-        return -ENOSPC; /* sb__write grows the map and retries */
-    case MDB_TXN_FULL:
-        return SB_E_BATCH_TOO_LARGE;
-    case MDB_READERS_FULL:
-        return -EAGAIN;
-    case MDB_CORRUPTED:
-    case MDB_PAGE_NOTFOUND:
-    case MDB_INVALID:
-    case MDB_VERSION_MISMATCH:
-    case MDB_INCOMPATIBLE:
-    case MDB_BAD_VALSIZE:
-        return SB_E_CORRUPT;
-    case ENOMEM:
-        return -ENOMEM;
-    case EACCES:
-    case EPERM:
-        return -EACCES;
-    case ENOSPC: /* the disk is full (a write or fsync failed): growing the map would not help */
-    case EDQUOT:
-        return SB_E_DISK_FULL;
-    default:
-        return -EIO;
-    }
-}
-
 /* The error of a failed write or commit: a full disk names the data
  * directory, so that the operator knows which file system to free. */
 static int write_failed(const sb_store_t *store, int rc, sb_err_t *err)

@@ -338,9 +338,11 @@ typedef struct sb_softphone_answer {
 
 /**
  * Does `user` of `org` see a softphone? Two look-ups: the membership, then
- * the view. Returns 0 with the answer in *out (a user without a softphone is
- * an answer, not an error), or -ENOENT when the org does not exist. Release
- * with sb_softphone_answer_destroy().
+ * the view (sb_softphone_check_txn, softphone_check.h, over the cached read
+ * transaction: the same function the read library calls). Returns 0 with the
+ * answer in *out (a user without a softphone is an answer, not an error), or
+ * -ENOENT when the org does not exist. Release with
+ * sb_softphone_answer_destroy().
  */
 int sb_store_softphone_check(sb_store_t *store, const char *org, const char *user,
                              sb_softphone_answer_t *out, sb_err_t *err);

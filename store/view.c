@@ -1,6 +1,6 @@
 /*
  * Softphone views (softphone_view.h): computed at write time, read by the
- * check in two look-ups.
+ * check in two look-ups (softphone_check.c, which the read library shares).
  *
  *   user_cc  org\0user            -> cc id (18 bytes) + the user's profile
  *   views    org\0cc id\0profile  -> the view of that Call Center for that profile
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "record_codec.h"
+#include "softphone_check.h"
 #include "store_internal.h"
 
 void sb_store_set_renderer(sb_store_t *store, sb_store_renderer_fn fn, void *ctx)
@@ -213,7 +214,7 @@ int sb_store_views_refresh(sb_store_t *store, const char *org, sb_err_t *err)
     return sb__write(store, refresh_txn, (void *)org, err);
 }
 
-/* ---- the check ----------------------------------------------------------------- */
+/* ---- the check: the server's side of softphone_check.c --------------------------- */
 
 void sb_softphone_answer_destroy(sb_softphone_answer_t *answer)
 {
@@ -225,84 +226,31 @@ int sb_store_softphone_check(sb_store_t *store, const char *org, const char *use
                              sb_softphone_answer_t *out, sb_err_t *err)
 {
     memset(out, 0, sizeof(*out));
-    sb_sfid_t id;
-    if (sb_sfid_normalize(user, SB_SFID_PREFIX_USER, "user id", &id, NULL) != 0) {
-        out->reason = SB_SOFTPHONE_INVALID_USER_ID;
-        snprintf(out->user, sizeof(out->user), "%s", user ? user : "");
-        sb_softphone_explain(out->reason, NULL, org, user ? user : "", "", out->message,
-                             sizeof(out->message));
-        return 0;
-    }
-    memcpy(out->user, id.s, sizeof(out->user));
-    int rc = sb_org_id_check(org, err);
-    if (rc != 0)
-        return rc;
+    sb_softphone_org_t o;
+    (void)sb_softphone_org_init(&o, org); /* an invalid org is the check's to report */
     MDB_txn *txn;
-    rc = sb__read_begin(store, &txn, err);
+    int rc = sb__read_begin(store, &txn, err);
     if (rc != 0)
         return rc;
-    sb_key_t key;
-    MDB_val member;
-    if ((rc = sb__key(&key, org, id.s)) == 0)
-        rc = sb__get(txn, store->user_cc, &key, &member);
-    if (rc == 0) {
-        /* Look-up 2: the view of (Call Center, profile). */
-        size_t profile_len = member.mv_size - SB_SFID_LEN;
-        if (member.mv_size < SB_SFID_LEN || profile_len > SB_PROFILE_NAME_MAX) {
-            rc = SB_E_CORRUPT;
-        } else {
-            memcpy(out->profile, (const char *)member.mv_data + SB_SFID_LEN, profile_len);
-            out->profile[profile_len] = '\0';
-            sb_key_t vkey;
-            char cc[SB_SFID_LEN + 1];
-            memcpy(cc, member.mv_data, SB_SFID_LEN);
-            cc[SB_SFID_LEN] = '\0';
-            MDB_val view;
-            if ((rc = view_key(&vkey, org, cc, out->profile)) == 0)
-                rc = sb__get(txn, store->views, &vkey, &view);
-            if (rc == 0 && (out->blob = malloc(view.mv_size)) == NULL)
-                rc = -ENOMEM;
-            if (rc == 0) {
-                memcpy(out->blob, view.mv_data, view.mv_size);
-                rc = sb_softphone_view_decode(out->blob, view.mv_size, &out->view) == 0
-                         ? 0
-                         : SB_E_CORRUPT;
-            } else if (rc == -ENOENT) {
-                rc = SB_E_CORRUPT; /* written with the membership: never absent */
-            }
-        }
-    } else if (rc == -ENOENT) {
-        MDB_val u;
-        rc = sb__get(txn, store->users, &key, &u);
-        if (rc == 0) {
-            out->reason = SB_SOFTPHONE_NOT_A_MEMBER;
-        } else if (rc == -ENOENT) {
-            sb_key_t okey;
-            if ((rc = sb__key(&okey, org, NULL)) == 0)
-                rc = sb__get(txn, store->orgs, &okey, &u);
-            if (rc == 0)
-                out->reason = SB_SOFTPHONE_UNKNOWN_USER;
-        }
-    }
+    const sb_softphone_tables_t tables = {.orgs = store->orgs,
+                                          .users = store->users,
+                                          .user_cc = store->user_cc,
+                                          .views = store->views};
+    sb_softphone_found_t found = {
+        .user = out->user, .profile = out->profile, .adapter_url = out->adapter_url};
+    rc = sb_softphone_check_txn(txn, &tables, &o, user, &found, err);
     sb__read_end(store, txn);
-    if (rc == -ENOENT)
-        return sb_err_set(err, -ENOENT, "The org '%s' does not exist.", org);
-    if (rc == SB_E_CORRUPT)
-        return sb_err_set(err, SB_E_CORRUPT,
-                          "The softphone index of user %s in org '%s' is unreadable; restore "
-                          "from a backup.",
-                          id.s, org);
-    if (rc != 0) {
-        sb_softphone_answer_destroy(out);
-        return sb_err_default(err, rc);
+    if (rc != 0)
+        return rc;
+    out->reason = found.reason;
+    if (found.record_len > 0) {
+        out->blob = found.record; /* allocated by the check: ours now */
+        out->view = found.view;
     }
-    if (out->blob != NULL) {
-        out->reason = out->view.reason;
-        if (sb_softphone_url_for(out->view.adapter_url, out->user, out->adapter_url,
-                                 sizeof(out->adapter_url)) != 0)
-            out->adapter_url[0] = '\0';
-    }
-    sb_softphone_explain(out->reason, out->blob ? &out->view : NULL, org, out->user, out->profile,
+    /* An invalid id is named as it was given, whole, not as the answer cuts it. */
+    const char *named =
+        out->reason == SB_SOFTPHONE_INVALID_USER_ID ? (user ? user : "") : out->user;
+    sb_softphone_explain(out->reason, out->blob ? &out->view : NULL, org, named, out->profile,
                          out->message, sizeof(out->message));
     return 0;
 }

@@ -1,0 +1,140 @@
+/*
+ * The softphone check over a read transaction (softphone_check.h): two
+ * B-tree look-ups for a member (user_cc, then views), up to three for
+ * anyone else. The hot path of the read library runs through here: nothing
+ * is allocated when the caller gives a buffer, nothing is formatted unless
+ * the check fails.
+ */
+#include "softphone_check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "callcenter.h"
+#include "store_internal.h"
+
+_Static_assert(SB_KEY_MAX >= SB_ORG_ID_MAX + 1 + SB_SFID_LEN, "a membership's key fits");
+
+static int get_view(MDB_txn *txn, const sb_softphone_tables_t *tables, const MDB_val *key,
+                    MDB_val *view)
+{
+    if (tables->get_view != NULL)
+        return tables->get_view(tables->get_view_ctx, txn, tables->views, key, view);
+    MDB_val k = *key;
+    return mdb_get(txn, tables->views, &k, view);
+}
+
+/* A member: `member` is user_cc's value, the Call Center's id then the
+ * profile. Copies the profile and the view into the caller's storage. */
+static int member_view(MDB_txn *txn, const sb_softphone_tables_t *tables,
+                       const sb_softphone_org_t *org, const MDB_val *member,
+                       sb_softphone_found_t *found)
+{
+    if (member->mv_size < SB_SFID_LEN || member->mv_size - SB_SFID_LEN > SB_PROFILE_NAME_MAX)
+        return SB_E_CORRUPT;
+    size_t profile_len = member->mv_size - SB_SFID_LEN;
+    memcpy(found->profile, (const char *)member->mv_data + SB_SFID_LEN, profile_len);
+    found->profile[profile_len] = '\0';
+    char cc[SB_SFID_LEN + 1];
+    memcpy(cc, member->mv_data, SB_SFID_LEN);
+    cc[SB_SFID_LEN] = '\0';
+    char key[SB_KEY_MAX];
+    MDB_val k = {sb_softphone_view_key(key, sizeof(key), org->id, cc, found->profile), key}, v;
+    if (k.mv_size == 0)
+        return -EINVAL; /* never: the org is checked and the profile bounded */
+    int rc = get_view(txn, tables, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return SB_E_CORRUPT; /* the store writes it with the membership */
+    if (rc != 0)
+        return sb__lmdb_rc(rc);
+    /* Copied, so that the answer outlives the transaction. */
+    bool allocated = found->record == NULL;
+    if (allocated) {
+        if ((found->record = malloc(v.mv_size)) == NULL)
+            return -ENOMEM;
+    } else if (v.mv_size > found->record_cap) {
+        return -E2BIG;
+    }
+    memcpy(found->record, v.mv_data, v.mv_size);
+    sb_softphone_view_t *view = &found->view;
+    if (sb_softphone_view_decode(found->record, v.mv_size, view) != 0 ||
+        view->mode > SB_CC_COMPAT_CLASSIC_AND_LIGHTNING) {
+        if (allocated) {
+            free(found->record);
+            found->record = NULL;
+        }
+        return SB_E_CORRUPT;
+    }
+    found->record_len = v.mv_size;
+    found->reason = view->reason;
+    if (sb_softphone_url_for(view->adapter_url, found->user, found->adapter_url, SB_VIEW_URL_MAX) !=
+        0)
+        found->adapter_url[0] = '\0'; /* longer than an answer holds: none rather than cut */
+    return 0;
+}
+
+int sb_softphone_check_txn(MDB_txn *txn, const sb_softphone_tables_t *tables,
+                           const sb_softphone_org_t *org, const char *user,
+                           sb_softphone_found_t *found, sb_err_t *err)
+{
+    found->reason = SB_SOFTPHONE_OK;
+    found->record_len = 0;
+    found->profile[0] = '\0';
+    found->adapter_url[0] = '\0';
+    sb_sfid_t id;
+    if (user == NULL || sb_sfid_normalize(user, SB_SFID_PREFIX_USER, "user id", &id, NULL) != 0) {
+        found->reason = SB_SOFTPHONE_INVALID_USER_ID;
+        snprintf(found->user, SB_SFID_LEN + 1, "%s", user ? user : ""); /* as given */
+        return 0;
+    }
+    memcpy(found->user, id.s, SB_SFID_LEN + 1);
+    if (org->rc != 0)
+        return sb_org_id_check(org->id, err); /* the sentence, now that it is needed */
+    if (org->len > SB_ORG_ID_MAX) /* checked by sb_softphone_org_init; the copy is checked here */
+        return sb_err_default(err, -EINVAL);
+
+    /* org \0 user: the key of user_cc and of users. */
+    char key[SB_ORG_ID_MAX + 1 + SB_SFID_LEN];
+    memcpy(key, org->id, org->len);
+    key[org->len] = '\0';
+    memcpy(key + org->len + 1, id.s, SB_SFID_LEN);
+    MDB_val k = {org->len + 1 + SB_SFID_LEN, key}, v;
+    int rc = mdb_get(txn, tables->user_cc, &k, &v);
+    if (rc == 0) {
+        rc = member_view(txn, tables, org, &v, found);
+    } else if (rc == MDB_NOTFOUND) {
+        /* Not a member: a known user, an unknown one, or no such org. */
+        rc = mdb_get(txn, tables->users, &k, &v);
+        if (rc == MDB_NOTFOUND) {
+            MDB_val ok = {org->len, (void *)org->id};
+            rc = mdb_get(txn, tables->orgs, &ok, &v);
+            if (rc == 0)
+                found->reason = SB_SOFTPHONE_UNKNOWN_USER;
+        } else if (rc == 0) {
+            found->reason = SB_SOFTPHONE_NOT_A_MEMBER;
+        }
+        rc = sb__lmdb_rc(rc);
+    } else {
+        rc = sb__lmdb_rc(rc);
+    }
+    if (rc == 0)
+        return 0;
+    found->reason = SB_SOFTPHONE_OK; /* nothing half made: the user's id alone stays */
+    found->record_len = 0;
+    found->profile[0] = '\0';
+    found->adapter_url[0] = '\0';
+    if (rc == -ENOENT)
+        return sb_err_set(err, -ENOENT, "The org '%s' does not exist.", org->id);
+    if (rc == SB_E_CORRUPT)
+        return sb_err_set(err, SB_E_CORRUPT,
+                          "The softphone index of user %s in org '%s' is unreadable; restore "
+                          "from a backup.",
+                          id.s, org->id);
+    if (rc == -E2BIG)
+        return sb_err_set(err, -E2BIG,
+                          "The softphone view of user %s in org '%s' is larger than an answer "
+                          "holds (%zu bytes).",
+                          id.s, org->id, found->record_cap);
+    return sb_err_default(err, rc);
+}

@@ -1,0 +1,112 @@
+#pragma once
+/*
+ * The softphone check over a read transaction: the one place that decides
+ * which reason a user gets, and in which order the tables are read. Two
+ * callers, each with its own environment, transaction and table handles:
+ *
+ *   - the server's sb_store_softphone_check (store/view.c), over the store's
+ *     cached read transaction;
+ *   - libswitchboard-index (index/index.c), over its own read-only
+ *     environment, with a cache of views in front of the views table.
+ *
+ * The order, and what each step answers:
+ *
+ *   1. the user id's form: INVALID_USER_ID, before anything is read (the
+ *      org's form is not looked at either);
+ *   2. the org id's form (sb_softphone_org_init, once for many checks);
+ *   3. user_cc at org\0user: a member's Call Center id and profile; then
+ *      views at org\0cc id\0profile: the view, whose reason is the answer;
+ *   4. for a non-member: users at org\0user (NOT_A_MEMBER), then orgs at org
+ *      (UNKNOWN_USER); neither: the org does not exist (-ENOENT).
+ *
+ * This file needs LMDB, core's decoders (sfid.h, softphone_view.h), the
+ * error table and libc, and nothing else of the store: the read library
+ * links it out of sb_store without the rest (the store's environment, its
+ * writer, libsodium), see index/CMakeLists.txt.
+ */
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "error.h"
+#include "records.h"
+#include "sfid.h"
+#include "softphone_view.h"
+
+/**
+ * Finds the view at `key` in the views table: LMDB's own result (0,
+ * MDB_NOTFOUND, or another MDB_ code), *view [borrowed: until the
+ * transaction ends]. What a caller puts in front of mdb_get, such as a cache.
+ */
+typedef int (*sb_softphone_view_get_fn)(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key,
+                                        MDB_val *view);
+
+/** The tables the check reads, opened by the caller in its environment. */
+typedef struct sb_softphone_tables {
+    MDB_dbi orgs, users, user_cc, views;
+    sb_softphone_view_get_fn get_view; /* NULL: mdb_get */
+    void *get_view_ctx;                /* [borrowed: while the tables are used] */
+} sb_softphone_tables_t;
+
+/** An org id whose form was checked once, for any number of checks. */
+typedef struct sb_softphone_org {
+    const char *id; /* [borrowed: while the checks run] */
+    size_t len;
+    int rc; /* sb_org_id_check's: 0, or SB_E_INVALID_ID */
+} sb_softphone_org_t;
+
+/**
+ * Checks the form of org id `id` (may be NULL) and keeps the result in
+ * *org, so that a batch checks it once. Returns org->rc: 0, or
+ * SB_E_INVALID_ID. A check of a valid user id returns that error, with its
+ * sentence; an invalid user id is answered first, whatever the org.
+ */
+static inline int sb_softphone_org_init(sb_softphone_org_t *org, const char *id)
+{
+    /* Inline: the read library calls it once per check of one user. */
+    org->id = id;
+    org->rc = sb_org_id_check(id, NULL);
+    org->len = org->rc == 0 ? strlen(id) : 0;
+    return org->rc;
+}
+
+/**
+ * Where a check puts its answer. The caller points the first five fields at
+ * its own storage (the server's sb_softphone_answer_t, the read library's
+ * sb_index_answer), so that nothing is copied twice; the check fills the
+ * rest.
+ */
+typedef struct sb_softphone_found {
+    /* Set by the caller. */
+    char *user;        /* SB_SFID_LEN + 1 bytes: normalized, or as given (cut) when invalid */
+    char *profile;     /* SB_PROFILE_NAME_MAX + 1 bytes: members' only, else "" */
+    char *adapter_url; /* SB_VIEW_URL_MAX bytes: the view's, rendered for the user, else "" */
+    void *record;      /* record_cap bytes for a member's view; NULL: the check allocates
+                          one and sets record [owned: free()] */
+    size_t record_cap;
+    /* Filled by the check. */
+    sb_softphone_reason_t reason;
+    size_t record_len;        /* bytes of the view in record; 0: no view (not a member) */
+    sb_softphone_view_t view; /* when record_len > 0: decoded, pointing into record */
+} sb_softphone_found_t;
+
+/**
+ * Does `user` of `org` see a softphone, and which? Reads in `txn` (a read
+ * transaction the caller began and ends) the tables `tables` names, in the
+ * order above, and fills *found. A user without a softphone is an answer,
+ * not an error.
+ *
+ * Returns 0, or: SB_E_INVALID_ID (the org id's form; the user id was
+ * valid), -ENOENT (the org does not exist), SB_E_CORRUPT (a membership or
+ * view is unreadable, or a member's view is missing), -E2BIG (the view is
+ * larger than record_cap), -ENOMEM, -EINVAL (a key that cannot fit: never
+ * with a checked org), or an LMDB error translated by sb__lmdb_rc. On an
+ * error, `err` (may be NULL) holds the sentence, found->record_len is 0 and
+ * nothing allocated is left. Allocates only when found->record is NULL and
+ * the user is a member.
+ */
+int sb_softphone_check_txn(MDB_txn *txn, const sb_softphone_tables_t *tables,
+                           const sb_softphone_org_t *org, const char *user,
+                           sb_softphone_found_t *found, sb_err_t *err)
+    __attribute__((warn_unused_result));
