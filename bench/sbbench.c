@@ -26,9 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
 #include "dataset.h"
 #include "message.h"
+#include "switchboard/client.h"
 #include "switchboard/index.h"
 
 typedef struct options {
@@ -111,16 +111,25 @@ static double measure(const options_t *opt, unsigned n, worker_fn fn)
 
 /* ---- connections, the same for every command -------------------------- */
 
-/* Connects and authenticates to switchboardd; 0, or -1 with the reason in `why`. */
-static int switchboard_connect(const options_t *opt, sb_client_t *c, char *why, size_t cap)
+/*
+ * Connects and authenticates to switchboardd through the public client
+ * (abi/switchboard/client.h), as an integrator would; 0 with *out, or -1
+ * with the reason in `why`.
+ */
+static int switchboard_connect(const options_t *opt, sb_client_t **out, char *why, size_t cap)
 {
-    sb_err_t err;
-    sb_err_clear(&err);
-    if (sb_client_connect(c, opt->socket, &err) == 0 &&
-        sb_client_authenticate(c, opt->token, &err) == 0)
+    sb_client_t *c = NULL;
+    *out = NULL;
+    if (sb_client_new(&c) != 0) {
+        snprintf(why, cap, "switchboard: out of memory");
+        return -1;
+    }
+    if (sb_client_connect(c, opt->socket) == 0 && sb_client_authenticate(c, opt->token) == 0) {
+        *out = c;
         return 0;
-    snprintf(why, cap, "switchboard: %s", err.message);
-    sb_client_close(c);
+    }
+    snprintf(why, cap, "switchboard: %s", sb_client_error_message(c));
+    sb_client_free(c);
     return -1;
 }
 
@@ -233,7 +242,7 @@ static uint64_t pick_user(const options_t *opt, uint64_t *rng, uint64_t org)
 }
 
 /* One Switchboard request: softphone.check, or check_batch of opt->batch users. */
-static int sb_send(worker_t *w, sb_client_t *c, uint64_t *rng, msgpack_sbuffer *args, sb_err_t *err)
+static int sb_send(worker_t *w, sb_client_t *c, uint64_t *rng, msgpack_sbuffer *args)
 {
     const options_t *opt = w->opt;
     uint64_t i = pick_user(opt, rng, w->index);
@@ -258,31 +267,27 @@ static int sb_send(worker_t *w, sb_client_t *c, uint64_t *rng, msgpack_sbuffer *
     }
     uint32_t msgid;
     return sb_client_send(c, opt->batch <= 1 ? "softphone.check" : "softphone.check_batch",
-                          args->data, args->size, &msgid, err);
+                          args->data, args->size, &msgid);
 }
 
 static void *switchboard_worker(void *arg)
 {
     worker_t *w = arg;
     const options_t *opt = w->opt;
-    sb_client_t c;
+    sb_client_t *c;
     if (switchboard_connect(opt, &c, w->failure, sizeof(w->failure)) != 0)
         return NULL;
-    sb_err_t err;
-    sb_err_clear(&err);
     msgpack_sbuffer args;
     msgpack_sbuffer_init(&args);
-    msgpack_unpacked reply;
-    msgpack_unpacked_init(&reply);
     uint64_t rng = opt->ds.seed * 104729 + w->index + 1;
     while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
         for (unsigned d = 0; d < opt->depth; d++)
-            if (sb_send(w, &c, &rng, &args, &err) != 0)
+            if (sb_send(w, c, &rng, &args) != 0)
                 goto failed;
         for (unsigned d = 0; d < opt->depth; d++) {
             uint32_t msgid;
             const msgpack_object *result;
-            if (sb_client_recv(&c, &reply, &msgid, &result, &err) != 0)
+            if (sb_client_recv(c, &msgid, &result) != 0)
                 goto failed;
             if (result->type != MSGPACK_OBJECT_MAP)
                 goto failed;
@@ -293,11 +298,10 @@ static void *switchboard_worker(void *arg)
     goto done;
 failed:
     snprintf(w->failure, sizeof(w->failure), "switchboard: %s",
-             err.message[0] ? err.message : "unexpected answer");
+             sb_client_error_message(c)[0] ? sb_client_error_message(c) : "unexpected answer");
 done:
-    msgpack_unpacked_destroy(&reply);
     msgpack_sbuffer_destroy(&args);
-    sb_client_close(&c);
+    sb_client_free(c);
     return NULL;
 }
 
@@ -382,11 +386,9 @@ static void *switchboard_writer(void *arg)
 {
     worker_t *w = arg;
     const options_t *opt = w->opt;
-    sb_client_t c;
+    sb_client_t *c;
     if (switchboard_connect(opt, &c, w->failure, sizeof(w->failure)) != 0)
         return NULL;
-    sb_err_t err;
-    sb_err_clear(&err);
     uint64_t per_org = opt->ds.users / opt->ds.orgs;
     uint64_t slice = per_org / opt->clients, first = slice * w->index;
     unsigned batch = opt->batch ? opt->batch : 1;
@@ -424,17 +426,18 @@ static void *switchboard_writer(void *arg)
                 sb_pack_kv_str(&pk, "callcenter", cc);
             }
         }
-        int rc =
-            sb_client_call(&c, batch <= 1 ? "member.move" : "member.add_bulk", &args, &r, &err);
+        int rc = sb_client_call(c, batch <= 1 ? "member.move" : "member.add_bulk", args.data,
+                                args.size, &r);
         if (rc != 0) {
-            snprintf(w->failure, sizeof(w->failure), "write: %s", err.message);
+            msgpack_unpacked_destroy(&r);
+            snprintf(w->failure, sizeof(w->failure), "write: %s", sb_client_error_message(c));
             break;
         }
         msgpack_unpacked_destroy(&r);
         atomic_fetch_add_explicit(&w->ops, batch, memory_order_relaxed);
     }
     msgpack_sbuffer_destroy(&args);
-    sb_client_close(&c);
+    sb_client_free(c);
     return NULL;
 }
 
@@ -476,15 +479,13 @@ static int cmd_writes(const options_t *opt)
  * key: Redis then serves the same bytes Switchboard does. */
 static int cmd_fill_redis(const options_t *opt)
 {
-    sb_client_t c;
+    sb_client_t *c;
     char why[600];
     if (switchboard_connect(opt, &c, why, sizeof(why)) != 0)
         die("%s", why);
     redisContext *r = redis_connect(opt->target, why, sizeof(why));
     if (r == NULL)
         die("%s", why);
-    sb_err_t err;
-    sb_err_clear(&err);
     msgpack_sbuffer args, value;
     msgpack_sbuffer_init(&args);
     msgpack_sbuffer_init(&value);
@@ -509,8 +510,8 @@ static int cmd_fill_redis(const options_t *opt)
                 sb_pack_str(&pk, user);
             }
             msgpack_unpacked res;
-            if (sb_client_call(&c, "softphone.check_batch", &args, &res, &err) != 0)
-                die("%s", err.message);
+            if (sb_client_call(c, "softphone.check_batch", args.data, args.size, &res) != 0)
+                die("%s", sb_client_error_message(c));
             const msgpack_object *results = sb_obj_get(&res.data, "results");
             for (unsigned b = 0; results && b < n; b++) {
                 value.size = 0;
@@ -532,7 +533,7 @@ static int cmd_fill_redis(const options_t *opt)
     msgpack_sbuffer_destroy(&args);
     msgpack_sbuffer_destroy(&value);
     redisFree(r);
-    sb_client_close(&c);
+    sb_client_free(c);
     return 0;
 }
 
@@ -559,7 +560,7 @@ static int cmd_idle(const options_t *opt)
 {
     bool redis = strcmp(opt->target, "redis") == 0;
     long before = rss_kib(opt->pid);
-    sb_client_t *sb = calloc(opt->connections, sizeof(*sb));
+    sb_client_t **sb = calloc(opt->connections, sizeof(sb_client_t *));
     redisContext **rc = calloc(opt->connections, sizeof(redisContext *));
     char why[600];
     for (unsigned i = 0; sb && rc && i < opt->connections; i++) {
@@ -581,7 +582,7 @@ static int cmd_idle(const options_t *opt)
         if (redis)
             redisFree(rc[i]);
         else
-            sb_client_close(&sb[i]);
+            sb_client_free(sb[i]);
     }
     free(sb);
     free(rc);

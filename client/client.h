@@ -1,71 +1,58 @@
 #pragma once
 /*
- * A blocking msgpack-RPC client for switchboardd, for sbctl and the tests:
- * connect, authenticate, call a method, read its answer.
+ * The client as Switchboard's own programs use it (sbctl, sbbench, the
+ * tests): the public API (abi/switchboard/client.h) plus what only they
+ * need, which stays out of the installed library and its header:
+ *   - the client's fields, so that a client can live on the caller's stack
+ *     (sb_client_open/sb_client_close) and a test can poll its fd or read
+ *     the error's name without a call;
+ *   - errors as the rest of the tree reports them (sb_err_t);
+ *   - JSON arguments (jansson), for sbctl's command line and the tests.
+ * None of these functions is exported by libswitchboard-client.so.
  */
 
 #include <jansson.h>
 #include <msgpack.h>
 #include <stdint.h>
+#include <switchboard/client.h>
 
 #include "error.h"
 
-/* What sb_client_call returns besides 0 and negative transport errors. */
-#define SB_CLIENT_REFUSED 1 /* the server answered with an error */
+#define SB_CLIENT_ERROR_MESSAGE_MAX 1024
 
-typedef struct sb_client {
-    int fd;
+struct sb_client {
+    int fd; /* -1 when not connected */
     uint32_t next_msgid;
     char *buf; /* bytes read, not yet consumed */
     size_t len, cap;
-    size_t consumed; /* bytes of the answer sb_client_recv lent out, dropped by the next read */
-    size_t max_message;
-    char error_name[64]; /* the server's error name after SB_CLIENT_REFUSED */
-    int error_code;      /* and its wire code */
-} sb_client_t;
+    size_t consumed;    /* bytes of the answer sb_client_recv lent out, dropped by the next read */
+    size_t max_message; /* answers may be larger than requests: 64 MiB */
+    msgpack_unpacked reply; /* the answer sb_client_recv lent out */
+    int error_code;         /* the server's wire code after SB_CLIENT_REFUSED, else 0 */
+    char error_name[64];    /* the server's error name after SB_CLIENT_REFUSED, else "" */
+    char error_message[SB_CLIENT_ERROR_MESSAGE_MAX]; /* the last failure's sentence */
+};
 
-/** Connects to the socket at `path`. Returns 0 or a negative errno, with a sentence. */
-int sb_client_connect(sb_client_t *client, const char *path, sb_err_t *err);
+/**
+ * sb_client_new and sb_client_connect on the caller's storage. Returns 0 or
+ * a negative errno as sb_client_connect, with its sentence in err (may be
+ * NULL). Whatever it returns, release `client` with sb_client_close.
+ */
+int sb_client_open(sb_client_t *client, const char *path, sb_err_t *err);
 
-/** Closes the connection; safe on a client that never connected. */
+/** Closes a client opened with sb_client_open (even one whose open failed). */
 void sb_client_close(sb_client_t *client);
 
-/**
- * Calls `method` with `args`, a packed msgpack map (NULL: no arguments), and
- * waits for its answer. Returns 0 with the result in *result (release it with
- * msgpack_unpacked_destroy; result->data is the result object), or
- * SB_CLIENT_REFUSED with the server's error name in client->error_name and
- * its sentence in err, or a negative errno when the connection failed.
- */
-int sb_client_call(sb_client_t *client, const char *method, const msgpack_sbuffer *args,
-                   msgpack_unpacked *result, sb_err_t *err);
-
-/**
- * Pipelining: sends a request without waiting for its answer. `args` is a
- * packed msgpack map (NULL: none). *msgid is the id its answer will carry.
- */
-int sb_client_send(sb_client_t *client, const char *method, const void *args, size_t args_len,
-                   uint32_t *msgid, sb_err_t *err);
-
-/**
- * Waits for the next answer. Answers come as requests finish: reads in the
- * order sent, a write's after its commit (possibly after later reads'), so
- * match them by *msgid. Returns 0 with *result pointing at the result inside `reply`
- * (msgpack_unpacked_init it once; its objects and strings stay valid until
- * the next read on this client), SB_CLIENT_REFUSED, or a negative errno.
- */
-int sb_client_recv(sb_client_t *client, msgpack_unpacked *reply, uint32_t *msgid,
-                   const msgpack_object **result, sb_err_t *err);
+/** Copies the last failure of `client` into err (may be NULL), worth rc; returns rc. */
+int sb_client_err(const sb_client_t *client, int rc, sb_err_t *err);
 
 /** Packs a JSON value as msgpack (objects as maps, arrays as arrays). Returns 0 or -1. */
 int sb_client_pack_json(msgpack_packer *pk, const json_t *json);
 
 /**
  * sb_client_call with the arguments as a JSON object, which the call takes
- * over (it is freed; NULL means no arguments).
+ * over (it is freed; NULL means no arguments), and its failure in err (may
+ * be NULL): the server's sentence after SB_CLIENT_REFUSED.
  */
 int sb_client_call_json(sb_client_t *client, const char *method, json_t *args,
                         msgpack_unpacked *result, sb_err_t *err);
-
-/** token.authenticate with `token`. Returns as sb_client_call. */
-int sb_client_authenticate(sb_client_t *client, const char *token, sb_err_t *err);

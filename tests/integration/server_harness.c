@@ -80,13 +80,14 @@ void sb_harness_start(sb_harness_t *h, const char *dir, const char *const *flags
             fclose(f);
             h->token[strcspn(h->token, "\n")] = '\0';
             sb_client_t c;
-            sb_err_t err;
-            if (h->token[0] && sb_client_connect(&c, h->socket, &err) == 0 &&
-                sb_client_authenticate(&c, h->token, &err) == 0) {
+            if (h->token[0]) {
+                int rc = sb_client_open(&c, h->socket, NULL);
+                if (rc == 0)
+                    rc = sb_client_authenticate(&c, h->token);
                 sb_client_close(&c);
-                return;
+                if (rc == 0)
+                    return;
             }
-            sb_client_close(&c);
         }
         int status;
         if (waitpid(h->pid, &status, WNOHANG) == h->pid)
@@ -128,10 +129,10 @@ void sb_harness_cleanup(sb_harness_t *h)
 void sb_harness_client(sb_harness_t *h, sb_client_t *c, const char *token)
 {
     sb_err_t err;
-    if (sb_client_connect(c, h->socket, &err) != 0)
+    if (sb_client_open(c, h->socket, &err) != 0)
         fail_msg("connect: %s", err.message);
-    if (sb_client_authenticate(c, token ? token : h->token, &err) != 0)
-        fail_msg("authenticate: %s %s", c->error_name, err.message);
+    if (sb_client_authenticate(c, token ? token : h->token) != 0)
+        fail_msg("authenticate: %s %s", sb_client_error_name(c), sb_client_error_message(c));
 }
 
 int sb_harness_raw(sb_harness_t *h)

@@ -150,7 +150,7 @@ static void writer_main(const char *socket, const char *token, const char *org, 
 {
     sb_client_t c;
     sb_err_t err;
-    if (sb_client_connect(&c, socket, &err) != 0 || sb_client_authenticate(&c, token, &err) != 0)
+    if (sb_client_open(&c, socket, &err) != 0 || sb_client_authenticate(&c, token) != 0)
         _exit(0); /* killed before we got in */
     ws->next_user = 1;
     for (;;) {

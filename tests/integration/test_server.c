@@ -134,7 +134,7 @@ static void authentication_comes_first(void **state)
     (void)state;
     sb_client_t c;
     sb_err_t err;
-    assert_int_equal(sb_client_connect(&c, server.socket, &err), 0);
+    assert_int_equal(sb_client_open(&c, server.socket, &err), 0);
     expect(&c, "server.info", NULL, "UNAUTHENTICATED", NULL);
     expect(&c, "token.authenticate", json_pack("{s:s}", "token", "sbt_wrong"), "UNAUTHENTICATED",
            NULL);
@@ -142,7 +142,7 @@ static void authentication_comes_first(void **state)
     expect(&c, "server.info", NULL, "OK", NULL);
     sb_client_close(&c);
     /* Three failures close the connection. */
-    assert_int_equal(sb_client_connect(&c, server.socket, &err), 0);
+    assert_int_equal(sb_client_open(&c, server.socket, &err), 0);
     for (int i = 0; i < 3; i++)
         expect(&c, "token.authenticate", json_pack("{s:s}", "token", "sbt_x"), "UNAUTHENTICATED",
                NULL);
@@ -439,7 +439,7 @@ static void plugins_through_the_server(void **state)
     expect(&c, "plugin.reload", NULL, "ACCESS_DENIED", NULL);
     sb_client_t stranger;
     sb_err_t cerr;
-    assert_int_equal(sb_client_connect(&stranger, server.socket, &cerr), 0);
+    assert_int_equal(sb_client_open(&stranger, server.socket, &cerr), 0);
     expect(&stranger, "plugin.list", NULL, "UNAUTHENTICATED", NULL);
     sb_client_close(&stranger);
     expect(&admin, "plugin.reload", NULL, "OK", &r);
@@ -507,7 +507,7 @@ static void the_admin_methods(void **state)
     expect(&admin, "token.revoke", json_pack("{s:s}", "id", id), "NOT_FOUND", NULL);
     expect(&admin, "token.revoke", json_pack("{s:s}", "id", "admin"), "INVALID_ARGUMENT", NULL);
     sb_err_t err;
-    assert_int_equal(sb_client_connect(&c, server.socket, &err), 0);
+    assert_int_equal(sb_client_open(&c, server.socket, &err), 0);
     expect(&c, "token.authenticate", json_pack("{s:s}", "token", doomed), "UNAUTHENTICATED", NULL);
     sb_client_close(&c);
 

@@ -112,9 +112,10 @@ static void pack_chunk(msgpack_sbuffer *buf, const char *what, const char *org,
  * "Row N" (the row in the request) names the file's line instead.
  */
 static void refused(const char *path, const sbctl_csv_t *r, size_t from, size_t to, int rc,
-                    const sb_client_t *client, const char *message, bool dry_run, size_t done)
+                    const sb_client_t *client, bool dry_run, size_t done)
 {
-    const char *name = rc == SB_CLIENT_REFUSED ? client->error_name : "";
+    const char *message = sb_client_error_message(client);
+    const char *name = rc == SB_CLIENT_REFUSED ? sb_client_error_name(client) : "";
     const char *sep = rc == SB_CLIENT_REFUSED ? ": " : "";
     size_t row = 0;
     const char *rest = message;
@@ -157,8 +158,7 @@ static limits_t server_limits(sb_client_t *client, const sbctl_import_opts_t *op
 {
     limits_t l = {opts->chunk ? opts->chunk : 1000, 1 << 20}; /* the server's defaults */
     msgpack_unpacked result;
-    sb_err_t err;
-    if (sb_client_call(client, "server.info", NULL, &result, &err) == 0) {
+    if (sb_client_call(client, "server.info", NULL, 0, &result) == 0) {
         const msgpack_object *limits = sb_obj_get(&result.data, "limits");
         const msgpack_object *batch = limits ? sb_obj_get(limits, "max_batch") : NULL;
         const msgpack_object *bytes = limits ? sb_obj_get(limits, "max_message_bytes") : NULL;
@@ -205,12 +205,11 @@ static int send_chunks(sb_client_t *client, const char *what, const char *org, c
             pack_chunk(&buf, what, org, r->rows, *done, to, opts, dry_run);
         }
         msgpack_unpacked result;
-        sb_err_t err;
-        int rc = sb_client_call(client, method, &buf, &result, &err);
+        int rc = sb_client_call(client, method, buf.data, buf.size, &result);
         msgpack_unpacked_destroy(&result);
         (*requests)++;
         if (rc != 0) {
-            refused(path, r, *done, to, rc, client, err.message, dry_run, *done);
+            refused(path, r, *done, to, rc, client, dry_run, *done);
             status = rc == SB_CLIENT_REFUSED ? SBCTL_REFUSED : SBCTL_UNREACHABLE;
             break;
         }

@@ -352,7 +352,7 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
 static int connect_and_authenticate(const options_t *o, sb_client_t *client)
 {
     sb_err_t err;
-    if (sb_client_connect(client, o->socket, &err) != 0) {
+    if (sb_client_open(client, o->socket, &err) != 0) {
         fprintf(stderr,
                 "sbctl: %s\nsbctl: start the server with ./scripts/start (or switchboardd "
                 "--data-dir DIR), or point sbctl at it with --socket PATH.\n",
@@ -377,14 +377,15 @@ static int connect_and_authenticate(const options_t *o, sb_client_t *client)
         fclose(f);
         token = file_token;
     }
-    int rc = sb_client_authenticate(client, token, &err);
+    int rc = sb_client_authenticate(client, token);
     memset(file_token, 0, sizeof(file_token));
     if (rc == SB_CLIENT_REFUSED) {
-        fprintf(stderr, "sbctl: %s: %s\n", client->error_name, err.message);
+        fprintf(stderr, "sbctl: %s: %s\n", sb_client_error_name(client),
+                sb_client_error_message(client));
         return SBCTL_REFUSED;
     }
     if (rc != 0) {
-        fprintf(stderr, "sbctl: %s\n", err.message);
+        fprintf(stderr, "sbctl: %s\n", sb_client_error_message(client));
         return SBCTL_UNREACHABLE;
     }
     return SBCTL_OK;
@@ -399,8 +400,8 @@ static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sb
         return status;
     }
     msgpack_unpacked result;
-    sb_err_t err;
-    int rc = sb_client_call(&client, m->name, args, &result, &err);
+    int rc =
+        sb_client_call(&client, m->name, args ? args->data : NULL, args ? args->size : 0, &result);
     if (rc == 0) {
         if (o->json)
             sbctl_print_json(&result.data);
@@ -408,16 +409,18 @@ static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sb
             sbctl_print_human(m->name, &result.data);
     } else if (rc == SB_CLIENT_REFUSED) {
         if (o->json) {
-            json_t *e = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", client.error_code, "name",
-                                  client.error_name, "message", err.message);
+            json_t *e = json_pack(
+                "{s:{s:i, s:s, s:s}}", "error", "code", sb_client_error_code(&client), "name",
+                sb_client_error_name(&client), "message", sb_client_error_message(&client));
             json_dumpf(e, stdout, JSON_INDENT(2));
             fputc('\n', stdout);
             json_decref(e);
         }
-        fprintf(stderr, "sbctl: %s: %s\n", client.error_name, err.message);
+        fprintf(stderr, "sbctl: %s: %s\n", sb_client_error_name(&client),
+                sb_client_error_message(&client));
         status = SBCTL_REFUSED;
     } else {
-        fprintf(stderr, "sbctl: %s\n", err.message);
+        fprintf(stderr, "sbctl: %s\n", sb_client_error_message(&client));
         status = SBCTL_UNREACHABLE;
     }
     msgpack_unpacked_destroy(&result);

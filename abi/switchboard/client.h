@@ -1,0 +1,174 @@
+/*
+ * libswitchboard-client: talk to switchboardd from C without writing a line
+ * of msgpack-RPC framing.
+ *
+ * A blocking client over the server's Unix socket: connect, authenticate
+ * with a token, call any method (docs/protocol.md) with its arguments as a
+ * packed msgpack map, and read the result as a msgpack object. Requests may
+ * be pipelined: send many, then receive the answers, matched by msgid.
+ *
+ *   sb_client_t *c;
+ *   msgpack_unpacked result;
+ *   if (sb_client_new(&c) != 0)
+ *       return -1;
+ *   if (sb_client_connect(c, NULL) != 0 || sb_client_authenticate(c, token) != 0 ||
+ *       sb_client_call(c, "server.info", NULL, 0, &result) != 0)
+ *       fprintf(stderr, "%s %s\n", sb_client_error_name(c), sb_client_error_message(c));
+ *   else
+ *       msgpack_object_print(stdout, result.data);
+ *   msgpack_unpacked_destroy(&result);
+ *   sb_client_free(c);
+ *
+ * Results are msgpack-c objects (msgpack.h, Debian's libmsgpack-dev): the
+ * server's answers are maps and arrays, and an integrator who packs the
+ * arguments with msgpack-c reads them with the same library.
+ *
+ * Threads: a client is one connection; use it from one thread at a time.
+ * Open one client per thread, or guard it with a lock.
+ *
+ * Return codes: 0, SB_CLIENT_REFUSED (the server answered with an error:
+ * read it with sb_client_error_code/_name/_message), or a negative errno
+ * (the connection failed; sb_client_error_message says how).
+ *
+ * Link with `pkg-config --cflags --libs switchboard-client`. docs/client.md
+ * has the guide.
+ */
+#ifndef SWITCHBOARD_CLIENT_H
+#define SWITCHBOARD_CLIENT_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The version of this header. The library's SONAME carries the major:
+ * libswitchboard-client.so.MAJOR; a minor release only adds functions. */
+#define SB_CLIENT_VERSION_MAJOR 0
+#define SB_CLIENT_VERSION_MINOR 1
+#define SB_CLIENT_VERSION_PATCH 0
+#define SB_CLIENT_VERSION                                                                          \
+    ((SB_CLIENT_VERSION_MAJOR << 16) | (SB_CLIENT_VERSION_MINOR << 8) | SB_CLIENT_VERSION_PATCH)
+
+/** Returned when the server answered the request with an error (positive, unlike errnos). */
+#define SB_CLIENT_REFUSED 1
+
+/** One connection to switchboardd. Opaque: create with sb_client_new. */
+typedef struct sb_client sb_client_t;
+
+/** The library's version as SB_CLIENT_VERSION computes it, to compare with the header's. */
+unsigned sb_client_version(void);
+
+/**
+ * Allocates a client, not yet connected.
+ * @param client  out: [owned: free with sb_client_free()]; NULL on failure
+ * @return 0, -EINVAL (client is NULL) or -ENOMEM
+ */
+int sb_client_new(sb_client_t **client);
+
+/**
+ * Closes the connection, if any, and frees the client and every result it
+ * lent (sb_client_recv's). sb_client_free(NULL) does nothing.
+ */
+void sb_client_free(sb_client_t *client);
+
+/**
+ * Connects to the server's Unix socket.
+ * @param client  a client from sb_client_new that is not connected
+ * @param path    [copied] the socket; NULL for the local server's default:
+ *                $SB_DATA_DIR/switchboard.sock, else
+ *                $XDG_DATA_HOME/switchboard/switchboard.sock, else
+ *                $HOME/.local/share/switchboard/switchboard.sock
+ * @return 0; -EINVAL (client NULL); -EISCONN (already connected);
+ *         -ENAMETOOLONG (path longer than a socket address holds);
+ *         -ENOENT (NULL path and no HOME); or connect(2)'s errno, e.g.
+ *         -ENOENT (no socket there), -ECONNREFUSED (no server listening),
+ *         -EACCES. sb_client_error_message says which, in a sentence.
+ */
+int sb_client_connect(sb_client_t *client, const char *path);
+
+/**
+ * token.authenticate: a connection does nothing else until it has.
+ * @param token  [copied] an admin or org token (the server's admin token
+ *               is in its data directory, admin.token, mode 0600)
+ * @return 0, SB_CLIENT_REFUSED (e.g. UNAUTHENTICATED: a wrong token), or a
+ *         negative errno as sb_client_call
+ */
+int sb_client_authenticate(sb_client_t *client, const char *token);
+
+/**
+ * Calls `method` and waits for its answer. Do not mix with unanswered
+ * sb_client_send requests: this call takes the next answer as its own
+ * (-EPROTO if it is not).
+ * @param method    [copied] e.g. "softphone.check" (docs/protocol.md)
+ * @param args      [copied] a packed msgpack map of named arguments, as
+ *                  msgpack_sbuffer.data holds it; NULL for none
+ * @param args_len  its length in bytes (0 with NULL)
+ * @param result    out: initialised by the call whatever it returns;
+ *                  on 0, result->data is the method's result;
+ *                  [owned: release with msgpack_unpacked_destroy()]
+ * @return 0; SB_CLIENT_REFUSED; -EINVAL (a NULL client, method or result,
+ *         or args NULL with a length); -ENOTCONN; -ENOMEM; -EPIPE,
+ *         -ECONNRESET (the server closed the connection; it does on a
+ *         framing error, at its limits, and when it stops); -EPROTO (the
+ *         answer is not msgpack-RPC, or answers another request);
+ *         -EMSGSIZE (an answer over the client's limit, 64 MiB); or
+ *         another errno of send(2)/recv(2). After a negative errno the
+ *         connection is unusable: free the client.
+ */
+int sb_client_call(sb_client_t *client, const char *method, const void *args, size_t args_len,
+                   msgpack_unpacked *result);
+
+/**
+ * Pipelining: sends a request without waiting for its answer.
+ * @param args, args_len  as sb_client_call
+ * @param msgid           out: the id its answer will carry
+ * @return 0, or a negative errno as sb_client_call. The server bounds the
+ *         requests in flight per connection (server.info: max_in_flight):
+ *         receive answers before sending more than that.
+ */
+int sb_client_send(sb_client_t *client, const char *method, const void *args, size_t args_len,
+                   uint32_t *msgid);
+
+/**
+ * Waits for the next answer to a request sent with sb_client_send. The
+ * server answers reads in the order sent, but a write only after its commit
+ * (possibly after later reads), so match answers by *msgid.
+ * @param msgid   out: the id of the request this answers
+ * @param result  out: on 0, the result; [borrowed: valid until the next
+ *                sb_client_recv, sb_client_call or sb_client_free on this
+ *                client]; NULL otherwise
+ * @return 0; SB_CLIENT_REFUSED (*msgid is set: that request was refused);
+ *         or a negative errno as sb_client_call
+ */
+int sb_client_recv(sb_client_t *client, uint32_t *msgid, const msgpack_object **result);
+
+/**
+ * The server's error code after SB_CLIENT_REFUSED (a stable integer,
+ * docs/protocol.md); 0 when the last call was not refused.
+ */
+int sb_client_error_code(const sb_client_t *client);
+
+/**
+ * The server's error name after SB_CLIENT_REFUSED (e.g. "NOT_FOUND"); ""
+ * otherwise. [borrowed: valid until the next call on this client]
+ */
+const char *sb_client_error_name(const sb_client_t *client);
+
+/**
+ * A sentence for the last failure: the server's message after
+ * SB_CLIENT_REFUSED, what went wrong after a negative errno, "" after
+ * success. Truncated at 1 KiB. [borrowed: valid until the next call on this client]
+ */
+const char *sb_client_error_message(const sb_client_t *client);
+
+/** The connection's file descriptor (for poll(2)); -1 when not connected. Do not close it. */
+int sb_client_fd(const sb_client_t *client);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SWITCHBOARD_CLIENT_H */

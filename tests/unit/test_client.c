@@ -1,0 +1,278 @@
+/*
+ * libswitchboard-client, through its public header and its shared library
+ * alone (as an integrator links it), against a fake server: a listening
+ * socket in a temporary directory whose accepted end the test reads and
+ * writes by hand, so that every answer (in order or not, refused, broken,
+ * too big, missing) is exactly the one the test means.
+ */
+#include "sb_test.h"
+
+#include <errno.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+#include <switchboard/client.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+typedef struct fake {
+    char *dir;
+    char path[200];
+    int listener, peer; /* the server's ends */
+    sb_client_t *c;
+} fake_t;
+
+/* A listening socket at dir/switchboard.sock, and a client connected to it. */
+static int setup(void **state)
+{
+    fake_t *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->dir = sb_test_tmpdir();
+    snprintf(f->path, sizeof(f->path), "%s/switchboard.sock", f->dir);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    assert_true(strlen(f->path) < sizeof(sun.sun_path));
+    memcpy(sun.sun_path, f->path, strlen(f->path) + 1);
+    f->listener = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(f->listener >= 0);
+    assert_int_equal(bind(f->listener, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    assert_int_equal(listen(f->listener, 4), 0);
+    assert_int_equal(sb_client_new(&f->c), 0);
+    assert_int_equal(sb_client_fd(f->c), -1);
+    assert_int_equal(sb_client_connect(f->c, f->path), 0); /* the backlog takes it */
+    f->peer = accept(f->listener, NULL, NULL);
+    assert_true(f->peer >= 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fake_t *f = *state;
+    sb_client_free(f->c);
+    if (f->peer >= 0)
+        close(f->peer);
+    close(f->listener);
+    sb_test_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* The server writes [1, msgid, error, result]; error NULL: nil, else {code, name, message}. */
+static void answer(fake_t *f, uint32_t msgid, const char *error_name, int ok_value)
+{
+    msgpack_sbuffer b;
+    msgpack_sbuffer_init(&b);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_int(&pk, 1);
+    msgpack_pack_uint32(&pk, msgid);
+    if (error_name != NULL) {
+        msgpack_pack_map(&pk, 3);
+        msgpack_pack_str_with_body(&pk, "code", 4);
+        msgpack_pack_int(&pk, 3);
+        msgpack_pack_str_with_body(&pk, "name", 4);
+        msgpack_pack_str_with_body(&pk, error_name, strlen(error_name));
+        msgpack_pack_str_with_body(&pk, "message", 7);
+        msgpack_pack_str_with_body(&pk, "Not there.", 10);
+        msgpack_pack_nil(&pk);
+    } else {
+        msgpack_pack_nil(&pk);
+        msgpack_pack_map(&pk, 1);
+        msgpack_pack_str_with_body(&pk, "n", 1);
+        msgpack_pack_int(&pk, ok_value);
+    }
+    assert_int_equal(write(f->peer, b.data, b.size), (ssize_t)b.size);
+    msgpack_sbuffer_destroy(&b);
+}
+
+static void raw(fake_t *f, const void *bytes, size_t len)
+{
+    assert_int_equal(write(f->peer, bytes, len), (ssize_t)len);
+}
+
+/* The "n" of a result map {n: int}. */
+static int64_t n_of(const msgpack_object *o)
+{
+    assert_int_equal(o->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(o->via.map.size, 1);
+    return o->via.map.ptr[0].val.via.i64;
+}
+
+static void connecting_says_what_failed(void **state)
+{
+    (void)state;
+    assert_int_equal(sb_client_new(NULL), -EINVAL);
+    sb_client_free(NULL);
+    sb_client_t *c;
+    assert_int_equal(sb_client_new(&c), 0);
+    char *dir = sb_test_tmpdir();
+    char path[300];
+    snprintf(path, sizeof(path), "%s/nothing.sock", dir);
+    assert_int_equal(sb_client_connect(c, path), -ENOENT);
+    assert_non_null(strstr(sb_client_error_message(c), "Cannot reach switchboardd at"));
+    assert_string_equal(sb_client_error_name(c), "");
+    char longer[200];
+    memset(longer, 'x', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    assert_int_equal(sb_client_connect(c, longer), -ENAMETOOLONG);
+    /* The default is $SB_DATA_DIR's socket. */
+    setenv("SB_DATA_DIR", dir, 1);
+    assert_int_equal(sb_client_connect(c, NULL), -ENOENT);
+    snprintf(path, sizeof(path), "%s/switchboard.sock", dir);
+    assert_non_null(strstr(sb_client_error_message(c), path));
+    unsetenv("SB_DATA_DIR");
+    /* Nothing goes out before a connection. */
+    uint32_t msgid;
+    msgpack_unpacked r;
+    assert_int_equal(sb_client_send(c, "server.info", NULL, 0, &msgid), -ENOTCONN);
+    assert_int_equal(sb_client_call(c, "server.info", NULL, 0, &r), -ENOTCONN);
+    msgpack_unpacked_destroy(&r);
+    assert_int_equal(sb_client_call(c, NULL, NULL, 0, &r), -EINVAL);
+    msgpack_unpacked_destroy(&r);
+    assert_int_equal(sb_client_send(c, "server.info", NULL, 3, &msgid), -EINVAL);
+    assert_int_equal(sb_client_version(), SB_CLIENT_VERSION);
+    sb_client_free(c);
+    sb_test_rmdir(dir);
+}
+
+static void a_call_its_request_and_a_refusal(void **state)
+{
+    fake_t *f = *state;
+    assert_true(sb_client_fd(f->c) >= 0);
+    assert_int_equal(sb_client_connect(f->c, f->path), -EISCONN);
+    /* Answers are written first: the socket holds them until the client reads. */
+    answer(f, 1, NULL, 42);
+    answer(f, 2, "NOT_FOUND", 0);
+    answer(f, 3, NULL, 7);
+    msgpack_sbuffer args;
+    msgpack_sbuffer_init(&args);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "org", 3);
+    msgpack_pack_str_with_body(&pk, "acme", 4);
+    msgpack_unpacked r;
+    assert_int_equal(sb_client_call(f->c, "org.get", args.data, args.size, &r), 0);
+    assert_int_equal(n_of(&r.data), 42);
+    msgpack_unpacked_destroy(&r);
+    assert_int_equal(sb_client_call(f->c, "org.get", args.data, args.size, &r), SB_CLIENT_REFUSED);
+    msgpack_unpacked_destroy(&r);
+    assert_int_equal(sb_client_error_code(f->c), 3);
+    assert_string_equal(sb_client_error_name(f->c), "NOT_FOUND");
+    assert_string_equal(sb_client_error_message(f->c), "Not there.");
+    /* The next success forgets the refusal. */
+    assert_int_equal(sb_client_call(f->c, "server.info", NULL, 0, &r), 0);
+    msgpack_unpacked_destroy(&r);
+    assert_int_equal(sb_client_error_code(f->c), 0);
+    assert_string_equal(sb_client_error_name(f->c), "");
+    /* What went out: [0, 1, "org.get", [{org: acme}]], ..., [0, 3, "server.info", []]. */
+    char in[512];
+    ssize_t n = read(f->peer, in, sizeof(in));
+    assert_true(n > 0);
+    msgpack_unpacked req;
+    msgpack_unpacked_init(&req);
+    size_t off = 0;
+    for (uint32_t id = 1; id <= 3; id++) {
+        assert_int_equal(msgpack_unpack_next(&req, in, (size_t)n, &off), MSGPACK_UNPACK_SUCCESS);
+        const msgpack_object *a = req.data.via.array.ptr;
+        assert_int_equal(req.data.via.array.size, 4);
+        assert_int_equal(a[0].via.u64, 0);
+        assert_int_equal(a[1].via.u64, id);
+        assert_int_equal(a[3].type, MSGPACK_OBJECT_ARRAY);
+        assert_int_equal(a[3].via.array.size, id < 3 ? 1 : 0);
+    }
+    assert_int_equal(off, (size_t)n);
+    msgpack_unpacked_destroy(&req);
+    msgpack_sbuffer_destroy(&args);
+}
+
+static void pipelined_answers_are_matched_by_msgid(void **state)
+{
+    fake_t *f = *state;
+    uint32_t ids[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sb_client_send(f->c, "softphone.check", NULL, 0, &ids[i]), 0);
+    assert_true(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+    /* A write answered after a later read: out of order, the refusal in the middle. */
+    answer(f, ids[2], NULL, 302);
+    answer(f, ids[0], "NOT_FOUND", 0);
+    answer(f, ids[1], NULL, 301);
+    uint32_t got;
+    const msgpack_object *result;
+    assert_int_equal(sb_client_recv(f->c, &got, &result), 0);
+    assert_int_equal(got, ids[2]);
+    assert_int_equal(n_of(result), 302);
+    assert_int_equal(sb_client_recv(f->c, &got, &result), SB_CLIENT_REFUSED);
+    assert_int_equal(got, ids[0]);
+    assert_null(result);
+    assert_string_equal(sb_client_error_name(f->c), "NOT_FOUND");
+    assert_int_equal(sb_client_recv(f->c, &got, &result), 0);
+    assert_int_equal(got, ids[1]);
+    assert_int_equal(n_of(result), 301);
+}
+
+static void another_requests_answer_is_refused(void **state)
+{
+    fake_t *f = *state;
+    answer(f, 99, NULL, 1);
+    msgpack_unpacked r;
+    assert_int_equal(sb_client_call(f->c, "server.info", NULL, 0, &r), -EPROTO);
+    msgpack_unpacked_destroy(&r);
+    assert_non_null(strstr(sb_client_error_message(f->c), "answered request 99"));
+}
+
+static void bytes_that_are_not_msgpack(void **state)
+{
+    fake_t *f = *state;
+    raw(f, "\xc1", 1); /* a byte no msgpack message holds */
+    uint32_t got;
+    const msgpack_object *result;
+    assert_int_equal(sb_client_recv(f->c, &got, &result), -EPROTO);
+}
+
+static void a_request_is_not_an_answer(void **state)
+{
+    fake_t *f = *state;
+    raw(f, "\x94\x00\x01\xc0\xc0", 5); /* [0, 1, nil, nil]: type 0 */
+    uint32_t got;
+    const msgpack_object *result;
+    assert_int_equal(sb_client_recv(f->c, &got, &result), -EPROTO);
+}
+
+static void an_answer_over_the_cap(void **state)
+{
+    fake_t *f = *state;
+    /* [1, 1, nil, str32 of 100 MiB]: refused from its header, nothing buffered. */
+    raw(f, "\x94\x01\x01\xc0\xdb\x06\x40\x00\x00", 9);
+    uint32_t got;
+    const msgpack_object *result;
+    assert_int_equal(sb_client_recv(f->c, &got, &result), -EMSGSIZE);
+}
+
+static void the_server_closes(void **state)
+{
+    fake_t *f = *state;
+    close(f->peer);
+    f->peer = -1;
+    uint32_t got;
+    const msgpack_object *result;
+    assert_int_equal(sb_client_recv(f->c, &got, &result), -ECONNRESET);
+    assert_string_equal(sb_client_error_message(f->c), "The server closed the connection.");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(connecting_says_what_failed),
+        cmocka_unit_test_setup_teardown(a_call_its_request_and_a_refusal, setup, teardown),
+        cmocka_unit_test_setup_teardown(pipelined_answers_are_matched_by_msgid, setup, teardown),
+        cmocka_unit_test_setup_teardown(another_requests_answer_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(bytes_that_are_not_msgpack, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_request_is_not_an_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_answer_over_the_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_server_closes, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
