@@ -12,6 +12,7 @@ status=0 checked=0
 for page in README.md bench/README.md docs/*.md; do
   dir=$(dirname "$page")
   # Paths in backticks, relative to the repository (as the pages write them).
+  # shellcheck disable=SC2016 # the backticks are Markdown's, not the shell's
   while read -r path; do
     checked=$((checked + 1))
     # A pattern (`tests/unit/test_store_*.c`) must match at least one file.
