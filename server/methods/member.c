@@ -225,7 +225,7 @@ const sb_method_slice_t sb__member_methods = {methods, sizeof(methods) / sizeof(
 /* ---- prepare: the adapters render the Call Centers that get members -------- */
 
 /* Renders Call Center `text` ahead of the write, so that a view it makes
- * finds its adapter's rendering waiting (softphone.h). One that cannot be
+ * finds its adapter's rendering waiting (renders.h). One that cannot be
  * loaded is the write's to report. */
 static void prerender(sb_call_t *call, const char *text)
 {

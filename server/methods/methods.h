@@ -5,7 +5,7 @@
  * source of docs/protocol.md (switchboardd --protocol-doc prints it, and a
  * test fails when the file and the table disagree).
  *
- * Each methods_*.c file holds one namespace's handlers and its slice of the
+ * Each file of server/methods/ holds one namespace's handlers and its slice of the
  * table; dispatch.c checks access and arguments and runs them.
  */
 
@@ -26,7 +26,7 @@ typedef struct sb_service {
     size_t connections;             /* current count; read on the event loop only */
     struct sb_writer *writer;       /* for its counts */
     struct sb_plugin_host *plugins; /* the adapters */
-    struct sb_renders *renders;     /* their renderings, made ahead of the writes (softphone.h) */
+    struct sb_renders *renders;     /* their renderings, made ahead of the writes (renders.h) */
 } sb_service_t;
 
 typedef enum sb_arg_type {
