@@ -6,26 +6,9 @@
 # usage: client_example.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1 source=$2
-work=$(mktemp -d "${TMPDIR:-/tmp}/sbclient.XXXXXX")
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cmake --install "$build" --prefix "$work/prefix" >/dev/null
-export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" PATH="$work/prefix/bin:$PATH"
-export SB_DATA_DIR="$work/data"
-awk '/^```c client-example/{on=1; next} /^```/{on=0} on' "$source/docs/client.md" >"$work/checks.c"
-[ -s "$work/checks.c" ] || { echo "FAIL: no client-example block in docs/client.md" >&2; exit 1; }
-cd "$work"
-# A sanitizer build's library needs its runtime first: build the program the same way.
-extra=()
-lib=$(ls "$work"/prefix/lib/libswitchboard-client.so)
-if ldd "$lib" | grep -q libasan; then extra=(-fsanitize=address,undefined); fi
-if ldd "$lib" | grep -q libtsan; then extra=(-fsanitize=thread); fi
-# The page's command, with those flags when they apply, and every warning:
-cc "${extra[@]}" -Wall -Wextra -Werror checks.c $(pkg-config --cflags --libs switchboard-client) -o checks
+. "$(dirname "$0")/doc_example_lib.sh"
+doc_example_setup "$build" sbclient
+doc_example_build "$source/docs/client.md" client-example switchboard-client checks -Wall -Wextra -Werror
 
 # No server yet: the connection's failure, in a sentence.
 if SB_TOKEN=x ./checks acme 005000000000001 2>"$work/err"; then

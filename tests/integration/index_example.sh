@@ -5,26 +5,9 @@
 # usage: index_example.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1 source=$2
-work=$(mktemp -d "${TMPDIR:-/tmp}/sbindex.XXXXXX")
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cmake --install "$build" --prefix "$work/prefix" >/dev/null
-export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" PATH="$work/prefix/bin:$PATH"
-export SB_DATA_DIR="$work/data"
-awk '/^```c index-example/{on=1; next} /^```/{on=0} on' "$source/docs/index.md" >"$work/check.c"
-[ -s "$work/check.c" ] || { echo "FAIL: no index-example block in docs/index.md" >&2; exit 1; }
-cd "$work"
-# A sanitizer build's library needs its runtime first: build the program the same way.
-extra=()
-lib=$(ls "$work"/prefix/lib/libswitchboard-index.so)
-if ldd "$lib" | grep -q libasan; then extra=(-fsanitize=address,undefined); fi
-if ldd "$lib" | grep -q libtsan; then extra=(-fsanitize=thread); fi
-# The page's command, with those flags when they apply:
-cc "${extra[@]}" check.c $(pkg-config --cflags --libs switchboard-index) -o check
+. "$(dirname "$0")/doc_example_lib.sh"
+doc_example_setup "$build" sbindex
+doc_example_build "$source/docs/index.md" index-example switchboard-index check
 
 switchboardd --durability none 2>"$work/server.log" &
 pid=$!
