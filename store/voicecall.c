@@ -231,9 +231,24 @@ static int add_segment(sb_voicecall_t *c, const sb_call_event_t *ev, int64_t at,
     snprintf(id, sizeof(id), "%s", ev->segment_id && ev->segment_id[0] ? ev->segment_id : "");
     if (id[0] == '\0') /* no id: the time and the text are its identity */
         snprintf(id, sizeof(id), "t%lld-%zu", (long long)at, strlen(ev->text));
-    for (size_t i = 0; i < c->n_segments; i++)
+    size_t text_len = strlen(ev->text), total = text_len;
+    for (size_t i = 0; i < c->n_segments; i++) {
         if (strcmp(c->segments[i].id, id) == 0)
             return 0;
+        total += strlen(c->segments[i].text);
+    }
+    /* Each append rewrites the whole record on the writer thread, and every
+     * read of the call decodes it: unbounded text made one tenant's appends
+     * stall every tenant's writes and grew a record past any reply. */
+    if (text_len > SB_CALL_TEXT_MAX)
+        return sb_err_set(err, SB_E_INVALID_VALUE,
+                          "A transcript segment's text is at most %d bytes; this one has %zu.",
+                          SB_CALL_TEXT_MAX, text_len);
+    if (total > SB_CALL_TRANSCRIPT_MAX)
+        return sb_err_set(err, SB_E_INVALID_VALUE,
+                          "The voice call %s keeps at most %d bytes of transcript; this segment "
+                          "would make %zu.",
+                          c->id.s, SB_CALL_TRANSCRIPT_MAX, total);
     if (c->n_segments >= SB_CALL_SEGMENTS_MAX)
         return sb_err_set(err, SB_E_INVALID_VALUE,
                           "The voice call %s has %d transcript segments, the most one call keeps.",

@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""What one tenant can make the server hold or redo, with a client that is not ours.
+
+Debian's python3-msgpack against a real server (issue 12, "hunt for the same
+class elsewhere"):
+
+  1. the bundled adapters load in the build tree (the isolated child is found
+     beside the server: a fresh build once refused them all);
+  2. a voice call's transcript is bounded: a segment of more than 4096 bytes
+     and a transcript past 1 MiB are refused. Unbounded, one org's appends of
+     1 MB each grew one record to 300 MB, each append rewrote it on the writer
+     thread (0.7 s, other tenants' writes waited up to 1.3 s), and the org's
+     voicecall.list answered REPLY_TOO_LARGE for good.
+
+usage: outsider_growth.py SWITCHBOARDD
+Prints "N passed, N failed" and exits 1 on any failure.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import msgpack
+
+SERVER = sys.argv[1]
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, file=sys.stderr)
+    return ok
+
+
+class Conn:
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(20)
+        self.sock.connect(path)
+        self.unpacker = msgpack.Unpacker(raw=False, strict_map_key=False,
+                                         max_buffer_size=64 << 20)
+        self.msgid = 0
+
+    def call(self, method, args):
+        self.msgid += 1
+        self.sock.sendall(msgpack.packb([0, self.msgid, method, [args]], use_bin_type=True))
+        while True:
+            for msg in self.unpacker:
+                return msg[2], msg[3]
+            data = self.sock.recv(1 << 16)
+            if not data:
+                return {"name": "CLOSED"}, None
+            self.unpacker.feed(data)
+
+
+work = tempfile.mkdtemp(prefix="sbgrowth.")
+data_dir = os.path.join(work, "data")
+sock_path = os.path.join(data_dir, "switchboard.sock")
+log = open(os.path.join(work, "server.log"), "wb")
+server = subprocess.Popen([SERVER, "--data-dir", data_dir, "--durability", "none"],
+                          stdout=log, stderr=log)
+try:
+    for _ in range(200):
+        if os.path.exists(sock_path) and os.path.exists(os.path.join(data_dir, "admin.token")):
+            break
+        time.sleep(0.05)
+    admin = Conn(sock_path)
+    err, _ = admin.call("token.authenticate",
+                        {"token": open(os.path.join(data_dir, "admin.token")).read().strip()})
+    check(err is None, "the admin authenticates: %r" % (err,))
+
+    # 1. The bundled adapters load.
+    err, res = admin.call("plugin.list", {})
+    plugins = res.get("plugins", []) if isinstance(res, dict) else []
+    demo = [p for p in plugins if "demo" in str(p.get("name", "")) + str(p.get("file", ""))]
+    check(err is None and demo and all(p.get("state") == "loaded" for p in demo),
+          "the bundled demo adapter loads in the build tree: %r" % (demo or plugins)[:2])
+
+    # 2. Transcripts are bounded.
+    err, _ = admin.call("org.create", {"org": "acme", "name": "Acme"})
+    check(err is None, "org.create: %r" % (err,))
+    err, _ = admin.call("callcenter.create", {
+        "org": "acme", "internal_name": "Sup", "display_name": "Support",
+        "adapter_url": "https://softphone.example.com", "softphone_height": 500,
+        "softphone_width": 320})
+    check(err is None, "callcenter.create: %r" % (err,))
+    call = {"org": "acme", "callcenter": "Sup", "vendor_call_key": "k1"}
+    err, _ = admin.call("call.start", call)
+    check(err is None, "call.start: %r" % (err,))
+    err, _ = admin.call("call.transcript", dict(call, text="x" * 4097, segment_id="big"))
+    check(err and err.get("name") == "INVALID_VALUE" and "4096" in err.get("message", ""),
+          "a segment of 4097 bytes is refused, naming the limit: %r" % (err,))
+    err, _ = admin.call("call.transcript", dict(call, text="y" * 4096, segment_id="max"))
+    check(err is None, "a segment of 4096 bytes is kept: %r" % (err,))
+    refused_at = None
+    for i in range(300):  # 256 segments of 4 KiB fill 1 MiB
+        err, _ = admin.call("call.transcript", dict(call, text="z" * 4096, segment_id="s%d" % i))
+        if err is not None:
+            refused_at = i
+            break
+    check(refused_at is not None and refused_at >= 250 and err.get("name") == "INVALID_VALUE"
+          and "transcript" in err.get("message", ""),
+          "a transcript past 1 MiB is refused (at segment %r: %r)" % (refused_at, err))
+    err, res = admin.call("voicecall.list", {"org": "acme"})
+    check(err is None and len(res["voicecalls"]) == 1,
+          "the org's voice calls still list: %r" % (err,))
+    check(server.poll() is None, "the server lives")
+finally:
+    if server.poll() is None:
+        server.kill()
+    server.wait()
+    if failed:
+        sys.stderr.write(open(os.path.join(work, "server.log"), errors="replace").read()[-3000:])
+    shutil.rmtree(work, ignore_errors=True)
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
