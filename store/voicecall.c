@@ -545,11 +545,13 @@ int sb_store_voicecall_get(sb_store_t *store, const char *org, const char *id, s
 
 int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voicecall_filter_t *f,
                             size_t limit, sb_voicecall_t ***rows, size_t *n, bool *more,
-                            sb_err_t *err)
+                            sb_sfid_t *resume, sb_err_t *err)
 {
     *rows = NULL;
     *n = 0;
     *more = false;
+    resume->s[0] = '\0';
+    size_t scanned_rows = 0, scanned_bytes = 0;
     int rc = sb__check_limit(limit, err);
     sb_sfid_t after;
     if (rc == 0 && f->after && f->after[0])
@@ -581,10 +583,18 @@ int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voiceca
             lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
             continue;
         }
+        /* Bounded before decoding: the caller goes on from the last id examined. */
+        if (scanned_rows > 0 && (scanned_rows >= SB_VOICECALL_SCAN_ROWS ||
+                                 scanned_bytes + v.mv_size > SB_VOICECALL_SCAN_BYTES)) {
+            *more = true;
+            break;
+        }
         sb_voicecall_t *c;
         rc = decode(v.mv_data, v.mv_size, &c);
         if (rc != 0)
             break;
+        scanned_rows++;
+        scanned_bytes += v.mv_size;
         bool keep = (!f->user || strcmp(c->user.s, f->user) == 0) &&
                     (!f->callcenter || strcmp(c->callcenter.s, f->callcenter) == 0) &&
                     (!f->since_ms || (c->start_ms ? c->start_ms : c->created_ms) >= f->since_ms) &&
@@ -594,6 +604,7 @@ int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voiceca
             sb_voicecall_free(c);
             break;
         }
+        *resume = c->id; /* handled: returned or filtered out */
         if (keep)
             out[(*n)++] = c;
         else
@@ -603,6 +614,8 @@ int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voiceca
     if (cur)
         mdb_cursor_close(cur);
     sb__read_end(store, txn);
+    if (rc == 0 && !*more)
+        resume->s[0] = '\0';
     if (rc != 0) {
         for (size_t i = 0; out && i < *n; i++)
             sb_voicecall_free(out[i]);

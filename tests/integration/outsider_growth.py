@@ -10,7 +10,9 @@ class elsewhere"):
      and a transcript past 1 MiB are refused. Unbounded, one org's appends of
      1 MB each grew one record to 300 MB, each append rewrote it on the writer
      thread (0.7 s, other tenants' writes waited up to 1.3 s), and the org's
-     voicecall.list answered REPLY_TOO_LARGE for good.
+     voicecall.list answered REPLY_TOO_LARGE for good;
+  3. a filtered voicecall.list examines at most 10,000 calls a request, and
+     says where to go on (next_after).
 
 usage: outsider_growth.py SWITCHBOARDD
 Prints "N passed, N failed" and exits 1 on any failure.
@@ -111,6 +113,48 @@ try:
     err, res = admin.call("voicecall.list", {"org": "acme"})
     check(err is None and len(res["voicecalls"]) == 1,
           "the org's voice calls still list: %r" % (err,))
+
+    # 3. A filtered voicecall.list examines a bounded number of calls a request.
+    # Unbounded, a read-only token's filter that matched nothing decoded every
+    # call of the org on the event loop: with 300,000 calls (13 s to make),
+    # 0.43 s a request, and 8 pipelined held another tenant's answer 2.6 s.
+    err, _ = admin.call("user.upsert", {"org": "acme", "id": "005000000000007AAA",
+                                        "name": "Ada", "profile": "Agent"})
+    check(err is None, "user.upsert: %r" % (err,))
+    total, sent, got = 25000, 0, 0
+    while got < total:
+        while sent < total and sent - got < 60:
+            args = dict(call, vendor_call_key="n%d" % sent)
+            if sent == total - 1:
+                args["user"] = "005000000000007AAA"
+            admin.msgid += 1
+            admin.sock.sendall(msgpack.packb([0, admin.msgid, "call.start", [args]]))
+            sent += 1
+        for msg in admin.unpacker:
+            got += 1
+            if msg[2] is not None:
+                check(False, "call.start %d: %r" % (got, msg[2]))
+            break
+        else:
+            admin.unpacker.feed(admin.sock.recv(1 << 16))
+    pages, found, after, more = 0, [], None, True
+    while more and pages < 10:
+        args = {"org": "acme", "user": "005000000000007AAA", "limit": 5}
+        if after:
+            args["after"] = after
+        err, res = admin.call("voicecall.list", args)
+        if not check(err is None, "voicecall.list filtered, page %d: %r" % (pages, err)):
+            break
+        if pages == 0:
+            check(res["more"] and res.get("next_after") and not res["voicecalls"],
+                  "the first page stops at the scan bound, empty, with more and next_after: %r"
+                  % ({k: v for k, v in res.items() if k != "voicecalls"},))
+        found += res["voicecalls"]
+        more, after = res["more"], res.get("next_after")
+        pages += 1
+    check(not more and len(found) == 1 and found[0]["vendor_call_key"] == "n%d" % (total - 1),
+          "following next_after finds the one call of the user, past 25,000 others, in %d pages"
+          % pages)
     check(server.poll() is None, "the server lives")
 finally:
     if server.poll() is None:
