@@ -42,6 +42,9 @@ static const struct setting settings[] = {
      "authenticated connections at once, the admin's reserved ones included (1024)"},
     {"admin-reserved-connections", COUNT0, AT(admin_reserved_connections),
      "of --max-connections, kept for the admin token: org tokens cannot take them (2)"},
+    {"max-connections-per-org", COUNT0, AT(max_connections_per_org),
+     "of --max-connections, what one org's tokens may hold at once, so that no tenant takes "
+     "every slot; 0: no cap of its own (256)"},
     {"max-unauthenticated", COUNT, AT(max_unauthenticated),
      "connections waiting to authenticate, besides --max-connections; when full, the oldest "
      "one is closed for a new one (64)"},
@@ -80,6 +83,7 @@ int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
     cfg->max_inflight = 64;
     cfg->max_connections = 1024;
     cfg->admin_reserved_connections = 2;
+    cfg->max_connections_per_org = 256;
     cfg->max_unauthenticated = 64;
     cfg->auth_timeout_ms = 10000;
     cfg->max_preauth_bytes = 4096;

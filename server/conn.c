@@ -441,16 +441,32 @@ static void end_access(sb_server_t *server, const char *token_id, const char *or
 
 /* Whether an authenticated connection may have a slot: org tokens may not
  * take the ones reserved for the admin. */
-static bool admit(sb_conn_t *conn, sb_role_t role)
+/* Whether a connection may authenticate with `token`: 0 when it may, else
+ * the limit it would pass: 1 the slots open to its kind of token, 2 its
+ * org's share. */
+static int admit(sb_conn_t *conn, const sb_token_record_t *token)
 {
     sb_server_t *server = conn->server;
     const sb_config_t *cfg = &server->cfg;
     size_t authenticated = server->authenticated;
     if (conn->token.role != SB_ROLE_NONE)
-        return true; /* authenticating again: it has its slot */
-    size_t limit = role == SB_ROLE_ADMIN ? cfg->max_connections
-                                         : cfg->max_connections - cfg->admin_reserved_connections;
-    return authenticated < limit;
+        return 0; /* authenticating again: it has its slot */
+    size_t limit = token->role == SB_ROLE_ADMIN
+                       ? cfg->max_connections
+                       : cfg->max_connections - cfg->admin_reserved_connections;
+    if (authenticated >= limit)
+        return 1;
+    if (token->role == SB_ROLE_ADMIN || cfg->max_connections_per_org == 0)
+        return 0;
+    /* One tenant's read-only token could hold every org slot and lock every
+     * other tenant out. A walk of the open connections, once per
+     * authentication. */
+    size_t same_org = 0;
+    for (const sb_conn_t *c = server->conns; c != NULL; c = c->next)
+        if (c != conn && !c->closing && c->token.role != SB_ROLE_NONE &&
+            c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, token->org) == 0)
+            same_org++;
+    return same_org >= cfg->max_connections_per_org ? 2 : 0;
 }
 
 /* The delay before a failed authentication is answered (and the connection
@@ -512,7 +528,22 @@ static void finish(request_t *r, int rc)
     sb_conn_t *conn = r->conn;
     sb_server_t *server = conn->server;
     if (rc == 0 && r->call.authenticated) {
-        if (!admit(conn, r->call.new_token.role)) {
+        int full = admit(conn, &r->call.new_token);
+        if (full == 2) {
+            rc = SB_E_CONNECTION_LIMIT;
+            char message[256];
+            snprintf(message, sizeof(message),
+                     "Every connection slot open to this org's tokens is taken "
+                     "(--max-connections-per-org %zu); close a connection, or ask the admin to "
+                     "raise --max-connections-per-org.",
+                     server->cfg.max_connections_per_org);
+            reply_error(r, rc, message);
+            sb__log_limited(server, &server->slots_log, SB_LOG_WARN,
+                            "conn %llu: refused: org %s holds --max-connections-per-org (%zu) "
+                            "connections",
+                            (unsigned long long)conn->id, r->call.new_token.org,
+                            server->cfg.max_connections_per_org);
+        } else if (full == 1) {
             rc = SB_E_CONNECTION_LIMIT;
             char message[256];
             snprintf(message, sizeof(message),

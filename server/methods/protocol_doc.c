@@ -93,6 +93,8 @@ void sb_protocol_doc(FILE *out)
             "connection until answers go out |\n"
             "| authenticated connections | 1,024, of which 2 only for the admin token | "
             "`token.authenticate` answers `CONNECTION_LIMIT` and the connection is closed |\n"
+            "| authenticated connections of one org's tokens | 256 | `token.authenticate` answers "
+            "`CONNECTION_LIMIT` and the connection is closed |\n"
             "| one reply | 15 MiB (the cap minus the high mark below) | `REPLY_TOO_LARGE` "
             "(for a write: the write was done, the reply could not be sent); also a reply that "
             "would pass the cap beside the replies not read yet |\n"

@@ -14,7 +14,8 @@ class elsewhere"):
   3. a filtered voicecall.list examines at most 10,000 calls a request, and
      says where to go on (next_after);
   4. one connection's 64 pipelined requests leave the loop to the others
-     between them.
+     between them;
+  5. one org's tokens hold at most --max-connections-per-org connections.
 
 usage: outsider_growth.py SWITCHBOARDD
 Prints "N passed, N failed" and exits 1 on any failure.
@@ -184,6 +185,45 @@ try:
           "another connection is answered in %.3f s while 64 pipelined lists take %.3f s"
           % (other_s, all_s))
     check(server.poll() is None, "the server lives")
+
+    # 5. One org's tokens cannot take every connection slot: with 12 slots, a
+    # read-only token of acme held all 10 open to org tokens, and beta's
+    # tokens got CONNECTION_LIMIT.
+    small_dir = os.path.join(work, "small")
+    small = subprocess.Popen([SERVER, "--data-dir", small_dir, "--durability", "none",
+                              "--max-connections", "12", "--max-connections-per-org", "4"],
+                             stdout=log, stderr=log)
+    try:
+        small_sock = os.path.join(small_dir, "switchboard.sock")
+        for _ in range(200):
+            if os.path.exists(small_sock) and os.path.exists(os.path.join(small_dir, "admin.token")):
+                break
+            time.sleep(0.05)
+        sa = Conn(small_sock)
+        sa.call("token.authenticate",
+                {"token": open(os.path.join(small_dir, "admin.token")).read().strip()})
+        tokens = {}
+        for org in ("acme", "beta"):
+            sa.call("org.create", {"org": org, "name": org})
+            err, res = sa.call("token.create", {"org": org, "role": "read_only", "label": "x"})
+            tokens[org] = res["token"] if res else None
+        held, refusal = [], None
+        for _ in range(12):
+            c = Conn(small_sock)
+            err, _ = c.call("token.authenticate", {"token": tokens["acme"]})
+            if err is not None:
+                refusal = err
+                break
+            held.append(c)
+        check(len(held) == 4 and refusal and refusal.get("name") == "CONNECTION_LIMIT"
+              and "--max-connections-per-org" in refusal.get("message", ""),
+              "one org's token holds at most --max-connections-per-org connections (%d, %r)"
+              % (len(held), refusal))
+        err, _ = Conn(small_sock).call("token.authenticate", {"token": tokens["beta"]})
+        check(err is None, "another org still connects while acme holds its share: %r" % (err,))
+    finally:
+        small.kill()
+        small.wait()
 finally:
     if server.poll() is None:
         server.kill()
