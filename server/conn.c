@@ -52,6 +52,11 @@
  * before the rest waits for a later turn: 64 pipelined requests of 10 ms
  * each held every other tenant 0.6 s when a pass ran them all. */
 #define PASS_BUDGET_NS ((uint64_t)1000000)
+/* Prepare steps one org's tokens may have on the thread pool at once (of 16
+ * threads by default); the others wait their turn on the loop. 32 pipelined
+ * org.doctor requests of one read-only token made another tenant's
+ * member.add wait 2.8 s for a thread. */
+#define ORG_PREPARES_MAX 4
 
 struct sb_conn {
     uv_pipe_t pipe;
@@ -61,8 +66,9 @@ struct sb_conn {
     unsigned refs;
     bool closing;
     bool reading;
-    bool processing; /* process_buffer is on the stack: it must not run again inside */
-    bool deferred;   /* in server->deferred: its next pass waits for a later loop turn */
+    bool processing;    /* process_buffer is on the stack: it must not run again inside */
+    bool deferred;      /* in server->deferred: its next pass waits for a later loop turn */
+    unsigned preparing; /* its requests' prepare steps on the thread pool now */
     sb_conn_t *deferred_next;
     uint8_t *buf; /* bytes read, not yet framed */
     size_t len, cap;
@@ -790,9 +796,73 @@ static void prep_work_cb(uv_work_t *work)
     r->rc = r->prepare(&r->call, &r->prep_err);
 }
 
+static void prep_after_cb(uv_work_t *work, int status);
+
+/* Prepare steps on the pool now for the tokens of `conn`'s org (the admin's
+ * count as one org). */
+static unsigned org_preparing(const sb_conn_t *conn)
+{
+    unsigned n = 0;
+    for (const sb_conn_t *c = conn->server->conns; c != NULL; c = c->next)
+        if (c->preparing > 0 && strcmp(c->token.org, conn->token.org) == 0)
+            n += c->preparing;
+    return n;
+}
+
+static void prep_queue(request_t *r)
+{
+    sb_conn_t *conn = r->conn;
+    conn->preparing++;
+    r->prep_work.data = r;
+    int qrc = uv_queue_work(conn->server->loop, &r->prep_work, prep_work_cb, prep_after_cb);
+    if (qrc == 0)
+        return;
+    r->rc =
+        sb_err_set(&r->prep_err, -EIO, "The thread pool refused the work: %s.", uv_strerror(qrc));
+    prep_after_cb(&r->prep_work, 0);
+}
+
+/* Queues the prepare step on the pool, or behind its org's others when the
+ * org has ORG_PREPARES_MAX there already. */
+static void prep_submit(request_t *r)
+{
+    sb_server_t *server = r->conn->server;
+    if (org_preparing(r->conn) < ORG_PREPARES_MAX) {
+        prep_queue(r);
+        return;
+    }
+    r->next = NULL;
+    if (server->prep_waiting_tail)
+        server->prep_waiting_tail->next = r;
+    else
+        server->prep_waiting = r;
+    server->prep_waiting_tail = r;
+}
+
+/* A prepare step ended: the first waiting requests whose org has room go. */
+static void prep_release(sb_server_t *server)
+{
+    request_t **link = &server->prep_waiting, *prev = NULL;
+    while (*link != NULL) {
+        request_t *r = *link;
+        if (org_preparing(r->conn) >= ORG_PREPARES_MAX) {
+            prev = r;
+            link = &r->next;
+            continue;
+        }
+        *link = r->next;
+        if (server->prep_waiting_tail == r)
+            server->prep_waiting_tail = prev;
+        r->next = NULL;
+        prep_queue(r);
+    }
+}
+
 static void prep_after_cb(uv_work_t *work, int status)
 {
     request_t *r = work->data;
+    r->conn->preparing--;
+    prep_release(r->conn->server);
     if (status == 0 && r->rc == 0) {
         run_method(r);
         return;
@@ -857,13 +927,7 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
     }
     r->prepare = sb_method_prepare(r->method);
     if (r->prepare != NULL) {
-        r->prep_work.data = r;
-        int qrc = uv_queue_work(conn->server->loop, &r->prep_work, prep_work_cb, prep_after_cb);
-        if (qrc == 0)
-            return true;
-        r->rc = sb_err_set(&r->prep_err, -EIO, "The thread pool refused the work: %s.",
-                           uv_strerror(qrc));
-        prep_after_cb(&r->prep_work, 0);
+        prep_submit(r);
         return true;
     }
     run_method(r);

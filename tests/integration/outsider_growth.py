@@ -15,7 +15,8 @@ class elsewhere"):
      says where to go on (next_after);
   4. one connection's 64 pipelined requests leave the loop to the others
      between them;
-  5. one org's tokens hold at most --max-connections-per-org connections.
+  5. one org's tokens hold at most --max-connections-per-org connections;
+  6. one org's prepare steps hold at most 4 threads of the pool.
 
 usage: outsider_growth.py SWITCHBOARDD
 Prints "N passed, N failed" and exits 1 on any failure.
@@ -185,6 +186,46 @@ try:
           "another connection is answered in %.3f s while 64 pipelined lists take %.3f s"
           % (other_s, all_s))
     check(server.poll() is None, "the server lives")
+
+    # 6. One org's prepare steps (adapter calls, parsing, org.doctor) hold at
+    # most 4 of the thread pool's threads: 32 pipelined org.doctor requests of
+    # a read-only token on an org of 100,000 users made another org's
+    # member.add wait 2.8 s for a thread.
+    for k in range(10):
+        users = [{"id": "005%012dAAA" % (100000 + k * 10000 + i), "name": "u",
+                  "profile": "p%d" % (i % 50)} for i in range(10000)]
+        err, _ = admin.call("user.upsert_bulk", {"org": "acme", "users": users})
+        check(err is None, "user.upsert_bulk: %r" % (err,))
+    for org in ("beta",):
+        admin.call("org.create", {"org": org, "name": org})
+        admin.call("callcenter.create", {
+            "org": org, "internal_name": "Sup", "display_name": "Support",
+            "adapter_url": "https://softphone.example.com", "softphone_height": 500,
+            "softphone_width": 320})
+        admin.call("user.upsert", {"org": org, "id": "005000000000001AAA", "name": "Bo",
+                                   "profile": "Agent"})
+    err, res = admin.call("token.create", {"org": "acme", "role": "read_only", "label": "x"})
+    doctor = Conn(sock_path)
+    doctor.call("token.authenticate", {"token": res["token"]})
+    started = time.monotonic()
+    doctor.sock.sendall(b"".join(msgpack.packb([0, 1000 + i, "org.doctor", [{"org": "acme"}]])
+                                 for i in range(32)))
+    time.sleep(0.1)
+    asked = time.monotonic()
+    err, _ = other.call("member.add", {"org": "beta", "user": "005000000000001AAA",
+                                       "callcenter": "Sup"})
+    other_s = time.monotonic() - asked
+    replies = 0
+    while replies < 32:
+        for msg in doctor.unpacker:
+            replies += 1
+            break
+        else:
+            doctor.unpacker.feed(doctor.sock.recv(1 << 16))
+    all_s = time.monotonic() - started
+    check(err is None and other_s < all_s / 2,
+          "another org's member.add is answered in %.3f s while 32 doctors take %.3f s"
+          % (other_s, all_s))
 
     # 5. One org's tokens cannot take every connection slot: with 12 slots, a
     # read-only token of acme held all 10 open to org tokens, and beta's
