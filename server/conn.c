@@ -809,11 +809,20 @@ static unsigned org_preparing(const sb_conn_t *conn)
     return n;
 }
 
+/* Hands the prepare step to the pool; conn->preparing already counts it. A
+ * request whose connection closed (or a server stopping) meanwhile ends at
+ * once: 60 queued org.doctor steps of closed connections held a stop 5 s. */
 static void prep_queue(request_t *r)
 {
     sb_conn_t *conn = r->conn;
-    conn->preparing++;
     r->prep_work.data = r;
+    if (conn->closing || conn->server->stopping) {
+        sb_err_set(&r->prep_err, -ECANCELED,
+                   "The server is stopping: this request was not started; send it again once "
+                   "the server is back.");
+        prep_after_cb(&r->prep_work, UV_ECANCELED);
+        return;
+    }
     int qrc = uv_queue_work(conn->server->loop, &r->prep_work, prep_work_cb, prep_after_cb);
     if (qrc == 0)
         return;
@@ -828,6 +837,7 @@ static void prep_submit(request_t *r)
 {
     sb_server_t *server = r->conn->server;
     if (org_preparing(r->conn) < ORG_PREPARES_MAX) {
+        r->conn->preparing++;
         prep_queue(r);
         return;
     }
@@ -839,13 +849,16 @@ static void prep_submit(request_t *r)
     server->prep_waiting_tail = r;
 }
 
-/* A prepare step ended: the first waiting requests whose org has room go. */
+/* A prepare step ended: the first waiting requests whose org has room go.
+ * They are taken off the list (their places counted) before any is queued,
+ * since queueing may end a request at once and come back here. */
 static void prep_release(sb_server_t *server)
 {
-    request_t **link = &server->prep_waiting, *prev = NULL;
+    request_t **link = &server->prep_waiting, *prev = NULL, *go = NULL, **go_tail = &go;
     while (*link != NULL) {
         request_t *r = *link;
-        if (org_preparing(r->conn) >= ORG_PREPARES_MAX) {
+        bool stale = r->conn->closing || server->stopping;
+        if (!stale && org_preparing(r->conn) >= ORG_PREPARES_MAX) {
             prev = r;
             link = &r->next;
             continue;
@@ -853,6 +866,14 @@ static void prep_release(sb_server_t *server)
         *link = r->next;
         if (server->prep_waiting_tail == r)
             server->prep_waiting_tail = prev;
+        r->next = NULL;
+        r->conn->preparing++;
+        *go_tail = r;
+        go_tail = &r->next;
+    }
+    while (go != NULL) {
+        request_t *r = go;
+        go = r->next;
         r->next = NULL;
         prep_queue(r);
     }
