@@ -48,7 +48,7 @@ def check(ok, what):
 class Conn:
     def __init__(self, path):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(20)
+        self.sock.settimeout(120)
         self.sock.connect(path)
         self.unpacker = msgpack.Unpacker(raw=False, strict_map_key=False,
                                          max_buffer_size=64 << 20)
@@ -125,7 +125,7 @@ try:
     err, _ = admin.call("user.upsert", {"org": "acme", "id": "005000000000007AAA",
                                         "name": "Ada", "profile": "Agent"})
     check(err is None, "user.upsert: %r" % (err,))
-    total, sent, got = 25000, 0, 0
+    total, sent, got = 12000, 0, 0
     while got < total:
         while sent < total and sent - got < 60:
             args = dict(call, vendor_call_key="n%d" % sent)
@@ -157,7 +157,7 @@ try:
         more, after = res["more"], res.get("next_after")
         pages += 1
     check(not more and len(found) == 1 and found[0]["vendor_call_key"] == "n%d" % (total - 1),
-          "following next_after finds the one call of the user, past 25,000 others, in %d pages"
+          "following next_after finds the one call of the user, past 12,000 others, in %d pages"
           % pages)
 
     # 4. One connection's pipelined requests do not hold the loop for the others:
@@ -190,8 +190,9 @@ try:
     # 6. One org's prepare steps (adapter calls, parsing, org.doctor) hold at
     # most 4 of the thread pool's threads: 32 pipelined org.doctor requests of
     # a read-only token on an org of 100,000 users made another org's
-    # member.add wait 2.8 s for a thread.
-    for k in range(10):
+    # member.add wait 2.8 s for a thread. Here 30,000 users: a doctor's share
+    # of the time, not its length, is what the check compares.
+    for k in range(3):
         users = [{"id": "005%012dAAA" % (100000 + k * 10000 + i), "name": "u",
                   "profile": "p%d" % (i % 50)} for i in range(10000)]
         err, _ = admin.call("user.upsert_bulk", {"org": "acme", "users": users})
