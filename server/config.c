@@ -36,6 +36,9 @@ static const struct setting settings[] = {
      "how long an isolated adapter's call may take before it is unavailable (2000)"},
     {"max-message-bytes", BYTES, AT(max_message_bytes), "largest msgpack message (1 MiB)"},
     {"max-batch", COUNT, AT(max_batch), "rows in one bulk or batch request (10000)"},
+    {"max-inflight-bytes", BYTES, AT(max_inflight_bytes),
+     "bytes of requests a connection may have unanswered before reading pauses; at least "
+     "--max-message-bytes (4 MiB)"},
     {"max-inflight", COUNT, AT(max_inflight),
      "requests a connection may have unanswered before reading pauses (64)"},
     {"max-connections", COUNT, AT(max_connections),
@@ -81,6 +84,7 @@ int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
     cfg->plugin_deadline_ms = 2000;
     cfg->max_batch = 10000;
     cfg->max_inflight = 64;
+    cfg->max_inflight_bytes = 4 << 20;
     cfg->max_connections = 1024;
     cfg->admin_reserved_connections = 2;
     cfg->max_connections_per_org = 256;

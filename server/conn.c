@@ -73,7 +73,8 @@ struct sb_conn {
     uint8_t *buf; /* bytes read, not yet framed */
     size_t len, cap;
     size_t inflight;
-    size_t queued_bytes; /* replies handed to libuv or gathered, not yet written */
+    size_t inflight_bytes; /* the messages of those requests, held until each is answered */
+    size_t queued_bytes;   /* replies handed to libuv or gathered, not yet written */
     /* Replies made during one pass of process_buffer, sent in one write at
      * its end: a client that pipelines gets one system call, not one per
      * answer. */
@@ -101,6 +102,7 @@ struct request {
     sb_call_t call;
     msgpack_unpacked unpacked; /* owns the zone the call's strings live in */
     uint8_t *bytes;            /* the message; decoded strings point into it */
+    size_t msg_len;            /* its length, counted in conn->inflight_bytes */
     msgpack_sbuffer reply;
     int rc;                /* a write's outcome, set on the writer thread */
     uv_work_t prep_work;   /* the method's prepare step, on the thread pool */
@@ -157,6 +159,16 @@ void sb__log_limited_flush(sb_server_t *server, sb_log_limit_t *limit, sb_log_le
 }
 
 /* The largest message the connection may send now. */
+/* The bytes of requests one connection may have read and not answered:
+ * 64 pipelined bulk writes of 880 KB each, waiting for the writer, held
+ * 120 MB per connection (decoded, they take more than their bytes). At
+ * least one message of the largest size always fits. */
+static size_t inflight_budget(const sb_config_t *cfg)
+{
+    return cfg->max_inflight_bytes > cfg->max_message_bytes ? cfg->max_inflight_bytes
+                                                            : cfg->max_message_bytes;
+}
+
 static size_t message_limit(const sb_conn_t *conn)
 {
     const sb_config_t *cfg = &conn->server->cfg;
@@ -267,7 +279,7 @@ static void update_reading(sb_conn_t *conn)
     if (conn->closing)
         return;
     bool want = !conn->server->stopping && conn->held == NULL && !conn->deferred &&
-                conn->inflight < cfg->max_inflight &&
+                conn->inflight < cfg->max_inflight && conn->inflight_bytes < inflight_budget(cfg) &&
                 conn->queued_bytes < (conn->reading ? cfg->write_high_bytes : cfg->write_low_bytes);
     if (want && !conn->reading) {
         conn->reading = uv_read_start((uv_stream_t *)&conn->pipe, alloc_cb, read_cb) == 0;
@@ -519,6 +531,7 @@ static void complete(request_t *r, int rc)
     if (rc == SB_E_CONNECTION_LIMIT)
         conn_close(conn, "no connection slot left for its token");
     conn->inflight--;
+    conn->inflight_bytes -= r->msg_len;
     request_free(r);
     update_reading(conn);
     conn_unref(conn);
@@ -936,6 +949,8 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
         r->call.zone = r->unpacked.zone = msgpack_zone_new(1024);
     conn->refs++;
     conn->inflight++;
+    conn->inflight_bytes += len;
+    r->msg_len = len;
     conn->server->inflight++;
     if (rc == 0)
         rc = sb_dispatch_check(&r->call, r->msg.method, &r->method, &err);
@@ -973,7 +988,8 @@ static void process_buffer(sb_conn_t *conn)
     const sb_config_t *cfg = &conn->server->cfg;
     uint64_t started = uv_hrtime();
     bool out_of_budget = false;
-    while (!conn->closing && conn->inflight < cfg->max_inflight && conn->held == NULL &&
+    while (!conn->closing && conn->inflight < cfg->max_inflight &&
+           conn->inflight_bytes < inflight_budget(cfg) && conn->held == NULL &&
            conn->queued_bytes < cfg->write_high_bytes && !conn->server->stopping) {
         if (off > 0 && uv_hrtime() - started > PASS_BUDGET_NS) {
             out_of_budget = true;

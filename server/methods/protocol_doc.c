@@ -91,6 +91,8 @@ void sb_protocol_doc(FILE *out)
             "| rows in a bulk or batch request | 10,000 | `BATCH_TOO_LARGE` |\n"
             "| requests in flight per connection | 64 | the server stops reading the "
             "connection until answers go out |\n"
+            "| bytes of requests in flight per connection | 4 MiB (at least one message) | the "
+            "server stops reading the connection until answers go out |\n"
             "| authenticated connections | 1,024, of which 2 only for the admin token | "
             "`token.authenticate` answers `CONNECTION_LIMIT` and the connection is closed |\n"
             "| authenticated connections of one org's tokens | 256 | `token.authenticate` answers "
