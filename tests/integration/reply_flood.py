@@ -2,7 +2,7 @@
 """Measures what unread replies cost switchboardd (issue 12, not yet bounded: 60
 connections of one read-only token held 1.5 GB).
 
-Starts a server in a temporary directory, gives one org 3,000 users with long
+Starts a server in a temporary directory, gives one org 10,000 users with long
 names, then opens N connections of one read-only token that each pipeline
 softphone.check_batch requests of all 10,000 users and never read, and prints the
 server's resident memory. Each connection may hold up to --write-cap-bytes
