@@ -41,8 +41,9 @@ const char *sb_contact_prefix(sb_object_t type);
 
 #define SB_CALL_KEY_MAX 128
 #define SB_CALL_NUMBER_MAX 40
-#define SB_CALL_TEXT_MAX 4096
-#define SB_CALL_SEGMENTS_MAX 2000 /* per call: a long call's transcript fits */
+#define SB_CALL_TEXT_MAX 4096            /* bytes of one transcript segment */
+#define SB_CALL_TRANSCRIPT_MAX (1 << 20) /* bytes of a call's whole transcript */
+#define SB_CALL_SEGMENTS_MAX 2000        /* per call: a long call's transcript fits */
 /*
  * The times a call event may carry: from 2000-01-01 to a day past the
  * server's clock (a vendor's clock may run ahead; a call cannot start next

@@ -36,12 +36,18 @@ static const struct setting settings[] = {
      "how long an isolated adapter's call may take before it is unavailable (2000)"},
     {"max-message-bytes", BYTES, AT(max_message_bytes), "largest msgpack message (1 MiB)"},
     {"max-batch", COUNT, AT(max_batch), "rows in one bulk or batch request (10000)"},
+    {"max-inflight-bytes", BYTES, AT(max_inflight_bytes),
+     "bytes of requests a connection may have unanswered before reading pauses; at least "
+     "--max-message-bytes (4 MiB)"},
     {"max-inflight", COUNT, AT(max_inflight),
      "requests a connection may have unanswered before reading pauses (64)"},
     {"max-connections", COUNT, AT(max_connections),
      "authenticated connections at once, the admin's reserved ones included (1024)"},
     {"admin-reserved-connections", COUNT0, AT(admin_reserved_connections),
      "of --max-connections, kept for the admin token: org tokens cannot take them (2)"},
+    {"max-connections-per-org", COUNT0, AT(max_connections_per_org),
+     "of --max-connections, what one org's tokens may hold at once, so that no tenant takes "
+     "every slot; 0: no cap of its own (256)"},
     {"max-unauthenticated", COUNT, AT(max_unauthenticated),
      "connections waiting to authenticate, besides --max-connections; when full, the oldest "
      "one is closed for a new one (64)"},
@@ -78,8 +84,10 @@ int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
     cfg->plugin_deadline_ms = 2000;
     cfg->max_batch = 10000;
     cfg->max_inflight = 64;
+    cfg->max_inflight_bytes = 4 << 20;
     cfg->max_connections = 1024;
     cfg->admin_reserved_connections = 2;
+    cfg->max_connections_per_org = 256;
     cfg->max_unauthenticated = 64;
     cfg->auth_timeout_ms = 10000;
     cfg->max_preauth_bytes = 4096;

@@ -16,26 +16,28 @@
 
 typedef struct sb_config {
     char data_dir[PATH_MAX];
-    char socket_path[PATH_MAX];        /* "" until resolved: data_dir/switchboard.sock */
-    char plugin_dir[PATH_MAX];         /* "" until resolved: next to the executable */
-    char plugin_runner[PATH_MAX];      /* resolved: sb-plugin-runner beside the server */
-    char in_process[1024];             /* plugins trusted in the server's process: none, all,
-                                          a,b,c; every other one runs in a child process */
-    size_t plugin_deadline_ms;         /* an isolated plugin's call gets this long to answer */
-    size_t max_message_bytes;          /* one msgpack message, either way */
-    size_t max_batch;                  /* rows in one bulk or batch request */
-    size_t max_inflight;               /* requests read but not answered, per connection */
-    size_t max_connections;            /* authenticated connections at once */
+    char socket_path[PATH_MAX];   /* "" until resolved: data_dir/switchboard.sock */
+    char plugin_dir[PATH_MAX];    /* "" until resolved: next to the executable */
+    char plugin_runner[PATH_MAX]; /* resolved: sb-plugin-runner beside the server */
+    char in_process[1024];        /* plugins trusted in the server's process: none, all,
+                                     a,b,c; every other one runs in a child process */
+    size_t plugin_deadline_ms;    /* an isolated plugin's call gets this long to answer */
+    size_t max_message_bytes;     /* one msgpack message, either way */
+    size_t max_batch;             /* rows in one bulk or batch request */
+    size_t max_inflight;          /* requests read but not answered, per connection */
+    size_t max_inflight_bytes;    /* their message bytes, per connection (at least one message) */
+    size_t max_connections;       /* authenticated connections at once */
     size_t admin_reserved_connections; /* of max_connections, kept for the admin token */
-    size_t max_unauthenticated; /* connections not yet authenticated, besides max_connections */
-    size_t auth_timeout_ms;     /* a connection authenticates within this, or is closed */
-    size_t max_preauth_bytes;   /* largest message before authentication */
-    size_t idle_timeout_ms;     /* close an authenticated connection idle this long; 0: never */
-    size_t drain_timeout_ms;    /* on SIGTERM, close what is left after this long */
-    size_t write_high_bytes;    /* pause reading a connection above this many queued bytes */
-    size_t write_low_bytes;     /* resume below this */
-    size_t write_cap_bytes;     /* close the connection above this */
-    size_t write_stall_ms;      /* close a connection whose queued replies do not move this long */
+    size_t max_connections_per_org; /* of max_connections, one org's tokens at once (0: no cap) */
+    size_t max_unauthenticated;     /* connections not yet authenticated, besides max_connections */
+    size_t auth_timeout_ms;         /* a connection authenticates within this, or is closed */
+    size_t max_preauth_bytes;       /* largest message before authentication */
+    size_t idle_timeout_ms;         /* close an authenticated connection idle this long; 0: never */
+    size_t drain_timeout_ms;        /* on SIGTERM, close what is left after this long */
+    size_t write_high_bytes;        /* pause reading a connection above this many queued bytes */
+    size_t write_low_bytes;         /* resume below this */
+    size_t write_cap_bytes;         /* close the connection above this */
+    size_t write_stall_ms; /* close a connection whose queued replies do not move this long */
     size_t initial_map_bytes;
     size_t max_map_bytes;
     sb_durability_t durability;

@@ -48,6 +48,15 @@
 #define AUTH_DELAY_MS 250          /* after a connection's first failure; doubles with each */
 #define AUTH_DELAY_MAX_MS 5000     /* and never more */
 #define TRIM_AFTER_BYTES (8 << 20) /* freed buffers worth giving back to the kernel */
+/* The loop time one pass over a connection's pipelined requests may take
+ * before the rest waits for a later turn: 64 pipelined requests of 10 ms
+ * each held every other tenant 0.6 s when a pass ran them all. */
+#define PASS_BUDGET_NS ((uint64_t)1000000)
+/* Prepare steps one org's tokens may have on the thread pool at once (of 16
+ * threads by default); the others wait their turn on the loop. 32 pipelined
+ * org.doctor requests of one read-only token made another tenant's
+ * member.add wait 2.8 s for a thread. */
+#define ORG_PREPARES_MAX 4
 
 struct sb_conn {
     uv_pipe_t pipe;
@@ -57,11 +66,15 @@ struct sb_conn {
     unsigned refs;
     bool closing;
     bool reading;
-    bool processing; /* process_buffer is on the stack: it must not run again inside */
-    uint8_t *buf;    /* bytes read, not yet framed */
+    bool processing;    /* process_buffer is on the stack: it must not run again inside */
+    bool deferred;      /* in server->deferred: its next pass waits for a later loop turn */
+    unsigned preparing; /* its requests' prepare steps on the thread pool now */
+    sb_conn_t *deferred_next;
+    uint8_t *buf; /* bytes read, not yet framed */
     size_t len, cap;
     size_t inflight;
-    size_t queued_bytes; /* replies handed to libuv or gathered, not yet written */
+    size_t inflight_bytes; /* the messages of those requests, held until each is answered */
+    size_t queued_bytes;   /* replies handed to libuv or gathered, not yet written */
     /* Replies made during one pass of process_buffer, sent in one write at
      * its end: a client that pipelines gets one system call, not one per
      * answer. */
@@ -89,6 +102,7 @@ struct request {
     sb_call_t call;
     msgpack_unpacked unpacked; /* owns the zone the call's strings live in */
     uint8_t *bytes;            /* the message; decoded strings point into it */
+    size_t msg_len;            /* its length, counted in conn->inflight_bytes */
     msgpack_sbuffer reply;
     int rc;                /* a write's outcome, set on the writer thread */
     uv_work_t prep_work;   /* the method's prepare step, on the thread pool */
@@ -145,6 +159,16 @@ void sb__log_limited_flush(sb_server_t *server, sb_log_limit_t *limit, sb_log_le
 }
 
 /* The largest message the connection may send now. */
+/* The bytes of requests one connection may have read and not answered:
+ * 64 pipelined bulk writes of 880 KB each, waiting for the writer, held
+ * 120 MB per connection (decoded, they take more than their bytes). At
+ * least one message of the largest size always fits. */
+static size_t inflight_budget(const sb_config_t *cfg)
+{
+    return cfg->max_inflight_bytes > cfg->max_message_bytes ? cfg->max_inflight_bytes
+                                                            : cfg->max_message_bytes;
+}
+
 static size_t message_limit(const sb_conn_t *conn)
 {
     const sb_config_t *cfg = &conn->server->cfg;
@@ -254,8 +278,8 @@ static void update_reading(sb_conn_t *conn)
     const sb_config_t *cfg = &conn->server->cfg;
     if (conn->closing)
         return;
-    bool want = !conn->server->stopping && conn->held == NULL &&
-                conn->inflight < cfg->max_inflight &&
+    bool want = !conn->server->stopping && conn->held == NULL && !conn->deferred &&
+                conn->inflight < cfg->max_inflight && conn->inflight_bytes < inflight_budget(cfg) &&
                 conn->queued_bytes < (conn->reading ? cfg->write_high_bytes : cfg->write_low_bytes);
     if (want && !conn->reading) {
         conn->reading = uv_read_start((uv_stream_t *)&conn->pipe, alloc_cb, read_cb) == 0;
@@ -435,16 +459,32 @@ static void end_access(sb_server_t *server, const char *token_id, const char *or
 
 /* Whether an authenticated connection may have a slot: org tokens may not
  * take the ones reserved for the admin. */
-static bool admit(sb_conn_t *conn, sb_role_t role)
+/* Whether a connection may authenticate with `token`: 0 when it may, else
+ * the limit it would pass: 1 the slots open to its kind of token, 2 its
+ * org's share. */
+static int admit(sb_conn_t *conn, const sb_token_record_t *token)
 {
     sb_server_t *server = conn->server;
     const sb_config_t *cfg = &server->cfg;
     size_t authenticated = server->authenticated;
     if (conn->token.role != SB_ROLE_NONE)
-        return true; /* authenticating again: it has its slot */
-    size_t limit = role == SB_ROLE_ADMIN ? cfg->max_connections
-                                         : cfg->max_connections - cfg->admin_reserved_connections;
-    return authenticated < limit;
+        return 0; /* authenticating again: it has its slot */
+    size_t limit = token->role == SB_ROLE_ADMIN
+                       ? cfg->max_connections
+                       : cfg->max_connections - cfg->admin_reserved_connections;
+    if (authenticated >= limit)
+        return 1;
+    if (token->role == SB_ROLE_ADMIN || cfg->max_connections_per_org == 0)
+        return 0;
+    /* One tenant's read-only token could hold every org slot and lock every
+     * other tenant out. A walk of the open connections, once per
+     * authentication. */
+    size_t same_org = 0;
+    for (const sb_conn_t *c = server->conns; c != NULL; c = c->next)
+        if (c != conn && !c->closing && c->token.role != SB_ROLE_NONE &&
+            c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, token->org) == 0)
+            same_org++;
+    return same_org >= cfg->max_connections_per_org ? 2 : 0;
 }
 
 /* The delay before a failed authentication is answered (and the connection
@@ -491,6 +531,7 @@ static void complete(request_t *r, int rc)
     if (rc == SB_E_CONNECTION_LIMIT)
         conn_close(conn, "no connection slot left for its token");
     conn->inflight--;
+    conn->inflight_bytes -= r->msg_len;
     request_free(r);
     update_reading(conn);
     conn_unref(conn);
@@ -506,7 +547,22 @@ static void finish(request_t *r, int rc)
     sb_conn_t *conn = r->conn;
     sb_server_t *server = conn->server;
     if (rc == 0 && r->call.authenticated) {
-        if (!admit(conn, r->call.new_token.role)) {
+        int full = admit(conn, &r->call.new_token);
+        if (full == 2) {
+            rc = SB_E_CONNECTION_LIMIT;
+            char message[256];
+            snprintf(message, sizeof(message),
+                     "Every connection slot open to this org's tokens is taken "
+                     "(--max-connections-per-org %zu); close a connection, or ask the admin to "
+                     "raise --max-connections-per-org.",
+                     server->cfg.max_connections_per_org);
+            reply_error(r, rc, message);
+            sb__log_limited(server, &server->slots_log, SB_LOG_WARN,
+                            "conn %llu: refused: org %s holds --max-connections-per-org (%zu) "
+                            "connections",
+                            (unsigned long long)conn->id, r->call.new_token.org,
+                            server->cfg.max_connections_per_org);
+        } else if (full == 1) {
             rc = SB_E_CONNECTION_LIMIT;
             char message[256];
             snprintf(message, sizeof(message),
@@ -639,8 +695,38 @@ static void slicer_cb(uv_idle_t *idle)
         }
         finish(r, rc);
     }
-    if (server->slices == NULL)
+    /* Connections whose pass ran out of its budget: one more pass each, in
+     * turn, with other connections' reads between loop turns. */
+    sb_conn_t *conns = server->deferred;
+    server->deferred = server->deferred_tail = NULL;
+    while (conns != NULL) {
+        sb_conn_t *conn = conns;
+        conns = conn->deferred_next;
+        conn->deferred_next = NULL;
+        conn->deferred = false;
+        if (!conn->closing)
+            process_buffer(conn); /* which resumes reading, or defers again */
+        conn_unref(conn);
+    }
+    if (server->slices == NULL && server->deferred == NULL)
         uv_idle_stop(&server->slicer);
+}
+
+/* The rest of the connection's buffer waits for the slicer's next turn;
+ * reading stops meanwhile, so that the buffer does not grow. */
+static void defer_pass(sb_conn_t *conn)
+{
+    sb_server_t *server = conn->server;
+    if (conn->deferred || conn->closing)
+        return;
+    conn->deferred = true;
+    conn->refs++;
+    if (server->deferred_tail)
+        server->deferred_tail->deferred_next = conn;
+    else
+        server->deferred = conn;
+    server->deferred_tail = conn;
+    uv_idle_start(&server->slicer, slicer_cb);
 }
 
 static void slice_later(request_t *r)
@@ -686,6 +772,13 @@ void sb__conn_handles_init(sb_server_t *server)
 
 void sb__conn_handles_close(sb_server_t *server)
 {
+    while (server->deferred != NULL) { /* stopping: their passes never come */
+        sb_conn_t *conn = server->deferred;
+        server->deferred = conn->deferred_next;
+        conn->deferred = false;
+        conn_unref(conn);
+    }
+    server->deferred_tail = NULL;
     uv_close((uv_handle_t *)&server->held, NULL);
     uv_close((uv_handle_t *)&server->slicer, NULL);
 }
@@ -716,9 +809,94 @@ static void prep_work_cb(uv_work_t *work)
     r->rc = r->prepare(&r->call, &r->prep_err);
 }
 
+static void prep_after_cb(uv_work_t *work, int status);
+
+/* Prepare steps on the pool now for the tokens of `conn`'s org (the admin's
+ * count as one org). */
+static unsigned org_preparing(const sb_conn_t *conn)
+{
+    unsigned n = 0;
+    for (const sb_conn_t *c = conn->server->conns; c != NULL; c = c->next)
+        if (c->preparing > 0 && strcmp(c->token.org, conn->token.org) == 0)
+            n += c->preparing;
+    return n;
+}
+
+/* Hands the prepare step to the pool; conn->preparing already counts it. A
+ * request whose connection closed (or a server stopping) meanwhile ends at
+ * once: 60 queued org.doctor steps of closed connections held a stop 5 s. */
+static void prep_queue(request_t *r)
+{
+    sb_conn_t *conn = r->conn;
+    r->prep_work.data = r;
+    if (conn->closing || conn->server->stopping) {
+        sb_err_set(&r->prep_err, -ECANCELED,
+                   "The server is stopping: this request was not started; send it again once "
+                   "the server is back.");
+        prep_after_cb(&r->prep_work, UV_ECANCELED);
+        return;
+    }
+    int qrc = uv_queue_work(conn->server->loop, &r->prep_work, prep_work_cb, prep_after_cb);
+    if (qrc == 0)
+        return;
+    r->rc =
+        sb_err_set(&r->prep_err, -EIO, "The thread pool refused the work: %s.", uv_strerror(qrc));
+    prep_after_cb(&r->prep_work, 0);
+}
+
+/* Queues the prepare step on the pool, or behind its org's others when the
+ * org has ORG_PREPARES_MAX there already. */
+static void prep_submit(request_t *r)
+{
+    sb_server_t *server = r->conn->server;
+    if (org_preparing(r->conn) < ORG_PREPARES_MAX) {
+        r->conn->preparing++;
+        prep_queue(r);
+        return;
+    }
+    r->next = NULL;
+    if (server->prep_waiting_tail)
+        server->prep_waiting_tail->next = r;
+    else
+        server->prep_waiting = r;
+    server->prep_waiting_tail = r;
+}
+
+/* A prepare step ended: the first waiting requests whose org has room go.
+ * They are taken off the list (their places counted) before any is queued,
+ * since queueing may end a request at once and come back here. */
+static void prep_release(sb_server_t *server)
+{
+    request_t **link = &server->prep_waiting, *prev = NULL, *go = NULL, **go_tail = &go;
+    while (*link != NULL) {
+        request_t *r = *link;
+        bool stale = r->conn->closing || server->stopping;
+        if (!stale && org_preparing(r->conn) >= ORG_PREPARES_MAX) {
+            prev = r;
+            link = &r->next;
+            continue;
+        }
+        *link = r->next;
+        if (server->prep_waiting_tail == r)
+            server->prep_waiting_tail = prev;
+        r->next = NULL;
+        r->conn->preparing++;
+        *go_tail = r;
+        go_tail = &r->next;
+    }
+    while (go != NULL) {
+        request_t *r = go;
+        go = r->next;
+        r->next = NULL;
+        prep_queue(r);
+    }
+}
+
 static void prep_after_cb(uv_work_t *work, int status)
 {
     request_t *r = work->data;
+    r->conn->preparing--;
+    prep_release(r->conn->server);
     if (status == 0 && r->rc == 0) {
         run_method(r);
         return;
@@ -771,6 +949,8 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
         r->call.zone = r->unpacked.zone = msgpack_zone_new(1024);
     conn->refs++;
     conn->inflight++;
+    conn->inflight_bytes += len;
+    r->msg_len = len;
     conn->server->inflight++;
     if (rc == 0)
         rc = sb_dispatch_check(&r->call, r->msg.method, &r->method, &err);
@@ -783,13 +963,7 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
     }
     r->prepare = sb_method_prepare(r->method);
     if (r->prepare != NULL) {
-        r->prep_work.data = r;
-        int qrc = uv_queue_work(conn->server->loop, &r->prep_work, prep_work_cb, prep_after_cb);
-        if (qrc == 0)
-            return true;
-        r->rc = sb_err_set(&r->prep_err, -EIO, "The thread pool refused the work: %s.",
-                           uv_strerror(qrc));
-        prep_after_cb(&r->prep_work, 0);
+        prep_submit(r);
         return true;
     }
     run_method(r);
@@ -812,8 +986,15 @@ static void process_buffer(sb_conn_t *conn)
     conn->processing = true;
     size_t off = 0;
     const sb_config_t *cfg = &conn->server->cfg;
-    while (!conn->closing && conn->inflight < cfg->max_inflight && conn->held == NULL &&
+    uint64_t started = uv_hrtime();
+    bool out_of_budget = false;
+    while (!conn->closing && conn->inflight < cfg->max_inflight &&
+           conn->inflight_bytes < inflight_budget(cfg) && conn->held == NULL &&
            conn->queued_bytes < cfg->write_high_bytes && !conn->server->stopping) {
+        if (off > 0 && uv_hrtime() - started > PASS_BUDGET_NS) {
+            out_of_budget = true;
+            break;
+        }
         size_t msg_len, limit = message_limit(conn);
         int rc = sb_frame_scan(conn->buf + off, conn->len - off, limit, &msg_len);
         if (rc == SB_FRAME_NEED_MORE && conn->len - off > limit)
@@ -848,6 +1029,8 @@ static void process_buffer(sb_conn_t *conn)
         conn->len -= off;
     }
     shrink_buffer(conn, false);
+    if (out_of_budget)
+        defer_pass(conn);
     update_reading(conn);
 }
 

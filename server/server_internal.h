@@ -49,6 +49,12 @@ typedef struct sb_server {
     uv_timer_t held;   /* sends failed authentications' replies once their delay is over */
     uv_idle_t slicer;  /* runs the next slice of requests that work in slices */
     request_t *slices, *slices_tail; /* requests waiting for their next slice, in turn */
+    /* Connections whose pass over pipelined requests used its budget, waiting
+     * (a reference each) for the slicer to run their next pass, in turn. */
+    sb_conn_t *deferred, *deferred_tail;
+    /* Requests whose prepare step waits for their org's turn on the thread
+     * pool (at most ORG_PREPARES_MAX of an org's there at once), in order. */
+    request_t *prep_waiting, *prep_waiting_tail;
     sb_writer_t *writer;
     sb_config_t cfg;
     sb_service_t svc;

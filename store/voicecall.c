@@ -231,9 +231,24 @@ static int add_segment(sb_voicecall_t *c, const sb_call_event_t *ev, int64_t at,
     snprintf(id, sizeof(id), "%s", ev->segment_id && ev->segment_id[0] ? ev->segment_id : "");
     if (id[0] == '\0') /* no id: the time and the text are its identity */
         snprintf(id, sizeof(id), "t%lld-%zu", (long long)at, strlen(ev->text));
-    for (size_t i = 0; i < c->n_segments; i++)
+    size_t text_len = strlen(ev->text), total = text_len;
+    for (size_t i = 0; i < c->n_segments; i++) {
         if (strcmp(c->segments[i].id, id) == 0)
             return 0;
+        total += strlen(c->segments[i].text);
+    }
+    /* Each append rewrites the whole record on the writer thread, and every
+     * read of the call decodes it: unbounded text made one tenant's appends
+     * stall every tenant's writes and grew a record past any reply. */
+    if (text_len > SB_CALL_TEXT_MAX)
+        return sb_err_set(err, SB_E_INVALID_VALUE,
+                          "A transcript segment's text is at most %d bytes; this one has %zu.",
+                          SB_CALL_TEXT_MAX, text_len);
+    if (total > SB_CALL_TRANSCRIPT_MAX)
+        return sb_err_set(err, SB_E_INVALID_VALUE,
+                          "The voice call %s keeps at most %d bytes of transcript; this segment "
+                          "would make %zu.",
+                          c->id.s, SB_CALL_TRANSCRIPT_MAX, total);
     if (c->n_segments >= SB_CALL_SEGMENTS_MAX)
         return sb_err_set(err, SB_E_INVALID_VALUE,
                           "The voice call %s has %d transcript segments, the most one call keeps.",
@@ -530,11 +545,13 @@ int sb_store_voicecall_get(sb_store_t *store, const char *org, const char *id, s
 
 int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voicecall_filter_t *f,
                             size_t limit, sb_voicecall_t ***rows, size_t *n, bool *more,
-                            sb_err_t *err)
+                            sb_sfid_t *resume, sb_err_t *err)
 {
     *rows = NULL;
     *n = 0;
     *more = false;
+    resume->s[0] = '\0';
+    size_t scanned_rows = 0, scanned_bytes = 0;
     int rc = sb__check_limit(limit, err);
     sb_sfid_t after;
     if (rc == 0 && f->after && f->after[0])
@@ -566,10 +583,18 @@ int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voiceca
             lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
             continue;
         }
+        /* Bounded before decoding: the caller goes on from the last id examined. */
+        if (scanned_rows > 0 && (scanned_rows >= SB_VOICECALL_SCAN_ROWS ||
+                                 scanned_bytes + v.mv_size > SB_VOICECALL_SCAN_BYTES)) {
+            *more = true;
+            break;
+        }
         sb_voicecall_t *c;
         rc = decode(v.mv_data, v.mv_size, &c);
         if (rc != 0)
             break;
+        scanned_rows++;
+        scanned_bytes += v.mv_size;
         bool keep = (!f->user || strcmp(c->user.s, f->user) == 0) &&
                     (!f->callcenter || strcmp(c->callcenter.s, f->callcenter) == 0) &&
                     (!f->since_ms || (c->start_ms ? c->start_ms : c->created_ms) >= f->since_ms) &&
@@ -579,6 +604,7 @@ int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voiceca
             sb_voicecall_free(c);
             break;
         }
+        *resume = c->id; /* handled: returned or filtered out */
         if (keep)
             out[(*n)++] = c;
         else
@@ -588,6 +614,8 @@ int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voiceca
     if (cur)
         mdb_cursor_close(cur);
     sb__read_end(store, txn);
+    if (rc == 0 && !*more)
+        resume->s[0] = '\0';
     if (rc != 0) {
         for (size_t i = 0; out && i < *n; i++)
             sb_voicecall_free(out[i]);

@@ -323,18 +323,22 @@ static int voicecall_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     sb_voicecall_t **rows = NULL;
     size_t n = 0;
     bool more = false;
+    sb_sfid_t resume;
     if (rc == 0)
         rc = sb_store_voicecall_list(call->svc->store, call->org, &f, sb_arg_limit(call), &rows, &n,
-                                     &more, err);
+                                     &more, &resume, err);
     if (rc != 0)
         return rc;
-    rc = msgpack_pack_map(pk, 2) | sb_pack_str(pk, "voicecalls") | msgpack_pack_array(pk, n);
+    rc = msgpack_pack_map(pk, 3) | sb_pack_str(pk, "voicecalls") | msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++) {
         rc |= sb_voicecall_pack(pk, rows[i]);
         sb_voicecall_free(rows[i]);
     }
     free(rows);
-    return rc | sb_pack_kv_bool(pk, "more", more);
+    /* next_after: where the next page starts, past calls filtered out, since
+     * a scan that stopped at its bound returns a short (even empty) page. */
+    return rc | sb_pack_kv_bool(pk, "more", more) | sb_pack_str(pk, "next_after") |
+           (more ? sb_pack_str(pk, resume.s) : msgpack_pack_nil(pk));
 }
 
 /* ---- call.test ------------------------------------------------------------------- */
@@ -481,7 +485,8 @@ static const sb_method_t methods[] = {
      CALL_ARGS(), CALL_RESULT, CALL_ERRORS},
     {"call.transcript", "A transcript segment: kept in time order, once per segment id.",
      SB_ROLE_ORG_ADMIN, true, true, call_transcript,
-     CALL_ARGS({"text", SB_ARG_STRING, true, "what was said"},
+     CALL_ARGS({"text", SB_ARG_STRING, true,
+                "what was said: at most 4096 bytes, and a call keeps at most 1 MiB of transcript"},
                {"speaker", SB_ARG_STRING, false, "agent, customer, ..."},
                {"segment_id", SB_ARG_STRING, false, "the segment's id: a repeat is kept once"}),
      CALL_RESULT, CALL_ERRORS},
@@ -541,7 +546,9 @@ static const sb_method_t methods[] = {
       {"since", SB_ARG_STRING, false, "calls that started at or after this time"},
       {"until", SB_ARG_STRING, false, "calls that started before this time"},
       SB_ARGS_PAGE("voice calls")},
-     "{voicecalls: [voicecall], more}",
+     "{voicecalls: [voicecall], more, next_after: the after of the next page while more (a "
+     "filtered page may be short, even empty: at most 10,000 calls or 8 MiB are examined per "
+     "request)}",
      "NOT_FOUND INVALID_ID INVALID_VALUE"},
 };
 

@@ -57,7 +57,8 @@ static void a_long_org_is_refused(void **state)
     assert_null(call);
     sb_voicecall_t **calls;
     sb_voicecall_filter_t f = {0};
-    assert_rc(sb_store_voicecall_list(fx->store, org, &f, 10, &calls, &n, &more, &err),
+    sb_sfid_t resume;
+    assert_rc(sb_store_voicecall_list(fx->store, org, &f, 10, &calls, &n, &more, &resume, &err),
               SB_E_INVALID_ID, err);
     free(org);
 }
