@@ -65,6 +65,12 @@ static const struct setting settings[] = {
     {"write-low-bytes", BYTES, AT(write_low_bytes), "and below which reading resumes (256 KiB)"},
     {"write-cap-bytes", BYTES, AT(write_cap_bytes),
      "queued reply bytes above which the connection is closed (16 MiB)"},
+    {"max-unread-bytes", BYTES, AT(max_unread_bytes),
+     "replies queued and not yet read by their clients, over every connection; past it a large "
+     "reply is answered with REPLY_TOO_LARGE instead (512 MiB)"},
+    {"max-unread-bytes-per-org", BYTES, AT(max_unread_bytes_per_org),
+     "the same over one org's connections, so that one tenant that never reads cannot hold the "
+     "server's memory (128 MiB)"},
     {"write-stall-ms", COUNT, AT(write_stall_ms),
      "close a connection whose queued replies make no progress this long (30000)"},
     {"initial-map-bytes", BYTES, AT(initial_map_bytes), "the store's first map size (64 MiB)"},
@@ -96,6 +102,8 @@ int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
     cfg->write_high_bytes = 1 << 20;
     cfg->write_low_bytes = 256 << 10;
     cfg->write_cap_bytes = 16 << 20;
+    cfg->max_unread_bytes = (size_t)512 << 20;
+    cfg->max_unread_bytes_per_org = (size_t)128 << 20;
     cfg->write_stall_ms = 30000;
     cfg->initial_map_bytes = SB_STORE_DEFAULT_INITIAL_MAP;
     cfg->max_map_bytes = SB_STORE_DEFAULT_MAX_MAP;
@@ -320,6 +328,11 @@ int sb_config_resolve(sb_config_t *cfg, const char *argv0, sb_err_t *err)
         return sb_err_set(err, -EINVAL,
                           "The write marks must grow: --write-low-bytes < --write-high-bytes < "
                           "--write-cap-bytes.");
+    if (cfg->max_unread_bytes_per_org > cfg->max_unread_bytes)
+        return sb_err_set(err, -EINVAL,
+                          "--max-unread-bytes-per-org (%zu) is more than --max-unread-bytes (%zu): "
+                          "one org's share is part of the whole.",
+                          cfg->max_unread_bytes_per_org, cfg->max_unread_bytes);
     if (cfg->max_batch > SB_STORE_BULK_MAX)
         return sb_err_set(err, -EINVAL, "--max-batch is at most %d.", SB_STORE_BULK_MAX);
     if (cfg->initial_map_bytes > cfg->max_map_bytes)

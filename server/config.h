@@ -37,6 +37,8 @@ typedef struct sb_config {
     size_t write_high_bytes;        /* pause reading a connection above this many queued bytes */
     size_t write_low_bytes;         /* resume below this */
     size_t write_cap_bytes;         /* close the connection above this */
+    size_t max_unread_bytes;        /* replies queued over every connection at once */
+    size_t max_unread_bytes_per_org; /* ...and over one org's connections */
     size_t write_stall_ms; /* close a connection whose queued replies do not move this long */
     size_t initial_map_bytes;
     size_t max_map_bytes;

@@ -291,11 +291,18 @@ static void update_reading(sb_conn_t *conn)
     }
 }
 
+/* Replies leave the queue (written, or dropped with the connection). */
+static void unqueue(sb_conn_t *conn, size_t len)
+{
+    conn->queued_bytes -= len;
+    conn->server->unread_bytes -= len;
+}
+
 static void write_cb(uv_write_t *req, int status)
 {
     write_req_t *w = (write_req_t *)req;
     sb_conn_t *conn = w->conn;
-    conn->queued_bytes -= w->len;
+    unqueue(conn, w->len);
     conn->stalled_since = conn->active_ms = now_ms(conn);
     free(w->data);
     free(w);
@@ -312,7 +319,7 @@ static int write_out(sb_conn_t *conn, char *data, size_t len)
 {
     write_req_t *w = calloc(1, sizeof(*w));
     if (w == NULL) {
-        conn->queued_bytes -= len;
+        unqueue(conn, len);
         free(data);
         return UV_ENOMEM;
     }
@@ -323,7 +330,7 @@ static int write_out(sb_conn_t *conn, char *data, size_t len)
     conn->refs++; /* the handle holds one too: this never frees the connection */
     int rc = uv_write(&w->req, (uv_stream_t *)&conn->pipe, &buf, 1, write_cb);
     if (rc != 0) {
-        conn->queued_bytes -= w->len;
+        unqueue(conn, w->len);
         conn->refs--;
         free(w->data);
         free(w);
@@ -352,6 +359,7 @@ static void send_reply(sb_conn_t *conn, msgpack_sbuffer *reply)
     if (conn->queued_bytes == 0)
         conn->stalled_since = now_ms(conn);
     conn->queued_bytes += reply->size;
+    conn->server->unread_bytes += reply->size;
     if (conn->processing) {
         if (conn->out_cap - conn->out_len < reply->size) {
             size_t cap = conn->out_cap ? conn->out_cap : 16384;
@@ -502,6 +510,59 @@ static uint64_t auth_delay_ms(const sb_conn_t *conn)
     return delay < AUTH_DELAY_MAX_MS ? delay : AUTH_DELAY_MAX_MS;
 }
 
+/* Replies queued for one org's connections (the admin's count as one org).
+ * A walk of the open connections, made only for replies over 4 KiB. */
+static size_t org_unread_bytes(const sb_server_t *server, const sb_token_record_t *token)
+{
+    size_t sum = 0;
+    bool admin = token->role == SB_ROLE_ADMIN;
+    for (const sb_conn_t *c = server->conns; c != NULL; c = c->next)
+        if (admin ? c->token.role == SB_ROLE_ADMIN
+                  : c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, token->org) == 0)
+            sum += c->queued_bytes;
+    return sum;
+}
+
+/* Each connection's unread replies are capped (--write-cap-bytes), but a
+ * tenant with many connections that never read would hold that many times
+ * the cap: past the server's budget for unread replies, or its org's share,
+ * a large reply becomes a small error, which the client can act on (read,
+ * then ask again). Small replies always go: they are bounded by the
+ * requests in flight, and an error is one of them. */
+static void refuse_unread_past_budget(request_t *r, int rc)
+{
+    sb_conn_t *conn = r->conn;
+    sb_server_t *server = conn->server;
+    const sb_config_t *cfg = &server->cfg;
+    const char *which = NULL;
+    size_t held = 0, budget = 0;
+    if (server->unread_bytes + r->reply.size > cfg->max_unread_bytes) {
+        which = "every connection's";
+        held = server->unread_bytes;
+        budget = cfg->max_unread_bytes;
+    } else {
+        held = org_unread_bytes(server, &conn->token);
+        if (held + r->reply.size > cfg->max_unread_bytes_per_org) {
+            which = conn->token.role == SB_ROLE_ADMIN ? "the admin's connections'"
+                                                      : "this org's connections'";
+            budget = cfg->max_unread_bytes_per_org;
+        }
+    }
+    if (which == NULL)
+        return;
+    char message[384];
+    snprintf(message, sizeof(message),
+             "%sThe reply (%zu bytes) would pass the server's budget for %s unread replies "
+             "(%zu of %zu bytes held): read the replies already sent before asking for more.",
+             r->method != NULL && r->method->writes && rc == 0 ? "The write was done. " : "",
+             r->reply.size, which, held, budget);
+    sb__log_limited(conn->server, &conn->server->unread_log, SB_LOG_WARN,
+                    "conn %llu: a reply of %zu bytes refused: %s unread replies hold %zu of %zu "
+                    "bytes",
+                    (unsigned long long)conn->id, r->reply.size, which, held, budget);
+    reply_error(r, SB_E_REPLY_TOO_LARGE, message);
+}
+
 /* Answers (unless a notification) and releases a finished request. */
 static void complete(request_t *r, int rc)
 {
@@ -510,6 +571,8 @@ static void complete(request_t *r, int rc)
      * and the next request (another failure) be handled within. */
     bool last_failure = rc == SB_E_UNAUTHENTICATED && conn->auth_failures >= MAX_AUTH_FAILURES;
     sb_server_t *server = conn->server;
+    if (r->msg.type == SB_RPC_REQUEST && !conn->closing && r->reply.size > 4096)
+        refuse_unread_past_budget(r, rc);
     if (r->msg.type == SB_RPC_REQUEST && !conn->closing && r->reply.size > 4096 &&
         conn->queued_bytes + r->reply.size > server->cfg.write_cap_bytes) {
         /* The reply fits alone, but not beside the replies this client has
@@ -1187,6 +1250,7 @@ void sb__conn_check_timeouts(sb_server_t *server, uint64_t now)
     server->auth_failures_recent /= 2;
     sb__log_limited_flush(server, &server->refusals_log, SB_LOG_WARN);
     sb__log_limited_flush(server, &server->slots_log, SB_LOG_WARN);
+    sb__log_limited_flush(server, &server->unread_log, SB_LOG_WARN);
     sb__log_limited_flush(server, &server->auth_log, SB_LOG_INFO);
     sb__log_limited_flush(server, &server->closes_log, SB_LOG_INFO);
 }

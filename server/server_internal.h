@@ -61,13 +61,14 @@ typedef struct sb_server {
     sb_conn_t *conns; /* every open connection, a doubly linked list, newest first */
     uint64_t next_conn_id;
     size_t inflight;        /* requests being served, over all connections */
+    size_t unread_bytes;    /* replies queued over all connections (queued_bytes summed) */
     size_t unauthenticated; /* open connections that have not authenticated (in svc.connections) */
     size_t authenticated;   /* open connections that have (the slots of --max-connections) */
     size_t fd_connections;  /* connections the open-files limit leaves room for (0: no limit) */
     uint64_t auth_failures_recent; /* failed authentications, halved every second */
     size_t freed_bytes;            /* buffer memory freed since the allocator was last trimmed */
     sb_ended_t ended;
-    sb_log_limit_t refusals_log, slots_log, auth_log, closes_log;
+    sb_log_limit_t refusals_log, slots_log, auth_log, closes_log, unread_log;
     bool stopping;
     bool closing_conns;
 } sb_server_t;

@@ -312,6 +312,67 @@ try:
     finally:
         mem.kill()
         mem.wait()
+
+    # 8. Unread replies are bounded over all of one org's connections, not
+    # only per connection: 60 read-only connections of one token, each with
+    # 8 pipelined check_batch of 10,000 users and never reading, held 1.5 GB
+    # (--write-cap-bytes each). Past --max-unread-bytes-per-org a large reply
+    # is a small REPLY_TOO_LARGE; another org is served as usual.
+    ur_dir = os.path.join(work, "unread")
+    ur = subprocess.Popen([SERVER, "--data-dir", ur_dir, "--durability", "none",
+                           "--max-unread-bytes-per-org", "8MiB", "--max-unread-bytes", "64MiB"],
+                          stdout=log, stderr=log)
+    try:
+        ur_sock = os.path.join(ur_dir, "switchboard.sock")
+        for _ in range(200):
+            if os.path.exists(ur_sock) and os.path.exists(os.path.join(ur_dir, "admin.token")):
+                break
+            time.sleep(0.05)
+        ua = Conn(ur_sock)
+        ua.call("token.authenticate",
+                {"token": open(os.path.join(ur_dir, "admin.token")).read().strip()})
+        ids = ["005%012dAAA" % i for i in range(2000)]
+        readers = {}
+        for org in ("acme", "beta"):
+            ua.call("org.create", {"org": org, "name": org})
+            err, _ = ua.call("user.upsert_bulk", {"org": org, "users": [
+                {"id": i, "name": "n" * 200, "profile": "p" * 60} for i in ids]})
+            check(err is None, "%s's users: %r" % (org, err))
+            err, res = ua.call("token.create", {"org": org, "role": "read_only", "label": "x"})
+            readers[org] = res["token"] if res else None
+        batch = {"users": ids}
+        # One reply is about 0.6 MB: 6 connections x 4 unread replies pass 8 MiB.
+        sleepers = []
+        for _ in range(6):
+            c = Conn(ur_sock)
+            c.call("token.authenticate", {"token": readers["acme"]})
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.sock.sendall(b"".join(msgpack.packb([0, 100 + k, "softphone.check_batch",
+                                                   [dict(batch, org="acme")]])
+                                    for k in range(4)))
+            sleepers.append(c)
+        time.sleep(2)
+        late = Conn(ur_sock)
+        late.call("token.authenticate", {"token": readers["acme"]})
+        err, _ = late.call("softphone.check_batch", dict(batch, org="acme"))
+        check(err and err.get("name") == "REPLY_TOO_LARGE"
+              and "this org's connections' unread replies" in err.get("message", ""),
+              "past acme's unread budget, acme's next batch is REPLY_TOO_LARGE: %r" % (err,))
+        other = Conn(ur_sock)
+        other.call("token.authenticate", {"token": readers["beta"]})
+        err, res = other.call("softphone.check_batch", dict(batch, org="beta"))
+        check(err is None and res is not None,
+              "another org's batch is answered while acme's replies lie unread: %r" % (err,))
+        for c in sleepers:
+            c.sock.close()
+        time.sleep(0.5)
+        err, res = late.call("softphone.check_batch", dict(batch, org="acme"))
+        check(err is None, "once acme's unread replies are gone, its batch is answered: %r"
+              % (err,))
+        check(ur.poll() is None, "the server lives through the unread flood")
+    finally:
+        ur.kill()
+        ur.wait()
 finally:
     if server.poll() is None:
         server.kill()
