@@ -228,7 +228,18 @@ static void recompute(sb_voicecall_t *c)
 static int add_segment(sb_voicecall_t *c, const sb_call_event_t *ev, int64_t at, sb_err_t *err)
 {
     char id[65];
-    snprintf(id, sizeof(id), "%s", ev->segment_id && ev->segment_id[0] ? ev->segment_id : "");
+    const char *given = ev->segment_id ? ev->segment_id : "";
+    /* Cut, two long ids that share their first 64 bytes would be one
+     * segment, and a long speaker another speaker: refused, never cut. */
+    if (strlen(given) >= sizeof(id))
+        return sb_err_set(err, SB_E_INVALID_VALUE,
+                          "A transcript segment's id is at most %zu bytes; this one has %zu.",
+                          sizeof(id) - 1, strlen(given));
+    if (ev->speaker && strlen(ev->speaker) >= sizeof(c->segments[0].speaker))
+        return sb_err_set(err, SB_E_INVALID_VALUE,
+                          "A transcript segment's speaker is at most %zu bytes; this one has %zu.",
+                          sizeof(c->segments[0].speaker) - 1, strlen(ev->speaker));
+    snprintf(id, sizeof(id), "%s", given);
     if (id[0] == '\0') /* no id: the time and the text are its identity */
         snprintf(id, sizeof(id), "t%lld-%zu", (long long)at, strlen(ev->text));
     size_t text_len = strlen(ev->text), total = text_len;

@@ -104,6 +104,39 @@ static void call_times_are_range_checked(void **state)
     sb_voicecall_free(call);
 }
 
+static void long_transcript_ids_and_speakers_are_refused_not_cut(void **state)
+{
+    sb_test_fixture_t *fx = *state;
+    sb_err_t err;
+    sb_sfid_t cc = sb_test_cc(fx->store, "acme", "Support");
+    sb_call_event_t start = {.action = SB_CALL_START, .vendor_call_key = "t", .call_type = -1};
+    sb_voicecall_t *call = NULL;
+    assert_int_equal(sb_store_call_event(fx->store, "acme", &cc, &start, &call, NULL, &err), 0);
+    sb_voicecall_free(call);
+    /* Two ids that share their first 64 bytes were one segment once cut. */
+    char *id = repeat('s', 70);
+    sb_call_event_t seg = {.action = SB_CALL_TRANSCRIPT,
+                           .vendor_call_key = "t",
+                           .call_type = -1,
+                           .segment_id = id,
+                           .speaker = "agent",
+                           .text = "hello"};
+    call = NULL;
+    assert_rc(sb_store_call_event(fx->store, "acme", &cc, &seg, &call, NULL, &err),
+              SB_E_INVALID_VALUE, err);
+    assert_null(call);
+    char *speaker = repeat('p', 40);
+    seg.segment_id = "s1";
+    seg.speaker = speaker;
+    assert_rc(sb_store_call_event(fx->store, "acme", &cc, &seg, &call, NULL, &err),
+              SB_E_INVALID_VALUE, err);
+    seg.speaker = "agent";
+    assert_int_equal(sb_store_call_event(fx->store, "acme", &cc, &seg, &call, NULL, &err), 0);
+    sb_voicecall_free(call);
+    free(speaker);
+    free(id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +148,8 @@ int main(void)
                                         sb_test_store_teardown),
         cmocka_unit_test_setup_teardown(call_times_are_range_checked, sb_test_store_setup,
                                         sb_test_store_teardown),
+        cmocka_unit_test_setup_teardown(long_transcript_ids_and_speakers_are_refused_not_cut,
+                                        sb_test_store_setup, sb_test_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
