@@ -130,6 +130,7 @@ void sb__log_limited(sb_server_t *server, sb_log_limit_t *limit, sb_log_level_t 
     char line[512];
     va_list ap;
     va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see core/error.c
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (limit->last_ms != 0 && now - limit->last_ms < 1000) {
