@@ -19,10 +19,13 @@
 
 typedef struct plugin {
     sb_plugin_info_t info;
-    void *dl;                 /* dlopen handle; NULL when refused */
-    const sb_adapter *desc;   /* [borrowed: until dlclose] */
-    void *state;              /* the plugin's, from init */
-    unsigned refs;            /* the set's reference, and one per call in flight */
+    void *dl;               /* dlopen handle; NULL when refused */
+    const sb_adapter *desc; /* [borrowed: until dlclose] */
+    void *state;            /* the plugin's, from init */
+    unsigned refs;          /* the set's reference, and one per call in flight */
+    /* In process: held around every entry point call. The ABI promises a
+     * plugin one thread at a time, and prepare steps run on many. */
+    pthread_mutex_t call_lock;
     sb_plugin_child_t *child; /* isolated: the process that runs it; else NULL */
     /* In process: its trial, a child process that ran its init and runs its
      * renders until sb_plugin_host_end_trial(), so that an adapter that
@@ -153,12 +156,21 @@ static void check_descriptor(plugin_t *p, const sb_adapter *d, const char *stem)
     p->info.loaded = true;
 }
 
-static plugin_t *load_one(const char *dir, const char *file)
+static plugin_t *plugin_new(void)
 {
     plugin_t *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return NULL;
     p->refs = 1;
+    pthread_mutex_init(&p->call_lock, NULL);
+    return p;
+}
+
+static plugin_t *load_one(const char *dir, const char *file)
+{
+    plugin_t *p = plugin_new();
+    if (p == NULL)
+        return NULL;
     copy(p->info.file, sizeof(p->info.file), file);
     copy(p->info.mode, sizeof(p->info.mode), "in_process");
     char stem[SB_PLUGIN_NAME_MAX + 1];
@@ -202,10 +214,9 @@ static plugin_t *load_one(const char *dir, const char *file)
 /* An isolated plugin: its child loads it and makes the checks. */
 static plugin_t *load_isolated(sb_plugin_host_t *host, const char *file)
 {
-    plugin_t *p = calloc(1, sizeof(*p));
+    plugin_t *p = plugin_new();
     if (p == NULL)
         return NULL;
-    p->refs = 1;
     copy(p->info.file, sizeof(p->info.file), file);
     snprintf(p->info.name, sizeof(p->info.name), "%.*s", (int)(strlen(file) - 3), file);
     char path[4400];
@@ -301,6 +312,7 @@ static void unload(plugin_t *p)
         p->desc->fini(p->state);
         dlclose(p->dl);
     }
+    pthread_mutex_destroy(&p->call_lock);
     free(p);
 }
 
@@ -682,7 +694,14 @@ int sb_plugin_host_claim(sb_plugin_host_t *host, const sb_callcenter_t *cc,
         plugin_t *p = pinned[i];
         if (!p->info.loaded)
             continue;
-        int c = p->child ? remote_claim(p, cc) : p->desc->claim(p->state, &v.cc);
+        int c;
+        if (p->child != NULL) {
+            c = remote_claim(p, cc);
+        } else {
+            pthread_mutex_lock(&p->call_lock);
+            c = p->desc->claim(p->state, &v.cc);
+            pthread_mutex_unlock(&p->call_lock);
+        }
         c = c < 0 ? 0 : c > 100 ? 100 : c;
         if (c > *confidence) {
             *confidence = c;
@@ -777,7 +796,9 @@ int sb_plugin_host_validate(sb_plugin_host_t *host, const char *name, const sb_c
     int rc = make_view(cc, NULL, &v);
     if (rc == 0) {
         sb_adapter_sink sink = make_sink(&c);
+        pthread_mutex_lock(&p->call_lock);
         int verdict = p->desc->validate(p->state, &v.cc, &sink);
+        pthread_mutex_unlock(&p->call_lock);
         if (verdict != SB_ADAPTER_OK && c.n_problems == 0)
             on_problem(&c, NULL, NULL, "the adapter refused it without saying why");
         free(v.items);
@@ -835,8 +856,10 @@ static int results_call(sb_plugin_host_t *host, const char *name, const sb_callc
     int rc = make_view(cc, NULL, &v);
     if (rc == 0) {
         sb_adapter_sink sink = make_sink(&c);
+        pthread_mutex_lock(&p->call_lock);
         int verdict = kind == RESULTS_RENDER ? p->desc->render(p->state, &v.cc, text, &sink)
                                              : p->desc->call_event(p->state, &v.cc, text, &sink);
+        pthread_mutex_unlock(&p->call_lock);
         if (kind == RESULTS_EVENT && verdict == SB_ADAPTER_IGNORED)
             rc = sb_err_set(err, -ENOMSG, "The adapter %s does not map this event.", name);
         else if (verdict != SB_ADAPTER_OK)
@@ -903,7 +926,9 @@ int sb_plugin_host_template(sb_plugin_host_t *host, const char *name, sb_callcen
         return rc;
     }
     const sb_adapter_setting *settings = NULL;
+    pthread_mutex_lock(&p->call_lock);
     size_t n = p->desc->describe(p->state, &settings);
+    pthread_mutex_unlock(&p->call_lock);
     sb_callcenter_t *cc = sb_callcenter_new();
     int rc = cc ? 0 : -ENOMEM;
     /* A generated name: the adapter's letters and digits, then CallCenter. */
@@ -995,7 +1020,9 @@ int sb_plugin_host_settings(sb_plugin_host_t *host, const char *name,
         return rc;
     }
     const sb_adapter_setting *settings = NULL;
+    pthread_mutex_lock(&p->call_lock);
     size_t count = p->desc->describe(p->state, &settings);
+    pthread_mutex_unlock(&p->call_lock);
     if (settings == NULL)
         count = 0;
     *out = calloc(count ? count : 1, sizeof(**out));

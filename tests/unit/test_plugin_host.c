@@ -1,6 +1,7 @@
 /* The plugin host against mock plugins built as real .so files. */
 #include "sb_test.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,6 +498,61 @@ static void the_writer_renders_from_the_cache_only(void **state)
     sb_test_rmdir(dir);
 }
 
+/* ---- one thread at a time in a plugin ------------------------------------- */
+
+typedef struct render_worker {
+    sb_plugin_host_t *host;
+    const sb_callcenter_t *cc;
+    int failures;
+    char why[600];
+} render_worker_t;
+
+static void *render_many(void *arg)
+{
+    render_worker_t *w = arg;
+    for (int i = 0; i < 20; i++) {
+        sb_plugin_kv_t *kv = NULL;
+        size_t n = 0;
+        sb_err_t err;
+        if (sb_plugin_host_render(w->host, "one_at_a_time", w->cc, "005000000000001AAA", &kv, &n,
+                                  &err) != 0) {
+            w->failures++;
+            snprintf(w->why, sizeof(w->why), "%s", err.message);
+        }
+        free(kv);
+    }
+    return NULL;
+}
+
+/* Prepare steps call adapters from libuv's many pool threads; the ABI
+ * promises a plugin one thread at a time, so an in-process plugin's calls
+ * are taken in turn. */
+static void an_in_process_plugin_is_called_one_thread_at_a_time(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"one_at_a_time", NULL};
+    char *dir = plugin_dir(names);
+    sb_plugin_host_t *host;
+    sb_err_t err;
+    assert_int_equal(sb_plugin_host_new(dir, &host), 0);
+    assert_int_equal(sb_plugin_host_load(host, NULL, NULL, &err), 0);
+    sb_callcenter_t *cc = with_region("eu");
+    render_worker_t workers[4];
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++) {
+        workers[i] = (render_worker_t){.host = host, .cc = cc};
+        assert_int_equal(pthread_create(&threads[i], NULL, render_many, &workers[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        if (workers[i].failures != 0)
+            fail_msg("%d renders failed: %s", workers[i].failures, workers[i].why);
+    }
+    sb_callcenter_free(cc);
+    sb_plugin_host_free(host);
+    sb_test_rmdir(dir);
+}
+
 static void no_directory_is_an_empty_set(void **state)
 {
     (void)state;
@@ -515,6 +571,7 @@ int main(void)
         cmocka_unit_test(each_check_refuses_its_plugin),
         cmocka_unit_test(claims_validation_render_and_templates),
         cmocka_unit_test(a_tie_asks_the_operator),
+        cmocka_unit_test(an_in_process_plugin_is_called_one_thread_at_a_time),
         cmocka_unit_test(no_directory_is_an_empty_set),
         cmocka_unit_test(a_crash_in_init_is_a_refusal_in_both_modes),
         cmocka_unit_test(a_crash_in_a_trial_render_refuses_a_trusted_adapter),
