@@ -36,6 +36,11 @@ static const struct setting settings[] = {
      "how long an isolated adapter's call may take before it is unavailable (2000)"},
     {"max-message-bytes", BYTES, AT(max_message_bytes), "largest msgpack message (1 MiB)"},
     {"max-batch", COUNT, AT(max_batch), "rows in one bulk or batch request (10000)"},
+    {"changes-keep", COUNT0, AT(changes_keep),
+     "change-log entries kept (one per committed write batch); older ones are trimmed; 0: no "
+     "bound by count (1000000)"},
+    {"changes-keep-hours", COUNT0, AT(changes_keep_hours),
+     "hours a change-log entry is kept; older ones are trimmed; 0: no bound by age (168)"},
     {"max-inflight-bytes", BYTES, AT(max_inflight_bytes),
      "bytes of requests a connection may have unanswered before reading pauses; at least "
      "--max-message-bytes (4 MiB)"},
@@ -89,6 +94,8 @@ int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
     snprintf(cfg->in_process, sizeof(cfg->in_process), "none");
     cfg->plugin_deadline_ms = 2000;
     cfg->max_batch = 10000;
+    cfg->changes_keep = 1000000;
+    cfg->changes_keep_hours = 168;
     cfg->max_inflight = 64;
     cfg->max_inflight_bytes = 4 << 20;
     cfg->max_connections = 1024;

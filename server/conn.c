@@ -713,7 +713,17 @@ static int job_run(sb_write_job_t *job)
                     "before this write ran.");
         return 0; /* nothing written: the batch goes on */
     }
+    sb_store_t *store = r->conn->server->svc.store;
+    /* The change log names who wrote: the token's public id, never its secret. */
+    sb_store_who_t who = {r->call.token.id, r->call.org ? r->call.org : r->call.token.org,
+                          r->method->name};
+    sb_store_change_begin(store, &who);
     r->rc = sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply);
+    sb_store_change_end(store, r->rc);
+    /* Every write's result is a map (the method table's "result"): it gains
+     * the sequence its batch commits as. A failed commit replaces the reply. */
+    if (r->rc == 0 && sb_dispatch_add_seq(&r->reply, r->msg.msgid, sb_store_batch_seq(store)) != 0)
+        sb_warn("%s: its result is not a map; its reply has no seq", r->method->name);
     if (r->rc == 0 && (r->call.ended_token_id != NULL || r->call.ended_org != NULL))
         ended_mark(ended, &r->call, true);
     return r->rc;

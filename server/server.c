@@ -273,6 +273,9 @@ int sb_server_run(const sb_config_t *cfg)
     }
     if (rc == 0)
         rc = sb_writer_start(server->loop, store, 1024, &server->writer);
+    if (rc == 0)
+        sb_writer_retain(server->writer, cfg->changes_keep,
+                         (int64_t)cfg->changes_keep_hours * 3600 * 1000);
     server->svc.writer = server->writer;
     if (rc == 0)
         rc = start_listening(server, &err);

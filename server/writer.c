@@ -17,7 +17,33 @@ struct sb_writer {
     bool stopping;
     uv_async_t async;
     size_t commits, jobs; /* under lock */
+    /* The change log's retention (writer thread, after sb_writer_retain). */
+    uint64_t keep;
+    int64_t keep_ms;
 };
+
+/* Entries one trim deletes at most: its transaction stays short, and a
+ * backlog (a lowered --changes-keep) is worked off over many commits. */
+#define TRIM_MAX 1000
+
+/* Trims the change log in a transaction of its own after a commit. When
+ * nothing is past the bounds, the transaction changes nothing, and LMDB
+ * commits it without writing; the store trims only once the log is a
+ * thousandth past a bound, so a log at its bound costs an extra commit
+ * every thousand batches or so, not one per batch. */
+static void trim_changes(sb_writer_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    uint64_t keep = w->keep;
+    int64_t keep_ms = w->keep_ms;
+    pthread_mutex_unlock(&w->lock);
+    if (keep == 0 && keep_ms == 0)
+        return;
+    size_t trimmed = 0;
+    sb_err_t err;
+    if (sb_store_changes_trim(w->store, keep, keep_ms, TRIM_MAX, &trimmed, &err) != 0)
+        sb_warn("writer: trimming the change log failed: %s", err.message);
+}
 
 static void append(sb_write_job_t **head, sb_write_job_t **tail, sb_write_job_t *first,
                    sb_write_job_t *last)
@@ -118,6 +144,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         commit_group(w, first);
+        trim_changes(w);
 
         pthread_mutex_lock(&w->lock);
         w->commits++;
@@ -166,6 +193,14 @@ int sb_writer_start(uv_loop_t *loop, sb_store_t *store, size_t max_jobs, sb_writ
     }
     *out = w;
     return 0;
+}
+
+void sb_writer_retain(sb_writer_t *w, uint64_t keep, int64_t keep_ms)
+{
+    pthread_mutex_lock(&w->lock);
+    w->keep = keep;
+    w->keep_ms = keep_ms;
+    pthread_mutex_unlock(&w->lock);
 }
 
 void sb_writer_submit(sb_writer_t *w, sb_write_job_t *job)

@@ -39,6 +39,14 @@ typedef struct sb_writer sb_writer_t;
  */
 int sb_writer_start(uv_loop_t *loop, sb_store_t *store, size_t max_jobs, sb_writer_t **out);
 
+/**
+ * The change log's retention: after its commits, the writer trims entries
+ * beyond the newest `keep` (0: no bound) or older than `keep_ms` (0: no
+ * bound), at most 1000 entries a transaction. Call it before the first
+ * submit.
+ */
+void sb_writer_retain(sb_writer_t *writer, uint64_t keep, int64_t keep_ms);
+
 /** Queues a job (loop thread). */
 void sb_writer_submit(sb_writer_t *writer, sb_write_job_t *job);
 

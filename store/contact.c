@@ -75,10 +75,9 @@ static int unindex(sb_store_t *store, MDB_txn *txn, const char *org, const sb_co
         int rc = sb__key(&key, org, old->phones[i]);
         if (rc != 0)
             return rc;
-        MDB_val k = {key.len, key.buf}, v = {SB_SFID_LEN, (void *)old->id.s};
-        int lmdb = mdb_del(txn, store->phones, &k, &v);
-        if (lmdb != 0 && lmdb != MDB_NOTFOUND)
-            return sb__lmdb_rc(lmdb);
+        rc = sb__del_dup(txn, store->phones, &key, old->id.s, SB_SFID_LEN);
+        if (rc != 0 && rc != -ENOENT)
+            return rc;
     }
     return 0;
 }

@@ -95,8 +95,7 @@ static int unlink_member(sb_store_t *store, MDB_txn *txn, const char *org, const
         rc = sb__del(txn, store->user_cc, &key);
     if (rc != 0 || (rc = sb__key(&key, org, cc->s)) != 0)
         return rc;
-    MDB_val k = {key.len, key.buf}, v = {SB_SFID_LEN, (void *)user->s};
-    return sb__lmdb_rc(mdb_del(txn, store->cc_members, &k, &v));
+    return sb__del_dup(txn, store->cc_members, &key, user->s, SB_SFID_LEN);
 }
 
 /* One assignment, inside the caller's transaction. */

@@ -82,20 +82,6 @@ int sb__get(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, MDB_val *val)
     return sb__lmdb_rc(mdb_get(txn, dbi, &k, val));
 }
 
-int sb__put(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, const void *data, size_t len,
-            unsigned flags)
-{
-    MDB_val k = {key->len, (void *)key->buf};
-    MDB_val v = {len, (void *)data};
-    return sb__lmdb_rc(mdb_put(txn, dbi, &k, &v, flags));
-}
-
-int sb__del(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key)
-{
-    MDB_val k = {key->len, (void *)key->buf};
-    return sb__lmdb_rc(mdb_del(txn, dbi, &k, NULL));
-}
-
 /* Adopts a map another process grew (MDB_MAP_RESIZED): size 0 means "as the
  * environment now says". Called with no transaction of ours alive. */
 static int adopt_map_size(sb_store_t *store)
@@ -131,6 +117,8 @@ static int grow_map(sb_store_t *store)
 static int write_in_batch(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
 {
     MDB_txn *child = NULL;
+    sb_capture_mark_t mark;
+    sb__capture_mark(store, &mark);
     int rc = sb__lmdb_rc(mdb_txn_begin(store->env, store->batch_txn, 0, &child));
     if (rc == 0) {
         rc = fn(store, child, ctx, err);
@@ -139,6 +127,8 @@ static int write_in_batch(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t
         else
             mdb_txn_abort(child);
     }
+    if (rc != 0)
+        sb__capture_rewind(store, &mark); /* an aborted child changed nothing */
     return rc == 0 ? 0 : write_failed(store, rc, err);
 }
 
@@ -151,12 +141,28 @@ static bool in_batch(const sb_store_t *store)
     return batch_owner == store;
 }
 
+static int write_txn(sb_store_t *store, sb_write_fn fn, void *ctx, bool capture, sb_err_t *err);
+
 int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
 {
     if (in_batch(store)) {
         sb_err_clear(err);
         return write_in_batch(store, fn, ctx, err);
     }
+    return write_txn(store, fn, ctx, true, err);
+}
+
+int sb__write_uncaptured(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
+{
+    if (in_batch(store))
+        return sb_err_set(err, -EINVAL, "The change log's upkeep runs outside a write batch.");
+    return write_txn(store, fn, ctx, false, err);
+}
+
+/* A write transaction of its own; when `capture`, its changes are logged
+ * under a sequence of their own, in the same transaction. */
+static int write_txn(sb_store_t *store, sb_write_fn fn, void *ctx, bool capture, sb_err_t *err)
+{
     for (;;) {
         sb_err_clear(err);
         pthread_rwlock_rdlock(&store->resize_lock);
@@ -171,13 +177,22 @@ int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
             continue;
         }
         rc = sb__lmdb_rc(lmdb);
-        if (rc == 0) {
-            rc = fn(store, txn, ctx, err);
-            if (rc == 0)
-                rc = sb__lmdb_rc(mdb_txn_commit(txn));
-            else
-                mdb_txn_abort(txn);
+        if (rc == 0 && capture) {
+            /* Each attempt starts a fresh capture: a replay after the map
+             * grew records its changes once. */
+            sb__capture_start(store);
+            rc = sb__capture_seq(store, txn);
         }
+        if (rc == 0)
+            rc = fn(store, txn, ctx, err);
+        if (rc == 0 && capture)
+            rc = sb__capture_flush(store, txn);
+        if (capture)
+            sb__capture_stop(store);
+        if (rc == 0)
+            rc = sb__lmdb_rc(mdb_txn_commit(txn));
+        else if (txn != NULL)
+            mdb_txn_abort(txn);
         pthread_rwlock_unlock(&store->resize_lock);
         if (rc != -ENOSPC)
             return rc == 0 ? 0 : write_failed(store, rc, err);
@@ -199,6 +214,16 @@ int sb_store_batch_begin(sb_store_t *store, sb_err_t *err)
         pthread_rwlock_rdlock(&store->resize_lock);
         int lmdb = mdb_txn_begin(store->env, NULL, 0, &store->batch_txn);
         if (lmdb == 0) {
+            /* A replayed batch begins here again: its capture starts empty. */
+            sb__capture_start(store);
+            int rc = sb__capture_seq(store, store->batch_txn);
+            if (rc != 0) {
+                sb__capture_stop(store);
+                mdb_txn_abort(store->batch_txn);
+                store->batch_txn = NULL;
+                pthread_rwlock_unlock(&store->resize_lock);
+                return sb_err_default(err, rc);
+            }
             batch_owner = store;
             return 0; /* the lock stays held until commit or abort */
         }
@@ -217,7 +242,12 @@ int sb_store_batch_commit(sb_store_t *store, sb_err_t *err)
     sb_err_clear(err);
     if (!in_batch(store))
         return sb_err_set(err, -EINVAL, "No write batch is open.");
-    int rc = sb__lmdb_rc(mdb_txn_commit(store->batch_txn));
+    int rc = sb__capture_flush(store, store->batch_txn);
+    sb__capture_stop(store);
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_txn_commit(store->batch_txn));
+    else
+        mdb_txn_abort(store->batch_txn);
     store->batch_txn = NULL;
     batch_owner = NULL;
     pthread_rwlock_unlock(&store->resize_lock);
@@ -228,6 +258,7 @@ void sb_store_batch_abort(sb_store_t *store)
 {
     if (!in_batch(store))
         return;
+    sb__capture_stop(store);
     mdb_txn_abort(store->batch_txn);
     store->batch_txn = NULL;
     batch_owner = NULL;
@@ -289,7 +320,10 @@ int sb_store_dry_run(sb_store_t *store, sb_dry_run_fn fn, void *ctx, sb_err_t *e
     /* fn's writes nest under `child` as they would under the batch, and
      * its reads see them; dropping `child` drops them all. */
     store->batch_txn = child;
+    sb_capture_mark_t mark;
+    sb__capture_mark(store, &mark);
     rc = fn(ctx, err);
+    sb__capture_rewind(store, &mark);
     store->batch_txn = outer;
     mdb_txn_abort(child);
     return rc;
@@ -399,6 +433,11 @@ int sb__del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix)
         }
     }
     mdb_cursor_close(cur);
+    /* One change for them all: an org's delete stays a small entry (it
+     * must fit when the store is full, to free it), and a replica holding
+     * the same data deletes the same keys. */
+    if (rc == 0)
+        sb__capture_del_prefix(txn, dbi, prefix);
     return rc;
 }
 
@@ -505,12 +544,17 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
         {"phones", offsetof(sb_store_t, phones), MDB_DUPSORT | MDB_DUPFIXED},
         {"voicecalls", offsetof(sb_store_t, voicecalls), 0},
         {"call_keys", offsetof(sb_store_t, call_keys), 0},
+        {"changes", offsetof(sb_store_t, changes), 0},
     };
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
         MDB_dbi *dbi = (MDB_dbi *)((char *)store + dbs[i].offset);
         int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbi);
         if (rc != 0)
             return sb__lmdb_rc(rc);
+        if (*dbi >= SB_DBI_SLOTS)
+            return -EINVAL;
+        bool logged = strcmp(dbs[i].name, "meta") != 0 && strcmp(dbs[i].name, "changes") != 0;
+        store->dbi_names[*dbi] = logged ? dbs[i].name : NULL;
     }
     return 0;
 }
@@ -613,6 +657,12 @@ static int check_schema(sb_store_t *store, MDB_txn *txn, const char *dir, sb_err
                               "changed.",
                               dir, sb_err_name(rc));
         version = 2;
+    }
+    /* Schema 2 to 3: the change log. open_dbis made its empty database; the
+     * log starts at sequence 1 with the first write after the upgrade, and
+     * holds nothing of what came before (a replica starts from a copy). */
+    if (version < SB_STORE_SCHEMA_VERSION) {
+        version = SB_STORE_SCHEMA_VERSION;
         MDB_val nv = {sizeof(version), &version};
         return sb__lmdb_rc(mdb_put(txn, store->meta, &k, &nv, 0));
     }
@@ -751,6 +801,7 @@ void sb_store_close(sb_store_t *store)
     if (store->lock_fd >= 0)
         close(store->lock_fd); /* releases the flock */
     pthread_rwlock_destroy(&store->resize_lock);
+    sb__capture_free(store);
     free(store);
 }
 

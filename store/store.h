@@ -32,7 +32,7 @@
 
 /** The schema versions this build reads; it writes SB_STORE_SCHEMA_VERSION. */
 #define SB_STORE_SCHEMA_MIN 1
-#define SB_STORE_SCHEMA_VERSION 2 /* 2: user_cc holds the profile; softphone views */
+#define SB_STORE_SCHEMA_VERSION 3 /* 2: user_cc holds the profile; softphone views; 3: changes */
 
 #define SB_STORE_PAGE_MAX 1000   /* rows one list call returns at most */
 #define SB_STORE_BULK_MAX 100000 /* rows one bulk call takes at most */
@@ -130,6 +130,52 @@ int sb_store_grow(sb_store_t *store, sb_err_t *err);
  * Returns 0, -ENOSPC when even this write does not fit, or the store's error.
  */
 int sb_store_reclaim(sb_store_t *store, sb_err_t *err);
+
+/* ---- the change log (store/changes.c; docs/store.md) ---------------------
+ *
+ * Every committed write transaction that changed a record (a batch, or a
+ * write outside one) is stored with the next sequence number in the same
+ * transaction: entry = msgpack [format, seq, time ms, [write...]], write =
+ * {time, token, org, method, changes: [[op, db, key, value]...]}.
+ */
+#define SB_CHANGES_FORMAT 1
+
+/** Who makes the writes that follow (never a token's secret). Strings are copied. */
+typedef struct sb_store_who {
+    const char *token_id; /* the token's public id; "" or NULL: the server's own */
+    const char *org;      /* the org the write is for; "" for server-wide */
+    const char *method;   /* e.g. "user.upsert" */
+} sb_store_who_t;
+
+/**
+ * Starts the record of one write (one job) in the open batch: the changes
+ * made until sb_store_change_end are attributed to `who`. Writes outside
+ * these calls are logged with empty who. Does nothing outside a batch.
+ */
+void sb_store_change_begin(sb_store_t *store, const sb_store_who_t *who);
+/** Ends the write's record: with rc 0 it is logged even if it changed nothing. */
+void sb_store_change_end(sb_store_t *store, int rc);
+/** The sequence the open batch commits as (0 when none is open). Batch thread. */
+uint64_t sb_store_batch_seq(const sb_store_t *store);
+
+/** The first and last sequence kept (0, 0: none yet; first 0 and last n: all trimmed). */
+int sb_store_changes_range(sb_store_t *store, uint64_t *first, uint64_t *last, sb_err_t *err);
+/** A copy of entry `seq`. *entry [owned: free()]. -ENOENT when not kept. */
+int sb_store_changes_get(sb_store_t *store, uint64_t seq, void **entry, size_t *len, sb_err_t *err);
+/**
+ * Deletes the oldest entries while more than `keep` are kept (0: no bound)
+ * or the oldest is older than `keep_ms` (0: no bound), at most `max` of them,
+ * in one transaction of its own. *trimmed is how many. No batch may be open.
+ */
+int sb_store_changes_trim(sb_store_t *store, uint64_t keep, int64_t keep_ms, size_t max,
+                          size_t *trimmed, sb_err_t *err);
+/**
+ * Applies an entry's physical changes in one transaction, and keeps the
+ * entry under its sequence (a replica's log equals the primary's). Refuses
+ * an entry not after the last applied with -EINVAL, a malformed one with
+ * SB_E_CORRUPT. No business rule runs.
+ */
+int sb_store_changes_apply(sb_store_t *store, const void *entry, size_t len, sb_err_t *err);
 
 /** What sb_store_dry_run runs: a function of the batch's thread. */
 typedef int (*sb_dry_run_fn)(void *ctx, sb_err_t *err);

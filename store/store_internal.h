@@ -25,12 +25,15 @@
  *   phones      org \0 E.164 number     => contact ids (DUPSORT): the ANI match
  *   voicecalls  org \0 voice call id    -> voice-call record (msgpack)
  *   call_keys   org \0 cc id \0 vendor call key -> voice call id (18 bytes)
+ *   changes     big-endian u64 sequence -> change-log entry (msgpack, changes.c;
+ *               schema 3); meta "changes_last" -> u64, the last sequence used
  *
  * user_cc's value is the Call Center's id followed by the user's profile
  * (schema 2), so that the check finds the view without reading the user.
  */
 
 #include <lmdb.h>
+#include <msgpack.h>
 #include <pthread.h>
 
 #include "store.h"
@@ -38,10 +41,44 @@
 /* The longest key: a view's, org \0 cc id \0 profile. LMDB allows 511. */
 #define SB_KEY_MAX (SB_ORG_ID_MAX + 1 + SB_SFID_LEN + 1 + SB_CC_MAX_NAME_BYTES + 1)
 
+/* Database handles are small integers: the log names a database by the name
+ * kept in this slot (NULL for meta and changes, which are not logged). */
+#define SB_DBI_SLOTS 32
+
+/* The writes of one job in a write transaction (sb_store_change_begin). */
+typedef struct sb_change_record {
+    int64_t time_ms;
+    char token_id[SB_TOKEN_ID_MAX + 1];
+    char org[SB_ORG_ID_MAX + 1];
+    char method[64];
+    size_t start;     /* its first change's offset in the capture's bytes */
+    size_t n_changes; /* msgpack arrays [op, db, key, value] from start on */
+    bool named;       /* still open: changes go to it */
+    bool kept;        /* logged even without changes (the write succeeded) */
+} sb_change_record_t;
+
+/* What the open write transaction changed so far (changes.c). */
+typedef struct sb_capture {
+    struct sb_store *store;
+    uint64_t seq; /* the sequence this transaction commits as */
+    sb_change_record_t *records;
+    size_t n_records, cap_records;
+    msgpack_sbuffer bytes;
+    bool failed; /* out of memory while recording: the commit is refused */
+} sb_capture_t;
+
+/* Where a nested transaction began, to drop its changes when it aborts. */
+typedef struct sb_capture_mark {
+    size_t n_records, size, last_changes;
+} sb_capture_mark_t;
+
 struct sb_store {
     MDB_env *env;
     MDB_dbi meta, orgs, callcenters, cc_names, users, user_cc, cc_members, tokens;
     MDB_dbi layouts, layout_of, views, contacts, phones, voicecalls, call_keys;
+    MDB_dbi changes;
+    const char *dbi_names[SB_DBI_SLOTS];
+    sb_capture_t cap;              /* only touched inside a write transaction */
     sb_store_renderer_fn renderer; /* the adapters' part of a view; NULL: none */
     void *renderer_ctx;
     size_t map_bytes;
@@ -102,6 +139,32 @@ int sb__put(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, const void *data, si
             unsigned flags);
 /** mdb_del of a key (all its duplicates); -ENOENT when absent. */
 int sb__del(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key);
+/** mdb_del of one duplicate (key, data); -ENOENT when absent. */
+int sb__del_dup(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, const void *data, size_t len);
+/** mdb_cursor_del of the cursor's whole key (flags as LMDB's), translated. */
+int sb__cursor_del(MDB_cursor *cur, unsigned flags);
+/*
+ * These four and sb__del_prefix, and nothing else, change the logged databases: each records
+ * what it did in the change log of the write transaction in progress
+ * (changes.c). A write to a logged database that bypasses them would be
+ * missing from the log, and replicas would diverge.
+ */
+
+/* ---- the change log's capture (changes.c), driven by store.c ---- */
+/** Starts capturing this thread's write transaction on `store`. */
+void sb__capture_start(sb_store_t *store);
+void sb__capture_stop(sb_store_t *store);
+void sb__capture_mark(const sb_store_t *store, sb_capture_mark_t *mark);
+void sb__capture_rewind(sb_store_t *store, const sb_capture_mark_t *mark);
+/** Records "delete every key starting with prefix" (sb__del_prefix's change). */
+void sb__capture_del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix);
+/** Reads the last sequence in txn: the capture commits as the next. */
+int sb__capture_seq(sb_store_t *store, MDB_txn *txn);
+/** Stores the capture's entry (if anything was captured) in txn, before its commit. */
+int sb__capture_flush(sb_store_t *store, MDB_txn *txn);
+void sb__capture_free(sb_store_t *store);
+/** sb__write without a capture: the log's own upkeep (trimming, applying). */
+int sb__write_uncaptured(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err);
 
 /** Refuses with -ENOENT unless org `org` exists; checks its form first. */
 int sb__org_must_exist(sb_store_t *store, MDB_txn *txn, const char *org, sb_err_t *err);

@@ -154,7 +154,7 @@ static int delete_matching(MDB_cursor *cur, const sb_token_record_t *rec, const 
     if (!hit)
         return 0;
     m->deleted++;
-    return sb__lmdb_rc(mdb_cursor_del(cur, 0));
+    return sb__cursor_del(cur, 0);
 }
 
 int sb__token_delete_org(sb_store_t *store, MDB_txn *txn, const char *org)

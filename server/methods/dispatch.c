@@ -214,6 +214,44 @@ int sb_dispatch_check(sb_call_t *call, const char *method, const sb_method_t **o
     return 0;
 }
 
+int sb_dispatch_add_seq(msgpack_sbuffer *out, uint32_t msgid, uint64_t seq)
+{
+    /* The head's length: packed again, as sb_dispatch_run packed it. */
+    msgpack_sbuffer head;
+    msgpack_sbuffer_init(&head);
+    msgpack_packer hp;
+    msgpack_packer_init(&hp, &head, msgpack_sbuffer_write);
+    int rc = sb_rpc_pack_result_head(&hp, msgid) == 0 ? 0 : -ENOMEM;
+    size_t at = head.size;
+    msgpack_sbuffer_destroy(&head);
+    if (rc != 0)
+        return rc;
+    if (out->size <= at)
+        return -EINVAL;
+    unsigned char *p = (unsigned char *)out->data + at;
+    /* The result map is the response's last object: one more pair goes at
+     * the end, and its count in the map's header. */
+    if (*p >= 0x80 && *p < 0x8f) {
+        (*p)++;
+    } else if (*p == 0x8f) { /* 15 pairs: a fixmap holds no more, map 16 does */
+        static const unsigned char map16[3] = {0xde, 0x00, 0x10};
+        if (msgpack_sbuffer_write(out, "\0\0", 2) != 0)
+            return -ENOMEM;
+        p = (unsigned char *)out->data + at;
+        memmove(p + 3, p + 1, out->size - at - 3);
+        memcpy(p, map16, sizeof(map16));
+    } else if (*p == 0xde && (p[1] != 0xff || p[2] != 0xff)) {
+        unsigned n = ((unsigned)p[1] << 8 | p[2]) + 1;
+        p[1] = (unsigned char)(n >> 8);
+        p[2] = (unsigned char)n;
+    } else {
+        return -EINVAL; /* not a map (or a map 32: no write returns one) */
+    }
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    return sb_pack_kv_uint(&pk, "seq", seq) == 0 ? 0 : -ENOMEM;
+}
+
 int sb_dispatch_run(sb_call_t *call, const sb_method_t *m, uint32_t msgid, msgpack_sbuffer *out)
 {
     msgpack_sbuffer_clear(out);

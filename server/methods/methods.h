@@ -164,6 +164,13 @@ int sb_dispatch_check(sb_call_t *call, const char *method, const sb_method_t **o
 int sb_dispatch_run(sb_call_t *call, const sb_method_t *m, uint32_t msgid, msgpack_sbuffer *out);
 
 /**
+ * Adds `seq: seq` to the result map of the response in `out` (as packed by
+ * sb_dispatch_run for `msgid`): a write's reply names the change-log entry of
+ * its commit. -EINVAL when the result is not a map.
+ */
+int sb_dispatch_add_seq(msgpack_sbuffer *out, uint32_t msgid, uint64_t seq);
+
+/**
  * Runs the next slice of `m` after sb_dispatch_run (or this) returned
  * SB_CALL_MORE, packing on after what `out` holds; on an error, `out` is
  * replaced by the error response. Returns SB_CALL_MORE again, 0, or the code.

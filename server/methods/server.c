@@ -10,15 +10,18 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     const sb_config_t *cfg = call->svc->config;
     bool admin = call->token.role == SB_ROLE_ADMIN;
     sb_store_stats_t stats;
+    uint64_t first = 0, last = 0;
     if (admin) {
         int rc = sb_store_stats(call->svc->store, &stats, err);
+        if (rc == 0)
+            rc = sb_store_changes_range(call->svc->store, &first, &last, err);
         if (rc != 0)
             return rc;
     }
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t uptime_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - call->svc->started_ms;
-    int rc = msgpack_pack_map(pk, admin ? 7 : 4);
+    int rc = msgpack_pack_map(pk, admin ? 8 : 4);
     rc |= sb_pack_kv_str(pk, "version", SB_VERSION);
     rc |= sb_pack_kv_int(pk, "uptime_s", uptime_ms / 1000);
     rc |= sb_pack_kv_str(pk, "durability", cfg->durability == SB_DURABILITY_FULL ? "full" : "none");
@@ -53,6 +56,11 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         rc |= sb_pack_str(pk, "writer") | msgpack_pack_map(pk, 2);
         rc |= sb_pack_kv_uint(pk, "commits", commits);
         rc |= sb_pack_kv_uint(pk, "writes", writes);
+        /* The sequence is global: its pace is every org's write volume, so
+         * only the admin sees the range (docs/store.md). */
+        rc |= sb_pack_str(pk, "changes") | msgpack_pack_map(pk, 2);
+        rc |= sb_pack_kv_uint(pk, "first_seq", first);
+        rc |= sb_pack_kv_uint(pk, "last_seq", last);
     }
     return rc;
 }
@@ -70,7 +78,8 @@ static const sb_method_t methods[] = {
      "max_connections, write_high_bytes, write_low_bytes, write_cap_bytes, write_stall_ms, "
      "page_max}, counts (admin): {orgs, callcenters, users, members, connections}, store "
      "(admin): {data_dir, schema_version, used_bytes, map_bytes, max_map_bytes}, writer (admin): "
-     "{commits, writes: group commits and the writes they held}}",
+     "{commits, writes: group commits and the writes they held}, changes (admin): {first_seq, "
+     "last_seq: the change log's oldest and newest entry kept; first_seq 0: none kept}}",
      ""},
 };
 

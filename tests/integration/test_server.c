@@ -58,6 +58,15 @@ static void expect(sb_client_t *c, const char *method, json_t *args, const char 
     const char *got = rc == 0 ? "OK" : rc == SB_CLIENT_REFUSED ? c->error_name : "TRANSPORT";
     if (strcmp(got, want_name) != 0)
         fail_msg("%s: got %s (%s), want %s", method, got, err.message, want_name);
+    /* Every write that succeeded names the change-log sequence of its commit. */
+    const sb_method_t *m = sb_method_find(method);
+    const msgpack_object *dry = rc == 0 ? sb_obj_get(&result->data, "dry_run") : NULL;
+    bool wrote = dry == NULL || dry->type != MSGPACK_OBJECT_BOOLEAN || !dry->via.boolean;
+    if (rc == 0 && m != NULL && m->writes && wrote) {
+        const msgpack_object *seq = sb_obj_get(&result->data, "seq");
+        if (seq == NULL || seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER || seq->via.u64 == 0)
+            fail_msg("%s: the reply has no seq", method);
+    }
     if (out == NULL)
         msgpack_unpacked_destroy(&local);
 }
@@ -518,9 +527,27 @@ static void the_admin_methods(void **state)
                      "X", "adapter_url", "https://x"),
            "OK", NULL);
     expect(&admin, "org.delete", json_pack("{s:s}", "org", "doomed"), "ORG_NOT_EMPTY", NULL);
+    expect(&admin, "org.create", json_pack("{s:s}", "org", "seqs"), "OK", &r);
+    uint64_t before = number(&r, "seq");
+    msgpack_unpacked_destroy(&r);
     expect(&admin, "org.delete", json_pack("{s:s, s:b}", "org", "doomed", "force", 1), "OK", &r);
     assert_string_equal(field(&r, "deleted", buf, sizeof(buf)), "doomed");
+    uint64_t after = number(&r, "seq");
     msgpack_unpacked_destroy(&r);
+    assert_true(after > before);
+    /* The admin sees the log's range; the last entry is the delete's. */
+    expect(&admin, "server.info", NULL, "OK", &r);
+    const msgpack_object *changes = sb_obj_get(&r.data, "changes");
+    assert_non_null(changes);
+    assert_true(sb_obj_get(changes, "first_seq")->via.u64 >= 1);
+    assert_true(sb_obj_get(changes, "last_seq")->via.u64 >= after);
+    msgpack_unpacked_destroy(&r);
+    /* An org's token does not: the global sequence's pace is every org's volume. */
+    sb_harness_client(&server, &c, acme_reader);
+    expect(&c, "server.info", NULL, "OK", &r);
+    assert_null(sb_obj_get(&r.data, "changes"));
+    msgpack_unpacked_destroy(&r);
+    sb_client_close(&c);
     sb_client_close(&admin);
 }
 

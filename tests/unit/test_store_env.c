@@ -226,7 +226,7 @@ static void a_schema_1_directory_is_migrated(void **state)
     assert_rc(sb_store_open(&opts, &st, &err), 0, err);
     sb_store_stats_t stats;
     assert_int_equal(sb_store_stats(st, &stats, &err), 0);
-    assert_int_equal(stats.schema_version, 2);
+    assert_int_equal(stats.schema_version, SB_STORE_SCHEMA_VERSION);
     assert_int_equal(stats.members, 31);
     for (unsigned u = 1; u <= 31; u++) {
         char uid[16];
@@ -243,7 +243,41 @@ static void a_schema_1_directory_is_migrated(void **state)
     assert_int_equal(sb_store_member_lookup(st, "acme", "005000000000031", &found, &err), 0);
     assert_string_equal(found.s, cc.s);
     sb_store_close(st);
-    assert_int_equal(read_schema_version(dir), 2);
+    assert_int_equal(read_schema_version(dir), SB_STORE_SCHEMA_VERSION);
+    sb_test_rmdir(dir);
+}
+
+/* Schema 2 had no change log: the upgrade adds an empty one, and the first
+ * write after it is sequence 1. */
+static void a_schema_2_directory_gains_a_change_log(void **state)
+{
+    (void)state;
+    char *dir = sb_test_tmpdir();
+    sb_err_t err;
+    thirty_one_members(dir);
+    MDB_txn *txn;
+    MDB_dbi changes, meta;
+    MDB_env *env = raw_open(dir, 0, &txn);
+    assert_int_equal(mdb_dbi_open(txn, "changes", 0, &changes), 0);
+    assert_int_equal(mdb_drop(txn, changes, 1), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    MDB_val k = {strlen("changes_last"), "changes_last"};
+    assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    write_schema_version(dir, 2);
+
+    sb_store_t *st = sb_test_open(dir);
+    assert_int_equal(read_schema_version(dir), SB_STORE_SCHEMA_VERSION);
+    uint64_t first = 9, last = 9;
+    assert_int_equal(sb_store_changes_range(st, &first, &last, &err), 0);
+    assert_int_equal(first, 0);
+    assert_int_equal(last, 0);
+    sb_test_user(st, "acme", 40);
+    assert_int_equal(sb_store_changes_range(st, &first, &last, &err), 0);
+    assert_int_equal(first, 1);
+    assert_int_equal(last, 1);
+    sb_store_close(st);
     sb_test_rmdir(dir);
 }
 
@@ -384,6 +418,7 @@ int main(void)
         cmocka_unit_test(a_second_writer_is_refused),
         cmocka_unit_test(a_newer_schema_is_refused),
         cmocka_unit_test(a_schema_1_directory_is_migrated),
+        cmocka_unit_test(a_schema_2_directory_gains_a_change_log),
         cmocka_unit_test(the_data_directory_must_be_usable),
         cmocka_unit_test(the_map_grows_then_refuses_cleanly),
         cmocka_unit_test(a_full_disk_is_told_apart_from_a_full_map),

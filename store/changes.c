@@ -1,0 +1,538 @@
+/*
+ * The change log: every committed write transaction's physical changes,
+ * captured at the store's write primitives (sb__put, sb__del, sb__del_dup,
+ * sb__cursor_del) and stored under the next sequence number in the
+ * `changes` database, in the same transaction as the changes themselves.
+ * See docs/store.md for the entry's format.
+ */
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "pack.h"
+#include "store_internal.h"
+
+#define META_CHANGES_LAST "changes_last"
+
+/* The capture of the write transaction this thread runs, NULL when none: the
+ * primitives have only a txn, not the store. Only a thread inside an LMDB
+ * write transaction sets it, and LMDB lets one such transaction live at a time
+ * per environment, so the capture in the store is never shared. */
+static __thread sb_capture_t *active;
+
+void sb__capture_start(sb_store_t *store)
+{
+    sb_capture_t *cap = &store->cap;
+    cap->store = store;
+    cap->n_records = 0;
+    cap->bytes.size = 0;
+    cap->failed = false;
+    active = cap;
+}
+
+void sb__capture_stop(sb_store_t *store)
+{
+    if (active == &store->cap)
+        active = NULL;
+}
+
+void sb__capture_mark(const sb_store_t *store, sb_capture_mark_t *mark)
+{
+    const sb_capture_t *cap = &store->cap;
+    mark->n_records = cap->n_records;
+    mark->size = cap->bytes.size;
+    mark->last_changes = cap->n_records ? cap->records[cap->n_records - 1].n_changes : 0;
+}
+
+void sb__capture_rewind(sb_store_t *store, const sb_capture_mark_t *mark)
+{
+    sb_capture_t *cap = &store->cap;
+    cap->n_records = mark->n_records;
+    cap->bytes.size = mark->size;
+    if (cap->n_records)
+        cap->records[cap->n_records - 1].n_changes = mark->last_changes;
+}
+
+static sb_change_record_t *record_new(sb_capture_t *cap)
+{
+    if (cap->n_records == cap->cap_records) {
+        size_t n = cap->cap_records ? cap->cap_records * 2 : 16;
+        sb_change_record_t *r = realloc(cap->records, n * sizeof(*r));
+        if (r == NULL)
+            return NULL;
+        cap->records = r;
+        cap->cap_records = n;
+    }
+    sb_change_record_t *r = &cap->records[cap->n_records++];
+    memset(r, 0, sizeof(*r));
+    r->time_ms = sb__now_ms();
+    r->start = cap->bytes.size;
+    return r;
+}
+
+void sb_store_change_begin(sb_store_t *store, const sb_store_who_t *who)
+{
+    if (active != &store->cap)
+        return; /* not in a write: nothing to attribute */
+    sb_change_record_t *r = record_new(&store->cap);
+    if (r == NULL) {
+        store->cap.failed = true;
+        return;
+    }
+    r->named = true;
+    if (who != NULL) {
+        snprintf(r->token_id, sizeof(r->token_id), "%s", who->token_id ? who->token_id : "");
+        snprintf(r->org, sizeof(r->org), "%s", who->org ? who->org : "");
+        snprintf(r->method, sizeof(r->method), "%s", who->method ? who->method : "");
+    }
+}
+
+void sb_store_change_end(sb_store_t *store, int rc)
+{
+    sb_capture_t *cap = &store->cap;
+    if (active != cap || cap->n_records == 0)
+        return;
+    sb_change_record_t *r = &cap->records[cap->n_records - 1];
+    if (rc == 0)
+        r->kept = true;
+    r->named = false; /* later changes open a record of their own */
+}
+
+/* Appends one change to the current record (a new anonymous one when the
+ * write did not say who it is: the server's own writes, the tools'). */
+static void capture_change(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, const MDB_val *val,
+                           const char *op)
+{
+    sb_capture_t *cap = active;
+    if (cap == NULL || mdb_txn_env(txn) != cap->store->env)
+        return;
+    if (dbi >= SB_DBI_SLOTS || cap->store->dbi_names[dbi] == NULL)
+        return; /* meta and the log itself: the store's own bookkeeping */
+    sb_change_record_t *r = cap->n_records && cap->records[cap->n_records - 1].named
+                                ? &cap->records[cap->n_records - 1]
+                                : NULL;
+    if (r == NULL) {
+        r = record_new(cap);
+        if (r == NULL) {
+            cap->failed = true;
+            return;
+        }
+        r->named = true;
+        r->kept = true;
+    }
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &cap->bytes, msgpack_sbuffer_write);
+    const char *name = cap->store->dbi_names[dbi];
+    int rc = msgpack_pack_array(&pk, 4);
+    rc |= sb_pack_str(&pk, op);
+    rc |= sb_pack_str(&pk, name);
+    rc |= msgpack_pack_bin(&pk, key->mv_size);
+    rc |= msgpack_pack_bin_body(&pk, key->mv_data, key->mv_size);
+    if (val != NULL) {
+        rc |= msgpack_pack_bin(&pk, val->mv_size);
+        rc |= msgpack_pack_bin_body(&pk, val->mv_data, val->mv_size);
+    } else {
+        rc |= msgpack_pack_nil(&pk);
+    }
+    if (rc != 0)
+        cap->failed = true;
+    r->n_changes++;
+}
+
+int sb__put(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, const void *data, size_t len,
+            unsigned flags)
+{
+    MDB_val k = {key->len, (void *)key->buf};
+    MDB_val v = {len, (void *)data};
+    int rc = sb__lmdb_rc(mdb_put(txn, dbi, &k, &v, flags));
+    if (rc == 0) {
+        MDB_val orig = {len, (void *)data}; /* mdb_put may point v at the page */
+        capture_change(txn, dbi, &k, &orig, "put");
+    }
+    return rc;
+}
+
+int sb__del(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key)
+{
+    MDB_val k = {key->len, (void *)key->buf};
+    int rc = sb__lmdb_rc(mdb_del(txn, dbi, &k, NULL));
+    if (rc == 0)
+        capture_change(txn, dbi, &k, NULL, "del");
+    return rc;
+}
+
+int sb__del_dup(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, const void *data, size_t len)
+{
+    MDB_val k = {key->len, (void *)key->buf};
+    MDB_val v = {len, (void *)data};
+    int rc = sb__lmdb_rc(mdb_del(txn, dbi, &k, &v));
+    if (rc == 0) {
+        MDB_val orig = {len, (void *)data};
+        capture_change(txn, dbi, &k, &orig, "del");
+    }
+    return rc;
+}
+
+int sb__cursor_del(MDB_cursor *cur, unsigned flags)
+{
+    /* The key before the delete: afterwards the cursor is on the next one.
+     * Whole keys only (flags MDB_NODUPDATA, or a database without
+     * duplicates): the entry says "del key". */
+    MDB_val k, v;
+    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+    char buf[SB_KEY_MAX > 511 ? SB_KEY_MAX : 511];
+    size_t len = k.mv_size <= sizeof(buf) ? k.mv_size : 0;
+    if (lmdb == 0 && len)
+        memcpy(buf, k.mv_data, len);
+    if (lmdb == 0)
+        lmdb = mdb_cursor_del(cur, flags);
+    if (lmdb == 0) {
+        MDB_val copy = {len, buf};
+        capture_change(mdb_cursor_txn(cur), mdb_cursor_dbi(cur), &copy, NULL, "del");
+    }
+    return sb__lmdb_rc(lmdb);
+}
+
+void sb__capture_del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix)
+{
+    MDB_val k = {prefix->len, (void *)prefix->buf};
+    capture_change(txn, dbi, &k, NULL, "delp");
+}
+
+/* Deletes every key of `dbi` that starts with `prefix` (a replica's copy of
+ * sb__del_prefix: the same keys, since the replica holds the same data). */
+static int apply_del_prefix(MDB_txn *txn, MDB_dbi dbi, const MDB_val *prefix)
+{
+    MDB_cursor *cur;
+    int rc = sb__lmdb_rc(mdb_cursor_open(txn, dbi, &cur));
+    if (rc != 0)
+        return rc;
+    for (;;) {
+        MDB_val k = *prefix, v;
+        int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (lmdb == MDB_NOTFOUND ||
+            (lmdb == 0 && (k.mv_size < prefix->mv_size ||
+                           memcmp(k.mv_data, prefix->mv_data, prefix->mv_size) != 0)))
+            break;
+        if (lmdb == 0)
+            lmdb = mdb_cursor_del(cur, MDB_NODUPDATA);
+        if (lmdb != 0) {
+            rc = sb__lmdb_rc(lmdb);
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static void be64_key(uint64_t seq, unsigned char out[8])
+{
+    uint64_t be = htobe64(seq);
+    memcpy(out, &be, 8);
+}
+
+static int last_seq(sb_store_t *store, MDB_txn *txn, uint64_t *seq)
+{
+    MDB_val k = {sizeof(META_CHANGES_LAST) - 1, META_CHANGES_LAST}, v;
+    int lmdb = mdb_get(txn, store->meta, &k, &v);
+    *seq = 0;
+    if (lmdb == MDB_NOTFOUND)
+        return 0;
+    if (lmdb != 0)
+        return sb__lmdb_rc(lmdb);
+    if (v.mv_size != sizeof(*seq))
+        return SB_E_CORRUPT;
+    memcpy(seq, v.mv_data, sizeof(*seq));
+    return 0;
+}
+
+static int set_last_seq(sb_store_t *store, MDB_txn *txn, uint64_t seq)
+{
+    MDB_val k = {sizeof(META_CHANGES_LAST) - 1, META_CHANGES_LAST}, v = {sizeof(seq), &seq};
+    return sb__lmdb_rc(mdb_put(txn, store->meta, &k, &v, 0));
+}
+
+uint64_t sb_store_batch_seq(const sb_store_t *store)
+{
+    return store->cap.seq;
+}
+
+int sb__capture_seq(sb_store_t *store, MDB_txn *txn)
+{
+    uint64_t last;
+    int rc = last_seq(store, txn, &last);
+    store->cap.seq = rc == 0 ? last + 1 : 0;
+    return rc;
+}
+
+int sb__capture_flush(sb_store_t *store, MDB_txn *txn)
+{
+    sb_capture_t *cap = &store->cap;
+    if (cap->failed)
+        return -ENOMEM; /* a change could not be recorded: the write must not commit */
+    size_t kept = 0;
+    for (size_t i = 0; i < cap->n_records; i++)
+        kept += cap->records[i].kept || cap->records[i].n_changes;
+    if (kept == 0)
+        return 0; /* nothing happened: no entry, the sequence is not used */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    /* A fixed head, so that retention reads seq and time without decoding:
+     * 0x94, version, seq (0xcf + 8 bytes), time (0xd3 + 8 bytes). */
+    int rc = msgpack_pack_array(&pk, 4);
+    rc |= msgpack_pack_uint8(&pk, SB_CHANGES_FORMAT);
+    rc |= msgpack_pack_fix_uint64(&pk, cap->seq);
+    rc |= msgpack_pack_fix_int64(&pk, sb__now_ms());
+    rc |= msgpack_pack_array(&pk, kept);
+    for (size_t i = 0; rc == 0 && i < cap->n_records; i++) {
+        const sb_change_record_t *r = &cap->records[i];
+        if (!r->kept && !r->n_changes)
+            continue;
+        size_t end = i + 1 < cap->n_records ? cap->records[i + 1].start : cap->bytes.size;
+        rc |= msgpack_pack_map(&pk, 5);
+        rc |= sb_pack_kv_int(&pk, "time", r->time_ms);
+        rc |= sb_pack_kv_str(&pk, "token", r->token_id);
+        rc |= sb_pack_kv_str(&pk, "org", r->org);
+        rc |= sb_pack_kv_str(&pk, "method", r->method);
+        rc |= sb_pack_str(&pk, "changes");
+        rc |= msgpack_pack_array(&pk, r->n_changes);
+        rc |= msgpack_sbuffer_write(&sb, cap->bytes.data + r->start, end - r->start);
+    }
+    if (rc != 0)
+        rc = -ENOMEM;
+    unsigned char kb[8];
+    be64_key(cap->seq, kb);
+    MDB_val k = {8, kb}, v = {sb.size, sb.data};
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_put(txn, store->changes, &k, &v, MDB_APPEND));
+    if (rc == 0)
+        rc = set_last_seq(store, txn, cap->seq);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+void sb__capture_free(sb_store_t *store)
+{
+    free(store->cap.records);
+    msgpack_sbuffer_destroy(&store->cap.bytes);
+    memset(&store->cap, 0, sizeof(store->cap));
+}
+
+/* ---- reading, trimming and applying the log ------------------------------ */
+
+int sb_store_changes_range(sb_store_t *store, uint64_t *first, uint64_t *last, sb_err_t *err)
+{
+    *first = *last = 0;
+    MDB_txn *txn;
+    int rc = sb__read_begin(store, &txn, err);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur;
+    rc = sb__lmdb_rc(mdb_cursor_open(txn, store->changes, &cur));
+    if (rc == 0) {
+        MDB_val k, v;
+        int lmdb = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        if (lmdb == 0 && k.mv_size == 8) {
+            uint64_t be;
+            memcpy(&be, k.mv_data, 8);
+            *first = be64toh(be);
+        } else if (lmdb != MDB_NOTFOUND) {
+            rc = lmdb == 0 ? SB_E_CORRUPT : sb__lmdb_rc(lmdb);
+        }
+        mdb_cursor_close(cur);
+    }
+    if (rc == 0)
+        rc = last_seq(store, txn, last);
+    sb__read_end(store, txn);
+    return rc == 0 ? 0 : sb_err_default(err, rc);
+}
+
+int sb_store_changes_get(sb_store_t *store, uint64_t seq, void **entry, size_t *len, sb_err_t *err)
+{
+    *entry = NULL;
+    *len = 0;
+    MDB_txn *txn;
+    int rc = sb__read_begin(store, &txn, err);
+    if (rc != 0)
+        return rc;
+    unsigned char kb[8];
+    be64_key(seq, kb);
+    MDB_val k = {8, kb}, v;
+    rc = sb__lmdb_rc(mdb_get(txn, store->changes, &k, &v));
+    if (rc == 0 && (*entry = malloc(v.mv_size ? v.mv_size : 1)) == NULL)
+        rc = -ENOMEM;
+    if (rc == 0) {
+        memcpy(*entry, v.mv_data, v.mv_size);
+        *len = v.mv_size;
+    }
+    sb__read_end(store, txn);
+    if (rc == -ENOENT)
+        return sb_err_set(err, rc, "No change %llu is kept.", (unsigned long long)seq);
+    return rc == 0 ? 0 : sb_err_default(err, rc);
+}
+
+/* The entry's time from its fixed head; false when the head is not one. */
+static bool entry_time(const MDB_val *v, int64_t *ms)
+{
+    const unsigned char *p = v->mv_data;
+    if (v->mv_size < 20 || p[0] != 0x94 || p[2] != 0xcf || p[11] != 0xd3)
+        return false;
+    uint64_t be;
+    memcpy(&be, p + 12, 8);
+    *ms = (int64_t)be64toh(be);
+    return true;
+}
+
+typedef struct trim_ctx {
+    uint64_t keep;
+    int64_t keep_ms;
+    size_t max;
+    size_t trimmed;
+} trim_ctx_t;
+
+static int trim_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
+{
+    (void)err;
+    trim_ctx_t *t = vctx;
+    t->trimmed = 0;
+    MDB_stat st;
+    int rc = sb__lmdb_rc(mdb_stat(txn, store->changes, &st));
+    MDB_cursor *cur;
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_cursor_open(txn, store->changes, &cur));
+    if (rc != 0)
+        return rc;
+    uint64_t count = st.ms_entries;
+    int64_t now = sb__now_ms();
+    int64_t cutoff = t->keep_ms > 0 ? now - t->keep_ms : INT64_MIN;
+    MDB_val k, v;
+    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    /* Trimming starts only a little past the bounds (a thousandth), so that
+     * a log at its bound is trimmed by many entries now and then, not by
+     * one in a commit of its own after every batch. */
+    int64_t first_ms = 0;
+    bool start = t->keep > 0 && count > t->keep + t->keep / 1000;
+    if (!start && lmdb == 0 && t->keep_ms > 0 && entry_time(&v, &first_ms))
+        start = first_ms < cutoff - t->keep_ms / 1000;
+    while (start && lmdb == 0 && t->trimmed < t->max) {
+        int64_t ms = 0;
+        bool too_many = t->keep > 0 && count > t->keep;
+        bool too_old = entry_time(&v, &ms) && ms < cutoff;
+        if (!too_many && !too_old)
+            break;
+        lmdb = mdb_cursor_del(cur, 0);
+        if (lmdb == 0) {
+            count--;
+            t->trimmed++;
+            lmdb = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        }
+    }
+    mdb_cursor_close(cur);
+    return lmdb == 0 || lmdb == MDB_NOTFOUND ? 0 : sb__lmdb_rc(lmdb);
+}
+
+int sb_store_changes_trim(sb_store_t *store, uint64_t keep, int64_t keep_ms, size_t max,
+                          size_t *trimmed, sb_err_t *err)
+{
+    trim_ctx_t t = {keep, keep_ms, max, 0};
+    *trimmed = 0;
+    int rc = sb__write_uncaptured(store, trim_txn, &t, err);
+    if (rc == 0)
+        *trimmed = t.trimmed;
+    return rc;
+}
+
+typedef struct apply_ctx {
+    const void *entry;
+    size_t len;
+    uint64_t seq;
+} apply_ctx_t;
+
+static int apply_change(sb_store_t *store, MDB_txn *txn, const msgpack_object *c)
+{
+    if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size != 4)
+        return SB_E_CORRUPT;
+    const msgpack_object *o = c->via.array.ptr;
+    char op[8], name[32];
+    if (sb_obj_copy_str(&o[0], op, sizeof(op)) != 0 ||
+        sb_obj_copy_str(&o[1], name, sizeof(name)) != 0 || o[2].type != MSGPACK_OBJECT_BIN ||
+        (o[3].type != MSGPACK_OBJECT_BIN && o[3].type != MSGPACK_OBJECT_NIL))
+        return SB_E_CORRUPT;
+    MDB_dbi dbi = 0;
+    bool found = false;
+    for (MDB_dbi i = 0; i < SB_DBI_SLOTS && !found; i++)
+        if (store->dbi_names[i] && strcmp(store->dbi_names[i], name) == 0) {
+            dbi = i;
+            found = true;
+        }
+    if (!found)
+        return SB_E_CORRUPT;
+    MDB_val k = {o[2].via.bin.size, (void *)o[2].via.bin.ptr};
+    MDB_val v = {0, NULL};
+    bool has_val = o[3].type == MSGPACK_OBJECT_BIN;
+    if (has_val)
+        v = (MDB_val){o[3].via.bin.size, (void *)o[3].via.bin.ptr};
+    int lmdb;
+    if (strcmp(op, "delp") == 0 && !has_val)
+        return apply_del_prefix(txn, dbi, &k);
+    if (strcmp(op, "put") == 0 && has_val)
+        lmdb = mdb_put(txn, dbi, &k, &v, 0);
+    else if (strcmp(op, "del") == 0)
+        lmdb = mdb_del(txn, dbi, &k, has_val ? &v : NULL);
+    else
+        return SB_E_CORRUPT;
+    return sb__lmdb_rc(lmdb);
+}
+
+static int apply_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
+{
+    apply_ctx_t *a = vctx;
+    uint64_t last;
+    int rc = last_seq(store, txn, &last);
+    if (rc != 0)
+        return rc;
+    if (a->seq <= last)
+        return sb_err_set(err, -EINVAL, "Change %llu is not after the last one applied (%llu).",
+                          (unsigned long long)a->seq, (unsigned long long)last);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, a->entry, a->len, NULL) != MSGPACK_UNPACK_SUCCESS ||
+        u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size != 4 ||
+        u.data.via.array.ptr[3].type != MSGPACK_OBJECT_ARRAY)
+        rc = SB_E_CORRUPT;
+    const msgpack_object_array *writes = rc == 0 ? &u.data.via.array.ptr[3].via.array : NULL;
+    for (uint32_t i = 0; rc == 0 && i < writes->size; i++) {
+        const msgpack_object *changes = sb_obj_get(&writes->ptr[i], "changes");
+        if (changes == NULL || changes->type != MSGPACK_OBJECT_ARRAY) {
+            rc = SB_E_CORRUPT;
+            break;
+        }
+        for (uint32_t j = 0; rc == 0 && j < changes->via.array.size; j++)
+            rc = apply_change(store, txn, &changes->via.array.ptr[j]);
+    }
+    msgpack_unpacked_destroy(&u);
+    unsigned char kb[8];
+    be64_key(a->seq, kb);
+    MDB_val k = {8, kb}, v = {a->len, (void *)a->entry};
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_put(txn, store->changes, &k, &v, 0));
+    if (rc == 0)
+        rc = set_last_seq(store, txn, a->seq);
+    return rc;
+}
+
+int sb_store_changes_apply(sb_store_t *store, const void *entry, size_t len, sb_err_t *err)
+{
+    const MDB_val v = {len, (void *)entry};
+    int64_t ms;
+    if (!entry_time(&v, &ms))
+        return sb_err_set(err, SB_E_CORRUPT, "Not a change-log entry.");
+    uint64_t be;
+    memcpy(&be, (const unsigned char *)entry + 3, 8);
+    apply_ctx_t a = {entry, len, be64toh(be)};
+    return sb__write_uncaptured(store, apply_txn, &a, err);
+}
