@@ -8,7 +8,10 @@
  *   - invariants: every member's user exists, a user is in at most one Call
  *     Center, the two membership indexes agree (member.list and
  *     member.lookup), and the softphone views follow the memberships
- *     (softphone.check_batch names the user's Call Center, or none).
+ *     (softphone.check_batch names the user's Call Center, or none);
+ *   - every acknowledged write's reply `seq` names a change-log entry that
+ *     holds a write of its org and method (read from the data directory
+ *     once the last server has stopped).
  *
  * Each writer is a process of its own, with its own connection and org, one
  * request at a time, so that at most one of its writes is in flight when
@@ -36,6 +39,7 @@
 
 #define MAX_WRITERS 16
 #define MAX_USERS 30000 /* per writer and trial */
+#define MAX_SEQS 8192   /* acknowledged replies' seq, per writer and trial */
 
 enum kind { K_USER, K_USERS_BULK, K_ADD, K_ADD_BULK, K_MOVE, K_REMOVE };
 static const char *const kind_names[] = {"user.upsert",     "user.upsert_bulk", "member.add",
@@ -54,7 +58,20 @@ typedef struct writer_state {
     } inflight;
     uint64_t acked;
     char failure[512]; /* a refusal the writer did not expect */
+    uint64_t last_seq; /* of the last reply */
+    struct {
+        uint64_t seq;
+        uint8_t kind;
+    } seqs[MAX_SEQS]; /* of the acknowledged writes, the first MAX_SEQS */
+    uint32_t n_seqs;
 } writer_state_t;
+
+/* Every acknowledged write of every trial: its seq, org and method. */
+typedef struct ack {
+    uint64_t seq;
+    char org[32];
+    uint8_t kind;
+} ack_t;
 
 static const char *const cc_names[] = {"", "A", "B"};
 
@@ -93,6 +110,10 @@ static bool write_op(sb_client_t *c, writer_state_t *ws, const char *method, jso
     sb_err_t err;
     sb_err_clear(&err);
     int rc = sb_client_call_json(c, method, args, &result, &err);
+    const msgpack_object *seq = rc == 0 ? sb_obj_get(&result.data, "seq") : NULL;
+    ws->last_seq = seq && seq->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? seq->via.u64 : 0;
+    if (rc == 0 && ws->last_seq == 0)
+        snprintf(ws->failure, sizeof(ws->failure), "%s: the reply has no seq", method);
     msgpack_unpacked_destroy(&result);
     if (rc == SB_CLIENT_REFUSED)
         snprintf(ws->failure, sizeof(ws->failure), "%s refused: %s: %.400s", method, c->error_name,
@@ -119,6 +140,11 @@ static void acked(writer_state_t *ws)
             ws->cc[u] = ws->inflight.cc;
     }
     ws->acked++;
+    if (ws->n_seqs < MAX_SEQS) {
+        ws->seqs[ws->n_seqs].seq = ws->last_seq;
+        ws->seqs[ws->n_seqs].kind = (uint8_t)ws->inflight.kind;
+        ws->n_seqs++;
+    }
     __atomic_store_n(&ws->inflight.active, false, __ATOMIC_SEQ_CST);
 }
 
@@ -399,6 +425,36 @@ static bool check_writer(const char *org, const writer_state_t *ws, unsigned *se
     return ws->inflight.active && applied != 0;
 }
 
+/* Whether change-log entry `seq` holds a write of `org` by `method`. */
+static bool entry_has(sb_store_t *store, uint64_t seq, const char *org, const char *method)
+{
+    void *entry;
+    size_t len;
+    sb_err_t err;
+    if (sb_store_changes_get(store, seq, &entry, &len, &err) != 0)
+        return false;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    bool found = false;
+    if (msgpack_unpack_next(&u, entry, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 4 &&
+        u.data.via.array.ptr[1].via.u64 == seq &&
+        u.data.via.array.ptr[3].type == MSGPACK_OBJECT_ARRAY) {
+        const msgpack_object_array *writes = &u.data.via.array.ptr[3].via.array;
+        for (uint32_t i = 0; i < writes->size && !found; i++) {
+            char o[64], m[64];
+            const msgpack_object *wo = sb_obj_get(&writes->ptr[i], "org");
+            const msgpack_object *wm = sb_obj_get(&writes->ptr[i], "method");
+            found = wo && wm && sb_obj_copy_str(wo, o, sizeof(o)) == 0 &&
+                    sb_obj_copy_str(wm, m, sizeof(m)) == 0 && strcmp(o, org) == 0 &&
+                    strcmp(m, method) == 0;
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    free(entry);
+    return found;
+}
+
 /* ---- the trials ----------------------------------------------------------------------- */
 
 static void setup_org(const char *org)
@@ -435,6 +491,9 @@ static void acknowledged_writes_survive_kill_9(void **state)
     sb_harness_start(&h, NULL, NULL); /* full durability, the default */
     sb_harness_client(&h, &checker, NULL);
     uint64_t acked = 0, in_flight = 0, in_flight_applied = 0;
+    size_t n_acks = 0, cap_acks = 1024;
+    ack_t *acks = malloc(cap_acks * sizeof(*acks));
+    assert_non_null(acks);
     for (int t = 0; t < trials; t++) {
         char orgs[MAX_WRITERS][32];
         for (int w = 0; w < writers; w++) {
@@ -469,6 +528,17 @@ static void acknowledged_writes_survive_kill_9(void **state)
             acked += states[w].acked;
             in_flight += states[w].inflight.active;
             in_flight_applied += check_writer(orgs[w], &states[w], &seed);
+            for (uint32_t i = 0; i < states[w].n_seqs; i++) {
+                if (n_acks == cap_acks) {
+                    cap_acks *= 2;
+                    acks = realloc(acks, cap_acks * sizeof(*acks));
+                    assert_non_null(acks);
+                }
+                acks[n_acks].seq = states[w].seqs[i].seq;
+                acks[n_acks].kind = states[w].seqs[i].kind;
+                snprintf(acks[n_acks].org, sizeof(acks[n_acks].org), "%.31s", orgs[w]);
+                n_acks++;
+            }
         }
     }
     /* Every org of every trial still holds the invariants after all the kills. */
@@ -490,6 +560,16 @@ static void acknowledged_writes_survive_kill_9(void **state)
     assert_true(acked > 0);
     sb_client_close(&checker);
     assert_int_equal(sb_harness_stop(&h), 0);
+    /* The log and the data agree across the kills: every acknowledged write
+     * is in the entry its reply named (nothing is trimmed at the defaults). */
+    sb_store_t *store = sb_test_open(h.dir);
+    for (size_t i = 0; i < n_acks; i++)
+        if (!entry_has(store, acks[i].seq, acks[i].org, kind_names[acks[i].kind]))
+            fail_msg("%s of org %s was acknowledged with seq %llu, which the log lacks",
+                     kind_names[acks[i].kind], acks[i].org, (unsigned long long)acks[i].seq);
+    printf("# %zu acknowledged replies' seq found in the change log\n", n_acks);
+    sb_store_close(store);
+    free(acks);
     sb_harness_cleanup(&h);
     munmap(states, sizeof(writer_state_t) * (size_t)writers);
 }
