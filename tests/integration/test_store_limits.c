@@ -2,7 +2,8 @@
  * A store at its limits, through a real switchboardd: at --max-map-bytes,
  * the room that deletes made is used by the next large write (not only after
  * some unrelated small write committed); and a full disk is reported as such,
- * with the data directory, not as a bare IO_ERROR.
+ * with the data directory, not as a bare IO_ERROR; the change log is
+ * trimmed to --changes-keep by the writer.
  */
 #include "sb_test.h"
 
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pack.h"
 #include "server_harness.h"
 
 /* Calls `method`; returns "OK" or the error's name (a static buffer), and the message. */
@@ -165,11 +167,41 @@ static void a_full_disk_is_named_with_the_data_directory(void **state)
     rmdir(dir);
 }
 
+/* The writer trims the change log after its commits: server.info's range
+ * holds --changes-keep entries at most, and moves on with the writes. */
+static void the_change_log_keeps_what_it_is_told(void **state)
+{
+    (void)state;
+    sb_harness_t h;
+    static const char *const flags[] = {"--durability", "none", "--changes-keep", "5", NULL};
+    sb_harness_start(&h, NULL, flags);
+    sb_client_t c;
+    sb_harness_client(&h, &c, NULL);
+    assert_string_equal(call(&c, "org.create", json_pack("{s:s}", "org", "acme"), NULL, 0), "OK");
+    for (size_t i = 1; i <= 30; i++)
+        assert_string_equal(call(&c, "user.upsert_bulk", users("acme", i, 1, 10), NULL, 0), "OK");
+    msgpack_unpacked r;
+    sb_err_t err;
+    assert_int_equal(sb_client_call_json(&c, "server.info", NULL, &r, &err), 0);
+    const msgpack_object *changes = sb_obj_get(&r.data, "changes");
+    assert_non_null(changes);
+    uint64_t first = sb_obj_get(changes, "first_seq")->via.u64;
+    uint64_t last = sb_obj_get(changes, "last_seq")->via.u64;
+    msgpack_unpacked_destroy(&r);
+    /* Each reply comes after its commit's trim: at most 5 entries are kept. */
+    if (last < 31 || first < 2 || last - first + 1 > 5)
+        fail_msg("the log keeps %llu to %llu", (unsigned long long)first, (unsigned long long)last);
+    sb_client_close(&c);
+    assert_int_equal(sb_harness_stop(&h), 0);
+    sb_harness_cleanup(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_room_deletes_made_is_used_by_the_next_large_write),
         cmocka_unit_test(a_full_disk_is_named_with_the_data_directory),
+        cmocka_unit_test(the_change_log_keeps_what_it_is_told),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
