@@ -720,9 +720,13 @@ static int job_run(sb_write_job_t *job)
     sb_store_change_begin(store, &who);
     r->rc = sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply);
     sb_store_change_end(store, r->rc);
-    /* Every write's result is a map (the method table's "result"): it gains
-     * the sequence its batch commits as. A failed commit replaces the reply. */
-    if (r->rc == 0 && sb_dispatch_add_seq(&r->reply, r->msg.msgid, sb_store_batch_seq(store)) != 0)
+    /* Every write's result is a map (the method table's "result"): the
+     * admin's gains the sequence its batch commits as (a failed commit
+     * replaces the reply). An org's token gets none: the sequence counts
+     * every org's commits, and two of them would tell one tenant the
+     * others' write volume. */
+    if (r->rc == 0 && r->call.token.role == SB_ROLE_ADMIN &&
+        sb_dispatch_add_seq(&r->reply, r->msg.msgid, sb_store_batch_seq(store)) != 0)
         sb_warn("%s: its result is not a map; its reply has no seq", r->method->name);
     if (r->rc == 0 && (r->call.ended_token_id != NULL || r->call.ended_org != NULL))
         ended_mark(ended, &r->call, true);

@@ -51,8 +51,8 @@ static void method_section(const sb_method_t *m, void *ctx)
         fprintf(out, "\n");
     }
     fprintf(out, "- result: %s%s\n", m->result,
-            m->writes ? "; and `seq`, the change-log sequence of its commit (not after a dry "
-                        "run, which commits nothing)"
+            m->writes ? "; and, for the admin's token, `seq`, the change-log sequence of its "
+                        "commit (not after a dry run, which commits nothing)"
                       : "");
     fprintf(out, "- errors: %s\n", m->errors[0] ? m->errors : "only the common ones");
 }
@@ -76,12 +76,12 @@ void sb_protocol_doc(FILE *out)
             "upper-case name, and a sentence that says what to do.\n\n"
             "Responses to one connection's requests may come back in any order; match them by "
             "msgid.\n\n"
-            "Every write's result map also holds `seq`: the sequence number of the commit that "
-            "made it durable, the key of its entry in the change log (docs/store.md). Writes "
-            "answered with the same `seq` were committed together; a later commit has a "
-            "greater one. The sequence counts the commits of every org on the server: between "
-            "two of an org's writes, the difference tells how many commits (of any org) came "
-            "between them.\n\n"
+            "An admin token's write results also hold `seq`: the sequence number of the commit "
+            "that made it durable, the key of its entry in the change log (docs/store.md). "
+            "Writes answered with the same `seq` were committed together; a later commit has a "
+            "greater one. An org's token gets no `seq`: the sequence counts the commits of every "
+            "org on the server, and the difference between two of them would tell one tenant "
+            "the others' write volume.\n\n"
             "## Connections and limits\n\n"
             "A connection first calls `token.authenticate`. Every other method names its org "
             "(`org`) where it has one; a token for one org gets `NOT_FOUND` for every other "
