@@ -201,32 +201,6 @@ void sb__capture_del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix)
     capture_change(txn, dbi, &k, NULL, "delp");
 }
 
-/* Deletes every key of `dbi` that starts with `prefix` (a replica's copy of
- * sb__del_prefix: the same keys, since the replica holds the same data). */
-static int apply_del_prefix(MDB_txn *txn, MDB_dbi dbi, const MDB_val *prefix)
-{
-    MDB_cursor *cur;
-    int rc = sb__lmdb_rc(mdb_cursor_open(txn, dbi, &cur));
-    if (rc != 0)
-        return rc;
-    for (;;) {
-        MDB_val k = *prefix, v;
-        int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (lmdb == MDB_NOTFOUND ||
-            (lmdb == 0 && (k.mv_size < prefix->mv_size ||
-                           memcmp(k.mv_data, prefix->mv_data, prefix->mv_size) != 0)))
-            break;
-        if (lmdb == 0)
-            lmdb = mdb_cursor_del(cur, MDB_NODUPDATA);
-        if (lmdb != 0) {
-            rc = sb__lmdb_rc(lmdb);
-            break;
-        }
-    }
-    mdb_cursor_close(cur);
-    return rc;
-}
-
 static void be64_key(uint64_t seq, unsigned char out[8])
 {
     uint64_t be = htobe64(seq);
@@ -478,7 +452,7 @@ static int apply_change(sb_store_t *store, MDB_txn *txn, const msgpack_object *c
         v = (MDB_val){o[3].via.bin.size, (void *)o[3].via.bin.ptr};
     int lmdb;
     if (strcmp(op, "delp") == 0 && !has_val)
-        return apply_del_prefix(txn, dbi, &k);
+        return sb__del_prefix_unlogged(txn, dbi, k.mv_data, k.mv_size);
     if (strcmp(op, "put") == 0 && has_val)
         lmdb = mdb_put(txn, dbi, &k, &v, 0);
     else if (strcmp(op, "del") == 0)

@@ -413,17 +413,17 @@ static int take_dir_lock(const char *dir, int *fd_out, sb_err_t *err)
     return 0;
 }
 
-int sb__del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix)
+int sb__del_prefix_unlogged(MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t len)
 {
     MDB_cursor *cur;
     int rc = sb__lmdb_rc(mdb_cursor_open(txn, dbi, &cur));
     if (rc != 0)
         return rc;
     for (;;) {
-        MDB_val k = {prefix->len, (void *)prefix->buf}, v;
+        MDB_val k = {len, (void *)prefix}, v;
         int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (lmdb == MDB_NOTFOUND || k.mv_size < prefix->len ||
-            memcmp(k.mv_data, prefix->buf, prefix->len) != 0)
+        if (lmdb == MDB_NOTFOUND ||
+            (lmdb == 0 && (k.mv_size < len || memcmp(k.mv_data, prefix, len) != 0)))
             break;
         if (lmdb == 0)
             lmdb = mdb_cursor_del(cur, MDB_NODUPDATA);
@@ -433,6 +433,12 @@ int sb__del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix)
         }
     }
     mdb_cursor_close(cur);
+    return rc;
+}
+
+int sb__del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix)
+{
+    int rc = sb__del_prefix_unlogged(txn, dbi, prefix->buf, prefix->len);
     /* One change for them all: an org's delete stays a small entry (it
      * must fit when the store is full, to free it), and a replica holding
      * the same data deletes the same keys. */

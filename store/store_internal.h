@@ -218,6 +218,9 @@ int sb__token_delete_org(sb_store_t *store, MDB_txn *txn, const char *org);
 
 /** Deletes every key of `dbi` that starts with `prefix`. */
 int sb__del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix);
+/** The deletion of sb__del_prefix without its change-log record: for
+ * applying a logged "delp" (a replica deletes the same keys). */
+int sb__del_prefix_unlogged(MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t len);
 
 /* ---- softphone views (store/view.c) and layouts (store/layout.c) ---- */
 
