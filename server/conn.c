@@ -368,6 +368,7 @@ static void send_reply(sb_conn_t *conn, msgpack_sbuffer *reply)
                 cap *= 2;
             char *grown = realloc(conn->out, cap);
             if (grown == NULL) {
+                unqueue(conn, reply->size); /* never gathered: never written */
                 conn_close(conn, "out of memory for a reply");
                 return;
             }
@@ -940,16 +941,24 @@ static void prep_submit(request_t *r)
     server->prep_waiting_tail = r;
 }
 
-/* A prepare step ended: the first waiting requests whose org has room go.
+/* A prepare step of `org_done` ended: the first waiting request of that org
+ * takes the place it freed (no other org's count changed, so no other org
+ * has gained room), and waiting requests whose connection closed go to end.
  * They are taken off the list (their places counted) before any is queued,
- * since queueing may end a request at once and come back here. */
-static void prep_release(sb_server_t *server)
+ * since queueing may end a request at once and come back here. One walk of
+ * the connections at most, however many wait. */
+static void prep_release(sb_server_t *server, const char *org_done)
 {
     request_t **link = &server->prep_waiting, *prev = NULL, *go = NULL, **go_tail = &go;
+    bool room = true;
     while (*link != NULL) {
         request_t *r = *link;
         bool stale = r->conn->closing || server->stopping;
-        if (!stale && org_preparing(r->conn) >= ORG_PREPARES_MAX) {
+        bool takes_room = !stale && room && strcmp(r->conn->token.org, org_done) == 0 &&
+                          org_preparing(r->conn) < ORG_PREPARES_MAX;
+        if (!stale && strcmp(r->conn->token.org, org_done) == 0)
+            room = false; /* the first of the org decides: the rest keep their order */
+        if (!stale && !takes_room) {
             prev = r;
             link = &r->next;
             continue;
@@ -974,7 +983,7 @@ static void prep_after_cb(uv_work_t *work, int status)
 {
     request_t *r = work->data;
     r->conn->preparing--;
-    prep_release(r->conn->server);
+    prep_release(r->conn->server, r->conn->token.org);
     if (status == 0 && r->rc == 0) {
         run_method(r);
         return;

@@ -1,4 +1,5 @@
 /* plugin.*: the partner adapters the server has loaded, or refused. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,10 +95,16 @@ static int prepare_reload(sb_call_t *call, sb_err_t *err)
     reload_prep_t *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return sb_err_default(err, -ENOMEM);
+    /* One reload at a time: prepare steps run on several pool threads, and
+     * two loads at once would initialise one dlopen handle twice, or end one
+     * set's trial while the other swaps the set. */
+    static pthread_mutex_t reloading = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&reloading);
     int rc = sb_plugin_host_load(call->svc->plugins, NULL, NULL, err);
     if (rc == 0 && call->svc->renders != NULL)
         rc = sb_softphone_prerender_all(call->svc->renders, call->svc->store, err);
     sb_plugin_host_end_trial(call->svc->plugins);
+    pthread_mutex_unlock(&reloading);
     sb_plugin_info_t *rows = NULL;
     size_t n = 0;
     if (rc == 0 && sb_plugin_host_list(call->svc->plugins, &rows, &n) != 0)

@@ -90,6 +90,29 @@ try:
     check(err is None and demo and all(p.get("state") == "loaded" for p in demo),
           "the bundled demo adapter loads in the build tree: %r" % (demo or plugins)[:2])
 
+    # 1b. Reloads run as prepare steps on several pool threads: pipelined,
+    # they are taken one at a time (two at once initialised one plugin twice
+    # and could end one set's trial while the other swapped the set).
+    admin.sock.sendall(b"".join(msgpack.packb([0, 900 + i, "plugin.reload", [{}]])
+                                for i in range(8)))
+    answers = []
+    while len(answers) < 8:
+        for msg in admin.unpacker:
+            answers.append(msg)
+            break
+        else:
+            data = admin.sock.recv(1 << 16)
+            if not data:
+                break
+            admin.unpacker.feed(data)
+    check(len(answers) == 8 and all(a[2] is None for a in answers),
+          "8 pipelined plugin.reload are all answered OK: %r" % ([a[2] for a in answers],))
+    err, res = admin.call("plugin.list", {})
+    plugins = res.get("plugins", []) if isinstance(res, dict) else []
+    check(server.poll() is None and any(p.get("name") == "demo" and p.get("state") == "loaded"
+                                        for p in plugins),
+          "after concurrent reloads the server lives and demo is loaded")
+
     # 2. Transcripts are bounded.
     err, _ = admin.call("org.create", {"org": "acme", "name": "Acme"})
     check(err is None, "org.create: %r" % (err,))
