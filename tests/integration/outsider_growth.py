@@ -71,6 +71,20 @@ work = tempfile.mkdtemp(prefix="sbgrowth.")
 data_dir = os.path.join(work, "data")
 sock_path = os.path.join(data_dir, "switchboard.sock")
 log = open(os.path.join(work, "server.log"), "wb")
+def extra_server(name, *flags):
+    """Starts another server with `flags` on a data directory of its own and
+    waits for it: (process, socket path, admin token)."""
+    path = os.path.join(work, name)
+    proc = subprocess.Popen([SERVER, "--data-dir", path] + list(flags), stdout=log, stderr=log)
+    sock = os.path.join(path, "switchboard.sock")
+    token_file = os.path.join(path, "admin.token")
+    for _ in range(200):
+        if os.path.exists(sock) and os.path.exists(token_file):
+            break
+        time.sleep(0.05)
+    return proc, sock, open(token_file).read().strip()
+
+
 server = subprocess.Popen([SERVER, "--data-dir", data_dir, "--durability", "none"],
                           stdout=log, stderr=log)
 try:
@@ -255,19 +269,12 @@ try:
     # 5. One org's tokens cannot take every connection slot: with 12 slots, a
     # read-only token of acme held all 10 open to org tokens, and beta's
     # tokens got CONNECTION_LIMIT.
-    small_dir = os.path.join(work, "small")
-    small = subprocess.Popen([SERVER, "--data-dir", small_dir, "--durability", "none",
-                              "--max-connections", "12", "--max-connections-per-org", "4"],
-                             stdout=log, stderr=log)
+    small, small_sock, small_token = extra_server(
+        "small", "--durability", "none", "--max-connections", "12",
+        "--max-connections-per-org", "4")
     try:
-        small_sock = os.path.join(small_dir, "switchboard.sock")
-        for _ in range(200):
-            if os.path.exists(small_sock) and os.path.exists(os.path.join(small_dir, "admin.token")):
-                break
-            time.sleep(0.05)
         sa = Conn(small_sock)
-        sa.call("token.authenticate",
-                {"token": open(os.path.join(small_dir, "admin.token")).read().strip()})
+        sa.call("token.authenticate", {"token": small_token})
         tokens = {}
         for org in ("acme", "beta"):
             sa.call("org.create", {"org": org, "name": org})
@@ -296,15 +303,8 @@ try:
     # pipelined bulk writes of 880 KB each, waiting for the writer, made the
     # server 973 MiB. Measured only without a sanitizer (ASan keeps freed
     # memory in quarantine; TSan doubles every allocation with its shadow).
-    mem_dir = os.path.join(work, "mem")
-    mem = subprocess.Popen([SERVER, "--data-dir", mem_dir], stdout=log, stderr=log)
+    mem, mem_sock, token = extra_server("mem")
     try:
-        mem_sock = os.path.join(mem_dir, "switchboard.sock")
-        for _ in range(200):
-            if os.path.exists(mem_sock) and os.path.exists(os.path.join(mem_dir, "admin.token")):
-                break
-            time.sleep(0.05)
-        token = open(os.path.join(mem_dir, "admin.token")).read().strip()
         ma = Conn(mem_sock)
         ma.call("token.authenticate", {"token": token})
         ma.call("org.create", {"org": "acme", "name": "acme"})
@@ -342,19 +342,12 @@ try:
     # 8 pipelined check_batch of 10,000 users and never reading, held 1.5 GB
     # (--write-cap-bytes each). Past --max-unread-bytes-per-org a large reply
     # is a small REPLY_TOO_LARGE; another org is served as usual.
-    ur_dir = os.path.join(work, "unread")
-    ur = subprocess.Popen([SERVER, "--data-dir", ur_dir, "--durability", "none",
-                           "--max-unread-bytes-per-org", "8MiB", "--max-unread-bytes", "64MiB"],
-                          stdout=log, stderr=log)
+    ur, ur_sock, ur_token = extra_server(
+        "unread", "--durability", "none", "--max-unread-bytes-per-org", "8MiB",
+        "--max-unread-bytes", "64MiB")
     try:
-        ur_sock = os.path.join(ur_dir, "switchboard.sock")
-        for _ in range(200):
-            if os.path.exists(ur_sock) and os.path.exists(os.path.join(ur_dir, "admin.token")):
-                break
-            time.sleep(0.05)
         ua = Conn(ur_sock)
-        ua.call("token.authenticate",
-                {"token": open(os.path.join(ur_dir, "admin.token")).read().strip()})
+        ua.call("token.authenticate", {"token": ur_token})
         ids = ["005%012dAAA" % i for i in range(2000)]
         readers = {}
         for org in ("acme", "beta"):
