@@ -228,8 +228,7 @@ typedef struct sb_verify_report {
  * were found (out->total says), or an error when the walk could not run.
  * Any thread; the thread that opened the store uses its cached transaction.
  */
-int sb_store_verify(sb_store_t *store, size_t max_problems, sb_verify_report_t *out,
-                    sb_err_t *err);
+int sb_store_verify(sb_store_t *store, size_t max_problems, sb_verify_report_t *out, sb_err_t *err);
 /** Frees the problems of a report; a zeroed report does nothing. */
 void sb_verify_report_destroy(sb_verify_report_t *report);
 

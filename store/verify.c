@@ -352,17 +352,20 @@ static void check_refs(verify_t *v, kind_t kind, const MDB_val *key, const MDB_v
         size_t vlen = sb_softphone_view_key(vk, sizeof(vk), org, d->id, profile);
         MDB_val vkey = {vlen, vk}, vval;
         if (vlen == 0 || mdb_get(v->txn, s->views, &vkey, &vval) != 0)
-            problem(v, key, "recompute the views: restart the server (it refreshes every view) "
-                            "or update the Call Center",
+            problem(v, key,
+                    "recompute the views: restart the server (it refreshes every view) "
+                    "or update the Call Center",
                     "no softphone view for Call Center %s and profile '%s': the softphone check "
                     "answers for this user from nothing",
                     d->id, profile);
         break;
     }
     case K_CC_MEMBER: {
-        if (rest->mv_size != SB_SFID_LEN || !has(v, s->callcenters, org, rest->mv_data, SB_SFID_LEN))
-            problem(v, key, FIX_REWRITE, "members listed for a Call Center that org %s does not "
-                                         "have",
+        if (rest->mv_size != SB_SFID_LEN ||
+            !has(v, s->callcenters, org, rest->mv_data, SB_SFID_LEN))
+            problem(v, key, FIX_REWRITE,
+                    "members listed for a Call Center that org %s does not "
+                    "have",
                     org);
         char kb[SB_KEY_MAX];
         size_t olen = strlen(org);
@@ -387,8 +390,9 @@ static void check_refs(verify_t *v, kind_t kind, const MDB_val *key, const MDB_v
         break;
     case K_LAYOUT_OF:
         if (!has(v, s->layouts, org, val->mv_data, val->mv_size))
-            problem(v, key, FIX_REWRITE, "the profile is assigned a layout that org %s does not "
-                                         "have",
+            problem(v, key, FIX_REWRITE,
+                    "the profile is assigned a layout that org %s does not "
+                    "have",
                     org);
         break;
     case K_VIEW: {
@@ -401,8 +405,8 @@ static void check_refs(verify_t *v, kind_t kind, const MDB_val *key, const MDB_v
     }
     case K_PHONE:
         if (!has(v, s->contacts, org, d->id, SB_SFID_LEN))
-            problem(v, key, FIX_REWRITE, "the number points to contact %s, which org %s does not have",
-                    d->id, org);
+            problem(v, key, FIX_REWRITE,
+                    "the number points to contact %s, which org %s does not have", d->id, org);
         break;
     case K_CALL_KEY:
         if (!has(v, s->voicecalls, org, d->id, SB_SFID_LEN))
@@ -448,8 +452,8 @@ static int walk(verify_t *v, const char *db, MDB_dbi dbi, kind_t kind, bool org_
             continue;
         }
         if (org_keyed && !org_exists(v, org)) {
-            problem(v, &key, "delete the org's records (sbctl org delete ORG --force) or "
-                             FIX_RESTORE,
+            problem(v, &key,
+                    "delete the org's records (sbctl org delete ORG --force) or " FIX_RESTORE,
                     "a record of org %s, which does not exist", org);
             continue;
         }
