@@ -319,6 +319,7 @@ static void only_the_admin_backs_up_or_verifies(void **state)
                      1);
     printf("# org admin: %s", out);
     assert_null(strstr(out, "every write up to"));
+    assert_non_null(strstr(out, "ACCESS_DENIED: server.backup needs the admin token"));
     assert_int_equal(
         run(out, sizeof(out), "test -e '%s/b.sbk' || test -e '%s/b.sbk.tmp'", work, work),
         1); /* nothing written */
@@ -468,8 +469,22 @@ static void sbstore_verify_reports_a_damaged_store(void **state)
                          SB_SBCTL, h.socket),
                      1);
     assert_non_null(strstr(out, "problem  user_cc acme/005000000000001AAA"));
+    /* A backup of it copies the damage, and restore refuses to put it in place. */
+    char work[] = "/tmp/sbbackup.XXXXXX";
+    assert_non_null(mkdtemp(work));
+    assert_int_equal(run(out, sizeof(out), "SB_TOKEN='%s' '%s' --socket '%s' backup '%s/b.sbk'",
+                         h.token, SB_SBCTL, h.socket, work),
+                     0);
+    assert_int_equal(
+        run(out, sizeof(out), "'%s' restore '%s/b.sbk' '%s/r'", SB_SBSTORE, work, work), 1);
+    assert_non_null(strstr(out, "holds the problems listed above"));
+    char path[400];
+    snprintf(path, sizeof(path), "%s/r/data.mdb", work);
+    struct stat sb;
+    assert_int_not_equal(stat(path, &sb), 0);
     assert_int_equal(sb_harness_stop(&h), 0);
     sb_harness_cleanup(&h);
+    run(out, sizeof(out), "rm -rf '%s'", work);
 }
 
 int main(void)
