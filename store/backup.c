@@ -7,12 +7,12 @@
 
 #include "store_internal.h"
 
-#define MAGIC "SBBACKUP"
+static const uint8_t magic[8] = {'S', 'B', 'B', 'A', 'C', 'K', 'U', 'P'};
 
 void sb_backup_trailer_pack(const sb_backup_trailer_t *t, uint8_t out[SB_BACKUP_TRAILER_BYTES])
 {
     memset(out, 0, SB_BACKUP_TRAILER_BYTES);
-    memcpy(out, MAGIC, 8);
+    memcpy(out, magic, sizeof(magic));
     uint32_t format = htobe32(SB_BACKUP_FORMAT);
     uint64_t seq = htobe64(t->seq), size = htobe64(t->image_bytes);
     memcpy(out + 8, &format, 4);
@@ -26,7 +26,7 @@ int sb_backup_trailer_parse(const uint8_t in[SB_BACKUP_TRAILER_BYTES], sb_backup
     memset(t, 0, sizeof(*t));
     uint32_t format;
     memcpy(&format, in + 8, 4);
-    if (memcmp(in, MAGIC, 8) != 0 || be32toh(format) != SB_BACKUP_FORMAT)
+    if (memcmp(in, magic, sizeof(magic)) != 0 || be32toh(format) != SB_BACKUP_FORMAT)
         return -EBADMSG;
     uint64_t seq, size;
     memcpy(&seq, in + 16, 8);
@@ -41,11 +41,12 @@ void sb_backup_hash_hex(const uint8_t hash[SB_BACKUP_HASH_BYTES],
                         char out[2 * SB_BACKUP_HASH_BYTES + 1])
 {
     static const char digits[] = "0123456789abcdef";
+    size_t at = 0;
     for (size_t i = 0; i < SB_BACKUP_HASH_BYTES; i++) {
-        out[2 * i] = digits[hash[i] >> 4];
-        out[2 * i + 1] = digits[hash[i] & 15];
+        out[at++] = digits[hash[i] >> 4];
+        out[at++] = digits[hash[i] & 15];
     }
-    out[2 * SB_BACKUP_HASH_BYTES] = '\0';
+    out[at] = '\0';
 }
 
 int sb_store_backup_copy(sb_store_t *store, int fd, sb_err_t *err)

@@ -49,6 +49,7 @@ __attribute__((format(printf, 1, 2))) static int refuse(const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     fputs("sbstore: ", stderr);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see core/error.c
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
