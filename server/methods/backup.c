@@ -85,10 +85,12 @@ static int spool_fill(sb_call_t *call, int *fd_out, uint64_t *size, uint64_t *se
     if (fd < 0)
         return sb_err_set(err, -EIO, "Cannot make the backup's spool in %s: %s.",
                           call->svc->config->data_dir, strerror(errno));
+    unlink(path); /* the descriptor keeps it: a crash leaves nothing behind */
     int rc = sb_store_backup_copy(call->svc->store, fd, err);
+    char self[64]; /* the unlinked file, opened again by LMDB through /proc */
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
     if (rc == 0)
-        rc = sb_backup_image_seq(path, seq, err);
-    unlink(path); /* the descriptor keeps it: nothing is left behind by a crash */
+        rc = sb_backup_image_seq(self, seq, err);
     off_t end = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
     if (rc == 0 && end < 0)
         rc = sb_err_set(err, -EIO, "Cannot size the backup's spool: %s.", strerror(errno));
