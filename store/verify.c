@@ -94,6 +94,7 @@ __attribute__((format(printf, 4, 5))) static void problem(verify_t *v, const MDB
     printable(key, p->key, sizeof(p->key));
     va_list ap;
     va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see core/error.c
     vsnprintf(p->problem, sizeof(p->problem), fmt, ap);
     va_end(ap);
     snprintf(p->fix, sizeof(p->fix), "%s", fix);
