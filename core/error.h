@@ -47,6 +47,8 @@ enum {
     SB_E_DISK_FULL,
     SB_E_REPLY_TOO_LARGE,
     SB_E_CONNECTION_LIMIT,
+    SB_E_BACKUP_IN_PROGRESS, /* wire 41 (codes 39-40 are another part's) */
+    SB_E_BACKUP_GONE,
 };
 
 /*
@@ -66,7 +68,8 @@ enum {
     X(ACCESS_DENIED, -EACCES, 7, "Permission denied on the data directory or its files.")         \
     X(SCHEMA_TOO_NEW, SB_E_SCHEMA_TOO_NEW, 8,                                                      \
       "The data directory was written by a newer Switchboard; upgrade this build.")                \
-    X(CORRUPT, SB_E_CORRUPT, 9, "A stored record could not be decoded; restore from a backup.")   \
+    X(CORRUPT, SB_E_CORRUPT, 9,                                                                    \
+      "A stored record could not be decoded; restore a backup: sbstore restore BACKUP DATA_DIR.")  \
     X(ORG_NOT_EMPTY, SB_E_ORG_NOT_EMPTY, 10,                                                       \
       "The org still has Call Centers; delete them first or force the delete.")                    \
     X(CALLCENTER_HAS_MEMBERS, SB_E_CALLCENTER_HAS_MEMBERS, 11,                                     \
@@ -119,7 +122,13 @@ enum {
       "The reply would pass the server's reply size limit; ask for less (a smaller batch or page).") \
     X(CONNECTION_LIMIT, SB_E_CONNECTION_LIMIT, 38,                                                 \
       "Every connection slot open to this token is taken; close a connection or ask the admin "    \
-      "to raise --max-connections.")
+      "to raise --max-connections.")                                                               \
+    X(BACKUP_IN_PROGRESS, SB_E_BACKUP_IN_PROGRESS, 41,                                             \
+      "A backup is being taken already (one at a time); retry when it ends, or 60 s after its "   \
+      "reader stopped reading.")                                                                   \
+    X(BACKUP_GONE, SB_E_BACKUP_GONE, 42,                                                           \
+      "That backup is over (finished, replaced, or its reader stopped for 60 s); start a new one " \
+      "with sbctl backup FILE.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

@@ -145,7 +145,8 @@ static int open_tables(sb_index *index, const char *dir, char *why, size_t cap)
     else
         mdb_txn_abort(txn);
     if (rc != 0) {
-        say(why, cap, "%s is missing a table of the index (%s): restore from a backup.", dir,
+        say(why, cap,
+            "%s is missing a table of the index (%s): restore a backup (sbstore restore).", dir,
             mdb_strerror(rc));
         return SB_INDEX_ECORRUPT;
     }

@@ -68,6 +68,11 @@ static int decode(const void *data, size_t len, sb_contact_t *c)
     return rc;
 }
 
+int sb__contact_decode(const void *data, size_t len, sb_contact_t *c)
+{
+    return decode(data, len, c);
+}
+
 static int unindex(sb_store_t *store, MDB_txn *txn, const char *org, const sb_contact_t *old)
 {
     for (size_t i = 0; i < old->n_phones; i++) {

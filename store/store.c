@@ -643,7 +643,9 @@ static int check_schema(sb_store_t *store, MDB_txn *txn, const char *dir, sb_err
     uint32_t version;
     if (v.mv_size != sizeof(version))
         return sb_err_set(err, SB_E_CORRUPT,
-                          "The schema version in %s is unreadable; restore from a backup.", dir);
+                          "The schema version in %s is unreadable; restore a backup (sbstore "
+                          "restore BACKUP DATA_DIR).",
+                          dir);
     memcpy(&version, v.mv_data, sizeof(version));
     if (version > SB_STORE_SCHEMA_VERSION)
         return sb_err_set(err, SB_E_SCHEMA_TOO_NEW,

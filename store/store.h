@@ -195,6 +195,43 @@ int sb_store_dry_run(sb_store_t *store, sb_dry_run_fn fn, void *ctx, sb_err_t *e
  */
 int sb_store_readers_check(sb_store_t *store);
 
+/* ---- verify (store/verify.c) ------------------------------------------- */
+
+/** The problems a verify report keeps by default; the rest are only counted. */
+#define SB_VERIFY_DEFAULT_MAX 100
+
+/** One problem verify found: where, what, and what to do about it. */
+typedef struct sb_verify_problem {
+    char db[16];       /* the LMDB database, e.g. "user_cc" */
+    char key[160];     /* the key, printable: org/id, other bytes as \xNN */
+    char problem[256]; /* what is wrong */
+    char fix[256];     /* what to do */
+} sb_verify_problem_t;
+
+typedef struct sb_verify_report {
+    sb_verify_problem_t *problems; /* [owned: sb_verify_report_destroy()] the first `max` */
+    size_t n, max;
+    uint64_t total;    /* problems found, kept or not */
+    uint64_t records;  /* records examined */
+    uint64_t last_seq; /* the change log's last sequence in the snapshot */
+} sb_verify_report_t;
+
+/**
+ * Checks every record of the store in one read snapshot: each value decodes;
+ * memberships (user_cc) and the reverse index (cc_members) agree, so member
+ * counts match; each membership has its user, its Call Center and its
+ * softphone view; every key's org exists; every reference (cc_names,
+ * layout_of, phones, call_keys, a record's own id) stays inside the key's
+ * org; the change log's entries decode, carry their key's sequence and none
+ * is past meta changes_last. Keeps the first `max_problems` (0: the
+ * default) in *out and counts the rest. Returns 0 whether or not problems
+ * were found (out->total says), or an error when the walk could not run.
+ * Any thread; the thread that opened the store uses its cached transaction.
+ */
+int sb_store_verify(sb_store_t *store, size_t max_problems, sb_verify_report_t *out, sb_err_t *err);
+/** Frees the problems of a report; a zeroed report does nothing. */
+void sb_verify_report_destroy(sb_verify_report_t *report);
+
 /** Fills *stats. Returns 0 or an error. */
 int sb_store_stats(sb_store_t *store, sb_store_stats_t *stats, sb_err_t *err);
 

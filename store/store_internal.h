@@ -255,3 +255,9 @@ int sb__new_id(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org, co
 /** Up to `cap` contacts whose number is `e164` into out; *count is how many there are. */
 int sb__contact_match(sb_store_t *store, MDB_txn *txn, const char *org, const char *e164,
                       sb_contact_t *out, size_t cap, size_t *count);
+
+/* ---- the decoders that verify.c checks every record with ---- */
+/** A stored contact: 0 or SB_E_CORRUPT (contact.c). */
+int sb__contact_decode(const void *data, size_t len, sb_contact_t *c);
+/** A stored voice call: 0, SB_E_CORRUPT or -ENOMEM; *out [owned: sb_voicecall_free()]. */
+int sb__voicecall_decode(const void *data, size_t len, sb_voicecall_t **out);

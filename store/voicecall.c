@@ -181,6 +181,11 @@ static int decode(const void *data, size_t len, sb_voicecall_t **out)
     return 0;
 }
 
+int sb__voicecall_decode(const void *data, size_t len, sb_voicecall_t **out)
+{
+    return decode(data, len, out);
+}
+
 static int put_call(sb_store_t *store, MDB_txn *txn, const char *org, const sb_voicecall_t *c)
 {
     msgpack_sbuffer buf;

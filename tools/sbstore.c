@@ -8,11 +8,16 @@
  *                       show the refusals the store must make, and check
  *                       every answer; exit 0 when all were as expected
  *   sbstore stats DIR   print the counts and sizes of the store in DIR
+ *   sbstore verify DIR  check every record and invariant (store/verify.c);
+ *                       exit 0 clean, 1 problems found, 2 could not run
+ *   sbstore restore BACKUP DIR [--force]
+ *                       put a backup made by `sbctl backup` in place (restore.c)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sbstore.h"
 #include "store.h"
 
 static int failures;
@@ -151,13 +156,58 @@ static int stats(const char *dir)
     return 0;
 }
 
+/* Prints a verify report: one paragraph a problem, then the count. */
+static void print_report(const sb_verify_report_t *r, FILE *out)
+{
+    for (size_t i = 0; i < r->n; i++)
+        fprintf(out, "problem  %s %s: %s\n         what to do: %s\n", r->problems[i].db,
+                r->problems[i].key, r->problems[i].problem, r->problems[i].fix);
+    if (r->total > r->n)
+        fprintf(out, "... and %llu more problems (the first %zu are shown)\n",
+                (unsigned long long)(r->total - r->n), r->n);
+}
+
+int sbstore_verify_dir(const char *dir, bool quiet, uint64_t *seq)
+{
+    sb_store_opts_t opts = {.dir = dir};
+    sb_store_t *store;
+    sb_err_t err;
+    sb_verify_report_t report;
+    int rc = sb_store_open(&opts, &store, &err);
+    if (rc == 0)
+        rc = sb_store_verify(store, 0, &report, &err);
+    sb_store_close(store);
+    if (rc != 0) {
+        fprintf(stderr, "sbstore: verify could not run: %s\n", err.message);
+        return 2;
+    }
+    print_report(&report, quiet ? stderr : stdout);
+    printf("%s: %llu records checked, %llu problems, change log at sequence %llu\n",
+           report.total ? "PROBLEMS" : "clean", (unsigned long long)report.records,
+           (unsigned long long)report.total, (unsigned long long)report.last_seq);
+    int status = report.total ? 1 : 0;
+    if (seq != NULL)
+        *seq = report.last_seq;
+    sb_verify_report_destroy(&report);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "smoke") == 0)
         return smoke(argv[2]);
     if (argc == 3 && strcmp(argv[1], "stats") == 0)
         return stats(argv[2]);
-    fprintf(stderr, "usage: sbstore smoke DIR   (a smoke run of the store in DIR)\n"
-                    "       sbstore stats DIR   (counts and sizes of the store in DIR)\n");
+    if (argc == 3 && strcmp(argv[1], "verify") == 0)
+        return sbstore_verify_dir(argv[2], false, NULL);
+    if (argc >= 2 && strcmp(argv[1], "restore") == 0)
+        return sbstore_restore(argc - 2, argv + 2);
+    fprintf(stderr,
+            "usage: sbstore smoke DIR    (a smoke run of the store in DIR)\n"
+            "       sbstore stats DIR    (counts and sizes of the store in DIR)\n"
+            "       sbstore verify DIR   (check every record; exit 0 clean, 1 problems, 2 could "
+            "not run)\n"
+            "       sbstore restore BACKUP DIR [--force]\n"
+            "                            (put a backup made by sbctl backup in place in DIR)\n");
     return 2;
 }

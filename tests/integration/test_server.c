@@ -558,7 +558,30 @@ static void the_admin_methods(void **state)
     expect(&c, "server.info", NULL, "OK", &r);
     assert_null(sb_obj_get(&r.data, "changes"));
     msgpack_unpacked_destroy(&r);
+    /* Backup and verify are the admin's (test_backup tests them whole). */
+    expect(&c, "server.backup", NULL, "ACCESS_DENIED", NULL);
+    expect(&c, "server.verify", NULL, "ACCESS_DENIED", NULL);
     sb_client_close(&c);
+    expect(&admin, "server.verify", NULL, "OK", &r);
+    assert_true(sb_obj_get(&r.data, "clean")->via.boolean);
+    msgpack_unpacked_destroy(&r);
+    expect(&admin, "server.backup", NULL, "OK", &r);
+    char backup[64];
+    field(&r, "backup", backup, sizeof(backup));
+    uint64_t bytes = number(&r, "bytes");
+    msgpack_unpacked_destroy(&r);
+    expect(&admin, "server.backup", NULL, "BACKUP_IN_PROGRESS", NULL); /* one at a time */
+    uint64_t at = 0;
+    for (bool last = false; !last;) {
+        expect(&admin, "server.backup_read",
+               json_pack("{s:s, s:I}", "backup", backup, "offset", (json_int_t)at), "OK", &r);
+        at += sb_obj_get(&r.data, "data")->via.bin.size;
+        last = sb_obj_get(&r.data, "last")->via.boolean;
+        msgpack_unpacked_destroy(&r);
+    }
+    assert_int_equal(at, bytes);
+    expect(&admin, "server.backup_read", json_pack("{s:s, s:i}", "backup", backup, "offset", 0),
+           "BACKUP_GONE", NULL);
     sb_client_close(&admin);
 }
 

@@ -1,6 +1,7 @@
 /* How sbctl shows results: tables and lines for people, JSON for scripts. */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -295,6 +296,31 @@ static void print_doctor(const msgpack_object *result)
     }
 }
 
+/* server.verify: the summary, then each problem and what to do (as sbstore verify prints). */
+static void print_verify(const msgpack_object *result)
+{
+    const msgpack_object *problems = value_of(result, "problems");
+    size_t n = problems && problems->type == MSGPACK_OBJECT_ARRAY ? problems->via.array.size : 0;
+    for (size_t i = 0; i < n; i++) {
+        char db[32], key[200], problem[300], fix[300];
+        text_of(&problems->via.array.ptr[i], "db", db, sizeof(db));
+        text_of(&problems->via.array.ptr[i], "key", key, sizeof(key));
+        text_of(&problems->via.array.ptr[i], "problem", problem, sizeof(problem));
+        text_of(&problems->via.array.ptr[i], "fix", fix, sizeof(fix));
+        printf("problem  %s %s: %s\n         what to do: %s\n", db, key, problem, fix);
+    }
+    char clean[8], records[32], count[32], seq[32];
+    text_of(result, "clean", clean, sizeof(clean));
+    text_of(result, "records", records, sizeof(records));
+    text_of(result, "problem_count", count, sizeof(count));
+    text_of(result, "seq", seq, sizeof(seq));
+    if (strtoull(count, NULL, 10) > n)
+        printf("... and %llu more problems (the first %zu are shown)\n",
+               strtoull(count, NULL, 10) - n, n);
+    printf("%s: %s records checked, %s problems, change log at sequence %s\n",
+           strcmp(clean, "yes") == 0 ? "clean" : "PROBLEMS", records, count, seq);
+}
+
 /* call.test: each check of the validation step, then the record. */
 static void print_call_test(const msgpack_object *result)
 {
@@ -321,6 +347,10 @@ void sbctl_print_human(const char *method, const msgpack_object *result)
 {
     if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "org.doctor") == 0) {
         print_doctor(result);
+        return;
+    }
+    if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "server.verify") == 0) {
+        print_verify(result);
         return;
     }
     if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "call.test") == 0) {

@@ -93,6 +93,9 @@ static void usage(FILE *out)
     printf("  %-28s %s\n", "contact import FILE",
            "Upserts the contacts of a CSV file (id,name,phone,...): all checked, then written.");
     printf("  %-28s %s\n", "doctor", "The same as org doctor.");
+    printf("  %-28s %s\n", "backup FILE [--force]",
+           "Writes a hot backup of the whole store to FILE (docs/operating.md).");
+    printf("  %-28s %s\n", "verify", "The same as server verify; exit 1 when it finds problems.");
     fprintf(out, "\nExit status: 0 done, 1 refused by the server, 2 bad usage, 3 no server.\n"
                  "--json prints results as JSON, for scripts. SB_ORG gives --org a default.\n");
 }
@@ -407,6 +410,11 @@ static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sb
             sbctl_print_json(&result.data);
         else
             sbctl_print_human(m->name, &result.data);
+        /* verify's answer is a finding: problems make the exit status 1, as sbstore's. */
+        const msgpack_object *clean = sb_obj_get(&result.data, "clean");
+        if (strcmp(m->name, "server.verify") == 0 && clean != NULL &&
+            clean->type == MSGPACK_OBJECT_BOOLEAN && !clean->via.boolean)
+            status = SBCTL_REFUSED;
     } else if (rc == SB_CLIENT_REFUSED) {
         if (o->json) {
             json_t *e = json_pack(
@@ -424,6 +432,41 @@ static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sb
         status = SBCTL_UNREACHABLE;
     }
     msgpack_unpacked_destroy(&result);
+    sb_client_close(&client);
+    return status;
+}
+
+/* sbctl backup FILE [--force] */
+static int run_backup(const options_t *o, int argc, char **argv, int first)
+{
+    const char *file = NULL;
+    bool force = false;
+    for (int i = first; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            printf("usage: sbctl backup FILE [--force]\n\n"
+                   "Takes a hot backup of the whole store while the server serves (admin token):\n"
+                   "a compacted copy holding every write up to one change-log sequence. Writes\n"
+                   "FILE.tmp, checks the checksum, fsyncs, renames it to FILE, and prints the\n"
+                   "size, the sequence and the checksum. An existing FILE is kept unless\n"
+                   "--force. Restore it with: sbstore restore FILE DATA_DIR.\n");
+            return SBCTL_OK;
+        } else if (strcmp(argv[i], "--force") == 0) {
+            force = true;
+        } else if (file == NULL && (argv[i][0] != '-' || argv[i][1] == '\0')) {
+            file = argv[i];
+        } else {
+            fprintf(stderr, "sbctl: backup takes FILE [--force]; not '%s'.\n", argv[i]);
+            return SBCTL_USAGE;
+        }
+    }
+    if (file == NULL) {
+        fprintf(stderr, "sbctl: backup needs FILE: where to write the backup.\n");
+        return SBCTL_USAGE;
+    }
+    sb_client_t client;
+    int status = connect_and_authenticate(o, &client);
+    if (status == SBCTL_OK)
+        status = sbctl_backup(&client, file, force, o->json);
     sb_client_close(&client);
     return status;
 }
@@ -531,14 +574,27 @@ int main(int argc, char **argv)
     }
     if (o.socket[0] == '\0')
         sb_path_join(o.socket, sizeof(o.socket), o.data_dir, SB_SOCKET_NAME);
-    /* "sbctl doctor" is "sbctl org doctor": the command operators reach for first. */
+    if (i < argc && strcmp(argv[i], "backup") == 0) {
+        for (int k = i + 1; k < argc; k++)
+            if (strcmp(argv[k], "--json") == 0)
+                o.json = true;
+        int n = 0;
+        for (int k = i + 1; k < argc; k++)
+            if (strcmp(argv[k], "--json") != 0)
+                argv[i + 1 + n++] = argv[k];
+        return run_backup(&o, i + 1 + n, argv, i + 1);
+    }
+    /* "sbctl doctor" is "sbctl org doctor": the command operators reach for first;
+     * "sbctl verify" is "sbctl server verify". */
     bool doctor = i < argc && strcmp(argv[i], "doctor") == 0;
-    if (!doctor && i + 1 >= argc) {
+    bool verify = i < argc && strcmp(argv[i], "verify") == 0;
+    if (!doctor && !verify && i + 1 >= argc) {
         usage(i < argc ? stdout : stderr);
         return i < argc && strcmp(argv[i], "help") == 0 ? SBCTL_OK : SBCTL_USAGE;
     }
-    const char *noun = doctor ? "org" : argv[i], *verb = doctor ? "doctor" : argv[i + 1];
-    int first = doctor ? i + 1 : i + 2;
+    const char *noun = doctor ? "org" : verify ? "server" : argv[i];
+    const char *verb = doctor ? "doctor" : verify ? "verify" : argv[i + 1];
+    int first = doctor || verify ? i + 1 : i + 2;
     /* Everything after the command may hold --json too. */
     for (int k = first; k < argc; k++) {
         if (strcmp(argv[k], "--json") == 0) {

@@ -31,3 +31,10 @@ typedef struct sbctl_import_opts {
  */
 int sbctl_import(sb_client_t *client, const char *what, const char *org, const char *path,
                  const sbctl_import_opts_t *opts, bool json);
+
+/**
+ * sbctl backup FILE: pulls a hot backup over `client` into FILE (via
+ * FILE.tmp, fsynced, renamed); refuses an existing FILE unless `force`.
+ * Prints the size, sequence and checksum. Returns an exit status.
+ */
+int sbctl_backup(sb_client_t *client, const char *file, bool force, bool json);
