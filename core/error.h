@@ -47,6 +47,9 @@ enum {
     SB_E_DISK_FULL,
     SB_E_REPLY_TOO_LARGE,
     SB_E_CONNECTION_LIMIT,
+    SB_E_RULES_INVALID,
+    SB_E_PLAN_STALE,
+    SB_E_PLAN_TOO_LARGE,
 };
 
 /*
@@ -119,7 +122,14 @@ enum {
       "The reply would pass the server's reply size limit; ask for less (a smaller batch or page).") \
     X(CONNECTION_LIMIT, SB_E_CONNECTION_LIMIT, 38,                                                 \
       "Every connection slot open to this token is taken; close a connection or ask the admin "    \
-      "to raise --max-connections.")
+      "to raise --max-connections.")                                                             \
+    X(RULES_INVALID, SB_E_RULES_INVALID, 45,                                                       \
+      "The assignment rules cannot work as written; the message names the rule and why.")         \
+    X(PLAN_STALE, SB_E_PLAN_STALE, 46,                                                             \
+      "The org's users, memberships or rules changed since the plan was made; make the plan "     \
+      "again, read it, and apply the new one.")                                                    \
+    X(PLAN_TOO_LARGE, SB_E_PLAN_TOO_LARGE, 47,                                                     \
+      "The plan is larger than one apply takes; apply the rules in steps (a few rules at a time).")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

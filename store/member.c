@@ -146,6 +146,20 @@ static int add_in_txn(sb_store_t *store, MDB_txn *txn, const char *org, const ch
     return rc;
 }
 
+int sb__member_assign(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
+                      const sb_sfid_t *cc, sb_err_t *err)
+{
+    if (cc != NULL) {
+        sb_sfid_t previous;
+        return add_in_txn(store, txn, org, cc->s, user->s, true, &previous, err);
+    }
+    sb_sfid_t current;
+    int rc = current_cc(store, txn, org, user, &current);
+    if (rc == -ENOENT)
+        return 0;
+    return rc == 0 ? unlink_member(store, txn, org, &current, user) : rc;
+}
+
 struct member_write_ctx {
     const char *org;
     const sb_member_assignment_t *rows;

@@ -143,7 +143,8 @@ static int org_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t 
     const MDB_dbi scoped[] = {store->callcenters, store->cc_names,   store->users,
                               store->user_cc,     store->cc_members, store->layouts,
                               store->layout_of,   store->views,      store->contacts,
-                              store->phones,      store->voicecalls, store->call_keys};
+                              store->phones,      store->voicecalls, store->call_keys,
+                              store->rules};
     for (size_t i = 0; rc == 0 && i < sizeof(scoped) / sizeof(scoped[0]); i++)
         rc = sb__del_prefix(txn, scoped[i], &prefix);
     if (rc == 0)

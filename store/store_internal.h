@@ -27,6 +27,8 @@
  *   call_keys   org \0 cc id \0 vendor call key -> voice call id (18 bytes)
  *   changes     big-endian u64 sequence -> change-log entry (msgpack, changes.c;
  *               schema 3); meta "changes_last" -> u64, the last sequence used
+ *   rules       org                     -> the org's assignment rules (msgpack,
+ *                                          rules.c): {version, updated, rules}
  *
  * user_cc's value is the Call Center's id followed by the user's profile
  * (schema 2), so that the check finds the view without reading the user.
@@ -76,7 +78,7 @@ struct sb_store {
     MDB_env *env;
     MDB_dbi meta, orgs, callcenters, cc_names, users, user_cc, cc_members, tokens;
     MDB_dbi layouts, layout_of, views, contacts, phones, voicecalls, call_keys;
-    MDB_dbi changes;
+    MDB_dbi changes, rules;
     const char *dbi_names[SB_DBI_SLOTS];
     sb_capture_t cap;              /* only touched inside a write transaction */
     sb_store_renderer_fn renderer; /* the adapters' part of a view; NULL: none */
@@ -172,6 +174,22 @@ int sb__org_must_exist(sb_store_t *store, MDB_txn *txn, const char *org, sb_err_
 /** Loads Call Center `id` (normalized) of `org`. *out [owned]. */
 int sb__cc_load(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *id,
                 sb_callcenter_t **out, sb_err_t *err);
+
+/**
+ * Call Center `text` of `org`, by id (it starts with a digit) or internal
+ * name: its normalized id and internal name. -ENOENT (with a sentence) when
+ * there is none.
+ */
+int sb__cc_find(sb_store_t *store, MDB_txn *txn, const char *org, const char *text, sb_sfid_t *id,
+                char internal_name[SB_CC_INTERNAL_NAME_MAX + 1], sb_err_t *err);
+
+/**
+ * Puts `user` (normalized, existing) in Call Center `cc` (normalized,
+ * existing), moving it from the one it is in; or, with cc NULL, takes it out
+ * of the one it is in (none: nothing to do). Inside the caller's write.
+ */
+int sb__member_assign(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
+                      const sb_sfid_t *cc, sb_err_t *err);
 
 /** Members of Call Center `id`: the duplicate count in cc_members. */
 int sb__cc_member_count(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *id,

@@ -1,4 +1,5 @@
-/* Users: id, name and profile, upserted one by one or in atomic bulk. */
+/* Users: id, name, profile and the attributes rules match, upserted one by one or in atomic bulk.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,9 +28,18 @@ static int prepare_user(const sb_user_t *in, sb_user_t *out, sb_err_t *err)
         rc = check_text("user name", in->name, SB_USER_NAME_MAX, true, err);
     if (rc == 0)
         rc = check_text("profile name", in->profile, SB_PROFILE_NAME_MAX, false, err);
+    if (rc == 0)
+        rc = check_text("department", in->department, SB_USER_ATTR_MAX, false, err);
+    if (rc == 0)
+        rc = check_text("division", in->division, SB_USER_ATTR_MAX, false, err);
+    if (rc == 0)
+        rc = check_text("role", in->role, SB_USER_ATTR_MAX, false, err);
     if (rc == 0) {
         memcpy(out->name, in->name, sizeof(out->name));
         memcpy(out->profile, in->profile, sizeof(out->profile));
+        memcpy(out->department, in->department, sizeof(out->department));
+        memcpy(out->division, in->division, sizeof(out->division));
+        memcpy(out->role, in->role, sizeof(out->role));
     }
     return rc;
 }

@@ -8,13 +8,13 @@
 #include "csv_rows.h"
 
 static const sbctl_csv_column_t users[] = {
-    {"id", SBCTL_CSV_ID}, {"name", SBCTL_CSV_TEXT}, {"profile", SBCTL_CSV_TEXT}};
-static const sbctl_csv_column_t contacts[] = {{"id", SBCTL_CSV_ID},
-                                              {"name", SBCTL_CSV_TEXT},
-                                              {"phone", SBCTL_CSV_TEXT},
-                                              {"mobile_phone", SBCTL_CSV_TEXT},
-                                              {"other_phone", SBCTL_CSV_TEXT},
-                                              {"type", SBCTL_CSV_WORD}};
+    {"id", SBCTL_CSV_ID, NULL}, {"name", SBCTL_CSV_TEXT, NULL}, {"profile", SBCTL_CSV_TEXT, NULL}};
+static const sbctl_csv_column_t contacts[] = {{"id", SBCTL_CSV_ID, NULL},
+                                              {"name", SBCTL_CSV_TEXT, NULL},
+                                              {"phone", SBCTL_CSV_TEXT, NULL},
+                                              {"mobile_phone", SBCTL_CSV_TEXT, NULL},
+                                              {"other_phone", SBCTL_CSV_TEXT, NULL},
+                                              {"type", SBCTL_CSV_WORD, NULL}};
 
 /* Reads `len` bytes as a user file (or contacts); returns the reader's result. */
 static int read_bytes(const char *bytes, size_t len, const sbctl_csv_column_t *columns, int n,

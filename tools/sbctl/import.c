@@ -2,7 +2,9 @@
  * sbctl user import / member import / contact import: a CSV file with a
  * header row, read with libcsv and checked whole before anything is sent.
  *
- *   users:    id,name,profile      (profile may be left out)
+ *   users:    id,name,profile,department,division,role (only id and name
+ *             are required; a Data Loader export's Id, Name, Profile.Name,
+ *             Department, Division and UserRole.Name are taken as they are)
  *   members:  user,callcenter      (callcenter: an id or an internal name)
  *   contacts: id,name,phone        (mobile_phone, other_phone, type optional)
  *
@@ -72,10 +74,13 @@ static void pack_chunk(msgpack_sbuffer *buf, const char *what, const char *org,
     for (size_t i = from; i < to; i++) {
         const sbctl_csv_row_t *row = &rows[i];
         if (users) {
-            msgpack_pack_map(&pk, 3);
+            msgpack_pack_map(&pk, 6);
             sb_pack_kv_str(&pk, "id", row->field[0]);
             sb_pack_kv_str(&pk, "name", row->field[1]);
             sb_pack_kv_str(&pk, "profile", row->field[2] ? row->field[2] : "");
+            sb_pack_kv_str(&pk, "department", row->field[3] ? row->field[3] : "");
+            sb_pack_kv_str(&pk, "division", row->field[4] ? row->field[4] : "");
+            sb_pack_kv_str(&pk, "role", row->field[5] ? row->field[5] : "");
         } else if (contacts) {
             msgpack_pack_map(&pk, 4);
             sb_pack_kv_str(&pk, "id", row->field[0]);
@@ -224,21 +229,27 @@ static int send_chunks(sb_client_t *client, const char *what, const char *org, c
 int sbctl_import(sb_client_t *client, const char *what, const char *org, const char *path,
                  const sbctl_import_opts_t *opts, bool json)
 {
-    static const sbctl_csv_column_t user_columns[] = {
-        {"id", SBCTL_CSV_ID}, {"name", SBCTL_CSV_TEXT}, {"profile", SBCTL_CSV_TEXT}};
-    static const sbctl_csv_column_t member_columns[] = {{"user", SBCTL_CSV_ID},
-                                                        {"callcenter", SBCTL_CSV_ID}};
-    static const sbctl_csv_column_t contact_columns[] = {{"id", SBCTL_CSV_ID},
-                                                         {"name", SBCTL_CSV_TEXT},
-                                                         {"phone", SBCTL_CSV_TEXT},
-                                                         {"mobile_phone", SBCTL_CSV_TEXT},
-                                                         {"other_phone", SBCTL_CSV_TEXT},
-                                                         {"type", SBCTL_CSV_WORD}};
+    /* The aliases are the headers of a Data Loader export of User with
+     * Id, Name, Profile.Name, Department, Division and UserRole.Name. */
+    static const sbctl_csv_column_t user_columns[] = {{"id", SBCTL_CSV_ID, NULL},
+                                                      {"name", SBCTL_CSV_TEXT, NULL},
+                                                      {"profile", SBCTL_CSV_TEXT, "profile.name"},
+                                                      {"department", SBCTL_CSV_TEXT, NULL},
+                                                      {"division", SBCTL_CSV_TEXT, NULL},
+                                                      {"role", SBCTL_CSV_TEXT, "userrole.name"}};
+    static const sbctl_csv_column_t member_columns[] = {{"user", SBCTL_CSV_ID, NULL},
+                                                        {"callcenter", SBCTL_CSV_ID, NULL}};
+    static const sbctl_csv_column_t contact_columns[] = {{"id", SBCTL_CSV_ID, NULL},
+                                                         {"name", SBCTL_CSV_TEXT, NULL},
+                                                         {"phone", SBCTL_CSV_TEXT, NULL},
+                                                         {"mobile_phone", SBCTL_CSV_TEXT, NULL},
+                                                         {"other_phone", SBCTL_CSV_TEXT, NULL},
+                                                         {"type", SBCTL_CSV_WORD, NULL}};
     bool users = strcmp(what, "user") == 0, contacts = strcmp(what, "contact") == 0;
     const sbctl_csv_column_t *columns = users      ? user_columns
                                         : contacts ? contact_columns
                                                    : member_columns;
-    int n_columns = users ? 3 : contacts ? 6 : 2;
+    int n_columns = users ? 6 : contacts ? 6 : 2;
     sbctl_csv_t r = {0};
     int status = SBCTL_OK;
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");

@@ -317,8 +317,71 @@ static void print_call_test(const msgpack_object *result)
     }
 }
 
+/* A count of a map, or 0. */
+static unsigned long long count_of(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *v = map ? value_of(map, key) : NULL;
+    return v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (unsigned long long)v->via.u64 : 0;
+}
+
+/* rules.plan: the counts first, as a person reads a plan, then each change
+ * and each conflict, then how to apply it. */
+static void print_rules_plan(const msgpack_object *result)
+{
+    const msgpack_object *counts = value_of(result, "counts");
+    char fingerprint[64], more[8];
+    text_of(result, "fingerprint", fingerprint, sizeof(fingerprint));
+    text_of(result, "more", more, sizeof(more));
+    printf("Plan of rules version %llu over %llu users:\n", count_of(result, "rules_version"),
+           count_of(counts, "users"));
+    printf("  %llu to add, %llu to move, %llu to remove; %llu unchanged\n", count_of(counts, "add"),
+           count_of(counts, "move"), count_of(counts, "remove"), count_of(counts, "unchanged"));
+    printf("  %llu conflicts (left as they are), %llu users no rule matches (left as they "
+           "are)\n",
+           count_of(counts, "conflicts"), count_of(counts, "unmatched"));
+    const msgpack_object *changes = value_of(result, "changes");
+    size_t n = changes && changes->type == MSGPACK_OBJECT_ARRAY ? changes->via.array.size : 0;
+    if (n > 0)
+        printf("\nChanges:\n");
+    for (size_t i = 0; i < n; i++) {
+        char user[32], change[16], from[64], to[64], rule[80];
+        const msgpack_object *c = &changes->via.array.ptr[i];
+        text_of(c, "user", user, sizeof(user));
+        text_of(c, "change", change, sizeof(change));
+        text_of(c, "from", from, sizeof(from));
+        text_of(c, "to", to, sizeof(to));
+        text_of(c, "rule", rule, sizeof(rule));
+        printf("  %-6s %s  %s -> %s  (rule '%s')\n", change, user, from[0] ? from : "(none)",
+               to[0] ? to : "(none)", rule);
+    }
+    const msgpack_object *conflicts = value_of(result, "conflicts");
+    n = conflicts && conflicts->type == MSGPACK_OBJECT_ARRAY ? conflicts->via.array.size : 0;
+    if (n > 0)
+        printf("\nConflicts (matched by two exclusive rules):\n");
+    for (size_t i = 0; i < n; i++) {
+        char user[32], a[80] = "", b[80] = "";
+        const msgpack_object *c = &conflicts->via.array.ptr[i];
+        text_of(c, "user", user, sizeof(user));
+        const msgpack_object *rules = value_of(c, "rules");
+        if (rules && rules->type == MSGPACK_OBJECT_ARRAY && rules->via.array.size == 2) {
+            scalar_text(&rules->via.array.ptr[0], a, sizeof(a));
+            scalar_text(&rules->via.array.ptr[1], b, sizeof(b));
+        }
+        printf("  %s  rules '%s' and '%s'\n", user, a, b);
+    }
+    if (strcmp(more, "yes") == 0)
+        printf("\nMore changes follow: add --after with the last user above.\n");
+    printf("\nfingerprint: %s\n", fingerprint);
+    if (count_of(counts, "add") + count_of(counts, "move") + count_of(counts, "remove") > 0)
+        printf("Apply it with: sbctl rules apply --fingerprint %s\n", fingerprint);
+}
+
 void sbctl_print_human(const char *method, const msgpack_object *result)
 {
+    if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "rules.plan") == 0) {
+        print_rules_plan(result);
+        return;
+    }
     if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "org.doctor") == 0) {
         print_doctor(result);
         return;

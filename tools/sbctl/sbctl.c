@@ -87,7 +87,8 @@ static void usage(FILE *out)
             "Commands:\n");
     sb_method_each(print_command, NULL);
     printf("  %-28s %s\n", "user import FILE",
-           "Upserts the users of a CSV file (id,name,profile): all checked, then written.");
+           "Upserts the users of a CSV file (id,name[,profile,department,division,role]): all "
+           "checked, then written.");
     printf("  %-28s %s\n", "member import FILE",
            "Assigns the users of a CSV file (user,callcenter): all checked, then written.");
     printf("  %-28s %s\n", "contact import FILE",
@@ -461,7 +462,7 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
                    "of at most N rows, each one atomic. A progress bar shows on a terminal; a\n"
                    "summary ends it. FILE '-' reads standard input.\n",
                    what, strcmp(what, "member") == 0 ? " [--move]" : "",
-                   strcmp(what, "user") == 0 ? "id,name,profile; profile may be left out"
+                   strcmp(what, "user") == 0 ? "id,name[,profile,department,division,role]"
                                              : "user,callcenter; a Call Center by id or name");
             return SBCTL_OK;
         } else if (strcmp(argv[i], "--org") == 0 && i + 1 < argc) {
