@@ -208,6 +208,70 @@ static int check_layouts(sb_store_t *store, const char *org, sb_doctor_report_t 
     return rc;
 }
 
+/* Up to three user ids of `n` rows whose first field is a user id, as "a, b, c". */
+static void examples(const void *rows, size_t n, size_t size, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < n && i < 3; i++) {
+        const sb_sfid_t *user = (const sb_sfid_t *)(const void *)((const char *)rows + i * size);
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, "%s%s", i ? ", " : "", user->s);
+    }
+}
+
+/* The assignment rules against the memberships: what the plan would change,
+ * the users it leaves out, and its conflicts. Nothing when the org has no
+ * rules: its memberships are then made by hand, and nothing contradicts. */
+static int check_rules(sb_store_t *store, const char *org, sb_doctor_report_t *r, sb_err_t *err)
+{
+    sb_rules_t rules;
+    int rc = sb_store_rules_get(store, org, &rules, err);
+    uint64_t version = rules.version;
+    sb_rules_free(&rules);
+    if (rc != 0 || version == 0)
+        return rc;
+    sb_rules_plan_t plan;
+    sb_err_t why;
+    rc = sb_store_rules_plan(store, org, &plan, &why);
+    if (rc == SB_E_RULES_INVALID || rc == SB_E_PLAN_TOO_LARGE)
+        return add(r, "RULES_NOT_CHECKED", "the assignment rules",
+                   "The rules could not be checked against the memberships: %s", why.message);
+    if (rc != 0) {
+        if (err != NULL)
+            *err = why;
+        return rc;
+    }
+    char list[80];
+    if (rc == 0 && plan.n_changes > 0) {
+        examples(plan.changes, plan.n_changes, sizeof(*plan.changes), list, sizeof(list));
+        rc = add(r, "MEMBERSHIPS_CONTRADICT_RULES", "the assignment rules",
+                 "%zu users are not where the rules put them (%llu to add, %llu to move, %llu to "
+                 "remove; e.g. %s). Read the plan (rules plan) and apply it, or change the rules.",
+                 plan.n_changes, (unsigned long long)plan.adds, (unsigned long long)plan.moves,
+                 (unsigned long long)plan.removes, list);
+    }
+    if (rc == 0 && plan.unmatched > 0) {
+        examples(plan.unmatched_examples,
+                 plan.unmatched < SB_RULES_EXAMPLES ? plan.unmatched : SB_RULES_EXAMPLES,
+                 sizeof(plan.unmatched_examples[0]), list, sizeof(list));
+        rc = add(r, "USERS_NO_RULE_MATCHES", "the assignment rules",
+                 "No rule matches %llu users (e.g. %s): the rules leave them where they are. Add a "
+                 "rule for them (a last rule without conditions matches everyone left).",
+                 (unsigned long long)plan.unmatched, list);
+    }
+    if (rc == 0 && plan.n_conflicts > 0) {
+        const sb_rules_conflict_t *c = &plan.conflicts[0];
+        examples(plan.conflicts, plan.n_conflicts, sizeof(*plan.conflicts), list, sizeof(list));
+        rc = add(r, "RULES_CONFLICT", "the assignment rules",
+                 "%zu users are matched by two exclusive rules (e.g. %s: rules '%s' and '%s'); "
+                 "the rules decide nothing for them. Narrow one of the rules.",
+                 plan.n_conflicts, list, plan.rules.rules[c->rules[0]].name,
+                 plan.rules.rules[c->rules[1]].name);
+    }
+    sb_rules_plan_free(&plan);
+    return rc;
+}
+
 int sb_doctor_run(sb_store_t *store, sb_plugin_host_t *plugins, const char *org,
                   sb_doctor_report_t *out, sb_err_t *err)
 {
@@ -221,6 +285,8 @@ int sb_doctor_run(sb_store_t *store, sb_plugin_host_t *plugins, const char *org,
         rc = check_callcenters(store, plugins, org, out, err);
     if (rc == 0)
         rc = check_layouts(store, org, out, err);
+    if (rc == 0)
+        rc = check_rules(store, org, out, err);
     free(assigned);
     if (rc != 0)
         sb_doctor_report_free(out);
