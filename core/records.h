@@ -1,6 +1,7 @@
 #pragma once
 /* The small fixed-size records of the store: orgs, users and access tokens. */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sfid.h"
@@ -30,6 +31,10 @@ typedef struct sb_user {
     char department[SB_USER_ATTR_MAX + 1]; /* UTF-8, may be empty */
     char division[SB_USER_ATTR_MAX + 1];   /* UTF-8, may be empty */
     char role[SB_USER_ATTR_MAX + 1];       /* UTF-8, may be empty: the user's role's name */
+    /* Holds the "Service Cloud Voice" permission set licence, without which
+     * a Service Cloud Voice Call Center shows its member no softphone. Set by
+     * licence.assign; an upsert keeps it. */
+    bool scv_licence;
 } sb_user_t;
 
 /* ---- access tokens ----------------------------------------------------- */

@@ -294,6 +294,15 @@ int sb_store_member_remove(sb_store_t *store, const char *org, const char *cc, c
  */
 int sb_store_member_add_bulk(sb_store_t *store, const char *org, const sb_member_assignment_t *rows,
                              size_t n, bool move, sb_err_t *err);
+/**
+ * Gives (scv_licence true) or takes back the "Service Cloud Voice" permission
+ * set licence of `n` users (1..SB_STORE_BULK_MAX) atomically: one unknown
+ * user and nothing changes (the error names the row, from 1). A member's
+ * softphone check reads it at once.
+ */
+int sb_store_licence_assign(sb_store_t *store, const char *org, const char *const *users, size_t n,
+                            bool scv_licence, sb_err_t *err);
+
 /* ---- assignment rules (store/rules.c; core/rules.h) ---------------------- */
 
 #define SB_RULES_USERS_MAX 200000   /* users of an org a plan reads */

@@ -31,7 +31,9 @@
  *                                          rules.c): {version, updated, rules}
  *
  * user_cc's value is the Call Center's id followed by the user's profile
- * (schema 2), so that the check finds the view without reading the user.
+ * (schema 2), so that the check finds the view without reading the user;
+ * and, for a user with the Service Cloud Voice licence, a NUL and a flags
+ * byte (issue 15; softphone_check.h's sb_member_value_split).
  */
 
 #include <lmdb.h>
@@ -257,9 +259,9 @@ int sb__views_drop(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sf
 int sb__layout_resolve(sb_store_t *store, MDB_txn *txn, const char *org, const char *profile,
                        char name[SB_LAYOUT_NAME_MAX + 1], sb_layout_source_t *source,
                        MDB_val *layout);
-/** The membership value: cc id then profile. */
+/** The membership value: cc id, profile, and the licence flag (sb_member_value_split). */
 int sb__member_put(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
-                   const sb_sfid_t *cc, const char *profile);
+                   const sb_sfid_t *cc, const char *profile, bool scv_licence);
 
 /**
  * A new id with key prefix `prefix` for a record of `org` in `dbi`: the

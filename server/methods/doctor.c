@@ -129,6 +129,35 @@ static int check_users(sb_store_t *store, const char *org, const sb_layout_assig
     return rc;
 }
 
+/* The members of Call Center `cc` without the Service Cloud Voice licence:
+ * their count, and the first of them. */
+static int unlicensed_members(sb_store_t *store, const char *org, const sb_sfid_t *cc,
+                              size_t *count, char example[SB_SFID_LEN + 1], sb_err_t *err)
+{
+    *count = 0;
+    example[0] = '\0';
+    char after[SB_SFID_LEN + 1] = "";
+    bool more = true;
+    int rc = 0;
+    while (rc == 0 && more) {
+        sb_sfid_t *rows;
+        size_t n;
+        uint64_t total;
+        rc = sb_store_member_list(store, org, cc->s, after[0] ? after : NULL, SB_STORE_PAGE_MAX,
+                                  &rows, &n, &more, &total, err);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            sb_user_t user;
+            rc = sb_store_user_get(store, org, rows[i].s, &user, err);
+            if (rc == 0 && !user.scv_licence && (*count)++ == 0)
+                memcpy(example, rows[i].s, SB_SFID_LEN + 1);
+        }
+        if (rc == 0 && n > 0)
+            memcpy(after, rows[n - 1].s, sizeof(after));
+        free(rows);
+    }
+    return rc;
+}
+
 static int check_callcenters(sb_store_t *store, sb_plugin_host_t *plugins, const char *org,
                              sb_doctor_report_t *r, sb_err_t *err)
 {
@@ -176,6 +205,18 @@ static int check_callcenters(sb_store_t *store, sb_plugin_host_t *plugins, const
                          "https, so Lightning shows no softphone: change "
                          "/reqGeneralInfo/reqAdapterUrl to an https URL.",
                          rows[i].internal_name, url);
+            size_t unlicensed = 0;
+            char example[SB_SFID_LEN + 1];
+            if (rc == 0 && sb_callcenter_kind(cc) == SB_CC_KIND_SERVICE_CLOUD_VOICE &&
+                rows[i].members > 0)
+                rc = unlicensed_members(store, org, &rows[i].id, &unlicensed, example, err);
+            if (rc == 0 && unlicensed > 0)
+                rc = add(r, "MEMBERS_WITHOUT_SCV_LICENCE", subject,
+                         "%zu member(s) of Call Center '%s' (such as %s) have no Service Cloud "
+                         "Voice licence, so they see no softphone: assign them the \"Service "
+                         "Cloud Voice\" permission set licence (licence assign, or licence "
+                         "import).",
+                         unlicensed, rows[i].internal_name, example);
             sb_callcenter_free(cc);
         }
         if (rc == 0 && n > 0)

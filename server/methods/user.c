@@ -6,10 +6,11 @@
 
 int sb__pack_user(msgpack_packer *pk, const sb_user_t *user)
 {
-    return msgpack_pack_map(pk, 6) | sb_pack_kv_str(pk, "id", user->id.s) |
+    return msgpack_pack_map(pk, 7) | sb_pack_kv_str(pk, "id", user->id.s) |
            sb_pack_kv_str(pk, "name", user->name) | sb_pack_kv_str(pk, "profile", user->profile) |
            sb_pack_kv_str(pk, "department", user->department) |
-           sb_pack_kv_str(pk, "division", user->division) | sb_pack_kv_str(pk, "role", user->role);
+           sb_pack_kv_str(pk, "division", user->division) | sb_pack_kv_str(pk, "role", user->role) |
+           sb_pack_kv_bool(pk, "scv_licence", user->scv_licence);
 }
 
 /* Copies a string of a user row into a fixed field; refuses what does not fit. */
@@ -165,7 +166,8 @@ static const sb_method_t methods[] = {
       {"department", SB_ARG_STRING, false, "the department (assignment rules match it)"},
       {"division", SB_ARG_STRING, false, "the division (assignment rules match it)"},
       {"role", SB_ARG_STRING, false, "the role's name (assignment rules match it)"}},
-     "the user: {id (18 characters), name, profile, department, division, role}",
+     "the user: {id (18 characters), name, profile, department, division, role, scv_licence "
+     "(kept as it was: licence.assign changes it)}",
      "NOT_FOUND INVALID_ID MISSING_FIELD INVALID_VALUE"},
     {"user.upsert_bulk",
      "Creates or replaces many users at once: all or nothing.",
@@ -187,7 +189,7 @@ static const sb_method_t methods[] = {
      true,
      user_get,
      {SB_ARG_ORG, {"id", SB_ARG_STRING, true, "the user id"}},
-     "the user: {id, name, profile, department, division, role}",
+     "the user: {id, name, profile, department, division, role, scv_licence}",
      "NOT_FOUND INVALID_ID"},
     {"user.list",
      "Lists an org's users by id.",

@@ -7,6 +7,8 @@
  *             Department, Division and UserRole.Name are taken as they are)
  *   members:  user,callcenter      (callcenter: an id or an internal name)
  *   contacts: id,name,phone        (mobile_phone, other_phone, type optional)
+ *   licences: user                 (a Data Loader export of
+ *             PermissionSetLicenseAssign's AssigneeId is taken as it is)
  *
  * Nothing of a refused file is written. Three passes:
  *   1. the file: every byte of every field against its column's rule (a NUL
@@ -67,6 +69,18 @@ static void pack_chunk(msgpack_sbuffer *buf, const char *what, const char *org,
     msgpack_sbuffer_clear(buf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    if (strcmp(what, "licence") == 0) {
+        /* licence.assign: a list of user ids, given or taken back. */
+        msgpack_pack_map(&pk, 4);
+        sb_pack_kv_str(&pk, "org", org);
+        sb_pack_str(&pk, "users");
+        msgpack_pack_array(&pk, to - from);
+        for (size_t i = from; i < to; i++)
+            sb_pack_str(&pk, rows[i].field[0]);
+        sb_pack_kv_bool(&pk, "revoke", opts->revoke);
+        sb_pack_kv_bool(&pk, "dry_run", dry_run);
+        return;
+    }
     msgpack_pack_map(&pk, users ? 3 : contacts ? 4 + (opts->country_code != NULL) : 4);
     sb_pack_kv_str(&pk, "org", org);
     sb_pack_str(&pk, users ? "users" : contacts ? "contacts" : "rows");
@@ -190,7 +204,8 @@ static int send_chunks(sb_client_t *client, const char *what, const char *org, c
         const char *what, *method;
     } methods[] = {{"user", "user.upsert_bulk"},
                    {"member", "member.add_bulk"},
-                   {"contact", "contact.upsert_bulk"}};
+                   {"contact", "contact.upsert_bulk"},
+                   {"licence", "licence.assign"}};
     const char *method = NULL;
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         if (strcmp(methods[i].what, what) == 0)
@@ -245,11 +260,14 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
                                                          {"mobile_phone", SBCTL_CSV_TEXT, NULL},
                                                          {"other_phone", SBCTL_CSV_TEXT, NULL},
                                                          {"type", SBCTL_CSV_WORD, NULL}};
+    static const sbctl_csv_column_t licence_columns[] = {{"user", SBCTL_CSV_ID, "assigneeid"}};
     bool users = strcmp(what, "user") == 0, contacts = strcmp(what, "contact") == 0;
+    bool licences = strcmp(what, "licence") == 0;
     const sbctl_csv_column_t *columns = users      ? user_columns
                                         : contacts ? contact_columns
+                                        : licences ? licence_columns
                                                    : member_columns;
-    int n_columns = users ? 6 : contacts ? 6 : 2;
+    int n_columns = users ? 6 : contacts ? 6 : licences ? 1 : 2;
     sbctl_csv_t r = {0};
     int status = SBCTL_OK;
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -258,11 +276,11 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
                 strerror(errno));
         return SBCTL_USAGE;
     }
-    int rc = sbctl_csv_read(f, columns, n_columns, 2, &r);
+    int rc = sbctl_csv_read(f, columns, n_columns, licences ? 1 : 2, &r);
     if (f != stdin)
         fclose(f);
     /* A user twice in a member file: which Call Center would win? */
-    if (rc == 0 && !users && !contacts && sbctl_csv_unique_ids(&r, "user") != 0)
+    if (rc == 0 && !users && !contacts && !licences && sbctl_csv_unique_ids(&r, "user") != 0)
         strncat(r.error, ": a user belongs to one Call Center",
                 sizeof(r.error) - strlen(r.error) - 1);
     if (r.error[0]) {
@@ -289,6 +307,7 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
             printf("imported %zu %s from %s in %zu request%s (%.2f s, %.0f rows/s)\n", done,
                    users      ? "users"
                    : contacts ? "contacts"
+                   : licences ? (opts->revoke ? "licence revocations" : "licences")
                               : "memberships",
                    path, requests, requests == 1 ? "" : "s", secs,
                    secs > 0 ? (double)done / secs : 0.0);
