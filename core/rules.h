@@ -78,6 +78,7 @@ typedef struct sb_rules {
     sb_rule_t *rules; /* [owned: free with sb_rules_free()] */
     size_t n;
     uint64_t version; /* 1 for the first list put, one more for each next; 0: none yet */
+    bool follow; /* users follow the rules when they are written (rules.put's follow_on_write) */
     int64_t updated_ms;
 } sb_rules_t;
 

@@ -1,7 +1,7 @@
 /*
  * Assignment rules (core/rules.h): an org's list, its plan and its apply.
  *
- *   rules   org \0  -> {version, updated, rules: [rule with callcenter_id]}
+ *   rules   org \0  -> {version, updated, follow, rules: [rule with callcenter_id]}
  *
  * A plan reads the org's users in key order, with each one's membership,
  * and says what the rules would change. It carries a fingerprint: BLAKE2b
@@ -34,8 +34,7 @@ void sb_rules_plan_free(sb_rules_plan_t *plan)
 
 /* The stored list of `org` into *out (empty when none) and its bytes into
  * *raw (size 0 when none; valid for the transaction). */
-static int rules_load(sb_store_t *store, MDB_txn *txn, const char *org, sb_rules_t *out,
-                      MDB_val *raw)
+int sb__rules_load(sb_store_t *store, MDB_txn *txn, const char *org, sb_rules_t *out, MDB_val *raw)
 {
     memset(out, 0, sizeof(*out));
     raw->mv_size = 0;
@@ -60,12 +59,15 @@ static int rules_load(sb_store_t *store, MDB_txn *txn, const char *org, sb_rules
         const msgpack_object *map = &unpacked.data;
         const msgpack_object *version = sb_obj_get(map, "version");
         const msgpack_object *updated = sb_obj_get(map, "updated");
+        const msgpack_object *follow = sb_obj_get(map, "follow"); /* optional */
         if (version != NULL && version->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
             sb_rules_parse(sb_obj_get(map, "rules"), true, out, NULL) == 0) {
             out->version = version->via.u64;
             out->updated_ms = updated != NULL && updated->type == MSGPACK_OBJECT_POSITIVE_INTEGER
                                   ? (int64_t)updated->via.u64
                                   : 0;
+            out->follow =
+                follow != NULL && follow->type == MSGPACK_OBJECT_BOOLEAN && follow->via.boolean;
             rc = 0;
         }
     }
@@ -104,7 +106,7 @@ static int rules_put_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *
     }
     sb_rules_t current;
     MDB_val raw;
-    if (rc == 0 && (rc = rules_load(store, txn, ctx->org, &current, &raw)) == 0) {
+    if (rc == 0 && (rc = sb__rules_load(store, txn, ctx->org, &current, &raw)) == 0) {
         ctx->rules->version = current.version + 1;
         sb_rules_free(&current);
     }
@@ -115,9 +117,9 @@ static int rules_put_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *
     msgpack_sbuffer_init(&buf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    rc = msgpack_pack_map(&pk, 3) | sb_pack_kv_uint(&pk, "version", ctx->rules->version) |
+    rc = msgpack_pack_map(&pk, 4) | sb_pack_kv_uint(&pk, "version", ctx->rules->version) |
          sb_pack_kv_uint(&pk, "updated", (uint64_t)ctx->rules->updated_ms) |
-         sb_pack_str(&pk, "rules");
+         sb_pack_kv_bool(&pk, "follow", ctx->rules->follow) | sb_pack_str(&pk, "rules");
     rc = rc == 0 ? sb_rules_pack(&pk, ctx->rules, true) : -ENOMEM;
     sb_key_t key;
     if (rc == 0 && (rc = sb__key(&key, ctx->org, "")) == 0)
@@ -146,9 +148,27 @@ int sb_store_rules_get(sb_store_t *store, const char *org, sb_rules_t *out, sb_e
     rc = sb__org_must_exist(store, txn, org, err);
     MDB_val raw;
     if (rc == 0)
-        rc = rules_load(store, txn, org, out, &raw);
+        rc = sb__rules_load(store, txn, org, out, &raw);
     sb__read_end(store, txn);
     return rc == 0 ? 0 : sb_err_default(err, rc);
+}
+
+/* ---- following the rules on write ---------------------------------------------- */
+
+int sb__rules_follow(sb_store_t *store, MDB_txn *txn, const char *org, const sb_rules_t *rules,
+                     const sb_user_t *user, sb_err_t *err)
+{
+    if (!rules->follow)
+        return 0;
+    sb_rules_match_t m;
+    sb_rules_match(rules, user, &m);
+    if (m.conflict || m.rule == SB_RULE_NO_MATCH)
+        return 0; /* the rules decide nothing: the user stays where they are */
+    const sb_sfid_t *target = &rules->rules[m.rule].target_id;
+    int rc = sb__member_assign(store, txn, org, &user->id, target->s[0] ? target : NULL, err);
+    if (rc != 0)
+        sb_err_prefix(err, "Following rule '%s': ", rules->rules[m.rule].name);
+    return rc;
 }
 
 /* ---- the plan ----------------------------------------------------------- */
@@ -313,7 +333,7 @@ int sb_store_rules_plan(sb_store_t *store, const char *org, sb_rules_plan_t *out
         return rc;
     rc = sb__org_must_exist(store, txn, org, err);
     MDB_val raw;
-    if (rc == 0 && (rc = rules_load(store, txn, org, &out->rules, &raw)) != 0)
+    if (rc == 0 && (rc = sb__rules_load(store, txn, org, &out->rules, &raw)) != 0)
         rc = sb_err_default(err, rc);
     if (rc == 0)
         rc = targets_exist(store, txn, org, &out->rules, err);
@@ -341,7 +361,7 @@ static int rules_apply_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t
     sb_rules_t rules;
     MDB_val raw;
     char fp[SB_RULES_FINGERPRINT_LEN + 1];
-    if ((rc = rules_load(store, txn, ctx->org, &rules, &raw)) != 0)
+    if ((rc = sb__rules_load(store, txn, ctx->org, &rules, &raw)) != 0)
         return sb_err_default(err, rc);
     sb_rules_free(&rules); /* only its bytes count, in the fingerprint */
     if ((rc = scan_org(store, txn, ctx->org, &raw, NULL, fp, err)) != 0)

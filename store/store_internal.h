@@ -193,6 +193,19 @@ int sb__cc_find(sb_store_t *store, MDB_txn *txn, const char *org, const char *te
 int sb__member_assign(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
                       const sb_sfid_t *cc, sb_err_t *err);
 
+/**
+ * The stored rules of `org` into *out (empty, version 0, when none) and their
+ * bytes into *raw (size 0 when none; valid for the transaction).
+ */
+int sb__rules_load(sb_store_t *store, MDB_txn *txn, const char *org, sb_rules_t *out, MDB_val *raw);
+
+/**
+ * When the org's rules are followed on write (rules->follow), puts `user`
+ * (just written) where they decide: nothing for a conflict or no match.
+ */
+int sb__rules_follow(sb_store_t *store, MDB_txn *txn, const char *org, const sb_rules_t *rules,
+                     const sb_user_t *user, sb_err_t *err);
+
 /** Members of Call Center `id`: the duplicate count in cc_members. */
 int sb__cc_member_count(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *id,
                         uint64_t *count);

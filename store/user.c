@@ -55,6 +55,11 @@ static int user_upsert_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t
 {
     struct user_write_ctx *ctx = vctx;
     int rc = sb__org_must_exist(store, txn, ctx->org, err);
+    /* An org may have its users follow its rules as they are written. */
+    sb_rules_t rules = {0};
+    MDB_val raw;
+    if (rc == 0 && (rc = sb__rules_load(store, txn, ctx->org, &rules, &raw)) != 0)
+        rc = sb_err_default(err, rc);
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     for (size_t i = 0; rc == 0 && i < ctx->n; i++) {
@@ -99,8 +104,14 @@ static int user_upsert_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t
         } else if (found != 0 && found != -ENOENT) {
             rc = found;
         }
+        if (rc == 0 && rules.follow) {
+            rc = sb__rules_follow(store, txn, ctx->org, &rules, &user, err);
+            if (rc != 0 && ctx->n > 1)
+                sb_err_prefix(err, "Row %zu (nothing was written): ", i + 1);
+        }
     }
     msgpack_sbuffer_destroy(&buf);
+    sb_rules_free(&rules);
     return rc;
 }
 

@@ -191,7 +191,7 @@ typedef struct sb_method_prep_slice {
 } sb_method_prep_slice_t;
 
 extern const sb_method_prep_slice_t sb__callcenter_preps, sb__call_preps, sb__plugin_preps,
-    sb__org_preps, sb__member_preps, sb__rules_preps;
+    sb__org_preps, sb__member_preps, sb__rules_preps, sb__user_preps;
 
 extern const sb_method_slice_t sb__org_methods, sb__callcenter_methods, sb__user_methods,
     sb__member_methods, sb__softphone_methods, sb__server_methods, sb__token_methods,

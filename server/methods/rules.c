@@ -34,6 +34,8 @@ static int prepare_put(sb_call_t *call, sb_err_t *err)
     int rc = sb_rules_parse(sb_arg_obj(call, "rules"), false, rules, err);
     if (rc == 0)
         rc = sb_rules_check(rules, err);
+    if (rc == 0)
+        rules->follow = sb_arg_bool(call, "follow_on_write", false);
     if (rc != 0) {
         rules_free(rules);
         return rc;
@@ -45,8 +47,9 @@ static int prepare_put(sb_call_t *call, sb_err_t *err)
 
 static int pack_rules(msgpack_packer *pk, const sb_rules_t *rules)
 {
-    return msgpack_pack_map(pk, 3) | sb_pack_kv_uint(pk, "version", rules->version) |
-           sb_pack_kv_int(pk, "updated", rules->updated_ms) | sb_pack_str(pk, "rules") |
+    return msgpack_pack_map(pk, 4) | sb_pack_kv_uint(pk, "version", rules->version) |
+           sb_pack_kv_int(pk, "updated", rules->updated_ms) |
+           sb_pack_kv_bool(pk, "follow_on_write", rules->follow) | sb_pack_str(pk, "rules") |
            sb_rules_pack(pk, rules, false);
 }
 
@@ -260,8 +263,11 @@ static const sb_method_t methods[] = {
      rules_put,
      {SB_ARG_ORG,
       {"rules", SB_ARG_ARRAY, true,
-       "the rules, in order (docs/multi-callcenter.md), at most 100: " RULES_SHAPE}},
-     "{version, updated, rules}",
+       "the rules, in order (docs/multi-callcenter.md), at most 100: " RULES_SHAPE},
+      {"follow_on_write", SB_ARG_BOOLEAN, false,
+       "users written from now on (user.upsert, user.upsert_bulk, user import) go where the "
+       "rules decide, in the same write"}},
+     "{version, updated, follow_on_write, rules}",
      "NOT_FOUND (the org) RULES_INVALID (naming the rule and why)"},
     {"rules.get",
      "The org's assignment rules and their version (0 and none before the first put).",
@@ -270,7 +276,8 @@ static const sb_method_t methods[] = {
      true,
      rules_get,
      {SB_ARG_ORG},
-     "{version, updated, rules: [{name, callcenter, exclusive, callcenter_id, when}]}",
+     "{version, updated, follow_on_write, rules: [{name, callcenter, exclusive, callcenter_id, "
+     "when}]}",
      "NOT_FOUND (the org)"},
     {"rules.plan",
      "What applying the org's rules would change (additions, moves, removals, each with the rule "

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "methods.h"
+#include "renders.h"
 
 int sb__pack_user(msgpack_packer *pk, const sb_user_t *user)
 {
@@ -203,3 +204,34 @@ static const sb_method_t methods[] = {
 };
 
 const sb_method_slice_t sb__user_methods = {methods, sizeof(methods) / sizeof(methods[0])};
+
+/* ---- prepare: an org whose users follow its rules ---------------------------- */
+
+/* When the org's users follow its rules on write, a written user may join
+ * any rule's Call Center: each is rendered ahead, on the pool (renders.h),
+ * so that the writer finds its rendering waiting. At most SB_RULES_MAX. */
+static int prepare_upsert(sb_call_t *call, sb_err_t *err)
+{
+    (void)err;
+    sb_rules_t rules;
+    if (call->svc->renders == NULL ||
+        sb_store_rules_get(call->svc->store, call->org, &rules, NULL) != 0)
+        return 0; /* the write reports what is wrong */
+    for (size_t r = 0; rules.follow && r < rules.n; r++) {
+        sb_callcenter_t *cc = NULL;
+        if (rules.rules[r].target_id.s[0] != '\0' &&
+            sb_store_cc_get(call->svc->store, call->org, rules.rules[r].target_id.s, &cc, NULL) ==
+                0)
+            sb_softphone_prerender(call->svc->renders, call->org, cc);
+        sb_callcenter_free(cc);
+    }
+    sb_rules_free(&rules);
+    return 0;
+}
+
+static const sb_method_prep_t preps[] = {
+    {"user.upsert", prepare_upsert},
+    {"user.upsert_bulk", prepare_upsert},
+};
+
+const sb_method_prep_slice_t sb__user_preps = {preps, sizeof(preps) / sizeof(preps[0])};

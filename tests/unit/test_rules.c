@@ -578,6 +578,58 @@ static void orgs_isolated(void **state)
     sb_rules_free(&rules);
 }
 
+/* With follow on, a written user goes where the rules decide, in the same
+ * write; a conflict or no match leaves the user where they are. */
+static void users_follow_the_rules_on_write(void **state)
+{
+    rules_fixture_t *fx = *state;
+    sb_store_t *st = fx->base.store;
+    sb_err_t err;
+    sb_rules_t rules;
+    assert_rc(build((test_rule_t[]){{"sales", {DEPT("equals", "Sales")}, "Sales", true},
+                                    {"reps", {{"role", "equals", {"Rep"}}}, "Service", true},
+                                    {"gone", {DEPT("equals", "Gone")}, "none"}},
+                    3, true, &rules, &err),
+              0, err);
+    sb_user_t u = {.name = "Ada", .department = "Sales"};
+    snprintf(u.id.s, sizeof(u.id.s), "005000000000001");
+    /* Off: writing changes no membership. */
+    assert_rc(sb_store_rules_put(st, "acme", &rules, &err), 0, err);
+    assert_rc(sb_store_user_upsert(st, "acme", &u, &err), 0, err);
+    sb_sfid_t cc;
+    current_cc(st, "acme", &u, &cc);
+    assert_string_equal(cc.s, "");
+    rules.follow = true;
+    assert_rc(sb_store_rules_put(st, "acme", &rules, &err), 0, err);
+    sb_rules_t back;
+    assert_rc(sb_store_rules_get(st, "acme", &back, &err), 0, err);
+    assert_true(back.follow);
+    sb_rules_free(&back);
+    assert_rc(sb_store_user_upsert(st, "acme", &u, &err), 0, err);
+    current_cc(st, "acme", &u, &cc);
+    assert_string_equal(cc.s, fx->cc[0].s);
+    /* A conflict (Sales and Rep, both exclusive) leaves the user in Sales. */
+    snprintf(u.role, sizeof(u.role), "Rep");
+    assert_rc(sb_store_user_upsert(st, "acme", &u, &err), 0, err);
+    current_cc(st, "acme", &u, &cc);
+    assert_string_equal(cc.s, fx->cc[0].s);
+    /* A move, then out of every Call Center; in bulk too. */
+    snprintf(u.department, sizeof(u.department), "Support");
+    assert_rc(sb_store_user_upsert(st, "acme", &u, &err), 0, err);
+    current_cc(st, "acme", &u, &cc);
+    assert_string_equal(cc.s, fx->cc[1].s);
+    snprintf(u.department, sizeof(u.department), "Gone");
+    snprintf(u.role, sizeof(u.role), "Ex");
+    sb_user_t two[2] = {u, {.name = "Bo", .department = "Sales"}};
+    snprintf(two[1].id.s, sizeof(two[1].id.s), "005000000000002");
+    assert_rc(sb_store_user_upsert_bulk(st, "acme", two, 2, &err), 0, err);
+    current_cc(st, "acme", &two[0], &cc);
+    assert_string_equal(cc.s, "");
+    current_cc(st, "acme", &two[1], &cc);
+    assert_string_equal(cc.s, fx->cc[0].s);
+    sb_rules_free(&rules);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -589,6 +641,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(plan_matches_model, setup, teardown),
         cmocka_unit_test_setup_teardown(stale_after_rules_put, setup, teardown),
         cmocka_unit_test_setup_teardown(orgs_isolated, setup, teardown),
+        cmocka_unit_test_setup_teardown(users_follow_the_rules_on_write, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
