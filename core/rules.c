@@ -422,17 +422,15 @@ int sb_rules_check(const sb_rules_t *rules, sb_err_t *err)
 
 /* ---- packing ----------------------------------------------------------- */
 
-int sb_rules_pack(msgpack_packer *pk, const sb_rules_t *rules, bool stored)
+int sb_rules_pack(msgpack_packer *pk, const sb_rules_t *rules)
 {
     int rc = msgpack_pack_array(pk, rules->n);
     for (size_t r = 0; r < rules->n; r++) {
         const sb_rule_t *rule = &rules->rules[r];
-        rc |= msgpack_pack_map(pk, stored || rule->target_id.s[0] ? 5 : 4) |
-              sb_pack_kv_str(pk, "name", rule->name) |
+        rc |= msgpack_pack_map(pk, 5) | sb_pack_kv_str(pk, "name", rule->name) |
               sb_pack_kv_str(pk, "callcenter", rule->target) |
-              sb_pack_kv_bool(pk, "exclusive", rule->exclusive);
-        if (stored || rule->target_id.s[0])
-            rc |= sb_pack_kv_str(pk, "callcenter_id", rule->target_id.s);
+              sb_pack_kv_bool(pk, "exclusive", rule->exclusive) |
+              sb_pack_kv_str(pk, "callcenter_id", rule->target_id.s); /* "" for none */
         rc |= sb_pack_str(pk, "when") | msgpack_pack_array(pk, rule->n_conditions);
         for (size_t c = 0; c < rule->n_conditions; c++) {
             const sb_rule_condition_t *cond = &rule->conditions[c];

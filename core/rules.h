@@ -110,8 +110,9 @@ typedef struct sb_rules_match {
 /** Matches `user` against `rules`. */
 void sb_rules_match(const sb_rules_t *rules, const sb_user_t *user, sb_rules_match_t *out);
 
-/** Packs the rules (the stored shape with "callcenter_id" when `stored`). */
-int sb_rules_pack(msgpack_packer *pk, const sb_rules_t *rules, bool stored);
+/** Packs the rules, each with its "callcenter_id" ("" for none, or before the store resolved it).
+ */
+int sb_rules_pack(msgpack_packer *pk, const sb_rules_t *rules);
 
 /** "profile", "department", ... */
 const char *sb_rule_field_name(sb_rule_field_t field);

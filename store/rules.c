@@ -120,7 +120,7 @@ static int rules_put_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *
     rc = msgpack_pack_map(&pk, 4) | sb_pack_kv_uint(&pk, "version", ctx->rules->version) |
          sb_pack_kv_uint(&pk, "updated", (uint64_t)ctx->rules->updated_ms) |
          sb_pack_kv_bool(&pk, "follow", ctx->rules->follow) | sb_pack_str(&pk, "rules");
-    rc = rc == 0 ? sb_rules_pack(&pk, ctx->rules, true) : -ENOMEM;
+    rc = rc == 0 ? sb_rules_pack(&pk, ctx->rules) : -ENOMEM;
     sb_key_t key;
     if (rc == 0 && (rc = sb__key(&key, ctx->org, "")) == 0)
         rc = sb__put(txn, store->rules, &key, buf.data, buf.size, 0);

@@ -286,7 +286,7 @@ static int check_rules(sb_store_t *store, const char *org, sb_doctor_report_t *r
     if (rc == 0 && plan.n_changes > 0) {
         examples(plan.changes, plan.n_changes, sizeof(*plan.changes), list, sizeof(list));
         rc = add(r, "MEMBERSHIPS_CONTRADICT_RULES", "the assignment rules",
-                 "%zu users are not where the rules put them (%llu to add, %llu to move, %llu to "
+                 "%zu user(s) are not where the rules put them (%llu to add, %llu to move, %llu to "
                  "remove; e.g. %s). Read the plan (rules plan) and apply it, or change the rules.",
                  plan.n_changes, (unsigned long long)plan.adds, (unsigned long long)plan.moves,
                  (unsigned long long)plan.removes, list);
@@ -295,16 +295,17 @@ static int check_rules(sb_store_t *store, const char *org, sb_doctor_report_t *r
         examples(plan.unmatched_examples,
                  plan.unmatched < SB_RULES_EXAMPLES ? plan.unmatched : SB_RULES_EXAMPLES,
                  sizeof(plan.unmatched_examples[0]), list, sizeof(list));
-        rc = add(r, "USERS_NO_RULE_MATCHES", "the assignment rules",
-                 "No rule matches %llu users (e.g. %s): the rules leave them where they are. Add a "
-                 "rule for them (a last rule without conditions matches everyone left).",
-                 (unsigned long long)plan.unmatched, list);
+        rc = add(
+            r, "USERS_NO_RULE_MATCHES", "the assignment rules",
+            "No rule matches %llu user(s) (e.g. %s): the rules leave them where they are. Add a "
+            "rule for them (a last rule without conditions matches everyone left).",
+            (unsigned long long)plan.unmatched, list);
     }
     if (rc == 0 && plan.n_conflicts > 0) {
         const sb_rules_conflict_t *c = &plan.conflicts[0];
         examples(plan.conflicts, plan.n_conflicts, sizeof(*plan.conflicts), list, sizeof(list));
         rc = add(r, "RULES_CONFLICT", "the assignment rules",
-                 "%zu users are matched by two exclusive rules (e.g. %s: rules '%s' and '%s'); "
+                 "%zu user(s) are matched by two exclusive rules (e.g. %s: rules '%s' and '%s'); "
                  "the rules decide nothing for them. Narrow one of the rules.",
                  plan.n_conflicts, list, plan.rules.rules[c->rules[0]].name,
                  plan.rules.rules[c->rules[1]].name);

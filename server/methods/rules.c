@@ -50,7 +50,7 @@ static int pack_rules(msgpack_packer *pk, const sb_rules_t *rules)
     return msgpack_pack_map(pk, 4) | sb_pack_kv_uint(pk, "version", rules->version) |
            sb_pack_kv_int(pk, "updated", rules->updated_ms) |
            sb_pack_kv_bool(pk, "follow_on_write", rules->follow) | sb_pack_str(pk, "rules") |
-           sb_rules_pack(pk, rules, false);
+           sb_rules_pack(pk, rules);
 }
 
 static int rules_put(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)

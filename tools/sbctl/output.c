@@ -376,8 +376,55 @@ static void print_rules_plan(const msgpack_object *result)
         printf("Apply it with: sbctl rules apply --fingerprint %s\n", fingerprint);
 }
 
+/* rules.get and rules.put: each rule on a line, as it reads. */
+static void print_rules(const msgpack_object *result)
+{
+    char follow[8];
+    text_of(result, "follow_on_write", follow, sizeof(follow));
+    printf("Rules version %llu (users follow them on write: %s); the first that matches "
+           "decides:\n",
+           count_of(result, "version"), follow);
+    const msgpack_object *rules = value_of(result, "rules");
+    size_t n = rules && rules->type == MSGPACK_OBJECT_ARRAY ? rules->via.array.size : 0;
+    if (n == 0)
+        printf("  (none)\n");
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *rule = &rules->via.array.ptr[i];
+        char name[80], cc[64], exclusive[8];
+        text_of(rule, "name", name, sizeof(name));
+        text_of(rule, "callcenter", cc, sizeof(cc));
+        text_of(rule, "exclusive", exclusive, sizeof(exclusive));
+        printf("  %zu. %s%s: ", i + 1, name, strcmp(exclusive, "yes") == 0 ? " (exclusive)" : "");
+        const msgpack_object *when = value_of(rule, "when");
+        size_t conds = when && when->type == MSGPACK_OBJECT_ARRAY ? when->via.array.size : 0;
+        if (conds == 0)
+            printf("every user");
+        for (size_t c = 0; c < conds; c++) {
+            const msgpack_object *cond = &when->via.array.ptr[c];
+            char field[32], op[16];
+            text_of(cond, "field", field, sizeof(field));
+            text_of(cond, "op", op, sizeof(op));
+            printf("%s%s %s", c ? " and " : "", field, op);
+            const msgpack_object *values = value_of(cond, "values");
+            for (uint32_t v = 0;
+                 values && values->type == MSGPACK_OBJECT_ARRAY && v < values->via.array.size;
+                 v++) {
+                char text[300];
+                scalar_text(&values->via.array.ptr[v], text, sizeof(text));
+                printf("%s'%s'", v ? ", " : " ", text);
+            }
+        }
+        printf(" -> %s\n", strcmp(cc, "none") == 0 ? "no Call Center" : cc);
+    }
+}
+
 void sbctl_print_human(const char *method, const msgpack_object *result)
 {
+    if (result->type == MSGPACK_OBJECT_MAP &&
+        (strcmp(method, "rules.get") == 0 || strcmp(method, "rules.put") == 0)) {
+        print_rules(result);
+        return;
+    }
     if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "rules.plan") == 0) {
         print_rules_plan(result);
         return;
