@@ -36,7 +36,7 @@ void sb_rules_free(sb_rules_t *rules)
 {
     if (rules == NULL)
         return;
-    for (size_t r = 0; r < rules->n; r++)
+    for (size_t r = 0; rules->rules != NULL && r < rules->n; r++)
         for (size_t c = 0; c < rules->rules[r].n_conditions; c++) {
             sb_rule_condition_t *cond = &rules->rules[r].conditions[c];
             for (size_t v = 0; v < cond->n_values; v++)
