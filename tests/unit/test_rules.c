@@ -126,9 +126,9 @@ static void shapes_refused(void **state)
             2, "names are unique");
     /* More rules than an org keeps. */
     test_rule_t many[SB_RULES_MAX + 1];
-    char names[SB_RULES_MAX + 1][8];
+    char names[SB_RULES_MAX + 1][24];
     for (size_t i = 0; i <= SB_RULES_MAX; i++) {
-        snprintf(names[i], sizeof(names[i]), "r%zu", i);
+        snprintf(names[i], sizeof(names[i]), "r%u", (unsigned)i);
         many[i] = (test_rule_t){names[i], {DEPT("equals", names[i])}, "S", false};
     }
     refused(many, SB_RULES_MAX + 1, "at most 100 rules");
@@ -296,13 +296,13 @@ static const char *pick(const char *const *from, size_t n)
 /* A random list of 1 to 6 rules that passes the checks (tries until one does). */
 static void random_rules(sb_rules_t *out)
 {
-    static char names[6][8];
+    static char names[6][24];
     for (int attempt = 0;; attempt++) {
         test_rule_t rules[6];
         size_t n = 1 + (size_t)rand() % 6;
         memset(rules, 0, sizeof(rules));
         for (size_t r = 0; r < n; r++) {
-            snprintf(names[r], sizeof(names[r]), "r%zu", r + 1);
+            snprintf(names[r], sizeof(names[r]), "r%u", (unsigned)r + 1);
             rules[r].name = names[r];
             rules[r].callcenter = rand() % 5 == 0 ? "none" : cc_names[rand() % 3];
             rules[r].exclusive = rand() % 3 == 0;
@@ -375,7 +375,7 @@ static void random_users(sb_store_t *st, const char *org, sb_user_t *users, size
     for (size_t i = 0; i < n; i++) {
         sb_user_t *u = &users[i];
         memset(u, 0, sizeof(*u));
-        snprintf(u->id.s, sizeof(u->id.s), "005%012zu", i + 1);
+        snprintf(u->id.s, sizeof(u->id.s), "005%012u", (unsigned)i + 1);
         snprintf(u->name, sizeof(u->name), "User %zu", i + 1);
         snprintf(u->profile, sizeof(u->profile), "%s", pick(pool[0], 4));
         snprintf(u->department, sizeof(u->department), "%s", pick(pool[1], 4));
