@@ -164,10 +164,16 @@ int sb__rules_follow(sb_store_t *store, MDB_txn *txn, const char *org, const sb_
     sb_rules_match(rules, user, &m);
     if (m.conflict || m.rule == SB_RULE_NO_MATCH)
         return 0; /* the rules decide nothing: the user stays where they are */
-    const sb_sfid_t *target = &rules->rules[m.rule].target_id;
+    const sb_rule_t *rule = &rules->rules[m.rule];
+    const sb_sfid_t *target = &rule->target_id;
     int rc = sb__member_assign(store, txn, org, &user->id, target->s[0] ? target : NULL, err);
+    if (rc == -ENOENT) /* the user was just written: the Call Center is what is missing */
+        return sb_err_set(err, SB_E_RULES_INVALID,
+                          "User %s follows rule '%s' to Call Center '%s' (%s), which was deleted; "
+                          "nothing was written. Put the rules again without it (rules put).",
+                          user->id.s, rule->name, rule->target, target->s);
     if (rc != 0)
-        sb_err_prefix(err, "Following rule '%s': ", rules->rules[m.rule].name);
+        sb_err_prefix(err, "Following rule '%s': ", rule->name);
     return rc;
 }
 

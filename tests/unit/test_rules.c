@@ -627,6 +627,14 @@ static void users_follow_the_rules_on_write(void **state)
     assert_string_equal(cc.s, "");
     current_cc(st, "acme", &two[1], &cc);
     assert_string_equal(cc.s, fx->cc[0].s);
+    /* A rule's Call Center deleted: the plan and a following write say so. */
+    assert_rc(sb_store_cc_delete(st, "acme", fx->cc[0].s, true, &err), 0, err);
+    sb_rules_plan_t plan;
+    assert_rc(sb_store_rules_plan(st, "acme", &plan, &err), SB_E_RULES_INVALID, err);
+    assert_non_null(strstr(err.message, "was deleted"));
+    snprintf(u.department, sizeof(u.department), "Sales");
+    assert_rc(sb_store_user_upsert(st, "acme", &u, &err), SB_E_RULES_INVALID, err);
+    assert_non_null(strstr(err.message, "rule 'sales'"));
     sb_rules_free(&rules);
 }
 
