@@ -1,4 +1,7 @@
-/* Users: id, name, profile and the attributes rules match, upserted one by one or in atomic bulk.
+/*
+ * Users: id, name, profile and the attributes rules match (department,
+ * division, role), upserted one by one or in atomic bulk; and the Service
+ * Cloud Voice licence, which only licence.assign changes.
  */
 #include <stdlib.h>
 #include <string.h>
