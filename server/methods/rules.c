@@ -7,6 +7,7 @@
  * The writer then only resolves the Call Centers of a put, or re-reads the
  * org's fingerprint and makes the plan's changes for an apply.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,9 @@ static void plan_prep_free(void *vprep)
     free(prep->from_names);
     free(prep);
 }
+
+_Static_assert(offsetof(sb_rules_change_t, user) == 0 && offsetof(sb_rules_conflict_t, user) == 0,
+               "first_after reads a row's user at its start");
 
 /* The first index of `n` rows whose user sorts after `after` ("": 0). */
 static size_t first_after(const void *rows, size_t n, size_t size, const char *after)
