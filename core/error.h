@@ -49,6 +49,9 @@ enum {
     SB_E_CONNECTION_LIMIT,
     SB_E_BACKUP_IN_PROGRESS, /* wire 41 (codes 39-40 are another part's) */
     SB_E_BACKUP_GONE,
+    SB_E_RULES_INVALID,
+    SB_E_PLAN_STALE,
+    SB_E_PLAN_TOO_LARGE,
 };
 
 /*
@@ -128,7 +131,14 @@ enum {
       "reader stopped reading.")                                                                   \
     X(BACKUP_GONE, SB_E_BACKUP_GONE, 42,                                                           \
       "That backup is over (finished, replaced, or its reader stopped for 60 s); start a new one " \
-      "with sbctl backup FILE.")
+      "with sbctl backup FILE.")                                                                   \
+    X(RULES_INVALID, SB_E_RULES_INVALID, 45,                                                       \
+      "The assignment rules cannot work as written; the message names the rule and why.")         \
+    X(PLAN_STALE, SB_E_PLAN_STALE, 46,                                                             \
+      "The org's users, memberships or rules changed since the plan was made; make the plan "     \
+      "again, read it, and apply the new one.")                                                    \
+    X(PLAN_TOO_LARGE, SB_E_PLAN_TOO_LARGE, 47,                                                     \
+      "The plan is larger than one apply takes; apply the rules in steps (a few rules at a time).")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

@@ -43,10 +43,23 @@ int sb_codec_encode_user(const sb_user_t *user, msgpack_sbuffer *buf)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, 3);
+    /* The attributes only when set: the record of a user without them is
+     * byte for byte what it was before they existed. */
+    const char *attr_keys[3] = {"department", "division", "role"};
+    const char *attrs[3] = {user->department, user->division, user->role};
+    uint32_t n = 3;
+    for (int i = 0; i < 3; i++)
+        n += attrs[i][0] != '\0';
+    n += user->scv_licence;
+    int rc = msgpack_pack_map(&pk, n);
     rc |= pack_kv_str(&pk, "id", user->id.s);
     rc |= pack_kv_str(&pk, "name", user->name);
     rc |= pack_kv_str(&pk, "profile", user->profile);
+    for (int i = 0; i < 3; i++)
+        if (attrs[i][0] != '\0')
+            rc |= pack_kv_str(&pk, attr_keys[i], attrs[i]);
+    if (user->scv_licence)
+        rc |= pack_str(&pk, "scv_licence") | msgpack_pack_true(&pk);
     return done(rc);
 }
 
@@ -203,6 +216,19 @@ static int decode_user(const msgpack_object *obj, void *out)
         rc = get_str_into(obj, "name", user->name, sizeof(user->name));
     if (rc == 0)
         rc = get_str_into(obj, "profile", user->profile, sizeof(user->profile));
+    /* Optional: records written before the attributes existed have none. */
+    if (rc == 0 && map_get(obj, "department") != NULL)
+        rc = get_str_into(obj, "department", user->department, sizeof(user->department));
+    if (rc == 0 && map_get(obj, "division") != NULL)
+        rc = get_str_into(obj, "division", user->division, sizeof(user->division));
+    if (rc == 0 && map_get(obj, "role") != NULL)
+        rc = get_str_into(obj, "role", user->role, sizeof(user->role));
+    const msgpack_object *licence = map_get(obj, "scv_licence");
+    if (rc == 0 && licence != NULL) {
+        if (licence->type != MSGPACK_OBJECT_BOOLEAN)
+            return SB_E_CORRUPT;
+        user->scv_licence = licence->via.boolean;
+    }
     return rc;
 }
 

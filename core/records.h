@@ -1,6 +1,7 @@
 #pragma once
 /* The small fixed-size records of the store: orgs, users and access tokens. */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sfid.h"
@@ -8,6 +9,7 @@
 #define SB_ORG_NAME_MAX 255     /* bytes */
 #define SB_USER_NAME_MAX 255    /* bytes */
 #define SB_PROFILE_NAME_MAX 255 /* bytes */
+#define SB_USER_ATTR_MAX 255    /* bytes of a department, division or role */
 
 /** A tenant. Every other record belongs to exactly one org. */
 typedef struct sb_org {
@@ -16,11 +18,23 @@ typedef struct sb_org {
     int64_t created_ms;             /* set by the store */
 } sb_org_t;
 
-/** A user of an org; the profile picks the softphone layout. */
+/**
+ * A user of an org; the profile picks the softphone layout. Department,
+ * division and role are what Salesforce orgs draw populations by, and what
+ * assignment rules (rules.h) match: each may be empty, and a record stored
+ * before they existed decodes with them empty.
+ */
 typedef struct sb_user {
     sb_sfid_t id;                          /* 18 characters, key prefix 005 */
     char name[SB_USER_NAME_MAX + 1];       /* UTF-8 */
     char profile[SB_PROFILE_NAME_MAX + 1]; /* UTF-8, may be empty */
+    char department[SB_USER_ATTR_MAX + 1]; /* UTF-8, may be empty */
+    char division[SB_USER_ATTR_MAX + 1];   /* UTF-8, may be empty */
+    char role[SB_USER_ATTR_MAX + 1];       /* UTF-8, may be empty: the user's role's name */
+    /* Holds the "Service Cloud Voice" permission set licence, without which
+     * a Service Cloud Voice Call Center shows its member no softphone. Set by
+     * licence.assign; an upsert keeps it. */
+    bool scv_licence;
 } sb_user_t;
 
 /* ---- access tokens ----------------------------------------------------- */

@@ -40,6 +40,7 @@ int sb_softphone_view_encode(const sb_softphone_view_t *view, uint8_t **out, siz
     buf[4] = (uint8_t)view->reason;
     buf[5] = view->mode;
     buf[6] = (uint8_t)view->layout_source;
+    buf[7] = view->scv ? 1 : 0;
     put_u32(buf + 8, view->height);
     put_u32(buf + 12, view->width);
     size_t at = SB_VIEW_HEADER_BYTES;
@@ -80,6 +81,7 @@ int sb_softphone_view_decode(const void *data, size_t len, sb_softphone_view_t *
     out->reason = (sb_softphone_reason_t)p[4];
     out->mode = p[5];
     out->layout_source = (sb_layout_source_t)p[6];
+    out->scv = (p[7] & 1) != 0;
     out->height = get_u32(p + 8);
     out->width = get_u32(p + 12);
     out->layout = layout_len ? p + layout_off : NULL;
@@ -96,7 +98,8 @@ const char *sb_softphone_reason_name(sb_softphone_reason_t reason)
                                                             "ADAPTER_NOT_LOADED",
                                                             "ADAPTER_URL_NOT_HTTPS",
                                                             "NO_ADAPTER_URL",
-                                                            "ADAPTER_REFUSED"};
+                                                            "ADAPTER_REFUSED",
+                                                            "NO_SCV_LICENCE"};
     return (unsigned)reason < SB_SOFTPHONE_REASONS ? names[reason] : "UNKNOWN";
 }
 
@@ -226,6 +229,13 @@ void sb_softphone_explain(sb_softphone_reason_t reason, const sb_softphone_view_
                  "User %s belongs to Call Center '%s', but its adapter '%s' cannot render the "
                  "softphone: %s Fix the Call Center's settings (callcenter update).",
                  user, cc, adapter, view && view->detail[0] ? view->detail : "it gave no reason.");
+        return;
+    case SB_SOFTPHONE_NO_SCV_LICENCE:
+        snprintf(buf, cap,
+                 "User %s belongs to Call Center '%s', a Service Cloud Voice Call Center, but has "
+                 "no Service Cloud Voice licence, so no softphone shows; assign the user the "
+                 "\"Service Cloud Voice\" permission set licence (licence assign).",
+                 user, cc);
         return;
     case SB_SOFTPHONE_REASONS:
         break;

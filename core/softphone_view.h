@@ -11,7 +11,9 @@
  * strings, each NUL-terminated, then the layout as msgpack in Switchboard's
  * own shape. The header's offsets are from the start of the value:
  *
- *   u32 magic "SBV1"   u8 reason   u8 mode   u8 layout_source   u8 0
+ *   u32 magic "SBV1"   u8 reason   u8 mode   u8 layout_source   u8 flags
+ *   (flags: 1 = a Service Cloud Voice Call Center; views written before
+ *   issue 15 hold 0 there, until the server's start refreshes them)
  *   u32 height         u32 width
  *   u32 offsets of: cc_id internal_name display_name adapter adapter_url
  *                   layout_name detail layout   (8 x u32)
@@ -37,6 +39,8 @@ typedef enum sb_softphone_reason {
     SB_SOFTPHONE_ADAPTER_URL_NOT_HTTPS, /* Lightning needs https */
     SB_SOFTPHONE_NO_ADAPTER_URL,        /* an Open CTI Call Center without one */
     SB_SOFTPHONE_ADAPTER_REFUSED,       /* the adapter could not render it; detail says why */
+    SB_SOFTPHONE_NO_SCV_LICENCE, /* a Service Cloud Voice Call Center's member without the licence
+                                  */
     SB_SOFTPHONE_REASONS
 } sb_softphone_reason_t;
 
@@ -58,6 +62,7 @@ typedef enum sb_layout_source {
 typedef struct sb_softphone_view {
     sb_softphone_reason_t reason; /* OK, or one of the Call Center's reasons */
     uint8_t mode;                 /* sb_cc_compat_mode_t */
+    bool scv;                     /* a Service Cloud Voice Call Center: members need the licence */
     sb_layout_source_t layout_source;
     uint32_t height, width;
     const char *cc_id, *internal_name, *display_name, *adapter;

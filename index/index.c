@@ -39,7 +39,8 @@
 #define SB_INDEX_API __attribute__((visibility("default")))
 
 /* The answer's reason codes are the server's: one table of names. */
-_Static_assert((int)SB_INDEX_ADAPTER_REFUSED == (int)SB_SOFTPHONE_ADAPTER_REFUSED,
+_Static_assert((int)SB_INDEX_NO_SCV_LICENCE == (int)SB_SOFTPHONE_NO_SCV_LICENCE &&
+                   (int)SB_INDEX_NO_SCV_LICENCE + 1 == (int)SB_SOFTPHONE_REASONS,
                "sb_index_reason follows sb_softphone_reason_t");
 _Static_assert(SB_INDEX_SCHEMA_VERSION == SB_STORE_SCHEMA_VERSION,
                "the library reads the schema the store writes");

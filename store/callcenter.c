@@ -1,5 +1,6 @@
 /* Call Centers: create, read, list, update, clone, delete. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,39 @@ int sb__cc_load(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_
     if (rc == 0 && *out == NULL)
         rc = SB_E_CORRUPT; /* never: the decoder returns 0 only with a record */
     return rc == 0 ? 0 : sb_err_default(err, rc);
+}
+
+int sb__cc_find(sb_store_t *store, MDB_txn *txn, const char *org, const char *text, sb_sfid_t *id,
+                char internal_name[SB_CC_INTERNAL_NAME_MAX + 1], sb_err_t *err)
+{
+    memset(id, 0, sizeof(*id));
+    internal_name[0] = '\0';
+    int rc = 0;
+    if (text[0] != '\0' && !isdigit((unsigned char)text[0])) {
+        sb_key_t nkey;
+        MDB_val val;
+        if ((rc = name_key(&nkey, org, text)) == 0)
+            rc = sb__get(txn, store->cc_names, &nkey, &val);
+        if (rc == -ENOENT || rc == -EINVAL)
+            return sb_err_set(err, -ENOENT, "The org '%s' has no Call Center named '%s'.", org,
+                              text);
+        if (rc == 0 && val.mv_size != SB_SFID_LEN)
+            rc = SB_E_CORRUPT;
+        if (rc != 0)
+            return sb_err_default(err, rc);
+        memcpy(id->s, val.mv_data, SB_SFID_LEN);
+        id->s[SB_SFID_LEN] = '\0';
+    } else if ((rc = normalize_cc_id(text, id, err)) != 0) {
+        return rc;
+    }
+    sb_callcenter_t *cc = NULL;
+    rc = sb__cc_load(store, txn, org, id, &cc, err);
+    if (rc == 0)
+        snprintf(internal_name, SB_CC_INTERNAL_NAME_MAX + 1, "%s", sb_callcenter_internal_name(cc));
+    sb_callcenter_free(cc);
+    if (rc != 0)
+        memset(id, 0, sizeof(*id));
+    return rc;
 }
 
 int sb__cc_member_count(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *id,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "record_codec.h"
+#include "softphone_check.h"
 #include "store_internal.h"
 
 static void sfid_from_val(const MDB_val *val, sb_sfid_t *out)
@@ -55,18 +56,23 @@ static int user_must_exist(sb_store_t *store, MDB_txn *txn, const char *org, con
 }
 
 int sb__member_put(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
-                   const sb_sfid_t *cc, const char *profile)
+                   const sb_sfid_t *cc, const char *profile, bool scv_licence)
 {
-    char value[SB_SFID_LEN + SB_PROFILE_NAME_MAX];
+    char value[SB_SFID_LEN + SB_PROFILE_NAME_MAX + 2];
     size_t plen = strnlen(profile, SB_PROFILE_NAME_MAX + 1);
     if (plen > SB_PROFILE_NAME_MAX) /* never cut: the view is keyed by the whole profile */
         return -EINVAL;
     memcpy(value, cc->s, SB_SFID_LEN);
     memcpy(value + SB_SFID_LEN, profile, plen);
+    size_t len = SB_SFID_LEN + plen;
+    if (scv_licence) { /* flags only when set: see sb_member_value_split */
+        value[len++] = '\0';
+        value[len++] = (char)SB_MEMBER_SCV_LICENCE;
+    }
     sb_key_t key;
     int rc = sb__key(&key, org, user->s);
     if (rc == 0)
-        rc = sb__put(txn, store->user_cc, &key, value, SB_SFID_LEN + plen, 0);
+        rc = sb__put(txn, store->user_cc, &key, value, len, 0);
     if (rc == 0)
         rc = sb__view_ensure(store, txn, org, cc, profile);
     return rc;
@@ -138,12 +144,26 @@ static int add_in_txn(sb_store_t *store, MDB_txn *txn, const char *org, const ch
         return rc;
     }
     sb_key_t key;
-    rc = sb__member_put(store, txn, org, &user, &cc, record.profile);
+    rc = sb__member_put(store, txn, org, &user, &cc, record.profile, record.scv_licence);
     if (rc == 0) {
         if ((rc = sb__key(&key, org, cc.s)) == 0)
             rc = sb__put(txn, store->cc_members, &key, user.s, SB_SFID_LEN, 0);
     }
     return rc;
+}
+
+int sb__member_assign(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
+                      const sb_sfid_t *cc, sb_err_t *err)
+{
+    if (cc != NULL) {
+        sb_sfid_t previous;
+        return add_in_txn(store, txn, org, cc->s, user->s, true, &previous, err);
+    }
+    sb_sfid_t current;
+    int rc = current_cc(store, txn, org, user, &current);
+    if (rc == -ENOENT)
+        return 0;
+    return rc == 0 ? unlink_member(store, txn, org, &current, user) : rc;
 }
 
 struct member_write_ctx {

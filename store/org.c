@@ -140,10 +140,10 @@ static int org_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t 
                               "force the delete to remove the org with all its records.",
                               ctx->id, (unsigned long long)count);
     }
-    const MDB_dbi scoped[] = {store->callcenters, store->cc_names,   store->users,
-                              store->user_cc,     store->cc_members, store->layouts,
-                              store->layout_of,   store->views,      store->contacts,
-                              store->phones,      store->voicecalls, store->call_keys};
+    const MDB_dbi scoped[] = {
+        store->callcenters, store->cc_names,  store->users, store->user_cc,  store->cc_members,
+        store->layouts,     store->layout_of, store->views, store->contacts, store->phones,
+        store->voicecalls,  store->call_keys, store->rules};
     for (size_t i = 0; rc == 0 && i < sizeof(scoped) / sizeof(scoped[0]); i++)
         rc = sb__del_prefix(txn, scoped[i], &prefix);
     if (rc == 0)

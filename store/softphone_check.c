@@ -25,15 +25,16 @@ static int get_view(MDB_txn *txn, const sb_softphone_tables_t *tables, const MDB
     return mdb_get(txn, tables->views, &k, view);
 }
 
-/* A member: `member` is user_cc's value, the Call Center's id then the
- * profile. Copies the profile and the view into the caller's storage. */
+/* A member: `member` is user_cc's value, the Call Center's id, the profile
+ * and the flags. Copies the profile and the view into the caller's storage. */
 static int member_view(MDB_txn *txn, const sb_softphone_tables_t *tables,
                        const sb_softphone_org_t *org, const MDB_val *member,
                        sb_softphone_found_t *found)
 {
-    if (member->mv_size < SB_SFID_LEN || member->mv_size - SB_SFID_LEN > SB_PROFILE_NAME_MAX)
+    size_t profile_len;
+    unsigned flags;
+    if (sb_member_value_split(member->mv_data, member->mv_size, &profile_len, &flags) != 0)
         return SB_E_CORRUPT;
-    size_t profile_len = member->mv_size - SB_SFID_LEN;
     memcpy(found->profile, (const char *)member->mv_data + SB_SFID_LEN, profile_len);
     found->profile[profile_len] = '\0';
     char cc[SB_SFID_LEN + 1];
@@ -68,6 +69,10 @@ static int member_view(MDB_txn *txn, const sb_softphone_tables_t *tables,
     }
     found->record_len = v.mv_size;
     found->reason = view->reason;
+    /* Salesforce shows no softphone of a Service Cloud Voice Call Center to a
+     * member without the licence, whatever else holds: the user's own fix. */
+    if (view->scv && (flags & SB_MEMBER_SCV_LICENCE) == 0)
+        found->reason = SB_SOFTPHONE_NO_SCV_LICENCE;
     if (sb_softphone_url_for(view->adapter_url, found->user, found->adapter_url, SB_VIEW_URL_MAX) !=
         0)
         found->adapter_url[0] = '\0'; /* longer than an answer holds: none rather than cut */

@@ -14,8 +14,10 @@
  *   1. the user id's form: INVALID_USER_ID, before anything is read (the
  *      org's form is not looked at either);
  *   2. the org id's form (sb_softphone_org_init, once for many checks);
- *   3. user_cc at org\0user: a member's Call Center id and profile; then
- *      views at org\0cc id\0profile: the view, whose reason is the answer;
+ *   3. user_cc at org\0user: a member's Call Center id, profile and flags;
+ *      then views at org\0cc id\0profile: the view, whose reason is the
+ *      answer, except that a member of a Service Cloud Voice Call Center
+ *      without the licence flag gets NO_SCV_LICENCE;
  *   4. for a non-member: users at org\0user (NOT_A_MEMBER), then orgs at org
  *      (UNKNOWN_USER); neither: the org does not exist (-ENOENT).
  *
@@ -41,6 +43,35 @@
  */
 typedef int (*sb_softphone_view_get_fn)(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key,
                                         MDB_val *view);
+
+/** A membership's flag: the user holds the Service Cloud Voice licence. */
+#define SB_MEMBER_SCV_LICENCE 1u
+
+/**
+ * Splits a membership value (user_cc): the Call Center's id (SB_SFID_LEN
+ * bytes), the profile, then, only for a member with flags, a NUL and one
+ * byte of flags (SB_MEMBER_SCV_LICENCE). A value without the NUL (every value
+ * written before issue 15, and every member without a flag) has flags 0, so
+ * that orgs without Service Cloud Voice keep their values byte for byte.
+ * Returns 0, or SB_E_CORRUPT.
+ */
+static inline int sb_member_value_split(const void *data, size_t len, size_t *profile_len,
+                                        unsigned *flags)
+{
+    *profile_len = 0;
+    *flags = 0;
+    if (len < SB_SFID_LEN)
+        return SB_E_CORRUPT;
+    const char *rest = (const char *)data + SB_SFID_LEN;
+    size_t n = len - SB_SFID_LEN;
+    const char *nul = (const char *)memchr(rest, '\0', n);
+    size_t plen = nul != NULL ? (size_t)(nul - rest) : n;
+    if (plen > SB_PROFILE_NAME_MAX || (nul != NULL && n - plen != 2))
+        return SB_E_CORRUPT;
+    *profile_len = plen;
+    *flags = nul != NULL ? (unsigned char)nul[1] : 0;
+    return 0;
+}
 
 /** The tables the check reads, opened by the caller in its environment. */
 typedef struct sb_softphone_tables {

@@ -551,6 +551,8 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
         {"voicecalls", offsetof(sb_store_t, voicecalls), 0},
         {"call_keys", offsetof(sb_store_t, call_keys), 0},
         {"changes", offsetof(sb_store_t, changes), 0},
+        /* Issue 15; empty until an org puts rules, so no migration. */
+        {"rules", offsetof(sb_store_t, rules), 0},
     };
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
         MDB_dbi *dbi = (MDB_dbi *)((char *)store + dbs[i].offset);

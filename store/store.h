@@ -26,6 +26,7 @@
 #include "error.h"
 #include "layout.h"
 #include "records.h"
+#include "rules.h"
 #include "sfid.h"
 #include "softphone_view.h"
 #include "voicecall.h"
@@ -330,6 +331,78 @@ int sb_store_member_remove(sb_store_t *store, const char *org, const char *cc, c
  */
 int sb_store_member_add_bulk(sb_store_t *store, const char *org, const sb_member_assignment_t *rows,
                              size_t n, bool move, sb_err_t *err);
+/**
+ * Gives (scv_licence true) or takes back the "Service Cloud Voice" permission
+ * set licence of `n` users (1..SB_STORE_BULK_MAX) atomically: one unknown
+ * user and nothing changes (the error names the row, from 1). A member's
+ * softphone check reads it at once.
+ */
+int sb_store_licence_assign(sb_store_t *store, const char *org, const char *const *users, size_t n,
+                            bool scv_licence, sb_err_t *err);
+
+/* ---- assignment rules (store/rules.c; core/rules.h) ---------------------- */
+
+#define SB_RULES_USERS_MAX 200000   /* users of an org a plan reads */
+#define SB_RULES_APPLY_MAX 100000   /* changes one apply makes */
+#define SB_RULES_FINGERPRINT_LEN 32 /* hex characters */
+#define SB_RULES_EXAMPLES 5         /* users a plan names that no rule matches */
+
+typedef enum sb_rules_change_kind {
+    SB_RULES_ADD = 0, /* the user belongs to no Call Center yet */
+    SB_RULES_MOVE,    /* from one Call Center to another */
+    SB_RULES_REMOVE,  /* out of its Call Center (a rule's target is none) */
+} sb_rules_change_kind_t;
+
+typedef struct sb_rules_change {
+    sb_sfid_t user, from, to; /* from, to: "" for none */
+    uint32_t rule;            /* the rule that decides, an index into the plan's rules */
+    sb_rules_change_kind_t kind;
+} sb_rules_change_t;
+
+typedef struct sb_rules_conflict {
+    sb_sfid_t user;
+    uint32_t rules[2]; /* the first two exclusive rules that match */
+} sb_rules_conflict_t;
+
+/** What applying an org's rules would change, and what it was computed from. */
+typedef struct sb_rules_plan {
+    sb_rules_t rules; /* the rules it applies [owned] */
+    char fingerprint[SB_RULES_FINGERPRINT_LEN + 1];
+    uint64_t users, unchanged, unmatched, adds, moves, removes;
+    sb_rules_change_t *changes; /* in user id order [owned] */
+    size_t n_changes;
+    sb_rules_conflict_t *conflicts; /* in user id order [owned] */
+    size_t n_conflicts;
+    sb_sfid_t unmatched_examples[SB_RULES_EXAMPLES]; /* the first min(unmatched, 5) */
+} sb_rules_plan_t;
+
+/**
+ * Replaces the rules of `org` with `rules`, which the caller checked with
+ * sb_rules_check (on a thread that may take the time: see rules.put), resolving
+ * each target (an internal name or an id; "none") to its Call Center: on
+ * success rules->rules[i].target holds the internal name and target_id the
+ * id, and rules->version the new version. Returns 0, -ENOENT (the org),
+ * SB_E_RULES_INVALID (naming the rule: also an unknown Call Center).
+ */
+int sb_store_rules_put(sb_store_t *store, const char *org, sb_rules_t *rules, sb_err_t *err);
+/** The rules of `org` (empty, version 0, when none were put). *out [owned: sb_rules_free()]. */
+int sb_store_rules_get(sb_store_t *store, const char *org, sb_rules_t *out, sb_err_t *err);
+/**
+ * Computes the plan of `org`'s rules over its users and memberships, in one
+ * read transaction. *out [owned: sb_rules_plan_free()]. Returns 0, -ENOENT,
+ * SB_E_RULES_INVALID (a rule's Call Center was deleted), SB_E_PLAN_TOO_LARGE
+ * (more than SB_RULES_USERS_MAX users).
+ */
+int sb_store_rules_plan(sb_store_t *store, const char *org, sb_rules_plan_t *out, sb_err_t *err);
+/**
+ * Applies `plan` in one write transaction, all or nothing, after checking
+ * that the org's fingerprint is still the plan's: SB_E_PLAN_STALE when not.
+ * SB_E_PLAN_TOO_LARGE past SB_RULES_APPLY_MAX changes.
+ */
+int sb_store_rules_apply(sb_store_t *store, const char *org, const sb_rules_plan_t *plan,
+                         sb_err_t *err);
+void sb_rules_plan_free(sb_rules_plan_t *plan);
+
 /**
  * Lists the members of `cc` by user id after `after` (NULL: from the start);
  * *total is the Call Center's member count. *rows [owned: free()].

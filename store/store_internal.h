@@ -27,9 +27,13 @@
  *   call_keys   org \0 cc id \0 vendor call key -> voice call id (18 bytes)
  *   changes     big-endian u64 sequence -> change-log entry (msgpack, changes.c;
  *               schema 3); meta "changes_last" -> u64, the last sequence used
+ *   rules       org                     -> the org's assignment rules (msgpack,
+ *                                          rules.c): {version, updated, rules}
  *
  * user_cc's value is the Call Center's id followed by the user's profile
- * (schema 2), so that the check finds the view without reading the user.
+ * (schema 2), so that the check finds the view without reading the user;
+ * and, for a user with the Service Cloud Voice licence, a NUL and a flags
+ * byte (issue 15; softphone_check.h's sb_member_value_split).
  */
 
 #include <lmdb.h>
@@ -76,7 +80,7 @@ struct sb_store {
     MDB_env *env;
     MDB_dbi meta, orgs, callcenters, cc_names, users, user_cc, cc_members, tokens;
     MDB_dbi layouts, layout_of, views, contacts, phones, voicecalls, call_keys;
-    MDB_dbi changes;
+    MDB_dbi changes, rules;
     const char *dbi_names[SB_DBI_SLOTS];
     sb_capture_t cap;              /* only touched inside a write transaction */
     sb_store_renderer_fn renderer; /* the adapters' part of a view; NULL: none */
@@ -173,6 +177,35 @@ int sb__org_must_exist(sb_store_t *store, MDB_txn *txn, const char *org, sb_err_
 int sb__cc_load(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *id,
                 sb_callcenter_t **out, sb_err_t *err);
 
+/**
+ * Call Center `text` of `org`, by id (it starts with a digit) or internal
+ * name: its normalized id and internal name. -ENOENT (with a sentence) when
+ * there is none.
+ */
+int sb__cc_find(sb_store_t *store, MDB_txn *txn, const char *org, const char *text, sb_sfid_t *id,
+                char internal_name[SB_CC_INTERNAL_NAME_MAX + 1], sb_err_t *err);
+
+/**
+ * Puts `user` (normalized, existing) in Call Center `cc` (normalized,
+ * existing), moving it from the one it is in; or, with cc NULL, takes it out
+ * of the one it is in (none: nothing to do). Inside the caller's write.
+ */
+int sb__member_assign(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
+                      const sb_sfid_t *cc, sb_err_t *err);
+
+/**
+ * The stored rules of `org` into *out (empty, version 0, when none) and their
+ * bytes into *raw (size 0 when none; valid for the transaction).
+ */
+int sb__rules_load(sb_store_t *store, MDB_txn *txn, const char *org, sb_rules_t *out, MDB_val *raw);
+
+/**
+ * When the org's rules are followed on write (rules->follow), puts `user`
+ * (just written) where they decide: nothing for a conflict or no match.
+ */
+int sb__rules_follow(sb_store_t *store, MDB_txn *txn, const char *org, const sb_rules_t *rules,
+                     const sb_user_t *user, sb_err_t *err);
+
 /** Members of Call Center `id`: the duplicate count in cc_members. */
 int sb__cc_member_count(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *id,
                         uint64_t *count);
@@ -239,9 +272,9 @@ int sb__views_drop(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sf
 int sb__layout_resolve(sb_store_t *store, MDB_txn *txn, const char *org, const char *profile,
                        char name[SB_LAYOUT_NAME_MAX + 1], sb_layout_source_t *source,
                        MDB_val *layout);
-/** The membership value: cc id then profile. */
+/** The membership value: cc id, profile, and the licence flag (sb_member_value_split). */
 int sb__member_put(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
-                   const sb_sfid_t *cc, const char *profile);
+                   const sb_sfid_t *cc, const char *profile, bool scv_licence);
 
 /**
  * A new id with key prefix `prefix` for a record of `org` in `dbi`: the

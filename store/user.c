@@ -1,8 +1,13 @@
-/* Users: id, name and profile, upserted one by one or in atomic bulk. */
+/*
+ * Users: id, name, profile and the attributes rules match (department,
+ * division, role), upserted one by one or in atomic bulk; and the Service
+ * Cloud Voice licence, which only licence.assign changes.
+ */
 #include <stdlib.h>
 #include <string.h>
 
 #include "record_codec.h"
+#include "softphone_check.h"
 #include "store_internal.h"
 #include "utf8.h"
 
@@ -27,9 +32,18 @@ static int prepare_user(const sb_user_t *in, sb_user_t *out, sb_err_t *err)
         rc = check_text("user name", in->name, SB_USER_NAME_MAX, true, err);
     if (rc == 0)
         rc = check_text("profile name", in->profile, SB_PROFILE_NAME_MAX, false, err);
+    if (rc == 0)
+        rc = check_text("department", in->department, SB_USER_ATTR_MAX, false, err);
+    if (rc == 0)
+        rc = check_text("division", in->division, SB_USER_ATTR_MAX, false, err);
+    if (rc == 0)
+        rc = check_text("role", in->role, SB_USER_ATTR_MAX, false, err);
     if (rc == 0) {
         memcpy(out->name, in->name, sizeof(out->name));
         memcpy(out->profile, in->profile, sizeof(out->profile));
+        memcpy(out->department, in->department, sizeof(out->department));
+        memcpy(out->division, in->division, sizeof(out->division));
+        memcpy(out->role, in->role, sizeof(out->role));
     }
     return rc;
 }
@@ -44,6 +58,11 @@ static int user_upsert_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t
 {
     struct user_write_ctx *ctx = vctx;
     int rc = sb__org_must_exist(store, txn, ctx->org, err);
+    /* An org may have its users follow its rules as they are written. */
+    sb_rules_t rules = {0};
+    MDB_val raw;
+    if (rc == 0 && (rc = sb__rules_load(store, txn, ctx->org, &rules, &raw)) != 0)
+        rc = sb_err_default(err, rc);
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     for (size_t i = 0; rc == 0 && i < ctx->n; i++) {
@@ -56,26 +75,46 @@ static int user_upsert_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t
         }
         msgpack_sbuffer_clear(&buf);
         sb_key_t key;
-        if ((rc = sb__key(&key, ctx->org, user.id.s)) == 0)
+        MDB_val old;
+        /* The licence is licence.assign's to change: an upsert keeps it. */
+        int had = (rc = sb__key(&key, ctx->org, user.id.s)) == 0
+                      ? sb__get(txn, store->users, &key, &old)
+                      : rc;
+        sb_user_t stored;
+        if (had == 0 && (rc = sb_codec_decode_user(old.mv_data, old.mv_size, &stored)) == 0)
+            user.scv_licence = stored.scv_licence;
+        else if (had != 0 && had != -ENOENT)
+            rc = had;
+        if (rc == 0)
             rc = sb_codec_encode_user(&user, &buf);
         if (rc == 0)
             rc = sb__put(txn, store->users, &key, buf.data, buf.size, 0);
         /* A member's softphone follows the profile: its membership names it. */
         MDB_val member;
         int found = rc == 0 ? sb__get(txn, store->user_cc, &key, &member) : rc;
-        if (found == 0 && member.mv_size >= SB_SFID_LEN &&
-            (member.mv_size - SB_SFID_LEN != strlen(user.profile) ||
-             memcmp((const char *)member.mv_data + SB_SFID_LEN, user.profile,
-                    member.mv_size - SB_SFID_LEN) != 0)) {
+        size_t plen;
+        unsigned flags;
+        if (found == 0 && sb_member_value_split(member.mv_data, member.mv_size, &plen, &flags) != 0)
+            found = SB_E_CORRUPT;
+        if (found == 0 &&
+            (plen != strlen(user.profile) ||
+             memcmp((const char *)member.mv_data + SB_SFID_LEN, user.profile, plen) != 0)) {
             sb_sfid_t cc;
             memcpy(cc.s, member.mv_data, SB_SFID_LEN);
             cc.s[SB_SFID_LEN] = '\0';
-            rc = sb__member_put(store, txn, ctx->org, &user.id, &cc, user.profile);
+            rc =
+                sb__member_put(store, txn, ctx->org, &user.id, &cc, user.profile, user.scv_licence);
         } else if (found != 0 && found != -ENOENT) {
             rc = found;
         }
+        if (rc == 0 && rules.follow) {
+            rc = sb__rules_follow(store, txn, ctx->org, &rules, &user, err);
+            if (rc != 0 && ctx->n > 1)
+                sb_err_prefix(err, "Row %zu (nothing was written): ", i + 1);
+        }
     }
     msgpack_sbuffer_destroy(&buf);
+    sb_rules_free(&rules);
     return rc;
 }
 
@@ -147,4 +186,75 @@ int sb_store_user_list(sb_store_t *store, const char *org, const char *after, si
     }
     return sb__list(store, org, store->users, after ? after_id.s : NULL, limit, sizeof(**rows),
                     user_row, (void **)rows, n, more, err);
+}
+
+struct licence_ctx {
+    const char *org;
+    const char *const *users;
+    size_t n;
+    bool scv_licence;
+};
+
+/* One user's licence, in the user record and, for a member, in the
+ * membership value that the softphone check reads. */
+static int licence_one(sb_store_t *store, MDB_txn *txn, const char *org, const char *id_in,
+                       bool licence, sb_err_t *err)
+{
+    sb_sfid_t id;
+    int rc = sb_sfid_normalize(id_in, SB_SFID_PREFIX_USER, "user id", &id, err);
+    if (rc != 0)
+        return rc;
+    sb_key_t key;
+    MDB_val val;
+    sb_user_t user;
+    if ((rc = sb__key(&key, org, id.s)) == 0)
+        rc = sb__get(txn, store->users, &key, &val);
+    if (rc == -ENOENT)
+        return sb_err_set(err, -ENOENT,
+                          "The user %s does not exist in org '%s'; upsert the user first.", id.s,
+                          org);
+    if (rc == 0)
+        rc = sb_codec_decode_user(val.mv_data, val.mv_size, &user);
+    if (rc != 0 || user.scv_licence == licence)
+        return rc;
+    user.scv_licence = licence;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    rc = sb_codec_encode_user(&user, &buf);
+    if (rc == 0)
+        rc = sb__put(txn, store->users, &key, buf.data, buf.size, 0);
+    msgpack_sbuffer_destroy(&buf);
+    MDB_val member;
+    int found = rc == 0 ? sb__get(txn, store->user_cc, &key, &member) : rc;
+    if (found == 0 && member.mv_size >= SB_SFID_LEN) {
+        sb_sfid_t cc;
+        memcpy(cc.s, member.mv_data, SB_SFID_LEN);
+        cc.s[SB_SFID_LEN] = '\0';
+        return sb__member_put(store, txn, org, &user.id, &cc, user.profile, licence);
+    }
+    return found == -ENOENT ? 0 : found;
+}
+
+static int licence_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
+{
+    struct licence_ctx *ctx = vctx;
+    int rc = sb__org_must_exist(store, txn, ctx->org, err);
+    for (size_t i = 0; rc == 0 && i < ctx->n; i++) {
+        rc = licence_one(store, txn, ctx->org, ctx->users[i], ctx->scv_licence, err);
+        if (rc != 0 && ctx->n > 1)
+            sb_err_prefix(err, "Row %zu (nothing was changed): ", i + 1);
+    }
+    return rc;
+}
+
+int sb_store_licence_assign(sb_store_t *store, const char *org, const char *const *users, size_t n,
+                            bool scv_licence, sb_err_t *err)
+{
+    sb_err_clear(err);
+    if (n == 0 || n > SB_STORE_BULK_MAX)
+        return sb_err_set(err, SB_E_BATCH_TOO_LARGE,
+                          "A licence assignment takes 1 to %d users; this one has %zu. Split it.",
+                          SB_STORE_BULK_MAX, n);
+    struct licence_ctx ctx = {org, users, n, scv_licence};
+    return sb__write(store, licence_txn, &ctx, err);
 }

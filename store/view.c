@@ -70,6 +70,7 @@ static int compute(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sf
     sb_softphone_view_t v = {
         .reason = SB_SOFTPHONE_OK,
         .mode = (uint8_t)mode,
+        .scv = sb_callcenter_kind(cc) == SB_CC_KIND_SERVICE_CLOUD_VOICE,
         .layout_source = source,
         .height = general_number(cc, SB_CC_HEIGHT),
         .width = general_number(cc, SB_CC_WIDTH),

@@ -61,6 +61,7 @@ typedef enum sb_index_reason {
     SB_INDEX_ADAPTER_URL_NOT_HTTPS,
     SB_INDEX_NO_ADAPTER_URL,
     SB_INDEX_ADAPTER_REFUSED,
+    SB_INDEX_NO_SCV_LICENCE, /* a Service Cloud Voice Call Center's member without the licence */
 } sb_index_reason;
 
 /** Bytes an answer keeps of a Call Center's stored record. */

@@ -129,6 +129,35 @@ static int check_users(sb_store_t *store, const char *org, const sb_layout_assig
     return rc;
 }
 
+/* The members of Call Center `cc` without the Service Cloud Voice licence:
+ * their count, and the first of them. */
+static int unlicensed_members(sb_store_t *store, const char *org, const sb_sfid_t *cc,
+                              size_t *count, char example[SB_SFID_LEN + 1], sb_err_t *err)
+{
+    *count = 0;
+    example[0] = '\0';
+    char after[SB_SFID_LEN + 1] = "";
+    bool more = true;
+    int rc = 0;
+    while (rc == 0 && more) {
+        sb_sfid_t *rows;
+        size_t n;
+        uint64_t total;
+        rc = sb_store_member_list(store, org, cc->s, after[0] ? after : NULL, SB_STORE_PAGE_MAX,
+                                  &rows, &n, &more, &total, err);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            sb_user_t user;
+            rc = sb_store_user_get(store, org, rows[i].s, &user, err);
+            if (rc == 0 && !user.scv_licence && (*count)++ == 0)
+                memcpy(example, rows[i].s, SB_SFID_LEN + 1);
+        }
+        if (rc == 0 && n > 0)
+            memcpy(after, rows[n - 1].s, sizeof(after));
+        free(rows);
+    }
+    return rc;
+}
+
 static int check_callcenters(sb_store_t *store, sb_plugin_host_t *plugins, const char *org,
                              sb_doctor_report_t *r, sb_err_t *err)
 {
@@ -176,6 +205,18 @@ static int check_callcenters(sb_store_t *store, sb_plugin_host_t *plugins, const
                          "https, so Lightning shows no softphone: change "
                          "/reqGeneralInfo/reqAdapterUrl to an https URL.",
                          rows[i].internal_name, url);
+            size_t unlicensed = 0;
+            char example[SB_SFID_LEN + 1];
+            if (rc == 0 && sb_callcenter_kind(cc) == SB_CC_KIND_SERVICE_CLOUD_VOICE &&
+                rows[i].members > 0)
+                rc = unlicensed_members(store, org, &rows[i].id, &unlicensed, example, err);
+            if (rc == 0 && unlicensed > 0)
+                rc = add(r, "MEMBERS_WITHOUT_SCV_LICENCE", subject,
+                         "%zu member(s) of Call Center '%s' (such as %s) have no Service Cloud "
+                         "Voice licence, so they see no softphone: assign them the \"Service "
+                         "Cloud Voice\" permission set licence (licence assign, or licence "
+                         "import).",
+                         unlicensed, rows[i].internal_name, example);
             sb_callcenter_free(cc);
         }
         if (rc == 0 && n > 0)
@@ -208,6 +249,71 @@ static int check_layouts(sb_store_t *store, const char *org, sb_doctor_report_t 
     return rc;
 }
 
+/* Up to three user ids of `n` rows whose first field is a user id, as "a, b, c". */
+static void examples(const void *rows, size_t n, size_t size, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < n && i < 3; i++) {
+        const sb_sfid_t *user = (const sb_sfid_t *)(const void *)((const char *)rows + i * size);
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, "%s%s", i ? ", " : "", user->s);
+    }
+}
+
+/* The assignment rules against the memberships: what the plan would change,
+ * the users it leaves out, and its conflicts. Nothing when the org has no
+ * rules: its memberships are then made by hand, and nothing contradicts. */
+static int check_rules(sb_store_t *store, const char *org, sb_doctor_report_t *r, sb_err_t *err)
+{
+    sb_rules_t rules;
+    int rc = sb_store_rules_get(store, org, &rules, err);
+    uint64_t version = rules.version;
+    sb_rules_free(&rules);
+    if (rc != 0 || version == 0)
+        return rc;
+    sb_rules_plan_t plan;
+    sb_err_t why;
+    rc = sb_store_rules_plan(store, org, &plan, &why);
+    if (rc == SB_E_RULES_INVALID || rc == SB_E_PLAN_TOO_LARGE)
+        return add(r, "RULES_NOT_CHECKED", "the assignment rules",
+                   "The rules could not be checked against the memberships: %s", why.message);
+    if (rc != 0) {
+        if (err != NULL)
+            *err = why;
+        return rc;
+    }
+    char list[80];
+    if (rc == 0 && plan.n_changes > 0) {
+        examples(plan.changes, plan.n_changes, sizeof(*plan.changes), list, sizeof(list));
+        rc = add(r, "MEMBERSHIPS_CONTRADICT_RULES", "the assignment rules",
+                 "%zu user(s) are not where the rules put them (%llu to add, %llu to move, %llu to "
+                 "remove; e.g. %s). Read the plan (rules plan) and apply it, or change the rules.",
+                 plan.n_changes, (unsigned long long)plan.adds, (unsigned long long)plan.moves,
+                 (unsigned long long)plan.removes, list);
+    }
+    if (rc == 0 && plan.unmatched > 0) {
+        examples(plan.unmatched_examples,
+                 plan.unmatched < SB_RULES_EXAMPLES ? plan.unmatched : SB_RULES_EXAMPLES,
+                 sizeof(plan.unmatched_examples[0]), list, sizeof(list));
+        rc = add(
+            r, "USERS_NO_RULE_MATCHES", "the assignment rules",
+            "No rule matches %llu user(s) (e.g. %s): the rules leave them where they are. Add a "
+            "rule for them (a last rule without conditions matches everyone left).",
+            (unsigned long long)plan.unmatched, list);
+    }
+    if (rc == 0 && plan.n_conflicts > 0) {
+        const sb_rules_conflict_t *c = &plan.conflicts[0];
+        examples(plan.conflicts, plan.n_conflicts, sizeof(*plan.conflicts), list, sizeof(list));
+        rc = add(r, "RULES_CONFLICT", "the assignment rules",
+                 "%zu user(s) are matched by two exclusive rules (e.g. %s: rules '%s' and '%s'); "
+                 "the rules decide nothing for them. Narrow one of the rules.",
+                 plan.n_conflicts, list, plan.rules.rules[c->rules[0]].name,
+                 plan.rules.rules[c->rules[1]].name);
+    }
+    sb_rules_plan_free(&plan);
+    return rc;
+}
+
 int sb_doctor_run(sb_store_t *store, sb_plugin_host_t *plugins, const char *org,
                   sb_doctor_report_t *out, sb_err_t *err)
 {
@@ -221,6 +327,8 @@ int sb_doctor_run(sb_store_t *store, sb_plugin_host_t *plugins, const char *org,
         rc = check_callcenters(store, plugins, org, out, err);
     if (rc == 0)
         rc = check_layouts(store, org, out, err);
+    if (rc == 0)
+        rc = check_rules(store, org, out, err);
     free(assigned);
     if (rc != 0)
         sb_doctor_report_free(out);

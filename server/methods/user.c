@@ -3,11 +3,15 @@
 #include <string.h>
 
 #include "methods.h"
+#include "renders.h"
 
 int sb__pack_user(msgpack_packer *pk, const sb_user_t *user)
 {
-    return msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "id", user->id.s) |
-           sb_pack_kv_str(pk, "name", user->name) | sb_pack_kv_str(pk, "profile", user->profile);
+    return msgpack_pack_map(pk, 7) | sb_pack_kv_str(pk, "id", user->id.s) |
+           sb_pack_kv_str(pk, "name", user->name) | sb_pack_kv_str(pk, "profile", user->profile) |
+           sb_pack_kv_str(pk, "department", user->department) |
+           sb_pack_kv_str(pk, "division", user->division) | sb_pack_kv_str(pk, "role", user->role) |
+           sb_pack_kv_bool(pk, "scv_licence", user->scv_licence);
 }
 
 /* Copies a string of a user row into a fixed field; refuses what does not fit. */
@@ -29,15 +33,16 @@ static int copy_field(const char *what, size_t row, const char *value, char *dst
     return 0;
 }
 
-/* One user from a map {id, name, profile}, or from the call's own arguments. */
+/* One user from a map {id, name, profile, department, division, role}, or
+ * from the call's own arguments. */
 static int read_user(sb_call_t *call, const msgpack_object *map, size_t row, sb_user_t *user,
                      sb_err_t *err)
 {
     memset(user, 0, sizeof(*user));
     if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
         return sb_err_set(err, -EINVAL, "Row %zu: a user is a map {id, name, profile}.", row);
-    static const char *const keys[] = {"id", "name", "profile"};
-    for (size_t k = 0; k < 3; k++) {
+    static const char *const keys[] = {"id", "name", "profile", "department", "division", "role"};
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
         /* sb_obj_str refuses a string with a NUL byte; say so, rather than "missing". */
         const msgpack_object *v = sb_obj_get(map, keys[k]);
         const char *nul = v && v->type == MSGPACK_OBJECT_STR
@@ -59,6 +64,16 @@ static int read_user(sb_call_t *call, const msgpack_object *map, size_t row, sb_
         rc = copy_field("name", row, name, user->name, sizeof(user->name), err);
     if (rc == 0)
         rc = copy_field("profile", row, profile, user->profile, sizeof(user->profile), err);
+    /* The attributes rules match (rules.h): optional, "" when left out. */
+    if (rc == 0)
+        rc = copy_field("department", row, sb_obj_str(call, sb_obj_get(map, "department")),
+                        user->department, sizeof(user->department), err);
+    if (rc == 0)
+        rc = copy_field("division", row, sb_obj_str(call, sb_obj_get(map, "division")),
+                        user->division, sizeof(user->division), err);
+    if (rc == 0)
+        rc = copy_field("role", row, sb_obj_str(call, sb_obj_get(map, "role")), user->role,
+                        sizeof(user->role), err);
     return rc;
 }
 
@@ -148,8 +163,12 @@ static const sb_method_t methods[] = {
      {SB_ARG_ORG,
       {"id", SB_ARG_STRING, true, "a Salesforce user id: prefix 005, 15 or 18 characters"},
       {"name", SB_ARG_STRING, true, "the user's name"},
-      {"profile", SB_ARG_STRING, false, "the profile, which picks the softphone layout"}},
-     "the user: {id (18 characters), name, profile}",
+      {"profile", SB_ARG_STRING, false, "the profile, which picks the softphone layout"},
+      {"department", SB_ARG_STRING, false, "the department (assignment rules match it)"},
+      {"division", SB_ARG_STRING, false, "the division (assignment rules match it)"},
+      {"role", SB_ARG_STRING, false, "the role's name (assignment rules match it)"}},
+     "the user: {id (18 characters), name, profile, department, division, role, scv_licence "
+     "(kept as it was: licence.assign changes it)}",
      "NOT_FOUND INVALID_ID MISSING_FIELD INVALID_VALUE"},
     {"user.upsert_bulk",
      "Creates or replaces many users at once: all or nothing.",
@@ -158,7 +177,8 @@ static const sb_method_t methods[] = {
      true,
      user_upsert_bulk,
      {SB_ARG_ORG,
-      {"users", SB_ARG_ARRAY, true, "[{id, name, profile}], at most --max-batch rows"},
+      {"users", SB_ARG_ARRAY, true,
+       "[{id, name, profile, department, division, role}], at most --max-batch rows"},
       {"dry_run", SB_ARG_BOOLEAN, false,
        "check every row against every rule, as the write would, and write nothing"}},
      "{upserted: count}, or {checked: count, dry_run: true}",
@@ -170,7 +190,7 @@ static const sb_method_t methods[] = {
      true,
      user_get,
      {SB_ARG_ORG, {"id", SB_ARG_STRING, true, "the user id"}},
-     "the user: {id, name, profile}",
+     "the user: {id, name, profile, department, division, role, scv_licence}",
      "NOT_FOUND INVALID_ID"},
     {"user.list",
      "Lists an org's users by id.",
@@ -184,3 +204,34 @@ static const sb_method_t methods[] = {
 };
 
 const sb_method_slice_t sb__user_methods = {methods, sizeof(methods) / sizeof(methods[0])};
+
+/* ---- prepare: an org whose users follow its rules ---------------------------- */
+
+/* When the org's users follow its rules on write, a written user may join
+ * any rule's Call Center: each is rendered ahead, on the pool (renders.h),
+ * so that the writer finds its rendering waiting. At most SB_RULES_MAX. */
+static int prepare_upsert(sb_call_t *call, sb_err_t *err)
+{
+    (void)err;
+    sb_rules_t rules;
+    if (call->svc->renders == NULL ||
+        sb_store_rules_get(call->svc->store, call->org, &rules, NULL) != 0)
+        return 0; /* the write reports what is wrong */
+    for (size_t r = 0; rules.follow && r < rules.n; r++) {
+        sb_callcenter_t *cc = NULL;
+        if (rules.rules[r].target_id.s[0] != '\0' &&
+            sb_store_cc_get(call->svc->store, call->org, rules.rules[r].target_id.s, &cc, NULL) ==
+                0)
+            sb_softphone_prerender(call->svc->renders, call->org, cc);
+        sb_callcenter_free(cc);
+    }
+    sb_rules_free(&rules);
+    return 0;
+}
+
+static const sb_method_prep_t preps[] = {
+    {"user.upsert", prepare_upsert},
+    {"user.upsert_bulk", prepare_upsert},
+};
+
+const sb_method_prep_slice_t sb__user_preps = {preps, sizeof(preps) / sizeof(preps[0])};

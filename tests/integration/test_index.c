@@ -160,6 +160,16 @@ static void make_org(sb_client_t *c, unsigned o)
     call(c, "callcenter.import",
          json_pack("{s:s, s:s%, s:s}", "org", org, "file", file, len, "internal_name", "Demo"),
          NULL);
+    /* A Service Cloud Voice Call Center: its members need the licence. */
+    f = fopen(SB_CORPUS_DIR
+              "/salesforce-scv-examples/amazon_connect_partner_telephony_cc_import.xml",
+              "rb");
+    assert_non_null(f);
+    len = fread(file, 1, sizeof(file), f);
+    fclose(f);
+    call(c, "callcenter.import",
+         json_pack("{s:s, s:s%, s:s}", "org", org, "file", file, len, "internal_name", "Voice"),
+         NULL);
     for (size_t i = 0; i < sizeof(ccs) / sizeof(ccs[0]); i++) {
         json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s}", "org", org, "internal_name",
                                  ccs[i].name, "display_name", ccs[i].name, "adapter_url",
@@ -186,18 +196,27 @@ static void make_org(sb_client_t *c, unsigned o)
              json_pack("{s:s, s:s, s:s}", "org", org, "profile", "Night Shift", "layout", "Quiet"),
              NULL);
     }
-    json_t *users = json_array(), *rows = json_array();
+    json_t *users = json_array(), *rows = json_array(), *licensed = json_array();
     for (unsigned u = 0; u < USERS; u++) {
         char id[16];
         user_id(o, u, id);
         json_array_append_new(
             users, json_pack("{s:s, s:s, s:s}", "id", id, "name", id, "profile", profiles[rnd(4)]));
+        unsigned which = rnd(6);
         if (rnd(4) != 0)
             json_array_append_new(rows, json_pack("{s:s, s:s}", "user", id, "callcenter",
-                                                  rnd(5) == 4 ? "Demo" : ccs[rnd(4)].name));
+                                                  which == 4   ? "Demo"
+                                                  : which == 5 ? "Voice"
+                                                               : ccs[which].name));
+        if (rnd(2))
+            json_array_append_new(licensed, json_string(id));
     }
     call(c, "user.upsert_bulk", json_pack("{s:s, s:o}", "org", org, "users", users), NULL);
     call(c, "member.add_bulk", json_pack("{s:s, s:o}", "org", org, "rows", rows), NULL);
+    if (json_array_size(licensed) > 0)
+        call(c, "licence.assign", json_pack("{s:s, s:o}", "org", org, "users", licensed), NULL);
+    else
+        json_decref(licensed);
 }
 
 static void the_library_and_the_server_agree_for_every_user(void **state)
@@ -259,7 +278,8 @@ static void the_library_and_the_server_agree_for_every_user(void **state)
      * NO_ADAPTER_URL (test_server covers those, with a mock adapter). */
     unsigned want = (1u << SB_INDEX_OK) | (1u << SB_INDEX_UNKNOWN_USER) |
                     (1u << SB_INDEX_NOT_A_MEMBER) | (1u << SB_INDEX_INVALID_USER_ID) |
-                    (1u << SB_INDEX_ADAPTER_NOT_LOADED) | (1u << SB_INDEX_ADAPTER_URL_NOT_HTTPS);
+                    (1u << SB_INDEX_ADAPTER_NOT_LOADED) | (1u << SB_INDEX_ADAPTER_URL_NOT_HTTPS) |
+                    (1u << SB_INDEX_NO_SCV_LICENCE);
     assert_int_equal(reasons_seen & want, want);
 
     /* An org that does not exist is an error, as the server's NOT_FOUND. */

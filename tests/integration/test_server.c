@@ -1130,6 +1130,139 @@ static void the_doctor_finds_what_will_break(void **state)
     sb_client_close(&c);
 }
 
+/* The reason of `user`'s softphone check in org `org`. */
+static void reason_of(sb_client_t *c, const char *org, const char *user, char *buf, size_t cap)
+{
+    msgpack_unpacked r;
+    expect(c, "softphone.check", json_pack("{s:s, s:s}", "org", org, "user", user), "OK", &r);
+    str_at(&r.data, "reason", buf, cap);
+    msgpack_unpacked_destroy(&r);
+}
+
+static void plan_of(sb_client_t *c, const char *org, char *fingerprint, uint64_t *changes)
+{
+    msgpack_unpacked r;
+    expect(c, "rules.plan", json_pack("{s:s}", "org", org), "OK", &r);
+    str_at(&r.data, "fingerprint", fingerprint, 64);
+    const msgpack_object *counts = map_at(&r.data, "counts");
+    *changes = sb_obj_get(counts, "add")->via.u64 + sb_obj_get(counts, "move")->via.u64 +
+               sb_obj_get(counts, "remove")->via.u64;
+    msgpack_unpacked_destroy(&r);
+}
+
+/* Assignment rules and the Service Cloud Voice licence, as an org's admin
+ * uses them: rules refused and put, a plan read, a stale one refused, the
+ * fresh one applied; a member of a Service Cloud Voice Call Center without
+ * the licence, through the check and the doctor, then with it. */
+static void rules_and_licences_through_the_server(void **state)
+{
+    (void)state;
+    sb_client_t admin, c;
+    sb_harness_client(&server, &admin, NULL);
+    expect(&admin, "org.create", json_pack("{s:s}", "org", "multi"), "OK", NULL);
+    char token[128];
+    make_token(&admin, "multi", "org_admin", token);
+    sb_client_close(&admin);
+    sb_harness_client(&server, &c, token);
+    expect(&c, "callcenter.create",
+           json_pack("{s:s, s:s, s:s, s:s, s:s}", "org", "multi", "internal_name", "Sales",
+                     "display_name", "Sales", "adapter_url", "https://cti.example.com",
+                     "compatibility_mode", "Lightning"),
+           "OK", NULL);
+    expect(&c, "callcenter.import",
+           json_pack("{s:s, s:o, s:s}", "org", "multi", "file",
+                     corpus_file(
+                         "salesforce-scv-examples/amazon_connect_partner_telephony_cc_import.xml"),
+                     "internal_name", "Service"),
+           "OK", NULL);
+    expect(&c, "user.upsert_bulk",
+           json_pack("{s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}, "
+                     "{s:s, s:s}]}",
+                     "org", "multi", "users", "id", "005000000000301", "name", "Sal", "department",
+                     "Sales", "id", "005000000000302", "name", "Sam", "department", "Service",
+                     "role", "Service Rep", "id", "005000000000303", "name", "Cy", "department",
+                     "Sales", "role", "Service Lead", "id", "005000000000304", "name", "Nobody"),
+           "OK", NULL);
+    /* Refused: an unknown Call Center, a shadowed rule. */
+    expect(&c, "rules.put",
+           json_pack("{s:s, s:[{s:s, s:s}]}", "org", "multi", "rules", "name", "x", "callcenter",
+                     "Nowhere"),
+           "RULES_INVALID", NULL);
+    expect(&c, "rules.put",
+           json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s, s:[{s:s, s:s, s:[s]}]}]}", "org", "multi",
+                     "rules", "name", "all", "callcenter", "Sales", "name", "late", "callcenter",
+                     "Service", "when", "field", "role", "op", "prefix", "values", "Service"),
+           "RULES_INVALID", NULL);
+    json_t *rules = json_pack(
+        "[{s:s, s:s, s:b, s:[{s:s, s:s, s:[s]}]}, {s:s, s:s, s:b, s:[{s:s, s:s, s:[s]}]}]", "name",
+        "sales", "callcenter", "Sales", "exclusive", 1, "when", "field", "department", "op",
+        "equals", "values", "Sales", "name", "service", "callcenter", "Service", "exclusive", 1,
+        "when", "field", "role", "op", "prefix", "values", "Service");
+    expect(&c, "rules.put", json_pack("{s:s, s:o}", "org", "multi", "rules", rules), "OK", NULL);
+    msgpack_unpacked r;
+    expect(&c, "rules.get", json_pack("{s:s}", "org", "multi"), "OK", &r);
+    assert_int_equal(number(&r, "version"), 1);
+    msgpack_unpacked_destroy(&r);
+    /* 301 to Sales, 302 to Service; 303 is a conflict; 304 matches nothing. */
+    assert_true(doctor_finds(&c, "multi", "MEMBERSHIPS_CONTRADICT_RULES", "rules"));
+    assert_true(doctor_finds(&c, "multi", "RULES_CONFLICT", "rules"));
+    assert_true(doctor_finds(&c, "multi", "USERS_NO_RULE_MATCHES", "rules"));
+    char fp[64], stale[64];
+    uint64_t changes;
+    plan_of(&c, "multi", stale, &changes);
+    assert_int_equal(changes, 2);
+    expect(&c, "rules.apply", json_pack("{s:s, s:s}", "org", "multi", "fingerprint", "00"),
+           "PLAN_STALE", NULL);
+    /* A write after the plan: the plan read is not the one that would apply. */
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "multi", "id", "005000000000304", "name",
+                     "Nobody", "department", "Sales"),
+           "OK", NULL);
+    expect(&c, "rules.apply", json_pack("{s:s, s:s}", "org", "multi", "fingerprint", stale),
+           "PLAN_STALE", NULL);
+    char buf[64];
+    reason_of(&c, "multi", "005000000000301", buf, sizeof(buf));
+    assert_string_equal(buf, "NOT_A_MEMBER"); /* nothing of it was applied */
+    plan_of(&c, "multi", fp, &changes);
+    assert_int_equal(changes, 3);
+    expect(&c, "rules.apply", json_pack("{s:s, s:s}", "org", "multi", "fingerprint", fp), "OK", &r);
+    assert_int_equal(number(&r, "applied"), 3);
+    msgpack_unpacked_destroy(&r);
+    assert_false(doctor_finds(&c, "multi", "MEMBERSHIPS_CONTRADICT_RULES", "rules"));
+    reason_of(&c, "multi", "005000000000301", buf, sizeof(buf));
+    assert_string_equal(buf, "OK");
+    /* Service is a Service Cloud Voice Call Center: 302 needs the licence. */
+    reason_of(&c, "multi", "005000000000302", buf, sizeof(buf));
+    assert_string_equal(buf, "NO_SCV_LICENCE");
+    assert_true(doctor_finds(&c, "multi", "MEMBERS_WITHOUT_SCV_LICENCE", "Service"));
+    expect(
+        &c, "licence.assign",
+        json_pack("{s:s, s:[s, s]}", "org", "multi", "users", "005000000000302", "005000000000399"),
+        "NOT_FOUND", NULL);
+    reason_of(&c, "multi", "005000000000302", buf, sizeof(buf));
+    assert_string_equal(buf, "NO_SCV_LICENCE"); /* all or nothing */
+    expect(&c, "licence.assign",
+           json_pack("{s:s, s:[s]}", "org", "multi", "users", "005000000000302"), "OK", NULL);
+    reason_of(&c, "multi", "005000000000302", buf, sizeof(buf));
+    assert_string_not_equal(buf, "NO_SCV_LICENCE");
+    assert_false(doctor_finds(&c, "multi", "MEMBERS_WITHOUT_SCV_LICENCE", "Service"));
+    /* An upsert keeps the licence; licence.assign --revoke takes it back. */
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "multi", "id", "005000000000302", "name", "Sam",
+                     "profile", "Agent"),
+           "OK", &r);
+    assert_true(sb_obj_get(&r.data, "scv_licence")->via.boolean);
+    msgpack_unpacked_destroy(&r);
+    reason_of(&c, "multi", "005000000000302", buf, sizeof(buf));
+    assert_string_not_equal(buf, "NO_SCV_LICENCE");
+    expect(&c, "licence.assign",
+           json_pack("{s:s, s:[s], s:b}", "org", "multi", "users", "005000000000302", "revoke", 1),
+           "OK", NULL);
+    reason_of(&c, "multi", "005000000000302", buf, sizeof(buf));
+    assert_string_equal(buf, "NO_SCV_LICENCE");
+    sb_client_close(&c);
+}
+
 static json_t *plausible_args(const sb_method_t *m, const char *org)
 {
     json_t *args = json_object();
@@ -1879,6 +2012,7 @@ int main(void)
         cmocka_unit_test(layouts_through_the_server),
         cmocka_unit_test(contacts_and_calls_through_the_server),
         cmocka_unit_test(the_doctor_finds_what_will_break),
+        cmocka_unit_test(rules_and_licences_through_the_server),
         cmocka_unit_test(another_orgs_data_is_not_found),
         cmocka_unit_test(a_message_split_at_every_byte),
         cmocka_unit_test(garbage_and_oversize_close_only_their_connection),

@@ -8,13 +8,13 @@
 #include "csv_rows.h"
 
 static const sbctl_csv_column_t users[] = {
-    {"id", SBCTL_CSV_ID}, {"name", SBCTL_CSV_TEXT}, {"profile", SBCTL_CSV_TEXT}};
-static const sbctl_csv_column_t contacts[] = {{"id", SBCTL_CSV_ID},
-                                              {"name", SBCTL_CSV_TEXT},
-                                              {"phone", SBCTL_CSV_TEXT},
-                                              {"mobile_phone", SBCTL_CSV_TEXT},
-                                              {"other_phone", SBCTL_CSV_TEXT},
-                                              {"type", SBCTL_CSV_WORD}};
+    {"id", SBCTL_CSV_ID, NULL}, {"name", SBCTL_CSV_TEXT, NULL}, {"profile", SBCTL_CSV_TEXT, NULL}};
+static const sbctl_csv_column_t contacts[] = {{"id", SBCTL_CSV_ID, NULL},
+                                              {"name", SBCTL_CSV_TEXT, NULL},
+                                              {"phone", SBCTL_CSV_TEXT, NULL},
+                                              {"mobile_phone", SBCTL_CSV_TEXT, NULL},
+                                              {"other_phone", SBCTL_CSV_TEXT, NULL},
+                                              {"type", SBCTL_CSV_WORD, NULL}};
 
 /* Reads `len` bytes as a user file (or contacts); returns the reader's result. */
 static int read_bytes(const char *bytes, size_t len, const sbctl_csv_column_t *columns, int n,
@@ -40,6 +40,28 @@ static void refused(const char *bytes, size_t len, const char *want)
     assert_null(csv.rows);
 }
 #define REFUSED(text, want) refused(text, sizeof(text) - 1, want)
+
+/* A column's alias is a Data Loader export's header for it, in any case;
+ * a file naming a column twice, by name and by alias, is refused. */
+static void aliases_name_columns(void **state)
+{
+    (void)state;
+    static const sbctl_csv_column_t attrs[] = {{"id", SBCTL_CSV_ID, NULL},
+                                               {"name", SBCTL_CSV_TEXT, NULL},
+                                               {"profile", SBCTL_CSV_TEXT, "profile.name"},
+                                               {"role", SBCTL_CSV_TEXT, "userrole.name"}};
+    static const char export[] = "\"ID\",\"NAME\",\"PROFILE.NAME\",\"USERROLE.NAME\"\n"
+                                 "\"005000000000001\",\"Ada\",\"Agent\",\"Service Rep\"\n";
+    sbctl_csv_t csv;
+    assert_int_equal(read_bytes(export, sizeof(export) - 1, attrs, 4, &csv), 0);
+    assert_int_equal(csv.n, 1);
+    assert_string_equal(csv.rows[0].field[2], "Agent");
+    assert_string_equal(csv.rows[0].field[3], "Service Rep");
+    sbctl_csv_free(&csv);
+    static const char twice[] = "id,name,profile,Profile.Name\n005000000000001,Ada,A,B\n";
+    assert_int_equal(read_bytes(twice, sizeof(twice) - 1, attrs, 4, &csv), -1);
+    assert_non_null(strstr(csv.error, "the column 'profile' exactly once"));
+}
 
 static void rows_and_their_lines(void **state)
 {
@@ -200,6 +222,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rows_and_their_lines),
+        cmocka_unit_test(aliases_name_columns),
         cmocka_unit_test(a_nul_is_refused_where_it_is),
         cmocka_unit_test(every_byte_meets_its_column_rule),
         cmocka_unit_test(records_are_named_by_their_first_line),

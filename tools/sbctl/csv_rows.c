@@ -136,7 +136,9 @@ static void header(reader_t *r)
     for (int i = 0; i < r->field_index; i++) {
         r->map[i] = -1;
         for (int c = 0; c < r->n_columns; c++) {
-            if (strcasecmp(r->pending[i], r->columns[c].name) == 0) {
+            if (strcasecmp(r->pending[i], r->columns[c].name) == 0 ||
+                (r->columns[c].alias != NULL &&
+                 strcasecmp(r->pending[i], r->columns[c].alias) == 0)) {
                 r->map[i] = c;
                 found[c]++;
             }

@@ -22,10 +22,11 @@ typedef enum sbctl_csv_rule {
     SBCTL_CSV_WORD, /* a type: ASCII letters */
 } sbctl_csv_rule_t;
 
-/** A column an import takes. [borrowed: name, for the read] */
+/** A column an import takes. [borrowed: name and alias, for the read] */
 typedef struct sbctl_csv_column {
     const char *name;
     sbctl_csv_rule_t rule;
+    const char *alias; /* another header that names it (a Data Loader export's), or NULL */
 } sbctl_csv_column_t;
 
 /** One record. */

@@ -2,9 +2,13 @@
  * sbctl user import / member import / contact import: a CSV file with a
  * header row, read with libcsv and checked whole before anything is sent.
  *
- *   users:    id,name,profile      (profile may be left out)
+ *   users:    id,name,profile,department,division,role (only id and name
+ *             are required; a Data Loader export's Id, Name, Profile.Name,
+ *             Department, Division and UserRole.Name are taken as they are)
  *   members:  user,callcenter      (callcenter: an id or an internal name)
  *   contacts: id,name,phone        (mobile_phone, other_phone, type optional)
+ *   licences: user                 (a Data Loader export of
+ *             PermissionSetLicenseAssign's AssigneeId is taken as it is)
  *
  * Nothing of a refused file is written. Three passes:
  *   1. the file: every byte of every field against its column's rule (a NUL
@@ -65,6 +69,18 @@ static void pack_chunk(msgpack_sbuffer *buf, const char *what, const char *org,
     msgpack_sbuffer_clear(buf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    if (strcmp(what, "licence") == 0) {
+        /* licence.assign: a list of user ids, given or taken back. */
+        msgpack_pack_map(&pk, 4);
+        sb_pack_kv_str(&pk, "org", org);
+        sb_pack_str(&pk, "users");
+        msgpack_pack_array(&pk, to - from);
+        for (size_t i = from; i < to; i++)
+            sb_pack_str(&pk, rows[i].field[0]);
+        sb_pack_kv_bool(&pk, "revoke", opts->revoke);
+        sb_pack_kv_bool(&pk, "dry_run", dry_run);
+        return;
+    }
     msgpack_pack_map(&pk, users ? 3 : contacts ? 4 + (opts->country_code != NULL) : 4);
     sb_pack_kv_str(&pk, "org", org);
     sb_pack_str(&pk, users ? "users" : contacts ? "contacts" : "rows");
@@ -72,10 +88,13 @@ static void pack_chunk(msgpack_sbuffer *buf, const char *what, const char *org,
     for (size_t i = from; i < to; i++) {
         const sbctl_csv_row_t *row = &rows[i];
         if (users) {
-            msgpack_pack_map(&pk, 3);
+            msgpack_pack_map(&pk, 6);
             sb_pack_kv_str(&pk, "id", row->field[0]);
             sb_pack_kv_str(&pk, "name", row->field[1]);
             sb_pack_kv_str(&pk, "profile", row->field[2] ? row->field[2] : "");
+            sb_pack_kv_str(&pk, "department", row->field[3] ? row->field[3] : "");
+            sb_pack_kv_str(&pk, "division", row->field[4] ? row->field[4] : "");
+            sb_pack_kv_str(&pk, "role", row->field[5] ? row->field[5] : "");
         } else if (contacts) {
             msgpack_pack_map(&pk, 4);
             sb_pack_kv_str(&pk, "id", row->field[0]);
@@ -185,7 +204,8 @@ static int send_chunks(sb_client_t *client, const char *what, const char *org, c
         const char *what, *method;
     } methods[] = {{"user", "user.upsert_bulk"},
                    {"member", "member.add_bulk"},
-                   {"contact", "contact.upsert_bulk"}};
+                   {"contact", "contact.upsert_bulk"},
+                   {"licence", "licence.assign"}};
     const char *method = NULL;
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         if (strcmp(methods[i].what, what) == 0)
@@ -224,21 +244,30 @@ static int send_chunks(sb_client_t *client, const char *what, const char *org, c
 int sbctl_import(sb_client_t *client, const char *what, const char *org, const char *path,
                  const sbctl_import_opts_t *opts, bool json)
 {
-    static const sbctl_csv_column_t user_columns[] = {
-        {"id", SBCTL_CSV_ID}, {"name", SBCTL_CSV_TEXT}, {"profile", SBCTL_CSV_TEXT}};
-    static const sbctl_csv_column_t member_columns[] = {{"user", SBCTL_CSV_ID},
-                                                        {"callcenter", SBCTL_CSV_ID}};
-    static const sbctl_csv_column_t contact_columns[] = {{"id", SBCTL_CSV_ID},
-                                                         {"name", SBCTL_CSV_TEXT},
-                                                         {"phone", SBCTL_CSV_TEXT},
-                                                         {"mobile_phone", SBCTL_CSV_TEXT},
-                                                         {"other_phone", SBCTL_CSV_TEXT},
-                                                         {"type", SBCTL_CSV_WORD}};
+    /* The aliases are the headers of a Data Loader export of User with
+     * Id, Name, Profile.Name, Department, Division and UserRole.Name. */
+    static const sbctl_csv_column_t user_columns[] = {{"id", SBCTL_CSV_ID, NULL},
+                                                      {"name", SBCTL_CSV_TEXT, NULL},
+                                                      {"profile", SBCTL_CSV_TEXT, "profile.name"},
+                                                      {"department", SBCTL_CSV_TEXT, NULL},
+                                                      {"division", SBCTL_CSV_TEXT, NULL},
+                                                      {"role", SBCTL_CSV_TEXT, "userrole.name"}};
+    static const sbctl_csv_column_t member_columns[] = {{"user", SBCTL_CSV_ID, NULL},
+                                                        {"callcenter", SBCTL_CSV_ID, NULL}};
+    static const sbctl_csv_column_t contact_columns[] = {{"id", SBCTL_CSV_ID, NULL},
+                                                         {"name", SBCTL_CSV_TEXT, NULL},
+                                                         {"phone", SBCTL_CSV_TEXT, NULL},
+                                                         {"mobile_phone", SBCTL_CSV_TEXT, NULL},
+                                                         {"other_phone", SBCTL_CSV_TEXT, NULL},
+                                                         {"type", SBCTL_CSV_WORD, NULL}};
+    static const sbctl_csv_column_t licence_columns[] = {{"user", SBCTL_CSV_ID, "assigneeid"}};
     bool users = strcmp(what, "user") == 0, contacts = strcmp(what, "contact") == 0;
+    bool licences = strcmp(what, "licence") == 0;
     const sbctl_csv_column_t *columns = users      ? user_columns
                                         : contacts ? contact_columns
+                                        : licences ? licence_columns
                                                    : member_columns;
-    int n_columns = users ? 3 : contacts ? 6 : 2;
+    int n_columns = users ? 6 : contacts ? 6 : licences ? 1 : 2;
     sbctl_csv_t r = {0};
     int status = SBCTL_OK;
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -247,11 +276,11 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
                 strerror(errno));
         return SBCTL_USAGE;
     }
-    int rc = sbctl_csv_read(f, columns, n_columns, 2, &r);
+    int rc = sbctl_csv_read(f, columns, n_columns, licences ? 1 : 2, &r);
     if (f != stdin)
         fclose(f);
     /* A user twice in a member file: which Call Center would win? */
-    if (rc == 0 && !users && !contacts && sbctl_csv_unique_ids(&r, "user") != 0)
+    if (rc == 0 && !users && !contacts && !licences && sbctl_csv_unique_ids(&r, "user") != 0)
         strncat(r.error, ": a user belongs to one Call Center",
                 sizeof(r.error) - strlen(r.error) - 1);
     if (r.error[0]) {
@@ -278,6 +307,7 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
             printf("imported %zu %s from %s in %zu request%s (%.2f s, %.0f rows/s)\n", done,
                    users      ? "users"
                    : contacts ? "contacts"
+                   : licences ? (opts->revoke ? "licence revocations" : "licences")
                               : "memberships",
                    path, requests, requests == 1 ? "" : "s", secs,
                    secs > 0 ? (double)done / secs : 0.0);

@@ -343,8 +343,118 @@ static void print_call_test(const msgpack_object *result)
     }
 }
 
+/* A count of a map, or 0. */
+static unsigned long long count_of(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *v = map ? value_of(map, key) : NULL;
+    return v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (unsigned long long)v->via.u64 : 0;
+}
+
+/* rules.plan: the counts first, as a person reads a plan, then each change
+ * and each conflict, then how to apply it. */
+static void print_rules_plan(const msgpack_object *result)
+{
+    const msgpack_object *counts = value_of(result, "counts");
+    char fingerprint[64], more[8];
+    text_of(result, "fingerprint", fingerprint, sizeof(fingerprint));
+    text_of(result, "more", more, sizeof(more));
+    printf("Plan of rules version %llu over %llu users:\n", count_of(result, "rules_version"),
+           count_of(counts, "users"));
+    printf("  %llu to add, %llu to move, %llu to remove; %llu unchanged\n", count_of(counts, "add"),
+           count_of(counts, "move"), count_of(counts, "remove"), count_of(counts, "unchanged"));
+    printf("  %llu conflicts (left as they are), %llu users no rule matches (left as they "
+           "are)\n",
+           count_of(counts, "conflicts"), count_of(counts, "unmatched"));
+    const msgpack_object *changes = value_of(result, "changes");
+    size_t n = changes && changes->type == MSGPACK_OBJECT_ARRAY ? changes->via.array.size : 0;
+    if (n > 0)
+        printf("\nChanges:\n");
+    for (size_t i = 0; i < n; i++) {
+        char user[32], change[16], from[64], to[64], rule[80];
+        const msgpack_object *c = &changes->via.array.ptr[i];
+        text_of(c, "user", user, sizeof(user));
+        text_of(c, "change", change, sizeof(change));
+        text_of(c, "from", from, sizeof(from));
+        text_of(c, "to", to, sizeof(to));
+        text_of(c, "rule", rule, sizeof(rule));
+        printf("  %-6s %s  %s -> %s  (rule '%s')\n", change, user, from[0] ? from : "(none)",
+               to[0] ? to : "(none)", rule);
+    }
+    const msgpack_object *conflicts = value_of(result, "conflicts");
+    n = conflicts && conflicts->type == MSGPACK_OBJECT_ARRAY ? conflicts->via.array.size : 0;
+    if (n > 0)
+        printf("\nConflicts (matched by two exclusive rules):\n");
+    for (size_t i = 0; i < n; i++) {
+        char user[32], a[80] = "", b[80] = "";
+        const msgpack_object *c = &conflicts->via.array.ptr[i];
+        text_of(c, "user", user, sizeof(user));
+        const msgpack_object *rules = value_of(c, "rules");
+        if (rules && rules->type == MSGPACK_OBJECT_ARRAY && rules->via.array.size == 2) {
+            scalar_text(&rules->via.array.ptr[0], a, sizeof(a));
+            scalar_text(&rules->via.array.ptr[1], b, sizeof(b));
+        }
+        printf("  %s  rules '%s' and '%s'\n", user, a, b);
+    }
+    if (strcmp(more, "yes") == 0)
+        printf("\nMore changes follow: add --after with the last user above.\n");
+    printf("\nfingerprint: %s\n", fingerprint);
+    if (count_of(counts, "add") + count_of(counts, "move") + count_of(counts, "remove") > 0)
+        printf("Apply it with: sbctl rules apply --fingerprint %s\n", fingerprint);
+}
+
+/* rules.get and rules.put: each rule on a line, as it reads. */
+static void print_rules(const msgpack_object *result)
+{
+    char follow[8];
+    text_of(result, "follow_on_write", follow, sizeof(follow));
+    printf("Rules version %llu (users follow them on write: %s); the first that matches "
+           "decides:\n",
+           count_of(result, "version"), follow);
+    const msgpack_object *rules = value_of(result, "rules");
+    size_t n = rules && rules->type == MSGPACK_OBJECT_ARRAY ? rules->via.array.size : 0;
+    if (n == 0)
+        printf("  (none)\n");
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *rule = &rules->via.array.ptr[i];
+        char name[80], cc[64], exclusive[8];
+        text_of(rule, "name", name, sizeof(name));
+        text_of(rule, "callcenter", cc, sizeof(cc));
+        text_of(rule, "exclusive", exclusive, sizeof(exclusive));
+        printf("  %zu. %s%s: ", i + 1, name, strcmp(exclusive, "yes") == 0 ? " (exclusive)" : "");
+        const msgpack_object *when = value_of(rule, "when");
+        size_t conds = when && when->type == MSGPACK_OBJECT_ARRAY ? when->via.array.size : 0;
+        if (conds == 0)
+            printf("every user");
+        for (size_t c = 0; c < conds; c++) {
+            const msgpack_object *cond = &when->via.array.ptr[c];
+            char field[32], op[16];
+            text_of(cond, "field", field, sizeof(field));
+            text_of(cond, "op", op, sizeof(op));
+            printf("%s%s %s", c ? " and " : "", field, op);
+            const msgpack_object *values = value_of(cond, "values");
+            for (uint32_t v = 0;
+                 values && values->type == MSGPACK_OBJECT_ARRAY && v < values->via.array.size;
+                 v++) {
+                char text[300];
+                scalar_text(&values->via.array.ptr[v], text, sizeof(text));
+                printf("%s'%s'", v ? ", " : " ", text);
+            }
+        }
+        printf(" -> %s\n", strcmp(cc, "none") == 0 ? "no Call Center" : cc);
+    }
+}
+
 void sbctl_print_human(const char *method, const msgpack_object *result)
 {
+    if (result->type == MSGPACK_OBJECT_MAP &&
+        (strcmp(method, "rules.get") == 0 || strcmp(method, "rules.put") == 0)) {
+        print_rules(result);
+        return;
+    }
+    if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "rules.plan") == 0) {
+        print_rules_plan(result);
+        return;
+    }
     if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "org.doctor") == 0) {
         print_doctor(result);
         return;

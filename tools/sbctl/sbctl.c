@@ -87,11 +87,15 @@ static void usage(FILE *out)
             "Commands:\n");
     sb_method_each(print_command, NULL);
     printf("  %-28s %s\n", "user import FILE",
-           "Upserts the users of a CSV file (id,name,profile): all checked, then written.");
+           "Upserts the users of a CSV file (id,name[,profile,department,division,role]): all "
+           "checked, then written.");
     printf("  %-28s %s\n", "member import FILE",
            "Assigns the users of a CSV file (user,callcenter): all checked, then written.");
     printf("  %-28s %s\n", "contact import FILE",
            "Upserts the contacts of a CSV file (id,name,phone,...): all checked, then written.");
+    printf("  %-28s %s\n", "licence import FILE",
+           "Assigns the Service Cloud Voice licence to the users of a CSV file (user); --revoke "
+           "takes it back.");
     printf("  %-28s %s\n", "doctor", "The same as org doctor.");
     printf("  %-28s %s\n", "backup FILE [--force]",
            "Writes a hot backup of the whole store to FILE (docs/operating.md).");
@@ -503,9 +507,14 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
                    "--max-batch and --max-message-bytes; else, or with --chunk N, in requests\n"
                    "of at most N rows, each one atomic. A progress bar shows on a terminal; a\n"
                    "summary ends it. FILE '-' reads standard input.\n",
-                   what, strcmp(what, "member") == 0 ? " [--move]" : "",
-                   strcmp(what, "user") == 0 ? "id,name,profile; profile may be left out"
-                                             : "user,callcenter; a Call Center by id or name");
+                   what,
+                   strcmp(what, "member") == 0    ? " [--move]"
+                   : strcmp(what, "licence") == 0 ? " [--revoke]"
+                                                  : "",
+                   strcmp(what, "user") == 0      ? "id,name[,profile,department,division,role]"
+                   : strcmp(what, "licence") == 0 ? "user: the users given the Service Cloud "
+                                                    "Voice licence"
+                                                  : "user,callcenter; a Call Center by id or name");
             return SBCTL_OK;
         } else if (strcmp(argv[i], "--org") == 0 && i + 1 < argc) {
             org = argv[++i];
@@ -514,6 +523,8 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
             chunk_given = true;
         } else if (strcmp(argv[i], "--move") == 0 && strcmp(what, "member") == 0) {
             opts.move = true;
+        } else if (strcmp(argv[i], "--revoke") == 0 && strcmp(what, "licence") == 0) {
+            opts.revoke = true;
         } else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
             file = argv[i];
         } else {
@@ -605,7 +616,8 @@ int main(int argc, char **argv)
         }
     }
     if (strcmp(verb, "import") == 0 &&
-        (strcmp(noun, "user") == 0 || strcmp(noun, "member") == 0 || strcmp(noun, "contact") == 0))
+        (strcmp(noun, "user") == 0 || strcmp(noun, "member") == 0 || strcmp(noun, "contact") == 0 ||
+         strcmp(noun, "licence") == 0))
         return run_import(&o, noun, argc, argv, first);
     char method[SB_RPC_METHOD_MAX + 1];
     snprintf(method, sizeof(method), "%s.%s", noun, verb);

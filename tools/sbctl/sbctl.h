@@ -23,11 +23,13 @@ int sbctl_print_json(const msgpack_object *result);
 typedef struct sbctl_import_opts {
     size_t chunk;             /* rows per request; 0: as many as the server's limits take */
     bool move;                /* members: move users between Call Centers */
+    bool revoke;              /* licences: take them back */
     const char *callcenter;   /* contacts: whose dialing prefixes read the numbers */
     const char *country_code; /* contacts: of national numbers, or NULL */
 } sbctl_import_opts_t;
 
-/** `what` is "user", "member" or "contact": imports a CSV file in chunks. Returns an exit status.
+/** `what` is "user", "member", "contact" or "licence": imports a CSV file in chunks. Returns an
+ * exit status.
  */
 int sbctl_import(sb_client_t *client, const char *what, const char *org, const char *path,
                  const sbctl_import_opts_t *opts, bool json);
