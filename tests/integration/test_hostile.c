@@ -626,12 +626,19 @@ static void failed_authentications_are_slowed(void **state)
     /* The count of the lines left out follows within a second of the last
      * one the limiter let through; failures held back under load are logged
      * when they are answered, so give a loaded machine time. */
-    for (int waited = 0; waited < 10000 && !log_has(&h, "more like it"); waited += 100)
-        sleep_ms(100);
+    /* The count comes either on the next line let through ("and N more like
+     * it") or, when none follows, from the limiter's timer ("N more line(s)
+     * like this one"): a loaded machine gives either. */
+    bool counted = false;
+    for (int waited = 0; waited < 10000 && !counted; waited += 100) {
+        counted = log_has(&h, "more like it") || log_has(&h, "like this one");
+        if (!counted)
+            sleep_ms(100);
+    }
     size_t lines = log_count(&h, "failed authentication");
     print_message("%zu log lines for 33 failed authentications\n", lines);
     assert_true(lines <= 10);
-    assert_true(log_has(&h, "more like it"));
+    assert_true(counted);
     /* A connection closed by the server while its failure is held back
      * (here: made room for newer ones): the server still stops, at once. */
     fd = sb_harness_raw(&h);
