@@ -241,7 +241,8 @@ static uint64_t pick_user(const options_t *opt, uint64_t *rng, uint64_t org)
     return sb_ds_next(rng, opt->ds.users / opt->ds.orgs) * opt->ds.orgs + org % opt->ds.orgs;
 }
 
-/* One Switchboard request: softphone.check, or check_batch of opt->batch users. */
+/* One Switchboard request, queued: softphone.check, or check_batch of opt->batch users. The
+ * round goes out in one write when its first answer is awaited, as hiredis sends its own. */
 static int sb_send(worker_t *w, sb_client_t *c, uint64_t *rng, msgpack_sbuffer *args)
 {
     const options_t *opt = w->opt;
@@ -266,8 +267,8 @@ static int sb_send(worker_t *w, sb_client_t *c, uint64_t *rng, msgpack_sbuffer *
         }
     }
     uint32_t msgid;
-    return sb_client_send(c, opt->batch <= 1 ? "softphone.check" : "softphone.check_batch",
-                          args->data, args->size, &msgid);
+    return sb_client_queue(c, opt->batch <= 1 ? "softphone.check" : "softphone.check_batch",
+                           args->data, args->size, &msgid);
 }
 
 static void *switchboard_worker(void *arg)
@@ -284,12 +285,13 @@ static void *switchboard_worker(void *arg)
         for (unsigned d = 0; d < opt->depth; d++)
             if (sb_send(w, c, &rng, &args) != 0)
                 goto failed;
+        /* Answers as their bytes, as hiredis returns GET's: a map, not decoded. */
         for (unsigned d = 0; d < opt->depth; d++) {
             uint32_t msgid;
-            const msgpack_object *result;
-            if (sb_client_recv(c, &msgid, &result) != 0)
+            sb_client_answer_t answer;
+            if (sb_client_recv_answer(c, &msgid, &answer) != 0)
                 goto failed;
-            if (result->type != MSGPACK_OBJECT_MAP)
+            if ((answer.data[0] & 0xf0) != 0x80 && answer.data[0] != 0xde)
                 goto failed;
         }
         atomic_fetch_add_explicit(&w->ops, (uint64_t)opt->depth * (opt->batch ? opt->batch : 1),

@@ -23,10 +23,12 @@
 struct sb_client {
     int fd; /* -1 when not connected */
     uint32_t next_msgid;
-    char *buf; /* bytes read, not yet consumed */
-    size_t len, cap;
-    size_t consumed;    /* bytes of the answer sb_client_recv lent out, dropped by the next read */
-    size_t max_message; /* answers may be larger than requests: 64 MiB */
+    char *buf; /* bytes read: buf[start..len) not yet consumed */
+    size_t start, len, cap;
+    size_t consumed; /* bytes of the answer lent out (from start), dropped by the next read */
+    char *out;       /* requests queued by sb_client_queue, not yet sent: out[0..out_len) */
+    size_t out_len, out_cap;
+    size_t max_message;     /* answers may be larger than requests: 64 MiB */
     msgpack_unpacked reply; /* the answer sb_client_recv lent out */
     int error_code;         /* the server's wire code after SB_CLIENT_REFUSED, else 0 */
     char error_name[64];    /* the server's error name after SB_CLIENT_REFUSED, else "" */
