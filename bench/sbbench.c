@@ -35,6 +35,8 @@ typedef struct options {
     sb_dataset_t ds;
     const char *dir, *socket, *token, *target, *layout, *mode;
     unsigned threads, clients, depth, batch, connections;
+    unsigned rounds; /* socket: each client makes exactly this many rounds, untimed (0: timed) */
+    bool flush_each; /* socket: each request its own send(2), as the client did before its queue */
     double seconds;
     long pid;
 } options_t;
@@ -281,9 +283,11 @@ static void *switchboard_worker(void *arg)
     msgpack_sbuffer args;
     msgpack_sbuffer_init(&args);
     uint64_t rng = opt->ds.seed * 104729 + w->index + 1;
-    while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
+    for (unsigned round = 0; !atomic_load_explicit(w->stop, memory_order_relaxed) &&
+                             (opt->rounds == 0 || round < opt->rounds);
+         round++) {
         for (unsigned d = 0; d < opt->depth; d++)
-            if (sb_send(w, c, &rng, &args) != 0)
+            if (sb_send(w, c, &rng, &args) != 0 || (opt->flush_each && sb_client_flush(c) != 0))
                 goto failed;
         /* Answers as their bytes, as hiredis returns GET's: a map, not decoded. */
         for (unsigned d = 0; d < opt->depth; d++) {
@@ -369,11 +373,41 @@ done:
     return NULL;
 }
 
+/* Runs n workers to their end (--rounds) and prints how many operations they made: a fixed
+ * amount of work, to count a server's instructions per request (callgrind), not to time. */
+static void count_rounds(const options_t *opt, unsigned n, worker_fn fn)
+{
+    atomic_bool stop = false;
+    worker_t *w = calloc(n, sizeof(*w));
+    pthread_t *tid = calloc(n, sizeof(*tid));
+    if (w == NULL || tid == NULL)
+        die("%s", "out of memory");
+    for (unsigned i = 0; i < n; i++) {
+        w[i] = (worker_t){.opt = opt, .index = i, .stop = &stop};
+        if (pthread_create(&tid[i], NULL, fn, &w[i]) != 0)
+            die("%s", "cannot start a thread");
+    }
+    uint64_t ops = 0;
+    for (unsigned i = 0; i < n; i++) {
+        pthread_join(tid[i], NULL);
+        if (w[i].failure[0])
+            die("%s", w[i].failure);
+        ops += atomic_load(&w[i].ops);
+    }
+    free(w);
+    free(tid);
+    printf("ops %llu\n", (unsigned long long)ops);
+}
+
 static int cmd_socket(const options_t *opt)
 {
     bool redis = strcmp(opt->target, "redis") == 0;
     if (!redis && opt->token == NULL)
         die("%s", "--token is needed for switchboard (the admin token)");
+    if (!redis && opt->rounds > 0) {
+        count_rounds(opt, opt->clients, switchboard_worker);
+        return 0;
+    }
     double rate = measure(opt, opt->clients, redis ? redis_worker : switchboard_worker);
     printf("ops_per_second %.0f\n", rate);
     return 0;
@@ -602,6 +636,7 @@ static void usage(void)
             "  inproc DIR --target index|bare [--mode renewed|one-txn] --threads T\n"
             "  socket --target switchboard|redis --socket S [--token T] --clients C "
             "--depth D [--batch B]\n"
+            "         [--rounds R [--flush-each]]  (R rounds per client, untimed: prints ops)\n"
             "  writes --target switchboard|redis --socket S [--token T] --clients C [--batch B]\n"
             "  idle --target switchboard|redis --socket S [--token T] --pid P --connections N\n"
             "data: --users N --orgs M --callcenters K --seed S; timing: --seconds D\n");
@@ -624,12 +659,25 @@ int main(int argc, char **argv)
         .seconds = 2,
     };
     static const struct option longs[] = {
-        {"users", 1, 0, 'n'},       {"orgs", 1, 0, 'm'},    {"callcenters", 1, 0, 'k'},
-        {"seed", 1, 0, 's'},        {"socket", 1, 0, 'S'},  {"token", 1, 0, 'T'},
-        {"target", 1, 0, 't'},      {"layout", 1, 0, 'L'},  {"mode", 1, 0, 'M'},
-        {"threads", 1, 0, 'j'},     {"clients", 1, 0, 'c'}, {"depth", 1, 0, 'd'},
-        {"batch", 1, 0, 'b'},       {"seconds", 1, 0, 'D'}, {"pid", 1, 0, 'p'},
-        {"connections", 1, 0, 'C'}, {0, 0, 0, 0},
+        {"users", 1, 0, 'n'},
+        {"orgs", 1, 0, 'm'},
+        {"callcenters", 1, 0, 'k'},
+        {"seed", 1, 0, 's'},
+        {"socket", 1, 0, 'S'},
+        {"token", 1, 0, 'T'},
+        {"target", 1, 0, 't'},
+        {"layout", 1, 0, 'L'},
+        {"mode", 1, 0, 'M'},
+        {"threads", 1, 0, 'j'},
+        {"clients", 1, 0, 'c'},
+        {"depth", 1, 0, 'd'},
+        {"batch", 1, 0, 'b'},
+        {"seconds", 1, 0, 'D'},
+        {"pid", 1, 0, 'p'},
+        {"connections", 1, 0, 'C'},
+        {"rounds", 1, 0, 'R'},
+        {"flush-each", 0, 0, 'F'},
+        {0, 0, 0, 0},
     };
     optind = 2;
     int ch;
@@ -682,6 +730,12 @@ int main(int argc, char **argv)
             break;
         case 'C':
             opt.connections = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'R':
+            opt.rounds = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'F':
+            opt.flush_each = true;
             break;
         default:
             usage();
