@@ -222,8 +222,8 @@ void sb_softphone_answer_destroy(sb_softphone_answer_t *answer)
     answer->blob = NULL;
 }
 
-int sb_store_softphone_check(sb_store_t *store, const char *org, const char *user,
-                             sb_softphone_answer_t *out, sb_err_t *err)
+int sb_store_softphone_find(sb_store_t *store, const char *org, const char *user,
+                            sb_softphone_answer_t *out, sb_err_t *err)
 {
     memset(out, 0, sizeof(*out));
     sb_softphone_org_t o;
@@ -245,12 +245,26 @@ int sb_store_softphone_check(sb_store_t *store, const char *org, const char *use
     out->reason = found.reason;
     if (found.record_len > 0) {
         out->blob = found.record; /* allocated by the check: ours now */
+        out->blob_len = found.record_len;
         out->view = found.view;
     }
+    return 0;
+}
+
+void sb_softphone_answer_explain(sb_softphone_answer_t *answer, const char *org, const char *user)
+{
     /* An invalid id is named as it was given, whole, not as the answer cuts it. */
     const char *named =
-        out->reason == SB_SOFTPHONE_INVALID_USER_ID ? (user ? user : "") : out->user;
-    sb_softphone_explain(out->reason, out->blob ? &out->view : NULL, org, named, out->profile,
-                         out->message, sizeof(out->message));
-    return 0;
+        answer->reason == SB_SOFTPHONE_INVALID_USER_ID ? (user ? user : "") : answer->user;
+    sb_softphone_explain(answer->reason, answer->blob ? &answer->view : NULL, org, named,
+                         answer->profile, answer->message, sizeof(answer->message));
+}
+
+int sb_store_softphone_check(sb_store_t *store, const char *org, const char *user,
+                             sb_softphone_answer_t *out, sb_err_t *err)
+{
+    int rc = sb_store_softphone_find(store, org, user, out, err);
+    if (rc == 0)
+        sb_softphone_answer_explain(out, org, user);
+    return rc;
 }

@@ -102,13 +102,13 @@ static uint64_t number(const msgpack_unpacked *r, const char *key)
 
 static sb_harness_t server;
 static char acme_admin[128], acme_reader[128], cc_id[32];
+static const char *const shared_flags[] = {
+    "--durability", "none", "--max-message-bytes", "65536", "--max-batch", "500", NULL};
 
 static int start_server(void **state)
 {
     (void)state;
-    static const char *const flags[] = {
-        "--durability", "none", "--max-message-bytes", "65536", "--max-batch", "500", NULL};
-    sb_harness_start(&server, NULL, flags);
+    sb_harness_start(&server, NULL, shared_flags);
     return 0;
 }
 
@@ -1749,6 +1749,134 @@ static void joins_and_sees(sb_client_t *c, const char *cc, const char *user, con
  * Call Center without an adapter URL (AMC's legacy file has none), and an
  * adapter that refuses to render (the `refusing` mock, alone in its plugin
  * directory, refuses the "us" region). */
+/* ---- answers packed once are today's answers, byte for byte ----------------- */
+
+/* Appends one answer's bytes, refusals as their error name. */
+static void keep_answer(sb_client_t *c, msgpack_sbuffer *out)
+{
+    uint32_t msgid;
+    sb_client_answer_t a;
+    int rc = sb_client_recv_answer(c, &msgid, &a);
+    assert_true(rc == 0 || rc == SB_CLIENT_REFUSED);
+    if (rc == 0)
+        msgpack_sbuffer_write(out, (const char *)a.data, a.len);
+    else
+        msgpack_sbuffer_write(out, c->error_name, strlen(c->error_name) + 1);
+}
+
+/*
+ * Every org's users' softphone.check answers, each asked twice (the second
+ * of a view's users and every later one are spliced when the cache is on),
+ * then check_batch of them all, twice, with an unknown and an invalid id:
+ * their bytes, in order, appended to out. Returns the answers spliced.
+ */
+static uint64_t all_answers(sb_harness_t *h, msgpack_sbuffer *out)
+{
+    sb_client_t c;
+    sb_harness_client(h, &c, NULL);
+    msgpack_unpacked orgs, users;
+    expect(&c, "org.list", json_pack("{}"), "OK", &orgs);
+    const msgpack_object *olist = sb_obj_get(&orgs.data, "orgs");
+    for (uint32_t o = 0; o < olist->via.array.size; o++) {
+        char org[64];
+        assert_int_equal(
+            sb_obj_copy_str(sb_obj_get(&olist->via.array.ptr[o], "id"), org, sizeof(org)), 0);
+        expect(&c, "user.list", json_pack("{s:s}", "org", org), "OK", &users);
+        const msgpack_object *ulist = sb_obj_get(&users.data, "users");
+        json_t *ids = json_pack("[s, s]", "005000000000999", "005nope");
+        for (uint32_t u = 0; u < ulist->via.array.size; u++) {
+            char id[64];
+            assert_int_equal(
+                sb_obj_copy_str(sb_obj_get(&ulist->via.array.ptr[u], "id"), id, sizeof(id)), 0);
+            json_array_append_new(ids, json_string(id));
+        }
+        for (int twice = 0; twice < 2; twice++) {
+            size_t i;
+            json_t *id;
+            json_array_foreach(ids, i, id)
+            {
+                msgpack_sbuffer args;
+                msgpack_sbuffer_init(&args);
+                msgpack_packer pk;
+                msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+                msgpack_pack_map(&pk, 2);
+                sb_pack_kv_str(&pk, "org", org);
+                sb_pack_kv_str(&pk, "user", json_string_value(id));
+                uint32_t msgid;
+                assert_int_equal(
+                    sb_client_queue(&c, "softphone.check", args.data, args.size, &msgid), 0);
+                msgpack_sbuffer_destroy(&args);
+            }
+            for (i = 0; i < json_array_size(ids); i++)
+                keep_answer(&c, out);
+        }
+        for (int twice = 0; twice < 2; twice++) {
+            msgpack_sbuffer args;
+            msgpack_sbuffer_init(&args);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+            json_t *call = json_pack("{s:s, s:O}", "org", org, "users", ids);
+            assert_int_equal(sb_client_pack_json(&pk, call), 0);
+            json_decref(call);
+            uint32_t msgid;
+            assert_int_equal(
+                sb_client_queue(&c, "softphone.check_batch", args.data, args.size, &msgid), 0);
+            msgpack_sbuffer_destroy(&args);
+            keep_answer(&c, out);
+        }
+        print_message("%s: %zu users\n", org, json_array_size(ids));
+        json_decref(ids);
+        msgpack_unpacked_destroy(&users);
+    }
+    msgpack_unpacked_destroy(&orgs);
+    msgpack_unpacked info;
+    expect(&c, "server.info", NULL, "OK", &info);
+    uint64_t spliced =
+        number(&(msgpack_unpacked){.data = *sb_obj_get(&info.data, "answers")}, "spliced");
+    msgpack_unpacked_destroy(&info);
+    sb_client_close(&c);
+    return spliced;
+}
+
+/*
+ * Restarts h on its data with `flags`, the answer cache on, and keeps every
+ * answer; again with --answer-cache-slots 0 (every answer packed field by
+ * field, as before the cache); the two must be the same bytes. Leaves h
+ * running with the cache off.
+ */
+static void cached_answers_are_todays(sb_harness_t *h, const char *const *flags)
+{
+    const char *off[16];
+    size_t n = 0;
+    for (; flags[n] != NULL && n < 13; n++)
+        off[n] = flags[n];
+    off[n++] = "--answer-cache-slots";
+    off[n++] = "0";
+    off[n] = NULL;
+    msgpack_sbuffer cached, full;
+    msgpack_sbuffer_init(&cached);
+    msgpack_sbuffer_init(&full);
+    assert_int_equal(sb_harness_stop(h), 0);
+    sb_harness_start(h, h->dir, flags);
+    uint64_t spliced = all_answers(h, &cached);
+    assert_int_equal(sb_harness_stop(h), 0);
+    sb_harness_start(h, h->dir, off);
+    assert_int_equal(all_answers(h, &full), 0);
+    print_message("%zu bytes of answers, %llu spliced with the cache on\n", cached.size,
+                  (unsigned long long)spliced);
+    assert_true(spliced > 0);
+    assert_int_equal(cached.size, full.size);
+    assert_memory_equal(cached.data, full.data, full.size);
+    msgpack_sbuffer_destroy(&cached);
+    msgpack_sbuffer_destroy(&full);
+}
+
+static void the_answers_are_the_same_bytes_with_or_without_the_cache(void **state)
+{
+    (void)state;
+    cached_answers_are_todays(&server, shared_flags);
+}
+
 static void no_adapter_url_and_a_refusing_adapter(void **state)
 {
     (void)state;
@@ -1811,8 +1939,27 @@ static void no_adapter_url_and_a_refusing_adapter(void **state)
     str_at(&r.data, "adapter_url", buf, sizeof(buf));
     assert_string_equal(buf, "https://mock.example.com/softphone?user=005000000000302AAA");
     msgpack_unpacked_destroy(&r);
-
+    /* More members of both views: answers packed once are today's bytes, with the user's own
+     * URL, then with the refusal again. */
+    for (int i = 3; i <= 4; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "00500000000030%d", i);
+        expect(&c, "user.upsert", json_pack("{s:s, s:s, s:s}", "org", "tel", "id", id, "name", id),
+               "OK", NULL);
+        expect(&c, "member.add",
+               json_pack("{s:s, s:s, s:s}", "org", "tel", "callcenter", i == 3 ? "Mock" : "AMC",
+                         "user", id),
+               "OK", NULL);
+    }
     sb_client_close(&c);
+    cached_answers_are_todays(&h, flags);
+    sb_harness_client(&h, &c, NULL);
+    expect(&c, "callcenter.update",
+           json_pack("{s:s, s:s, s:{s:s}}", "org", "tel", "id", "Mock", "values",
+                     "/mockSettings/mockRegion", "us"),
+           "OK", NULL);
+    sb_client_close(&c);
+    cached_answers_are_todays(&h, flags);
     assert_int_equal(sb_harness_stop(&h), 0);
     sb_harness_cleanup(&h);
     sb_test_rmdir(plugins);
@@ -1862,6 +2009,7 @@ int main(void)
         cmocka_unit_test(bulk_rows_are_refused_whole),
         cmocka_unit_test(bad_requests_get_errors_and_the_connection_stays),
         cmocka_unit_test(pipelined_requests_are_all_answered),
+        cmocka_unit_test(the_answers_are_the_same_bytes_with_or_without_the_cache),
         cmocka_unit_test(every_method_was_seen_succeeding_and_refused),
         cmocka_unit_test(no_method_was_left_out),
     };
