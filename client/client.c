@@ -78,6 +78,15 @@ void sb_client_close(sb_client_t *c)
     free(c->out);
     c->out = NULL;
     c->out_len = c->out_cap = 0;
+    free(c->compact_ids);
+    c->compact_ids = NULL;
+    c->compact_n = c->compact_cap = 0;
+    free(c->expanded);
+    c->expanded = NULL;
+    c->expanded_len = c->expanded_cap = 0;
+    free(c->views);
+    c->views = NULL;
+    c->views_cap = 0;
     msgpack_unpacked_destroy(&c->reply);
     msgpack_unpacked_init(&c->reply);
 }
@@ -228,6 +237,35 @@ static int refused(sb_client_t *c, const msgpack_object *error)
     return SB_CLIENT_REFUSED;
 }
 
+static size_t container_head(const uint8_t *p, size_t n, uint8_t fix, uint8_t wide,
+                             uint32_t *count);
+
+/* Notes that request msgid's answer is to be expanded (a compact check_batch). */
+static int remember_compact(sb_client_t *c, uint32_t msgid)
+{
+    if (c->compact_n == c->compact_cap) {
+        size_t cap = c->compact_cap ? c->compact_cap * 2 : 16;
+        uint32_t *grown = realloc(c->compact_ids, cap * sizeof(*grown));
+        if (grown == NULL)
+            return -1;
+        c->compact_ids = grown;
+        c->compact_cap = cap;
+    }
+    c->compact_ids[c->compact_n++] = msgid;
+    return 0;
+}
+
+/* Whether msgid's answer is to be expanded; forgets it (it is answered once). */
+static bool forget_compact(sb_client_t *c, uint32_t msgid)
+{
+    for (size_t i = 0; i < c->compact_n; i++)
+        if (c->compact_ids[i] == msgid) {
+            c->compact_ids[i] = c->compact_ids[--c->compact_n];
+            return true;
+        }
+    return false;
+}
+
 /* msgpack_packer's writer over the client's output queue, which only grows. */
 static int queue_write(void *data, const char *buf, size_t len)
 {
@@ -287,12 +325,25 @@ SB_CLIENT_API int sb_client_queue(sb_client_t *c, const char *method, const void
     msgpack_packer_init(&pk, c, queue_write);
     int rc = msgpack_pack_array(&pk, 4) | msgpack_pack_int(&pk, SB_RPC_REQUEST) |
              msgpack_pack_uint32(&pk, c->next_msgid) | sb_pack_str(&pk, method);
-    if (args != NULL)
+    uint32_t pairs;
+    size_t head = 0;
+    sb_client_answer_t map = {args, args_len}, given;
+    /* A batch of checks goes in the compact form, each view once, and its answer is expanded
+     * back (expand_batch): unless the caller chose a form. */
+    bool compact = args != NULL && strcmp(method, "softphone.check_batch") == 0 &&
+                   (head = container_head(args, args_len, 0x80, 0xde, &pairs)) != 0 &&
+                   pairs < UINT32_MAX && sb_client_answer_find(&map, "compact", &given) == -ENOENT;
+    if (compact)
+        rc |= msgpack_pack_array(&pk, 1) | msgpack_pack_map(&pk, pairs + 1) |
+              queue_write(c, (const char *)args + head, args_len - head) |
+              sb_pack_kv_bool(&pk, "compact", true) | remember_compact(c, c->next_msgid);
+    else if (args != NULL)
         rc |= msgpack_pack_array(&pk, 1) | queue_write(c, args, args_len);
     else
         rc |= msgpack_pack_array(&pk, 0);
     if (rc != 0) {
         c->out_len = before; /* no half request goes out */
+        forget_compact(c, c->next_msgid);
         return fail(c, -ENOMEM, "Out of memory packing the request.");
     }
     *msgid = c->next_msgid++;
@@ -353,6 +404,133 @@ static int take_answer(sb_client_t *c, size_t len, uint32_t *msgid, sb_client_an
     return refused(c, &c->reply.data.via.array.ptr[2]);
 }
 
+/* Appends n bytes to the expanded answer, which only grows. */
+static int expanded_put(sb_client_t *c, const void *p, size_t n)
+{
+    if (n > c->expanded_cap - c->expanded_len) {
+        size_t cap = c->expanded_cap ? c->expanded_cap : 65536;
+        while (cap - c->expanded_len < n) {
+            if (cap > SIZE_MAX / 2)
+                return -ENOMEM;
+            cap *= 2;
+        }
+        uint8_t *grown = realloc(c->expanded, cap);
+        if (grown == NULL)
+            return -ENOMEM;
+        c->expanded = grown;
+        c->expanded_cap = cap;
+    }
+    memcpy(c->expanded + c->expanded_len, p, n);
+    c->expanded_len += n;
+    return 0;
+}
+
+/* The bytes of a bin at p[0..n) (*body long); 0 if p holds no whole bin. */
+static size_t bin_head(const uint8_t *p, size_t n, size_t *body)
+{
+    size_t width = n >= 1 && p[0] >= 0xc4 && p[0] <= 0xc6 ? (size_t)1 << (p[0] - 0xc4) : 0;
+    if (width == 0 || n < 1 + width)
+        return 0;
+    *body = (size_t)read_be(p + 1, width);
+    return *body <= n - 1 - width ? 1 + width : 0;
+}
+
+static size_t str_head(const uint8_t *p, size_t n, size_t *body);
+
+/* A compact view's answer for one user: its block with the id at every offset. */
+static int expand_one(sb_client_t *c, const struct sb_client_view *v, const char *user,
+                      size_t user_len)
+{
+    size_t at = c->expanded_len;
+    uint32_t count;
+    sb_client_answer_t offsets, item;
+    if (user_len != 18 || sb_client_answer_items(&v->offsets, &count, &offsets) != 0)
+        return -EPROTO;
+    int rc = expanded_put(c, v->block, v->len);
+    for (uint32_t k = 0; rc == 0 && k < count; k++) {
+        uint64_t off;
+        if (sb_client_answer_next(&offsets, &item) != 0 ||
+            read_uint(item.data, item.len, &off) == 0 || off > v->len || v->len - off < 18)
+            return -EPROTO;
+        memcpy(c->expanded + at + off, user, 18);
+    }
+    return rc;
+}
+
+/*
+ * softphone.check_batch's compact answer {results, views} made the default
+ * one, {results: [answer]}, byte for byte as the server packs it: a result
+ * [view, user id] becomes that view's block with the id put in; any other
+ * result is copied. An answer without views (a server answering in the
+ * default form) is left as it is.
+ */
+static int expand_batch(sb_client_t *c, sb_client_answer_t *answer)
+{
+    sb_client_answer_t results, views, items, item, parts, bin, offsets;
+    uint32_t n, nviews, two;
+    if (sb_client_answer_find(answer, "views", &views) != 0)
+        return 0;
+    if (sb_client_answer_find(answer, "results", &results) != 0 ||
+        sb_client_answer_items(&views, &nviews, &items) != 0 ||
+        sb_client_answer_items(&results, &n, &item) != 0)
+        return -EPROTO;
+    if (nviews > c->views_cap) {
+        struct sb_client_view *grown = realloc(c->views, nviews * sizeof(*grown));
+        if (grown == NULL)
+            return -ENOMEM;
+        c->views = grown;
+        c->views_cap = nviews;
+    }
+    for (uint32_t i = 0; i < nviews; i++) {
+        size_t body, head;
+        if (sb_client_answer_next(&items, &item) != 0 ||
+            sb_client_answer_items(&item, &two, &parts) != 0 || two != 2 ||
+            sb_client_answer_next(&parts, &bin) != 0 ||
+            sb_client_answer_next(&parts, &offsets) != 0 ||
+            (head = bin_head(bin.data, bin.len, &body)) == 0)
+            return -EPROTO;
+        c->views[i] = (struct sb_client_view){bin.data + head, body, offsets};
+    }
+    /* {results: [...]}: the array's header as the server packed it, then each answer. */
+    c->expanded_len = 0;
+    (void)sb_client_answer_items(&results, &n, &items); /* read above: cannot fail */
+    size_t head = (size_t)(items.data - results.data);
+    int rc = expanded_put(c, "\x81\xa7results", 9) | expanded_put(c, results.data, head);
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        uint64_t view;
+        size_t user_len, ulen;
+        if (sb_client_answer_next(&items, &item) != 0)
+            return -EPROTO;
+        if (item.data[0] != 0x92) { /* an answer of its own */
+            rc = expanded_put(c, item.data, item.len);
+            continue;
+        }
+        if ((ulen = read_uint(item.data + 1, item.len - 1, &view)) == 0 || view >= nviews)
+            return -EPROTO;
+        const uint8_t *u = item.data + 1 + ulen;
+        size_t uhead = str_head(u, item.len - 1 - ulen, &user_len);
+        if (uhead == 0)
+            return -EPROTO;
+        rc = expand_one(c, &c->views[view], (const char *)u + uhead, user_len);
+    }
+    if (rc != 0)
+        return rc;
+    answer->data = c->expanded;
+    answer->len = c->expanded_len;
+    return 0;
+}
+
+/* take_answer, and a compact batch's answer expanded. */
+static int take_expanded(sb_client_t *c, size_t len, uint32_t *msgid, sb_client_answer_t *answer)
+{
+    int rc = take_answer(c, len, msgid, answer);
+    if (rc >= 0 && forget_compact(c, *msgid) && rc == 0 && (rc = expand_batch(c, answer)) != 0)
+        rc = fail(c, rc == -ENOMEM ? rc : -EPROTO,
+                  rc == -ENOMEM ? "Out of memory expanding a batch's answer."
+                                : "The server's compact batch answer is malformed.");
+    return rc;
+}
+
 SB_CLIENT_API int sb_client_recv_answer(sb_client_t *c, uint32_t *msgid, sb_client_answer_t *answer)
 {
     if (answer != NULL)
@@ -371,7 +549,7 @@ SB_CLIENT_API int sb_client_recv_answer(sb_client_t *c, uint32_t *msgid, sb_clie
     if (rc != 0)
         return rc;
     c->consumed = len; /* dropped by the next read: the answer points into it */
-    rc = take_answer(c, len, msgid, answer);
+    rc = take_expanded(c, len, msgid, answer);
     if (rc != 0)
         *answer = (sb_client_answer_t){NULL, 0};
     return rc;
@@ -404,9 +582,24 @@ SB_CLIENT_API int sb_client_recv(sb_client_t *c, uint32_t *msgid, const msgpack_
         return fail(c, -EPROTO, "The server's answer is not a msgpack-RPC response.");
     *msgid = (uint32_t)c->reply.data.via.array.ptr[1].via.u64;
     const msgpack_object *error = &c->reply.data.via.array.ptr[2];
-    if (error->type != MSGPACK_OBJECT_NIL)
+    if (error->type != MSGPACK_OBJECT_NIL) {
+        forget_compact(c, *msgid);
         return refused(c, error);
+    }
     *result = &c->reply.data.via.array.ptr[3];
+    if (c->compact_n > 0 && forget_compact(c, *msgid)) {
+        /* A compact batch: decoded again from its expanded bytes. */
+        c->compact_ids[c->compact_n++] = *msgid; /* take_expanded forgets it */
+        sb_client_answer_t answer;
+        off = 0;
+        *result = NULL;
+        if ((rc = take_expanded(c, len, msgid, &answer)) != 0)
+            return rc;
+        if (msgpack_unpack_next(&c->reply, (const char *)answer.data, answer.len, &off) !=
+            MSGPACK_UNPACK_SUCCESS)
+            return fail(c, -EPROTO, "The server's compact batch answer is malformed.");
+        *result = &c->reply.data;
+    }
     return 0;
 }
 

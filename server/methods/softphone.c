@@ -61,6 +61,7 @@ int sb_softphone_pack_reference(msgpack_packer *pk, const sb_softphone_answer_t 
 
 typedef struct answer_slot {
     bool used, usable;
+    uint64_t made; /* which making of a slot this is (the cache's count): a batch's mark */
     char org[SB_ORG_ID_MAX + 1];
     char profile[SB_PROFILE_NAME_MAX + 1];
     uint8_t *record; /* [owned] the view's bytes the block was made from */
@@ -73,7 +74,7 @@ typedef struct answer_slot {
 
 struct sb_answer_cache {
     size_t n; /* slots */
-    uint64_t hits, misses;
+    uint64_t hits, misses, made;
     answer_slot_t slot[];
 };
 
@@ -141,8 +142,8 @@ static int write_spliced(msgpack_packer *pk, const answer_slot_t *s, const char 
 
 /* Makes slot s for a's view: the block with the marker, its splices, and
  * whether it gives exactly `real` (the answer packed in full for a's user). */
-static int slot_make(answer_slot_t *s, const char *org, const sb_softphone_answer_t *a,
-                     const msgpack_sbuffer *real)
+static int slot_make(answer_slot_t *s, uint64_t made, const char *org,
+                     const sb_softphone_answer_t *a, const msgpack_sbuffer *real)
 {
     sb_softphone_answer_t t; /* the answer of the marker */
     t = *a;
@@ -167,6 +168,7 @@ static int slot_make(answer_slot_t *s, const char *org, const sb_softphone_answe
     free(s->block);
     memcpy(record, a->blob, a->blob_len);
     *s = (answer_slot_t){.used = true, .record = record, .record_len = a->blob_len};
+    s->made = made;
     snprintf(s->org, sizeof(s->org), "%s", org);
     snprintf(s->profile, sizeof(s->profile), "%s", a->profile);
     s->block_len = block.size;
@@ -194,15 +196,90 @@ static int slot_make(answer_slot_t *s, const char *org, const sb_softphone_answe
     return 0;
 }
 
-int sb_softphone_pack(sb_answer_cache_t *cache, msgpack_packer *pk, sb_softphone_answer_t *a,
-                      const char *org, const char *user)
+/*
+ * check_batch's compact form: each view a batch's members share goes once,
+ * after the results, as its packed block and the places of the user's id in
+ * it; each of those members' results is [view index, user id]. The views are
+ * copied as the batch first uses them: a write that changes a view between
+ * two slices of the batch makes another entry, never changes one sent.
+ * [owned by the call: call->prep]
+ */
+typedef struct compact_view {
+    uint64_t made; /* the slot's making it was copied from */
+    uint8_t *block;
+    size_t block_len;
+    uint32_t splice[SPLICES_MAX];
+    unsigned splices;
+} compact_view_t;
+
+typedef struct compact_state {
+    compact_view_t *views;
+    size_t n, cap;
+} compact_state_t;
+
+static void compact_free(void *p)
+{
+    compact_state_t *c = p;
+    for (size_t i = 0; c != NULL && i < c->n; i++)
+        free(c->views[i].block);
+    if (c != NULL)
+        free(c->views);
+    free(c);
+}
+
+/* Packs [index of s's view in the batch, user], adding the view on its first use. */
+static int compact_ref(compact_state_t *c, const answer_slot_t *s, msgpack_packer *pk,
+                       const char *user)
+{
+    size_t i = 0;
+    while (i < c->n && c->views[i].made != s->made)
+        i++;
+    if (i == c->n) {
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 8;
+            compact_view_t *grown = realloc(c->views, cap * sizeof(*grown));
+            if (grown == NULL)
+                return -ENOMEM;
+            c->views = grown;
+            c->cap = cap;
+        }
+        compact_view_t *v = &c->views[c->n];
+        *v = (compact_view_t){.made = s->made, .block_len = s->block_len, .splices = s->splices};
+        memcpy(v->splice, s->splice, sizeof(v->splice));
+        if ((v->block = malloc(s->block_len)) == NULL)
+            return -ENOMEM;
+        memcpy(v->block, s->block, s->block_len);
+        c->n++;
+    }
+    return msgpack_pack_array(pk, 2) | msgpack_pack_uint64(pk, i) | sb_pack_str(pk, user);
+}
+
+/* The views of a compact batch: [[bin: the packed answer, [offsets of the user's id]]]. */
+static int compact_pack_views(const compact_state_t *c, msgpack_packer *pk)
+{
+    size_t n = c != NULL ? c->n : 0;
+    int rc = sb_pack_str(pk, "views") | msgpack_pack_array(pk, n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const compact_view_t *v = &c->views[i];
+        rc = msgpack_pack_array(pk, 2) | msgpack_pack_bin_with_body(pk, v->block, v->block_len) |
+             msgpack_pack_array(pk, v->splices);
+        for (unsigned k = 0; rc == 0 && k < v->splices; k++)
+            rc = msgpack_pack_uint32(pk, v->splice[k]);
+    }
+    return rc;
+}
+
+/* One answer: spliced from its view's block, a reference to the view (compact
+ * != NULL), or packed in full. */
+static int pack_one(sb_answer_cache_t *cache, msgpack_packer *pk, sb_softphone_answer_t *a,
+                    const char *org, const char *user, compact_state_t *compact)
 {
     /* Only a view's answers are alike between users; a normalized id only. */
     bool cacheable = cache != NULL && a->blob != NULL && strlen(a->user) == SB_SFID_LEN;
     answer_slot_t *s = cacheable ? slot_of(cache, org, a) : NULL;
     if (s != NULL && s->usable && slot_is(s, org, a)) {
         cache->hits++;
-        return write_spliced(pk, s, a->user);
+        return compact ? compact_ref(compact, s, pk, a->user) : write_spliced(pk, s, a->user);
     }
     sb_softphone_answer_explain(a, org, user);
     if (s == NULL || slot_is(s, org, a)) /* no cache, or a view whose block is not usable */
@@ -214,11 +291,19 @@ int sb_softphone_pack(sb_answer_cache_t *cache, msgpack_packer *pk, sb_softphone
     msgpack_packer_init(&rpk, &real, msgpack_sbuffer_write);
     int rc = sb_softphone_pack_reference(&rpk, a);
     if (rc == 0)
-        rc = slot_make(s, org, a, &real);
-    if (rc == 0)
+        rc = slot_make(s, ++cache->made, org, a, &real);
+    if (rc == 0 && compact != NULL && s->usable)
+        rc = compact_ref(compact, s, pk, a->user);
+    else if (rc == 0)
         rc = pk->callback(pk->data, real.data, real.size);
     msgpack_sbuffer_destroy(&real);
     return rc;
+}
+
+int sb_softphone_pack(sb_answer_cache_t *cache, msgpack_packer *pk, sb_softphone_answer_t *a,
+                      const char *org, const char *user)
+{
+    return pack_one(cache, pk, a, org, user, NULL);
 }
 
 static int check_one(sb_call_t *call, const char *user, msgpack_packer *pk, sb_err_t *err)
@@ -226,7 +311,7 @@ static int check_one(sb_call_t *call, const char *user, msgpack_packer *pk, sb_e
     sb_softphone_answer_t answer;
     int rc = sb_store_softphone_find(call->svc->store, call->org, user, &answer, err);
     if (rc == 0)
-        rc = sb_softphone_pack(call->svc->answers, pk, &answer, call->org, user);
+        rc = pack_one(call->svc->answers, pk, &answer, call->org, user, call->prep);
     sb_softphone_answer_destroy(&answer);
     return rc;
 }
@@ -263,7 +348,14 @@ static int softphone_check_batch(sb_call_t *call, msgpack_packer *pk, sb_err_t *
         int rc = sb_store_org_get(call->svc->store, call->org, &org, err);
         if (rc != 0)
             return rc;
-        rc = msgpack_pack_map(pk, 1) | sb_pack_str(pk, "results") | msgpack_pack_array(pk, n);
+        /* The compact form needs the packed views: without the cache, today's form. */
+        bool compact = sb_arg_bool(call, "compact", false) && call->svc->answers != NULL;
+        if (compact && (call->prep = calloc(1, sizeof(compact_state_t))) == NULL)
+            return -ENOMEM;
+        if (compact)
+            call->prep_free = compact_free;
+        rc = msgpack_pack_map(pk, compact ? 2 : 1) | sb_pack_str(pk, "results") |
+             msgpack_pack_array(pk, n);
         if (rc != 0)
             return -ENOMEM;
     }
@@ -287,7 +379,17 @@ static int softphone_check_batch(sb_call_t *call, msgpack_packer *pk, sb_err_t *
     if (rc != 0)
         return rc;
     call->cursor = end;
-    return end < n ? SB_CALL_MORE : 0;
+    if (end < n)
+        return SB_CALL_MORE;
+    if (call->prep != NULL && compact_pack_views(call->prep, pk) != 0)
+        return -ENOMEM;
+    if (reply->size > max)
+        return sb_err_set(err, SB_E_REPLY_TOO_LARGE,
+                          "The answers for this batch pass %zu bytes, the largest reply this "
+                          "server sends (--write-cap-bytes minus --write-high-bytes); send "
+                          "smaller batches.",
+                          max);
+    return 0;
 }
 
 #define ANSWER                                                                                     \
@@ -317,8 +419,16 @@ static const sb_method_t methods[] = {
      false,
      true,
      softphone_check_batch,
-     {SB_ARG_ORG, {"users", SB_ARG_ARRAY, true, "[user id], at most --max-batch"}},
-     "{results: [answer as softphone.check gives it]}",
+     {SB_ARG_ORG,
+      {"users", SB_ARG_ARRAY, true, "[user id], at most --max-batch"},
+      {"compact", SB_ARG_BOOLEAN, false,
+       "true: each Call Center view the users share is sent once (the compact form, below); "
+       "libswitchboard-client asks for it and gives back the default form"}},
+     "{results: [answer as softphone.check gives it]}; compact: {results: [answer, or [view, "
+     "user id] for a member whose view is in views], views: [[bin: the answer of view's members, "
+     "packed, with 18 bytes 0xff at each place the user's id goes, [those byte offsets]]]}: put "
+     "the user's id at the offsets of views[view] for that user's answer, byte for byte the "
+     "default form's",
      "NOT_FOUND (the org) BATCH_TOO_LARGE REPLY_TOO_LARGE (the answers would pass the largest "
      "reply; "
      "the message says how many users fit)"},

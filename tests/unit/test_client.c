@@ -500,6 +500,166 @@ static void answers_as_bytes_are_read_in_place(void **state)
     assert_string_equal(sb_client_error_message(f->c), "Not there.");
 }
 
+/* The request's argument map, as it went out: its bytes. */
+static size_t request_args(fake_t *f, char *out, size_t cap)
+{
+    char in[4096];
+    ssize_t n = read(f->peer, in, sizeof(in));
+    assert_true(n > 0);
+    msgpack_unpacked req;
+    msgpack_unpacked_init(&req);
+    size_t off = 0;
+    assert_int_equal(msgpack_unpack_next(&req, in, (size_t)n, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(off, (size_t)n);
+    msgpack_sbuffer b;
+    msgpack_sbuffer_init(&b);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+    msgpack_pack_object(&pk, req.data.via.array.ptr[3].via.array.ptr[0]);
+    assert_true(b.size <= cap);
+    memcpy(out, b.data, b.size);
+    size_t len = b.size;
+    msgpack_sbuffer_destroy(&b);
+    msgpack_unpacked_destroy(&req);
+    return len;
+}
+
+/* A compact check_batch answer: two users of view 0, whose block is {user: <id>, n: 7}, and
+ * an answer of its own between them. */
+static void answer_compact(fake_t *f, uint32_t msgid)
+{
+    msgpack_sbuffer block;
+    msgpack_sbuffer_init(&block);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &block, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "user", 4);
+    msgpack_pack_str_with_body(&pk,
+                               "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+                               "\xff\xff\xff\xff",
+                               18);
+    msgpack_pack_str_with_body(&pk, "n", 1);
+    msgpack_pack_int(&pk, 7);
+    msgpack_sbuffer b;
+    msgpack_sbuffer_init(&b);
+    msgpack_packer_init(&pk, &b, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_int(&pk, 1);
+    msgpack_pack_uint32(&pk, msgid);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "results", 7);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_int(&pk, 0);
+    msgpack_pack_str_with_body(&pk, "005000000000001AAA", 18);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "n", 1);
+    msgpack_pack_int(&pk, 1);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_int(&pk, 0);
+    msgpack_pack_str_with_body(&pk, "005000000000002AAB", 18);
+    msgpack_pack_str_with_body(&pk, "views", 5);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_bin_with_body(&pk, block.data, block.size);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_int(&pk, 7); /* 0x82, 0xa4 "user", 0xb2: the id starts at 7 */
+    assert_int_equal(write(f->peer, b.data, b.size), (ssize_t)b.size);
+    msgpack_sbuffer_destroy(&b);
+    msgpack_sbuffer_destroy(&block);
+}
+
+/* What the default form of answer_compact's answer is. */
+static void default_form(msgpack_sbuffer *b)
+{
+    msgpack_sbuffer_init(b);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, b, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "results", 7);
+    msgpack_pack_array(&pk, 3);
+    for (int i = 0; i < 3; i++) {
+        msgpack_pack_map(&pk, i == 1 ? 1 : 2);
+        if (i != 1) {
+            msgpack_pack_str_with_body(&pk, "user", 4);
+            msgpack_pack_str_with_body(&pk, i == 0 ? "005000000000001AAA" : "005000000000002AAB",
+                                       18);
+        }
+        msgpack_pack_str_with_body(&pk, "n", 1);
+        msgpack_pack_int(&pk, i == 1 ? 1 : 7);
+    }
+}
+
+static void a_batch_goes_compact_and_comes_back_expanded(void **state)
+{
+    fake_t *f = *state;
+    /* {org: "acme", users: ["005000000000001"]} */
+    const char args[] = "\x82\xa3"
+                        "org"
+                        "\xa4"
+                        "acme"
+                        "\xa5"
+                        "users"
+                        "\x91\xaf"
+                        "005000000000001";
+    const char with_compact[] = "\x83\xa3"
+                                "org"
+                                "\xa4"
+                                "acme"
+                                "\xa5"
+                                "users"
+                                "\x91\xaf"
+                                "005000000000001"
+                                "\xa7"
+                                "compact"
+                                "\xc3";
+    char sent[512];
+    msgpack_sbuffer want;
+    default_form(&want);
+    uint32_t id, got;
+    sb_client_answer_t a;
+    /* The bytes API. */
+    assert_int_equal(sb_client_queue(f->c, "softphone.check_batch", args, sizeof(args) - 1, &id),
+                     0);
+    answer_compact(f, id);
+    assert_int_equal(sb_client_recv_answer(f->c, &got, &a), 0);
+    assert_int_equal(got, id);
+    assert_int_equal(request_args(f, sent, sizeof(sent)), sizeof(with_compact) - 1);
+    assert_memory_equal(sent, with_compact, sizeof(with_compact) - 1);
+    assert_int_equal(a.len, want.size);
+    assert_memory_equal(a.data, want.data, want.size);
+    /* The object API, and a call. */
+    const msgpack_object *o;
+    assert_int_equal(sb_client_send(f->c, "softphone.check_batch", args, sizeof(args) - 1, &id), 0);
+    answer_compact(f, id);
+    assert_int_equal(sb_client_recv(f->c, &got, &o), 0);
+    (void)request_args(f, sent, sizeof(sent));
+    msgpack_sbuffer repacked;
+    msgpack_sbuffer_init(&repacked);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &repacked, msgpack_sbuffer_write);
+    msgpack_pack_object(&pk, *o);
+    assert_int_equal(repacked.size, want.size);
+    assert_memory_equal(repacked.data, want.data, want.size);
+    msgpack_sbuffer_destroy(&repacked);
+    /* A refused batch forgets its form; one that chose its form is left as it is. */
+    assert_int_equal(sb_client_queue(f->c, "softphone.check_batch", args, sizeof(args) - 1, &id),
+                     0);
+    answer(f, id, "NOT_FOUND", 0);
+    assert_int_equal(sb_client_recv_answer(f->c, &got, &a), SB_CLIENT_REFUSED);
+    (void)request_args(f, sent, sizeof(sent));
+    assert_int_equal(
+        sb_client_queue(f->c, "softphone.check_batch", with_compact, sizeof(with_compact) - 1, &id),
+        0);
+    answer_compact(f, id);
+    assert_int_equal(sb_client_recv_answer(f->c, &got, &a), 0);
+    assert_int_equal(request_args(f, sent, sizeof(sent)), sizeof(with_compact) - 1);
+    sb_client_answer_t views;
+    assert_int_equal(sb_client_answer_find(&a, "views", &views), 0); /* raw: not expanded */
+    msgpack_sbuffer_destroy(&want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +673,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_server_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(a_pipelined_round_goes_out_in_one_write, setup, teardown),
         cmocka_unit_test_setup_teardown(answers_as_bytes_are_read_in_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_batch_goes_compact_and_comes_back_expanded, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
