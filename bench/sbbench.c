@@ -34,6 +34,7 @@
 typedef struct options {
     sb_dataset_t ds;
     const char *dir, *socket, *token, *target, *layout, *mode;
+    bool compact; /* socket --batch: check_batch's compact form (expanded by the client) */
     unsigned threads, clients, depth, batch, connections;
     unsigned rounds; /* socket: each client makes exactly this many rounds, untimed (0: timed) */
     bool flush_each; /* socket: each request its own send(2), as the client did before its queue */
@@ -254,8 +255,12 @@ static int sb_send(worker_t *w, sb_client_t *c, uint64_t *rng, msgpack_sbuffer *
     args->size = 0;
     msgpack_packer pk;
     msgpack_packer_init(&pk, args, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
+    /* The default form is named (compact: false); else the client asks for the compact one
+     * and expands it, as it does for an application's batch. */
+    msgpack_pack_map(&pk, opt->batch > 1 && !opt->compact ? 3 : 2);
     sb_pack_kv_str(&pk, "org", org);
+    if (opt->batch > 1 && !opt->compact)
+        sb_pack_kv_bool(&pk, "compact", false);
     if (opt->batch <= 1) {
         sb_ds_user(i, user);
         sb_pack_kv_str(&pk, "user", user);
@@ -636,7 +641,8 @@ static void usage(void)
             "  inproc DIR --target index|bare [--mode renewed|one-txn] --threads T\n"
             "  socket --target switchboard|redis --socket S [--token T] --clients C "
             "--depth D [--batch B]\n"
-            "         [--rounds R [--flush-each]]  (R rounds per client, untimed: prints ops)\n"
+            "         [--form default|compact] [--rounds R [--flush-each]]  (R rounds per "
+            "client, untimed: prints ops)\n"
             "  writes --target switchboard|redis --socket S [--token T] --clients C [--batch B]\n"
             "  idle --target switchboard|redis --socket S [--token T] --pid P --connections N\n"
             "data: --users N --orgs M --callcenters K --seed S; timing: --seconds D\n");
@@ -659,25 +665,13 @@ int main(int argc, char **argv)
         .seconds = 2,
     };
     static const struct option longs[] = {
-        {"users", 1, 0, 'n'},
-        {"orgs", 1, 0, 'm'},
-        {"callcenters", 1, 0, 'k'},
-        {"seed", 1, 0, 's'},
-        {"socket", 1, 0, 'S'},
-        {"token", 1, 0, 'T'},
-        {"target", 1, 0, 't'},
-        {"layout", 1, 0, 'L'},
-        {"mode", 1, 0, 'M'},
-        {"threads", 1, 0, 'j'},
-        {"clients", 1, 0, 'c'},
-        {"depth", 1, 0, 'd'},
-        {"batch", 1, 0, 'b'},
-        {"seconds", 1, 0, 'D'},
-        {"pid", 1, 0, 'p'},
-        {"connections", 1, 0, 'C'},
-        {"rounds", 1, 0, 'R'},
-        {"flush-each", 0, 0, 'F'},
-        {0, 0, 0, 0},
+        {"users", 1, 0, 'n'},       {"orgs", 1, 0, 'm'},    {"callcenters", 1, 0, 'k'},
+        {"seed", 1, 0, 's'},        {"socket", 1, 0, 'S'},  {"token", 1, 0, 'T'},
+        {"target", 1, 0, 't'},      {"layout", 1, 0, 'L'},  {"mode", 1, 0, 'M'},
+        {"threads", 1, 0, 'j'},     {"clients", 1, 0, 'c'}, {"depth", 1, 0, 'd'},
+        {"batch", 1, 0, 'b'},       {"seconds", 1, 0, 'D'}, {"pid", 1, 0, 'p'},
+        {"connections", 1, 0, 'C'}, {"rounds", 1, 0, 'R'},  {"flush-each", 0, 0, 'F'},
+        {"form", 1, 0, 'f'},        {0, 0, 0, 0},
     };
     optind = 2;
     int ch;
@@ -736,6 +730,9 @@ int main(int argc, char **argv)
             break;
         case 'F':
             opt.flush_each = true;
+            break;
+        case 'f':
+            opt.compact = strcmp(optarg, "compact") == 0;
             break;
         default:
             usage();
