@@ -1419,6 +1419,51 @@ static void count_method(const sb_method_t *m, void *ctx)
     (*unseen)++;
 }
 
+/* The method look-up (a sorted table): every method of the table is found by its name over
+ * the socket, and no other name. Unauthenticated, a found method is refused UNAUTHENTICATED
+ * before it runs (a connection gets 3 such refusals: one connection per name); a name not
+ * found is UNKNOWN_METHOD. */
+static int call_unauthenticated(const char *method, char *name, size_t cap)
+{
+    sb_client_t c;
+    assert_int_equal(sb_client_open(&c, server.socket, NULL), 0);
+    msgpack_unpacked r;
+    int rc = sb_client_call(&c, method, NULL, 0, &r);
+    msgpack_unpacked_destroy(&r);
+    snprintf(name, cap, "%s", sb_client_error_name(&c));
+    sb_client_close(&c);
+    return rc;
+}
+
+static void look_up(const sb_method_t *m, void *vctx)
+{
+    unsigned *found = vctx;
+    assert_ptr_equal(sb_method_find(m->name), m);
+    char name[64];
+    int rc = call_unauthenticated(m->name, name, sizeof(name));
+    if (rc != SB_CLIENT_REFUSED || strcmp(name, "UNKNOWN_METHOD") == 0)
+        fail_msg("%s: %d %s", m->name, rc, name);
+    (*found)++;
+}
+
+static void every_method_is_found_by_its_name_and_no_other(void **state)
+{
+    (void)state;
+    unsigned found = 0;
+    sb_method_each(look_up, &found);
+    assert_true(found > 50);
+    assert_null(sb_method_find("")); /* on the wire, an empty name is a malformed request */
+    static const char *const unknown[] = {"a",        "org",      "org.ge",     "org.gett",
+                                          "ORG.GET",  "org.get ", " org.get",   "zzzz",
+                                          "token.aa", "aaaa",     "user.list0", "voicecall.zz"};
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        assert_null(sb_method_find(unknown[i]));
+        char name[64];
+        assert_int_equal(call_unauthenticated(unknown[i], name, sizeof(name)), SB_CLIENT_REFUSED);
+        assert_string_equal(name, "UNKNOWN_METHOD");
+    }
+}
+
 static void no_method_was_left_out(void **state)
 {
     (void)state;
@@ -2032,6 +2077,7 @@ int main(void)
         cmocka_unit_test(the_answers_are_the_same_bytes_with_or_without_the_cache),
         cmocka_unit_test(every_method_was_seen_succeeding_and_refused),
         cmocka_unit_test(no_method_was_left_out),
+        cmocka_unit_test(every_method_is_found_by_its_name_and_no_other),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(a_client_that_never_reads_is_cut_off),
