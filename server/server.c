@@ -325,6 +325,7 @@ out:
     sb_renders_free(server->svc.renders);
     sb_plugin_host_free(server->svc.plugins);
     sb_answer_cache_free(server->svc.answers);
+    sb__conn_spares_free(server);
     sb_store_close(store);
     uv_loop_close(server->loop);
     free(server);

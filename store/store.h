@@ -378,9 +378,10 @@ typedef struct sb_softphone_answer {
     char profile[SB_PROFILE_NAME_MAX + 1]; /* members only */
     char message[768];                     /* what it means and what to do */
     sb_softphone_view_t view;              /* members: their Call Center's view */
-    void *blob;                            /* [owned] what view points into; NULL: no view */
-    size_t blob_len;                       /* its bytes */
-    char adapter_url[SB_VIEW_URL_MAX];     /* rendered for this user */
+    void *blob;      /* [owned] what view points into: record, or allocated; NULL: no view */
+    size_t blob_len; /* its bytes */
+    unsigned char record[2048]; /* the view, when it fits (most do): no allocation per check */
+    char adapter_url[SB_VIEW_URL_MAX]; /* rendered for this user */
 } sb_softphone_answer_t;
 
 /**

@@ -724,6 +724,39 @@ static void call_step(sb_client_t *c, const char *method, json_t *args, msgpack_
     expect(c, method, args, "OK", r);
 }
 
+/* A view larger than the answer's own buffer for it (a long adapter URL) is read all the same. */
+static void a_large_view_is_read_whole(void **state)
+{
+    (void)state;
+    sb_client_t c;
+    sb_harness_client(&server, &c, acme_admin);
+    char url[2001];
+    int n = snprintf(url, sizeof(url), "https://cti.example.com/");
+    memset(url + n, 'x', sizeof(url) - 1 - (size_t)n);
+    url[sizeof(url) - 1] = '\0';
+    expect(&c, "callcenter.create",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "acme", "internal_name", "Long", "display_name",
+                     "Long", "adapter_url", url),
+           "OK", NULL);
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", "005000000000077", "name", "Long"),
+           "OK", NULL);
+    expect(&c, "member.add",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Long", "user",
+                     "005000000000077"),
+           "OK", NULL);
+    for (int i = 0; i < 2; i++) { /* packed, then spliced */
+        msgpack_unpacked r;
+        char got[2100];
+        expect(&c, "softphone.check",
+               json_pack("{s:s, s:s}", "org", "acme", "user", "005000000000077"), "OK", &r);
+        str_at(&r.data, "adapter_url", got, sizeof(got));
+        assert_string_equal(got, url);
+        msgpack_unpacked_destroy(&r);
+    }
+    sb_client_close(&c);
+}
+
 static void contacts_and_calls_through_the_server(void **state)
 {
     (void)state;
@@ -2066,6 +2099,7 @@ int main(void)
         cmocka_unit_test(definition_files_through_the_server),
         cmocka_unit_test(plugins_through_the_server),
         cmocka_unit_test(layouts_through_the_server),
+        cmocka_unit_test(a_large_view_is_read_whole),
         cmocka_unit_test(contacts_and_calls_through_the_server),
         cmocka_unit_test(the_doctor_finds_what_will_break),
         cmocka_unit_test(another_orgs_data_is_not_found),
