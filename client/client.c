@@ -836,7 +836,7 @@ SB_CLIENT_API int sb_client_answer_int(const sb_client_answer_t *map, const char
     if (p[0] == 0xc0)
         return -ENOENT;
     if (p[0] >= 0xe0) { /* negative fixint */
-        *value = (int8_t)p[0];
+        *value = (int64_t)p[0] - 256;
         return 0;
     }
     if (p[0] >= 0xd0 && p[0] <= 0xd3) { /* int 8..64: two's complement, big-endian */

@@ -435,9 +435,9 @@ static request_t *request_new(sb_server_t *server, const uint8_t *data, size_t l
     } else if ((r = calloc(1, sizeof(*r))) == NULL) {
         return NULL;
     }
-    if (cap < len) {
+    if (bytes == NULL || cap < len) {
         free(bytes);
-        cap = len;
+        cap = len > 0 ? len : 1;
         if ((bytes = malloc(cap)) == NULL) {
             free(reply.data);
             free(r);

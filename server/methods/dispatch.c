@@ -31,7 +31,7 @@ static void by_name_build(void)
                 abort(); /* raise METHODS_MAX with the table: a test calls every method */
             by_name[n_by_name++] = &slices[s]->methods[i];
         }
-    qsort(by_name, n_by_name, sizeof(by_name[0]), name_cmp);
+    qsort((void *)by_name, n_by_name, sizeof(const sb_method_t *), name_cmp);
 }
 
 const sb_method_t *sb_method_find(const char *name)
