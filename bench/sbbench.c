@@ -34,7 +34,10 @@
 typedef struct options {
     sb_dataset_t ds;
     const char *dir, *socket, *token, *target, *layout, *mode;
+    bool compact; /* socket --batch: check_batch's compact form (expanded by the client) */
     unsigned threads, clients, depth, batch, connections;
+    unsigned rounds; /* socket: each client makes exactly this many rounds, untimed (0: timed) */
+    bool flush_each; /* socket: each request its own send(2), as the client did before its queue */
     double seconds;
     long pid;
 } options_t;
@@ -241,7 +244,8 @@ static uint64_t pick_user(const options_t *opt, uint64_t *rng, uint64_t org)
     return sb_ds_next(rng, opt->ds.users / opt->ds.orgs) * opt->ds.orgs + org % opt->ds.orgs;
 }
 
-/* One Switchboard request: softphone.check, or check_batch of opt->batch users. */
+/* One Switchboard request, queued: softphone.check, or check_batch of opt->batch users. The
+ * round goes out in one write when its first answer is awaited, as hiredis sends its own. */
 static int sb_send(worker_t *w, sb_client_t *c, uint64_t *rng, msgpack_sbuffer *args)
 {
     const options_t *opt = w->opt;
@@ -251,8 +255,12 @@ static int sb_send(worker_t *w, sb_client_t *c, uint64_t *rng, msgpack_sbuffer *
     args->size = 0;
     msgpack_packer pk;
     msgpack_packer_init(&pk, args, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
+    /* The default form is named (compact: false); else the client asks for the compact one
+     * and expands it, as it does for an application's batch. */
+    msgpack_pack_map(&pk, opt->batch > 1 && !opt->compact ? 3 : 2);
     sb_pack_kv_str(&pk, "org", org);
+    if (opt->batch > 1 && !opt->compact)
+        sb_pack_kv_bool(&pk, "compact", false);
     if (opt->batch <= 1) {
         sb_ds_user(i, user);
         sb_pack_kv_str(&pk, "user", user);
@@ -266,8 +274,8 @@ static int sb_send(worker_t *w, sb_client_t *c, uint64_t *rng, msgpack_sbuffer *
         }
     }
     uint32_t msgid;
-    return sb_client_send(c, opt->batch <= 1 ? "softphone.check" : "softphone.check_batch",
-                          args->data, args->size, &msgid);
+    return sb_client_queue(c, opt->batch <= 1 ? "softphone.check" : "softphone.check_batch",
+                           args->data, args->size, &msgid);
 }
 
 static void *switchboard_worker(void *arg)
@@ -280,16 +288,19 @@ static void *switchboard_worker(void *arg)
     msgpack_sbuffer args;
     msgpack_sbuffer_init(&args);
     uint64_t rng = opt->ds.seed * 104729 + w->index + 1;
-    while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
+    for (unsigned round = 0; !atomic_load_explicit(w->stop, memory_order_relaxed) &&
+                             (opt->rounds == 0 || round < opt->rounds);
+         round++) {
         for (unsigned d = 0; d < opt->depth; d++)
-            if (sb_send(w, c, &rng, &args) != 0)
+            if (sb_send(w, c, &rng, &args) != 0 || (opt->flush_each && sb_client_flush(c) != 0))
                 goto failed;
+        /* Answers as their bytes, as hiredis returns GET's: a map, not decoded. */
         for (unsigned d = 0; d < opt->depth; d++) {
             uint32_t msgid;
-            const msgpack_object *result;
-            if (sb_client_recv(c, &msgid, &result) != 0)
+            sb_client_answer_t answer;
+            if (sb_client_recv_answer(c, &msgid, &answer) != 0)
                 goto failed;
-            if (result->type != MSGPACK_OBJECT_MAP)
+            if ((answer.data[0] & 0xf0) != 0x80 && answer.data[0] != 0xde)
                 goto failed;
         }
         atomic_fetch_add_explicit(&w->ops, (uint64_t)opt->depth * (opt->batch ? opt->batch : 1),
@@ -367,11 +378,41 @@ done:
     return NULL;
 }
 
+/* Runs n workers to their end (--rounds) and prints how many operations they made: a fixed
+ * amount of work, to count a server's instructions per request (callgrind), not to time. */
+static void count_rounds(const options_t *opt, unsigned n, worker_fn fn)
+{
+    atomic_bool stop = false;
+    worker_t *w = calloc(n, sizeof(*w));
+    pthread_t *tid = calloc(n, sizeof(*tid));
+    if (w == NULL || tid == NULL)
+        die("%s", "out of memory");
+    for (unsigned i = 0; i < n; i++) {
+        w[i] = (worker_t){.opt = opt, .index = i, .stop = &stop};
+        if (pthread_create(&tid[i], NULL, fn, &w[i]) != 0)
+            die("%s", "cannot start a thread");
+    }
+    uint64_t ops = 0;
+    for (unsigned i = 0; i < n; i++) {
+        pthread_join(tid[i], NULL);
+        if (w[i].failure[0])
+            die("%s", w[i].failure);
+        ops += atomic_load(&w[i].ops);
+    }
+    free(w);
+    free(tid);
+    printf("ops %llu\n", (unsigned long long)ops);
+}
+
 static int cmd_socket(const options_t *opt)
 {
     bool redis = strcmp(opt->target, "redis") == 0;
     if (!redis && opt->token == NULL)
         die("%s", "--token is needed for switchboard (the admin token)");
+    if (!redis && opt->rounds > 0) {
+        count_rounds(opt, opt->clients, switchboard_worker);
+        return 0;
+    }
     double rate = measure(opt, opt->clients, redis ? redis_worker : switchboard_worker);
     printf("ops_per_second %.0f\n", rate);
     return 0;
@@ -600,6 +641,8 @@ static void usage(void)
             "  inproc DIR --target index|bare [--mode renewed|one-txn] --threads T\n"
             "  socket --target switchboard|redis --socket S [--token T] --clients C "
             "--depth D [--batch B]\n"
+            "         [--form default|compact] [--rounds R [--flush-each]]  (R rounds per "
+            "client, untimed: prints ops)\n"
             "  writes --target switchboard|redis --socket S [--token T] --clients C [--batch B]\n"
             "  idle --target switchboard|redis --socket S [--token T] --pid P --connections N\n"
             "data: --users N --orgs M --callcenters K --seed S; timing: --seconds D\n");
@@ -627,7 +670,8 @@ int main(int argc, char **argv)
         {"target", 1, 0, 't'},      {"layout", 1, 0, 'L'},  {"mode", 1, 0, 'M'},
         {"threads", 1, 0, 'j'},     {"clients", 1, 0, 'c'}, {"depth", 1, 0, 'd'},
         {"batch", 1, 0, 'b'},       {"seconds", 1, 0, 'D'}, {"pid", 1, 0, 'p'},
-        {"connections", 1, 0, 'C'}, {0, 0, 0, 0},
+        {"connections", 1, 0, 'C'}, {"rounds", 1, 0, 'R'},  {"flush-each", 0, 0, 'F'},
+        {"form", 1, 0, 'f'},        {0, 0, 0, 0},
     };
     optind = 2;
     int ch;
@@ -680,6 +724,15 @@ int main(int argc, char **argv)
             break;
         case 'C':
             opt.connections = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'R':
+            opt.rounds = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'F':
+            opt.flush_each = true;
+            break;
+        case 'f':
+            opt.compact = strcmp(optarg, "compact") == 0;
             break;
         default:
             usage();

@@ -20,13 +20,30 @@
 
 #define SB_CLIENT_ERROR_MESSAGE_MAX 1024
 
+/** One view of a compact softphone.check_batch answer: where it lies in the read buffer. */
+struct sb_client_view {
+    const uint8_t *block;
+    size_t len;
+    sb_client_answer_t offsets; /* the array of the places of the user's id */
+};
+
 struct sb_client {
     int fd; /* -1 when not connected */
     uint32_t next_msgid;
-    char *buf; /* bytes read, not yet consumed */
-    size_t len, cap;
-    size_t consumed;    /* bytes of the answer sb_client_recv lent out, dropped by the next read */
-    size_t max_message; /* answers may be larger than requests: 64 MiB */
+    char *buf; /* bytes read: buf[start..len) not yet consumed */
+    size_t start, len, cap;
+    size_t consumed; /* bytes of the answer lent out (from start), dropped by the next read */
+    char *out;       /* requests queued by sb_client_queue, not yet sent: out[0..out_len) */
+    size_t out_len, out_cap;
+    /* softphone.check_batch requests the client asked in the compact form, not yet answered:
+     * their answers are expanded to the default form (client.c: expand_batch) */
+    uint32_t *compact_ids;
+    size_t compact_n, compact_cap;
+    uint8_t *expanded; /* the last expanded answer, lent as sb_client_recv's answers are */
+    size_t expanded_len, expanded_cap;
+    struct sb_client_view *views; /* a compact answer's views, while it is expanded */
+    size_t views_cap;
+    size_t max_message;     /* answers may be larger than requests: 64 MiB */
     msgpack_unpacked reply; /* the answer sb_client_recv lent out */
     int error_code;         /* the server's wire code after SB_CLIENT_REFUSED, else 0 */
     char error_name[64];    /* the server's error name after SB_CLIENT_REFUSED, else "" */

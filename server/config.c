@@ -36,6 +36,9 @@ static const struct setting settings[] = {
      "how long an isolated adapter's call may take before it is unavailable (2000)"},
     {"max-message-bytes", BYTES, AT(max_message_bytes), "largest msgpack message (1 MiB)"},
     {"max-batch", COUNT, AT(max_batch), "rows in one bulk or batch request (10000)"},
+    {"answer-cache-slots", COUNT0, AT(answer_cache_slots),
+     "softphone views whose packed answer is kept, so that a member's answer is a copy with the "
+     "user's id put in; 0: every answer packed in full (1024)"},
     {"changes-keep", COUNT0, AT(changes_keep),
      "change-log entries kept (one per committed write batch); older ones are trimmed; 0: no "
      "bound by count (1000000)"},
@@ -94,6 +97,7 @@ int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
     snprintf(cfg->in_process, sizeof(cfg->in_process), "none");
     cfg->plugin_deadline_ms = 2000;
     cfg->max_batch = 10000;
+    cfg->answer_cache_slots = 1024;
     cfg->changes_keep = 1000000;
     cfg->changes_keep_hours = 168;
     cfg->max_inflight = 64;

@@ -102,6 +102,7 @@ struct request {
     sb_call_t call;
     msgpack_unpacked unpacked; /* owns the zone the call's strings live in */
     uint8_t *bytes;            /* the message; decoded strings point into it */
+    size_t bytes_cap;          /* its buffer's size (a spare request's buffer is reused) */
     size_t msg_len;            /* its length, counted in conn->inflight_bytes */
     msgpack_sbuffer reply;
     int rc;                /* a write's outcome, set on the writer thread */
@@ -318,6 +319,27 @@ static void write_cb(uv_write_t *req, int status)
  * the connection left for the caller to close). */
 static int write_out(sb_conn_t *conn, char *data, size_t len)
 {
+    /* Nothing queued before it: written at once when the socket takes it,
+     * without a write request, and without libuv watching the socket for
+     * room (an epoll_ctl each way, per reply). What the socket does not
+     * take goes through uv_write, after what was written. */
+    size_t done = 0;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&conn->pipe) == 0) {
+        uv_buf_t all = uv_buf_init(data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&conn->pipe, &all, 1);
+        if (n < 0 && n != UV_EAGAIN) {
+            unqueue(conn, len);
+            free(data);
+            return n;
+        }
+        done = n > 0 ? (size_t)n : 0;
+        if (done == len) {
+            unqueue(conn, len);
+            conn->stalled_since = conn->active_ms = now_ms(conn);
+            free(data);
+            return 0;
+        }
+    }
     write_req_t *w = calloc(1, sizeof(*w));
     if (w == NULL) {
         unqueue(conn, len);
@@ -327,7 +349,7 @@ static int write_out(sb_conn_t *conn, char *data, size_t len)
     w->conn = conn;
     w->len = len;
     w->data = data;
-    uv_buf_t buf = uv_buf_init(w->data, (unsigned)w->len);
+    uv_buf_t buf = uv_buf_init(w->data + done, (unsigned)(w->len - done));
     conn->refs++; /* the handle holds one too: this never frees the connection */
     int rc = uv_write(&w->req, (uv_stream_t *)&conn->pipe, &buf, 1, write_cb);
     if (rc != 0) {
@@ -392,13 +414,71 @@ static void send_reply(sb_conn_t *conn, msgpack_sbuffer *reply)
     update_reading(conn);
 }
 
-static void request_free(request_t *r)
+#define SPARE_REQUESTS_MAX 64
+#define SPARE_BUFFER_MAX (16u << 10) /* larger buffers are not kept */
+
+/* A request holding a copy of the message data[0..len): a spare one when there is. */
+static request_t *request_new(sb_server_t *server, const uint8_t *data, size_t len)
+{
+    request_t *r = server->spare_requests;
+    uint8_t *bytes = NULL;
+    size_t cap = 0;
+    msgpack_sbuffer reply = {0};
+    if (r != NULL) {
+        server->spare_requests = r->next;
+        server->n_spare_requests--;
+        bytes = r->bytes;
+        cap = r->bytes_cap;
+        reply = r->reply;
+        reply.size = 0;
+        memset(r, 0, sizeof(*r));
+    } else if ((r = calloc(1, sizeof(*r))) == NULL) {
+        return NULL;
+    }
+    if (bytes == NULL || cap < len) {
+        free(bytes);
+        cap = len > 0 ? len : 1;
+        if ((bytes = malloc(cap)) == NULL) {
+            free(reply.data);
+            free(r);
+            return NULL;
+        }
+    }
+    memcpy(bytes, data, len);
+    r->bytes = bytes;
+    r->bytes_cap = cap;
+    r->reply = reply;
+    msgpack_unpacked_init(&r->unpacked);
+    return r;
+}
+
+/* Ends a request: kept as a spare, with its buffers, when they are small. */
+static void request_free(sb_server_t *server, request_t *r)
 {
     sb_call_release(&r->call);
     msgpack_unpacked_destroy(&r->unpacked);
+    if (server->n_spare_requests < SPARE_REQUESTS_MAX && r->bytes_cap <= SPARE_BUFFER_MAX &&
+        r->reply.alloc <= SPARE_BUFFER_MAX) {
+        r->next = server->spare_requests;
+        server->spare_requests = r;
+        server->n_spare_requests++;
+        return;
+    }
     msgpack_sbuffer_destroy(&r->reply);
     free(r->bytes);
     free(r);
+}
+
+void sb__conn_spares_free(sb_server_t *server)
+{
+    while (server->spare_requests != NULL) {
+        request_t *r = server->spare_requests;
+        server->spare_requests = r->next;
+        msgpack_sbuffer_destroy(&r->reply);
+        free(r->bytes);
+        free(r);
+    }
+    server->n_spare_requests = 0;
 }
 
 /* Replaces a request's reply with an error response. */
@@ -597,7 +677,7 @@ static void complete(request_t *r, int rc)
         conn_close(conn, "no connection slot left for its token");
     conn->inflight--;
     conn->inflight_bytes -= r->msg_len;
-    request_free(r);
+    request_free(server, r);
     update_reading(conn);
     conn_unref(conn);
     sb__server_request_done(server);
@@ -1000,17 +1080,9 @@ static void prep_after_cb(uv_work_t *work, int status)
  * false when the connection must close. */
 static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
 {
-    request_t *r = calloc(1, sizeof(*r));
+    request_t *r = request_new(conn->server, data, len);
     if (r == NULL)
         return false;
-    r->bytes = malloc(len);
-    if (r->bytes == NULL) {
-        free(r);
-        return false;
-    }
-    memcpy(r->bytes, data, len);
-    msgpack_unpacked_init(&r->unpacked);
-    msgpack_sbuffer_init(&r->reply);
     size_t off = 0;
     sb_err_t err;
     sb_err_clear(&err);
@@ -1018,13 +1090,13 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
             MSGPACK_UNPACK_SUCCESS ||
         off != len) {
         sb_warn("conn %llu: a message msgpack-c could not decode", (unsigned long long)conn->id);
-        request_free(r);
+        request_free(conn->server, r);
         return false;
     }
     int rc = sb_rpc_parse(&r->unpacked.data, &r->msg, &err);
     if (rc == -EPROTO) {
         sb_warn("conn %llu: not a request: %s", (unsigned long long)conn->id, err.message);
-        request_free(r);
+        request_free(conn->server, r);
         return false;
     }
     r->conn = conn;

@@ -246,6 +246,8 @@ int sb_server_run(const sb_config_t *cfg)
                                      (unsigned)cfg->plugin_deadline_ms);
     if (rc == 0 && (rc = sb_renders_new(server->svc.plugins, &server->svc.renders)) != 0)
         sb_err_default(&err, rc);
+    if (rc == 0 && (rc = sb_answer_cache_new(cfg->answer_cache_slots, &server->svc.answers)) != 0)
+        sb_err_set(&err, rc, "No memory for --answer-cache-slots %zu.", cfg->answer_cache_slots);
     size_t plugins_loaded = 0, plugins_refused = 0;
     if (rc == 0)
         rc = sb_plugin_host_load(server->svc.plugins, &plugins_loaded, &plugins_refused, &err);
@@ -322,6 +324,8 @@ out:
         sb_store_set_renderer(store, NULL, NULL);
     sb_renders_free(server->svc.renders);
     sb_plugin_host_free(server->svc.plugins);
+    sb_answer_cache_free(server->svc.answers);
+    sb__conn_spares_free(server);
     sb_store_close(store);
     uv_loop_close(server->loop);
     free(server);

@@ -55,6 +55,10 @@ typedef struct sb_server {
     /* Requests whose prepare step waits for their org's turn on the thread
      * pool (at most ORG_PREPARES_MAX of an org's there at once), in order. */
     request_t *prep_waiting, *prep_waiting_tail;
+    /* Finished requests kept for the next ones, with their message and reply buffers, so that
+     * a request in the steady state allocates no request, message copy or reply. */
+    request_t *spare_requests;
+    size_t n_spare_requests;
     sb_writer_t *writer;
     sb_config_t cfg;
     sb_service_t svc;
@@ -85,6 +89,9 @@ void sb__conn_handles_init(sb_server_t *server);
 
 /** Closes them (shutdown, once nothing is in flight). */
 void sb__conn_handles_close(sb_server_t *server);
+
+/** Frees the spare requests (at the very end). */
+void sb__conn_spares_free(sb_server_t *server);
 
 /** Accepts a connection on the listener (or refuses it past the limit). */
 void sb__conn_accept(sb_server_t *server);

@@ -488,8 +488,10 @@ typedef struct sb_softphone_answer {
     char profile[SB_PROFILE_NAME_MAX + 1]; /* members only */
     char message[768];                     /* what it means and what to do */
     sb_softphone_view_t view;              /* members: their Call Center's view */
-    void *blob;                            /* [owned] what view points into; NULL: no view */
-    char adapter_url[SB_VIEW_URL_MAX];     /* rendered for this user */
+    void *blob;      /* [owned] what view points into: record, or allocated; NULL: no view */
+    size_t blob_len; /* its bytes */
+    unsigned char record[2048]; /* the view, when it fits (most do): no allocation per check */
+    char adapter_url[SB_VIEW_URL_MAX]; /* rendered for this user */
 } sb_softphone_answer_t;
 
 /**
@@ -503,6 +505,17 @@ typedef struct sb_softphone_answer {
 int sb_store_softphone_check(sb_store_t *store, const char *org, const char *user,
                              sb_softphone_answer_t *out, sb_err_t *err);
 void sb_softphone_answer_destroy(sb_softphone_answer_t *answer);
+
+/**
+ * sb_store_softphone_check without the sentence: out->message is "" (the
+ * server packs the answers of a view once, sentence included, and splices
+ * each user's id in; server/methods/softphone.c). Same returns.
+ */
+int sb_store_softphone_find(sb_store_t *store, const char *org, const char *user,
+                            sb_softphone_answer_t *out, sb_err_t *err);
+
+/** Writes answer->message, the sentence sb_store_softphone_check gives (`user` as asked). */
+void sb_softphone_answer_explain(sb_softphone_answer_t *answer, const char *org, const char *user);
 
 /* ---- contacts and voice calls ------------------------------------------ */
 

@@ -219,14 +219,20 @@ int sb_store_views_refresh(sb_store_t *store, const char *org, sb_err_t *err)
 
 void sb_softphone_answer_destroy(sb_softphone_answer_t *answer)
 {
-    free(answer->blob);
+    if (answer->blob != answer->record)
+        free(answer->blob);
     answer->blob = NULL;
 }
 
-int sb_store_softphone_check(sb_store_t *store, const char *org, const char *user,
-                             sb_softphone_answer_t *out, sb_err_t *err)
+int sb_store_softphone_find(sb_store_t *store, const char *org, const char *user,
+                            sb_softphone_answer_t *out, sb_err_t *err)
 {
-    memset(out, 0, sizeof(*out));
+    /* Not the buffers (8 KiB): the check writes the user's, profile's and URL's. */
+    out->reason = SB_SOFTPHONE_OK;
+    out->user[0] = out->profile[0] = out->message[0] = out->adapter_url[0] = '\0';
+    out->view = (sb_softphone_view_t){0};
+    out->blob = NULL;
+    out->blob_len = 0;
     sb_softphone_org_t o;
     (void)sb_softphone_org_init(&o, org); /* an invalid org is the check's to report */
     MDB_txn *txn;
@@ -237,21 +243,48 @@ int sb_store_softphone_check(sb_store_t *store, const char *org, const char *use
                                           .users = store->users,
                                           .user_cc = store->user_cc,
                                           .views = store->views};
-    sb_softphone_found_t found = {
-        .user = out->user, .profile = out->profile, .adapter_url = out->adapter_url};
-    rc = sb_softphone_check_txn(txn, &tables, &o, user, &found, err);
+    /* The view into the answer's own buffer; a larger one (a large layout) allocated. */
+    sb_softphone_found_t found = {.user = out->user,
+                                  .profile = out->profile,
+                                  .adapter_url = out->adapter_url,
+                                  .record = out->record,
+                                  .record_cap = sizeof(out->record)};
+    sb_err_t first;
+    sb_err_clear(&first);
+    rc = sb_softphone_check_txn(txn, &tables, &o, user, &found, &first);
+    if (rc == -E2BIG) {
+        found.record = NULL;
+        found.record_cap = 0;
+        rc = sb_softphone_check_txn(txn, &tables, &o, user, &found, err);
+    } else if (rc != 0 && err != NULL) {
+        *err = first;
+    }
     sb__read_end(store, txn);
     if (rc != 0)
         return rc;
     out->reason = found.reason;
     if (found.record_len > 0) {
-        out->blob = found.record; /* allocated by the check: ours now */
+        out->blob = found.record; /* out->record, or allocated by the check: ours now */
+        out->blob_len = found.record_len;
         out->view = found.view;
     }
+    return 0;
+}
+
+void sb_softphone_answer_explain(sb_softphone_answer_t *answer, const char *org, const char *user)
+{
     /* An invalid id is named as it was given, whole, not as the answer cuts it. */
     const char *named =
-        out->reason == SB_SOFTPHONE_INVALID_USER_ID ? (user ? user : "") : out->user;
-    sb_softphone_explain(out->reason, out->blob ? &out->view : NULL, org, named, out->profile,
-                         out->message, sizeof(out->message));
-    return 0;
+        answer->reason == SB_SOFTPHONE_INVALID_USER_ID ? (user ? user : "") : answer->user;
+    sb_softphone_explain(answer->reason, answer->blob ? &answer->view : NULL, org, named,
+                         answer->profile, answer->message, sizeof(answer->message));
+}
+
+int sb_store_softphone_check(sb_store_t *store, const char *org, const char *user,
+                             sb_softphone_answer_t *out, sb_err_t *err)
+{
+    int rc = sb_store_softphone_find(store, org, user, out, err);
+    if (rc == 0)
+        sb_softphone_answer_explain(out, org, user);
+    return rc;
 }

@@ -37,6 +37,7 @@
 #define SWITCHBOARD_CLIENT_H
 
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -144,6 +145,102 @@ int sb_client_send(sb_client_t *client, const char *method, const void *args, si
  *         or a negative errno as sb_client_call
  */
 int sb_client_recv(sb_client_t *client, uint32_t *msgid, const msgpack_object **result);
+
+/*
+ * The lean path: what a program that pipelines many requests uses (sbbench
+ * does). Requests are queued in the client's output buffer and go out
+ * together in one send(2) when the caller waits for an answer (or calls
+ * sb_client_flush); answers are lent as their msgpack bytes, and read with
+ * the accessors below, which decode only the keys asked for. Neither
+ * direction allocates once the client's buffers have grown to the size of a
+ * round.
+ *
+ *   for (i = 0; i < 16; i++)
+ *       sb_client_queue(c, "softphone.check", args[i], len[i], &ids[i]);
+ *   for (i = 0; i < 16; i++) {            // the first receive sends all 16 at once
+ *       sb_client_answer_t a;
+ *       const char *reason; size_t n;
+ *       if (sb_client_recv_answer(c, &msgid, &a) == 0 &&
+ *           sb_client_answer_str(&a, "reason", &reason, &n) == 0)
+ *           printf("%u: %.*s\n", msgid, (int)n, reason);
+ *   }
+ */
+
+/**
+ * Queues a request without sending it: it goes out, with every request
+ * queued before it, at the next sb_client_flush, sb_client_send,
+ * sb_client_call or receive (sb_client_recv, sb_client_recv_answer). The
+ * queue holds at most 256 KiB: a request past that flushes what is queued
+ * first. Do not poll(2) for its answer before flushing.
+ * @param args, args_len, msgid  as sb_client_send
+ * @return 0, or a negative errno as sb_client_send
+ */
+int sb_client_queue(sb_client_t *client, const char *method, const void *args, size_t args_len,
+                    uint32_t *msgid);
+
+/**
+ * Sends every queued request now, in one send(2) when the socket takes it
+ * whole. 0 with nothing queued.
+ * @return 0, or a negative errno as sb_client_send
+ */
+int sb_client_flush(sb_client_t *client);
+
+/**
+ * An answer as its bytes: one msgpack object (a map, an array, a string,
+ * ...) at data[0..len). [borrowed: from the client's read buffer, valid
+ * until the next receive, sb_client_call or sb_client_free on the client
+ * it came from] Decode it whole with msgpack_unpack_next(), or read parts
+ * with the sb_client_answer_* accessors, which decode nothing else.
+ */
+typedef struct sb_client_answer {
+    const uint8_t *data;
+    size_t len;
+} sb_client_answer_t;
+
+/**
+ * sb_client_recv, lending the result as its bytes instead of decoding it
+ * (flushes queued requests first).
+ * @param msgid   out: the id of the request this answers
+ * @param answer  out: on 0, the result's bytes; {NULL, 0} otherwise
+ * @return 0; SB_CLIENT_REFUSED (*msgid set; the error as sb_client_recv);
+ *         or a negative errno as sb_client_recv
+ */
+int sb_client_recv_answer(sb_client_t *client, uint32_t *msgid, sb_client_answer_t *answer);
+
+/**
+ * The value of `key` in the map `map`, as its bytes (nil included).
+ * @return 0; -ENOENT (no such key); -EPROTO (map is not a map); -EINVAL
+ */
+int sb_client_answer_find(const sb_client_answer_t *map, const char *key,
+                          sb_client_answer_t *value);
+
+/**
+ * The string under `key` in `map`. [borrowed: as the answer's bytes; not
+ * NUL-terminated] -ENOENT also when the value is nil; -EPROTO when it is
+ * not a string (or map not a map).
+ */
+int sb_client_answer_str(const sb_client_answer_t *map, const char *key, const char **str,
+                         size_t *len);
+
+/** The boolean under `key` in `map`; errors as sb_client_answer_str. */
+int sb_client_answer_bool(const sb_client_answer_t *map, const char *key, bool *value);
+
+/** The integer under `key` in `map` (unsigned ones above INT64_MAX: -ERANGE); errors as _str. */
+int sb_client_answer_int(const sb_client_answer_t *map, const char *key, int64_t *value);
+
+/**
+ * Opens the array `array`: *count items, whose bytes *items holds, to take
+ * one at a time with sb_client_answer_next.
+ * @return 0, -EPROTO (not an array) or -EINVAL
+ */
+int sb_client_answer_items(const sb_client_answer_t *array, uint32_t *count,
+                           sb_client_answer_t *items);
+
+/**
+ * Takes the first item off `items` (from sb_client_answer_items) into *item.
+ * @return 0; -ENOENT (no item left); -EPROTO (bytes that are not msgpack)
+ */
+int sb_client_answer_next(sb_client_answer_t *items, sb_client_answer_t *item);
 
 /**
  * The server's error code after SB_CLIENT_REFUSED (a stable integer,

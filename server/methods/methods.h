@@ -23,11 +23,36 @@ typedef struct sb_service {
     sb_store_t *store;
     const sb_config_t *config;
     int64_t started_ms;
-    size_t connections;             /* current count; read on the event loop only */
-    struct sb_writer *writer;       /* for its counts */
-    struct sb_plugin_host *plugins; /* the adapters */
-    struct sb_renders *renders;     /* their renderings, made ahead of the writes (renders.h) */
+    size_t connections;              /* current count; read on the event loop only */
+    struct sb_writer *writer;        /* for its counts */
+    struct sb_plugin_host *plugins;  /* the adapters */
+    struct sb_renders *renders;      /* their renderings, made ahead of the writes (renders.h) */
+    struct sb_answer_cache *answers; /* softphone answers packed once per view; NULL: off */
 } sb_service_t;
+
+/* ---- softphone answers packed once (softphone.c) ------------------------ */
+
+typedef struct sb_answer_cache sb_answer_cache_t;
+
+/** A cache of `slots` views' answers (--answer-cache-slots); *out NULL for 0 (off). 0 or -ENOMEM.
+ */
+int sb_answer_cache_new(size_t slots, sb_answer_cache_t **out);
+void sb_answer_cache_free(sb_answer_cache_t *cache);
+/** Answers served from a packed view, and views packed (server.info). */
+void sb_answer_cache_counts(const sb_answer_cache_t *cache, uint64_t *hits, uint64_t *misses);
+
+/**
+ * Packs softphone.check's answer for `a`, as sb_store_softphone_find gave it
+ * (`user`: the id as asked): from the view's packed answer with the id
+ * spliced in when `cache` holds it, else in full (sb_softphone_pack_reference,
+ * which may make a->message). Byte for byte the same either way. Event loop
+ * only: the cache has no lock.
+ */
+int sb_softphone_pack(sb_answer_cache_t *cache, msgpack_packer *pk, sb_softphone_answer_t *a,
+                      const char *org, const char *user);
+
+/** The answer packed field by field, a->message as it is: what a packed view must equal. */
+int sb_softphone_pack_reference(msgpack_packer *pk, const sb_softphone_answer_t *a);
 
 typedef enum sb_arg_type {
     SB_ARG_STRING,

@@ -21,7 +21,7 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t uptime_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - call->svc->started_ms;
-    int rc = msgpack_pack_map(pk, admin ? 8 : 4);
+    int rc = msgpack_pack_map(pk, admin ? 9 : 4);
     rc |= sb_pack_kv_str(pk, "version", SB_VERSION);
     rc |= sb_pack_kv_int(pk, "uptime_s", uptime_ms / 1000);
     rc |= sb_pack_kv_str(pk, "durability", cfg->durability == SB_DURABILITY_FULL ? "full" : "none");
@@ -61,6 +61,12 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         rc |= sb_pack_str(pk, "changes") | msgpack_pack_map(pk, 2);
         rc |= sb_pack_kv_uint(pk, "first_seq", first);
         rc |= sb_pack_kv_uint(pk, "last_seq", last);
+        /* Answers served from a view packed once, and views packed (softphone.c). */
+        uint64_t hits, packed;
+        sb_answer_cache_counts(call->svc->answers, &hits, &packed);
+        rc |= sb_pack_str(pk, "answers") | msgpack_pack_map(pk, 2);
+        rc |= sb_pack_kv_uint(pk, "spliced", hits);
+        rc |= sb_pack_kv_uint(pk, "packed", packed);
     }
     return rc;
 }
@@ -79,7 +85,9 @@ static const sb_method_t methods[] = {
      "page_max}, counts (admin): {orgs, callcenters, users, members, connections}, store "
      "(admin): {data_dir, schema_version, used_bytes, map_bytes, max_map_bytes}, writer (admin): "
      "{commits, writes: group commits and the writes they held}, changes (admin): {first_seq, "
-     "last_seq: the change log's oldest and newest entry kept; first_seq 0: none kept}}",
+     "last_seq: the change log's oldest and newest entry kept; first_seq 0: none kept}, answers "
+     "(admin): {spliced, packed: softphone answers copied from a view's packed answer, and views "
+     "packed (--answer-cache-slots)}}",
      ""},
 };
 

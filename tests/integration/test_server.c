@@ -102,13 +102,13 @@ static uint64_t number(const msgpack_unpacked *r, const char *key)
 
 static sb_harness_t server;
 static char acme_admin[128], acme_reader[128], cc_id[32];
+static const char *const shared_flags[] = {
+    "--durability", "none", "--max-message-bytes", "65536", "--max-batch", "500", NULL};
 
 static int start_server(void **state)
 {
     (void)state;
-    static const char *const flags[] = {
-        "--durability", "none", "--max-message-bytes", "65536", "--max-batch", "500", NULL};
-    sb_harness_start(&server, NULL, flags);
+    sb_harness_start(&server, NULL, shared_flags);
     return 0;
 }
 
@@ -745,6 +745,39 @@ static void call_step(sb_client_t *c, const char *method, json_t *args, msgpack_
     json_object_set_new(args, "org", json_string("acme"));
     json_object_set_new(args, "callcenter", json_string("Desk"));
     expect(c, method, args, "OK", r);
+}
+
+/* A view larger than the answer's own buffer for it (a long adapter URL) is read all the same. */
+static void a_large_view_is_read_whole(void **state)
+{
+    (void)state;
+    sb_client_t c;
+    sb_harness_client(&server, &c, acme_admin);
+    char url[2001];
+    int n = snprintf(url, sizeof(url), "https://cti.example.com/");
+    memset(url + n, 'x', sizeof(url) - 1 - (size_t)n);
+    url[sizeof(url) - 1] = '\0';
+    expect(&c, "callcenter.create",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "acme", "internal_name", "Long", "display_name",
+                     "Long", "adapter_url", url),
+           "OK", NULL);
+    expect(&c, "user.upsert",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "id", "005000000000077", "name", "Long"),
+           "OK", NULL);
+    expect(&c, "member.add",
+           json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Long", "user",
+                     "005000000000077"),
+           "OK", NULL);
+    for (int i = 0; i < 2; i++) { /* packed, then spliced */
+        msgpack_unpacked r;
+        char got[2100];
+        expect(&c, "softphone.check",
+               json_pack("{s:s, s:s}", "org", "acme", "user", "005000000000077"), "OK", &r);
+        str_at(&r.data, "adapter_url", got, sizeof(got));
+        assert_string_equal(got, url);
+        msgpack_unpacked_destroy(&r);
+    }
+    sb_client_close(&c);
 }
 
 static void contacts_and_calls_through_the_server(void **state)
@@ -1575,6 +1608,51 @@ static void count_method(const sb_method_t *m, void *ctx)
     (*unseen)++;
 }
 
+/* The method look-up (a sorted table): every method of the table is found by its name over
+ * the socket, and no other name. Unauthenticated, a found method is refused UNAUTHENTICATED
+ * before it runs (a connection gets 3 such refusals: one connection per name); a name not
+ * found is UNKNOWN_METHOD. */
+static int call_unauthenticated(const char *method, char *name, size_t cap)
+{
+    sb_client_t c;
+    assert_int_equal(sb_client_open(&c, server.socket, NULL), 0);
+    msgpack_unpacked r;
+    int rc = sb_client_call(&c, method, NULL, 0, &r);
+    msgpack_unpacked_destroy(&r);
+    snprintf(name, cap, "%s", sb_client_error_name(&c));
+    sb_client_close(&c);
+    return rc;
+}
+
+static void look_up(const sb_method_t *m, void *vctx)
+{
+    unsigned *found = vctx;
+    assert_ptr_equal(sb_method_find(m->name), m);
+    char name[64];
+    int rc = call_unauthenticated(m->name, name, sizeof(name));
+    if (rc != SB_CLIENT_REFUSED || strcmp(name, "UNKNOWN_METHOD") == 0)
+        fail_msg("%s: %d %s", m->name, rc, name);
+    (*found)++;
+}
+
+static void every_method_is_found_by_its_name_and_no_other(void **state)
+{
+    (void)state;
+    unsigned found = 0;
+    sb_method_each(look_up, &found);
+    assert_true(found > 50);
+    assert_null(sb_method_find("")); /* on the wire, an empty name is a malformed request */
+    static const char *const unknown[] = {"a",        "org",      "org.ge",     "org.gett",
+                                          "ORG.GET",  "org.get ", " org.get",   "zzzz",
+                                          "token.aa", "aaaa",     "user.list0", "voicecall.zz"};
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        assert_null(sb_method_find(unknown[i]));
+        char name[64];
+        assert_int_equal(call_unauthenticated(unknown[i], name, sizeof(name)), SB_CLIENT_REFUSED);
+        assert_string_equal(name, "UNKNOWN_METHOD");
+    }
+}
+
 static void no_method_was_left_out(void **state)
 {
     (void)state;
@@ -1905,6 +1983,154 @@ static void joins_and_sees(sb_client_t *c, const char *cc, const char *user, con
  * Call Center without an adapter URL (AMC's legacy file has none), and an
  * adapter that refuses to render (the `refusing` mock, alone in its plugin
  * directory, refuses the "us" region). */
+/* ---- answers packed once are today's answers, byte for byte ----------------- */
+
+/* Appends one answer's bytes, refusals as their error name. */
+static void keep_answer(sb_client_t *c, msgpack_sbuffer *out)
+{
+    uint32_t msgid;
+    sb_client_answer_t a;
+    int rc = sb_client_recv_answer(c, &msgid, &a);
+    assert_true(rc == 0 || rc == SB_CLIENT_REFUSED);
+    if (rc == 0)
+        msgpack_sbuffer_write(out, (const char *)a.data, a.len);
+    else
+        msgpack_sbuffer_write(out, c->error_name, strlen(c->error_name) + 1);
+}
+
+/*
+ * Every org's users' softphone.check answers, each asked twice (the second
+ * of a view's users and every later one are spliced when the cache is on),
+ * then check_batch of them all, twice, with an unknown and an invalid id:
+ * their bytes, in order, appended to out. Returns the answers spliced.
+ */
+static uint64_t all_answers(sb_harness_t *h, msgpack_sbuffer *out, bool cache_on)
+{
+    sb_client_t c;
+    sb_harness_client(h, &c, NULL);
+    msgpack_unpacked orgs, users;
+    expect(&c, "org.list", json_pack("{}"), "OK", &orgs);
+    const msgpack_object *olist = sb_obj_get(&orgs.data, "orgs");
+    for (uint32_t o = 0; o < olist->via.array.size; o++) {
+        char org[64];
+        assert_int_equal(
+            sb_obj_copy_str(sb_obj_get(&olist->via.array.ptr[o], "id"), org, sizeof(org)), 0);
+        expect(&c, "user.list", json_pack("{s:s}", "org", org), "OK", &users);
+        const msgpack_object *ulist = sb_obj_get(&users.data, "users");
+        json_t *ids = json_pack("[s, s]", "005000000000999", "005nope");
+        for (uint32_t u = 0; u < ulist->via.array.size; u++) {
+            char id[64];
+            assert_int_equal(
+                sb_obj_copy_str(sb_obj_get(&ulist->via.array.ptr[u], "id"), id, sizeof(id)), 0);
+            json_array_append_new(ids, json_string(id));
+        }
+        for (int twice = 0; twice < 2; twice++) {
+            size_t i;
+            json_t *id;
+            json_array_foreach(ids, i, id)
+            {
+                msgpack_sbuffer args;
+                msgpack_sbuffer_init(&args);
+                msgpack_packer pk;
+                msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+                msgpack_pack_map(&pk, 2);
+                sb_pack_kv_str(&pk, "org", org);
+                sb_pack_kv_str(&pk, "user", json_string_value(id));
+                uint32_t msgid;
+                assert_int_equal(
+                    sb_client_queue(&c, "softphone.check", args.data, args.size, &msgid), 0);
+                msgpack_sbuffer_destroy(&args);
+            }
+            for (i = 0; i < json_array_size(ids); i++)
+                keep_answer(&c, out);
+        }
+        for (int twice = 0; twice < 2; twice++) {
+            msgpack_sbuffer args;
+            msgpack_sbuffer_init(&args);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+            json_t *call = json_pack("{s:s, s:O}", "org", org, "users", ids);
+            assert_int_equal(sb_client_pack_json(&pk, call), 0);
+            json_decref(call);
+            uint32_t msgid;
+            assert_int_equal(
+                sb_client_queue(&c, "softphone.check_batch", args.data, args.size, &msgid), 0);
+            msgpack_sbuffer_destroy(&args);
+            keep_answer(&c, out);
+        }
+        /* The batches above went in the compact form (the client asks for it) and came back
+         * expanded; asked for explicitly, the compact form is what the server sends: each
+         * view once (none without the cache, which makes them: then the default form). */
+        msgpack_unpacked raw;
+        expect(&c, "softphone.check_batch",
+               json_pack("{s:s, s:O, s:b}", "org", org, "users", ids, "compact", 1), "OK", &raw);
+        const msgpack_object *views = sb_obj_get(&raw.data, "views");
+        size_t members = 0;
+        const msgpack_object *results = sb_obj_get(&raw.data, "results");
+        for (uint32_t i = 0; i < results->via.array.size; i++)
+            members += results->via.array.ptr[i].type == MSGPACK_OBJECT_ARRAY;
+        if (cache_on) {
+            assert_non_null(views);
+            assert_true(views->via.array.size <= members);
+        } else {
+            assert_null(views);
+            assert_int_equal(members, 0);
+        }
+        print_message("%s: %zu users, %zu answered by reference to %u views\n", org,
+                      json_array_size(ids), members, views ? views->via.array.size : 0);
+        msgpack_unpacked_destroy(&raw);
+        json_decref(ids);
+        msgpack_unpacked_destroy(&users);
+    }
+    msgpack_unpacked_destroy(&orgs);
+    msgpack_unpacked info;
+    expect(&c, "server.info", NULL, "OK", &info);
+    uint64_t spliced =
+        number(&(msgpack_unpacked){.data = *sb_obj_get(&info.data, "answers")}, "spliced");
+    msgpack_unpacked_destroy(&info);
+    sb_client_close(&c);
+    return spliced;
+}
+
+/*
+ * Restarts h on its data with `flags`, the answer cache on, and keeps every
+ * answer; again with --answer-cache-slots 0 (every answer packed field by
+ * field, as before the cache); the two must be the same bytes. Leaves h
+ * running with the cache off.
+ */
+static void cached_answers_are_todays(sb_harness_t *h, const char *const *flags)
+{
+    const char *off[16];
+    size_t n = 0;
+    for (; flags[n] != NULL && n < 13; n++)
+        off[n] = flags[n];
+    off[n++] = "--answer-cache-slots";
+    off[n++] = "0";
+    off[n] = NULL;
+    msgpack_sbuffer cached, full;
+    msgpack_sbuffer_init(&cached);
+    msgpack_sbuffer_init(&full);
+    assert_int_equal(sb_harness_stop(h), 0);
+    sb_harness_start(h, h->dir, flags);
+    uint64_t spliced = all_answers(h, &cached, true);
+    assert_int_equal(sb_harness_stop(h), 0);
+    sb_harness_start(h, h->dir, off);
+    assert_int_equal(all_answers(h, &full, false), 0);
+    print_message("%zu bytes of answers, %llu spliced with the cache on\n", cached.size,
+                  (unsigned long long)spliced);
+    assert_true(spliced > 0);
+    assert_int_equal(cached.size, full.size);
+    assert_memory_equal(cached.data, full.data, full.size);
+    msgpack_sbuffer_destroy(&cached);
+    msgpack_sbuffer_destroy(&full);
+}
+
+static void the_answers_are_the_same_bytes_with_or_without_the_cache(void **state)
+{
+    (void)state;
+    cached_answers_are_todays(&server, shared_flags);
+}
+
 static void no_adapter_url_and_a_refusing_adapter(void **state)
 {
     (void)state;
@@ -1967,8 +2193,27 @@ static void no_adapter_url_and_a_refusing_adapter(void **state)
     str_at(&r.data, "adapter_url", buf, sizeof(buf));
     assert_string_equal(buf, "https://mock.example.com/softphone?user=005000000000302AAA");
     msgpack_unpacked_destroy(&r);
-
+    /* More members of both views: answers packed once are today's bytes, with the user's own
+     * URL, then with the refusal again. */
+    for (int i = 3; i <= 4; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "00500000000030%d", i);
+        expect(&c, "user.upsert", json_pack("{s:s, s:s, s:s}", "org", "tel", "id", id, "name", id),
+               "OK", NULL);
+        expect(&c, "member.add",
+               json_pack("{s:s, s:s, s:s}", "org", "tel", "callcenter", i == 3 ? "Mock" : "AMC",
+                         "user", id),
+               "OK", NULL);
+    }
     sb_client_close(&c);
+    cached_answers_are_todays(&h, flags);
+    sb_harness_client(&h, &c, NULL);
+    expect(&c, "callcenter.update",
+           json_pack("{s:s, s:s, s:{s:s}}", "org", "tel", "id", "Mock", "values",
+                     "/mockSettings/mockRegion", "us"),
+           "OK", NULL);
+    sb_client_close(&c);
+    cached_answers_are_todays(&h, flags);
     assert_int_equal(sb_harness_stop(&h), 0);
     sb_harness_cleanup(&h);
     sb_test_rmdir(plugins);
@@ -2010,6 +2255,7 @@ int main(void)
         cmocka_unit_test(definition_files_through_the_server),
         cmocka_unit_test(plugins_through_the_server),
         cmocka_unit_test(layouts_through_the_server),
+        cmocka_unit_test(a_large_view_is_read_whole),
         cmocka_unit_test(contacts_and_calls_through_the_server),
         cmocka_unit_test(the_doctor_finds_what_will_break),
         cmocka_unit_test(rules_and_licences_through_the_server),
@@ -2019,8 +2265,10 @@ int main(void)
         cmocka_unit_test(bulk_rows_are_refused_whole),
         cmocka_unit_test(bad_requests_get_errors_and_the_connection_stays),
         cmocka_unit_test(pipelined_requests_are_all_answered),
+        cmocka_unit_test(the_answers_are_the_same_bytes_with_or_without_the_cache),
         cmocka_unit_test(every_method_was_seen_succeeding_and_refused),
         cmocka_unit_test(no_method_was_left_out),
+        cmocka_unit_test(every_method_is_found_by_its_name_and_no_other),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(a_client_that_never_reads_is_cut_off),
