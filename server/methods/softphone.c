@@ -64,6 +64,9 @@ typedef struct answer_slot {
     uint64_t made; /* which making of a slot this is (the cache's count): a batch's mark */
     char org[SB_ORG_ID_MAX + 1];
     char profile[SB_PROFILE_NAME_MAX + 1];
+    /* The reason is the view's, or the user's own (a Service Cloud Voice
+     * member without the licence): users of one view differ by it. */
+    sb_softphone_reason_t reason;
     uint8_t *record; /* [owned] the view's bytes the block was made from */
     size_t record_len;
     uint8_t *block; /* [owned] the answer with the marker for the user's id */
@@ -118,13 +121,15 @@ static uint64_t fnv(uint64_t h, const char *s)
 static answer_slot_t *slot_of(sb_answer_cache_t *c, const char *org, const sb_softphone_answer_t *a)
 {
     uint64_t h = fnv(fnv(fnv(0xcbf29ce484222325ull, org), a->view.cc_id), a->profile);
+    h = (h ^ (uint64_t)a->reason) * 0x100000001b3ull;
     return &c->slot[h % c->n];
 }
 
 static bool slot_is(const answer_slot_t *s, const char *org, const sb_softphone_answer_t *a)
 {
-    return s->used && s->record_len == a->blob_len && strcmp(s->org, org) == 0 &&
-           strcmp(s->profile, a->profile) == 0 && memcmp(s->record, a->blob, a->blob_len) == 0;
+    return s->used && s->reason == a->reason && s->record_len == a->blob_len &&
+           strcmp(s->org, org) == 0 && strcmp(s->profile, a->profile) == 0 &&
+           memcmp(s->record, a->blob, a->blob_len) == 0;
 }
 
 /* Writes block with `user` at its splices: the answer, in one copy per run between them. */
@@ -167,7 +172,8 @@ static int slot_make(answer_slot_t *s, uint64_t made, const char *org,
     free(s->record);
     free(s->block);
     memcpy(record, a->blob, a->blob_len);
-    *s = (answer_slot_t){.used = true, .record = record, .record_len = a->blob_len};
+    *s = (answer_slot_t){
+        .used = true, .reason = a->reason, .record = record, .record_len = a->blob_len};
     s->made = made;
     snprintf(s->org, sizeof(s->org), "%s", org);
     snprintf(s->profile, sizeof(s->profile), "%s", a->profile);
