@@ -47,6 +47,7 @@ enum {
     SB_E_DISK_FULL,
     SB_E_REPLY_TOO_LARGE,
     SB_E_CONNECTION_LIMIT,
+    SB_E_CHANGES_TRIMMED,
 };
 
 /*
@@ -119,7 +120,10 @@ enum {
       "The reply would pass the server's reply size limit; ask for less (a smaller batch or page).") \
     X(CONNECTION_LIMIT, SB_E_CONNECTION_LIMIT, 38,                                                 \
       "Every connection slot open to this token is taken; close a connection or ask the admin "    \
-      "to raise --max-connections.")
+      "to raise --max-connections.")                                                             \
+    X(CHANGES_TRIMMED, SB_E_CHANGES_TRIMMED, 39,                                                   \
+      "The changes asked for are no longer kept (--changes-keep, --changes-keep-hours); start "     \
+      "again from the first one kept, which the message names.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

@@ -177,6 +177,49 @@ int sb_store_changes_trim(sb_store_t *store, uint64_t keep, int64_t keep_ms, siz
  */
 int sb_store_changes_apply(sb_store_t *store, const void *entry, size_t len, sb_err_t *err);
 
+/**
+ * The org numbering (changes_org): each org's writes have the org's own
+ * strictly increasing number, org_seq, chosen in the write's transaction.
+ * An org's token sees only these: the global sequence's pace is every org's
+ * write volume. sb_store_change_org_seq is the org_seq of the write that
+ * sb_store_change_end just ended (0: not an org's, or not logged). Batch thread.
+ */
+uint64_t sb_store_change_org_seq(const sb_store_t *store);
+/** The org's last org_seq (0 when none). */
+int sb_store_org_seq(sb_store_t *store, const char *org, uint64_t *last, sb_err_t *err);
+/** The org's first org_seq still kept (0: none kept) and its last (0: none yet). */
+int sb_store_org_seq_range(sb_store_t *store, const char *org, uint64_t *first, uint64_t *last,
+                           sb_err_t *err);
+
+/** One write of the log as a scan hands it out. [borrowed: for the visit] */
+typedef struct sb_change_write {
+    uint64_t seq;                /* its entry's sequence */
+    uint64_t org_seq;            /* its org's number; 0: none (a server-wide write) */
+    const msgpack_object *write; /* {time, token, org, method, [org_seq], [ids], changes} */
+} sb_change_write_t;
+
+/** Called for each write; returns 0 to go on, 1 to stop (the page is full), or an error. */
+typedef int (*sb_change_visit_fn)(void *ctx, const sb_change_write_t *w);
+
+/** What sb_store_changes_scan visits. */
+typedef struct sb_changes_scan {
+    const char *org;  /* NULL: every org's writes, by seq; else the org's, by org_seq */
+    uint64_t from;    /* the first number visited (the last, when descending) */
+    bool descending;  /* newest first */
+    size_t max_rows;  /* writes (org) or entries (every org) examined at most */
+    size_t max_bytes; /* stored entry bytes read at most (one entry is read anyway) */
+} sb_changes_scan_t;
+
+/**
+ * Visits the log's writes in one read transaction, from `from` on, until fn
+ * stops it, the bounds are reached, or the log ends. *next is the `from` of
+ * the next scan (the number past the last examined), *more whether rows may
+ * follow. Stopping on every org's log ends after the whole entry at hand.
+ * Returns 0, fn's error, or the store's.
+ */
+int sb_store_changes_scan(sb_store_t *store, const sb_changes_scan_t *scan, sb_change_visit_fn fn,
+                          void *ctx, uint64_t *next, bool *more, sb_err_t *err);
+
 /** What sb_store_dry_run runs: a function of the batch's thread. */
 typedef int (*sb_dry_run_fn)(void *ctx, sb_err_t *err);
 
