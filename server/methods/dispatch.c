@@ -7,7 +7,7 @@
 static const sb_method_slice_t *const slices[] = {
     &sb__token_methods,  &sb__org_methods,    &sb__callcenter_methods, &sb__user_methods,
     &sb__member_methods, &sb__layout_methods, &sb__softphone_methods,  &sb__contact_methods,
-    &sb__call_methods,   &sb__plugin_methods, &sb__server_methods,
+    &sb__call_methods,   &sb__plugin_methods, &sb__server_methods, &sb__audit_methods,
 };
 
 const sb_method_t *sb_method_find(const char *name)
@@ -216,6 +216,11 @@ int sb_dispatch_check(sb_call_t *call, const char *method, const sb_method_t **o
 
 int sb_dispatch_add_seq(msgpack_sbuffer *out, uint32_t msgid, uint64_t seq)
 {
+    return sb_dispatch_add_uint(out, msgid, "seq", seq);
+}
+
+int sb_dispatch_add_uint(msgpack_sbuffer *out, uint32_t msgid, const char *key, uint64_t value)
+{
     /* The head's length: packed again, as sb_dispatch_run packed it. */
     msgpack_sbuffer head;
     msgpack_sbuffer_init(&head);
@@ -249,7 +254,7 @@ int sb_dispatch_add_seq(msgpack_sbuffer *out, uint32_t msgid, uint64_t seq)
     }
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    return sb_pack_kv_uint(&pk, "seq", seq) == 0 ? 0 : -ENOMEM;
+    return sb_pack_kv_uint(&pk, key, value) == 0 ? 0 : -ENOMEM;
 }
 
 int sb_dispatch_run(sb_call_t *call, const sb_method_t *m, uint32_t msgid, msgpack_sbuffer *out)
