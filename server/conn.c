@@ -1415,8 +1415,7 @@ void sb__conn_check_timeouts(sb_server_t *server, uint64_t now)
         else if (c->token.role == SB_ROLE_NONE && now - c->opened_ms > cfg->auth_timeout_ms)
             conn_close(c, "it did not authenticate within --auth-timeout-ms");
         else if (c->token.role != SB_ROLE_NONE && cfg->idle_timeout_ms > 0 && c->inflight == 0 &&
-                 !c->watching &&
-                 c->queued_bytes == 0 && now - c->active_ms > cfg->idle_timeout_ms)
+                 !c->watching && c->queued_bytes == 0 && now - c->active_ms > cfg->idle_timeout_ms)
             conn_close(c, "it was idle for --idle-timeout-ms");
         else if (c->inflight == 0 && now - c->active_ms > 1000)
             shrink_buffer(c, true);

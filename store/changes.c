@@ -380,7 +380,8 @@ static int pack_ids(msgpack_packer *pk, sb_capture_t *cap, const sb_change_recor
     int rc = sb_pack_str(pk, "ids") | msgpack_pack_array(pk, n);
     for (size_t i = 0; i < r->n_ids; i++)
         if (i == 0 || memcmp(ids[i], ids[i - 1], SB_SFID_LEN) != 0)
-            rc |= msgpack_pack_str(pk, SB_SFID_LEN) | msgpack_pack_str_body(pk, ids[i], SB_SFID_LEN);
+            rc |=
+                msgpack_pack_str(pk, SB_SFID_LEN) | msgpack_pack_str_body(pk, ids[i], SB_SFID_LEN);
     return rc;
 }
 
@@ -546,7 +547,7 @@ typedef struct org_writes {
         char org[SB_ORG_ID_MAX + 1];
         uint64_t org_seq;
         uint32_t index; /* the write's place in the entry */
-    } *rows;
+    } * rows;
 } org_writes_t;
 
 /* Collects the (org, org_seq) of each write of an entry. Entries written
@@ -815,8 +816,7 @@ typedef struct scan_entry {
 } scan_entry_t;
 
 /* Loads entry `seq` into e (unless it holds it). -ENOENT when not kept. */
-static int scan_load(sb_store_t *store, MDB_txn *txn, scan_entry_t *e, uint64_t seq,
-                     size_t *bytes)
+static int scan_load(sb_store_t *store, MDB_txn *txn, scan_entry_t *e, uint64_t seq, size_t *bytes)
 {
     if (e->seq == seq)
         return 0;
@@ -992,7 +992,8 @@ int sb_store_changes_scan(sb_store_t *store, const sb_changes_scan_t *scan, sb_c
                            : scan_all(store, txn, scan, fn, ctx, next, more);
     sb__read_end(store, txn);
     if (rc == SB_E_CORRUPT)
-        return sb_err_set(err, rc, "The change log holds an entry that does not decode; run "
-                                   "sbstore verify on the data directory.");
+        return sb_err_set(err, rc,
+                          "The change log holds an entry that does not decode; run "
+                          "sbstore verify on the data directory.");
     return rc == 0 ? 0 : sb_err_default(err, rc);
 }

@@ -139,8 +139,8 @@ static int pack_summary(msgpack_packer *pk, const msgpack_object *changes)
         len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s %s %zu", r ? ", " : "",
                                 rows[r].op, rows[r].db, rows[r].n);
     if (other > 0 && len < sizeof(text))
-        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%zu other", len ? ", " : "",
-                                other);
+        len +=
+            (size_t)snprintf(text + len, sizeof(text) - len, "%s%zu other", len ? ", " : "", other);
     if (n_rows == 0 && other == 0)
         len = (size_t)snprintf(text, sizeof(text), "no change");
     if (len >= sizeof(text))
@@ -238,7 +238,7 @@ static int audit_visit(void *vctx, const sb_change_write_t *w)
     if (a->n >= a->limit)
         return 1;
     const msgpack_object *time = sb_obj_get(m, "time");
-    int64_t t = time == NULL                                  ? 0
+    int64_t t = time == NULL                                    ? 0
                 : time->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)time->via.u64
                 : time->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? time->via.i64
                                                                 : 0;
@@ -265,7 +265,7 @@ static int audit_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     if (!admin)
         org = call->token.org;
     call->org = org;
-    audit_ctx_t a = {                     .view = admin ? SB_CHANGE_ADMIN_AUDIT : SB_CHANGE_ORG_AUDIT,
+    audit_ctx_t a = {.view = admin ? SB_CHANGE_ADMIN_AUDIT : SB_CHANGE_ORG_AUDIT,
                      .method = sb_arg_str(call, "method"),
                      .user = sb_arg_str(call, "user"),
                      .limit = sb_arg_limit(call)};
@@ -300,7 +300,7 @@ static int audit_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     bool oldest_first = sb_arg_bool(call, "oldest_first", false);
     int64_t cursor = sb_arg_int(call, "cursor", 0);
     sb_changes_scan_t scan = {.org = org,
-                              .from = cursor > 0         ? (uint64_t)cursor
+                              .from = cursor > 0     ? (uint64_t)cursor
                                       : oldest_first ? 0
                                                      : UINT64_MAX,
                               .descending = !oldest_first,
@@ -358,10 +358,9 @@ static int changes_watch(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
                           (unsigned long long)from, (unsigned long long)kept,
                           (unsigned long long)kept);
     if (from > last + 1)
-        return sb_err_set(err, -EINVAL,
-                          "There is no change %llu yet: the last is %llu; watch from %llu at most.",
-                          (unsigned long long)from, (unsigned long long)last,
-                          (unsigned long long)last + 1);
+        return sb_err_set(
+            err, -EINVAL, "There is no change %llu yet: the last is %llu; watch from %llu at most.",
+            (unsigned long long)from, (unsigned long long)last, (unsigned long long)last + 1);
     call->watch = true;
     call->watch_from = from;
     int prc = msgpack_pack_map(pk, 4);
@@ -381,7 +380,8 @@ static const sb_method_t methods[] = {
      false,
      false,
      audit_list,
-     {{"org", SB_ARG_STRING, false, "the org (an org's token: its own; the admin: every org when absent)"},
+     {{"org", SB_ARG_STRING, false,
+       "the org (an org's token: its own; the admin: every org when absent)"},
       {"since", SB_ARG_STRING, false,
        "writes at or after this time: 2026-11-01, 2026-11-01T09:30:00Z (UTC) or epoch ms"},
       {"until", SB_ARG_STRING, false, "writes before this time (same forms)"},
@@ -408,7 +408,8 @@ static const sb_method_t methods[] = {
      false,
      false,
      changes_watch,
-     {{"org", SB_ARG_STRING, false, "the org (an org's token: its own; the admin: every org when absent)"},
+     {{"org", SB_ARG_STRING, false,
+       "the org (an org's token: its own; the admin: every org when absent)"},
       {"from", SB_ARG_INTEGER, false,
        "the first number sent (the org's org_seq; every org: the global seq); absent: the next "
        "write's"},

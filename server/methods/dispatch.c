@@ -7,7 +7,7 @@
 static const sb_method_slice_t *const slices[] = {
     &sb__token_methods,  &sb__org_methods,    &sb__callcenter_methods, &sb__user_methods,
     &sb__member_methods, &sb__layout_methods, &sb__softphone_methods,  &sb__contact_methods,
-    &sb__call_methods,   &sb__plugin_methods, &sb__server_methods, &sb__audit_methods,
+    &sb__call_methods,   &sb__plugin_methods, &sb__server_methods,     &sb__audit_methods,
 };
 
 const sb_method_t *sb_method_find(const char *name)

@@ -199,9 +199,10 @@ typedef struct sb_method_prep_slice {
 extern const sb_method_prep_slice_t sb__callcenter_preps, sb__call_preps, sb__plugin_preps,
     sb__org_preps, sb__member_preps;
 
-extern const sb_method_slice_t sb__audit_methods, sb__org_methods, sb__callcenter_methods, sb__user_methods,
+extern const sb_method_slice_t sb__org_methods, sb__callcenter_methods, sb__user_methods,
     sb__member_methods, sb__softphone_methods, sb__server_methods, sb__token_methods,
     sb__plugin_methods, sb__layout_methods, sb__contact_methods, sb__call_methods;
+extern const sb_method_slice_t sb__audit_methods;
 
 /* Argument specs shared by the namespaces. */
 #define SB_ARG_ORG                                                                                 \
@@ -217,11 +218,11 @@ extern const sb_method_slice_t sb__audit_methods, sb__org_methods, sb__callcente
 
 /** Who reads a write of the change log, and so what of it is packed. */
 typedef enum sb_change_view {
-    SB_CHANGE_ORG_AUDIT,   /* an org's token, audit.list: org_seq only */
-    SB_CHANGE_ADMIN_AUDIT, /* the admin, audit.list: org_seq and seq */
-    SB_CHANGE_ORG_WATCH,   /* an org's token watching its org: seq is the org_seq */
+    SB_CHANGE_ORG_AUDIT,       /* an org's token, audit.list: org_seq only */
+    SB_CHANGE_ADMIN_AUDIT,     /* the admin, audit.list: org_seq and seq */
+    SB_CHANGE_ORG_WATCH,       /* an org's token watching its org: seq is the org_seq */
     SB_CHANGE_ADMIN_ORG_WATCH, /* the admin watching one org: seq is the org_seq, log_seq */
-    SB_CHANGE_ADMIN_WATCH, /* the admin watching every org: seq is the global one */
+    SB_CHANGE_ADMIN_WATCH,     /* the admin watching every org: seq is the global one */
 } sb_change_view_t;
 
 /** Packs one write of the log as audit.list's item or a changes notification's map (audit.c). */
