@@ -895,9 +895,10 @@ static int scan_org(sb_store_t *store, MDB_txn *txn, const sb_changes_scan_t *sc
                 rc = fn(ctx, &w);
             }
         }
-        if (rc == 1) {
+        if (rc == 1) { /* not taken: the next scan starts with it */
             rc = 0;
             *more = true;
+            *next = org_seq;
             break;
         }
         if (rc == 0)
@@ -951,8 +952,9 @@ static int scan_all(sb_store_t *store, MDB_txn *txn, const sb_changes_scan_t *sc
         rc = scan_load(store, txn, &e, seq, &bytes);
         const msgpack_object_array *writes = rc == 0 ? &e.u.data.via.array.ptr[3].via.array : NULL;
         bool stop = false;
-        /* A page ends after a whole entry: the next starts at the next entry. */
-        for (uint32_t i = 0; rc == 0 && i < writes->size; i++) {
+        /* fn stops at an entry's first write (the entry is not taken: the
+         * next scan starts with it) or takes all of it. */
+        for (uint32_t i = 0; rc == 0 && !stop && i < writes->size; i++) {
             uint32_t at = scan->descending ? writes->size - 1 - i : i;
             sb_change_write_t w = {seq, write_org_seq(&writes->ptr[at]), &writes->ptr[at]};
             rc = fn(ctx, &w);
@@ -963,6 +965,7 @@ static int scan_all(sb_store_t *store, MDB_txn *txn, const sb_changes_scan_t *sc
         }
         if (stop) {
             *more = true;
+            *next = seq;
             break;
         }
         if (rc == 0)

@@ -198,7 +198,11 @@ typedef struct sb_change_write {
     const msgpack_object *write; /* {time, token, org, method, [org_seq], [ids], changes} */
 } sb_change_write_t;
 
-/** Called for each write; returns 0 to go on, 1 to stop (the page is full), or an error. */
+/**
+ * Called for each write; returns 0 to go on, 1 to stop before this write
+ * (the page is full: the next scan's `from` is its number), or an error.
+ * Scanning every org's log, it may stop only at an entry's first write.
+ */
 typedef int (*sb_change_visit_fn)(void *ctx, const sb_change_write_t *w);
 
 /** What sb_store_changes_scan visits. */
@@ -213,8 +217,8 @@ typedef struct sb_changes_scan {
 /**
  * Visits the log's writes in one read transaction, from `from` on, until fn
  * stops it, the bounds are reached, or the log ends. *next is the `from` of
- * the next scan (the number past the last examined), *more whether rows may
- * follow. Stopping on every org's log ends after the whole entry at hand.
+ * the next scan (the number past the last examined, or of the write fn
+ * stopped at), *more whether rows may follow.
  * Returns 0, fn's error, or the store's.
  */
 int sb_store_changes_scan(sb_store_t *store, const sb_changes_scan_t *scan, sb_change_visit_fn fn,

@@ -221,6 +221,7 @@ typedef struct audit_ctx {
     int64_t since_ms, until_ms;
     const char *method, *user, *callcenter;
     size_t limit, n;
+    uint64_t last_seq; /* the entry of the last write taken */
     msgpack_sbuffer items;
     msgpack_packer ipk;
 } audit_ctx_t;
@@ -235,7 +236,9 @@ static int audit_visit(void *vctx, const sb_change_write_t *w)
 {
     audit_ctx_t *a = vctx;
     const msgpack_object *m = w->write;
-    if (a->n >= a->limit)
+    /* A full page stops at an entry's first write: the writes of one entry
+     * (one commit) stay on one page, which may pass the limit by them. */
+    if (a->n >= a->limit && w->seq != a->last_seq)
         return 1;
     const msgpack_object *time = sb_obj_get(m, "time");
     int64_t t = time == NULL                                    ? 0
@@ -252,6 +255,7 @@ static int audit_visit(void *vctx, const sb_change_write_t *w)
     if (a->callcenter != NULL && !ids_hold(ids, a->callcenter))
         return 0;
     a->n++;
+    a->last_seq = w->seq;
     return sb__pack_change(&a->ipk, w, a->view);
 }
 
