@@ -309,6 +309,8 @@ static void a_watcher_that_never_reads_is_cut(void **state)
                                         "65536",
                                         "--write-low-bytes",
                                         "16384",
+                                        "--write-cap-bytes",
+                                        "1048576",
                                         "--write-stall-ms",
                                         "1000",
                                         NULL};
@@ -316,13 +318,14 @@ static void a_watcher_that_never_reads_is_cut(void **state)
     sb_client_t admin;
     sb_harness_client(&h, &admin, NULL);
     call(&admin, "org.create", json_pack("{s:s}", "org", "acme"), "OK", NULL);
-    /* 20 bulk writes of 400 users: 20 notifications of 400 keys, far past the
-     * high mark. */
-    for (int b = 0; b < 20; b++) {
+    /* 60 bulk writes of 1000 users: 60 notifications of 1000 keys, about
+     * 2 MB, past the cap: sent all at once, they would close the connection
+     * for passing --write-cap-bytes instead of pausing at the high mark. */
+    for (int b = 0; b < 60; b++) {
         json_t *rows = json_array();
-        for (int i = 0; i < 400; i++) {
+        for (int i = 0; i < 1000; i++) {
             char id[19];
-            user_id(b * 400 + i + 1, id);
+            user_id(b * 1000 + i + 1, id);
             json_array_append_new(rows, json_pack("{s:s, s:s}", "id", id, "name", "U"));
         }
         call(&admin, "user.upsert_bulk", json_pack("{s:s, s:o}", "org", "acme", "users", rows),
@@ -357,7 +360,10 @@ static void a_watcher_that_never_reads_is_cut(void **state)
     sb_client_close(&other);
     assert_true(sb_harness_closed_within(fd, 3000));
     char cmd[4300];
-    snprintf(cmd, sizeof(cmd), "grep -q 'not read its replies' %s/server.log", h.dir);
+    snprintf(cmd, sizeof(cmd),
+             "grep -q 'not read its replies' %s/server.log && ! grep -q 'passed --write-cap-bytes' "
+             "%s/server.log",
+             h.dir, h.dir);
     assert_int_equal(system(cmd), 0);
     close(fd);
     msgpack_sbuffer_destroy(&buf);
