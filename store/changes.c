@@ -99,6 +99,21 @@ void sb_store_change_begin(sb_store_t *store, const sb_store_who_t *who)
 
 static int org_last(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *last);
 
+/* The org's last number as the open batch sees it: the last of this batch's
+ * first `n` records that is the org's, else the last committed. */
+static int batch_org_last(sb_store_t *store, const char *org, size_t n, uint64_t *last)
+{
+    const sb_capture_t *cap = &store->cap;
+    for (size_t i = n; i-- > 0;) {
+        const sb_change_record_t *o = &cap->records[i];
+        if (o->org_seq != 0 && strcmp(o->org, org) == 0) {
+            *last = o->org_seq; /* numbers only grow along the batch */
+            return 0;
+        }
+    }
+    return org_last(store, store->batch_txn, org, last);
+}
+
 void sb_store_change_end(sb_store_t *store, int rc)
 {
     sb_capture_t *cap = &store->cap;
@@ -111,18 +126,12 @@ void sb_store_change_end(sb_store_t *store, int rc)
     r->org_seq = 0;
     if ((!r->kept && !r->n_changes) || r->org[0] == '\0' || store->batch_txn == NULL)
         return;
-    /* Its org's number now, so that the reply can carry it: the org's last
-     * committed one, plus this batch's earlier writes of the org. A batch
-     * replayed from the start numbers them again, the same way. */
+    /* Its org's number now, so that the reply can carry it. A batch
+     * replayed from the start numbers its writes again, the same way. */
     uint64_t last = 0;
-    if (org_last(store, store->batch_txn, r->org, &last) != 0) {
+    if (batch_org_last(store, r->org, cap->n_records - 1, &last) != 0) {
         cap->failed = true;
         return;
-    }
-    for (size_t i = 0; i + 1 < cap->n_records; i++) {
-        const sb_change_record_t *o = &cap->records[i];
-        if ((o->kept || o->n_changes) && strcmp(o->org, r->org) == 0)
-            last = o->org_seq > last ? o->org_seq : last;
     }
     r->org_seq = last + 1;
 }
@@ -805,6 +814,14 @@ int sb_store_org_seq_range(sb_store_t *store, const char *org, uint64_t *first, 
 
 int sb_store_org_seq(sb_store_t *store, const char *org, uint64_t *last, sb_err_t *err)
 {
+    *last = 0;
+    if (strlen(org) > SB_ORG_ID_MAX)
+        return sb_err_set(err, -EINVAL, "The org id is longer than %d bytes.", SB_ORG_ID_MAX);
+    /* Inside a write batch (the writer's thread): its earlier writes count. */
+    if (active == &store->cap && store->batch_txn != NULL) {
+        int rc = batch_org_last(store, org, store->cap.n_records, last);
+        return rc == 0 ? 0 : sb_err_default(err, rc);
+    }
     uint64_t first;
     return sb_store_org_seq_range(store, org, &first, last, err);
 }

@@ -185,7 +185,10 @@ int sb_store_changes_apply(sb_store_t *store, const void *entry, size_t len, sb_
  * sb_store_change_end just ended (0: not an org's, or not logged). Batch thread.
  */
 uint64_t sb_store_change_org_seq(const sb_store_t *store);
-/** The org's last org_seq (0 when none). */
+/**
+ * The org's last org_seq (0 when none): the last committed, or, called by
+ * the thread of an open write batch, counting the batch's writes so far.
+ */
 int sb_store_org_seq(sb_store_t *store, const char *org, uint64_t *last, sb_err_t *err);
 /** The org's first org_seq still kept (0: none kept) and its last (0: none yet). */
 int sb_store_org_seq_range(sb_store_t *store, const char *org, uint64_t *first, uint64_t *last,

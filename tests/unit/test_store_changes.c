@@ -429,6 +429,9 @@ static void each_org_numbers_its_writes(void **state)
             assert_int_equal(sb_store_change_org_seq(fx->store),
                              i == 1 ? round + 1 : round * 2 + (i == 0 ? 1 : 2));
         }
+        /* The batch's own thread sees its org's numbers so far. */
+        assert_rc(sb_store_org_seq(fx->store, "acme", &last, &err), 0, err);
+        assert_int_equal(last, round * 2 + 2);
         /* A refused write keeps no number. */
         sb_store_who_t who = {"tok", "acme", "user.upsert"};
         sb_store_change_begin(fx->store, &who);
