@@ -686,9 +686,12 @@ static void watch_pass(sb_conn_t *conn)
 {
     sb_server_t *server = conn->server;
     const sb_config_t *cfg = &server->cfg;
+    /* The org's share is a walk of the connections: made only when the
+     * total could pass it. */
     if (!conn->watching || conn->closing || conn->queued_bytes >= cfg->write_high_bytes ||
         server->unread_bytes >= cfg->max_unread_bytes ||
-        org_unread_bytes(server, &conn->token) >= cfg->max_unread_bytes_per_org)
+        (server->unread_bytes >= cfg->max_unread_bytes_per_org &&
+         org_unread_bytes(server, &conn->token) >= cfg->max_unread_bytes_per_org))
         return;
     watch_pass_t p = {.conn = conn, .expect = conn->watch_next};
     msgpack_sbuffer_init(&p.buf);
@@ -1427,6 +1430,9 @@ void sb__conn_check_timeouts(sb_server_t *server, uint64_t now)
         server->freed_bytes = 0;
         malloc_trim(0);
     }
+    /* A watcher paused by the unread budgets (not by its own queue, whose
+     * reads kick it) goes on within a second of room coming back. */
+    watch_kick(server);
     server->auth_failures_recent /= 2;
     sb__log_limited_flush(server, &server->refusals_log, SB_LOG_WARN);
     sb__log_limited_flush(server, &server->slots_log, SB_LOG_WARN);
