@@ -381,6 +381,8 @@ static int cmp_id(const void *a, const void *b)
 /* Packs a record's ids, sorted, each once. */
 static int pack_ids(msgpack_packer *pk, sb_capture_t *cap, const sb_change_record_t *r)
 {
+    if (r->n_ids == 0) /* and perhaps no array at all yet */
+        return sb_pack_str(pk, "ids") | msgpack_pack_array(pk, 0);
     char(*ids)[SB_SFID_LEN] = cap->ids + r->ids_start;
     qsort(ids, r->n_ids, SB_SFID_LEN, cmp_id);
     size_t n = 0;
