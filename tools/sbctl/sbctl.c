@@ -93,6 +93,9 @@ static void usage(FILE *out)
     printf("  %-28s %s\n", "contact import FILE",
            "Upserts the contacts of a CSV file (id,name,phone,...): all checked, then written.");
     printf("  %-28s %s\n", "doctor", "The same as org doctor.");
+    printf("  %-28s %s\n", "audit", "The same as audit list: who changed what, and when.");
+    printf("  %-28s %s\n", "watch",
+           "The same as changes watch: prints the org's changes as they happen, until Ctrl-C.");
     fprintf(out, "\nExit status: 0 done, 1 refused by the server, 2 bad usage, 3 no server.\n"
                  "--json prints results as JSON, for scripts. SB_ORG gives --org a default.\n");
 }
