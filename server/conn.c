@@ -284,6 +284,7 @@ static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void process_buffer(sb_conn_t *conn);
 static void watch_kick(sb_server_t *server);
+static void watch_passes(sb_server_t *server);
 
 /* Reads when nothing holds it back; stops otherwise. */
 static void update_reading(sb_conn_t *conn)
@@ -934,12 +935,42 @@ static void slicer_cb(uv_idle_t *idle)
      * pass. One slice each; those with more kick again. */
     if (server->watch_kick) {
         server->watch_kick = false;
-        for (sb_conn_t *c = server->conns; c != NULL; c = c->next)
-            if (c->watching)
-                watch_pass(c); /* a close leaves it in the list until its close_cb */
+        watch_passes(server);
     }
     if (server->slices == NULL && server->deferred == NULL && !server->watch_kick)
         uv_idle_stop(&server->slicer);
+}
+
+/* One pass for each watcher, within PASS_BUDGET_NS of the loop: past it, the
+ * rest wait for the next turn, which starts after the last one served (the
+ * list is newest first: ids fall along it), so that many watchers catching
+ * up at once neither hold the loop nor starve the oldest. A close leaves a
+ * connection in the list until its close_cb: the walk stays valid. */
+static void watch_passes(sb_server_t *server)
+{
+    uint64_t started = uv_hrtime();
+    uint64_t resume = server->watch_resume;
+    server->watch_resume = 0;
+    sb_conn_t *c = server->conns;
+    while (resume != 0 && c != NULL && c->id >= resume)
+        c = c->next;
+    for (int sweep = 0; sweep < 2; sweep++) {
+        for (; c != NULL; c = c->next) {
+            if (sweep == 1 && c->id < resume)
+                return; /* round the list once */
+            if (!c->watching)
+                continue;
+            watch_pass(c);
+            if (uv_hrtime() - started > PASS_BUDGET_NS) {
+                server->watch_resume = c->id;
+                server->watch_kick = true;
+                return;
+            }
+        }
+        if (resume == 0)
+            return;
+        c = server->conns;
+    }
 }
 
 static void watch_kick(sb_server_t *server)

@@ -277,6 +277,47 @@ static void a_resumed_watch_misses_nothing(void **state)
     sb_harness_cleanup(&h);
 }
 
+/* Many watchers catching up at once share the loop's turns (a budget per
+ * turn, resumed after the last one served): each gets every write, in order. */
+static void many_watchers_catch_up_together(void **state)
+{
+    (void)state;
+    sb_harness_t h;
+    static const char *const flags[] = {"--durability", "none", NULL};
+    sb_harness_start(&h, NULL, flags);
+    sb_client_t admin;
+    sb_harness_client(&h, &admin, NULL);
+    call(&admin, "org.create", json_pack("{s:s}", "org", "acme"), "OK", NULL);
+    /* Bulk writes: a pass reads up to 1 MiB of them, past one turn's budget. */
+    enum { WRITES = 60, WATCHERS = 12 };
+    for (int b = 0; b < WRITES; b++) {
+        json_t *rows = json_array();
+        for (int i = 0; i < 200; i++) {
+            char id[19];
+            user_id(b * 200 + i + 1, id);
+            json_array_append_new(rows, json_pack("{s:s, s:s}", "id", id, "name", "U"));
+        }
+        call(&admin, "user.upsert_bulk", json_pack("{s:s, s:o}", "org", "acme", "users", rows),
+             "OK", NULL);
+    }
+    sb_client_t w[WATCHERS];
+    for (int k = 0; k < WATCHERS; k++) {
+        sb_harness_client(&h, &w[k], NULL);
+        call(&w[k], "changes.watch", json_pack("{s:s, s:i}", "org", "acme", "from", 1), "OK", NULL);
+    }
+    for (int k = 0; k < WATCHERS; k++) {
+        for (uint64_t i = 1; i <= WRITES; i++) {
+            if (!readable_within(&w[k], 10000))
+                fail_msg("watcher %d waits for write %llu", k, (unsigned long long)i);
+            assert_int_equal(num(next_change(&w[k]), "seq"), i);
+        }
+        sb_client_close(&w[k]);
+    }
+    sb_client_close(&admin);
+    assert_int_equal(sb_harness_stop(&h), 0);
+    sb_harness_cleanup(&h);
+}
+
 /* ---- a watcher that never reads ---------------------------------------------------- */
 
 static size_t pack_request(msgpack_sbuffer *buf, uint32_t msgid, const char *method,
@@ -535,6 +576,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_org_sees_its_own_writes_and_numbers),
         cmocka_unit_test(a_resumed_watch_misses_nothing),
+        cmocka_unit_test(many_watchers_catch_up_together),
         cmocka_unit_test(a_watcher_that_never_reads_is_cut),
         cmocka_unit_test(behind_the_log_and_pages),
         cmocka_unit_test(who_removed_ada_is_one_command),
