@@ -343,8 +343,12 @@ static int changes_watch(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         org = call->token.org;
     call->org = org;
     uint64_t first = 0, last = 0;
-    int rc = org != NULL ? sb_store_org_seq_range(call->svc->store, org, &first, &last, err)
-                         : sb_store_changes_range(call->svc->store, &first, &last, err);
+    sb_org_t found;
+    int rc = org != NULL ? sb_store_org_get(call->svc->store, org, &found, err) : 0;
+    if (rc != 0)
+        return rc; /* a watch of an org that does not exist would wait for nothing */
+    rc = org != NULL ? sb_store_org_seq_range(call->svc->store, org, &first, &last, err)
+                     : sb_store_changes_range(call->svc->store, &first, &last, err);
     if (rc != 0)
         return rc;
     const msgpack_object *from_obj = sb_obj_get(call->args, "from");

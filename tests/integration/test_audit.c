@@ -128,6 +128,7 @@ static void each_org_sees_its_own_writes_and_numbers(void **state)
     call(&watch_acme, "changes.watch", json_pack("{s:i}", "from", 1), "OK", NULL);
     call(&watch_globex, "changes.watch", json_pack("{}"), "OK", NULL);
     call(&watch_acme, "changes.watch", json_pack("{s:s}", "org", "globex"), "NOT_FOUND", NULL);
+    call(&admin, "changes.watch", json_pack("{s:s}", "org", "nosuchorg"), "NOT_FOUND", NULL);
 
     /* Interleaved writes: each org's replies count its own writes, 1, 2, 3...,
      * and an org's token never sees the global seq; the admin sees both. */
