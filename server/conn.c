@@ -97,6 +97,7 @@ struct sb_conn {
     bool watch_all;
     char watch_org[SB_ORG_ID_MAX + 1];
     uint64_t watch_next;
+    int64_t watch_floor_ms; /* older writes belong to an earlier org of the same id */
     sb_change_view_t watch_view;
 };
 
@@ -636,6 +637,7 @@ static void watch_start(sb_conn_t *conn, const sb_call_t *call)
     conn->watch_all = call->org == NULL;
     snprintf(conn->watch_org, sizeof(conn->watch_org), "%s", call->org ? call->org : "");
     conn->watch_next = call->watch_from;
+    conn->watch_floor_ms = call->watch_floor_ms;
     conn->watch_view = conn->watch_all ? SB_CHANGE_ADMIN_WATCH
                        : admin         ? SB_CHANGE_ADMIN_ORG_WATCH
                                        : SB_CHANGE_ORG_WATCH;
@@ -673,6 +675,8 @@ static int watch_visit(void *vctx, const sb_change_write_t *w)
             return 1;
         }
         p->expect++;
+        if (sb__change_time(w) < p->conn->watch_floor_ms)
+            return 0; /* the org's earlier life: passed over, not sent */
     }
     int rc = msgpack_pack_array(&p->pk, 3) | msgpack_pack_uint8(&p->pk, SB_RPC_NOTIFICATION) |
              sb_pack_str(&p->pk, "changes");

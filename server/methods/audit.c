@@ -201,6 +201,33 @@ int sb__pack_change(msgpack_packer *pk, const sb_change_write_t *w, sb_change_vi
     return rc == 0 ? 0 : -ENOMEM;
 }
 
+int64_t sb__change_time(const sb_change_write_t *w)
+{
+    const msgpack_object *time = sb_obj_get(w->write, "time");
+    return time == NULL                                    ? 0
+           : time->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)time->via.u64
+           : time->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? time->via.i64
+                                                           : 0;
+}
+
+/*
+ * The writes an org's token may see begin with its org's creation: an org
+ * deleted and made again under the same id (by another tenant, perhaps)
+ * keeps its numbering, but the writes of the one before are not the new
+ * one's to read. INT64_MIN for the admin, who sees them all.
+ */
+static int org_floor(sb_call_t *call, const char *org, int64_t *floor_ms, sb_err_t *err)
+{
+    *floor_ms = INT64_MIN;
+    if (call->token.role == SB_ROLE_ADMIN || org == NULL)
+        return 0;
+    sb_org_t found;
+    int rc = sb_store_org_get(call->svc->store, org, &found, err);
+    if (rc == 0)
+        *floor_ms = found.created_ms;
+    return rc;
+}
+
 /* ---- audit.list ------------------------------------------------------------------ */
 
 /* Whether `ids` holds `id` (18 characters; 15 match the first 15). */
@@ -222,6 +249,7 @@ typedef struct audit_ctx {
     const char *method, *user, *callcenter;
     size_t limit, n;
     uint64_t last_seq; /* the entry of the last write taken */
+    int64_t floor_ms;  /* org_floor */
     msgpack_sbuffer items;
     msgpack_packer ipk;
 } audit_ctx_t;
@@ -240,12 +268,8 @@ static int audit_visit(void *vctx, const sb_change_write_t *w)
      * (one commit) stay on one page, which may pass the limit by them. */
     if (a->n >= a->limit && w->seq != a->last_seq)
         return 1;
-    const msgpack_object *time = sb_obj_get(m, "time");
-    int64_t t = time == NULL                                    ? 0
-                : time->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)time->via.u64
-                : time->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? time->via.i64
-                                                                : 0;
-    if ((a->since_ms && t < a->since_ms) || (a->until_ms && t >= a->until_ms))
+    int64_t t = sb__change_time(w);
+    if (t < a->floor_ms || (a->since_ms && t < a->since_ms) || (a->until_ms && t >= a->until_ms))
         return 0;
     if (a->method != NULL && !str_is(sb_obj_get(m, "method"), a->method))
         return 0;
@@ -276,6 +300,8 @@ static int audit_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     int rc = 0;
     if (a.limit < 1 || a.limit > SB_STORE_PAGE_MAX)
         rc = sb_err_set(err, -EINVAL, "The limit is 1 to %d.", SB_STORE_PAGE_MAX);
+    if (rc == 0)
+        rc = org_floor(call, org, &a.floor_ms, err);
     if (rc == 0)
         rc = time_arg(call, "since", &a.since_ms, err);
     if (rc == 0)
@@ -369,6 +395,9 @@ static int changes_watch(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         return sb_err_set(
             err, -EINVAL, "There is no change %llu yet: the last is %llu; watch from %llu at most.",
             (unsigned long long)from, (unsigned long long)last, (unsigned long long)last + 1);
+    rc = org_floor(call, org, &call->watch_floor_ms, err);
+    if (rc != 0)
+        return rc;
     call->watch = true;
     call->watch_from = from;
     int prc = msgpack_pack_map(pk, 4);

@@ -71,6 +71,8 @@ typedef struct sb_call {
      * writes of call->org (NULL: every org's) from watch_from on. */
     bool watch;
     uint64_t watch_from;
+    int64_t
+        watch_floor_ms; /* writes older than this are not the watcher's (an org's earlier life) */
 } sb_call_t;
 
 /* A method's return value asking to be called again on a later turn of the
@@ -224,6 +226,9 @@ typedef enum sb_change_view {
     SB_CHANGE_ADMIN_ORG_WATCH, /* the admin watching one org: seq is the org_seq, log_seq */
     SB_CHANGE_ADMIN_WATCH,     /* the admin watching every org: seq is the global one */
 } sb_change_view_t;
+
+/** A write's time (ms), 0 when it has none. */
+int64_t sb__change_time(const sb_change_write_t *w);
 
 /** Packs one write of the log as audit.list's item or a changes notification's map (audit.c). */
 int sb__pack_change(msgpack_packer *pk, const sb_change_write_t *w, sb_change_view_t view);

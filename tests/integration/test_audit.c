@@ -198,6 +198,55 @@ static void each_org_sees_its_own_writes_and_numbers(void **state)
     sb_harness_cleanup(&h);
 }
 
+/* An org deleted and made again under its id (another tenant, perhaps) goes
+ * on with the numbers, but its tokens see none of the earlier org's writes. */
+static void a_new_org_under_an_old_id_sees_only_its_own(void **state)
+{
+    (void)state;
+    sb_harness_t h;
+    static const char *const flags[] = {"--durability", "none", NULL};
+    sb_harness_start(&h, NULL, flags);
+    sb_client_t admin, old, fresh, w;
+    sb_harness_client(&h, &admin, NULL);
+    call(&admin, "org.create", json_pack("{s:s}", "org", "acme"), "OK", NULL);
+    char token[128];
+    make_token(&admin, "acme", token, NULL);
+    sb_harness_client(&h, &old, token);
+    for (int i = 1; i <= 3; i++)
+        upsert(&old, "acme", i, NULL);
+    sb_client_close(&old);
+    call(&admin, "org.delete", json_pack("{s:s}", "org", "acme"), "OK", NULL);
+    struct timespec tick = {0, 5000000}; /* the new org is created a few ms later */
+    nanosleep(&tick, NULL);
+    call(&admin, "org.create", json_pack("{s:s}", "org", "acme"), "OK", NULL);
+    make_token(&admin, "acme", token, NULL);
+    sb_harness_client(&h, &fresh, token);
+    msgpack_unpacked r;
+    upsert(&fresh, "acme", 10, &r);
+    /* The numbers go on: 1 to 3 the upserts, 4 the org's delete, 5 this. */
+    assert_int_equal(num(&r.data, "org_seq"), 5);
+    msgpack_unpacked_destroy(&r);
+    call(&fresh, "audit.list", json_pack("{}"), "OK", &r);
+    const msgpack_object *entries = sb_obj_get(&r.data, "entries");
+    assert_int_equal(entries->via.array.size, 1);
+    assert_int_equal(num(&entries->via.array.ptr[0], "org_seq"), 5);
+    msgpack_unpacked_destroy(&r);
+    sb_harness_client(&h, &w, token);
+    call(&w, "changes.watch", json_pack("{s:i}", "from", 1), "OK", NULL);
+    const msgpack_object *n = next_change(&w);
+    assert_int_equal(num(n, "seq"), 5);
+    assert_false(readable_within(&w, 200));
+    /* The admin still sees every write of both. */
+    call(&admin, "audit.list", json_pack("{s:s}", "org", "acme"), "OK", &r);
+    assert_int_equal(sb_obj_get(&r.data, "entries")->via.array.size, 5);
+    msgpack_unpacked_destroy(&r);
+    sb_client_close(&w);
+    sb_client_close(&fresh);
+    sb_client_close(&admin);
+    assert_int_equal(sb_harness_stop(&h), 0);
+    sb_harness_cleanup(&h);
+}
+
 /* ---- a resumed watch, with writers running ---------------------------------------- */
 
 #define WRITERS 2
@@ -576,6 +625,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_org_sees_its_own_writes_and_numbers),
+        cmocka_unit_test(a_new_org_under_an_old_id_sees_only_its_own),
         cmocka_unit_test(a_resumed_watch_misses_nothing),
         cmocka_unit_test(many_watchers_catch_up_together),
         cmocka_unit_test(a_watcher_that_never_reads_is_cut),
