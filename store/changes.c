@@ -352,7 +352,8 @@ static int org_last(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *
 }
 
 /* Indexes write `index` of entry `seq` as the org's `org_seq`, and makes it
- * the org's last when it is past it. */
+ * the org's last: an org's numbers come in increasing order, in a batch's
+ * flush as in the entries applied, so the last put is the greatest. */
 static int org_index_put(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t org_seq,
                          uint64_t seq, uint32_t index)
 {
@@ -363,13 +364,9 @@ static int org_index_put(sb_store_t *store, MDB_txn *txn, const char *org, uint6
     memcpy(vb + 8, &be, 4);
     MDB_val k = {org_index_key(org, org_seq, kb), kb}, v = {sizeof(vb), vb};
     int rc = sb__lmdb_rc(mdb_put(txn, store->changes_org, &k, &v, 0));
-    uint64_t last = 0;
+    MDB_val lk = {strnlen(org, SB_ORG_ID_MAX), (void *)org}, lv = {sizeof(org_seq), &org_seq};
     if (rc == 0)
-        rc = org_last(store, txn, org, &last);
-    if (rc == 0 && org_seq > last) {
-        MDB_val lk = {strnlen(org, SB_ORG_ID_MAX), (void *)org}, lv = {sizeof(org_seq), &org_seq};
         rc = sb__lmdb_rc(mdb_put(txn, store->changes_org, &lk, &lv, 0));
-    }
     return rc;
 }
 
