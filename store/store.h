@@ -136,7 +136,9 @@ int sb_store_reclaim(sb_store_t *store, sb_err_t *err);
  * Every committed write transaction that changed a record (a batch, or a
  * write outside one) is stored with the next sequence number in the same
  * transaction: entry = msgpack [format, seq, time ms, [write...]], write =
- * {time, token, org, method, changes: [[op, db, key, value]...]}.
+ * {time, token, org, method, org_seq (an org's write), ids (the record ids it
+ * touched), changes: [[op, db, key, value]...]}; org_seq and ids are absent
+ * from entries written before them.
  */
 #define SB_CHANGES_FORMAT 1
 
