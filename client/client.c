@@ -603,6 +603,26 @@ SB_CLIENT_API int sb_client_recv(sb_client_t *c, uint32_t *msgid, const msgpack_
     return 0;
 }
 
+int sb_client_next(sb_client_t *c, const msgpack_object **msg)
+{
+    *msg = NULL;
+    reset_error(c);
+    if (c->fd < 0)
+        return fail(c, -ENOTCONN, "This client is not connected.");
+    size_t len, off = 0;
+    int rc = sb_client_flush(c);
+    if (rc == 0)
+        rc = read_message(c, &len);
+    if (rc != 0)
+        return rc;
+    c->consumed = len; /* dropped by the next read: the objects point into it */
+    if (msgpack_unpack_next(&c->reply, c->buf + c->start, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        c->reply.data.type != MSGPACK_OBJECT_ARRAY)
+        return fail(c, -EPROTO, "The server sent a message that is not msgpack-RPC.");
+    *msg = &c->reply.data;
+    return 0;
+}
+
 SB_CLIENT_API int sb_client_call(sb_client_t *c, const char *method, const void *args,
                                  size_t args_len, msgpack_unpacked *result)
 {

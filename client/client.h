@@ -63,6 +63,14 @@ void sb_client_close(sb_client_t *client);
 /** Copies the last failure of `client` into err (may be NULL), worth rc; returns rc. */
 int sb_client_err(const sb_client_t *client, int rc, sb_err_t *err);
 
+/**
+ * The next message from the server, whatever it is: a response, or a
+ * notification ([2, method, params], e.g. changes.watch's). *msg is the
+ * whole message [borrowed: until the next receive or call on this client].
+ * Returns 0, or a negative errno as sb_client_recv.
+ */
+int sb_client_next(sb_client_t *client, const msgpack_object **msg);
+
 /** Packs a JSON value as msgpack (objects as maps, arrays as arrays). Returns 0 or -1. */
 int sb_client_pack_json(msgpack_packer *pk, const json_t *json);
 

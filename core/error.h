@@ -47,7 +47,8 @@ enum {
     SB_E_DISK_FULL,
     SB_E_REPLY_TOO_LARGE,
     SB_E_CONNECTION_LIMIT,
-    SB_E_BACKUP_IN_PROGRESS, /* wire 41 (codes 39-40 are another part's) */
+    SB_E_CHANGES_TRIMMED,    /* wire 39 (40 unused) */
+    SB_E_BACKUP_IN_PROGRESS, /* wire 41 (43, 44 unused) */
     SB_E_BACKUP_GONE,
     SB_E_RULES_INVALID,
     SB_E_PLAN_STALE,
@@ -126,6 +127,9 @@ enum {
     X(CONNECTION_LIMIT, SB_E_CONNECTION_LIMIT, 38,                                                 \
       "Every connection slot open to this token is taken; close a connection or ask the admin "    \
       "to raise --max-connections.")                                                               \
+    X(CHANGES_TRIMMED, SB_E_CHANGES_TRIMMED, 39,                                                   \
+      "The changes asked for are no longer kept (--changes-keep, --changes-keep-hours); start "     \
+      "again from the first one kept, which the message names.")                                 \
     X(BACKUP_IN_PROGRESS, SB_E_BACKUP_IN_PROGRESS, 41,                                             \
       "A backup is being taken already (one at a time); retry when it ends, or 60 s after its "   \
       "reader stopped reading.")                                                                   \

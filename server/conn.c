@@ -91,6 +91,14 @@ struct sb_conn {
     /* Set on the loop when the connection's access ends; read by its writes
      * on the writer thread, which then do nothing. */
     atomic_bool access_ended;
+    /* changes.watch: the writes this connection streams, from watch_next on
+     * (the org's org_seq; the admin watching every org: the global seq). */
+    bool watching;
+    bool watch_all;
+    char watch_org[SB_ORG_ID_MAX + 1];
+    uint64_t watch_next;
+    int64_t watch_floor_ms; /* older writes belong to an earlier org of the same id */
+    sb_change_view_t watch_view;
 };
 
 /* A request being served: the message's bytes and decoded form, and its reply. */
@@ -218,6 +226,10 @@ static void close_cb(uv_handle_t *handle)
         server->conns = conn->next;
     if (conn->next)
         conn->next->prev = conn->prev;
+    if (conn->watching) {
+        conn->watching = false;
+        server->watchers--;
+    }
     server->svc.connections--;
     server->freed_bytes += conn->cap + conn->out_cap;
     conn_unref(conn);
@@ -273,6 +285,8 @@ static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void process_buffer(sb_conn_t *conn);
+static void watch_kick(sb_server_t *server);
+static void watch_passes(sb_server_t *server);
 
 /* Reads when nothing holds it back; stops otherwise. */
 static void update_reading(sb_conn_t *conn)
@@ -311,6 +325,8 @@ static void write_cb(uv_write_t *req, int status)
     if (status != 0 && status != UV_ECANCELED)
         conn_close(conn, uv_strerror(status));
     update_reading(conn);
+    if (conn->watching && conn->queued_bytes < conn->server->cfg.write_low_bytes)
+        watch_kick(conn->server); /* a paused watcher has room again */
     conn_unref(conn);
 }
 
@@ -685,6 +701,126 @@ static void complete(request_t *r, int rc)
 
 static void held_cb(uv_timer_t *timer);
 
+/* ---- changes.watch ------------------------------------------------------------------ */
+
+/* What one pass sends a watcher at most before the next loop turn: the
+ * catch-up from the stored log comes in slices, between other work. */
+#define WATCH_SLICE_ROWS 256
+#define WATCH_SLICE_BYTES ((size_t)1 << 20)
+
+/* The watch changes.watch asked for, once its reply is packed: the reply
+ * goes out first, the notifications from the slicer's next turn on. */
+static void watch_start(sb_conn_t *conn, const sb_call_t *call)
+{
+    sb_server_t *server = conn->server;
+    bool admin = conn->token.role == SB_ROLE_ADMIN;
+    conn->watch_all = call->org == NULL;
+    snprintf(conn->watch_org, sizeof(conn->watch_org), "%s", call->org ? call->org : "");
+    conn->watch_next = call->watch_from;
+    conn->watch_floor_ms = call->watch_floor_ms;
+    conn->watch_view = conn->watch_all ? SB_CHANGE_ADMIN_WATCH
+                       : admin         ? SB_CHANGE_ADMIN_ORG_WATCH
+                                       : SB_CHANGE_ORG_WATCH;
+    if (!conn->watching)
+        server->watchers++;
+    conn->watching = true;
+    watch_kick(server);
+}
+
+typedef struct watch_pass {
+    sb_conn_t *conn;
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    uint64_t expect; /* the next number due */
+    uint64_t entry;  /* watching every org: the entry whose writes are being sent */
+    bool gap;
+} watch_pass_t;
+
+static int watch_visit(void *vctx, const sb_change_write_t *w)
+{
+    watch_pass_t *p = vctx;
+    if (p->conn->watch_all) {
+        /* Several writes share an entry's seq; entries follow each other. */
+        if (w->seq != p->entry) {
+            if (w->seq != p->expect) {
+                p->gap = true;
+                return 1;
+            }
+            p->entry = w->seq;
+            p->expect = w->seq + 1;
+        }
+    } else {
+        if (w->org_seq != p->expect) {
+            p->gap = true;
+            return 1;
+        }
+        p->expect++;
+        if (sb__change_time(w) < p->conn->watch_floor_ms)
+            return 0; /* the org's earlier life: passed over, not sent */
+    }
+    int rc = msgpack_pack_array(&p->pk, 3) | msgpack_pack_uint8(&p->pk, SB_RPC_NOTIFICATION) |
+             sb_pack_str(&p->pk, "changes");
+    return rc == 0 ? sb__pack_change(&p->pk, w, p->conn->watch_view) : -ENOMEM;
+}
+
+/* Sends a watcher the next slice of its writes, unless its unread
+ * notifications (or the server's budget for unread replies) are past the
+ * high mark: then it waits until the client reads (write_cb kicks again),
+ * and a client that never reads is cut by --write-stall-ms. */
+static void watch_pass(sb_conn_t *conn)
+{
+    sb_server_t *server = conn->server;
+    const sb_config_t *cfg = &server->cfg;
+    /* The org's share is a walk of the connections: made only when the
+     * total could pass it. */
+    if (!conn->watching || conn->closing || conn->queued_bytes >= cfg->write_high_bytes ||
+        server->unread_bytes >= cfg->max_unread_bytes ||
+        (server->unread_bytes >= cfg->max_unread_bytes_per_org &&
+         org_unread_bytes(server, &conn->token) >= cfg->max_unread_bytes_per_org))
+        return;
+    watch_pass_t p = {.conn = conn, .expect = conn->watch_next};
+    msgpack_sbuffer_init(&p.buf);
+    msgpack_packer_init(&p.pk, &p.buf, msgpack_sbuffer_write);
+    sb_changes_scan_t scan = {.org = conn->watch_all ? NULL : conn->watch_org,
+                              .from = conn->watch_next,
+                              .max_rows = WATCH_SLICE_ROWS,
+                              .max_bytes = WATCH_SLICE_BYTES};
+    uint64_t next = 0;
+    bool more = false;
+    sb_err_t err;
+    sb_err_clear(&err);
+    int rc = sb_store_changes_scan(server->svc.store, &scan, watch_visit, &p, &next, &more, &err);
+    if (rc != 0 || p.gap) {
+        /* Behind the kept log (trimmed while it caught up), or a read that
+         * failed: the watch ends with a notification that says why. */
+        if (p.gap) {
+            rc = SB_E_CHANGES_TRIMMED;
+            snprintf(err.message, sizeof(err.message),
+                     "Change %llu is no longer kept: the log was trimmed past it while this "
+                     "watch caught up; watch again from the first kept (changes.watch says it), "
+                     "and read the records themselves for what came before.",
+                     (unsigned long long)p.expect);
+        }
+        msgpack_packer *pk = &p.pk;
+        int prc = msgpack_pack_array(pk, 3) | msgpack_pack_uint8(pk, SB_RPC_NOTIFICATION) |
+                  sb_pack_str(pk, "changes.error") | msgpack_pack_map(pk, 3);
+        prc |= sb_pack_kv_int(pk, "code", sb_err_wire_code(rc));
+        prc |= sb_pack_kv_str(pk, "name", sb_err_name(rc));
+        prc |= sb_pack_kv_str(pk, "message", err.message);
+        (void)prc;
+        conn->watching = false;
+        server->watchers--;
+        more = false;
+    } else {
+        conn->watch_next = p.expect;
+    }
+    if (p.buf.size > 0)
+        send_reply(conn, &p.buf);
+    msgpack_sbuffer_destroy(&p.buf);
+    if (more && conn->watching)
+        watch_kick(server);
+}
+
 /* Logs a finished request and acts on what it changed: an identity proved,
  * access ended, a failed authentication (held back for a while). */
 static void finish(request_t *r, int rc)
@@ -736,6 +872,8 @@ static void finish(request_t *r, int rc)
                     conn->token.role == SB_ROLE_READ_ONLY ? " (read-only)" : "");
         }
     }
+    if (rc == 0 && r->call.watch && !conn->closing)
+        watch_start(conn, &r->call);
     if (r->call.ended_token_id != NULL || r->call.ended_org != NULL) {
         if (rc == 0)
             end_access(server, r->call.ended_token_id, r->call.ended_org);
@@ -801,6 +939,12 @@ static int job_run(sb_write_job_t *job)
     sb_store_change_begin(store, &who);
     r->rc = sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply);
     sb_store_change_end(store, r->rc);
+    /* The org's own number for the write: every token of the org may see
+     * it (it counts the org's writes only). */
+    uint64_t org_seq = sb_store_change_org_seq(store);
+    if (r->rc == 0 && org_seq != 0 &&
+        sb_dispatch_add_uint(&r->reply, r->msg.msgid, "org_seq", org_seq) != 0)
+        sb_warn("%s: its result is not a map; its reply has no org_seq", r->method->name);
     /* Every write's result is a map (the method table's "result"): the
      * admin's gains the sequence its batch commits as (a failed commit
      * replaces the reply). An org's token gets none: the sequence counts
@@ -825,7 +969,11 @@ static void job_fail(sb_write_job_t *job, int code, const char *message)
 static void job_done(sb_write_job_t *job)
 {
     request_t *r = (request_t *)job;
+    sb_server_t *server = r->conn->server;
+    bool wrote = r->rc == 0;
     finish(r, r->rc);
+    if (wrote)
+        watch_kick(server); /* durable now: watchers may read it */
 }
 
 /* ---- requests in slices ------------------------------------------------------ */
@@ -867,8 +1015,54 @@ static void slicer_cb(uv_idle_t *idle)
             process_buffer(conn); /* which resumes reading, or defers again */
         conn_unref(conn);
     }
-    if (server->slices == NULL && server->deferred == NULL)
+    /* Watchers: a write committed, or one has room again, since the last
+     * pass. One slice each; those with more kick again. */
+    if (server->watch_kick) {
+        server->watch_kick = false;
+        watch_passes(server);
+    }
+    if (server->slices == NULL && server->deferred == NULL && !server->watch_kick)
         uv_idle_stop(&server->slicer);
+}
+
+/* One pass for each watcher, within PASS_BUDGET_NS of the loop: past it, the
+ * rest wait for the next turn, which starts after the last one served (the
+ * list is newest first: ids fall along it), so that many watchers catching
+ * up at once neither hold the loop nor starve the oldest. A close leaves a
+ * connection in the list until its close_cb: the walk stays valid. */
+static void watch_passes(sb_server_t *server)
+{
+    uint64_t started = uv_hrtime();
+    uint64_t resume = server->watch_resume;
+    server->watch_resume = 0;
+    sb_conn_t *c = server->conns;
+    while (resume != 0 && c != NULL && c->id >= resume)
+        c = c->next;
+    for (int sweep = 0; sweep < 2; sweep++) {
+        for (; c != NULL; c = c->next) {
+            if (sweep == 1 && c->id < resume)
+                return; /* round the list once */
+            if (!c->watching)
+                continue;
+            watch_pass(c);
+            if (uv_hrtime() - started > PASS_BUDGET_NS) {
+                server->watch_resume = c->id;
+                server->watch_kick = true;
+                return;
+            }
+        }
+        if (resume == 0)
+            return;
+        c = server->conns;
+    }
+}
+
+static void watch_kick(sb_server_t *server)
+{
+    if (server->watchers == 0 || server->stopping)
+        return;
+    server->watch_kick = true;
+    uv_idle_start(&server->slicer, slicer_cb);
 }
 
 /* The rest of the connection's buffer waits for the slicer's next turn;
@@ -1331,7 +1525,7 @@ void sb__conn_check_timeouts(sb_server_t *server, uint64_t now)
         else if (c->token.role == SB_ROLE_NONE && now - c->opened_ms > cfg->auth_timeout_ms)
             conn_close(c, "it did not authenticate within --auth-timeout-ms");
         else if (c->token.role != SB_ROLE_NONE && cfg->idle_timeout_ms > 0 && c->inflight == 0 &&
-                 c->queued_bytes == 0 && now - c->active_ms > cfg->idle_timeout_ms)
+                 !c->watching && c->queued_bytes == 0 && now - c->active_ms > cfg->idle_timeout_ms)
             conn_close(c, "it was idle for --idle-timeout-ms");
         else if (c->inflight == 0 && now - c->active_ms > 1000)
             shrink_buffer(c, true);
@@ -1343,6 +1537,9 @@ void sb__conn_check_timeouts(sb_server_t *server, uint64_t now)
         server->freed_bytes = 0;
         malloc_trim(0);
     }
+    /* A watcher paused by the unread budgets (not by its own queue, whose
+     * reads kick it) goes on within a second of room coming back. */
+    watch_kick(server);
     server->auth_failures_recent /= 2;
     sb__log_limited_flush(server, &server->refusals_log, SB_LOG_WARN);
     sb__log_limited_flush(server, &server->slots_log, SB_LOG_WARN);

@@ -72,6 +72,9 @@ typedef struct sb_server {
     uint64_t auth_failures_recent; /* failed authentications, halved every second */
     size_t freed_bytes;            /* buffer memory freed since the allocator was last trimmed */
     sb_ended_t ended;
+    size_t watchers;       /* connections with a changes.watch */
+    bool watch_kick;       /* a commit (or a paused watcher's room) since their last pass */
+    uint64_t watch_resume; /* the connection whose pass used up the last turn's budget (0: none) */
     sb_log_limit_t refusals_log, slots_log, auth_log, closes_log, unread_log;
     bool stopping;
     bool closing_conns;

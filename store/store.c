@@ -553,6 +553,7 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
         {"changes", offsetof(sb_store_t, changes), 0},
         /* Issue 15; empty until an org puts rules, so no migration. */
         {"rules", offsetof(sb_store_t, rules), 0},
+        {"changes_org", offsetof(sb_store_t, changes_org), 0},
     };
     for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
         MDB_dbi *dbi = (MDB_dbi *)((char *)store + dbs[i].offset);
@@ -561,7 +562,8 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
             return sb__lmdb_rc(rc);
         if (*dbi >= SB_DBI_SLOTS)
             return -EINVAL;
-        bool logged = strcmp(dbs[i].name, "meta") != 0 && strcmp(dbs[i].name, "changes") != 0;
+        /* meta and the log (with its index) are the store's own bookkeeping. */
+        bool logged = strcmp(dbs[i].name, "meta") != 0 && strncmp(dbs[i].name, "changes", 7) != 0;
         store->dbi_names[*dbi] = logged ? dbs[i].name : NULL;
     }
     return 0;

@@ -137,7 +137,9 @@ int sb_store_reclaim(sb_store_t *store, sb_err_t *err);
  * Every committed write transaction that changed a record (a batch, or a
  * write outside one) is stored with the next sequence number in the same
  * transaction: entry = msgpack [format, seq, time ms, [write...]], write =
- * {time, token, org, method, changes: [[op, db, key, value]...]}.
+ * {time, token, org, method, org_seq (an org's write), ids (the record ids it
+ * touched), changes: [[op, db, key, value]...]}; org_seq and ids are absent
+ * from entries written before them.
  */
 #define SB_CHANGES_FORMAT 1
 
@@ -177,6 +179,56 @@ int sb_store_changes_trim(sb_store_t *store, uint64_t keep, int64_t keep_ms, siz
  * SB_E_CORRUPT. No business rule runs.
  */
 int sb_store_changes_apply(sb_store_t *store, const void *entry, size_t len, sb_err_t *err);
+
+/**
+ * The org numbering (changes_org): each org's writes have the org's own
+ * strictly increasing number, org_seq, chosen in the write's transaction.
+ * An org's token sees only these: the global sequence's pace is every org's
+ * write volume. sb_store_change_org_seq is the org_seq of the write that
+ * sb_store_change_end just ended (0: not an org's, or not logged). Batch thread.
+ */
+uint64_t sb_store_change_org_seq(const sb_store_t *store);
+/**
+ * The org's last org_seq (0 when none): the last committed, or, called by
+ * the thread of an open write batch, counting the batch's writes so far.
+ */
+int sb_store_org_seq(sb_store_t *store, const char *org, uint64_t *last, sb_err_t *err);
+/** The org's first org_seq still kept (0: none kept) and its last (0: none yet). */
+int sb_store_org_seq_range(sb_store_t *store, const char *org, uint64_t *first, uint64_t *last,
+                           sb_err_t *err);
+
+/** One write of the log as a scan hands it out. [borrowed: for the visit] */
+typedef struct sb_change_write {
+    uint64_t seq;                /* its entry's sequence */
+    uint64_t org_seq;            /* its org's number; 0: none (a server-wide write) */
+    const msgpack_object *write; /* {time, token, org, method, [org_seq], [ids], changes} */
+} sb_change_write_t;
+
+/**
+ * Called for each write; returns 0 to go on, 1 to stop before this write
+ * (the page is full: the next scan's `from` is its number), or an error.
+ * Scanning every org's log, it may stop only at an entry's first write.
+ */
+typedef int (*sb_change_visit_fn)(void *ctx, const sb_change_write_t *w);
+
+/** What sb_store_changes_scan visits. */
+typedef struct sb_changes_scan {
+    const char *org;  /* NULL: every org's writes, by seq; else the org's, by org_seq */
+    uint64_t from;    /* the first number visited (the last, when descending) */
+    bool descending;  /* newest first */
+    size_t max_rows;  /* writes (org) or entries (every org) examined at most */
+    size_t max_bytes; /* stored entry bytes read at most (one entry is read anyway) */
+} sb_changes_scan_t;
+
+/**
+ * Visits the log's writes in one read transaction, from `from` on, until fn
+ * stops it, the bounds are reached, or the log ends. *next is the `from` of
+ * the next scan (the number past the last examined, or of the write fn
+ * stopped at), *more whether rows may follow.
+ * Returns 0, fn's error, or the store's.
+ */
+int sb_store_changes_scan(sb_store_t *store, const sb_changes_scan_t *scan, sb_change_visit_fn fn,
+                          void *ctx, uint64_t *next, bool *more, sb_err_t *err);
 
 /** What sb_store_dry_run runs: a function of the batch's thread. */
 typedef int (*sb_dry_run_fn)(void *ctx, sb_err_t *err);

@@ -29,6 +29,10 @@
  *               schema 3); meta "changes_last" -> u64, the last sequence used
  *   rules       org                     -> the org's assignment rules (msgpack,
  *                                          rules.c): {version, updated, rules}
+ *   changes_org org \0 big-endian u64 org_seq -> big-endian u64 sequence, then
+ *               big-endian u32: the write's place in that entry (the org's
+ *               own numbering of its writes, trimmed with the log);
+ *               org (no \0) -> u64, the org's last org_seq (never trimmed)
  *
  * user_cc's value is the Call Center's id followed by the user's profile
  * (schema 2), so that the check finds the view without reading the user;
@@ -57,6 +61,9 @@ typedef struct sb_change_record {
     char method[64];
     size_t start;     /* its first change's offset in the capture's bytes */
     size_t n_changes; /* msgpack arrays [op, db, key, value] from start on */
+    size_t ids_start; /* its first id in the capture's ids */
+    size_t n_ids;     /* the ids its changes touched (duplicates until the flush) */
+    uint64_t org_seq; /* its org's number for it (sb_store_change_end); 0: none */
     bool named;       /* still open: changes go to it */
     bool kept;        /* logged even without changes (the write succeeded) */
 } sb_change_record_t;
@@ -68,19 +75,21 @@ typedef struct sb_capture {
     sb_change_record_t *records;
     size_t n_records, cap_records;
     msgpack_sbuffer bytes;
+    char (*ids)[SB_SFID_LEN]; /* the records' ids, each record's from its ids_start on */
+    size_t n_ids, cap_ids;
     bool failed; /* out of memory while recording: the commit is refused */
 } sb_capture_t;
 
 /* Where a nested transaction began, to drop its changes when it aborts. */
 typedef struct sb_capture_mark {
-    size_t n_records, size, last_changes;
+    size_t n_records, size, last_changes, n_ids, last_ids;
 } sb_capture_mark_t;
 
 struct sb_store {
     MDB_env *env;
     MDB_dbi meta, orgs, callcenters, cc_names, users, user_cc, cc_members, tokens;
     MDB_dbi layouts, layout_of, views, contacts, phones, voicecalls, call_keys;
-    MDB_dbi changes, rules;
+    MDB_dbi changes, rules, changes_org;
     const char *dbi_names[SB_DBI_SLOTS];
     sb_capture_t cap;              /* only touched inside a write transaction */
     sb_store_renderer_fn renderer; /* the adapters' part of a view; NULL: none */

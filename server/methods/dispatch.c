@@ -9,7 +9,7 @@ static const sb_method_slice_t *const slices[] = {
     &sb__token_methods,     &sb__org_methods,     &sb__callcenter_methods, &sb__user_methods,
     &sb__member_methods,    &sb__rules_methods,   &sb__licence_methods,    &sb__layout_methods,
     &sb__softphone_methods, &sb__contact_methods, &sb__call_methods,       &sb__plugin_methods,
-    &sb__server_methods,    &sb__backup_methods,
+    &sb__server_methods,    &sb__backup_methods,  &sb__audit_methods,
 };
 
 /* Every method, sorted by name, for a binary search (a request's method is
@@ -60,9 +60,8 @@ void sb_method_each(void (*fn)(const sb_method_t *m, void *ctx), void *ctx)
 }
 
 static const sb_method_prep_slice_t *const prep_slices[] = {
-    &sb__callcenter_preps, &sb__call_preps,   &sb__plugin_preps,
-    &sb__org_preps,        &sb__member_preps, &sb__rules_preps,
-    &sb__backup_preps,
+    &sb__callcenter_preps, &sb__call_preps,  &sb__plugin_preps, &sb__org_preps,
+    &sb__member_preps,     &sb__rules_preps, &sb__backup_preps,
 };
 
 sb_prepare_fn sb_method_prepare(const sb_method_t *m)
@@ -251,6 +250,11 @@ int sb_dispatch_check(sb_call_t *call, const char *method, const sb_method_t **o
 
 int sb_dispatch_add_seq(msgpack_sbuffer *out, uint32_t msgid, uint64_t seq)
 {
+    return sb_dispatch_add_uint(out, msgid, "seq", seq);
+}
+
+int sb_dispatch_add_uint(msgpack_sbuffer *out, uint32_t msgid, const char *key, uint64_t value)
+{
     /* The head's length: packed again, as sb_dispatch_run packed it. */
     msgpack_sbuffer head;
     msgpack_sbuffer_init(&head);
@@ -284,7 +288,7 @@ int sb_dispatch_add_seq(msgpack_sbuffer *out, uint32_t msgid, uint64_t seq)
     }
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    return sb_pack_kv_uint(&pk, "seq", seq) == 0 ? 0 : -ENOMEM;
+    return sb_pack_kv_uint(&pk, key, value) == 0 ? 0 : -ENOMEM;
 }
 
 int sb_dispatch_run(sb_call_t *call, const sb_method_t *m, uint32_t msgid, msgpack_sbuffer *out)

@@ -92,6 +92,12 @@ typedef struct sb_call {
     /* For a method that works in slices (returns SB_CALL_MORE): where the
      * next slice starts. 0 on the first call. */
     size_t cursor;
+    /* Set by changes.watch: once answered, the connection streams the
+     * writes of call->org (NULL: every org's) from watch_from on. */
+    bool watch;
+    uint64_t watch_from;
+    int64_t
+        watch_floor_ms; /* writes older than this are not the watcher's (an org's earlier life) */
 } sb_call_t;
 
 /* A method's return value asking to be called again on a later turn of the
@@ -194,6 +200,8 @@ int sb_dispatch_run(sb_call_t *call, const sb_method_t *m, uint32_t msgid, msgpa
  * its commit. -EINVAL when the result is not a map.
  */
 int sb_dispatch_add_seq(msgpack_sbuffer *out, uint32_t msgid, uint64_t seq);
+/** The same with any key: `key: value` (org_seq: the org's number of the write). */
+int sb_dispatch_add_uint(msgpack_sbuffer *out, uint32_t msgid, const char *key, uint64_t value);
 
 /**
  * Runs the next slice of `m` after sb_dispatch_run (or this) returned
@@ -221,7 +229,7 @@ extern const sb_method_prep_slice_t sb__callcenter_preps, sb__call_preps, sb__pl
 extern const sb_method_slice_t sb__org_methods, sb__callcenter_methods, sb__user_methods,
     sb__member_methods, sb__softphone_methods, sb__server_methods, sb__token_methods,
     sb__plugin_methods, sb__layout_methods, sb__contact_methods, sb__call_methods,
-    sb__rules_methods, sb__licence_methods, sb__backup_methods;
+    sb__rules_methods, sb__licence_methods, sb__backup_methods, sb__audit_methods;
 
 /* Argument specs shared by the namespaces. */
 #define SB_ARG_ORG                                                                                 \
@@ -234,6 +242,21 @@ extern const sb_method_slice_t sb__org_methods, sb__callcenter_methods, sb__user
     {                                                                                              \
         "limit", SB_ARG_INTEGER, false, "rows in the page, 1 to 1000 (default 100)"                \
     }
+
+/** Who reads a write of the change log, and so what of it is packed. */
+typedef enum sb_change_view {
+    SB_CHANGE_ORG_AUDIT,       /* an org's token, audit.list: org_seq only */
+    SB_CHANGE_ADMIN_AUDIT,     /* the admin, audit.list: org_seq and seq */
+    SB_CHANGE_ORG_WATCH,       /* an org's token watching its org: seq is the org_seq */
+    SB_CHANGE_ADMIN_ORG_WATCH, /* the admin watching one org: seq is the org_seq, log_seq */
+    SB_CHANGE_ADMIN_WATCH,     /* the admin watching every org: seq is the global one */
+} sb_change_view_t;
+
+/** A write's time (ms), 0 when it has none. */
+int64_t sb__change_time(const sb_change_write_t *w);
+
+/** Packs one write of the log as audit.list's item or a changes notification's map (audit.c). */
+int sb__pack_change(msgpack_packer *pk, const sb_change_write_t *w, sb_change_view_t view);
 
 /* Common packers shared by the namespaces. */
 int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc);

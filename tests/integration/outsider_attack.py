@@ -80,9 +80,13 @@ class Conn:
         self.sock.sendall(msgpack.packb(msg, use_bin_type=True))
 
     def recv(self):
-        """The next message, or None when the server closed the connection."""
+        """The next message, or None when the server closed the connection.
+        Notifications (a changes.watch's) are checked and set aside."""
         while True:
             for msg in self.unpacker:
+                if isinstance(msg, list) and len(msg) == 3 and msg[0] == 2:
+                    notification(self, msg)
+                    continue
                 return msg
             try:
                 data = self.sock.recv(1 << 16)
@@ -106,6 +110,32 @@ class Conn:
 
     def close(self):
         self.sock.close()
+
+
+NOTIFIED = {"changes": 0, "changes.error": 0}
+WATCH_KEYS = {"org", "seq", "time", "token", "method", "ids", "summary", "changes",
+              "changes_total"}
+
+
+def notification(conn, msg):
+    """A notification as the page says: [2, "changes", {org, seq, ...}] of the
+    watching token's own org only, or [2, "changes.error", {code, name, message}]."""
+    _, name, params = msg
+    if not check(name in NOTIFIED and isinstance(params, dict),
+                 "a notification is changes or changes.error with a map: %r" % (str(msg)[:200],)):
+        return
+    NOTIFIED[name] += 1
+    if name == "changes.error":
+        check(set(params) >= {"code", "name", "message"} and params.get("name") in ERRORS,
+              "changes.error is {code, name, message}: %r" % (params,))
+        return
+    check(set(params) >= WATCH_KEYS, "a changes notification holds %s: %r" %
+          (sorted(WATCH_KEYS), sorted(params)))
+    org = TOKEN_ORG.get(getattr(conn, "token", None))
+    if org is not None:
+        check(params.get("org") == org and "log_seq" not in params and "org_seq" not in params,
+              "an org's token sees its own org's writes, numbered by the org only: %r" %
+              ({k: params.get(k) for k in ("org", "seq", "log_seq", "org_seq")},))
 
 
 def well_formed(reply, msgid, what):
@@ -173,8 +203,12 @@ alive("start")
 admin_token = open(os.path.join(data_dir, "admin.token")).read().strip()
 
 
+TOKEN_ORG = {}  # an org token's org (the admin's is absent)
+
+
 def connect(token):
     c = Conn(sock_path)
+    c.token = token
     err, res, _ = c.call("token.authenticate", {"token": token})
     if not check(err is None, "authenticate: %r" % (err,)):
         report_and_exit()
@@ -235,6 +269,7 @@ for org, role in (("acme", "read_only"), ("beta", "org_admin")):
     err, res, _ = c.call("token.create", {"org": org, "role": role, "label": "outsider"})
     check(err is None and "token" in res, "token.create %s %s: %r" % (org, role, err))
     tokens[role] = res["token"]
+    TOKEN_ORG[res["token"]] = org
 
 # 2. Every method, every documented argument, hostile values.
 GOOD = {
@@ -292,8 +327,10 @@ for who, token in (("admin", admin_token), ("org_admin of beta", tokens["org_adm
             continue
         conn = attack(conn, who, method, args)
     conn.close()
-print("attacked %d methods with %d values as 3 tokens in %.1f s" %
-      (len(METHODS), len(HOSTILE), time.monotonic() - started))
+print("attacked %d methods with %d values as 3 tokens in %.1f s; %d changes notifications "
+      "came to the watches the attack started" %
+      (len(METHODS), len(HOSTILE), time.monotonic() - started, NOTIFIED["changes"]))
+check(NOTIFIED["changes"] > 0, "changes.watch sent notifications")
 
 # 3. Tenant isolation: another org's data and missing data get the same refusal.
 reader = connect(tokens["read_only"])

@@ -77,6 +77,11 @@ static void expect(sb_client_t *c, const char *method, json_t *args, const char 
             fail_msg("%s: the admin's reply has no seq", method);
         if (!admin && seq != NULL)
             fail_msg("%s: an org token's reply names the global seq", method);
+        /* ...but its org's own number for the write, which counts only its org's. */
+        const msgpack_object *org_seq = sb_obj_get(&result->data, "org_seq");
+        if (!admin && (org_seq == NULL || org_seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+                       org_seq->via.u64 == 0))
+            fail_msg("%s: an org token's reply has no org_seq", method);
     }
     if (out == NULL)
         msgpack_unpacked_destroy(&local);
@@ -583,6 +588,35 @@ static void the_admin_methods(void **state)
     expect(&admin, "server.backup_read", json_pack("{s:s, s:i}", "backup", backup, "offset", 0),
            "BACKUP_GONE", NULL);
     sb_client_close(&admin);
+}
+
+/* audit.list and changes.watch for an org's token: its own org only (test_audit has the rest). */
+static void audit_and_watch_for_its_org(void **state)
+{
+    (void)state;
+    sb_client_t c, w;
+    sb_harness_client(&server, &c, acme_reader);
+    msgpack_unpacked r;
+    expect(&c, "audit.list", json_pack("{s:s, s:i}", "org", "acme", "limit", 5), "OK", &r);
+    const msgpack_object *entries = sb_obj_get(&r.data, "entries");
+    assert_true(entries->via.array.size > 0);
+    for (uint32_t i = 0; i < entries->via.array.size; i++) {
+        const msgpack_object *org = sb_obj_get(&entries->via.array.ptr[i], "org");
+        assert_int_equal(org->via.str.size, 4);
+        assert_memory_equal(org->via.str.ptr, "acme", 4);
+        assert_null(sb_obj_get(&entries->via.array.ptr[i], "seq"));
+    }
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "audit.list", json_pack("{s:s}", "org", "globex"), "NOT_FOUND", NULL);
+    expect(&c, "changes.watch", json_pack("{s:s}", "org", "globex"), "NOT_FOUND", NULL);
+    expect(&c, "changes.watch", json_pack("{s:i}", "from", 1000000), "INVALID_ARGUMENT", NULL);
+    sb_harness_client(&server, &w, acme_reader);
+    expect(&w, "changes.watch", json_pack("{s:s, s:i}", "org", "acme", "from", 1), "OK", NULL);
+    const msgpack_object *msg;
+    assert_int_equal(sb_client_next(&w, &msg), 0);
+    assert_int_equal(msg->via.array.ptr[0].via.u64, SB_RPC_NOTIFICATION);
+    sb_client_close(&w);
+    sb_client_close(&c);
 }
 
 /* Required arguments of the right types, with harmless values. */
@@ -2252,6 +2286,7 @@ int main(void)
         cmocka_unit_test(authentication_comes_first),
         cmocka_unit_test(every_method_works_for_its_org),
         cmocka_unit_test(the_admin_methods),
+        cmocka_unit_test(audit_and_watch_for_its_org),
         cmocka_unit_test(definition_files_through_the_server),
         cmocka_unit_test(plugins_through_the_server),
         cmocka_unit_test(layouts_through_the_server),

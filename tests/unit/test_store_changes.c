@@ -408,11 +408,59 @@ static void old_entries_are_trimmed(void **state)
     assert_int_equal(trimmed, 0);
 }
 
+/* Each org's writes have the org's own numbers, chosen in the batch, and
+ * trimming an entry takes its writes out of the org's index. */
+static void each_org_numbers_its_writes(void **state)
+{
+    sb_test_fixture_t *fx = *state;
+    sb_err_t err;
+    uint64_t last = 99;
+    assert_rc(sb_store_org_seq(fx->store, "acme", &last, &err), 0, err);
+    assert_int_equal(last, 0);
+    for (unsigned round = 0; round < 10; round++) {
+        assert_rc(sb_store_batch_begin(fx->store, &err), 0, err);
+        for (unsigned i = 0; i < 3; i++) {
+            const char *org = i == 1 ? "globex" : "acme";
+            sb_store_who_t who = {"tok", org, "user.upsert"};
+            sb_store_change_begin(fx->store, &who);
+            sb_test_user(fx->store, org, round * 3 + i + 1);
+            sb_store_change_end(fx->store, 0);
+            /* acme: 1, 2 in the first batch, 3, 4 in the next...; globex: 1, 2, 3... */
+            assert_int_equal(sb_store_change_org_seq(fx->store),
+                             i == 1 ? round + 1 : round * 2 + (i == 0 ? 1 : 2));
+        }
+        /* The batch's own thread sees its org's numbers so far. */
+        assert_rc(sb_store_org_seq(fx->store, "acme", &last, &err), 0, err);
+        assert_int_equal(last, round * 2 + 2);
+        /* A refused write keeps no number. */
+        sb_store_who_t who = {"tok", "acme", "user.upsert"};
+        sb_store_change_begin(fx->store, &who);
+        sb_store_change_end(fx->store, -EINVAL);
+        assert_int_equal(sb_store_change_org_seq(fx->store), 0);
+        assert_rc(sb_store_batch_commit(fx->store, &err), 0, err);
+    }
+    uint64_t first = 0;
+    assert_rc(sb_store_org_seq_range(fx->store, "acme", &first, &last, &err), 0, err);
+    assert_int_equal(first, 1);
+    assert_int_equal(last, 20);
+    size_t trimmed;
+    assert_rc(sb_store_changes_trim(fx->store, 4, 0, 100, &trimmed, &err), 0, err);
+    assert_true(trimmed > 0);
+    assert_rc(sb_store_org_seq_range(fx->store, "acme", &first, &last, &err), 0, err);
+    assert_int_equal(first, 13); /* the last 4 batches' acme writes: 13 to 20 */
+    assert_int_equal(last, 20);
+    assert_rc(sb_store_org_seq_range(fx->store, "globex", &first, &last, &err), 0, err);
+    assert_int_equal(first, 7);
+    assert_int_equal(last, 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_log_replayed_gives_the_same_store),
         cmocka_unit_test_setup_teardown(a_replayed_batch_logs_once, sb_test_store_setup,
+                                        sb_test_store_teardown),
+        cmocka_unit_test_setup_teardown(each_org_numbers_its_writes, sb_test_store_setup,
                                         sb_test_store_teardown),
         cmocka_unit_test_setup_teardown(old_entries_are_trimmed, sb_test_store_setup,
                                         sb_test_store_teardown),

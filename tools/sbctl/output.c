@@ -444,6 +444,58 @@ static void print_rules(const msgpack_object *result)
     }
 }
 
+void sbctl_print_change(const msgpack_object *change)
+{
+    char org[72], seq[24], token[40], method[72], summary[1100], ids[640] = "";
+    text_of(change, "org", org, sizeof(org));
+    text_of(change, "org_seq", seq, sizeof(seq));
+    if (seq[0] == '\0') /* a notification of one org's watch: seq is the org's */
+        text_of(change, "seq", seq, sizeof(seq));
+    text_of(change, "token", token, sizeof(token));
+    text_of(change, "method", method, sizeof(method));
+    text_of(change, "summary", summary, sizeof(summary));
+    const msgpack_object *time = value_of(change, "time");
+    char when[32] = "-";
+    if (time != NULL && time->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        time_t s = (time_t)(time->via.u64 / 1000);
+        struct tm tm;
+        if (gmtime_r(&s, &tm) != NULL)
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+    }
+    const msgpack_object *list = value_of(change, "ids");
+    size_t len = 0;
+    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size &&
+                         len + 40 < sizeof(ids);
+         i++) {
+        char id[32];
+        scalar_text(&list->via.array.ptr[i], id, sizeof(id));
+        len += (size_t)snprintf(ids + len, sizeof(ids) - len, "%s%s", i ? "," : "", id);
+    }
+    const msgpack_object *total = value_of(change, "ids_total");
+    if (total != NULL && total->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        snprintf(ids + len, sizeof(ids) - len, " (of %llu)", (unsigned long long)total->via.u64);
+    printf("%-19s  %-12s %6s  %-10s %-24s %-39s %s\n", when, org, seq, token[0] ? token : "-",
+           method[0] ? method : "-", ids[0] ? ids : "-", summary);
+}
+
+/* audit.list: one line per write, then where the next page starts. */
+static void print_audit(const msgpack_object *result)
+{
+    const msgpack_object *entries = value_of(result, "entries");
+    size_t n = entries && entries->type == MSGPACK_OBJECT_ARRAY ? entries->via.array.size : 0;
+    printf("%-19s  %-12s %6s  %-10s %-24s %-39s %s\n", "TIME (UTC)", "ORG", "#", "TOKEN", "METHOD",
+           "IDS", "CHANGES");
+    for (size_t i = 0; i < n; i++)
+        sbctl_print_change(&entries->via.array.ptr[i]);
+    char more[8], next[24];
+    text_of(result, "more", more, sizeof(more));
+    text_of(result, "next", next, sizeof(next));
+    if (n == 0)
+        printf("(no change matches)\n");
+    if (strcmp(more, "yes") == 0)
+        printf("more: the next page starts at --cursor %s\n", next);
+}
+
 void sbctl_print_human(const char *method, const msgpack_object *result)
 {
     if (result->type == MSGPACK_OBJECT_MAP &&
@@ -453,6 +505,10 @@ void sbctl_print_human(const char *method, const msgpack_object *result)
     }
     if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "rules.plan") == 0) {
         print_rules_plan(result);
+        return;
+    }
+    if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "audit.list") == 0) {
+        print_audit(result);
         return;
     }
     if (result->type == MSGPACK_OBJECT_MAP && strcmp(method, "org.doctor") == 0) {

@@ -100,6 +100,9 @@ static void usage(FILE *out)
     printf("  %-28s %s\n", "backup FILE [--force]",
            "Writes a hot backup of the whole store to FILE (docs/operating.md).");
     printf("  %-28s %s\n", "verify", "The same as server verify; exit 1 when it finds problems.");
+    printf("  %-28s %s\n", "audit", "The same as audit list: who changed what, and when.");
+    printf("  %-28s %s\n", "watch",
+           "The same as changes watch: prints the org's changes as they happen, until Ctrl-C.");
     fprintf(out, "\nExit status: 0 done, 1 refused by the server, 2 bad usage, 3 no server.\n"
                  "--json prints results as JSON, for scripts. SB_ORG gives --org a default.\n");
 }
@@ -475,6 +478,81 @@ static int run_backup(const options_t *o, int argc, char **argv, int first)
     return status;
 }
 
+/* sbctl watch: changes.watch, then each notification on a line (JSON with
+ * --json) until Ctrl-C, the server closes, or the watch ends. */
+static int run_watch(const options_t *o, const msgpack_sbuffer *args)
+{
+    sb_client_t client;
+    int status = connect_and_authenticate(o, &client);
+    if (status != SBCTL_OK) {
+        sb_client_close(&client);
+        return status;
+    }
+    msgpack_unpacked result;
+    int rc = sb_client_call(&client, "changes.watch", args->data, args->size, &result);
+    if (rc == 0) {
+        char org[72] = "every org";
+        uint64_t from = 0, first = 0, last = 0;
+        for (uint32_t i = 0; result.data.type == MSGPACK_OBJECT_MAP && i < result.data.via.map.size;
+             i++) {
+            const msgpack_object_kv *kv = &result.data.via.map.ptr[i];
+            char key[16];
+            snprintf(key, sizeof(key), "%.*s", (int)kv->key.via.str.size, kv->key.via.str.ptr);
+            if (strcmp(key, "org") == 0 && kv->val.type == MSGPACK_OBJECT_STR)
+                snprintf(org, sizeof(org), "%.*s", (int)kv->val.via.str.size, kv->val.via.str.ptr);
+            else if (kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                *(strcmp(key, "from") == 0    ? &from
+                  : strcmp(key, "first") == 0 ? &first
+                                              : &last) = kv->val.via.u64;
+        }
+        fprintf(stderr,
+                "sbctl: watching %s from change %llu (the first kept is %llu, the last so far "
+                "%llu); Ctrl-C stops.\n",
+                org, (unsigned long long)from, (unsigned long long)first, (unsigned long long)last);
+    }
+    msgpack_unpacked_destroy(&result);
+    if (rc == SB_CLIENT_REFUSED) {
+        fprintf(stderr, "sbctl: %s: %s\n", sb_client_error_name(&client),
+                sb_client_error_message(&client));
+        sb_client_close(&client);
+        return SBCTL_REFUSED;
+    }
+    if (rc == 0 && !o->json)
+        printf("%-19s  %-12s %6s  %-10s %-24s %-39s %s\n", "TIME (UTC)", "ORG", "#", "TOKEN",
+               "METHOD", "IDS", "CHANGES");
+    fflush(stdout);
+    while (rc == 0) {
+        const msgpack_object *msg;
+        rc = sb_client_next(&client, &msg);
+        if (rc != 0)
+            break;
+        const msgpack_object *p = msg->via.array.ptr;
+        if (msg->via.array.size != 3 || p[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+            p[0].via.u64 != SB_RPC_NOTIFICATION || p[1].type != MSGPACK_OBJECT_STR)
+            continue;
+        bool error = p[1].via.str.size == 13 && memcmp(p[1].via.str.ptr, "changes.error", 13) == 0;
+        if (error) {
+            const msgpack_object *e = &p[2];
+            for (uint32_t i = 0; e->type == MSGPACK_OBJECT_MAP && i < e->via.map.size; i++)
+                if (e->via.map.ptr[i].val.type == MSGPACK_OBJECT_STR &&
+                    e->via.map.ptr[i].key.via.str.size == 7)
+                    fprintf(stderr, "sbctl: the watch ended: %.*s\n",
+                            (int)e->via.map.ptr[i].val.via.str.size,
+                            e->via.map.ptr[i].val.via.str.ptr);
+            sb_client_close(&client);
+            return SBCTL_REFUSED;
+        }
+        if (o->json)
+            sbctl_print_json(&p[2]);
+        else
+            sbctl_print_change(&p[2]);
+        fflush(stdout);
+    }
+    fprintf(stderr, "sbctl: %s\n", sb_client_error_message(&client));
+    sb_client_close(&client);
+    return SBCTL_UNREACHABLE;
+}
+
 /* sbctl user import FILE / sbctl member import FILE */
 static int run_import(const options_t *o, const char *what, int argc, char **argv, int first)
 {
@@ -596,16 +674,29 @@ int main(int argc, char **argv)
         return run_backup(&o, i + 1 + n, argv, i + 1);
     }
     /* "sbctl doctor" is "sbctl org doctor": the command operators reach for first;
-     * "sbctl verify" is "sbctl server verify". */
+     * "sbctl verify" is "sbctl server verify"; "sbctl audit" is "sbctl audit
+     * list", "sbctl watch" "sbctl changes watch". */
     bool doctor = i < argc && strcmp(argv[i], "doctor") == 0;
     bool verify = i < argc && strcmp(argv[i], "verify") == 0;
-    if (!doctor && !verify && i + 1 >= argc) {
+    bool audit =
+        i < argc && strcmp(argv[i], "audit") == 0 && (i + 1 >= argc || argv[i + 1][0] == '-');
+    bool watch = i < argc && strcmp(argv[i], "watch") == 0;
+    bool one_word = doctor || verify || audit || watch; /* a command of one word */
+    if (!one_word && i + 1 >= argc) {
         usage(i < argc ? stdout : stderr);
         return i < argc && strcmp(argv[i], "help") == 0 ? SBCTL_OK : SBCTL_USAGE;
     }
-    const char *noun = doctor ? "org" : verify ? "server" : argv[i];
-    const char *verb = doctor ? "doctor" : verify ? "verify" : argv[i + 1];
-    int first = doctor || verify ? i + 1 : i + 2;
+    const char *noun = audit    ? "audit"
+                       : watch  ? "changes"
+                       : doctor ? "org"
+                       : verify ? "server"
+                                : argv[i];
+    const char *verb = audit    ? "list"
+                       : watch  ? "watch"
+                       : doctor ? "doctor"
+                       : verify ? "verify"
+                                : argv[i + 1];
+    int first = one_word ? i + 1 : i + 2;
     /* Everything after the command may hold --json too. */
     for (int k = first; k < argc; k++) {
         if (strcmp(argv[k], "--json") == 0) {
@@ -637,7 +728,9 @@ int main(int argc, char **argv)
     msgpack_sbuffer args;
     msgpack_sbuffer_init(&args);
     int status = build_args(m, argc, argv, first, &args);
-    if (status == SBCTL_OK)
+    if (status == SBCTL_OK && strcmp(m->name, "changes.watch") == 0)
+        status = run_watch(&o, &args);
+    else if (status == SBCTL_OK)
         status = run_method(&o, m, &args);
     msgpack_sbuffer_destroy(&args);
     return status;

@@ -17,6 +17,9 @@ enum {
 /** Prints a method's result for people (tables, "key: value" lines). */
 void sbctl_print_human(const char *method, const msgpack_object *result);
 
+/** Prints one write of the change log (audit.list's item, a changes notification) on a line. */
+void sbctl_print_change(const msgpack_object *change);
+
 /** Prints a result as JSON (with jansson). Returns 0 or -ENOMEM. */
 int sbctl_print_json(const msgpack_object *result);
 
