@@ -1,0 +1,82 @@
+#include "request_log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+
+/* Arguments that name what a request touched: ids only, never a token (the
+ * "token" argument of token.authenticate is its secret) nor settings. */
+static const char *const target_args[] = {"id", "user", "callcenter", "layout", "adapter"};
+#define N_TARGETS (sizeof(target_args) / sizeof(target_args[0]))
+
+/* Refusals an operator may need to act on: access, limits, the store, an
+ * adapter. The rest (a missing record, a malformed argument) are the
+ * client's to read in its reply, and go to debug. */
+static sb_log_level_t refusal_level(int rc)
+{
+    switch (rc) {
+    case -ENOSPC:
+    case -ENOMEM:
+    case -EIO:
+    case SB_E_CORRUPT:
+    case SB_E_DISK_FULL:
+        return SB_LOG_WARN;
+    case -EACCES:
+    case -EAGAIN:
+    case SB_E_SCHEMA_TOO_NEW:
+    case SB_E_ADAPTER_UNAVAILABLE:
+    case SB_E_REPLY_TOO_LARGE:
+    case SB_E_CONNECTION_LIMIT:
+    case -EMSGSIZE:
+        return SB_LOG_INFO;
+    default:
+        /* An unknown code is the server's own fault. */
+        return strcmp(sb_err_name(rc), "INTERNAL") == 0 ? SB_LOG_WARN : SB_LOG_DEBUG;
+    }
+}
+
+void sb_request_report(const sb_request_report_t *r)
+{
+    sb_metrics_request(r->method, r->rc, r->total_ns, r->loop_ns);
+    sb_call_t *call = r->call;
+    char conn[24], seq[24], ms[32];
+    snprintf(conn, sizeof(conn), "%llu", (unsigned long long)r->conn_id);
+    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)r->seq);
+    snprintf(ms, sizeof(ms), "%.3f", (double)r->total_ns / 1e6);
+    const char *org = call->org ? call->org : call->token.org[0] ? call->token.org : NULL;
+    sb_log_field_t fields[6 + N_TARGETS] = {
+        {"conn", conn},
+        {"token", call->token.id[0] ? call->token.id : NULL},
+        {"org", org},
+        {"method", r->method_name},
+    };
+    size_t n = 4;
+    if (r->rc == 0 && r->method != NULL && r->method->writes) {
+        for (size_t i = 0; i < N_TARGETS; i++)
+            fields[n++] = (sb_log_field_t){target_args[i], sb_arg_str(call, target_args[i])};
+        fields[n++] = (sb_log_field_t){"seq", r->seq ? seq : NULL};
+        fields[n++] = (sb_log_field_t){"ms", ms};
+        sb_log_fields(SB_LOG_INFO, fields, n, "write: %s", r->method_name);
+    } else if (r->rc != 0) {
+        fields[n++] = (sb_log_field_t){"error", sb_err_name(r->rc)};
+        sb_log_fields(refusal_level(r->rc), fields, n, "refused: %s -> %s", r->method_name,
+                      sb_err_name(r->rc));
+    } else {
+        sb_log_fields(SB_LOG_DEBUG, fields, n, "%s -> OK", r->method_name);
+    }
+    if (r->slow_ms > 0 && r->loop_ns >= (uint64_t)r->slow_ms * 1000000) {
+        char loop_ms[32];
+        snprintf(loop_ms, sizeof(loop_ms), "%.3f", (double)r->loop_ns / 1e6);
+        sb_log_field_t slow[] = {{"conn", conn},
+                                 {"org", org},
+                                 {"method", r->method_name},
+                                 {"loop_ms", loop_ms},
+                                 {"ms", ms}};
+        sb_log_fields(SB_LOG_WARN, slow, sizeof(slow) / sizeof(slow[0]),
+                      "slow request: %s ran %s ms on the event loop (--slow-request-ms %zu)",
+                      r->method_name, loop_ms, r->slow_ms);
+    }
+}
