@@ -47,6 +47,7 @@ enum {
     SB_E_DISK_FULL,
     SB_E_REPLY_TOO_LARGE,
     SB_E_CONNECTION_LIMIT,
+    SB_E_NOT_READY,
 };
 
 /*
@@ -119,7 +120,10 @@ enum {
       "The reply would pass the server's reply size limit; ask for less (a smaller batch or page).") \
     X(CONNECTION_LIMIT, SB_E_CONNECTION_LIMIT, 38,                                                 \
       "Every connection slot open to this token is taken; close a connection or ask the admin "    \
-      "to raise --max-connections.")
+      "to raise --max-connections.")                                                              \
+    X(NOT_READY, SB_E_NOT_READY, 48,                                                               \
+      "The server answers but is not ready to serve (its store, writer or event loop); see its "  \
+      "log.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

@@ -147,7 +147,6 @@ static void sighup_cb(uv_signal_t *handle, int signum)
     const sb_config_t *cfg = &server->cfg;
     sb_log_set_level(cfg->log_level);
     sb_log_format_use(cfg->log_format);
-    sb_log_format_use(cfg->log_format);
     sb_writer_retain(server->writer, cfg->changes_keep,
                      (int64_t)cfg->changes_keep_hours * 3600 * 1000);
     sb_info("SIGHUP: settings reloaded: %s", changed[0] ? changed : "nothing changed");
@@ -272,6 +271,7 @@ int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
     setenv("UV_THREADPOOL_SIZE", "16", 0);
     server->loop = uv_default_loop();
     sb_log_set_level(cfg->log_level);
+    sb_log_format_use(cfg->log_format);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     server->svc = (sb_service_t){.config = &server->cfg,

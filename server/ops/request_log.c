@@ -46,7 +46,11 @@ void sb_request_report(const sb_request_report_t *r)
     snprintf(conn, sizeof(conn), "%llu", (unsigned long long)r->conn_id);
     snprintf(seq, sizeof(seq), "%llu", (unsigned long long)r->seq);
     snprintf(ms, sizeof(ms), "%.3f", (double)r->total_ns / 1e6);
-    const char *org = call->org ? call->org : call->token.org[0] ? call->token.org : NULL;
+    /* The org the request is about: its "org" argument (org.create takes one
+     * without being scoped by it), else its token's. */
+    const char *org = call->org ? call->org : sb_arg_str(call, "org");
+    if (org == NULL && call->token.org[0] != '\0')
+        org = call->token.org;
     sb_log_field_t fields[6 + N_TARGETS] = {
         {"conn", conn},
         {"token", call->token.id[0] ? call->token.id : NULL},
