@@ -380,9 +380,18 @@ int sb_config_resolve(sb_config_t *cfg, const char *argv0, sb_err_t *err)
  * start (the store's map, the listener, the plugin host): they need a
  * restart. */
 static const char *const reloadable[] = {
-    "log-level",          "log-format",          "slow-request-ms",    "max-inflight",
-    "max-inflight-bytes", "max-unauthenticated", "auth-timeout-ms",    "idle-timeout-ms",
-    "drain-timeout-ms",   "write-stall-ms",      "changes-keep",       "changes-keep-hours",
+    "log-level",
+    "log-format",
+    "slow-request-ms",
+    "max-inflight",
+    "max-inflight-bytes",
+    "max-unauthenticated",
+    "auth-timeout-ms",
+    "idle-timeout-ms",
+    "drain-timeout-ms",
+    "write-stall-ms",
+    "changes-keep",
+    "changes-keep-hours",
     "max-connections-per-org",
 };
 

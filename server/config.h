@@ -48,8 +48,8 @@ typedef struct sb_config {
     sb_durability_t durability;
     sb_log_level_t log_level;
     sb_log_format_t log_format;
-    size_t slow_request_ms;            /* log a request whose method ran this long on the loop; 0: never */
-    char metrics_address[PATH_MAX];    /* HOST:PORT of /metrics, /healthz, /readyz; "": none */
+    size_t slow_request_ms; /* log a request whose method ran this long on the loop; 0: never */
+    char metrics_address[PATH_MAX]; /* HOST:PORT of /metrics, /healthz, /readyz; "": none */
 } sb_config_t;
 
 /**

@@ -249,7 +249,12 @@ static void conn_close(sb_conn_t *conn, const char *why)
     } else {
         if (conn->token.role != SB_ROLE_NONE)
             server->authenticated--;
-        sb_debug("conn %llu: closed: %s", (unsigned long long)conn->id, why);
+        /* A client's own hang-up and a stop's closes are routine (debug); a
+         * close the server decided (a limit, a revocation) is the operator's. */
+        bool routine =
+            strcmp(why, "the client hung up") == 0 || strcmp(why, "the server is stopping") == 0;
+        sb_log(routine ? SB_LOG_DEBUG : SB_LOG_INFO, "conn %llu: closed: %s",
+               (unsigned long long)conn->id, why);
     }
     uv_close((uv_handle_t *)&conn->pipe, close_cb);
 }
@@ -661,9 +666,9 @@ static void finish(request_t *r, int rc)
             }
             conn->token = r->call.new_token;
             sb_debug("conn %llu: authenticated as %s%s%s", (unsigned long long)conn->id,
-                    conn->token.role == SB_ROLE_ADMIN ? "the admin" : "a token of org ",
-                    conn->token.role == SB_ROLE_ADMIN ? "" : conn->token.org,
-                    conn->token.role == SB_ROLE_READ_ONLY ? " (read-only)" : "");
+                     conn->token.role == SB_ROLE_ADMIN ? "the admin" : "a token of org ",
+                     conn->token.role == SB_ROLE_ADMIN ? "" : conn->token.org,
+                     conn->token.role == SB_ROLE_READ_ONLY ? " (read-only)" : "");
         }
     }
     if (r->call.ended_token_id != NULL || r->call.ended_org != NULL) {

@@ -45,8 +45,8 @@ typedef struct sb_server {
     uv_loop_t *loop;
     uv_pipe_t listener;
     uv_signal_t sigterm, sigint;
-    uv_signal_t sighup;  /* reloads the settings that may change while serving */
-    uv_timer_t watchdog; /* systemd's watchdog pings, when WatchdogSec= is set */
+    uv_signal_t sighup;      /* reloads the settings that may change while serving */
+    uv_timer_t watchdog;     /* systemd's watchdog pings, when WatchdogSec= is set */
     sb_metrics_http_t *http; /* --metrics-address's endpoint, or NULL */
     int argc;                /* the command line, read again on SIGHUP */
     char **argv;

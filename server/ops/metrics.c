@@ -13,9 +13,8 @@
 
 /* Latency buckets, in seconds: from a cached read (tens of µs) to an
  * adapter's deadline (seconds). */
-static const double bucket_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                  0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
-                                  1,      2.5,     5,      10};
+static const double bucket_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                  0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 #define N_BUCKETS (sizeof(bucket_s) / sizeof(bucket_s[0]))
 /* Writes per group commit: powers of two up to the writer's batch limit. */
 static const unsigned batch_le[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
@@ -50,7 +49,7 @@ static struct {
 } m = {.sample_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static const char *const refusal_names[SB_METRICS_REFUSED_N] = {"open_files", "unauthenticated",
-                                                                 "slots", "org_slots"};
+                                                                "slots", "org_slots"};
 
 static uint64_t mono_ms(void)
 {

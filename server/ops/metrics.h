@@ -21,7 +21,7 @@ struct sb_plugin_host;
 
 /** Why a connection was refused (switchboard_connections_refused_total{reason}). */
 typedef enum sb_metrics_refusal {
-    SB_METRICS_REFUSED_OPEN_FILES = 0, /* the open-files limit */
+    SB_METRICS_REFUSED_OPEN_FILES = 0,  /* the open-files limit */
     SB_METRICS_REFUSED_UNAUTHENTICATED, /* --max-unauthenticated */
     SB_METRICS_REFUSED_SLOTS,           /* --max-connections (and the admin's reserve) */
     SB_METRICS_REFUSED_ORG_SLOTS,       /* --max-connections-per-org */

@@ -71,7 +71,8 @@ static enum MHD_Result handle_cb(void *cls, struct MHD_Connection *connection, c
         snprintf(line, sizeof(line), "%s\n", why);
         return reply_text(connection, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, line);
     }
-    return reply_text(connection, MHD_HTTP_NOT_FOUND, "not found: try /metrics, /healthz or /readyz\n");
+    return reply_text(connection, MHD_HTTP_NOT_FOUND,
+                      "not found: try /metrics, /healthz or /readyz\n");
 }
 
 /* "HOST:PORT" or "[HOST]:PORT" into host and port. */
@@ -112,8 +113,7 @@ int sb_metrics_http_start(const char *address, sb_metrics_http_t **out, unsigned
     struct addrinfo *found = NULL;
     int gai = getaddrinfo(host, service, &hints, &found);
     if (gai != 0)
-        return sb_err_set(err, -EINVAL, "--metrics-address '%s': %s.", address,
-                          gai_strerror(gai));
+        return sb_err_set(err, -EINVAL, "--metrics-address '%s': %s.", address, gai_strerror(gai));
     sb_metrics_http_t *http = calloc(1, sizeof(*http));
     if (http == NULL) {
         freeaddrinfo(found);
@@ -122,10 +122,10 @@ int sb_metrics_http_start(const char *address, sb_metrics_http_t **out, unsigned
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
     if (found->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    http->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, handle_cb, NULL, MHD_OPTION_SOCK_ADDR, found->ai_addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS_MAX,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_END);
+    http->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle_cb, NULL, MHD_OPTION_SOCK_ADDR,
+                                    found->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                                    (unsigned)HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
+                                    (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_END);
     freeaddrinfo(found);
     if (http->daemon == NULL) {
         free(http);

@@ -142,10 +142,9 @@ static void a_reload_applies_only_what_may_change(void **state)
     sb_err_t err;
     const char *before[] = {"switchboardd"};
     assert_rc(parse(&running, 1, before, &action, &err), 0, err);
-    const char *after[] = {"switchboardd",      "--log-level",       "debug",
-                           "--log-format",      "json",              "--max-inflight",
-                           "32",                "--slow-request-ms", "250",
-                           "--max-batch",       "500",               "--metrics-address",
+    const char *after[] = {"switchboardd",  "--log-level",    "debug", "--log-format",
+                           "json",          "--max-inflight", "32",    "--slow-request-ms",
+                           "250",           "--max-batch",    "500",   "--metrics-address",
                            "127.0.0.1:9464"};
     assert_rc(parse(&next, 13, after, &action, &err), 0, err);
     char changed[2048], restart[512];
@@ -159,7 +158,7 @@ static void a_reload_applies_only_what_may_change(void **state)
     assert_int_equal(running.log_format, SB_LOG_FORMAT_JSON);
     assert_int_equal(running.max_inflight, 32);
     assert_int_equal(running.slow_request_ms, 250);
-    assert_int_equal(running.max_batch, 10000);         /* needs a restart: unchanged */
+    assert_int_equal(running.max_batch, 10000);       /* needs a restart: unchanged */
     assert_string_equal(running.metrics_address, ""); /* likewise */
     /* Nothing new: nothing named. */
     sb_config_reload(&running, &running, changed, sizeof(changed), restart, sizeof(restart));
