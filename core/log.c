@@ -63,7 +63,9 @@ static size_t append_field(char *line, size_t len, size_t size, const sb_log_fie
     for (const char *p = f->value; *p != '\0' && len + 2 < size; p++) {
         if (quote && (*p == '"' || *p == '\\'))
             line[len++] = '\\';
-        line[len++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+        line[len++] = *p;
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            line[len - 1] = '?';
     }
     if (quote && len + 1 < size)
         line[len++] = '"';

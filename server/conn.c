@@ -694,17 +694,17 @@ static void finish(request_t *r, int rc)
         sb__log_limited(server, &server->auth_log, SB_LOG_INFO,
                         "conn %llu: failed authentication (%d of %d on this connection)",
                         (unsigned long long)conn->id, conn->auth_failures, MAX_AUTH_FAILURES);
-    } else {
-        sb_request_report(&(sb_request_report_t){.conn_id = conn->id,
-                                                 .method = r->method,
-                                                 .method_name = r->msg.method,
-                                                 .call = &r->call,
-                                                 .rc = rc,
-                                                 .seq = r->seq,
-                                                 .total_ns = uv_hrtime() - r->started_ns,
-                                                 .loop_ns = r->loop_ns,
-                                                 .slow_ms = server->cfg.slow_request_ms});
     }
+    sb_request_report(&(sb_request_report_t){.conn_id = conn->id,
+                                             .method = r->method,
+                                             .method_name = r->msg.method,
+                                             .call = &r->call,
+                                             .rc = rc,
+                                             .seq = r->seq,
+                                             .total_ns = uv_hrtime() - r->started_ns,
+                                             .loop_ns = r->loop_ns,
+                                             .slow_ms = server->cfg.slow_request_ms,
+                                             .quiet = rc == SB_E_UNAUTHENTICATED});
     if (rc == SB_E_UNAUTHENTICATED && !conn->closing) {
         /* Held: the reply goes out, and the connection is read again, after
          * the delay (the server's held timer). */

@@ -110,10 +110,17 @@ static void journal_sink(sb_log_level_t level, const char *timestamp, const char
 static bool stderr_is_journal(void)
 {
     const char *stream = getenv("JOURNAL_STREAM");
-    unsigned long long dev, ino;
+    if (stream == NULL)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long dev = strtoull(stream, &end, 10);
+    if (errno != 0 || end == stream || *end != ':')
+        return false;
+    const char *rest = end + 1;
+    unsigned long long ino = strtoull(rest, &end, 10);
     struct stat st;
-    if (stream == NULL || sscanf(stream, "%llu:%llu", &dev, &ino) != 2 ||
-        fstat(STDERR_FILENO, &st) != 0)
+    if (errno != 0 || end == rest || *end != '\0' || fstat(STDERR_FILENO, &st) != 0)
         return false;
     return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }

@@ -40,7 +40,15 @@ static sb_log_level_t refusal_level(int rc)
 
 void sb_request_report(const sb_request_report_t *r)
 {
-    sb_metrics_request(r->method, r->rc, r->total_ns, r->loop_ns);
+    /* A request refused before its method was looked up for it (its access
+     * or its arguments) still counts under the method it named. */
+    const sb_method_t *method = r->method;
+    if (method == NULL && r->method_name != NULL)
+        method = sb_method_find(r->method_name);
+    sb_metrics_request(method, r->rc, r->total_ns, r->loop_ns);
+    if (r->quiet)
+        return;
+    const char *name = r->method_name != NULL ? r->method_name : "-";
     sb_call_t *call = r->call;
     char conn[24], seq[24], ms[32];
     snprintf(conn, sizeof(conn), "%llu", (unsigned long long)r->conn_id);
@@ -55,32 +63,29 @@ void sb_request_report(const sb_request_report_t *r)
         {"conn", conn},
         {"token", call->token.id[0] ? call->token.id : NULL},
         {"org", org},
-        {"method", r->method_name},
+        {"method", name},
     };
     size_t n = 4;
-    if (r->rc == 0 && r->method != NULL && r->method->writes) {
+    if (r->rc == 0 && method != NULL && method->writes) {
         for (size_t i = 0; i < N_TARGETS; i++)
             fields[n++] = (sb_log_field_t){target_args[i], sb_arg_str(call, target_args[i])};
         fields[n++] = (sb_log_field_t){"seq", r->seq ? seq : NULL};
         fields[n++] = (sb_log_field_t){"ms", ms};
-        sb_log_fields(SB_LOG_INFO, fields, n, "write: %s", r->method_name);
+        sb_log_fields(SB_LOG_INFO, fields, n, "write: %s", name);
     } else if (r->rc != 0) {
         fields[n++] = (sb_log_field_t){"error", sb_err_name(r->rc)};
-        sb_log_fields(refusal_level(r->rc), fields, n, "refused: %s -> %s", r->method_name,
+        sb_log_fields(refusal_level(r->rc), fields, n, "refused: %s -> %s", name,
                       sb_err_name(r->rc));
     } else {
-        sb_log_fields(SB_LOG_DEBUG, fields, n, "%s -> OK", r->method_name);
+        sb_log_fields(SB_LOG_DEBUG, fields, n, "%s -> OK", name);
     }
     if (r->slow_ms > 0 && r->loop_ns >= (uint64_t)r->slow_ms * 1000000) {
         char loop_ms[32];
         snprintf(loop_ms, sizeof(loop_ms), "%.3f", (double)r->loop_ns / 1e6);
-        sb_log_field_t slow[] = {{"conn", conn},
-                                 {"org", org},
-                                 {"method", r->method_name},
-                                 {"loop_ms", loop_ms},
-                                 {"ms", ms}};
+        sb_log_field_t slow[] = {
+            {"conn", conn}, {"org", org}, {"method", name}, {"loop_ms", loop_ms}, {"ms", ms}};
         sb_log_fields(SB_LOG_WARN, slow, sizeof(slow) / sizeof(slow[0]),
-                      "slow request: %s ran %s ms on the event loop (--slow-request-ms %zu)",
-                      r->method_name, loop_ms, r->slow_ms);
+                      "slow request: %s ran %s ms on the event loop (--slow-request-ms %zu)", name,
+                      loop_ms, r->slow_ms);
     }
 }

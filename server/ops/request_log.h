@@ -10,6 +10,7 @@
  * arguments.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,7 @@ typedef struct sb_request_report {
     uint64_t total_ns;         /* from its read to its reply (a write: until durable) */
     uint64_t loop_ns;          /* its method's time on the event loop */
     size_t slow_ms;            /* --slow-request-ms; 0: never */
+    bool quiet;                /* counted, not logged: it has a rate-limited line of its own */
 } sb_request_report_t;
 
 /** Counts and logs a finished request. Loop thread. */
