@@ -473,6 +473,31 @@ static void put_plugins(text_t *t, sb_plugin_host_t *plugins)
         put_label(t, rows[i].name);
         put(t, "\"} %u\n", rows[i].restarts);
     }
+    put(t, "# HELP switchboard_plugin_call_seconds An adapter's calls (validate, render, "
+           "call_event, template, settings) since its set was loaded.\n"
+           "# TYPE switchboard_plugin_call_seconds histogram\n");
+    static const unsigned bounds_ms[SB_PLUGIN_CALL_BUCKETS] = SB_PLUGIN_CALL_BOUNDS_MS;
+    for (size_t i = 0; i < n; i++) {
+        if (!rows[i].loaded)
+            continue;
+        uint64_t cumulative = 0;
+        for (size_t b = 0; b <= SB_PLUGIN_CALL_BUCKETS; b++) {
+            cumulative += rows[i].call_buckets[b];
+            put(t, "switchboard_plugin_call_seconds_bucket{adapter=\"");
+            put_label(t, rows[i].name);
+            if (b < SB_PLUGIN_CALL_BUCKETS)
+                put(t, "\",le=\"%g\"} %llu\n", bounds_ms[b] / 1000.0,
+                    (unsigned long long)cumulative);
+            else
+                put(t, "\",le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
+        }
+        put(t, "switchboard_plugin_call_seconds_sum{adapter=\"");
+        put_label(t, rows[i].name);
+        put(t, "\"} %.9f\nswitchboard_plugin_call_seconds_count{adapter=\"",
+            (double)rows[i].call_ns / 1e9);
+        put_label(t, rows[i].name);
+        put(t, "\"} %llu\n", (unsigned long long)rows[i].calls);
+    }
     free(rows);
 }
 

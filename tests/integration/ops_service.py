@@ -189,7 +189,17 @@ try:
                 errors.append(err)
         c.close()
 
+    def adapter_calls():
+        c = Conn(sock_path, token)
+        for _ in range(N_TEMPLATES):
+            err, _ = c.call("callcenter.template", {"adapter": "demo"})
+            if err is not None:
+                errors.append(err)
+        c.close()
+
+    N_TEMPLATES = 5
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    threads.append(threading.Thread(target=adapter_calls))
     threads.append(threading.Thread(target=reader))
     for t in threads:
         t.start()
@@ -222,7 +232,12 @@ try:
           0 < moved("switchboard_writer_commits_total") <= N_ORGS,
           "the writer's commits hold the writes (%r commits)" %
           moved("switchboard_writer_commits_total"))
-    check(moved("switchboard_connections_opened_total") == 5, "5 connections opened")
+    check(moved("switchboard_connections_opened_total") == 6, "6 connections opened")
+    check(moved("switchboard_plugin_call_seconds_count", adapter="demo") == N_TEMPLATES and
+          metric(after, "switchboard_plugin_call_seconds_bucket", adapter="demo", le="+Inf") ==
+          metric(after, "switchboard_plugin_call_seconds_count", adapter="demo"),
+          "the demo adapter's calls are counted: %r" %
+          moved("switchboard_plugin_call_seconds_count", adapter="demo"))
     check(metric(after, "switchboard_connections_open") >= 0 and
           metric(after, "switchboard_connections_open") <= 1, "they are closed again")
     check(moved("switchboard_received_bytes_total") > 0 and
