@@ -101,8 +101,11 @@ static void vlog(sb_log_level_t level, const sb_log_field_t *fields, size_t n_fi
     size_t len = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
     for (size_t i = 0; i < n_fields; i++)
         len = append_field(line, len, sizeof(line), &fields[i]);
+    if (len >= sizeof(line) - 1)
+        len = sizeof(line) - 2;
+    line[len] = '\n';
     /* One write per line, so that lines from two threads never interleave. */
-    fprintf(stderr, "%s\n", line);
+    fwrite(line, 1, len + 1, stderr);
 }
 
 void sb_log(sb_log_level_t level, const char *fmt, ...)

@@ -38,6 +38,38 @@ static sb_log_level_t refusal_level(int rc)
     }
 }
 
+/* `v` in decimal into out[size], without printf's parsing (a line per write
+ * formats several numbers). Returns the length, or 0 when it does not fit. */
+static size_t put_u64(char *out, size_t size, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    if (n + 1 > size)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
+/* Nanoseconds as milliseconds with three decimals ("3.120"). */
+static void put_ms(char *out, size_t size, uint64_t ns)
+{
+    uint64_t us = ns / 1000;
+    size_t n = put_u64(out, size, us / 1000);
+    if (n == 0 || n + 5 > size)
+        return;
+    out[n] = '.';
+    out[n + 1] = (char)('0' + us % 1000 / 100);
+    out[n + 2] = (char)('0' + us % 100 / 10);
+    out[n + 3] = (char)('0' + us % 10);
+    out[n + 4] = '\0';
+}
+
 void sb_request_report(const sb_request_report_t *r)
 {
     /* A request refused before its method was looked up for it (its access
@@ -48,12 +80,19 @@ void sb_request_report(const sb_request_report_t *r)
     sb_metrics_request(method, r->rc, r->total_ns, r->loop_ns);
     if (r->quiet)
         return;
+    /* Most requests leave no line at the default level: they cost the
+     * counters above and this test, not the formatting below. */
+    bool write = r->rc == 0 && method != NULL && method->writes;
+    sb_log_level_t level = write ? SB_LOG_INFO : r->rc != 0 ? refusal_level(r->rc) : SB_LOG_DEBUG;
+    bool slow = r->slow_ms > 0 && r->loop_ns >= (uint64_t)r->slow_ms * 1000000;
+    if (level < sb_log_get_level() && !slow)
+        return;
     const char *name = r->method_name != NULL ? r->method_name : "-";
     sb_call_t *call = r->call;
     char conn[24], seq[24], ms[32];
-    snprintf(conn, sizeof(conn), "%llu", (unsigned long long)r->conn_id);
-    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)r->seq);
-    snprintf(ms, sizeof(ms), "%.3f", (double)r->total_ns / 1e6);
+    put_u64(conn, sizeof(conn), r->conn_id);
+    put_u64(seq, sizeof(seq), r->seq);
+    put_ms(ms, sizeof(ms), r->total_ns);
     /* The org the request is about: its "org" argument (org.create takes one
      * without being scoped by it), else its token's. */
     const char *org = call->org ? call->org : sb_arg_str(call, "org");
@@ -66,7 +105,9 @@ void sb_request_report(const sb_request_report_t *r)
         {"method", name},
     };
     size_t n = 4;
-    if (r->rc == 0 && method != NULL && method->writes) {
+    if (level < sb_log_get_level()) {
+        /* only the slow line below */
+    } else if (write) {
         for (size_t i = 0; i < N_TARGETS; i++)
             fields[n++] = (sb_log_field_t){target_args[i], sb_arg_str(call, target_args[i])};
         fields[n++] = (sb_log_field_t){"seq", r->seq ? seq : NULL};
@@ -74,17 +115,16 @@ void sb_request_report(const sb_request_report_t *r)
         sb_log_fields(SB_LOG_INFO, fields, n, "write: %s", name);
     } else if (r->rc != 0) {
         fields[n++] = (sb_log_field_t){"error", sb_err_name(r->rc)};
-        sb_log_fields(refusal_level(r->rc), fields, n, "refused: %s -> %s", name,
-                      sb_err_name(r->rc));
+        sb_log_fields(level, fields, n, "refused: %s -> %s", name, sb_err_name(r->rc));
     } else {
         sb_log_fields(SB_LOG_DEBUG, fields, n, "%s -> OK", name);
     }
-    if (r->slow_ms > 0 && r->loop_ns >= (uint64_t)r->slow_ms * 1000000) {
+    if (slow) {
         char loop_ms[32];
-        snprintf(loop_ms, sizeof(loop_ms), "%.3f", (double)r->loop_ns / 1e6);
-        sb_log_field_t slow[] = {
+        put_ms(loop_ms, sizeof(loop_ms), r->loop_ns);
+        sb_log_field_t slow_fields[] = {
             {"conn", conn}, {"org", org}, {"method", name}, {"loop_ms", loop_ms}, {"ms", ms}};
-        sb_log_fields(SB_LOG_WARN, slow, sizeof(slow) / sizeof(slow[0]),
+        sb_log_fields(SB_LOG_WARN, slow_fields, sizeof(slow_fields) / sizeof(slow_fields[0]),
                       "slow request: %s ran %s ms on the event loop (--slow-request-ms %zu)", name,
                       loop_ms, r->slow_ms);
     }
