@@ -16,6 +16,8 @@
 #include "log.h"
 
 #define SINK_FIELDS_MAX 16
+/* Where journald takes native entries (sd_journal_send's socket). */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 static const char *const format_names[] = {"auto", "text", "json", "journal"};
 
@@ -134,6 +136,15 @@ sb_log_format_t sb_log_format_use(sb_log_format_t format)
         sb_log_set_sink(json_sink);
         break;
     case SB_LOG_FORMAT_JOURNAL:
+        /* sd_journal_send drops entries without a word when no journal
+         * listens: lines on stderr then, rather than none. */
+        if (access(JOURNAL_SOCKET, W_OK) != 0) {
+            sb_log_set_sink(NULL);
+            sb_warn("--log-format journal: no journal listens at %s; writing text lines to "
+                    "standard error instead",
+                    JOURNAL_SOCKET);
+            return SB_LOG_FORMAT_TEXT;
+        }
         sb_log_set_sink(journal_sink);
         break;
     default:
