@@ -53,6 +53,7 @@ enum {
     SB_E_RULES_INVALID,
     SB_E_PLAN_STALE,
     SB_E_PLAN_TOO_LARGE,
+    SB_E_NOT_READY,
 };
 
 /*
@@ -142,7 +143,10 @@ enum {
       "The org's users, memberships or rules changed since the plan was made; make the plan "     \
       "again, read it, and apply the new one.")                                                    \
     X(PLAN_TOO_LARGE, SB_E_PLAN_TOO_LARGE, 47,                                                     \
-      "The plan is larger than one apply takes; apply the rules in steps (a few rules at a time).")
+      "The plan is larger than one apply takes; apply the rules in steps (a few rules at a time).") \
+    X(NOT_READY, SB_E_NOT_READY, 48,                                                               \
+      "The server answers but is not ready to serve (its store, writer or event loop); see its "  \
+      "log.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

@@ -11,7 +11,7 @@
 
 #include "paths.h"
 
-enum kind { PATH, BYTES, COUNT, COUNT0, DURABILITY, LOG_LEVEL }; /* COUNT0: 0 allowed */
+enum kind { PATH, BYTES, COUNT, COUNT0, DURABILITY, LOG_LEVEL, LOG_FORMAT }; /* COUNT0: 0 allowed */
 
 struct setting {
     const char *name; /* the flag without "--", and the config file's key with '_' for '-' */
@@ -87,6 +87,15 @@ static const struct setting settings[] = {
     {"durability", DURABILITY, AT(durability),
      "full (fsync every commit; the default) or none (for bulk loads and benchmarks)"},
     {"log-level", LOG_LEVEL, AT(log_level), "debug, info (default), warn or error"},
+    {"log-format", LOG_FORMAT, AT(log_format),
+     "text (lines), json (one object per line), journal (systemd's fields), or auto (the "
+     "default: journal when stderr is systemd's journal stream, else text)"},
+    {"slow-request-ms", COUNT0, AT(slow_request_ms),
+     "log a request whose method ran this long on the event loop, with its method and time; 0: "
+     "never (100)"},
+    {"metrics-address", PATH, AT(metrics_address),
+     "HOST:PORT to serve /metrics (Prometheus), /healthz and /readyz over HTTP, e.g. "
+     "127.0.0.1:9464; off unless set"},
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -120,6 +129,8 @@ int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
     cfg->max_map_bytes = SB_STORE_DEFAULT_MAX_MAP;
     cfg->durability = SB_DURABILITY_FULL;
     cfg->log_level = SB_LOG_INFO;
+    cfg->log_format = SB_LOG_FORMAT_AUTO;
+    cfg->slow_request_ms = 100;
     if (sb_default_data_dir(cfg->data_dir, sizeof(cfg->data_dir)) != 0)
         return sb_err_set(err, -EINVAL,
                           "No data directory: set HOME or SB_DATA_DIR, or pass --data-dir.");
@@ -193,6 +204,11 @@ static int apply(sb_config_t *cfg, const struct setting *s, const char *value, s
         if (sb_log_parse_level(value, field) != 0)
             return sb_err_set(err, -EINVAL, "--log-level is debug, info, warn or error, not '%s'.",
                               value);
+        return 0;
+    case LOG_FORMAT:
+        if (sb_log_format_parse(value, field) != 0)
+            return sb_err_set(err, -EINVAL,
+                              "--log-format is text, json, journal or auto, not '%s'.", value);
         return 0;
     }
     return -EINVAL;
@@ -362,6 +378,103 @@ int sb_config_resolve(sb_config_t *cfg, const char *argv0, sb_err_t *err)
     return 0;
 }
 
+/* What a SIGHUP applies while serving: settings read only on the event loop
+ * (or, for the change log's retention, handed to the writer under its
+ * lock). The rest are read by other threads, or shape what was built at
+ * start (the store's map, the listener, the plugin host): they need a
+ * restart. */
+static const char *const reloadable[] = {
+    "log-level",
+    "log-format",
+    "slow-request-ms",
+    "max-inflight",
+    "max-inflight-bytes",
+    "max-unauthenticated",
+    "auth-timeout-ms",
+    "idle-timeout-ms",
+    "drain-timeout-ms",
+    "write-stall-ms",
+    "changes-keep",
+    "changes-keep-hours",
+    "max-connections-per-org",
+};
+
+static bool is_reloadable(const char *name)
+{
+    for (size_t i = 0; i < sizeof(reloadable) / sizeof(reloadable[0]); i++)
+        if (strcmp(reloadable[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* A setting's value as text, for the reload's log line. */
+static void setting_text(const sb_config_t *cfg, const struct setting *s, char *out, size_t size)
+{
+    const void *field = (const char *)cfg + s->offset;
+    switch (s->kind) {
+    case PATH:
+        snprintf(out, size, "%s", (const char *)field);
+        return;
+    case BYTES:
+    case COUNT:
+    case COUNT0:
+        snprintf(out, size, "%zu", *(const size_t *)field);
+        return;
+    case DURABILITY:
+        snprintf(out, size, "%s",
+                 *(const sb_durability_t *)field == SB_DURABILITY_FULL ? "full" : "none");
+        return;
+    case LOG_LEVEL:
+        snprintf(out, size, "%s", sb_log_level_name(*(const sb_log_level_t *)field));
+        return;
+    case LOG_FORMAT:
+        snprintf(out, size, "%s", sb_log_format_name(*(const sb_log_format_t *)field));
+        return;
+    }
+    out[0] = '\0';
+}
+
+/* Appends `text` to `list`, comma separated, cut (with "...") when full. */
+static void list_add(char *list, size_t size, const char *text)
+{
+    size_t len = strlen(list);
+    if (len + 4 >= size)
+        return;
+    int n = snprintf(list + len, size - len, "%s%s", len ? ", " : "", text);
+    if (n < 0 || (size_t)n >= size - len)
+        snprintf(list + size - 4, 4, "...");
+}
+
+void sb_config_reload(sb_config_t *running, const sb_config_t *next, char *changed,
+                      size_t changed_size, char *restart, size_t restart_size)
+{
+    changed[0] = restart[0] = '\0';
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        char old_text[PATH_MAX], new_text[PATH_MAX];
+        setting_text(running, s, old_text, sizeof(old_text));
+        setting_text(next, s, new_text, sizeof(new_text));
+        if (strcmp(old_text, new_text) == 0)
+            continue;
+        if (!is_reloadable(s->name)) {
+            list_add(restart, restart_size, s->name);
+            continue;
+        }
+        char line[PATH_MAX];
+        snprintf(line, sizeof(line), "--%s %.1000s -> %.1000s", s->name, old_text, new_text);
+        list_add(changed, changed_size, line);
+        /* Every reloadable setting is a number or an enum of int size. */
+        void *dst = (char *)running + s->offset;
+        const void *src = (const char *)next + s->offset;
+        if (s->kind == LOG_LEVEL)
+            *(sb_log_level_t *)dst = *(const sb_log_level_t *)src;
+        else if (s->kind == LOG_FORMAT)
+            *(sb_log_format_t *)dst = *(const sb_log_format_t *)src;
+        else
+            *(size_t *)dst = *(const size_t *)src;
+    }
+}
+
 void sb_config_usage(FILE *out)
 {
     fprintf(out, "usage: switchboardd [--config FILE] [--FLAG VALUE ...]\n\n"
@@ -377,5 +490,7 @@ void sb_config_usage(FILE *out)
     fprintf(out, "  --%-20s %s\n", "help", "print this text");
     fprintf(out, "\nSignals: SIGTERM and SIGINT stop the server cleanly (in-flight requests are "
                  "answered first; connections still draining after --drain-timeout-ms are "
-                 "closed).\n");
+                 "closed). SIGHUP reads the config file and flags again and applies what may "
+                 "change while serving (the log's level and format, --slow-request-ms and the "
+                 "limits marked so in docs/operating.md), logging what changed.\n");
 }

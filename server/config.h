@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "log_sink.h"
 #include "store.h"
 
 typedef struct sb_config {
@@ -47,6 +48,9 @@ typedef struct sb_config {
     size_t max_map_bytes;
     sb_durability_t durability;
     sb_log_level_t log_level;
+    sb_log_format_t log_format;
+    size_t slow_request_ms; /* log a request whose method ran this long on the loop; 0: never */
+    char metrics_address[PATH_MAX]; /* HOST:PORT of /metrics, /healthz, /readyz; "": none */
 } sb_config_t;
 
 /**
@@ -79,6 +83,17 @@ int sb_config_from_args(sb_config_t *cfg, int argc, char **argv, sb_config_actio
 
 /** Fills socket_path and plugin_dir when not given, and checks the limits' coherence. */
 int sb_config_resolve(sb_config_t *cfg, const char *argv0, sb_err_t *err);
+
+/**
+ * A SIGHUP's reload: copies into `running` the settings of `next` that may
+ * change while serving (the table marks them: the log's level and format,
+ * the slow-request threshold, limits read only on the event loop), and names
+ * them with their old and new values in `changed` ("" when none); settings
+ * that differ but need a restart are named in `restart` ("" when none).
+ * Loop thread.
+ */
+void sb_config_reload(sb_config_t *running, const sb_config_t *next, char *changed,
+                      size_t changed_size, char *restart, size_t restart_size);
 
 /** Prints the usage text, every flag with its default. */
 void sb_config_usage(FILE *out);

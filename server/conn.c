@@ -41,6 +41,8 @@
 
 #include "frame.h"
 #include "log.h"
+#include "metrics.h"
+#include "request_log.h"
 #include "server_internal.h"
 
 #define READ_CHUNK ((size_t)64 << 10)
@@ -118,6 +120,9 @@ struct request {
     sb_prepare_fn prepare; /* NULL: none */
     sb_err_t prep_err;     /* its error */
     request_t *next;       /* in the server's list of requests waiting for their next slice */
+    uint64_t started_ns;   /* when it was read (uv_hrtime) */
+    uint64_t loop_ns;      /* its method's time on the loop, slices summed */
+    uint64_t seq;          /* a write's change-log sequence (writer thread) */
 };
 
 typedef struct write_req {
@@ -245,6 +250,7 @@ static void conn_close(sb_conn_t *conn, const char *why)
      * sent at once; if they cannot, there is nothing more to do for them. */
     (void)flush_out(conn);
     conn->closing = true;
+    sb_metrics_conn_closed();
     sb_server_t *server = conn->server;
     if (conn->unauthenticated) {
         conn->unauthenticated = false;
@@ -256,7 +262,12 @@ static void conn_close(sb_conn_t *conn, const char *why)
     } else {
         if (conn->token.role != SB_ROLE_NONE)
             server->authenticated--;
-        sb_info("conn %llu: closed: %s", (unsigned long long)conn->id, why);
+        /* A client's own hang-up and a stop's closes are routine (debug); a
+         * close the server decided (a limit, a revocation) is the operator's. */
+        bool routine =
+            strcmp(why, "the client hung up") == 0 || strcmp(why, "the server is stopping") == 0;
+        sb_log(routine ? SB_LOG_DEBUG : SB_LOG_INFO, "conn %llu: closed: %s",
+               (unsigned long long)conn->id, why);
     }
     uv_close((uv_handle_t *)&conn->pipe, close_cb);
 }
@@ -685,8 +696,10 @@ static void complete(request_t *r, int rc)
                  r->reply.size, conn->queued_bytes, server->cfg.write_cap_bytes);
         reply_error(r, SB_E_REPLY_TOO_LARGE, message);
     }
-    if (r->msg.type == SB_RPC_REQUEST)
+    if (r->msg.type == SB_RPC_REQUEST) {
+        sb_metrics_bytes_out(r->reply.size);
         send_reply(conn, &r->reply);
+    }
     if (last_failure)
         conn_close(conn, "too many failed authentications");
     if (rc == SB_E_CONNECTION_LIMIT)
@@ -838,6 +851,7 @@ static void finish(request_t *r, int rc)
                      "raise --max-connections-per-org.",
                      server->cfg.max_connections_per_org);
             reply_error(r, rc, message);
+            sb_metrics_conn_refused(SB_METRICS_REFUSED_ORG_SLOTS);
             sb__log_limited(server, &server->slots_log, SB_LOG_WARN,
                             "conn %llu: refused: org %s holds --max-connections-per-org (%zu) "
                             "connections",
@@ -853,6 +867,7 @@ static void finish(request_t *r, int rc)
                      r->call.new_token.role == SB_ROLE_ADMIN ? "the admin" : "org tokens",
                      server->cfg.max_connections, server->cfg.admin_reserved_connections);
             reply_error(r, rc, message);
+            sb_metrics_conn_refused(SB_METRICS_REFUSED_SLOTS);
             sb__log_limited(server, &server->slots_log, SB_LOG_WARN,
                             "conn %llu: refused: every connection slot open to %s is taken "
                             "(--max-connections %zu, --admin-reserved-connections %zu)",
@@ -866,10 +881,10 @@ static void finish(request_t *r, int rc)
                 server->authenticated++;
             }
             conn->token = r->call.new_token;
-            sb_info("conn %llu: authenticated as %s%s%s", (unsigned long long)conn->id,
-                    conn->token.role == SB_ROLE_ADMIN ? "the admin" : "a token of org ",
-                    conn->token.role == SB_ROLE_ADMIN ? "" : conn->token.org,
-                    conn->token.role == SB_ROLE_READ_ONLY ? " (read-only)" : "");
+            sb_debug("conn %llu: authenticated as %s%s%s", (unsigned long long)conn->id,
+                     conn->token.role == SB_ROLE_ADMIN ? "the admin" : "a token of org ",
+                     conn->token.role == SB_ROLE_ADMIN ? "" : conn->token.org,
+                     conn->token.role == SB_ROLE_READ_ONLY ? " (read-only)" : "");
         }
     }
     if (rc == 0 && r->call.watch && !conn->closing)
@@ -897,11 +912,17 @@ static void finish(request_t *r, int rc)
         sb__log_limited(server, &server->auth_log, SB_LOG_INFO,
                         "conn %llu: failed authentication (%d of %d on this connection)",
                         (unsigned long long)conn->id, conn->auth_failures, MAX_AUTH_FAILURES);
-    } else {
-        sb_log(rc == 0 ? SB_LOG_DEBUG : SB_LOG_INFO, "conn %llu: org %s: %s -> %s",
-               (unsigned long long)conn->id, r->call.org ? r->call.org : "-", r->msg.method,
-               rc == 0 ? "OK" : sb_err_name(rc));
     }
+    sb_request_report(&(sb_request_report_t){.conn_id = conn->id,
+                                             .method = r->method,
+                                             .method_name = r->msg.method,
+                                             .call = &r->call,
+                                             .rc = rc,
+                                             .seq = r->seq,
+                                             .total_ns = uv_hrtime() - r->started_ns,
+                                             .loop_ns = r->loop_ns,
+                                             .slow_ms = server->cfg.slow_request_ms,
+                                             .quiet = rc == SB_E_UNAUTHENTICATED});
     if (rc == SB_E_UNAUTHENTICATED && !conn->closing) {
         /* Held: the reply goes out, and the connection is read again, after
          * the delay (the server's held timer). */
@@ -950,6 +971,8 @@ static int job_run(sb_write_job_t *job)
      * replaces the reply). An org's token gets none: the sequence counts
      * every org's commits, and two of them would tell one tenant the
      * others' write volume. */
+    if (r->rc == 0)
+        r->seq = sb_store_batch_seq(store);
     if (r->rc == 0 && r->call.token.role == SB_ROLE_ADMIN &&
         sb_dispatch_add_seq(&r->reply, r->msg.msgid, sb_store_batch_seq(store)) != 0)
         sb_warn("%s: its result is not a map; its reply has no seq", r->method->name);
@@ -989,9 +1012,11 @@ static void slicer_cb(uv_idle_t *idle)
         request_t *r = list;
         list = r->next;
         r->next = NULL;
+        uint64_t started = uv_hrtime();
         int rc = r->conn->closing
                      ? -ECONNRESET
                      : sb_dispatch_continue(&r->call, r->method, r->msg.msgid, &r->reply);
+        r->loop_ns += uv_hrtime() - started;
         if (rc == SB_CALL_MORE) {
             if (server->slices_tail)
                 server->slices_tail->next = r;
@@ -1146,7 +1171,9 @@ static void run_method(request_t *r)
         sb_writer_submit(r->conn->server->writer, &r->job);
         return;
     }
+    uint64_t started = uv_hrtime();
     int rc = sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply);
+    r->loop_ns += uv_hrtime() - started;
     if (rc == SB_CALL_MORE)
         slice_later(r);
     else
@@ -1277,6 +1304,7 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
     request_t *r = request_new(conn->server, data, len);
     if (r == NULL)
         return false;
+    r->started_ns = uv_hrtime();
     size_t off = 0;
     sb_err_t err;
     sb_err_clear(&err);
@@ -1398,6 +1426,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     conn->len += (size_t)nread;
+    sb_metrics_bytes_in((size_t)nread);
     conn->active_ms = now_ms(conn);
     process_buffer(conn);
 }
@@ -1418,6 +1447,7 @@ static bool evict_oldest_unauthenticated(sb_server_t *server)
                     "conn %llu: closed to make room: %zu connections are waiting to "
                     "authenticate (--max-unauthenticated)",
                     (unsigned long long)oldest->id, server->cfg.max_unauthenticated);
+    sb_metrics_conn_refused(SB_METRICS_REFUSED_UNAUTHENTICATED);
     conn_close(oldest, "a newer connection needed its place among --max-unauthenticated");
     return true;
 }
@@ -1439,6 +1469,7 @@ void sb__conn_accept(sb_server_t *server)
         server->conns->prev = conn;
     server->conns = conn;
     server->svc.connections++;
+    sb_metrics_conn_opened();
     conn->unauthenticated = true;
     server->unauthenticated++;
     if (uv_accept((uv_stream_t *)&server->listener, (uv_stream_t *)&conn->pipe) != 0) {
@@ -1454,6 +1485,7 @@ void sb__conn_accept(sb_server_t *server)
                         "conn %llu: refused: %zu connections reach the open-files limit (raise "
                         "LimitNOFILE= or ulimit -n)",
                         (unsigned long long)conn->id, server->svc.connections - 1);
+        sb_metrics_conn_refused(SB_METRICS_REFUSED_OPEN_FILES);
         conn_close(conn, "over the open-files limit");
         return;
     }
@@ -1463,6 +1495,7 @@ void sb__conn_accept(sb_server_t *server)
                         "conn %llu: refused: %zu connections are waiting to authenticate "
                         "(--max-unauthenticated)",
                         (unsigned long long)conn->id, server->cfg.max_unauthenticated);
+        sb_metrics_conn_refused(SB_METRICS_REFUSED_UNAUTHENTICATED);
         conn_close(conn, "over --max-unauthenticated");
         return;
     }

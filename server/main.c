@@ -60,5 +60,5 @@ int main(int argc, char **argv)
     case SB_CONFIG_RUN:
         break;
     }
-    return sb_server_run(&cfg);
+    return sb_server_run(&cfg, argc, argv);
 }

@@ -13,10 +13,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "log_sink.h"
+#include "metrics.h"
 #include "paths.h"
 #include "plugin_host.h"
 #include "renders.h"
 #include "server_internal.h"
+#include "systemd.h"
 #include "token.h"
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -44,6 +47,16 @@ static void ticker_cb(uv_timer_t *timer)
     if (freed > 0)
         sb_log(SB_LOG_INFO, "freed %d reader slot%s of processes that died", freed,
                freed == 1 ? "" : "s");
+    /* The loop's heartbeat (/readyz) and the gauges a scrape reads. */
+    sb_metrics_sample(server->svc.store, server->svc.plugins);
+}
+
+/* From the loop, so that a loop that is stuck stops the pings, and systemd
+ * restarts the server (WatchdogSec=). */
+static void watchdog_cb(uv_timer_t *timer)
+{
+    (void)timer;
+    sb_systemd_watchdog_ping();
 }
 
 /* Once nothing is in flight: close the connections (after their replies),
@@ -56,6 +69,8 @@ static void finish_shutdown(sb_server_t *server)
     sb__conn_close_all(server);
     uv_close((uv_handle_t *)&server->sigterm, NULL);
     uv_close((uv_handle_t *)&server->sigint, NULL);
+    uv_close((uv_handle_t *)&server->sighup, NULL);
+    uv_close((uv_handle_t *)&server->watchdog, NULL);
     uv_close((uv_handle_t *)&server->ticker, NULL);
     sb__conn_handles_close(server);
     sb_writer_stop(server->writer);
@@ -91,6 +106,8 @@ static void signal_cb(uv_signal_t *handle, int signum)
     sb_info("%s: stopping: no new connections or requests; finishing %zu in flight",
             signum == SIGTERM ? "SIGTERM" : "SIGINT", server->inflight);
     server->stopping = true;
+    sb_metrics_stopping(true);
+    sb_systemd_stopping();
     /* The deadline does not keep the loop running by itself: once every
      * connection is closed, the server stops without waiting for it. */
     uv_timer_start(&server->drain, drain_cb, server->cfg.drain_timeout_ms, 0);
@@ -99,6 +116,43 @@ static void signal_cb(uv_signal_t *handle, int signum)
     sb__conn_stop_reading_all(server);
     if (server->inflight == 0)
         finish_shutdown(server);
+}
+
+/* SIGHUP: the command line and its config file are read again, and what
+ * may change while serving is applied (sb_config_reload); the rest is named
+ * as needing a restart. Connections and requests carry on throughout. */
+static void sighup_cb(uv_signal_t *handle, int signum)
+{
+    (void)signum;
+    sb_server_t *server = handle->data;
+    if (server->stopping)
+        return;
+    sb_systemd_reloading();
+    sb_config_t next;
+    sb_config_action_t action;
+    sb_err_t err;
+    sb_err_clear(&err);
+    int rc = sb_config_defaults(&next, &err);
+    if (rc == 0)
+        rc = sb_config_from_args(&next, server->argc, server->argv, &action, &err);
+    if (rc == 0)
+        rc = sb_config_resolve(&next, server->argv[0], &err);
+    if (rc != 0) {
+        sb_warn("SIGHUP: nothing reloaded, the running settings stay: %s", err.message);
+        sb_systemd_ready("serving (the last reload failed: see the log)");
+        return;
+    }
+    char changed[2048], restart[512];
+    sb_config_reload(&server->cfg, &next, changed, sizeof(changed), restart, sizeof(restart));
+    const sb_config_t *cfg = &server->cfg;
+    sb_log_set_level(cfg->log_level);
+    sb_log_format_use(cfg->log_format);
+    sb_writer_retain(server->writer, cfg->changes_keep,
+                     (int64_t)cfg->changes_keep_hours * 3600 * 1000);
+    sb_info("SIGHUP: settings reloaded: %s", changed[0] ? changed : "nothing changed");
+    if (restart[0])
+        sb_warn("SIGHUP: these settings changed but apply only after a restart: %s", restart);
+    sb_systemd_ready("serving");
 }
 
 /* Every connection is a file descriptor: raise the soft limit to the hard
@@ -202,12 +256,14 @@ static int start_listening(sb_server_t *server, sb_err_t *err)
     return 0;
 }
 
-int sb_server_run(const sb_config_t *cfg)
+int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
 {
     sb_server_t *server = calloc(1, sizeof(*server));
     if (server == NULL)
         return 1;
     server->cfg = *cfg;
+    server->argc = argc;
+    server->argv = argv;
     /* Adapter calls and definition checks wait on libuv's thread pool (a
      * method's prepare step): more threads than libuv's 4, so that requests
      * held by a hanging adapter (up to its deadline) leave room for the rest.
@@ -215,6 +271,7 @@ int sb_server_run(const sb_config_t *cfg)
     setenv("UV_THREADPOOL_SIZE", "16", 0);
     server->loop = uv_default_loop();
     sb_log_set_level(cfg->log_level);
+    sb_log_format_use(cfg->log_format);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     server->svc = (sb_service_t){.config = &server->cfg,
@@ -232,6 +289,8 @@ int sb_server_run(const sb_config_t *cfg)
     int created = 0, rc = sb_token_init();
     if (rc != 0)
         sb_err_set(&err, rc, "libsodium could not initialize.");
+    if (rc == 0 && (rc = sb_metrics_init()) != 0)
+        sb_err_default(&err, rc);
     if (rc == 0)
         rc = sb_store_open(&opts, &store, &err);
     if (rc == 0)
@@ -279,6 +338,10 @@ int sb_server_run(const sb_config_t *cfg)
         sb_writer_retain(server->writer, cfg->changes_keep,
                          (int64_t)cfg->changes_keep_hours * 3600 * 1000);
     server->svc.writer = server->writer;
+    sb_metrics_store_open(store != NULL);
+    unsigned metrics_port = 0;
+    if (rc == 0 && cfg->metrics_address[0] != '\0')
+        rc = sb_metrics_http_start(cfg->metrics_address, &server->http, &metrics_port, &err);
     if (rc == 0)
         rc = start_listening(server, &err);
     if (rc != 0) {
@@ -294,6 +357,13 @@ int sb_server_run(const sb_config_t *cfg)
     server->sigterm.data = server->sigint.data = server;
     uv_signal_start(&server->sigterm, signal_cb, SIGTERM);
     uv_signal_start(&server->sigint, signal_cb, SIGINT);
+    uv_signal_init(server->loop, &server->sighup);
+    server->sighup.data = server;
+    uv_signal_start(&server->sighup, sighup_cb, SIGHUP);
+    uv_timer_init(server->loop, &server->watchdog);
+    uint64_t watchdog_ms = sb_systemd_watchdog_ms();
+    if (watchdog_ms > 0) /* twice a period, as sd_watchdog_enabled(3) advises */
+        uv_timer_start(&server->watchdog, watchdog_cb, 0, watchdog_ms / 2 ? watchdog_ms / 2 : 1);
     uv_timer_init(server->loop, &server->ticker);
     server->ticker.data = server;
     uv_timer_start(&server->ticker, ticker_cb, 1000, 1000);
@@ -310,16 +380,29 @@ int sb_server_run(const sb_config_t *cfg)
             created ? ", made just now" : "");
     sb_info("%zu adapter plugin(s) loaded and %zu refused from %s", plugins_loaded, plugins_refused,
             cfg->plugin_dir);
+    if (server->http != NULL) {
+        /* The port bound, which --metrics-address may leave to the system (0). */
+        const char *colon = strrchr(cfg->metrics_address, ':');
+        int host_len = colon ? (int)(colon - cfg->metrics_address) : 0;
+        sb_info("metrics on http://%.*s:%u/metrics, health on /healthz and /readyz", host_len,
+                cfg->metrics_address, metrics_port);
+    }
     sb_info("try: sbctl%s%s server info",
             strcmp(default_socket, cfg->socket_path) ? " --socket " : "",
             strcmp(default_socket, cfg->socket_path) ? cfg->socket_path : "");
+    sb_metrics_sample(store, server->svc.plugins); /* ready from the first moment */
+    sb_systemd_ready("serving");
     uv_run(server->loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&server->drain, NULL);
     uv_run(server->loop, UV_RUN_DEFAULT);
     unlink(cfg->socket_path);
+    sb_metrics_http_stop(server->http);
+    server->http = NULL;
     sb_info("stopped cleanly");
     exit_code = 0;
 out:
+    sb_metrics_http_stop(server->http);
+    sb_metrics_store_open(false);
     if (store != NULL)
         sb_store_set_renderer(store, NULL, NULL);
     sb_renders_free(server->svc.renders);

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "methods.h"
+#include "metrics_http.h"
 #include "writer.h"
 
 typedef struct sb_conn sb_conn_t;
@@ -44,6 +45,11 @@ typedef struct sb_server {
     uv_loop_t *loop;
     uv_pipe_t listener;
     uv_signal_t sigterm, sigint;
+    uv_signal_t sighup;      /* reloads the settings that may change while serving */
+    uv_timer_t watchdog;     /* systemd's watchdog pings, when WatchdogSec= is set */
+    sb_metrics_http_t *http; /* --metrics-address's endpoint, or NULL */
+    int argc;                /* the command line, read again on SIGHUP */
+    char **argv;
     uv_timer_t ticker; /* once a second: cut off stalled, idle and unauthenticated connections */
     uv_timer_t drain;  /* on SIGTERM: closes what is still open after --drain-timeout-ms */
     uv_timer_t held;   /* sends failed authentications' replies once their delay is over */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "metrics.h"
 
 struct sb_writer {
     sb_store_t *store;
@@ -124,6 +125,7 @@ static void commit_group(sb_writer_t *w, sb_write_job_t *jobs)
 static void *writer_main(void *arg)
 {
     sb_writer_t *w = arg;
+    sb_metrics_writer_alive(true);
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (w->queue_head == NULL && !w->stopping)
@@ -143,7 +145,9 @@ static void *writer_main(void *arg)
         last->next = NULL;
         pthread_mutex_unlock(&w->lock);
 
+        uint64_t started = uv_hrtime();
         commit_group(w, first);
+        sb_metrics_commit(n, uv_hrtime() - started);
         trim_changes(w);
 
         pthread_mutex_lock(&w->lock);
@@ -153,6 +157,7 @@ static void *writer_main(void *arg)
         uv_async_send(&w->async);
     }
     pthread_mutex_unlock(&w->lock);
+    sb_metrics_writer_alive(false);
     return NULL;
 }
 

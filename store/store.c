@@ -824,6 +824,20 @@ int sb_store_readers_check(sb_store_t *store)
     return dead;
 }
 
+void sb_store_usage(sb_store_t *store, sb_store_usage_t *usage)
+{
+    memset(usage, 0, sizeof(*usage));
+    MDB_envinfo info;
+    MDB_stat env_stat;
+    if (mdb_env_info(store->env, &info) == 0 && mdb_env_stat(store->env, &env_stat) == 0) {
+        usage->used_bytes = (uint64_t)(info.me_last_pgno + 1) * env_stat.ms_psize;
+        usage->readers = info.me_numreaders;
+        usage->max_readers = info.me_maxreaders;
+    }
+    usage->map_bytes = store->map_bytes;
+    usage->max_map_bytes = store->max_map_bytes;
+}
+
 int sb_store_stats(sb_store_t *store, sb_store_stats_t *stats, sb_err_t *err)
 {
     memset(stats, 0, sizeof(*stats));

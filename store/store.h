@@ -284,6 +284,17 @@ typedef struct sb_verify_report {
 int sb_store_verify(sb_store_t *store, size_t max_problems, sb_verify_report_t *out, sb_err_t *err);
 /** Frees the problems of a report; a zeroed report does nothing. */
 void sb_verify_report_destroy(sb_verify_report_t *report);
+/** The map and reader slots, for the server's metrics (no transaction: cheap). */
+typedef struct sb_store_usage {
+    uint64_t used_bytes;    /* pages in use, in bytes */
+    uint64_t map_bytes;     /* the current map size */
+    uint64_t max_map_bytes; /* the configured maximum */
+    unsigned readers;       /* reader slots taken (this process's and others') */
+    unsigned max_readers;   /* reader slots in the lock file */
+} sb_store_usage_t;
+
+/** Fills *usage (zeroes when LMDB cannot say). */
+void sb_store_usage(sb_store_t *store, sb_store_usage_t *usage);
 
 /** Fills *stats. Returns 0 or an error. */
 int sb_store_stats(sb_store_t *store, sb_store_stats_t *stats, sb_err_t *err);

@@ -327,6 +327,29 @@ static void release(sb_plugin_host_t *host, plugin_t *p)
     }
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* Releases a call's pin, counting the call's time in the adapter's info. */
+static void release_call(sb_plugin_host_t *host, plugin_t *p, uint64_t started_ns)
+{
+    static const unsigned bounds_ms[SB_PLUGIN_CALL_BUCKETS] = SB_PLUGIN_CALL_BOUNDS_MS;
+    uint64_t ns = now_ns() - started_ns;
+    size_t b = 0;
+    while (b < SB_PLUGIN_CALL_BUCKETS && ns > (uint64_t)bounds_ms[b] * 1000000)
+        b++;
+    pthread_mutex_lock(&host->lock);
+    p->info.calls++;
+    p->info.call_ns += ns;
+    p->info.call_buckets[b]++;
+    pthread_mutex_unlock(&host->lock);
+    release(host, p);
+}
+
 int sb_plugin_host_new(const char *dir, sb_plugin_host_t **out)
 {
     *out = NULL;
@@ -781,6 +804,7 @@ static sb_adapter_sink make_sink(collect_t *c)
 int sb_plugin_host_validate(sb_plugin_host_t *host, const char *name, const sb_callcenter_t *cc,
                             sb_err_t *err)
 {
+    uint64_t started = now_ns();
     plugin_t *p = pin(host, name);
     if (p == NULL)
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
@@ -788,7 +812,7 @@ int sb_plugin_host_validate(sb_plugin_host_t *host, const char *name, const sb_c
         msgpack_unpacked res;
         int rc = remote_checked(p, "validate", cc, &res, err);
         msgpack_unpacked_destroy(&res);
-        release(host, p);
+        release_call(host, p, started);
         return rc;
     }
     view_t v;
@@ -803,7 +827,7 @@ int sb_plugin_host_validate(sb_plugin_host_t *host, const char *name, const sb_c
             on_problem(&c, NULL, NULL, "the adapter refused it without saying why");
         free(v.items);
     }
-    release(host, p);
+    release_call(host, p, started);
     free(c.kv);
     if (rc != 0)
         return sb_err_default(err, rc);
@@ -822,6 +846,7 @@ static int results_call(sb_plugin_host_t *host, const char *name, const sb_callc
 {
     *out = NULL;
     *n = 0;
+    uint64_t started = now_ns();
     plugin_t *p = pin(host, name);
     if (p == NULL)
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
@@ -841,14 +866,14 @@ static int results_call(sb_plugin_host_t *host, const char *name, const sb_callc
         }
         p->trial_calls--;
         pthread_mutex_unlock(&host->lock);
-        release(host, p);
+        release_call(host, p, started);
         return rc;
     }
     if (p->child != NULL) {
         int rc = kind == RESULTS_RENDER
                      ? remote_results(p, "render", cc, "user", text, out, n, err)
                      : remote_results(p, "call_event", cc, "event", text, out, n, err);
-        release(host, p);
+        release_call(host, p, started);
         return rc;
     }
     view_t v;
@@ -870,7 +895,7 @@ static int results_call(sb_plugin_host_t *host, const char *name, const sb_callc
     } else {
         rc = sb_err_default(err, rc);
     }
-    release(host, p);
+    release_call(host, p, started);
     if (rc != 0) {
         free(c.kv);
         return rc;
@@ -910,6 +935,7 @@ int sb_plugin_host_template(sb_plugin_host_t *host, const char *name, sb_callcen
                             sb_err_t *err)
 {
     *out = NULL;
+    uint64_t started = now_ns();
     plugin_t *p = pin(host, name);
     if (p == NULL)
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
@@ -922,7 +948,7 @@ int sb_plugin_host_template(sb_plugin_host_t *host, const char *name, sb_callcen
              sb_codec_decode_callcenter(record->via.bin.ptr, record->via.bin.size, out) != 0))
             rc = sb_err_set(err, SB_E_ADAPTER_UNAVAILABLE, "The adapter's template is unreadable.");
         msgpack_unpacked_destroy(&res);
-        release(host, p);
+        release_call(host, p, started);
         return rc;
     }
     const sb_adapter_setting *settings = NULL;
@@ -977,7 +1003,7 @@ int sb_plugin_host_template(sb_plugin_host_t *host, const char *name, sb_callcen
     }
     if (rc == 0)
         rc = sb_callcenter_set_adapter(cc, p->info.name);
-    release(host, p);
+    release_call(host, p, started);
     if (rc != 0) {
         sb_callcenter_free(cc);
         return sb_err_default(err, rc);
@@ -991,6 +1017,7 @@ int sb_plugin_host_settings(sb_plugin_host_t *host, const char *name,
 {
     *out = NULL;
     *n = 0;
+    uint64_t started = now_ns();
     plugin_t *p = pin(host, name);
     if (p == NULL)
         return sb_err_set(err, -ENOENT, "The adapter '%s' is not loaded.", name);
@@ -1016,7 +1043,7 @@ int sb_plugin_host_settings(sb_plugin_host_t *host, const char *name,
             (*n)++;
         }
         msgpack_unpacked_destroy(&res);
-        release(host, p);
+        release_call(host, p, started);
         return rc;
     }
     const sb_adapter_setting *settings = NULL;
@@ -1035,7 +1062,7 @@ int sb_plugin_host_settings(sb_plugin_host_t *host, const char *name,
         copy(c->rule, sizeof(c->rule), settings[i].rule);
         c->required = settings[i].flags & SB_ADAPTER_SETTING_REQUIRED;
     }
-    release(host, p);
+    release_call(host, p, started);
     if (*out == NULL)
         return sb_err_default(err, -ENOMEM);
     *n = count;

@@ -19,6 +19,14 @@
 #define SB_PLUGIN_NAME_MAX 64
 
 /** What plugin.list shows of one plugin file. */
+/* The bounds of an adapter call's latency buckets, in ms: a cached
+ * in-process render to an isolated call cut at its deadline. */
+#define SB_PLUGIN_CALL_BOUNDS_MS                                                                   \
+    {                                                                                              \
+        1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000                                          \
+    }
+#define SB_PLUGIN_CALL_BUCKETS 11
+
 typedef struct sb_plugin_info {
     char file[256]; /* the file name, "five9.so" */
     char name[SB_PLUGIN_NAME_MAX + 1];
@@ -35,6 +43,11 @@ typedef struct sb_plugin_info {
     bool available;         /* isolated: its child is running or may start now */
     unsigned restarts;      /* isolated: times its child was started again */
     char last_failure[160]; /* isolated: why its child last failed, or "" */
+    /* Its calls (validate, render, call_event, template, settings) since this
+     * set was loaded: how many, their time, and how many took at most each
+     * of SB_PLUGIN_CALL_BOUNDS_MS (the last: longer). For the metrics. */
+    uint64_t calls, call_ns;
+    uint64_t call_buckets[SB_PLUGIN_CALL_BUCKETS + 1];
 } sb_plugin_info_t;
 
 typedef struct sb_plugin_host sb_plugin_host_t;

@@ -2,6 +2,7 @@
 #include <time.h>
 
 #include "methods.h"
+#include "metrics.h"
 #include "version.h"
 #include "writer.h"
 
@@ -71,6 +72,23 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     return rc;
 }
 
+/* server.health: what /readyz says, over the socket. It runs on the event
+ * loop, so an answer at all means the loop turns; a loop that is stuck
+ * leaves the caller to its timeout (sbctl server health: 5 s). */
+static int server_health(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    (void)call;
+    char why[160];
+    if (!sb_metrics_ready(why, sizeof(why)))
+        return sb_err_set(err, SB_E_NOT_READY, "Not ready: %s.", why);
+    uint64_t age = sb_metrics_heartbeat_age_ms();
+    int rc = msgpack_pack_map(pk, 3);
+    rc |= sb_pack_str(pk, "ready") | msgpack_pack_true(pk);
+    rc |= sb_pack_kv_str(pk, "status", why);
+    rc |= sb_pack_kv_uint(pk, "loop_heartbeat_ms", age);
+    return rc;
+}
+
 static const sb_method_t methods[] = {
     {"server.info",
      "The server's version, uptime, durability and limits; for the admin also the counts across "
@@ -89,6 +107,17 @@ static const sb_method_t methods[] = {
      "(admin): {spliced, packed: softphone answers copied from a view's packed answer, and views "
      "packed (--answer-cache-slots)}}",
      ""},
+    {"server.health",
+     "Whether the server is ready to serve: its store open, its writer thread alive, its event "
+     "loop turning (the same checks as the metrics endpoint's /readyz). sbctl server health "
+     "exits 0 when ready, 1 otherwise.",
+     SB_ROLE_READ_ONLY,
+     false,
+     false,
+     server_health,
+     {{NULL, 0, false, NULL}},
+     "{ready: true, status, loop_heartbeat_ms: since the loop's once-a-second timer last ran}",
+     "NOT_READY"},
 };
 
 const sb_method_slice_t sb__server_methods = {methods, sizeof(methods) / sizeof(methods[0])};

@@ -165,6 +165,16 @@ static void authentication_comes_first(void **state)
            NULL);
     expect(&c, "token.authenticate", json_pack("{s:s}", "token", acme_reader), "OK", NULL);
     expect(&c, "server.info", NULL, "OK", NULL);
+    /* A read-only token may ask whether the server is ready (a load balancer's). */
+    msgpack_unpacked health;
+    expect(&c, "server.health", NULL, "OK", &health);
+    assert_true(sb_obj_get(&health.data, "ready") != NULL &&
+                sb_obj_get(&health.data, "ready")->type == MSGPACK_OBJECT_BOOLEAN &&
+                sb_obj_get(&health.data, "ready")->via.boolean);
+    msgpack_unpacked_destroy(&health);
+    sb_client_close(&c);
+    assert_int_equal(sb_client_open(&c, server.socket, &err), 0);
+    expect(&c, "server.health", NULL, "UNAUTHENTICATED", NULL);
     sb_client_close(&c);
     /* Three failures close the connection. */
     assert_int_equal(sb_client_open(&c, server.socket, &err), 0);

@@ -132,6 +132,40 @@ static void connection_limits_hold_together(void **state)
     assert_non_null(strstr(err.message, "--max-preauth-bytes"));
 }
 
+/* SIGHUP's reload: what may change while serving is copied and named with
+ * its old and new values; the rest is named as needing a restart and left. */
+static void a_reload_applies_only_what_may_change(void **state)
+{
+    (void)state;
+    sb_config_t running, next;
+    sb_config_action_t action;
+    sb_err_t err;
+    const char *before[] = {"switchboardd"};
+    assert_rc(parse(&running, 1, before, &action, &err), 0, err);
+    const char *after[] = {"switchboardd",  "--log-level",    "debug", "--log-format",
+                           "json",          "--max-inflight", "32",    "--slow-request-ms",
+                           "250",           "--max-batch",    "500",   "--metrics-address",
+                           "127.0.0.1:9464"};
+    assert_rc(parse(&next, 13, after, &action, &err), 0, err);
+    char changed[2048], restart[512];
+    sb_config_reload(&running, &next, changed, sizeof(changed), restart, sizeof(restart));
+    assert_non_null(strstr(changed, "--log-level info -> debug"));
+    assert_non_null(strstr(changed, "--log-format auto -> json"));
+    assert_non_null(strstr(changed, "--max-inflight 64 -> 32"));
+    assert_non_null(strstr(changed, "--slow-request-ms 100 -> 250"));
+    assert_string_equal(restart, "max-batch, metrics-address");
+    assert_int_equal(running.log_level, SB_LOG_DEBUG);
+    assert_int_equal(running.log_format, SB_LOG_FORMAT_JSON);
+    assert_int_equal(running.max_inflight, 32);
+    assert_int_equal(running.slow_request_ms, 250);
+    assert_int_equal(running.max_batch, 10000);       /* needs a restart: unchanged */
+    assert_string_equal(running.metrics_address, ""); /* likewise */
+    /* Nothing new: nothing named. */
+    sb_config_reload(&running, &running, changed, sizeof(changed), restart, sizeof(restart));
+    assert_string_equal(changed, "");
+    assert_string_equal(restart, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +173,7 @@ int main(void)
         cmocka_unit_test(defaults_work_with_no_flags),
         cmocka_unit_test(flags_win_over_the_file),
         cmocka_unit_test(bad_flags_are_refused),
+        cmocka_unit_test(a_reload_applies_only_what_may_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include "message.h"
 #include "methods.h"
@@ -21,6 +23,7 @@ typedef struct options {
     char socket[4096];
     char data_dir[4096];
     bool json;
+    int timeout_s; /* a reply's deadline; 0: none */
 } options_t;
 
 /* Arguments that may also be given without their flag, in this order. */
@@ -368,6 +371,11 @@ static int connect_and_authenticate(const options_t *o, sb_client_t *client)
                 "--data-dir DIR), or point sbctl at it with --socket PATH.\n",
                 err.message);
         return SBCTL_UNREACHABLE;
+    }
+    if (o->timeout_s > 0) {
+        struct timeval tv = {.tv_sec = o->timeout_s};
+        setsockopt(client->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(client->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     }
     const char *token = getenv("SB_TOKEN");
     char file_token[128] = "";
@@ -725,6 +733,11 @@ int main(int argc, char **argv)
             return SBCTL_OK;
         }
     }
+    /* For scripts and load balancers: an answer within 5 s, and 0 (ready) or
+     * 1 (anything else: not ready, no server, no answer). */
+    bool health = strcmp(m->name, "server.health") == 0;
+    if (health)
+        o.timeout_s = 5;
     msgpack_sbuffer args;
     msgpack_sbuffer_init(&args);
     int status = build_args(m, argc, argv, first, &args);
@@ -732,6 +745,8 @@ int main(int argc, char **argv)
         status = run_watch(&o, &args);
     else if (status == SBCTL_OK)
         status = run_method(&o, m, &args);
+    if (health && status == SBCTL_UNREACHABLE)
+        status = SBCTL_REFUSED;
     msgpack_sbuffer_destroy(&args);
     return status;
 }
