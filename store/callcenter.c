@@ -376,7 +376,7 @@ static int remove_all_members(sb_store_t *store, MDB_txn *txn, const char *org, 
         return rc;
     }
     MDB_val k = {key.len, key.buf}, v;
-    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    int lmdb = sb__cursor_get(cur, &k, &v, MDB_SET_KEY);
     while (rc == 0 && lmdb == 0) {
         if (v.mv_size != SB_SFID_LEN) { /* a damaged index: never read past the value */
             rc = SB_E_CORRUPT;
@@ -388,7 +388,7 @@ static int remove_all_members(sb_store_t *store, MDB_txn *txn, const char *org, 
         sb_key_t ukey;
         if ((rc = sb__key(&ukey, org, user)) == 0)
             rc = sb__del(txn, store->user_cc, &ukey);
-        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+        lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT_DUP);
     }
     mdb_cursor_close(cur);
     if (rc == 0 && lmdb != MDB_NOTFOUND)

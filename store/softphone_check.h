@@ -36,8 +36,10 @@
 
 /**
  * Finds the view at `key` in the views table: LMDB's own result (0,
- * MDB_NOTFOUND, or another MDB_ code), *view [borrowed: until the
- * transaction ends]. What a caller puts in front of mdb_get, such as a cache.
+ * MDB_NOTFOUND, MDB_CORRUPTED for a damaged value, or another MDB_ code),
+ * *view [borrowed: until the transaction ends] without its checksum. What a
+ * caller puts in front of sb__value_get, such as a cache: a cache checks a
+ * view once, when the view enters it (sb__value_get), not on each hit.
  */
 typedef int (*sb_softphone_view_get_fn)(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key,
                                         MDB_val *view);

@@ -79,7 +79,7 @@ int sb__check_limit(size_t limit, sb_err_t *err)
 int sb__get(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, MDB_val *val)
 {
     MDB_val k = {key->len, (void *)key->buf};
-    return sb__lmdb_rc(mdb_get(txn, dbi, &k, val));
+    return sb__lmdb_rc(sb__value_get(txn, dbi, &k, val));
 }
 
 /* Adopts a map another process grew (MDB_MAP_RESIZED): size 0 means "as the
@@ -145,6 +145,7 @@ static int write_txn(sb_store_t *store, sb_write_fn fn, void *ctx, bool capture,
 
 int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
 {
+    sb_err_note_clear();
     if (in_batch(store)) {
         sb_err_clear(err);
         return write_in_batch(store, fn, ctx, err);
@@ -336,6 +337,7 @@ const char *sb_store_dir(const sb_store_t *store)
 
 int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err)
 {
+    sb_err_note_clear(); /* a damaged record noted by an earlier read is not this one's */
     if (in_batch(store)) {
         /* The batch's own thread reads what the batch wrote so far. */
         *txn = store->batch_txn;
@@ -560,9 +562,106 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
         if (*dbi >= SB_DBI_SLOTS)
             return -EINVAL;
         bool logged = strcmp(dbs[i].name, "meta") != 0 && strcmp(dbs[i].name, "changes") != 0;
+        store->all_names[*dbi] = dbs[i].name;
         store->dbi_names[*dbi] = logged ? dbs[i].name : NULL;
     }
     return 0;
+}
+
+/*
+ * Schema 3 to 4 (first, from any older schema): every value of database
+ * `dbi` gets its checksum. Each value is copied out and put back sealed,
+ * then the cursor finds its place again (as migrate_1_to_2 does: a cursor
+ * put of a longer value is what lost memberships with LMDB 0.9.24). A key's
+ * duplicates are read out, the key deleted, and each put back sealed.
+ * Unlogged: the change log holds values without checksums, and nothing of
+ * a migration (capture is off while the store opens).
+ */
+static int seal_db(MDB_txn *txn, MDB_dbi dbi)
+{
+    unsigned flags = 0;
+    MDB_cursor *cur = NULL;
+    int rc = sb__lmdb_rc(mdb_dbi_flags(txn, dbi, &flags));
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_cursor_open(txn, dbi, &cur));
+    if (rc != 0)
+        return rc;
+    bool dups = (flags & MDB_DUPSORT) != 0;
+    /* A key's duplicates, each at most 64 bytes (they are ids). */
+    size_t n = 0, cap = 0;
+    struct dup {
+        uint8_t len, bytes[64];
+    } *held = NULL;
+    void *copy = NULL;
+    MDB_val k, v;
+    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0 && lmdb == 0) {
+        sb_key_t key;
+        if (k.mv_size > sizeof(key.buf)) {
+            rc = SB_E_CORRUPT;
+            break;
+        }
+        memcpy(key.buf, k.mv_data, k.mv_size);
+        key.len = k.mv_size;
+        if (!dups) {
+            free(copy);
+            if ((copy = malloc(v.mv_size ? v.mv_size : 1)) == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            memcpy(copy, v.mv_data, v.mv_size);
+            rc = sb__put(txn, dbi, &key, copy, v.mv_size, 0);
+        } else {
+            n = 0;
+            while (rc == 0 && lmdb == 0) {
+                if (v.mv_size > sizeof(held[0].bytes)) {
+                    rc = SB_E_CORRUPT;
+                    break;
+                }
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    struct dup *grown = realloc(held, cap * sizeof(*held));
+                    if (grown == NULL) {
+                        rc = -ENOMEM;
+                        break;
+                    }
+                    held = grown;
+                }
+                held[n].len = (uint8_t)v.mv_size;
+                memcpy(held[n++].bytes, v.mv_data, v.mv_size);
+                lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+            }
+            if (rc == 0 && lmdb != MDB_NOTFOUND)
+                rc = sb__lmdb_rc(lmdb);
+            MDB_val dk = {key.len, key.buf};
+            if (rc == 0)
+                rc = sb__lmdb_rc(mdb_del(txn, dbi, &dk, NULL));
+            for (size_t i = 0; rc == 0 && i < n; i++)
+                rc = sb__put(txn, dbi, &key, held[i].bytes, held[i].len, 0);
+        }
+        if (rc != 0)
+            break;
+        MDB_val at = {key.len, key.buf};
+        lmdb = mdb_cursor_get(cur, &at, &v, MDB_SET);
+        if (lmdb == 0)
+            lmdb = mdb_cursor_get(cur, &k, &v, dups ? MDB_NEXT_NODUP : MDB_NEXT);
+    }
+    if (rc == 0 && lmdb != MDB_NOTFOUND)
+        rc = sb__lmdb_rc(lmdb);
+    mdb_cursor_close(cur);
+    free(held);
+    free(copy);
+    return rc;
+}
+
+/* Seals every logged database: all but meta and the change log. */
+static int migrate_3_to_4(sb_store_t *store, MDB_txn *txn)
+{
+    int rc = 0;
+    for (MDB_dbi dbi = 0; rc == 0 && dbi < SB_DBI_SLOTS; dbi++)
+        if (store->dbi_names[dbi] != NULL)
+            rc = seal_db(txn, dbi);
+    return rc;
 }
 
 /*
@@ -578,7 +677,7 @@ static int migrate_1_to_2(sb_store_t *store, MDB_txn *txn)
     if (rc != 0)
         return rc;
     MDB_val k, v;
-    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    int lmdb = sb__cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0 && lmdb == 0) {
         const char *key = k.mv_data;
         size_t org_len = strnlen(key, k.mv_size);
@@ -617,9 +716,9 @@ static int migrate_1_to_2(sb_store_t *store, MDB_txn *txn)
             rc = sb__view_ensure(store, txn, org, &cc, record.profile);
         if (rc == 0) {
             MDB_val at = {ukey.len, ukey.buf};
-            lmdb = mdb_cursor_get(cur, &at, &v, MDB_SET);
+            lmdb = sb__cursor_get(cur, &at, &v, MDB_SET);
             if (lmdb == 0)
-                lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+                lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT);
         }
     }
     mdb_cursor_close(cur);
@@ -655,6 +754,14 @@ static int check_schema(sb_store_t *store, MDB_txn *txn, const char *dir, sb_err
                           "The data directory %s has schema version %u, older than any "
                           "Switchboard release (%d to %d); it cannot be read.",
                           dir, version, SB_STORE_SCHEMA_MIN, SB_STORE_SCHEMA_VERSION);
+    if (version < 4) {
+        rc = migrate_3_to_4(store, txn);
+        if (rc != 0)
+            return sb_err_set(err, rc,
+                              "Adding checksums to the records of %s (schema %u to 4) failed "
+                              "(%s); nothing was changed.",
+                              dir, version, sb_err_name(rc));
+    }
     if (version == 1) {
         rc = migrate_1_to_2(store, txn);
         if (rc != 0)
@@ -666,7 +773,9 @@ static int check_schema(sb_store_t *store, MDB_txn *txn, const char *dir, sb_err
     }
     /* Schema 2 to 3: the change log. open_dbis made its empty database; the
      * log starts at sequence 1 with the first write after the upgrade, and
-     * holds nothing of what came before (a replica starts from a copy). */
+     * holds nothing of what came before (a replica starts from a copy).
+     * Schema 3 to 4: the checksums, added above, before 1 to 2, whose
+     * reads and writes are the sealed ones of this build. */
     if (version < SB_STORE_SCHEMA_VERSION) {
         version = SB_STORE_SCHEMA_VERSION;
         MDB_val nv = {sizeof(version), &version};
@@ -771,18 +880,26 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
         store->max_map_bytes = store->map_bytes;
 
     int dead = 0;
-    mdb_reader_check(store->env, &dead); /* slots of readers that died */
+    mdb_reader_check(store->env, &dead);               /* slots of readers that died */
+    mdb_env_set_userctx(store->env, store->all_names); /* names a damaged value (value.c) */
 
-    MDB_txn *txn = NULL;
-    rc = sb__lmdb_rc(mdb_txn_begin(store->env, NULL, 0, &txn));
-    if (rc == 0)
-        rc = open_dbis(store, txn);
-    if (rc == 0)
-        rc = check_schema(store, txn, opts->dir, err);
-    if (rc == 0)
-        rc = sb__lmdb_rc(mdb_txn_commit(txn));
-    else if (txn != NULL)
-        mdb_txn_abort(txn);
+    /* A migration (schema 4's adds four bytes to every value) may need a
+     * larger map than the directory had: grown and run again, as writes do. */
+    for (;;) {
+        MDB_txn *txn = NULL;
+        rc = sb__lmdb_rc(mdb_txn_begin(store->env, NULL, 0, &txn));
+        if (rc == 0)
+            rc = open_dbis(store, txn);
+        if (rc == 0)
+            rc = check_schema(store, txn, opts->dir, err);
+        if (rc == 0)
+            rc = sb__lmdb_rc(mdb_txn_commit(txn));
+        else if (txn != NULL)
+            mdb_txn_abort(txn);
+        if (rc != -ENOSPC || grow_map(store) != 0)
+            break;
+        sb_err_clear(err);
+    }
     if (rc != 0) {
         if (err == NULL || err->code != rc)
             sb_err_set(err, rc, "Cannot open the store in %s: %s", opts->dir, sb_err_message(rc));
@@ -866,17 +983,17 @@ int sb__page(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix, const sb_key_t *
     if (rc != 0)
         return rc;
     MDB_val k = {start->len, (void *)start->buf}, v;
-    int lmdb = mdb_cursor_get(cur, &k, &v, start->len ? MDB_SET_RANGE : MDB_FIRST);
+    int lmdb = sb__cursor_get(cur, &k, &v, start->len ? MDB_SET_RANGE : MDB_FIRST);
     if (lmdb == 0 && exclusive && k.mv_size == start->len &&
         memcmp(k.mv_data, start->buf, start->len) == 0)
-        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT);
     while (rc == 0 && lmdb == 0 && has_prefix(&k, prefix)) {
         if (*count == limit) {
             *more = true;
             break;
         }
         rc = fn(txn, &k, &v, (*count)++, ctx);
-        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT);
     }
     if (rc == 0 && lmdb != 0 && lmdb != MDB_NOTFOUND)
         rc = sb__lmdb_rc(lmdb);

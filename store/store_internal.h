@@ -30,6 +30,12 @@
  *
  * user_cc's value is the Call Center's id followed by the user's profile
  * (schema 2), so that the check finds the view without reading the user.
+ *
+ * Every value of the logged databases (all but meta and changes), duplicates
+ * included, ends in SB_VALUE_SUM_BYTES of checksum over its key and bytes
+ * (schema 4, value.c): sb__put and sb__del_dup add it, sb__get and
+ * sb__cursor_get check and strip it, so that the rest of the store never
+ * sees it. The change log holds values without it.
  */
 
 #include <lmdb.h>
@@ -78,6 +84,9 @@ struct sb_store {
     MDB_dbi layouts, layout_of, views, contacts, phones, voicecalls, call_keys;
     MDB_dbi changes;
     const char *dbi_names[SB_DBI_SLOTS];
+    /* Every database's name, meta and changes too: the environment's user
+     * context, so that a damaged value can be named (value.c). */
+    const char *all_names[SB_DBI_SLOTS];
     sb_capture_t cap;              /* only touched inside a write transaction */
     sb_store_renderer_fn renderer; /* the adapters' part of a view; NULL: none */
     void *renderer_ctx;
@@ -132,9 +141,38 @@ int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err);
 int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err);
 void sb__read_end(sb_store_t *store, MDB_txn *txn);
 
-/** mdb_get translated: 0, -ENOENT, or another code. */
+/* ---- the values' checksums (value.c) ---- */
+#define SB_VALUE_SUM_BYTES 4
+
+/** The trailer that seals `len` bytes of `data` stored at `key`. */
+void sb__value_seal(const MDB_val *key, const void *data, size_t len,
+                    uint8_t trailer[SB_VALUE_SUM_BYTES]);
+/**
+ * Checks one stored value of a logged database (as LMDB returned it, at
+ * `key`) against its checksum and strips the checksum from *val. Returns 0,
+ * or SB_E_CORRUPT with *val unchanged when the value is too short for a
+ * checksum or the checksum does not match. What a verifier calls on each
+ * record it walks; it names nothing (sb__value_damaged does).
+ */
+int sb__value_open(const MDB_val *key, MDB_val *val) __attribute__((warn_unused_result));
+/** Notes record (dbi, key) as damaged for the next CORRUPT sentence (sb_err_note_corrupt). */
+void sb__value_damaged(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key);
+/**
+ * mdb_get, then sb__value_open: LMDB's codes (0, MDB_NOTFOUND, ...), and
+ * MDB_CORRUPTED (SB_E_CORRUPT once translated) for a damaged value, noted.
+ * *val [borrowed: until the transaction ends], without its checksum.
+ */
+int sb__value_get(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_val *val);
+/**
+ * mdb_cursor_get, then sb__value_open on the value it lands on: LMDB's codes,
+ * and MDB_CORRUPTED for a damaged value, noted. Reads of values in logged
+ * databases go through here (or sb__get); reads of keys alone need not.
+ */
+int sb__cursor_get(MDB_cursor *cur, MDB_val *key, MDB_val *val, MDB_cursor_op op);
+
+/** mdb_get translated and its checksum checked: 0, -ENOENT, SB_E_CORRUPT, or another code. */
 int sb__get(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, MDB_val *val);
-/** mdb_put translated (flags as LMDB's). */
+/** mdb_put translated (flags as LMDB's), the value sealed with its checksum. */
 int sb__put(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, const void *data, size_t len,
             unsigned flags);
 /** mdb_del of a key (all its duplicates); -ENOENT when absent. */
