@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "callcenter.h"
+#include "datafile.h"
 #include "sfid.h"
 #include "softphone_check.h"
 #include "softphone_view.h"
@@ -56,7 +57,7 @@ struct sb_index {
      * exclusively (mdb_env_set_mapsize remaps, so no read may be running). */
     pthread_rwlock_t remap;
     _Atomic uint64_t remaps;         /* how many times the map moved: cached pointers die with it */
-    const char *names[SB_DBI_SLOTS]; /* the tables' names: the environment's user context */
+    sb_value_env_t value_env; /* the tables' names, the page size: the environment's user context */
 };
 
 /*
@@ -144,8 +145,10 @@ static int open_tables(sb_index *index, const char *dir, char *why, size_t cap)
         rc = mdb_dbi_open(txn, tables[i].name, 0, tables[i].dbi);
     for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]); i++)
         if (*tables[i].dbi < SB_DBI_SLOTS)
-            index->names[*tables[i].dbi] = tables[i].name;
-    mdb_env_set_userctx(index->env, index->names); /* names a damaged value (value.c) */
+            index->value_env.names[*tables[i].dbi] = tables[i].name;
+    MDB_stat est;
+    index->value_env.psize = mdb_env_stat(index->env, &est) == 0 ? est.ms_psize : 4096;
+    mdb_env_set_userctx(index->env, &index->value_env); /* see value.c */
     if (rc == 0)
         rc = mdb_txn_commit(txn); /* makes the handles the environment's */
     else
@@ -171,6 +174,14 @@ SB_INDEX_API int sb_index_open(const char *dir, sb_index **out, char *why, size_
         return SB_INDEX_ENOMEM;
     }
     pthread_rwlock_init(&index->remap, NULL);
+    /* The server's checks of its data file, before it is mapped: a
+     * truncated file is refused, never a SIGBUS in the caller's process. */
+    bool fresh;
+    int checked = sb__data_file_check(dir, &fresh, why, why_len);
+    if (checked != 0) {
+        sb_index_close(index);
+        return checked == SB_E_CORRUPT ? SB_INDEX_ECORRUPT : SB_INDEX_EOPEN;
+    }
     /* MDB_RDONLY: this process never writes. MDB_NOTLS: a reader's cached
      * transaction belongs to the reader, not to a thread. MDB_NORDAHEAD:
      * look-ups are random, as in the server. */

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "datafile.h"
 #include "record_codec.h"
 #include "store_internal.h"
 
@@ -562,7 +563,7 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
         if (*dbi >= SB_DBI_SLOTS)
             return -EINVAL;
         bool logged = strcmp(dbs[i].name, "meta") != 0 && strcmp(dbs[i].name, "changes") != 0;
-        store->all_names[*dbi] = dbs[i].name;
+        store->value_env.names[*dbi] = dbs[i].name;
         store->dbi_names[*dbi] = logged ? dbs[i].name : NULL;
     }
     return 0;
@@ -846,6 +847,15 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
     rc = take_dir_lock(opts->dir, &store->lock_fd, err);
     if (rc != 0)
         goto fail;
+    /* Before LMDB maps it: a truncated file would be a SIGBUS at the first
+     * read past its end, and a lost one an empty store (datafile.c). */
+    bool fresh;
+    char why[512];
+    rc = sb__data_file_check(opts->dir, &fresh, why, sizeof(why));
+    if (rc != 0) {
+        sb_err_set(err, rc, "%s", why);
+        goto fail;
+    }
 
     /* MDB_NOTLS: read transactions belong to their handle, not to a thread,
      *   so a cached one can be reset and renewed, and reader slots are not
@@ -881,7 +891,9 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
 
     int dead = 0;
     mdb_reader_check(store->env, &dead);               /* slots of readers that died */
-    mdb_env_set_userctx(store->env, store->all_names); /* names a damaged value (value.c) */
+    MDB_stat est;
+    store->value_env.psize = mdb_env_stat(store->env, &est) == 0 ? est.ms_psize : 4096;
+    mdb_env_set_userctx(store->env, &store->value_env); /* see value.c */
 
     /* A migration (schema 4's adds four bytes to every value) may need a
      * larger map than the directory had: grown and run again, as writes do. */
@@ -903,6 +915,13 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
     if (rc != 0) {
         if (err == NULL || err->code != rc)
             sb_err_set(err, rc, "Cannot open the store in %s: %s", opts->dir, sb_err_message(rc));
+        goto fail;
+    }
+    /* The marker that tells this store, lost, from a new one. */
+    rc = sb__data_file_mark(opts->dir);
+    if (rc != 0) {
+        sb_err_set(err, rc, "Cannot write %s/%s, which marks the directory as a store's: %s.",
+                   opts->dir, SB_MARKER_FILE, strerror(-rc));
         goto fail;
     }
     *out = store;

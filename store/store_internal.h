@@ -51,6 +51,13 @@
  * kept in this slot (NULL for meta and changes, which are not logged). */
 #define SB_DBI_SLOTS 32
 
+/* An environment's user context: what value.c needs to name a damaged
+ * value and to keep a damaged size from reading past the file. */
+typedef struct sb_value_env {
+    const char *names[SB_DBI_SLOTS]; /* every database's, by handle; NULL: unknown */
+    size_t psize;                    /* the environment's page size */
+} sb_value_env_t;
+
 /* The writes of one job in a write transaction (sb_store_change_begin). */
 typedef struct sb_change_record {
     int64_t time_ms;
@@ -84,9 +91,9 @@ struct sb_store {
     MDB_dbi layouts, layout_of, views, contacts, phones, voicecalls, call_keys;
     MDB_dbi changes;
     const char *dbi_names[SB_DBI_SLOTS];
-    /* Every database's name, meta and changes too: the environment's user
-     * context, so that a damaged value can be named (value.c). */
-    const char *all_names[SB_DBI_SLOTS];
+    /* Every database's name, meta and changes too, and the page size: the
+     * environment's user context (value.c). */
+    sb_value_env_t value_env;
     sb_capture_t cap;              /* only touched inside a write transaction */
     sb_store_renderer_fn renderer; /* the adapters' part of a view; NULL: none */
     void *renderer_ctx;

@@ -17,6 +17,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,11 +54,40 @@ int sb__value_open(const MDB_val *key, MDB_val *val)
 }
 
 /* The name of `dbi` in the environment of txn: the environment's user
- * context is its table of names (sb__value_names), or NULL. */
+ * context is an sb_value_env_t, or NULL. */
 static const char *dbi_name(MDB_txn *txn, MDB_dbi dbi)
 {
-    const char *const *names = mdb_env_get_userctx(mdb_txn_env(txn));
-    return names != NULL && dbi < SB_DBI_SLOTS && names[dbi] != NULL ? names[dbi] : "?";
+    const sb_value_env_t *ve = mdb_env_get_userctx(mdb_txn_env(txn));
+    return ve != NULL && dbi < SB_DBI_SLOTS && ve->names[dbi] != NULL ? ve->names[dbi] : "?";
+}
+
+/*
+ * Whether the value lies inside the data file, as far as the newest commit
+ * has written it. A damaged page can give a node any size up to 4 GiB, and
+ * hashing past the file's end would be a SIGBUS: LMDB bounds the pages it
+ * visits, not the sizes it reads in them. A value outside the map (a page
+ * of this write transaction, in memory) is LMDB's own.
+ */
+static bool inside_file(MDB_txn *txn, const MDB_val *val)
+{
+    MDB_env *env = mdb_txn_env(txn);
+    const sb_value_env_t *ve = mdb_env_get_userctx(env);
+    MDB_envinfo info;
+    if (ve == NULL || mdb_env_info(env, &info) != 0)
+        return true;
+    uintptr_t map = (uintptr_t)info.me_mapaddr, at = (uintptr_t)val->mv_data;
+    if (at < map || at - map >= info.me_mapsize)
+        return true;
+    uint64_t end = ((uint64_t)info.me_last_pgno + 1) * ve->psize;
+    return at - map <= end && val->mv_size <= end - (at - map);
+}
+
+/* sb__value_open of a value LMDB just returned in txn: its extent first. */
+static int open_read(MDB_txn *txn, const MDB_val *key, MDB_val *val)
+{
+    if (!inside_file(txn, val))
+        return SB_E_CORRUPT;
+    return sb__value_open(key, val);
 }
 
 void sb__value_damaged(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key)
@@ -82,7 +113,7 @@ int sb__value_get(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_val *val)
 {
     MDB_val k = *key;
     int rc = mdb_get(txn, dbi, &k, val);
-    if (rc == 0 && sb__value_open(key, val) != 0) {
+    if (rc == 0 && open_read(txn, key, val) != 0) {
         sb__value_damaged(txn, dbi, key);
         return MDB_CORRUPTED;
     }
@@ -92,7 +123,7 @@ int sb__value_get(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_val *val)
 int sb__cursor_get(MDB_cursor *cur, MDB_val *key, MDB_val *val, MDB_cursor_op op)
 {
     int rc = mdb_cursor_get(cur, key, val, op);
-    if (rc == 0 && sb__value_open(key, val) != 0) {
+    if (rc == 0 && open_read(mdb_cursor_txn(cur), key, val) != 0) {
         sb__value_damaged(mdb_cursor_txn(cur), mdb_cursor_dbi(cur), key);
         return MDB_CORRUPTED;
     }
