@@ -67,8 +67,7 @@ static void add_corrupt_note(sb_err_t *err)
     if (corrupt_note[0] == '\0')
         return;
     size_t len = strlen(err->message);
-    snprintf(err->message + len, sizeof(err->message) - len,
-             " The damaged record: %s (its checksum does not match its bytes).", corrupt_note);
+    snprintf(err->message + len, sizeof(err->message) - len, " Damaged: %s.", corrupt_note);
     corrupt_note[0] = '\0';
 }
 

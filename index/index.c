@@ -56,7 +56,7 @@ struct sb_index {
     /* Checks hold it shared; adopting a map the server grew holds it
      * exclusively (mdb_env_set_mapsize remaps, so no read may be running). */
     pthread_rwlock_t remap;
-    _Atomic uint64_t remaps;         /* how many times the map moved: cached pointers die with it */
+    _Atomic uint64_t remaps;  /* how many times the map moved: cached pointers die with it */
     sb_value_env_t value_env; /* the tables' names, the page size: the environment's user context */
 };
 
@@ -158,6 +158,18 @@ static int open_tables(sb_index *index, const char *dir, char *why, size_t cap)
             mdb_strerror(rc));
         return SB_INDEX_ECORRUPT;
     }
+    sb__value_env_locate(index->env);
+    /* The server's walk of every page, in a snapshot this reader pins, so
+     * that the server's commits meanwhile change none of its pages. */
+    rc = mdb_txn_begin(index->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        say(why, cap, "Cannot read %s: %s.", dir, mdb_strerror(rc));
+        return SB_INDEX_EOPEN;
+    }
+    rc = sb__data_file_walk(dir, mdb_txn_id(txn), why, cap);
+    mdb_txn_abort(txn);
+    if (rc != 0)
+        return rc == SB_E_CORRUPT ? SB_INDEX_ECORRUPT : SB_INDEX_EOPEN;
     return 0;
 }
 
@@ -284,6 +296,7 @@ static int adopt_grown_map(sb_index *index)
 {
     pthread_rwlock_wrlock(&index->remap);
     int rc = mdb_env_set_mapsize(index->env, 0);
+    sb__value_env_locate(index->env);
     atomic_fetch_add(&index->remaps, 1);
     pthread_rwlock_unlock(&index->remap);
     return rc;

@@ -58,7 +58,7 @@ int sb__cc_member_count(sb_store_t *store, MDB_txn *txn, const char *org, const 
         return rc;
     }
     MDB_val k = {key.len, key.buf}, v;
-    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET);
+    int lmdb = sb__cursor_get(cur, &k, &v, MDB_SET);
     if (lmdb == 0) {
         size_t n = 0;
         lmdb = mdb_cursor_count(cur, &n); /* the duplicate count: O(1) */

@@ -5,7 +5,9 @@
  * store. Both are refused here, with a sentence an operator can act on.
  *
  * LMDB's meta page (lmdb's mdb.c, MDB_meta after a 16-byte page header, on
- * 64-bit builds): magic at 16, version at 20, the free database's md_pad
+ * 64-bit builds): magic at 16, version at 20, the fixed map address at 24
+ * (always 0: Switchboard never asks for MDB_FIXEDMAP, and value.c trusts
+ * the map address LMDB reports from it), the free database's md_pad
  * (the page size) at 40, the roots of the free and main databases at 80 and
  * 128, the last page used at 136, the transaction id at 144.
  */
@@ -28,6 +30,7 @@ _Static_assert(sizeof(size_t) == 8, "the meta page offsets are those of 64-bit L
 #define META_VERSION 1u
 #define META_AT_MAGIC 16
 #define META_AT_VERSION 20
+#define META_AT_ADDRESS 24
 #define META_AT_PSIZE 40
 #define META_AT_FREE_ROOT 80
 #define META_AT_MAIN_ROOT 128
@@ -69,7 +72,8 @@ static bool read_meta(int fd, off_t offset, meta_t *m)
     m->last_pg = u64_at(b + META_AT_LAST_PG);
     m->txnid = u64_at(b + META_AT_TXNID);
     uint64_t roots[2] = {u64_at(b + META_AT_FREE_ROOT), u64_at(b + META_AT_MAIN_ROOT)};
-    if (u32_at(b + META_AT_MAGIC) != META_MAGIC || u32_at(b + META_AT_VERSION) != META_VERSION)
+    if (u32_at(b + META_AT_MAGIC) != META_MAGIC || u32_at(b + META_AT_VERSION) != META_VERSION ||
+        u64_at(b + META_AT_ADDRESS) != 0)
         return false;
     if (m->psize < 512 || m->psize > 65536 || (m->psize & (m->psize - 1)) != 0)
         return false;
@@ -144,7 +148,11 @@ int sb__data_file_check(const char *dir, bool *fresh, char *why, size_t cap)
         snprintf(why, cap,
                  "The data file %s is damaged: LMDB's meta page %s is unreadable (%llu bytes "
                  "in the file). Stop here and " RESTORE_HOW ".",
-                 path, !ok0 && !ok1 ? "0 and 1" : !ok0 ? "0" : "1", (unsigned long long)size);
+                 path,
+                 !ok0 && !ok1 ? "0 and 1"
+                 : !ok0       ? "0"
+                              : "1",
+                 (unsigned long long)size);
         return SB_E_CORRUPT;
     }
     /* Every page either meta names must be in the file: LMDB maps the

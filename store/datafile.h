@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The marker a store writes when it makes its data file: "new" and "lost"
  * differ by it. */
@@ -28,3 +29,14 @@ int sb__data_file_check(const char *dir, bool *fresh, char *why, size_t cap);
 
 /** Writes the marker in `dir` unless it is there. Returns 0 or a negative errno. */
 int sb__data_file_mark(const char *dir);
+
+/**
+ * Walks every page that snapshot `txnid` of `dir`'s data.mdb reaches (0:
+ * the newest commit), checking each page's structure, the order of its
+ * keys and each database's (and each key's duplicate) counts, before LMDB
+ * reads them (pagewalk.c). A caller other than the only writer holds a read
+ * transaction of that snapshot meanwhile, so that its pages stay as they
+ * are. Returns 0, SB_E_CORRUPT with the sentence in why (the file, the page,
+ * the database, and how to restore), or -EIO / -ENOMEM.
+ */
+int sb__data_file_walk(const char *dir, uint64_t txnid, char *why, size_t cap);

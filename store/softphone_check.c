@@ -103,13 +103,13 @@ int sb_softphone_check_txn(MDB_txn *txn, const sb_softphone_tables_t *tables,
     if (rc == 0) {
         rc = member_view(txn, tables, org, &v, found);
     } else if (rc == MDB_NOTFOUND) {
-        /* Not a member: a known user, an unknown one, or no such org. Only
-         * whether each record exists is read, never its bytes: no checksum
-         * to check (a damaged value changes no answer here). */
-        rc = mdb_get(txn, tables->users, &k, &v);
+        /* Not a member: a known user, an unknown one, or no such org. Each
+         * is checked as read (sb__value_get): "not found" is an answer, and
+         * a damaged record beside where a key should be makes it CORRUPT. */
+        rc = sb__value_get(txn, tables->users, &k, &v);
         if (rc == MDB_NOTFOUND) {
             MDB_val ok = {org->len, (void *)org->id};
-            rc = mdb_get(txn, tables->orgs, &ok, &v);
+            rc = sb__value_get(txn, tables->orgs, &ok, &v);
             if (rc == 0)
                 found->reason = SB_SOFTPHONE_UNKNOWN_USER;
         } else if (rc == 0) {

@@ -19,6 +19,7 @@
 
 #define LOCK_FILE "switchboard.lock"
 #define META_SCHEMA "schema_version"
+#define META_DATABASES "databases" /* name \n name \n ...: every database the store has had */
 /* A write that failed with less free space than this on the data
  * directory's file system failed for want of space. */
 #define SB_STORE_DISK_FULL_BELOW ((uint64_t)1 << 20)
@@ -92,6 +93,7 @@ static int adopt_map_size(sb_store_t *store)
     MDB_envinfo info;
     if (rc == 0 && mdb_env_info(store->env, &info) == 0)
         store->map_bytes = info.me_mapsize;
+    sb__value_env_locate(store->env);
     pthread_rwlock_unlock(&store->resize_lock);
     return sb__lmdb_rc(rc);
 }
@@ -107,6 +109,7 @@ static int grow_map(sb_store_t *store)
         rc = sb__lmdb_rc(mdb_env_set_mapsize(store->env, next));
         if (rc == 0)
             store->map_bytes = next;
+        sb__value_env_locate(store->env);
     }
     pthread_rwlock_unlock(&store->resize_lock);
     return rc;
@@ -555,9 +558,15 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
         {"call_keys", offsetof(sb_store_t, call_keys), 0},
         {"changes", offsetof(sb_store_t, changes), 0},
     };
-    for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+    enum { N_DBS = sizeof(dbs) / sizeof(dbs[0]) };
+    bool made[N_DBS] = {false};
+    for (size_t i = 0; i < N_DBS; i++) {
         MDB_dbi *dbi = (MDB_dbi *)((char *)store + dbs[i].offset);
-        int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbi);
+        int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags, dbi);
+        if (rc == MDB_NOTFOUND) {
+            made[i] = true;
+            rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbi);
+        }
         if (rc != 0)
             return sb__lmdb_rc(rc);
         if (*dbi >= SB_DBI_SLOTS)
@@ -566,7 +575,55 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
         store->value_env.names[*dbi] = dbs[i].name;
         store->dbi_names[*dbi] = logged ? dbs[i].name : NULL;
     }
-    return 0;
+    /*
+     * The databases the store had, recorded in meta: one it had and that is
+     * gone now was lost to damage (a flipped byte in its name, in LMDB's own
+     * list), and must not come back empty. A database this build adds for
+     * the first time is made, and recorded.
+     */
+    sb_key_t key = {.len = sizeof(META_DATABASES) - 1};
+    memcpy(key.buf, META_DATABASES, key.len);
+    MDB_val mk = {key.len, key.buf}, had = {0, NULL};
+    /* meta's other values carry no checksum: this one is checked alone,
+     * without sb__get's look at its neighbours. */
+    int rc = sb__lmdb_rc(mdb_get(txn, store->meta, &mk, &had));
+    if (rc == 0 && sb__value_open(&mk, &had) != 0) {
+        sb__value_damaged(txn, store->meta, &mk);
+        rc = SB_E_CORRUPT;
+    }
+    if (rc != 0 && rc != -ENOENT)
+        return rc;
+    char names[1024];
+    size_t len = 0;
+    bool changed = rc == -ENOENT;
+    if (rc == 0) {
+        if (had.mv_size >= sizeof(names))
+            return SB_E_CORRUPT;
+        memcpy(names, had.mv_data, had.mv_size);
+        len = had.mv_size;
+    }
+    for (size_t i = 0; i < N_DBS; i++) {
+        char line[40];
+        int n = snprintf(line, sizeof(line), "\n%s\n", dbs[i].name);
+        bool recorded = false;
+        for (size_t at = 0; at + (size_t)n - 1 <= len && !recorded; at++)
+            recorded = (at == 0 ? memcmp(names, line + 1, (size_t)n - 1) == 0
+                                : memcmp(names + at - 1, line, (size_t)n) == 0);
+        if (recorded && made[i]) {
+            sb_err_note_corrupt("the database %s, which LMDB's list of databases no longer "
+                                "names",
+                                dbs[i].name);
+            return SB_E_CORRUPT;
+        }
+        if (!recorded) {
+            if (len + (size_t)n - 1 > sizeof(names))
+                return -EINVAL;
+            memcpy(names + len, line + 1, (size_t)n - 1);
+            len += (size_t)n - 1;
+            changed = true;
+        }
+    }
+    return changed ? sb__put(txn, store->meta, &key, names, len, 0) : 0;
 }
 
 /*
@@ -852,6 +909,11 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
     bool fresh;
     char why[512];
     rc = sb__data_file_check(opts->dir, &fresh, why, sizeof(why));
+    /* Every page the newest commit reaches, before LMDB trusts it: a page
+     * damaged in its structure would crash LMDB's cursors (pagewalk.c).
+     * The writer lock is ours: nothing changes the file meanwhile. */
+    if (rc == 0 && !fresh)
+        rc = sb__data_file_walk(opts->dir, 0, why, sizeof(why));
     if (rc != 0) {
         sb_err_set(err, rc, "%s", why);
         goto fail;
@@ -890,10 +952,11 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
         store->max_map_bytes = store->map_bytes;
 
     int dead = 0;
-    mdb_reader_check(store->env, &dead);               /* slots of readers that died */
+    mdb_reader_check(store->env, &dead); /* slots of readers that died */
     MDB_stat est;
     store->value_env.psize = mdb_env_stat(store->env, &est) == 0 ? est.ms_psize : 4096;
     mdb_env_set_userctx(store->env, &store->value_env); /* see value.c */
+    sb__value_env_locate(store->env);
 
     /* A migration (schema 4's adds four bytes to every value) may need a
      * larger map than the directory had: grown and run again, as writes do. */
@@ -917,6 +980,7 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
             sb_err_set(err, rc, "Cannot open the store in %s: %s", opts->dir, sb_err_message(rc));
         goto fail;
     }
+    sb__value_env_locate(store->env); /* a new store's meta exists now */
     /* The marker that tells this store, lost, from a new one. */
     rc = sb__data_file_mark(opts->dir);
     if (rc != 0) {

@@ -56,7 +56,17 @@
 typedef struct sb_value_env {
     const char *names[SB_DBI_SLOTS]; /* every database's, by handle; NULL: unknown */
     size_t psize;                    /* the environment's page size */
+    uintptr_t map;                   /* where the map begins; 0: not known */
+    size_t map_size;                 /* its size when located */
 } sb_value_env_t;
+
+/**
+ * Finds where LMDB mapped `env` (whose user context is an sb_value_env_t),
+ * so that a value whose size reaches past the data file is refused, never
+ * read (value.c). Call after opening and after every mdb_env_set_mapsize,
+ * with no read of the environment running.
+ */
+void sb__value_env_locate(MDB_env *env);
 
 /* The writes of one job in a write transaction (sb_store_change_begin). */
 typedef struct sb_change_record {

@@ -66,20 +66,54 @@ static const char *dbi_name(MDB_txn *txn, MDB_dbi dbi)
  * has written it. A damaged page can give a node any size up to 4 GiB, and
  * hashing past the file's end would be a SIGBUS: LMDB bounds the pages it
  * visits, not the sizes it reads in them. A value outside the map (a page
- * of this write transaction, in memory) is LMDB's own.
+ * of a write transaction, in memory) is LMDB's own. LMDB 0.9 does not say
+ * where its map is (me_mapaddr is the MDB_FIXEDMAP address, NULL here):
+ * sb__value_env_locate finds it.
  */
 static bool inside_file(MDB_txn *txn, const MDB_val *val)
 {
     MDB_env *env = mdb_txn_env(txn);
     const sb_value_env_t *ve = mdb_env_get_userctx(env);
     MDB_envinfo info;
-    if (ve == NULL || mdb_env_info(env, &info) != 0)
-        return true;
-    uintptr_t map = (uintptr_t)info.me_mapaddr, at = (uintptr_t)val->mv_data;
-    if (at < map || at - map >= info.me_mapsize)
+    if (ve == NULL || ve->map == 0 || mdb_env_info(env, &info) != 0 ||
+        info.me_mapsize != ve->map_size)
+        return true; /* not located (or moved since): unbounded, as LMDB is */
+    uintptr_t at = (uintptr_t)val->mv_data;
+    if (at < ve->map || at - ve->map >= ve->map_size)
         return true;
     uint64_t end = ((uint64_t)info.me_last_pgno + 1) * ve->psize;
-    return at - map <= end && val->mv_size <= end - (at - map);
+    return at - ve->map <= end && val->mv_size <= end - (at - ve->map);
+}
+
+void sb__value_env_locate(MDB_env *env)
+{
+    sb_value_env_t *ve = mdb_env_get_userctx(env);
+    if (ve == NULL)
+        return;
+    ve->map = 0;
+    MDB_envinfo info;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    MDB_cursor *cur;
+    if (ve->psize == 0 || mdb_env_info(env, &info) != 0 ||
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    /* Any record's page says its own number in its header (mp_pgno, the
+     * first 8 bytes): the map begins that many pages before the page. */
+    MDB_val k, v;
+    if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_cursor_open(txn, meta, &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0) {
+            uintptr_t page = (uintptr_t)v.mv_data & ~(uintptr_t)(ve->psize - 1);
+            uint64_t pgno;
+            memcpy(&pgno, (const void *)page, sizeof(pgno));
+            if (pgno >= 2 && pgno <= info.me_last_pgno && page >= pgno * ve->psize) {
+                ve->map = page - (uintptr_t)(pgno * ve->psize);
+                ve->map_size = info.me_mapsize;
+            }
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
 }
 
 /* sb__value_open of a value LMDB just returned in txn: its extent first. */
@@ -106,7 +140,41 @@ void sb__value_damaged(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key)
             n += (size_t)snprintf(shown + n, sizeof(shown) - n, "\\x%02x", p[i]);
     }
     shown[n] = '\0';
-    sb_err_note_corrupt("%s/%s", dbi_name(txn, dbi), shown);
+    sb_err_note_corrupt("the record %s/%s, whose checksum does not match its bytes",
+                        dbi_name(txn, dbi), shown);
+}
+
+/*
+ * A key that is not found may be one whose stored bytes were damaged: its
+ * record is still in its place in the page, under another key, with a value
+ * sealed for the true key. A binary search for the true key lands next to
+ * that place, so the records on either side of where it lands are checked:
+ * a damaged one there makes the answer CORRUPT, not "no such record".
+ * Only on the not-found path; a found key costs nothing more.
+ */
+static int confirm_absent(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, dbi, &cur) != 0)
+        return MDB_NOTFOUND; /* nothing to look with: the look-up's own answer */
+    MDB_val k = *key, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    int found = MDB_NOTFOUND;
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    for (int side = 0; side < 2 && rc == 0; side++) {
+        MDB_val checked = v;
+        if (open_read(txn, &k, &checked) != 0) {
+            sb__value_damaged(txn, dbi, &k);
+            found = MDB_CORRUPTED;
+            break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV_NODUP);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        found = rc; /* LMDB's own complaint about the page */
+    mdb_cursor_close(cur);
+    return found;
 }
 
 int sb__value_get(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_val *val)
@@ -117,15 +185,21 @@ int sb__value_get(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_val *val)
         sb__value_damaged(txn, dbi, key);
         return MDB_CORRUPTED;
     }
+    if (rc == MDB_NOTFOUND)
+        rc = confirm_absent(txn, dbi, key);
     return rc;
 }
 
 int sb__cursor_get(MDB_cursor *cur, MDB_val *key, MDB_val *val, MDB_cursor_op op)
 {
+    MDB_val sought = *key;
     int rc = mdb_cursor_get(cur, key, val, op);
     if (rc == 0 && open_read(mdb_cursor_txn(cur), key, val) != 0) {
         sb__value_damaged(mdb_cursor_txn(cur), mdb_cursor_dbi(cur), key);
         return MDB_CORRUPTED;
     }
+    /* A key looked up exactly and not found: as sb__value_get. */
+    if (rc == MDB_NOTFOUND && (op == MDB_SET || op == MDB_SET_KEY))
+        rc = confirm_absent(mdb_cursor_txn(cur), mdb_cursor_dbi(cur), &sought);
     return rc;
 }

@@ -622,6 +622,9 @@ int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voiceca
             sb_voicecall_free(c);
         lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT);
     }
+    /* The walk ended on a damaged record, not at the org's last call. */
+    if (rc == 0 && !*more && lmdb != 0 && lmdb != MDB_NOTFOUND)
+        rc = sb__lmdb_rc(lmdb);
     if (cur)
         mdb_cursor_close(cur);
     sb__read_end(store, txn);

@@ -340,6 +340,9 @@ static void a_schema_2_directory_gains_a_change_log(void **state)
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     MDB_val k = {strlen("changes_last"), "changes_last"};
     assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
+    /* Schema 4 records its databases; schema 2 had no such record. */
+    MDB_val dk = {strlen("databases"), "databases"};
+    assert_int_equal(mdb_del(txn, meta, &dk, NULL), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     write_schema_version(dir, 2);
