@@ -424,7 +424,11 @@ int sb__data_file_walk(const char *dir, uint64_t txnid, char *why, size_t cap)
         close(fd);
         if (rc == -EAGAIN)
             return 0; /* not this snapshot's pages to judge: LMDB's reader keeps them */
-        snprintf(why, cap, "The data file %s is damaged: its meta pages cannot be read.", path);
+        snprintf(why, cap,
+                 "The data file %s is damaged: its meta pages cannot be read. Stop here and "
+                 "restore the data directory from a backup (sbstore restore BACKUP DIR, with a "
+                 "backup made by sbctl backup; see docs/operating.md, \"Damaged data\").",
+                 path);
         return SB_E_CORRUPT;
     }
     size_t bytes = (size_t)((last + 1) * psize);
