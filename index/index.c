@@ -141,8 +141,13 @@ static int open_tables(sb_index *index, const char *dir, char *why, size_t cap)
                   {"users", &index->users},
                   {"user_cc", &index->user_cc},
                   {"views", &index->views}};
-    for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]); i++)
+    unsigned stored = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]); i++) {
         rc = mdb_dbi_open(txn, tables[i].name, 0, tables[i].dbi);
+        /* As the server checks them: flags damaged would change the order. */
+        if (rc == 0 && mdb_dbi_flags(txn, *tables[i].dbi, &stored) == 0 && stored != 0)
+            rc = MDB_INCOMPATIBLE;
+    }
     for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]); i++)
         if (*tables[i].dbi < SB_DBI_SLOTS)
             index->value_env.names[*tables[i].dbi] = tables[i].name;

@@ -52,8 +52,12 @@
 #define F_BIGDATA 0x01
 #define F_SUBDATA 0x02
 #define F_DUPDATA 0x04
-#define DB_DUPSORT 0x04    /* MDB_DUPSORT, in md_flags */
+#define DB_DUPSORT 0x04 /* MDB_DUPSORT, in md_flags */
+#define DB_REVERSEKEY 0x02
 #define DB_INTEGERKEY 0x08 /* MDB_INTEGERKEY: the free pages' database, keyed by txnid */
+#define DB_DUPFIXED 0x10
+#define DB_INTEGERDUP 0x20
+#define DB_REVERSEDUP 0x40
 #define HDR 16
 #define NODE 8
 #define DB_BYTES 48
@@ -235,6 +239,15 @@ static int check_leaf(walk_t *w, const unsigned char *p, size_t len, uint64_t pg
                 return damaged(w, pgno, "has a duplicates record of the wrong size");
             uint64_t dups = 0;
             unsigned sub_flags = u16_at(data + 4);
+            /* What LMDB makes of the database's own flags for a key's
+             * duplicates (mdb_xcursor_init0): anything else changes how
+             * they compare, and look-ups miss them. */
+            unsigned want = ((db_flags & DB_DUPFIXED) ? DB_DUPFIXED : 0) |
+                            ((db_flags & DB_INTEGERDUP) ? DB_INTEGERKEY : 0) |
+                            ((db_flags & DB_REVERSEDUP) ? DB_REVERSEKEY : 0);
+            if (sub_flags != want)
+                return damaged(w, pgno, "has key %zu's duplicates with flags %#x, not %#x", i,
+                               sub_flags, want);
             int rc = walk_tree(w, u64_at(data + 40), sub_flags, u32_at(data), &dups, depth + 1);
             if (rc != 0)
                 return rc;

@@ -567,6 +567,15 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
             made[i] = true;
             rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbi);
         }
+        /* LMDB 0.9 takes a database's flags from its record, without
+         * comparing them with those asked for: a damaged bit there would
+         * change how its keys compare, and look-ups would miss them. */
+        unsigned stored = 0;
+        if (rc == 0 && mdb_dbi_flags(txn, *dbi, &stored) == 0 && stored != dbs[i].flags) {
+            sb_err_note_corrupt("the database %s, whose flags (%#x, not %#x) are damaged",
+                                dbs[i].name, stored, dbs[i].flags);
+            return SB_E_CORRUPT;
+        }
         if (rc != 0)
             return sb__lmdb_rc(rc);
         if (*dbi >= SB_DBI_SLOTS)

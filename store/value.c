@@ -74,13 +74,19 @@ static bool inside_file(MDB_txn *txn, const MDB_val *val)
 {
     MDB_env *env = mdb_txn_env(txn);
     const sb_value_env_t *ve = mdb_env_get_userctx(env);
-    MDB_envinfo info;
-    if (ve == NULL || ve->map == 0 || mdb_env_info(env, &info) != 0 ||
-        info.me_mapsize != ve->map_size)
-        return true; /* not located (or moved since): unbounded, as LMDB is */
+    if (ve == NULL || ve->map == 0)
+        return true; /* not located: unbounded, as LMDB is */
     uintptr_t at = (uintptr_t)val->mv_data;
     if (at < ve->map || at - ve->map >= ve->map_size)
         return true;
+    /* Inside the page it starts in: a page LMDB reached, and LMDB reaches
+     * no page past the snapshot's last, which the file holds. The usual
+     * case, and the check's hot path: no call into LMDB. */
+    if ((at - ve->map) % ve->psize + val->mv_size <= ve->psize)
+        return true;
+    MDB_envinfo info;
+    if (mdb_env_info(env, &info) != 0 || info.me_mapsize != ve->map_size)
+        return true; /* moved since it was located */
     uint64_t end = ((uint64_t)info.me_last_pgno + 1) * ve->psize;
     return at - ve->map <= end && val->mv_size <= end - (at - ve->map);
 }
