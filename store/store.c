@@ -94,6 +94,7 @@ static int adopt_map_size(sb_store_t *store)
     if (rc == 0 && mdb_env_info(store->env, &info) == 0)
         store->map_bytes = info.me_mapsize;
     sb__value_env_locate(store->env);
+    store->map_gen++;
     pthread_rwlock_unlock(&store->resize_lock);
     return sb__lmdb_rc(rc);
 }
@@ -110,6 +111,7 @@ static int grow_map(sb_store_t *store)
         if (rc == 0)
             store->map_bytes = next;
         sb__value_env_locate(store->env);
+        store->map_gen++;
     }
     pthread_rwlock_unlock(&store->resize_lock);
     return rc;

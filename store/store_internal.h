@@ -50,6 +50,8 @@
 /* Database handles are small integers: the log names a database by the name
  * kept in this slot (NULL for meta and changes, which are not logged). */
 #define SB_DBI_SLOTS 32
+#define SB_VIEW_MEMO_BITS 10
+#define SB_VIEW_MEMO_SLOTS (1u << SB_VIEW_MEMO_BITS)
 
 /* An environment's user context: what value.c needs to name a damaged
  * value and to keep a damaged size from reading past the file. */
@@ -114,6 +116,17 @@ struct sb_store {
      * in this process. */
     pthread_rwlock_t resize_lock;
     MDB_txn *read_txn; /* cached: reset after each read, renewed by the next */
+    /* Views whose checksum read_txn's snapshot already checked (view.c):
+     * a snapshot's pages do not change, so a view found again at the same
+     * place in the same snapshot and map is the same bytes. Only the
+     * owner's thread touches it, with read_txn. */
+    struct sb_view_memo {
+        size_t snapshot;
+        uint64_t map_gen;
+        const void *at;
+        size_t len;
+    } view_memo[SB_VIEW_MEMO_SLOTS];
+    uint64_t map_gen; /* bumped each time the map moves (grow, adopt) */
     /* The thread that opened the store (the event loop's) owns read_txn.
      * Other threads (the thread pool, which makes adapter calls and checks
      * definitions ahead of a write) begin a transaction of their own per read. */
