@@ -329,6 +329,12 @@ SB_INDEX_API int sb_index_reader_open(sb_index *index, sb_index_reader **out)
     for (int tries = 0; tries < 3 && rc != 0; tries++) {
         pthread_rwlock_rdlock(&index->remap);
         rc = mdb_txn_begin(index->env, NULL, MDB_RDONLY, &reader->txn);
+        /* The cursors a look-up that finds nothing uses to check the
+         * records beside it (value.c): opened once, renewed in each check's
+         * transaction, so that no check allocates. */
+        const MDB_dbi dbis[SB_SOFTPHONE_CURSORS] = {index->orgs, index->users, index->user_cc};
+        for (size_t i = 0; rc == 0 && i < SB_SOFTPHONE_CURSORS; i++)
+            rc = mdb_cursor_open(reader->txn, dbis[i], &reader->tables.cursors[i]);
         if (rc == 0)
             mdb_txn_reset(reader->txn);
         pthread_rwlock_unlock(&index->remap);
@@ -340,6 +346,11 @@ SB_INDEX_API int sb_index_reader_open(sb_index *index, sb_index_reader **out)
             break;
     }
     if (rc != 0) {
+        for (size_t i = 0; i < SB_SOFTPHONE_CURSORS; i++)
+            if (reader->tables.cursors[i] != NULL)
+                mdb_cursor_close(reader->tables.cursors[i]);
+        if (reader->txn != NULL)
+            mdb_txn_abort(reader->txn);
         free(reader->cache);
         free(reader);
         return rc == MDB_READERS_FULL ? SB_INDEX_EREADERS
@@ -354,6 +365,8 @@ SB_INDEX_API void sb_index_reader_close(sb_index_reader *reader)
 {
     if (reader == NULL)
         return;
+    for (size_t i = 0; i < SB_SOFTPHONE_CURSORS; i++)
+        mdb_cursor_close(reader->tables.cursors[i]);
     mdb_txn_abort(reader->txn);
     free(reader->cache);
     free(reader);

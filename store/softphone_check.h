@@ -44,11 +44,18 @@
 typedef int (*sb_softphone_view_get_fn)(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key,
                                         MDB_val *view);
 
+#define SB_SOFTPHONE_CURSORS 3
+
 /** The tables the check reads, opened by the caller in its environment. */
 typedef struct sb_softphone_tables {
     MDB_dbi orgs, users, user_cc, views;
-    sb_softphone_view_get_fn get_view; /* NULL: mdb_get */
+    sb_softphone_view_get_fn get_view; /* NULL: sb__value_get */
     void *get_view_ctx;                /* [borrowed: while the tables are used] */
+    /* Read-only cursors on orgs, users and user_cc, renewed in the check's
+     * transaction when a look-up finds nothing and the records beside it
+     * are checked (value.c); NULL: a cursor is opened for it (an
+     * allocation). [borrowed: while the tables are used] */
+    MDB_cursor *cursors[SB_SOFTPHONE_CURSORS];
 } sb_softphone_tables_t;
 
 /** An org id whose form was checked once, for any number of checks. */

@@ -194,6 +194,12 @@ void sb__value_damaged(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key);
  */
 int sb__value_get(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_val *val);
 /**
+ * sb__value_get, whose check of the records beside a key not found renews
+ * `reuse` (a read-only cursor on dbi; NULL: opens one) instead of opening a
+ * cursor: the read library's checks allocate nothing.
+ */
+int sb__value_find(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_val *val, MDB_cursor *reuse);
+/**
  * mdb_cursor_get, then sb__value_open on the value it lands on: LMDB's codes,
  * and MDB_CORRUPTED for a damaged value, noted. Reads of values in logged
  * databases go through here (or sb__get); reads of keys alone need not.

@@ -158,10 +158,10 @@ void sb__value_damaged(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key)
  * a damaged one there makes the answer CORRUPT, not "no such record".
  * Only on the not-found path; a found key costs nothing more.
  */
-static int confirm_absent(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key)
+static int confirm_absent(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_cursor *reuse)
 {
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, dbi, &cur) != 0)
+    MDB_cursor *cur = reuse;
+    if (reuse != NULL ? mdb_cursor_renew(txn, reuse) != 0 : mdb_cursor_open(txn, dbi, &cur) != 0)
         return MDB_NOTFOUND; /* nothing to look with: the look-up's own answer */
     MDB_val k = *key, v;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -179,11 +179,17 @@ static int confirm_absent(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key)
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
         found = rc; /* LMDB's own complaint about the page */
-    mdb_cursor_close(cur);
+    if (reuse == NULL)
+        mdb_cursor_close(cur);
     return found;
 }
 
 int sb__value_get(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_val *val)
+{
+    return sb__value_find(txn, dbi, key, val, NULL);
+}
+
+int sb__value_find(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_val *val, MDB_cursor *reuse)
 {
     MDB_val k = *key;
     int rc = mdb_get(txn, dbi, &k, val);
@@ -192,7 +198,7 @@ int sb__value_get(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_val *val)
         return MDB_CORRUPTED;
     }
     if (rc == MDB_NOTFOUND)
-        rc = confirm_absent(txn, dbi, key);
+        rc = confirm_absent(txn, dbi, key, reuse);
     return rc;
 }
 
@@ -206,6 +212,6 @@ int sb__cursor_get(MDB_cursor *cur, MDB_val *key, MDB_val *val, MDB_cursor_op op
     }
     /* A key looked up exactly and not found: as sb__value_get. */
     if (rc == MDB_NOTFOUND && (op == MDB_SET || op == MDB_SET_KEY))
-        rc = confirm_absent(mdb_cursor_txn(cur), mdb_cursor_dbi(cur), &sought);
+        rc = confirm_absent(mdb_cursor_txn(cur), mdb_cursor_dbi(cur), &sought, NULL);
     return rc;
 }
