@@ -43,6 +43,34 @@ void sb_err_field(sb_err_t *err, const char *section, const char *item)
                  item ? item : "");
 }
 
+/* The damaged record the next CORRUPT sentence names (sb_err_note_corrupt):
+ * per thread, as each thread fills its own sb_err_t. */
+static __thread char corrupt_note[256];
+
+void sb_err_note_corrupt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see sb_err_format
+    vsnprintf(corrupt_note, sizeof(corrupt_note), fmt, ap);
+    va_end(ap);
+}
+
+void sb_err_note_clear(void)
+{
+    corrupt_note[0] = '\0';
+}
+
+/* Appends the noted damaged record to a CORRUPT sentence, once. */
+static void add_corrupt_note(sb_err_t *err)
+{
+    if (corrupt_note[0] == '\0')
+        return;
+    size_t len = strlen(err->message);
+    snprintf(err->message + len, sizeof(err->message) - len, " Damaged: %s.", corrupt_note);
+    corrupt_note[0] = '\0';
+}
+
 void sb_err_format(sb_err_t *err, int code, const char *fmt, ...)
 {
     if (err == NULL)
@@ -62,6 +90,8 @@ void sb_err_format(sb_err_t *err, int code, const char *fmt, ...)
         err->message[len - 1] = '\0';
     err->code = code;
     err->field[0] = '\0';
+    if (code == SB_E_CORRUPT)
+        add_corrupt_note(err);
 }
 
 void sb_err_prefix(sb_err_t *err, const char *fmt, ...)

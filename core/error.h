@@ -74,7 +74,8 @@ enum {
     X(SCHEMA_TOO_NEW, SB_E_SCHEMA_TOO_NEW, 8,                                                      \
       "The data directory was written by a newer Switchboard; upgrade this build.")                \
     X(CORRUPT, SB_E_CORRUPT, 9,                                                                    \
-      "A stored record could not be decoded; restore a backup: sbstore restore BACKUP DATA_DIR.")  \
+      "A stored record is damaged or could not be decoded; restore a backup: sbstore restore "    \
+      "BACKUP DATA_DIR (docs/operating.md).")                                                      \
     X(ORG_NOT_EMPTY, SB_E_ORG_NOT_EMPTY, 10,                                                       \
       "The org still has Call Centers; delete them first or force the delete.")                    \
     X(CALLCENTER_HAS_MEMBERS, SB_E_CALLCENTER_HAS_MEMBERS, 11,                                     \
@@ -190,6 +191,16 @@ void sb_err_fill_default(sb_err_t *err, int code);
         sb_err_fill_default((err), sb_code_);                                                      \
         sb_code_;                                                                                  \
     })
+
+/**
+ * Names the damaged record behind the next CORRUPT error made on this thread
+ * ("users/acme/005..."): the store's reads call it where a checksum fails,
+ * deep below the function that fills the sb_err_t. The next sb_err_format or
+ * sb_err_fill_default of SB_E_CORRUPT on this thread says it (and forgets
+ * it); sb_err_note_clear forgets it unsaid (a read that begins anew).
+ */
+void sb_err_note_corrupt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sb_err_note_clear(void);
 
 /** The stable upper-case name of `code` ("NOT_FOUND"); "INTERNAL" for an unknown code. */
 const char *sb_err_name(int code);

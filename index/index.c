@@ -31,10 +31,12 @@
 #include <string.h>
 
 #include "callcenter.h"
+#include "datafile.h"
 #include "sfid.h"
 #include "softphone_check.h"
 #include "softphone_view.h"
 #include "store.h"
+#include "store_internal.h"
 
 #define SB_INDEX_API __attribute__((visibility("default")))
 
@@ -55,7 +57,8 @@ struct sb_index {
     /* Checks hold it shared; adopting a map the server grew holds it
      * exclusively (mdb_env_set_mapsize remaps, so no read may be running). */
     pthread_rwlock_t remap;
-    _Atomic uint64_t remaps; /* how many times the map moved: cached pointers die with it */
+    _Atomic uint64_t remaps;  /* how many times the map moved: cached pointers die with it */
+    sb_value_env_t value_env; /* the tables' names, the page size: the environment's user context */
 };
 
 /*
@@ -139,8 +142,19 @@ static int open_tables(sb_index *index, const char *dir, char *why, size_t cap)
                   {"users", &index->users},
                   {"user_cc", &index->user_cc},
                   {"views", &index->views}};
-    for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]); i++)
+    unsigned stored = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]); i++) {
         rc = mdb_dbi_open(txn, tables[i].name, 0, tables[i].dbi);
+        /* As the server checks them: flags damaged would change the order. */
+        if (rc == 0 && mdb_dbi_flags(txn, *tables[i].dbi, &stored) == 0 && stored != 0)
+            rc = MDB_INCOMPATIBLE;
+    }
+    for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]); i++)
+        if (*tables[i].dbi < SB_DBI_SLOTS)
+            index->value_env.names[*tables[i].dbi] = tables[i].name;
+    MDB_stat est;
+    index->value_env.psize = mdb_env_stat(index->env, &est) == 0 ? est.ms_psize : 4096;
+    mdb_env_set_userctx(index->env, &index->value_env); /* see value.c */
     if (rc == 0)
         rc = mdb_txn_commit(txn); /* makes the handles the environment's */
     else
@@ -151,6 +165,18 @@ static int open_tables(sb_index *index, const char *dir, char *why, size_t cap)
             mdb_strerror(rc));
         return SB_INDEX_ECORRUPT;
     }
+    sb__value_env_locate(index->env);
+    /* The server's walk of every page, in a snapshot this reader pins, so
+     * that the server's commits meanwhile change none of its pages. */
+    rc = mdb_txn_begin(index->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        say(why, cap, "Cannot read %s: %s.", dir, mdb_strerror(rc));
+        return SB_INDEX_EOPEN;
+    }
+    rc = sb__data_file_walk(dir, mdb_txn_id(txn), why, cap);
+    mdb_txn_abort(txn);
+    if (rc != 0)
+        return rc == SB_E_CORRUPT ? SB_INDEX_ECORRUPT : SB_INDEX_EOPEN;
     return 0;
 }
 
@@ -167,6 +193,14 @@ SB_INDEX_API int sb_index_open(const char *dir, sb_index **out, char *why, size_
         return SB_INDEX_ENOMEM;
     }
     pthread_rwlock_init(&index->remap, NULL);
+    /* The server's checks of its data file, before it is mapped: a
+     * truncated file is refused, never a SIGBUS in the caller's process. */
+    bool fresh;
+    int checked = sb__data_file_check(dir, &fresh, why, why_len);
+    if (checked != 0) {
+        sb_index_close(index);
+        return checked == SB_E_CORRUPT ? SB_INDEX_ECORRUPT : SB_INDEX_EOPEN;
+    }
     /* MDB_RDONLY: this process never writes. MDB_NOTLS: a reader's cached
      * transaction belongs to the reader, not to a thread. MDB_NORDAHEAD:
      * look-ups are random, as in the server. */
@@ -250,8 +284,9 @@ static int find_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key,
         out->mv_size = slot->len;
         return 0;
     }
-    MDB_val k = *key;
-    int rc = mdb_get(txn, views, &k, out);
+    /* Its checksum is checked here, once per snapshot, as it enters the
+     * cache: a hit serves the bytes already checked. */
+    int rc = sb__value_get(txn, views, key, out);
     if (rc == 0 && key->mv_size <= VIEW_CACHE_KEY_MAX) {
         slot->epoch = reader->epoch;
         slot->key_len = (uint32_t)key->mv_size;
@@ -268,6 +303,7 @@ static int adopt_grown_map(sb_index *index)
 {
     pthread_rwlock_wrlock(&index->remap);
     int rc = mdb_env_set_mapsize(index->env, 0);
+    sb__value_env_locate(index->env);
     atomic_fetch_add(&index->remaps, 1);
     pthread_rwlock_unlock(&index->remap);
     return rc;
@@ -295,6 +331,12 @@ SB_INDEX_API int sb_index_reader_open(sb_index *index, sb_index_reader **out)
     for (int tries = 0; tries < 3 && rc != 0; tries++) {
         pthread_rwlock_rdlock(&index->remap);
         rc = mdb_txn_begin(index->env, NULL, MDB_RDONLY, &reader->txn);
+        /* The cursors a look-up that finds nothing uses to check the
+         * records beside it (value.c): opened once, renewed in each check's
+         * transaction, so that no check allocates. */
+        const MDB_dbi dbis[SB_SOFTPHONE_CURSORS] = {index->orgs, index->users, index->user_cc};
+        for (size_t i = 0; rc == 0 && i < SB_SOFTPHONE_CURSORS; i++)
+            rc = mdb_cursor_open(reader->txn, dbis[i], &reader->tables.cursors[i]);
         if (rc == 0)
             mdb_txn_reset(reader->txn);
         pthread_rwlock_unlock(&index->remap);
@@ -306,6 +348,11 @@ SB_INDEX_API int sb_index_reader_open(sb_index *index, sb_index_reader **out)
             break;
     }
     if (rc != 0) {
+        for (size_t i = 0; i < SB_SOFTPHONE_CURSORS; i++)
+            if (reader->tables.cursors[i] != NULL)
+                mdb_cursor_close(reader->tables.cursors[i]);
+        if (reader->txn != NULL)
+            mdb_txn_abort(reader->txn);
         free(reader->cache);
         free(reader);
         return rc == MDB_READERS_FULL ? SB_INDEX_EREADERS
@@ -320,6 +367,8 @@ SB_INDEX_API void sb_index_reader_close(sb_index_reader *reader)
 {
     if (reader == NULL)
         return;
+    for (size_t i = 0; i < SB_SOFTPHONE_CURSORS; i++)
+        mdb_cursor_close(reader->tables.cursors[i]);
     mdb_txn_abort(reader->txn);
     free(reader->cache);
     free(reader);

@@ -92,7 +92,7 @@ int sb__cc_member_count(sb_store_t *store, MDB_txn *txn, const char *org, const 
         return rc;
     }
     MDB_val k = {key.len, key.buf}, v;
-    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET);
+    int lmdb = sb__cursor_get(cur, &k, &v, MDB_SET);
     if (lmdb == 0) {
         size_t n = 0;
         lmdb = mdb_cursor_count(cur, &n); /* the duplicate count: O(1) */
@@ -410,7 +410,7 @@ static int remove_all_members(sb_store_t *store, MDB_txn *txn, const char *org, 
         return rc;
     }
     MDB_val k = {key.len, key.buf}, v;
-    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    int lmdb = sb__cursor_get(cur, &k, &v, MDB_SET_KEY);
     while (rc == 0 && lmdb == 0) {
         if (v.mv_size != SB_SFID_LEN) { /* a damaged index: never read past the value */
             rc = SB_E_CORRUPT;
@@ -422,7 +422,7 @@ static int remove_all_members(sb_store_t *store, MDB_txn *txn, const char *org, 
         sb_key_t ukey;
         if ((rc = sb__key(&ukey, org, user)) == 0)
             rc = sb__del(txn, store->user_cc, &ukey);
-        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+        lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT_DUP);
     }
     mdb_cursor_close(cur);
     if (rc == 0 && lmdb != MDB_NOTFOUND)

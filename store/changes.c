@@ -238,12 +238,44 @@ static void capture_change(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, const 
     capture_ids(cap, r, name, key, val);
 }
 
+/* mdb_put of `data` sealed with its checksum (value.c): LMDB's result.
+ * Copied with its trailer, never written into an MDB_RESERVE'd place: `data`
+ * may be a value read in this transaction, on a page the put rearranges. */
+static int put_sealed(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const void *data, size_t len,
+                      unsigned flags)
+{
+    uint8_t small[512], *buf = small;
+    if (len > sizeof(small) - SB_VALUE_SUM_BYTES) {
+        if (len > SIZE_MAX - SB_VALUE_SUM_BYTES || (buf = malloc(len + SB_VALUE_SUM_BYTES)) == NULL)
+            return ENOMEM;
+    }
+    if (len > 0)
+        memcpy(buf, data, len);
+    sb__value_seal(k, data, len, buf + len);
+    MDB_val v = {len + SB_VALUE_SUM_BYTES, buf};
+    int lmdb = mdb_put(txn, dbi, k, &v, flags);
+    if (buf != small)
+        free(buf);
+    return lmdb;
+}
+
+/* mdb_del of the duplicate `data` at k, sealed as it was stored. */
+static int del_sealed(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const void *data, size_t len)
+{
+    uint8_t buf[64];
+    if (len > sizeof(buf) - SB_VALUE_SUM_BYTES)
+        return MDB_NOTFOUND; /* never stored: put_sealed refuses it */
+    memcpy(buf, data, len);
+    sb__value_seal(k, data, len, buf + len);
+    MDB_val v = {len + SB_VALUE_SUM_BYTES, buf};
+    return mdb_del(txn, dbi, k, &v);
+}
+
 int sb__put(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, const void *data, size_t len,
             unsigned flags)
 {
     MDB_val k = {key->len, (void *)key->buf};
-    MDB_val v = {len, (void *)data};
-    int rc = sb__lmdb_rc(mdb_put(txn, dbi, &k, &v, flags));
+    int rc = sb__lmdb_rc(put_sealed(txn, dbi, &k, data, len, flags));
     if (rc == 0) {
         MDB_val orig = {len, (void *)data}; /* mdb_put may point v at the page */
         capture_change(txn, dbi, &k, &orig, "put");
@@ -263,8 +295,7 @@ int sb__del(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key)
 int sb__del_dup(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, const void *data, size_t len)
 {
     MDB_val k = {key->len, (void *)key->buf};
-    MDB_val v = {len, (void *)data};
-    int rc = sb__lmdb_rc(mdb_del(txn, dbi, &k, &v));
+    int rc = sb__lmdb_rc(del_sealed(txn, dbi, &k, data, len));
     if (rc == 0) {
         MDB_val orig = {len, (void *)data};
         capture_change(txn, dbi, &k, &orig, "del");
@@ -712,10 +743,12 @@ static int apply_change(sb_store_t *store, MDB_txn *txn, const msgpack_object *c
     int lmdb;
     if (strcmp(op, "delp") == 0 && !has_val)
         return sb__del_prefix_unlogged(txn, dbi, k.mv_data, k.mv_size);
+    /* The log holds values without their checksums: sealed again here. */
     if (strcmp(op, "put") == 0 && has_val)
-        lmdb = mdb_put(txn, dbi, &k, &v, 0);
+        lmdb = put_sealed(txn, dbi, &k, v.mv_data, v.mv_size, 0);
     else if (strcmp(op, "del") == 0)
-        lmdb = mdb_del(txn, dbi, &k, has_val ? &v : NULL);
+        lmdb =
+            has_val ? del_sealed(txn, dbi, &k, v.mv_data, v.mv_size) : mdb_del(txn, dbi, &k, NULL);
     else
         return SB_E_CORRUPT;
     return sb__lmdb_rc(lmdb);

@@ -200,7 +200,7 @@ int sb__contact_match(sb_store_t *store, MDB_txn *txn, const char *org, const ch
     if (rc != 0)
         return rc;
     MDB_val k = {key.len, key.buf}, v;
-    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    int lmdb = sb__cursor_get(cur, &k, &v, MDB_SET_KEY);
     while (rc == 0 && lmdb == 0) {
         if (v.mv_size != SB_SFID_LEN) { /* a damaged index: never read past the value */
             rc = SB_E_CORRUPT;
@@ -217,7 +217,7 @@ int sb__contact_match(sb_store_t *store, MDB_txn *txn, const char *org, const ch
                 rc = decode(cval.mv_data, cval.mv_size, &out[*count]);
         }
         (*count)++;
-        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+        lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT_DUP);
     }
     mdb_cursor_close(cur);
     if (rc == 0 && lmdb != MDB_NOTFOUND)

@@ -140,12 +140,12 @@ static int each_assignment(sb_store_t *store, MDB_txn *txn, const char *org, ass
     if (rc != 0)
         return rc;
     MDB_val k = {prefix.len, prefix.buf}, v;
-    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    int lmdb = sb__cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && lmdb == 0 && k.mv_size >= prefix.len &&
            memcmp(k.mv_data, prefix.buf, prefix.len) == 0) {
         rc = fn((const char *)k.mv_data + prefix.len, k.mv_size - prefix.len, v.mv_data, v.mv_size,
                 ctx);
-        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
     if (rc == 0 && lmdb != 0 && lmdb != MDB_NOTFOUND)

@@ -287,11 +287,11 @@ int sb_store_member_list(sb_store_t *store, const char *org, const char *cc_in, 
         MDB_val k = {key.len, key.buf};
         MDB_val v = {after ? SB_SFID_LEN : 0, after ? after_id.s : NULL};
         int lmdb = rc != 0 ? MDB_NOTFOUND
-                   : after ? mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE)
-                           : mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+                   : after ? sb__cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE)
+                           : sb__cursor_get(cur, &k, &v, MDB_SET_KEY);
         if (lmdb == 0 && after && v.mv_size == SB_SFID_LEN &&
             memcmp(v.mv_data, after_id.s, SB_SFID_LEN) == 0)
-            lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+            lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT_DUP);
         while (lmdb == 0) {
             if (*n == limit) {
                 *more = true;
@@ -302,7 +302,7 @@ int sb_store_member_list(sb_store_t *store, const char *org, const char *cc_in, 
                 break;
             }
             sfid_from_val(&v, &list[(*n)++]);
-            lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+            lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT_DUP);
         }
         if (lmdb != 0 && lmdb != MDB_NOTFOUND)
             rc = sb__lmdb_rc(lmdb);

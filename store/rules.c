@@ -227,7 +227,7 @@ static int scan_org(sb_store_t *store, MDB_txn *txn, const char *org, const MDB_
         return sb_err_default(err, rc);
     size_t cap_changes = 0, cap_conflicts = 0, users = 0;
     MDB_val k = {prefix.len, prefix.buf}, v;
-    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    int lmdb = sb__cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && lmdb == 0 && k.mv_size >= prefix.len &&
            memcmp(k.mv_data, prefix.buf, prefix.len) == 0) {
         if (++users > SB_RULES_USERS_MAX) {
@@ -240,7 +240,7 @@ static int scan_org(sb_store_t *store, MDB_txn *txn, const char *org, const MDB_
         hash_val(&h, k.mv_data, k.mv_size);
         hash_val(&h, v.mv_data, v.mv_size);
         MDB_val key = k, member;
-        int found = mdb_get(txn, store->user_cc, &key, &member);
+        int found = sb__value_get(txn, store->user_cc, &key, &member);
         if (found == 0 && member.mv_size < SB_SFID_LEN)
             found = SB_E_CORRUPT;
         if (found != 0 && found != MDB_NOTFOUND) {
@@ -292,7 +292,7 @@ static int scan_org(sb_store_t *store, MDB_txn *txn, const char *org, const MDB_
                 }
             }
         }
-        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
     if (rc == 0 && lmdb != 0 && lmdb != MDB_NOTFOUND)

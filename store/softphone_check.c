@@ -21,8 +21,7 @@ static int get_view(MDB_txn *txn, const sb_softphone_tables_t *tables, const MDB
 {
     if (tables->get_view != NULL)
         return tables->get_view(tables->get_view_ctx, txn, tables->views, key, view);
-    MDB_val k = *key;
-    return mdb_get(txn, tables->views, &k, view);
+    return sb__value_get(txn, tables->views, key, view); /* its checksum checked */
 }
 
 /* A member: `member` is user_cc's value, the Call Center's id, the profile
@@ -105,15 +104,17 @@ int sb_softphone_check_txn(MDB_txn *txn, const sb_softphone_tables_t *tables,
     key[org->len] = '\0';
     memcpy(key + org->len + 1, id.s, SB_SFID_LEN);
     MDB_val k = {org->len + 1 + SB_SFID_LEN, key}, v;
-    int rc = mdb_get(txn, tables->user_cc, &k, &v);
+    int rc = sb__value_find(txn, tables->user_cc, &k, &v, tables->cursors[2]);
     if (rc == 0) {
         rc = member_view(txn, tables, org, &v, found);
     } else if (rc == MDB_NOTFOUND) {
-        /* Not a member: a known user, an unknown one, or no such org. */
-        rc = mdb_get(txn, tables->users, &k, &v);
+        /* Not a member: a known user, an unknown one, or no such org. Each
+         * is checked as read (sb__value_get): "not found" is an answer, and
+         * a damaged record beside where a key should be makes it CORRUPT. */
+        rc = sb__value_find(txn, tables->users, &k, &v, tables->cursors[1]);
         if (rc == MDB_NOTFOUND) {
             MDB_val ok = {org->len, (void *)org->id};
-            rc = mdb_get(txn, tables->orgs, &ok, &v);
+            rc = sb__value_find(txn, tables->orgs, &ok, &v, tables->cursors[0]);
             if (rc == 0)
                 found->reason = SB_SOFTPHONE_UNKNOWN_USER;
         } else if (rc == 0) {

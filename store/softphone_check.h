@@ -38,8 +38,10 @@
 
 /**
  * Finds the view at `key` in the views table: LMDB's own result (0,
- * MDB_NOTFOUND, or another MDB_ code), *view [borrowed: until the
- * transaction ends]. What a caller puts in front of mdb_get, such as a cache.
+ * MDB_NOTFOUND, MDB_CORRUPTED for a damaged value, or another MDB_ code),
+ * *view [borrowed: until the transaction ends] without its checksum. What a
+ * caller puts in front of sb__value_get, such as a cache: a cache checks a
+ * view once, when the view enters it (sb__value_get), not on each hit.
  */
 typedef int (*sb_softphone_view_get_fn)(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key,
                                         MDB_val *view);
@@ -72,12 +74,18 @@ static inline int sb_member_value_split(const void *data, size_t len, size_t *pr
     *flags = nul != NULL ? (unsigned char)nul[1] : 0;
     return 0;
 }
+#define SB_SOFTPHONE_CURSORS 3
 
 /** The tables the check reads, opened by the caller in its environment. */
 typedef struct sb_softphone_tables {
     MDB_dbi orgs, users, user_cc, views;
-    sb_softphone_view_get_fn get_view; /* NULL: mdb_get */
+    sb_softphone_view_get_fn get_view; /* NULL: sb__value_get */
     void *get_view_ctx;                /* [borrowed: while the tables are used] */
+    /* Read-only cursors on orgs, users and user_cc, renewed in the check's
+     * transaction when a look-up finds nothing and the records beside it
+     * are checked (value.c); NULL: a cursor is opened for it (an
+     * allocation). [borrowed: while the tables are used] */
+    MDB_cursor *cursors[SB_SOFTPHONE_CURSORS];
 } sb_softphone_tables_t;
 
 /** An org id whose form was checked once, for any number of checks. */

@@ -13,11 +13,13 @@
 
 #include <sodium.h>
 
+#include "datafile.h"
 #include "record_codec.h"
 #include "store_internal.h"
 
 #define LOCK_FILE "switchboard.lock"
 #define META_SCHEMA "schema_version"
+#define META_DATABASES "databases" /* name \n name \n ...: every database the store has had */
 /* A write that failed with less free space than this on the data
  * directory's file system failed for want of space. */
 #define SB_STORE_DISK_FULL_BELOW ((uint64_t)1 << 20)
@@ -79,7 +81,7 @@ int sb__check_limit(size_t limit, sb_err_t *err)
 int sb__get(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, MDB_val *val)
 {
     MDB_val k = {key->len, (void *)key->buf};
-    return sb__lmdb_rc(mdb_get(txn, dbi, &k, val));
+    return sb__lmdb_rc(sb__value_get(txn, dbi, &k, val));
 }
 
 /* Adopts a map another process grew (MDB_MAP_RESIZED): size 0 means "as the
@@ -91,6 +93,8 @@ static int adopt_map_size(sb_store_t *store)
     MDB_envinfo info;
     if (rc == 0 && mdb_env_info(store->env, &info) == 0)
         store->map_bytes = info.me_mapsize;
+    sb__value_env_locate(store->env);
+    store->map_gen++;
     pthread_rwlock_unlock(&store->resize_lock);
     return sb__lmdb_rc(rc);
 }
@@ -106,6 +110,8 @@ static int grow_map(sb_store_t *store)
         rc = sb__lmdb_rc(mdb_env_set_mapsize(store->env, next));
         if (rc == 0)
             store->map_bytes = next;
+        sb__value_env_locate(store->env);
+        store->map_gen++;
     }
     pthread_rwlock_unlock(&store->resize_lock);
     return rc;
@@ -145,6 +151,7 @@ static int write_txn(sb_store_t *store, sb_write_fn fn, void *ctx, bool capture,
 
 int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err)
 {
+    sb_err_note_clear();
     if (in_batch(store)) {
         sb_err_clear(err);
         return write_in_batch(store, fn, ctx, err);
@@ -336,6 +343,7 @@ const char *sb_store_dir(const sb_store_t *store)
 
 int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err)
 {
+    sb_err_note_clear(); /* a damaged record noted by an earlier read is not this one's */
     if (in_batch(store)) {
         /* The batch's own thread reads what the batch wrote so far. */
         *txn = store->batch_txn;
@@ -555,18 +563,178 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
         {"rules", offsetof(sb_store_t, rules), 0},
         {"changes_org", offsetof(sb_store_t, changes_org), 0},
     };
-    for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+    enum { N_DBS = sizeof(dbs) / sizeof(dbs[0]) };
+    bool made[N_DBS] = {false};
+    for (size_t i = 0; i < N_DBS; i++) {
         MDB_dbi *dbi = (MDB_dbi *)((char *)store + dbs[i].offset);
-        int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbi);
+        int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags, dbi);
+        if (rc == MDB_NOTFOUND) {
+            made[i] = true;
+            rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbi);
+        }
+        /* LMDB 0.9 takes a database's flags from its record, without
+         * comparing them with those asked for: a damaged bit there would
+         * change how its keys compare, and look-ups would miss them. */
+        unsigned stored = 0;
+        if (rc == 0 && mdb_dbi_flags(txn, *dbi, &stored) == 0 && stored != dbs[i].flags) {
+            sb_err_note_corrupt("the database %s, whose flags (%#x, not %#x) are damaged",
+                                dbs[i].name, stored, dbs[i].flags);
+            return SB_E_CORRUPT;
+        }
         if (rc != 0)
             return sb__lmdb_rc(rc);
         if (*dbi >= SB_DBI_SLOTS)
             return -EINVAL;
         /* meta and the log (with its index) are the store's own bookkeeping. */
         bool logged = strcmp(dbs[i].name, "meta") != 0 && strncmp(dbs[i].name, "changes", 7) != 0;
+        store->value_env.names[*dbi] = dbs[i].name;
         store->dbi_names[*dbi] = logged ? dbs[i].name : NULL;
     }
-    return 0;
+    /*
+     * The databases the store had, recorded in meta: one it had and that is
+     * gone now was lost to damage (a flipped byte in its name, in LMDB's own
+     * list), and must not come back empty. A database this build adds for
+     * the first time is made, and recorded.
+     */
+    sb_key_t key = {.len = sizeof(META_DATABASES) - 1};
+    memcpy(key.buf, META_DATABASES, key.len);
+    MDB_val mk = {key.len, key.buf}, had = {0, NULL};
+    /* meta's other values carry no checksum: this one is checked alone,
+     * without sb__get's look at its neighbours. */
+    int rc = sb__lmdb_rc(mdb_get(txn, store->meta, &mk, &had));
+    if (rc == 0 && sb__value_open(&mk, &had) != 0) {
+        sb__value_damaged(txn, store->meta, &mk);
+        rc = SB_E_CORRUPT;
+    }
+    if (rc != 0 && rc != -ENOENT)
+        return rc;
+    char names[1024];
+    size_t len = 0;
+    bool changed = rc == -ENOENT;
+    if (rc == 0) {
+        if (had.mv_size >= sizeof(names))
+            return SB_E_CORRUPT;
+        memcpy(names, had.mv_data, had.mv_size);
+        len = had.mv_size;
+    }
+    for (size_t i = 0; i < N_DBS; i++) {
+        char line[40];
+        int n = snprintf(line, sizeof(line), "\n%s\n", dbs[i].name);
+        bool recorded = false;
+        for (size_t at = 0; at + (size_t)n - 1 <= len && !recorded; at++)
+            recorded = (at == 0 ? memcmp(names, line + 1, (size_t)n - 1) == 0
+                                : memcmp(names + at - 1, line, (size_t)n) == 0);
+        if (recorded && made[i]) {
+            sb_err_note_corrupt("the database %s, which LMDB's list of databases no longer "
+                                "names",
+                                dbs[i].name);
+            return SB_E_CORRUPT;
+        }
+        if (!recorded) {
+            if (len + (size_t)n - 1 > sizeof(names))
+                return -EINVAL;
+            memcpy(names + len, line + 1, (size_t)n - 1);
+            len += (size_t)n - 1;
+            changed = true;
+        }
+    }
+    return changed ? sb__put(txn, store->meta, &key, names, len, 0) : 0;
+}
+
+/*
+ * Schema 3 to 4 (first, from any older schema): every value of database
+ * `dbi` gets its checksum. Each value is copied out and put back sealed,
+ * then the cursor finds its place again (as migrate_1_to_2 does: a cursor
+ * put of a longer value is what lost memberships with LMDB 0.9.24). A key's
+ * duplicates are read out, the key deleted, and each put back sealed.
+ * Unlogged: the change log holds values without checksums, and nothing of
+ * a migration (capture is off while the store opens).
+ */
+static int seal_db(MDB_txn *txn, MDB_dbi dbi)
+{
+    unsigned flags = 0;
+    MDB_cursor *cur = NULL;
+    int rc = sb__lmdb_rc(mdb_dbi_flags(txn, dbi, &flags));
+    if (rc == 0)
+        rc = sb__lmdb_rc(mdb_cursor_open(txn, dbi, &cur));
+    if (rc != 0)
+        return rc;
+    bool dups = (flags & MDB_DUPSORT) != 0;
+    /* A key's duplicates, each at most 64 bytes (they are ids). */
+    size_t n = 0, cap = 0;
+    struct dup {
+        uint8_t len, bytes[64];
+    } *held = NULL;
+    void *copy = NULL;
+    MDB_val k, v;
+    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0 && lmdb == 0) {
+        sb_key_t key;
+        if (k.mv_size > sizeof(key.buf)) {
+            rc = SB_E_CORRUPT;
+            break;
+        }
+        memcpy(key.buf, k.mv_data, k.mv_size);
+        key.len = k.mv_size;
+        if (!dups) {
+            free(copy);
+            if ((copy = malloc(v.mv_size ? v.mv_size : 1)) == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            memcpy(copy, v.mv_data, v.mv_size);
+            rc = sb__put(txn, dbi, &key, copy, v.mv_size, 0);
+        } else {
+            n = 0;
+            while (rc == 0 && lmdb == 0) {
+                if (v.mv_size > sizeof(held[0].bytes)) {
+                    rc = SB_E_CORRUPT;
+                    break;
+                }
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    struct dup *grown = realloc(held, cap * sizeof(*held));
+                    if (grown == NULL) {
+                        rc = -ENOMEM;
+                        break;
+                    }
+                    held = grown;
+                }
+                held[n].len = (uint8_t)v.mv_size;
+                memcpy(held[n++].bytes, v.mv_data, v.mv_size);
+                lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+            }
+            if (rc == 0 && lmdb != MDB_NOTFOUND)
+                rc = sb__lmdb_rc(lmdb);
+            MDB_val dk = {key.len, key.buf};
+            if (rc == 0)
+                rc = sb__lmdb_rc(mdb_del(txn, dbi, &dk, NULL));
+            for (size_t i = 0; rc == 0 && i < n; i++)
+                rc = sb__put(txn, dbi, &key, held[i].bytes, held[i].len, 0);
+        }
+        if (rc != 0)
+            break;
+        MDB_val at = {key.len, key.buf};
+        lmdb = mdb_cursor_get(cur, &at, &v, MDB_SET);
+        if (lmdb == 0)
+            lmdb = mdb_cursor_get(cur, &k, &v, dups ? MDB_NEXT_NODUP : MDB_NEXT);
+    }
+    if (rc == 0 && lmdb != MDB_NOTFOUND)
+        rc = sb__lmdb_rc(lmdb);
+    mdb_cursor_close(cur);
+    free(held);
+    free(copy);
+    return rc;
+}
+
+/* Seals every logged database: all but meta and the change log. */
+static int migrate_3_to_4(sb_store_t *store, MDB_txn *txn)
+{
+    int rc = 0;
+    for (MDB_dbi dbi = 0; rc == 0 && dbi < SB_DBI_SLOTS; dbi++)
+        if (store->dbi_names[dbi] != NULL)
+            rc = seal_db(txn, dbi);
+    return rc;
 }
 
 /*
@@ -582,7 +750,7 @@ static int migrate_1_to_2(sb_store_t *store, MDB_txn *txn)
     if (rc != 0)
         return rc;
     MDB_val k, v;
-    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    int lmdb = sb__cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0 && lmdb == 0) {
         const char *key = k.mv_data;
         size_t org_len = strnlen(key, k.mv_size);
@@ -621,9 +789,9 @@ static int migrate_1_to_2(sb_store_t *store, MDB_txn *txn)
             rc = sb__view_ensure(store, txn, org, &cc, record.profile);
         if (rc == 0) {
             MDB_val at = {ukey.len, ukey.buf};
-            lmdb = mdb_cursor_get(cur, &at, &v, MDB_SET);
+            lmdb = sb__cursor_get(cur, &at, &v, MDB_SET);
             if (lmdb == 0)
-                lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+                lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT);
         }
     }
     mdb_cursor_close(cur);
@@ -661,6 +829,14 @@ static int check_schema(sb_store_t *store, MDB_txn *txn, const char *dir, sb_err
                           "The data directory %s has schema version %u, older than any "
                           "Switchboard release (%d to %d); it cannot be read.",
                           dir, version, SB_STORE_SCHEMA_MIN, SB_STORE_SCHEMA_VERSION);
+    if (version < 4) {
+        rc = migrate_3_to_4(store, txn);
+        if (rc != 0)
+            return sb_err_set(err, rc,
+                              "Adding checksums to the records of %s (schema %u to 4) failed "
+                              "(%s); nothing was changed.",
+                              dir, version, sb_err_name(rc));
+    }
     if (version == 1) {
         rc = migrate_1_to_2(store, txn);
         if (rc != 0)
@@ -672,7 +848,9 @@ static int check_schema(sb_store_t *store, MDB_txn *txn, const char *dir, sb_err
     }
     /* Schema 2 to 3: the change log. open_dbis made its empty database; the
      * log starts at sequence 1 with the first write after the upgrade, and
-     * holds nothing of what came before (a replica starts from a copy). */
+     * holds nothing of what came before (a replica starts from a copy).
+     * Schema 3 to 4: the checksums, added above, before 1 to 2, whose
+     * reads and writes are the sealed ones of this build. */
     if (version < SB_STORE_SCHEMA_VERSION) {
         version = SB_STORE_SCHEMA_VERSION;
         MDB_val nv = {sizeof(version), &version};
@@ -743,6 +921,20 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
     rc = take_dir_lock(opts->dir, &store->lock_fd, err);
     if (rc != 0)
         goto fail;
+    /* Before LMDB maps it: a truncated file would be a SIGBUS at the first
+     * read past its end, and a lost one an empty store (datafile.c). */
+    bool fresh;
+    char why[512];
+    rc = sb__data_file_check(opts->dir, &fresh, why, sizeof(why));
+    /* Every page the newest commit reaches, before LMDB trusts it: a page
+     * damaged in its structure would crash LMDB's cursors (pagewalk.c).
+     * The writer lock is ours: nothing changes the file meanwhile. */
+    if (rc == 0 && !fresh)
+        rc = sb__data_file_walk(opts->dir, 0, why, sizeof(why));
+    if (rc != 0) {
+        sb_err_set(err, rc, "%s", why);
+        goto fail;
+    }
 
     /* MDB_NOTLS: read transactions belong to their handle, not to a thread,
      *   so a cached one can be reset and renewed, and reader slots are not
@@ -778,20 +970,39 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
 
     int dead = 0;
     mdb_reader_check(store->env, &dead); /* slots of readers that died */
+    MDB_stat est;
+    store->value_env.psize = mdb_env_stat(store->env, &est) == 0 ? est.ms_psize : 4096;
+    mdb_env_set_userctx(store->env, &store->value_env); /* see value.c */
+    sb__value_env_locate(store->env);
 
-    MDB_txn *txn = NULL;
-    rc = sb__lmdb_rc(mdb_txn_begin(store->env, NULL, 0, &txn));
-    if (rc == 0)
-        rc = open_dbis(store, txn);
-    if (rc == 0)
-        rc = check_schema(store, txn, opts->dir, err);
-    if (rc == 0)
-        rc = sb__lmdb_rc(mdb_txn_commit(txn));
-    else if (txn != NULL)
-        mdb_txn_abort(txn);
+    /* A migration (schema 4's adds four bytes to every value) may need a
+     * larger map than the directory had: grown and run again, as writes do. */
+    for (;;) {
+        MDB_txn *txn = NULL;
+        rc = sb__lmdb_rc(mdb_txn_begin(store->env, NULL, 0, &txn));
+        if (rc == 0)
+            rc = open_dbis(store, txn);
+        if (rc == 0)
+            rc = check_schema(store, txn, opts->dir, err);
+        if (rc == 0)
+            rc = sb__lmdb_rc(mdb_txn_commit(txn));
+        else if (txn != NULL)
+            mdb_txn_abort(txn);
+        if (rc != -ENOSPC || grow_map(store) != 0)
+            break;
+        sb_err_clear(err);
+    }
     if (rc != 0) {
         if (err == NULL || err->code != rc)
             sb_err_set(err, rc, "Cannot open the store in %s: %s", opts->dir, sb_err_message(rc));
+        goto fail;
+    }
+    sb__value_env_locate(store->env); /* a new store's meta exists now */
+    /* The marker that tells this store, lost, from a new one. */
+    rc = sb__data_file_mark(opts->dir);
+    if (rc != 0) {
+        sb_err_set(err, rc, "Cannot write %s/%s, which marks the directory as a store's: %s.",
+                   opts->dir, SB_MARKER_FILE, strerror(-rc));
         goto fail;
     }
     *out = store;
@@ -886,17 +1097,17 @@ int sb__page(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix, const sb_key_t *
     if (rc != 0)
         return rc;
     MDB_val k = {start->len, (void *)start->buf}, v;
-    int lmdb = mdb_cursor_get(cur, &k, &v, start->len ? MDB_SET_RANGE : MDB_FIRST);
+    int lmdb = sb__cursor_get(cur, &k, &v, start->len ? MDB_SET_RANGE : MDB_FIRST);
     if (lmdb == 0 && exclusive && k.mv_size == start->len &&
         memcmp(k.mv_data, start->buf, start->len) == 0)
-        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT);
     while (rc == 0 && lmdb == 0 && has_prefix(&k, prefix)) {
         if (*count == limit) {
             *more = true;
             break;
         }
         rc = fn(txn, &k, &v, (*count)++, ctx);
-        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT);
     }
     if (rc == 0 && lmdb != 0 && lmdb != MDB_NOTFOUND)
         rc = sb__lmdb_rc(lmdb);

@@ -38,6 +38,12 @@
  * (schema 2), so that the check finds the view without reading the user;
  * and, for a user with the Service Cloud Voice licence, a NUL and a flags
  * byte (issue 15; softphone_check.h's sb_member_value_split).
+ *
+ * Every value of the logged databases (all but meta and changes), duplicates
+ * included, ends in SB_VALUE_SUM_BYTES of checksum over its key and bytes
+ * (schema 4, value.c): sb__put and sb__del_dup add it, sb__get and
+ * sb__cursor_get check and strip it, so that the rest of the store never
+ * sees it. The change log holds values without it.
  */
 
 #include <lmdb.h>
@@ -52,6 +58,25 @@
 /* Database handles are small integers: the log names a database by the name
  * kept in this slot (NULL for meta and changes, which are not logged). */
 #define SB_DBI_SLOTS 32
+#define SB_VIEW_MEMO_BITS 10
+#define SB_VIEW_MEMO_SLOTS (1u << SB_VIEW_MEMO_BITS)
+
+/* An environment's user context: what value.c needs to name a damaged
+ * value and to keep a damaged size from reading past the file. */
+typedef struct sb_value_env {
+    const char *names[SB_DBI_SLOTS]; /* every database's, by handle; NULL: unknown */
+    size_t psize;                    /* the environment's page size */
+    uintptr_t map;                   /* where the map begins; 0: not known */
+    size_t map_size;                 /* its size when located */
+} sb_value_env_t;
+
+/**
+ * Finds where LMDB mapped `env` (whose user context is an sb_value_env_t),
+ * so that a value whose size reaches past the data file is refused, never
+ * read (value.c). Call after opening and after every mdb_env_set_mapsize,
+ * with no read of the environment running.
+ */
+void sb__value_env_locate(MDB_env *env);
 
 /* The writes of one job in a write transaction (sb_store_change_begin). */
 typedef struct sb_change_record {
@@ -91,6 +116,9 @@ struct sb_store {
     MDB_dbi layouts, layout_of, views, contacts, phones, voicecalls, call_keys;
     MDB_dbi changes, rules, changes_org;
     const char *dbi_names[SB_DBI_SLOTS];
+    /* Every database's name, meta and changes too, and the page size: the
+     * environment's user context (value.c). */
+    sb_value_env_t value_env;
     sb_capture_t cap;              /* only touched inside a write transaction */
     sb_store_renderer_fn renderer; /* the adapters' part of a view; NULL: none */
     void *renderer_ctx;
@@ -101,6 +129,17 @@ struct sb_store {
      * in this process. */
     pthread_rwlock_t resize_lock;
     MDB_txn *read_txn; /* cached: reset after each read, renewed by the next */
+    /* Views whose checksum read_txn's snapshot already checked (view.c):
+     * a snapshot's pages do not change, so a view found again at the same
+     * place in the same snapshot and map is the same bytes. Only the
+     * owner's thread touches it, with read_txn. */
+    struct sb_view_memo {
+        size_t snapshot;
+        uint64_t map_gen;
+        const void *at;
+        size_t len;
+    } view_memo[SB_VIEW_MEMO_SLOTS];
+    uint64_t map_gen; /* bumped each time the map moves (grow, adopt) */
     /* The thread that opened the store (the event loop's) owns read_txn.
      * Other threads (the thread pool, which makes adapter calls and checks
      * definitions ahead of a write) begin a transaction of their own per read. */
@@ -145,9 +184,44 @@ int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err);
 int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err);
 void sb__read_end(sb_store_t *store, MDB_txn *txn);
 
-/** mdb_get translated: 0, -ENOENT, or another code. */
+/* ---- the values' checksums (value.c) ---- */
+#define SB_VALUE_SUM_BYTES 4
+
+/** The trailer that seals `len` bytes of `data` stored at `key`. */
+void sb__value_seal(const MDB_val *key, const void *data, size_t len,
+                    uint8_t trailer[SB_VALUE_SUM_BYTES]);
+/**
+ * Checks one stored value of a logged database (as LMDB returned it, at
+ * `key`) against its checksum and strips the checksum from *val. Returns 0,
+ * or SB_E_CORRUPT with *val unchanged when the value is too short for a
+ * checksum or the checksum does not match. What a verifier calls on each
+ * record it walks; it names nothing (sb__value_damaged does).
+ */
+int sb__value_open(const MDB_val *key, MDB_val *val) __attribute__((warn_unused_result));
+/** Notes record (dbi, key) as damaged for the next CORRUPT sentence (sb_err_note_corrupt). */
+void sb__value_damaged(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key);
+/**
+ * mdb_get, then sb__value_open: LMDB's codes (0, MDB_NOTFOUND, ...), and
+ * MDB_CORRUPTED (SB_E_CORRUPT once translated) for a damaged value, noted.
+ * *val [borrowed: until the transaction ends], without its checksum.
+ */
+int sb__value_get(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_val *val);
+/**
+ * sb__value_get, whose check of the records beside a key not found renews
+ * `reuse` (a read-only cursor on dbi; NULL: opens one) instead of opening a
+ * cursor: the read library's checks allocate nothing.
+ */
+int sb__value_find(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, MDB_val *val, MDB_cursor *reuse);
+/**
+ * mdb_cursor_get, then sb__value_open on the value it lands on: LMDB's codes,
+ * and MDB_CORRUPTED for a damaged value, noted. Reads of values in logged
+ * databases go through here (or sb__get); reads of keys alone need not.
+ */
+int sb__cursor_get(MDB_cursor *cur, MDB_val *key, MDB_val *val, MDB_cursor_op op);
+
+/** mdb_get translated and its checksum checked: 0, -ENOENT, SB_E_CORRUPT, or another code. */
 int sb__get(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, MDB_val *val);
-/** mdb_put translated (flags as LMDB's). */
+/** mdb_put translated (flags as LMDB's), the value sealed with its checksum. */
 int sb__put(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *key, const void *data, size_t len,
             unsigned flags);
 /** mdb_del of a key (all its duplicates); -ENOENT when absent. */

@@ -74,14 +74,14 @@ static int each_token(MDB_txn *txn, MDB_dbi dbi, token_fn fn, void *ctx)
     if (rc != 0)
         return rc;
     MDB_val k, v;
-    int lmdb = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    int lmdb = sb__cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0 && lmdb == 0) {
         sb_token_record_t rec;
         rc = sb_codec_decode_token(v.mv_data, v.mv_size, &rec);
         if (rc == 0)
             rc = fn(cur, &rec, &k, ctx);
         if (rc == 0)
-            lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
     if (rc == 0 && lmdb != MDB_NOTFOUND)

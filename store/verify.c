@@ -18,6 +18,7 @@
 
 #include "pack.h"
 #include "record_codec.h"
+#include "softphone_check.h"
 #include "store_internal.h"
 
 /* What every kind of problem tells the operator to do. */
@@ -42,6 +43,7 @@ typedef enum kind {
     K_VOICECALL,
     K_CALL_KEY,
     K_CHANGE,
+    K_RULES, /* an org's assignment rules: its checksum and its org (rules.c decodes them) */
 } kind_t;
 
 typedef struct verify {
@@ -126,7 +128,7 @@ static bool has(verify_t *v, MDB_dbi dbi, const char *org, const void *part, siz
     buf[olen] = '\0';
     memcpy(buf + olen + 1, part, part_len);
     MDB_val k = {olen + 1 + part_len, buf}, val;
-    return mdb_get(v->txn, dbi, &k, &val) == 0;
+    return sb__value_get(v->txn, dbi, &k, &val) == 0;
 }
 
 static bool org_exists(verify_t *v, const char *org)
@@ -136,7 +138,7 @@ static bool org_exists(verify_t *v, const char *org)
     MDB_val k = {strlen(org), (void *)org}, val;
     snprintf(v->org, sizeof(v->org), "%s", org);
     v->org_known = true;
-    v->org_exists = mdb_get(v->txn, v->store->orgs, &k, &val) == 0;
+    v->org_exists = sb__value_get(v->txn, v->store->orgs, &k, &val) == 0;
     return v->org_exists;
 }
 
@@ -270,11 +272,16 @@ static int decode_value(kind_t kind, const MDB_val *key, const MDB_val *val, dec
     case K_CALL_KEY:
         rc = val->mv_size == SB_SFID_LEN ? decode_id(val, d) : SB_E_CORRUPT;
         break;
-    case K_MEMBER: /* the Call Center's id, then the user's profile */
-        rc = val->mv_size <= SB_SFID_LEN + SB_PROFILE_NAME_MAX ? decode_id(val, d) : SB_E_CORRUPT;
-        if (rc == 0 && memchr((const char *)val->mv_data + SB_SFID_LEN, '\0',
-                              val->mv_size - SB_SFID_LEN) != NULL)
-            rc = SB_E_CORRUPT;
+    case K_MEMBER: { /* the Call Center's id, the user's profile, maybe a NUL and flags */
+        size_t plen;
+        unsigned flags;
+        rc = sb_member_value_split(val->mv_data, val->mv_size, &plen, &flags);
+        if (rc == 0)
+            rc = decode_id(&(MDB_val){SB_SFID_LEN, val->mv_data}, d);
+        break;
+    }
+    case K_RULES:
+        rc = 0;
         break;
     case K_CHANGE:
         rc = decode_change(key, val, d);
@@ -322,7 +329,10 @@ static void check_refs(verify_t *v, kind_t kind, const MDB_val *key, const MDB_v
         break;
     case K_MEMBER: {
         char profile[SB_PROFILE_NAME_MAX + 1];
-        size_t plen = val->mv_size - SB_SFID_LEN;
+        size_t plen;
+        unsigned flags;
+        if (sb_member_value_split(val->mv_data, val->mv_size, &plen, &flags) != 0)
+            break; /* decode_value refused it already */
         memcpy(profile, (const char *)val->mv_data + SB_SFID_LEN, plen);
         profile[plen] = '\0';
         if (!has(v, s->users, org, rest->mv_data, rest->mv_size))
@@ -331,16 +341,24 @@ static void check_refs(verify_t *v, kind_t kind, const MDB_val *key, const MDB_v
             problem(v, key, FIX_REWRITE,
                     "the user is a member of Call Center %s, which org %s does not have", d->id,
                     org);
-        MDB_val rk, rv = {rest->mv_size, rest->mv_data};
+        MDB_val rk;
         char kb[SB_KEY_MAX];
         size_t olen = strlen(org);
         memcpy(kb, org, olen);
         kb[olen] = '\0';
         memcpy(kb + olen + 1, d->id, SB_SFID_LEN);
         rk = (MDB_val){olen + 1 + SB_SFID_LEN, kb};
+        /* The duplicate as stored: the user's id sealed with its checksum. */
+        uint8_t sealed[SB_SFID_LEN + SB_VALUE_SUM_BYTES];
+        bool fits = rest->mv_size == SB_SFID_LEN;
+        if (fits) {
+            memcpy(sealed, rest->mv_data, SB_SFID_LEN);
+            sb__value_seal(&rk, rest->mv_data, SB_SFID_LEN, sealed + SB_SFID_LEN);
+        }
+        MDB_val rv = {sizeof(sealed), sealed};
         MDB_cursor *cur = NULL;
         bool reverse = false;
-        if (mdb_cursor_open(v->txn, s->cc_members, &cur) == 0) {
+        if (fits && mdb_cursor_open(v->txn, s->cc_members, &cur) == 0) {
             reverse = mdb_cursor_get(cur, &rk, &rv, MDB_GET_BOTH) == 0;
             mdb_cursor_close(cur);
         }
@@ -352,7 +370,7 @@ static void check_refs(verify_t *v, kind_t kind, const MDB_val *key, const MDB_v
         char vk[SB_KEY_MAX];
         size_t vlen = sb_softphone_view_key(vk, sizeof(vk), org, d->id, profile);
         MDB_val vkey = {vlen, vk}, vval;
-        if (vlen == 0 || mdb_get(v->txn, s->views, &vkey, &vval) != 0)
+        if (vlen == 0 || sb__value_get(v->txn, s->views, &vkey, &vval) != 0)
             problem(v, key,
                     "recompute the views: restart the server (it refreshes every view) "
                     "or update the Call Center",
@@ -374,7 +392,7 @@ static void check_refs(verify_t *v, kind_t kind, const MDB_val *key, const MDB_v
         kb[olen] = '\0';
         memcpy(kb + olen + 1, d->id, SB_SFID_LEN);
         MDB_val uk = {olen + 1 + SB_SFID_LEN, kb}, uv;
-        bool ok = mdb_get(v->txn, s->user_cc, &uk, &uv) == 0 && uv.mv_size >= SB_SFID_LEN &&
+        bool ok = sb__value_get(v->txn, s->user_cc, &uk, &uv) == 0 && uv.mv_size >= SB_SFID_LEN &&
                   rest->mv_size == SB_SFID_LEN &&
                   memcmp(uv.mv_data, rest->mv_data, SB_SFID_LEN) == 0;
         if (!ok)
@@ -414,6 +432,8 @@ static void check_refs(verify_t *v, kind_t kind, const MDB_val *key, const MDB_v
             problem(v, key, FIX_REWRITE,
                     "the vendor call key points to voice call %s, which org %s does not have",
                     d->id, org);
+        break;
+    case K_RULES: /* its org exists (the walk checked it); rules.c checks the rest on load */
         break;
     case K_CHANGE: {
         uint64_t be, seq;
@@ -456,6 +476,13 @@ static int walk(verify_t *v, const char *db, MDB_dbi dbi, kind_t kind, bool org_
             problem(v, &key,
                     "delete the org's records (sbctl org delete ORG --force) or " FIX_RESTORE,
                     "a record of org %s, which does not exist", org);
+            continue;
+        }
+        /* Every database but meta and the log seals its values (value.c). */
+        if (v->store->dbi_names[dbi] != NULL && sb__value_open(&key, &val) != 0) {
+            problem(v, &key, FIX_RESTORE,
+                    "the value's checksum does not match its bytes (%zu bytes): it is damaged",
+                    val.mv_size);
             continue;
         }
         decoded_t d;
@@ -511,6 +538,7 @@ int sb_store_verify(sb_store_t *store, size_t max_problems, sb_verify_report_t *
         {"phones", store->phones, K_PHONE, true},
         {"voicecalls", store->voicecalls, K_VOICECALL, true},
         {"call_keys", store->call_keys, K_CALL_KEY, true},
+        {"rules", store->rules, K_RULES, true},
         {"changes", store->changes, K_CHANGE, false},
     };
     for (size_t i = 0; rc == 0 && i < sizeof(dbs) / sizeof(dbs[0]); i++)

@@ -590,13 +590,13 @@ int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voiceca
     else if (rc == 0)
         start = prefix;
     MDB_val k = {start.len, start.buf}, v;
-    int lmdb = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
+    int lmdb = rc == 0 ? sb__cursor_get(cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
     /* Ids grow with time, so id order is creation order. */
     while (rc == 0 && lmdb == 0 && k.mv_size >= prefix.len &&
            memcmp(k.mv_data, prefix.buf, prefix.len) == 0) {
         if (f->after && f->after[0] && k.mv_size == start.len &&
             memcmp(k.mv_data, start.buf, start.len) == 0) {
-            lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT);
             continue;
         }
         /* Bounded before decoding: the caller goes on from the last id examined. */
@@ -625,8 +625,11 @@ int sb_store_voicecall_list(sb_store_t *store, const char *org, const sb_voiceca
             out[(*n)++] = c;
         else
             sb_voicecall_free(c);
-        lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT);
     }
+    /* The walk ended on a damaged record, not at the org's last call. */
+    if (rc == 0 && !*more && lmdb != 0 && lmdb != MDB_NOTFOUND)
+        rc = sb__lmdb_rc(lmdb);
     if (cur)
         mdb_cursor_close(cur);
     sb__read_end(store, txn);

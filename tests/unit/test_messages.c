@@ -39,8 +39,9 @@ static void no_sentence_ends_in_two_periods(void **state)
     sb_err_format(&err, SB_E_CORRUPT, "Cannot open the store in %s: %s.", "/srv/sb",
                   sb_err_message(SB_E_CORRUPT));
     assert_string_equal(err.message,
-                        "Cannot open the store in /srv/sb: A stored record could not "
-                        "be decoded; restore a backup: sbstore restore BACKUP DATA_DIR.");
+                        "Cannot open the store in /srv/sb: A stored record is damaged or could "
+                        "not be decoded; restore a backup: sbstore restore BACKUP DATA_DIR "
+                        "(docs/operating.md).");
     sb_err_format(&err, -EINVAL, "Wait...");
     assert_string_equal(err.message, "Wait..."); /* an ellipsis is not doubled punctuation */
     /* Every default sentence ends in exactly one period. */

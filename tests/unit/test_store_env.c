@@ -119,13 +119,90 @@ static void a_newer_schema_is_refused(void **state)
     sb_test_rmdir(dir);
 }
 
+/* Every (database, key, value) of the databases that carry checksums: all
+ * but meta and changes. */
+typedef struct raw_row {
+    char db[16];
+    size_t klen, vlen;
+    unsigned char key[512], val[4096];
+} raw_row_t;
+
+static const char *const sealed_dbs[] = {
+    "orgs",    "callcenters", "cc_names", "users",    "user_cc", "cc_members", "tokens",
+    "layouts", "layout_of",   "views",    "contacts", "phones",  "voicecalls", "call_keys"};
+
+static size_t raw_rows(const char *dir, raw_row_t **out)
+{
+    MDB_txn *txn;
+    MDB_env *env = raw_open(dir, MDB_RDONLY, &txn);
+    size_t n = 0, cap = 0;
+    raw_row_t *rows = NULL;
+    for (size_t d = 0; d < sizeof(sealed_dbs) / sizeof(sealed_dbs[0]); d++) {
+        MDB_dbi dbi;
+        MDB_cursor *cur;
+        assert_int_equal(mdb_dbi_open(txn, sealed_dbs[d], 0, &dbi), 0);
+        assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+        MDB_val k, v;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                rows = realloc(rows, cap * sizeof(*rows));
+                assert_non_null(rows);
+            }
+            assert_true(k.mv_size <= sizeof(rows[n].key) && v.mv_size <= sizeof(rows[n].val));
+            snprintf(rows[n].db, sizeof(rows[n].db), "%s", sealed_dbs[d]);
+            rows[n].klen = k.mv_size;
+            rows[n].vlen = v.mv_size;
+            memcpy(rows[n].key, k.mv_data, k.mv_size);
+            memcpy(rows[n].val, v.mv_data, v.mv_size);
+            n++;
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    *out = rows;
+    return n;
+}
+
 /*
- * Turns a schema 2 directory into what schema 1 wrote, behind the store's
- * back: memberships hold the Call Center's id alone and there are no views.
- * `orphan`, when set, adds a membership of a user the users table lacks.
+ * Turns a schema 4 directory into what schema 3 wrote, behind the store's
+ * back: every value without its four bytes of checksum.
+ */
+static void downgrade_to_schema_3(const char *dir)
+{
+    raw_row_t *rows;
+    size_t n = raw_rows(dir, &rows);
+    MDB_txn *txn;
+    MDB_env *env = raw_open(dir, 0, &txn);
+    for (size_t d = 0; d < sizeof(sealed_dbs) / sizeof(sealed_dbs[0]); d++) {
+        MDB_dbi dbi;
+        assert_int_equal(mdb_dbi_open(txn, sealed_dbs[d], 0, &dbi), 0);
+        assert_int_equal(mdb_drop(txn, dbi, 0), 0); /* emptied, kept */
+    }
+    for (size_t i = 0; i < n; i++) {
+        MDB_dbi dbi;
+        assert_int_equal(mdb_dbi_open(txn, rows[i].db, 0, &dbi), 0);
+        assert_true(rows[i].vlen >= SB_VALUE_SUM_BYTES);
+        MDB_val k = {rows[i].klen, rows[i].key},
+                v = {rows[i].vlen - SB_VALUE_SUM_BYTES, rows[i].val};
+        assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(rows);
+    write_schema_version(dir, 3);
+}
+
+/*
+ * Turns a schema 4 directory into what schema 1 wrote, behind the store's
+ * back: no checksums (schema 3), and memberships hold the Call Center's id alone and there are no
+ * views. `orphan`, when set, adds a membership of a user the users table lacks.
  */
 static void downgrade_to_schema_1(const char *dir, const char *orphan)
 {
+    downgrade_to_schema_3(dir);
     MDB_txn *txn;
     MDB_dbi user_cc, views;
     MDB_cursor *cur;
@@ -263,6 +340,9 @@ static void a_schema_2_directory_gains_a_change_log(void **state)
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     MDB_val k = {strlen("changes_last"), "changes_last"};
     assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
+    /* Schema 4 records its databases; schema 2 had no such record. */
+    MDB_val dk = {strlen("databases"), "databases"};
+    assert_int_equal(mdb_del(txn, meta, &dk, NULL), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     write_schema_version(dir, 2);
@@ -277,6 +357,92 @@ static void a_schema_2_directory_gains_a_change_log(void **state)
     assert_int_equal(sb_store_changes_range(st, &first, &last, &err), 0);
     assert_int_equal(first, 1);
     assert_int_equal(last, 1);
+    sb_store_close(st);
+    sb_test_rmdir(dir);
+}
+
+/* Schema 3 had no checksums: the upgrade adds one to every value of every
+ * kind, in one transaction, and changes no byte of any value. */
+static void a_schema_3_directory_gains_checksums(void **state)
+{
+    (void)state;
+    char *dir = sb_test_tmpdir();
+    sb_err_t err;
+    thirty_one_members(dir);
+    sb_store_t *st = sb_test_open(dir);
+    sb_contact_t c = {.type = SB_OBJECT_CONTACT, .name = "Ada", .n_phones = 2};
+    snprintf(c.id.s, sizeof(c.id.s), "003000000000001AAA");
+    snprintf(c.phones[0], sizeof(c.phones[0]), "+14155550100");
+    snprintf(c.phones[1], sizeof(c.phones[1]), "+14155550101");
+    assert_rc(sb_store_contact_upsert_bulk(st, "acme", &c, 1, &err), 0, err);
+    sb_store_close(st);
+
+    raw_row_t *before, *after;
+    size_t n = raw_rows(dir, &before);
+    assert_true(n > 100); /* orgs, Call Centers, users, both membership indexes, views, ... */
+    downgrade_to_schema_3(dir);
+    st = sb_test_open(dir); /* migrates */
+    sb_store_close(st);
+    assert_int_equal(read_schema_version(dir), SB_STORE_SCHEMA_VERSION);
+    /* The same rows, each value with the checksum the store writes today. */
+    assert_int_equal(raw_rows(dir, &after), n);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(after[i].db, before[i].db);
+        assert_memory_equal(after[i].key, before[i].key, before[i].klen);
+        assert_int_equal(after[i].vlen, before[i].vlen);
+        assert_memory_equal(after[i].val, before[i].val, before[i].vlen);
+    }
+    free(before);
+    free(after);
+
+    st = sb_test_open(dir);
+    sb_sfid_t found;
+    assert_rc(sb_store_member_lookup(st, "acme", "005000000000031", &found, &err), 0, err);
+    sb_contact_t got;
+    assert_rc(sb_store_contact_get(st, "acme", c.id.s, &got, &err), 0, err);
+    assert_int_equal(got.n_phones, 2);
+    sb_store_close(st);
+    sb_test_rmdir(dir);
+}
+
+/* One flipped bit in a stored value: CORRUPT naming its database and key,
+ * never the record with the changed byte. */
+static void a_flipped_byte_names_the_record(void **state)
+{
+    (void)state;
+    char *dir = sb_test_tmpdir();
+    sb_err_t err;
+    thirty_one_members(dir);
+    MDB_txn *txn;
+    MDB_dbi users;
+    MDB_env *env = raw_open(dir, 0, &txn);
+    assert_int_equal(mdb_dbi_open(txn, "users", 0, &users), 0);
+    char key[64];
+    sb_sfid_t id;
+    assert_int_equal(
+        sb_sfid_normalize("005000000000007", SB_SFID_PREFIX_USER, "user id", &id, NULL), 0);
+    int klen = snprintf(key, sizeof(key), "acme%c%s", '\0', id.s);
+    MDB_val k = {(size_t)klen, key}, v;
+    assert_int_equal(mdb_get(txn, users, &k, &v), 0);
+    unsigned char copy[512];
+    assert_true(v.mv_size <= sizeof(copy));
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[v.mv_size / 2] ^= 0x04;
+    MDB_val nv = {v.mv_size, copy};
+    assert_int_equal(mdb_put(txn, users, &k, &nv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    sb_store_t *st = sb_test_open(dir);
+    sb_user_t user;
+    assert_rc(sb_store_user_get(st, "acme", "005000000000007", &user, &err), SB_E_CORRUPT, err);
+    if (strstr(err.message, "users/acme/005000000000007") == NULL)
+        fail_msg("%s", err.message);
+    /* Its neighbours are whole. */
+    assert_rc(sb_store_user_get(st, "acme", "005000000000008", &user, &err), 0, err);
+    /* A later error of another record does not name this one. */
+    assert_rc(sb_store_user_get(st, "acme", "005000000000099", &user, &err), -ENOENT, err);
+    assert_null(strstr(err.message, "005000000000007"));
     sb_store_close(st);
     sb_test_rmdir(dir);
 }
@@ -419,6 +585,8 @@ int main(void)
         cmocka_unit_test(a_newer_schema_is_refused),
         cmocka_unit_test(a_schema_1_directory_is_migrated),
         cmocka_unit_test(a_schema_2_directory_gains_a_change_log),
+        cmocka_unit_test(a_schema_3_directory_gains_checksums),
+        cmocka_unit_test(a_flipped_byte_names_the_record),
         cmocka_unit_test(the_data_directory_must_be_usable),
         cmocka_unit_test(the_map_grows_then_refuses_cleanly),
         cmocka_unit_test(a_full_disk_is_told_apart_from_a_full_map),
