@@ -67,6 +67,29 @@ static void raw_commit(MDB_txn *txn)
 }
 
 /* "org\0part" as an MDB_val over buf. */
+/* A put behind the store's back of a value sealed as the store seals it
+ * (value.c), so that verify looks past the checksum at what the bytes say. */
+static int sealed_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const MDB_val *v)
+{
+    uint8_t buf[1024];
+    assert_true(v->mv_size + SB_VALUE_SUM_BYTES <= sizeof(buf));
+    memcpy(buf, v->mv_data, v->mv_size);
+    sb__value_seal(k, v->mv_data, v->mv_size, buf + v->mv_size);
+    MDB_val sealed = {v->mv_size + SB_VALUE_SUM_BYTES, buf};
+    return mdb_put(txn, dbi, k, &sealed, 0);
+}
+
+/* The duplicate v of key k deleted as stored: sealed. */
+static int sealed_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const MDB_val *v)
+{
+    uint8_t buf[64];
+    assert_true(v->mv_size + SB_VALUE_SUM_BYTES <= sizeof(buf));
+    memcpy(buf, v->mv_data, v->mv_size);
+    sb__value_seal(k, v->mv_data, v->mv_size, buf + v->mv_size);
+    MDB_val sealed = {v->mv_size + SB_VALUE_SUM_BYTES, buf};
+    return mdb_del(txn, dbi, k, &sealed);
+}
+
 static MDB_val okey(char *buf, const char *org, const char *part)
 {
     size_t o = strlen(org), p = strlen(part);
@@ -132,12 +155,34 @@ static void a_value_that_does_not_decode(void **state)
     user18(2, uid);
     MDB_txn *txn = raw_begin(f);
     MDB_val k = okey(kb, "acme", uid), v = {5, "\xc1\xc1\xc1\xc1\xc1"};
-    assert_int_equal(mdb_put(txn, f->st->users, &k, &v, 0), 0);
+    assert_int_equal(sealed_put(txn, f->st->users, &k, &v), 0);
     raw_commit(txn);
     expect(f, "users", "does not decode");
     sb_verify_report_t r = run(f);
     assert_string_equal(r.problems[0].key, "acme/005000000000002AAA");
     assert_non_null(strstr(r.problems[0].fix, "sbstore restore"));
+    sb_verify_report_destroy(&r);
+}
+
+/* A byte changed in a stored value: its checksum names the record. */
+static void a_value_whose_checksum_does_not_match(void **state)
+{
+    fixture_t *f = *state;
+    char kb[SB_KEY_MAX], uid[SB_SFID_LEN + 1];
+    user18(2, uid);
+    MDB_txn *txn = raw_begin(f);
+    MDB_val k = okey(kb, "acme", uid), v;
+    assert_int_equal(mdb_get(txn, f->st->users, &k, &v), 0);
+    uint8_t copy[1024];
+    assert_true(v.mv_size <= sizeof(copy));
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[v.mv_size / 2] ^= 0x01; /* one bit, in the record's own bytes */
+    MDB_val flipped = {v.mv_size, copy};
+    assert_int_equal(mdb_put(txn, f->st->users, &k, &flipped, 0), 0);
+    raw_commit(txn);
+    expect(f, "users", "checksum does not match");
+    sb_verify_report_t r = run(f);
+    assert_string_equal(r.problems[0].key, "acme/005000000000002AAA");
     sb_verify_report_destroy(&r);
 }
 
@@ -148,7 +193,7 @@ static void a_membership_missing_from_the_reverse_index(void **state)
     user18(1, uid);
     MDB_txn *txn = raw_begin(f);
     MDB_val k = okey(kb, "acme", f->cc.s), v = {SB_SFID_LEN, uid};
-    assert_int_equal(mdb_del(txn, f->st->cc_members, &k, &v), 0);
+    assert_int_equal(sealed_del(txn, f->st->cc_members, &k, &v), 0);
     raw_commit(txn);
     expect(f, "user_cc", "member count is wrong");
 }
@@ -187,7 +232,7 @@ static void a_record_of_an_org_that_does_not_exist(void **state)
     assert_int_equal(mdb_get(txn, f->st->callcenters, &k, &v), 0);
     char ghost[SB_KEY_MAX];
     MDB_val gk = okey(ghost, "ghost", f->cc.s);
-    assert_int_equal(mdb_put(txn, f->st->callcenters, &gk, &v, 0), 0);
+    assert_int_equal(sealed_put(txn, f->st->callcenters, &gk, &v), 0);
     raw_commit(txn);
     expect(f, "callcenters", "org ghost, which does not exist");
 }
@@ -203,7 +248,7 @@ static void a_reference_into_another_org(void **state)
     memcpy(value + SB_SFID_LEN, "Agent", 5);
     MDB_txn *txn = raw_begin(f);
     MDB_val k = okey(kb, "acme", uid), v = {sizeof(value), value};
-    assert_int_equal(mdb_put(txn, f->st->user_cc, &k, &v, 0), 0);
+    assert_int_equal(sealed_put(txn, f->st->user_cc, &k, &v), 0);
     raw_commit(txn);
     expect(f, "user_cc", "which org acme does not have");
 }
@@ -217,9 +262,10 @@ static void a_record_under_another_id(void **state)
     MDB_txn *txn = raw_begin(f);
     MDB_val k = okey(kb, "acme", uid), v;
     assert_int_equal(mdb_get(txn, f->st->users, &k, &v), 0);
+    v.mv_size -= SB_VALUE_SUM_BYTES; /* its bytes, sealed again under the other key below */
     char kb3[SB_KEY_MAX];
     MDB_val k3 = okey(kb3, "acme", uid3);
-    assert_int_equal(mdb_put(txn, f->st->users, &k3, &v, 0), 0);
+    assert_int_equal(sealed_put(txn, f->st->users, &k3, &v), 0);
     raw_commit(txn);
     expect(f, "users", "it is not this key's");
 }
@@ -260,7 +306,7 @@ static void output_is_bounded(void **state)
         char kb[SB_KEY_MAX], id[32];
         snprintf(id, sizeof(id), "x%03u", i);
         MDB_val k = okey(kb, "acme", id), v = {1, "\xc1"};
-        assert_int_equal(mdb_put(txn, f->st->layouts, &k, &v, 0), 0);
+        assert_int_equal(sealed_put(txn, f->st->layouts, &k, &v), 0);
     }
     raw_commit(txn);
     sb_verify_report_t r;
@@ -276,6 +322,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_clean_store_is_clean, setup, teardown),
         cmocka_unit_test_setup_teardown(a_value_that_does_not_decode, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_value_whose_checksum_does_not_match, setup, teardown),
         cmocka_unit_test_setup_teardown(a_membership_missing_from_the_reverse_index, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_reverse_entry_without_its_membership, setup, teardown),
