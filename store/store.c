@@ -92,7 +92,7 @@ static int adopt_map_size(sb_store_t *store)
     int rc = mdb_env_set_mapsize(store->env, 0);
     MDB_envinfo info;
     if (rc == 0 && mdb_env_info(store->env, &info) == 0)
-        store->map_bytes = info.me_mapsize;
+        __atomic_store_n(&store->map_bytes, info.me_mapsize, __ATOMIC_RELAXED);
     sb__value_env_locate(store->env);
     store->map_gen++;
     pthread_rwlock_unlock(&store->resize_lock);
@@ -109,7 +109,7 @@ static int grow_map(sb_store_t *store)
                                                                   : store->map_bytes * 2;
         rc = sb__lmdb_rc(mdb_env_set_mapsize(store->env, next));
         if (rc == 0)
-            store->map_bytes = next;
+            __atomic_store_n(&store->map_bytes, next, __ATOMIC_RELAXED); /* read by metrics */
         sb__value_env_locate(store->env);
         store->map_gen++;
     }
@@ -1045,7 +1045,7 @@ void sb_store_usage(sb_store_t *store, sb_store_usage_t *usage)
         usage->readers = info.me_numreaders;
         usage->max_readers = info.me_maxreaders;
     }
-    usage->map_bytes = store->map_bytes;
+    usage->map_bytes = __atomic_load_n(&store->map_bytes, __ATOMIC_RELAXED); /* the writer grows it */
     usage->max_map_bytes = store->max_map_bytes;
 }
 
@@ -1075,7 +1075,7 @@ int sb_store_stats(sb_store_t *store, sb_store_stats_t *stats, sb_err_t *err)
     MDB_stat env_stat;
     if (rc == 0 && mdb_env_info(store->env, &info) == 0 && mdb_env_stat(store->env, &env_stat) == 0)
         stats->used_bytes = (uint64_t)(info.me_last_pgno + 1) * env_stat.ms_psize;
-    stats->map_bytes = store->map_bytes;
+    stats->map_bytes = __atomic_load_n(&store->map_bytes, __ATOMIC_RELAXED);
     stats->max_map_bytes = store->max_map_bytes;
     stats->schema_version = SB_STORE_SCHEMA_VERSION;
     sb__read_end(store, txn);

