@@ -488,24 +488,46 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
                    "E.164. Every chunk is checked by the server first; a bad row is reported\n"
                    "with its line, and then nothing of the file is written. The whole file\n"
                    "goes in one request (one transaction) when it fits the server's limits;\n"
-                   "--chunk N sends N rows per request.\n");
+                   "--chunk N sends N rows per request. Other columns are ignored with a\n"
+                   "warning; --columns phone=Phone,... names the header's columns;\n"
+                   "--from-line N imports the records from line N of the file on.\n\n"
+                   "Example:\n"
+                   "  sbctl contact import contacts.csv --org acme --callcenter SupportEU\n");
             return SBCTL_OK;
         } else if (strcmp(argv[i], "--callcenter") == 0 && i + 1 < argc && contacts) {
             opts.callcenter = argv[++i];
         } else if (strcmp(argv[i], "--country-code") == 0 && i + 1 < argc && contacts) {
             opts.country_code = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0) {
-            printf("usage: sbctl %s import FILE --org ORG [--chunk N]%s\n\n"
+            bool u = strcmp(what, "user") == 0;
+            printf("usage: sbctl %s import FILE --org ORG [--columns COL=HEADER,...]%s\n"
+                   "       [--from-line N] [--chunk N]\n\n"
                    "Reads a CSV file with a header row (%s) and checks every\n"
                    "field; has the server check every row (a dry run); then writes. A refused\n"
                    "file writes nothing, and the error names the file's line and column. The\n"
                    "whole file goes in one request (one transaction) when it fits the server's\n"
                    "--max-batch and --max-message-bytes; else, or with --chunk N, in requests\n"
-                   "of at most N rows, each one atomic. A progress bar shows on a terminal; a\n"
-                   "summary ends it. FILE '-' reads standard input.\n",
-                   what, strcmp(what, "member") == 0 ? " [--move]" : "",
-                   strcmp(what, "user") == 0 ? "id,name,profile; profile may be left out"
-                                             : "user,callcenter; a Call Center by id or name");
+                   "of at most N rows, each one atomic: if one of them is refused after others\n"
+                   "were written, the message names the lines written and the --from-line N\n"
+                   "that imports the rest. A UTF-8 byte-order mark (Excel) is skipped; other\n"
+                   "columns are ignored with a warning; --columns names the header's columns\n"
+                   "(case does not matter).%s A progress bar shows on a terminal; a summary\n"
+                   "ends it. FILE '-' reads standard input.\n\n"
+                   "Examples:\n"
+                   "  sbctl %s import %s.csv --org acme\n"
+                   "  %s\n",
+                   what,
+                   u                             ? " [--data-loader]"
+                   : strcmp(what, "member") == 0 ? " [--move]"
+                                                 : "",
+                   u ? "id,name,profile; profile may be left out"
+                     : "user,callcenter; a Call Center by id or name",
+                   u ? "\n--data-loader reads a Salesforce Data Loader export of users (its Id,\n"
+                       "Name and Profile.Name columns; the others are ignored)."
+                     : "",
+                   what, u ? "users" : "members",
+                   u ? "sbctl user import extract.csv --org acme --data-loader"
+                     : "sbctl member import m.csv --org acme --columns user=UserId,callcenter=CC");
             return SBCTL_OK;
         } else if (strcmp(argv[i], "--org") == 0 && i + 1 < argc) {
             org = argv[++i];
@@ -514,6 +536,18 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
             chunk_given = true;
         } else if (strcmp(argv[i], "--move") == 0 && strcmp(what, "member") == 0) {
             opts.move = true;
+        } else if (strcmp(argv[i], "--data-loader") == 0 && strcmp(what, "user") == 0) {
+            opts.data_loader = true;
+        } else if (strcmp(argv[i], "--columns") == 0 && i + 1 < argc) {
+            opts.columns = argv[++i];
+        } else if (strcmp(argv[i], "--from-line") == 0 && i + 1 < argc) {
+            char *end;
+            opts.from_line = strtoul(argv[++i], &end, 10);
+            if (*end != '\0' || opts.from_line == 0) {
+                fprintf(stderr, "sbctl: --from-line takes a line of the file, from 1; not '%s'.\n",
+                        argv[i]);
+                return SBCTL_USAGE;
+            }
         } else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
             file = argv[i];
         } else {
@@ -532,6 +566,22 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
                 what);
         return SBCTL_USAGE;
     }
+    /* The command as typed, less --from-line: what a partial import tells to run again. */
+    char command[2048];
+    int len = snprintf(command, sizeof(command), "sbctl %s import %s", what, file);
+    for (int i = first; i < argc && len > 0 && (size_t)len < sizeof(command); i++) {
+        if (strcmp(argv[i], "--from-line") == 0) {
+            i++;
+            continue;
+        }
+        if (argv[i] == file)
+            continue;
+        len += snprintf(command + len, sizeof(command) - (size_t)len, " %s", argv[i]);
+    }
+    if (getenv("SB_ORG") != NULL && org == getenv("SB_ORG") && len > 0 &&
+        (size_t)len < sizeof(command))
+        snprintf(command + len, sizeof(command) - (size_t)len, " --org %s", org);
+    opts.command = len > 0 && (size_t)len < sizeof(command) ? command : NULL;
     sb_client_t client;
     int status = connect_and_authenticate(o, &client);
     if (status == SBCTL_OK)
