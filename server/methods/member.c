@@ -127,10 +127,22 @@ static int member_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
                                   sb_arg_limit(call), &rows, &n, &more, &total, err);
     if (rc != 0)
         return rc;
-    rc = msgpack_pack_map(pk, 4) | sb_pack_kv_str(pk, "callcenter", cc.s) |
+    rc = msgpack_pack_map(pk, 5) | sb_pack_kv_str(pk, "callcenter", cc.s) |
          sb_pack_str(pk, "users") | msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++)
         rc |= sb_pack_str(pk, rows[i].s);
+    /* The same page with each user's name and profile, for a person to read
+     * (sbctl's table): a user deleted since has them empty. */
+    rc |= sb_pack_str(pk, "members") | msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sb_user_t user;
+        sb_err_t why;
+        sb_err_clear(&why);
+        if (sb_store_user_get(call->svc->store, call->org, rows[i].s, &user, &why) != 0)
+            memset(&user, 0, sizeof(user));
+        rc |= msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "user", rows[i].s) |
+              sb_pack_kv_str(pk, "name", user.name) | sb_pack_kv_str(pk, "profile", user.profile);
+    }
     rc |= sb_pack_kv_uint(pk, "total", total) | sb_pack_kv_bool(pk, "more", more);
     free(rows);
     return rc;
@@ -207,7 +219,8 @@ static const sb_method_t methods[] = {
      true,
      member_list,
      {SB_ARG_ORG, CC_ARG, SB_ARGS_PAGE("users")},
-     "{callcenter, users: [user id], total, more}",
+     "{callcenter, users: [user id], members: [{user, name, profile}] (the same users), total, "
+     "more}",
      "NOT_FOUND INVALID_ID"},
     {"member.lookup",
      "The Call Center a user belongs to.",

@@ -6,6 +6,8 @@
  */
 #include <ctype.h>
 #include <jansson.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "methods.h"
 #include "paths.h"
 #include "sbctl.h"
+#include "table.h"
 #include "version.h"
 
 typedef struct options {
@@ -77,14 +80,15 @@ static void print_command(const sb_method_t *m, void *ctx)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: sbctl [--socket PATH] [--data-dir DIR] [--json] COMMAND [ARGS] [--OPTION VALUE "
-            "...]\n"
-            "       sbctl COMMAND --help\n\n"
-            "Talks to switchboardd over its Unix socket. It finds the local server's socket and\n"
-            "admin token by itself (in $SB_DATA_DIR or ~/.local/share/switchboard); --socket and\n"
-            "the SB_TOKEN environment variable override them.\n\n"
-            "Commands:\n");
+    fprintf(
+        out,
+        "usage: sbctl [--socket PATH] [--data-dir DIR] [-o FORMAT] COMMAND [ARGS] [--OPTION VALUE "
+        "...]\n"
+        "       sbctl COMMAND --help\n\n"
+        "Talks to switchboardd over its Unix socket. It finds the local server's socket and\n"
+        "admin token by itself (in $SB_DATA_DIR or ~/.local/share/switchboard); --socket and\n"
+        "the SB_TOKEN environment variable override them.\n\n"
+        "Commands:\n");
     sb_method_each(print_command, NULL);
     printf("  %-28s %s\n", "user import FILE",
            "Upserts the users of a CSV file (id,name,profile): all checked, then written.");
@@ -97,7 +101,10 @@ static void usage(FILE *out)
            "Writes a hot backup of the whole store to FILE (docs/operating.md).");
     printf("  %-28s %s\n", "verify", "The same as server verify; exit 1 when it finds problems.");
     fprintf(out, "\nExit status: 0 done, 1 refused by the server, 2 bad usage, 3 no server.\n"
-                 "--json prints results as JSON, for scripts. SB_ORG gives --org a default.\n");
+                 "-o table|wide|json|csv|name chooses the output: a table that fits the\n"
+                 "terminal (100 columns off one), every column, JSON for scripts (--json), CSV,\n"
+                 "or the first column only. Times are ISO 8601 in UTC; --local shows local time.\n"
+                 "SB_ORG gives --org a default.\n");
 }
 
 static const char *type_hint(sb_arg_type_t type)
@@ -590,17 +597,66 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
     return status;
 }
 
+/*
+ * The output options, wherever they are on the line: --json, -o FORMAT
+ * (--output FORMAT, -oFORMAT, --output=FORMAT), --local. Takes them out of
+ * argv[from..]. Returns an exit status.
+ */
+static int output_options(options_t *o, int *argc, char **argv, int from)
+{
+    for (int k = from; k < *argc; k++) {
+        const char *format = NULL;
+        int words = 1;
+        if (strcmp(argv[k], "--") == 0)
+            break;
+        if (strcmp(argv[k], "--json") == 0) {
+            format = "json";
+        } else if (strcmp(argv[k], "--local") == 0) {
+            sbctl_view.local = true;
+        } else if (strcmp(argv[k], "-o") == 0 || strcmp(argv[k], "--output") == 0) {
+            if (k + 1 >= *argc) {
+                fprintf(stderr, "sbctl: %s takes table, wide, json, csv or name.\n", argv[k]);
+                return SBCTL_USAGE;
+            }
+            format = argv[k + 1];
+            words = 2;
+        } else if (strncmp(argv[k], "--output=", 9) == 0) {
+            format = argv[k] + 9;
+        } else if (strncmp(argv[k], "-o", 2) == 0 && argv[k][2] != '\0' && argv[k][2] != '-') {
+            format = argv[k] + 2;
+        } else {
+            continue;
+        }
+        if (format != NULL && sbctl_format_parse(format, &sbctl_view.format) != 0) {
+            fprintf(stderr, "sbctl: -o takes table, wide, json, csv or name; not '%s'.\n", format);
+            return SBCTL_USAGE;
+        }
+        if (format != NULL)
+            o->json = sbctl_view.format == SBCTL_FORMAT_JSON;
+        memmove(&argv[k], &argv[k + words], (size_t)(*argc - k - words) * sizeof(*argv));
+        *argc -= words;
+        k--;
+    }
+    return SBCTL_OK;
+}
+
 int main(int argc, char **argv)
 {
     options_t o = {.json = false};
+    /* The user's locale, so that a table counts "Zoë" as 3 columns and "山田" as 4; a C
+     * locale (a cron job, a test) reads UTF-8 still: names are UTF-8 on the wire. */
+    setlocale(LC_ALL, "");
+    if (strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
+        setlocale(LC_CTYPE, "C.UTF-8");
+    int out_status = output_options(&o, &argc, argv, 1);
+    if (out_status != SBCTL_OK)
+        return out_status;
     if (sb_default_data_dir(o.data_dir, sizeof(o.data_dir)) != 0)
         snprintf(o.data_dir, sizeof(o.data_dir), ".");
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            o.json = true;
-        } else if ((strcmp(argv[i], "--socket") == 0 || strcmp(argv[i], "--data-dir") == 0) &&
-                   i + 1 < argc) {
+        if ((strcmp(argv[i], "--socket") == 0 || strcmp(argv[i], "--data-dir") == 0) &&
+            i + 1 < argc) {
             /* A cut path would name another file: refuse it instead. */
             bool socket = strcmp(argv[i], "--socket") == 0;
             char *dst = socket ? o.socket : o.data_dir;
@@ -624,16 +680,8 @@ int main(int argc, char **argv)
     }
     if (o.socket[0] == '\0')
         sb_path_join(o.socket, sizeof(o.socket), o.data_dir, SB_SOCKET_NAME);
-    if (i < argc && strcmp(argv[i], "backup") == 0) {
-        for (int k = i + 1; k < argc; k++)
-            if (strcmp(argv[k], "--json") == 0)
-                o.json = true;
-        int n = 0;
-        for (int k = i + 1; k < argc; k++)
-            if (strcmp(argv[k], "--json") != 0)
-                argv[i + 1 + n++] = argv[k];
-        return run_backup(&o, i + 1 + n, argv, i + 1);
-    }
+    if (i < argc && strcmp(argv[i], "backup") == 0)
+        return run_backup(&o, argc, argv, i + 1);
     /* "sbctl doctor" is "sbctl org doctor": the command operators reach for first;
      * "sbctl verify" is "sbctl server verify". */
     bool doctor = i < argc && strcmp(argv[i], "doctor") == 0;
@@ -645,15 +693,6 @@ int main(int argc, char **argv)
     const char *noun = doctor ? "org" : verify ? "server" : argv[i];
     const char *verb = doctor ? "doctor" : verify ? "verify" : argv[i + 1];
     int first = doctor || verify ? i + 1 : i + 2;
-    /* Everything after the command may hold --json too. */
-    for (int k = first; k < argc; k++) {
-        if (strcmp(argv[k], "--json") == 0) {
-            o.json = true;
-            memmove(&argv[k], &argv[k + 1], (size_t)(argc - k - 1) * sizeof(*argv));
-            argc--;
-            k--;
-        }
-    }
     if (strcmp(verb, "import") == 0 &&
         (strcmp(noun, "user") == 0 || strcmp(noun, "member") == 0 || strcmp(noun, "contact") == 0))
         return run_import(&o, noun, argc, argv, first);
@@ -670,6 +709,16 @@ int main(int argc, char **argv)
         if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
             command_help(m);
             return SBCTL_OK;
+        }
+    }
+    /* softphone check --layout: the whole answer, the layout with it (sbctl's flag, not the
+     * method's). */
+    for (int k = first; strcmp(m->name, "softphone.check") == 0 && k < argc; k++) {
+        if (strcmp(argv[k], "--layout") == 0) {
+            sbctl_view.detail = true;
+            memmove(&argv[k], &argv[k + 1], (size_t)(argc - k - 1) * sizeof(*argv));
+            argc--;
+            k--;
         }
     }
     msgpack_sbuffer args;
