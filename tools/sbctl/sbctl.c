@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "help.h"
 #include "message.h"
 #include "methods.h"
 #include "paths.h"
@@ -70,41 +71,54 @@ static const char *positional_of(const char *method)
     return NULL;
 }
 
-static void print_command(const sb_method_t *m, void *ctx)
+/* One line per group: its name, then its commands (the table lists a group's methods
+ * together). */
+typedef struct groups_ctx {
+    FILE *out;
+    char last[SB_RPC_METHOD_MAX + 1]; /* the group of the line being printed */
+} groups_ctx_t;
+
+static void print_command(const sb_method_t *m, void *vctx)
 {
-    (void)ctx;
+    groups_ctx_t *ctx = vctx;
     char words[SB_RPC_METHOD_MAX + 1];
     method_words(m->name, words, sizeof(words));
-    printf("  %-28s %s\n", words, m->summary);
+    char *space = strchr(words, ' ');
+    if (space == NULL)
+        return;
+    *space = '\0';
+    if (strcmp(words, ctx->last) != 0) {
+        fprintf(ctx->out, "%s  %-11s", ctx->last[0] ? "\n" : "", words);
+        snprintf(ctx->last, sizeof(ctx->last), "%s", words);
+    }
+    fprintf(ctx->out, " %s", space + 1);
 }
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: sbctl [--socket PATH] [--data-dir DIR] [-o FORMAT] COMMAND [ARGS] [--OPTION VALUE "
-        "...]\n"
-        "       sbctl COMMAND --help\n\n"
-        "Talks to switchboardd over its Unix socket. It finds the local server's socket and\n"
-        "admin token by itself (in $SB_DATA_DIR or ~/.local/share/switchboard); --socket and\n"
-        "the SB_TOKEN environment variable override them.\n\n"
-        "Commands:\n");
-    sb_method_each(print_command, NULL);
-    printf("  %-28s %s\n", "user import FILE",
-           "Upserts the users of a CSV file (id,name,profile): all checked, then written.");
-    printf("  %-28s %s\n", "member import FILE",
-           "Assigns the users of a CSV file (user,callcenter): all checked, then written.");
-    printf("  %-28s %s\n", "contact import FILE",
-           "Upserts the contacts of a CSV file (id,name,phone,...): all checked, then written.");
-    printf("  %-28s %s\n", "doctor", "The same as org doctor.");
-    printf("  %-28s %s\n", "backup FILE [--force]",
-           "Writes a hot backup of the whole store to FILE (docs/operating.md).");
-    printf("  %-28s %s\n", "verify", "The same as server verify; exit 1 when it finds problems.");
+    fprintf(out,
+            "usage: sbctl [--socket PATH] [--data-dir DIR] [-o FORMAT] GROUP COMMAND [ARGS]\n"
+            "             [--OPTION VALUE ...]\n"
+            "       sbctl GROUP --help          the group's commands\n"
+            "       sbctl GROUP COMMAND --help  a command's options, with an example\n\n"
+            "Talks to switchboardd over its Unix socket. It finds the local server's socket and\n"
+            "admin token by itself (in $SB_DATA_DIR or ~/.local/share/switchboard); --socket and\n"
+            "the SB_TOKEN environment variable override them.\n\n"
+            "Groups and their commands:\n");
+    groups_ctx_t ctx = {.out = out};
+    sb_method_each(print_command, &ctx);
+    fprintf(out, "\n  (and user import, member import, contact import: a CSV file, all checked "
+                 "first)\n\n");
+    fprintf(out, "  %-28s %s\n", "doctor", "The same as org doctor.");
+    fprintf(out, "  %-28s %s\n", "backup FILE [--force]",
+            "A hot backup of the whole store (docs/operating.md).");
+    fprintf(out, "  %-28s %s\n", "verify", "The same as server verify; exit 1 on problems.");
     fprintf(out, "\nExit status: 0 done, 1 refused by the server, 2 bad usage, 3 no server.\n"
                  "-o table|wide|json|csv|name chooses the output: a table that fits the\n"
                  "terminal (100 columns off one), every column, JSON for scripts (--json), CSV,\n"
                  "or the first column only. Times are ISO 8601 in UTC; --local shows local time.\n"
-                 "SB_ORG gives --org a default.\n");
+                 "--all reads every page of a list. SB_ORG gives --org a default. Completion:\n"
+                 "sbctl --completion bash|zsh; the manual: man sbctl (sbctl --man).\n");
 }
 
 static const char *type_hint(sb_arg_type_t type)
@@ -113,6 +127,8 @@ static const char *type_hint(sb_arg_type_t type)
                                         "JSON|@FILE", "FILE"};
     return hints[type];
 }
+
+static const sb_arg_spec_t *find_arg(const sb_method_t *m, const char *flag);
 
 static void command_help(const sb_method_t *m)
 {
@@ -134,6 +150,10 @@ static void command_help(const sb_method_t *m)
     printf("\nResult: %s\n", m->result);
     if (m->errors[0])
         printf("Errors: %s\n", m->errors);
+    printf("\nExample:\n");
+    sbctl_help_example(m, stdout);
+    if (strstr(m->name, ".list") != NULL && find_arg(m, "after") != NULL)
+        printf("  (--all reads every page; -o csv or -o name for a script)\n");
 }
 
 /* ---- arguments to msgpack ----------------------------------------------------- */
@@ -286,7 +306,18 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
         bool negated = strncmp(flag, "no-", 3) == 0;
         const sb_arg_spec_t *a = find_arg(m, negated ? flag + 3 : flag);
         if (a == NULL || (negated && a->type != SB_ARG_BOOLEAN)) {
-            fprintf(stderr, "sbctl: %s has no option --%s; see --help.\n", m->name, flag);
+            char words[SB_RPC_METHOD_MAX + 1];
+            sbctl_method_words(m->name, words, sizeof(words));
+            const char *near = sbctl_suggest_flag(m, flag);
+            fprintf(stderr, "sbctl: %s has no option --%s", words, flag);
+            if (near != NULL) {
+                char nearflag[64];
+                snprintf(nearflag, sizeof(nearflag), "%s", near);
+                replace_chars(nearflag, '_', '-');
+                fprintf(stderr, "; did you mean --%s?\n", nearflag);
+            } else {
+                fprintf(stderr, "; sbctl %s --help lists them.\n", words);
+            }
             return SBCTL_USAGE;
         }
         const char *value = inline_value;
@@ -673,6 +704,14 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("sbctl %s\n", SB_VERSION);
             return SBCTL_OK;
+        } else if (strcmp(argv[i], "--man") == 0) {
+            sbctl_print_man(stdout);
+            return SBCTL_OK;
+        } else if (strcmp(argv[i], "--completion") == 0) {
+            if (i + 1 < argc && sbctl_print_completion(argv[i + 1], stdout))
+                return SBCTL_OK;
+            fprintf(stderr, "sbctl: --completion takes bash or zsh.\n");
+            return SBCTL_USAGE;
         } else {
             fprintf(stderr, "sbctl: unknown option '%s'; see sbctl --help.\n", argv[i]);
             return SBCTL_USAGE;
@@ -687,9 +726,21 @@ int main(int argc, char **argv)
     bool doctor = i < argc && strcmp(argv[i], "doctor") == 0;
     bool verify = i < argc && strcmp(argv[i], "verify") == 0;
     if (!doctor && !verify && i + 1 >= argc) {
+        /* "sbctl org": the group's commands. */
+        if (i < argc && sbctl_help_group(argv[i], stderr))
+            return SBCTL_USAGE;
         usage(i < argc ? stdout : stderr);
         return i < argc && strcmp(argv[i], "help") == 0 ? SBCTL_OK : SBCTL_USAGE;
     }
+    /* "sbctl org --help", "sbctl help org": the group's commands. */
+    if (!doctor && !verify &&
+        (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0 ||
+         strcmp(argv[i + 1], "help") == 0)) {
+        if (sbctl_help_group(argv[i], stdout))
+            return SBCTL_OK;
+    }
+    if (!doctor && !verify && strcmp(argv[i], "help") == 0 && sbctl_help_group(argv[i + 1], stdout))
+        return SBCTL_OK;
     const char *noun = doctor ? "org" : verify ? "server" : argv[i];
     const char *verb = doctor ? "doctor" : verify ? "verify" : argv[i + 1];
     int first = doctor || verify ? i + 1 : i + 2;
@@ -701,8 +752,15 @@ int main(int argc, char **argv)
     replace_chars(method, '-', '_');
     const sb_method_t *m = sb_method_find(method);
     if (m == NULL) {
-        fprintf(stderr, "sbctl: there is no command '%s %s'; sbctl --help lists them.\n", noun,
-                verb);
+        char near[140];
+        if (sbctl_suggest_command(noun, verb, near, sizeof(near)))
+            fprintf(stderr, "sbctl: there is no command '%s %s'; did you mean 'sbctl %s'?\n", noun,
+                    verb, near);
+        else if (sbctl_help_group(noun, stderr))
+            fprintf(stderr, "sbctl: there is no command '%s %s'; those above are.\n", noun, verb);
+        else
+            fprintf(stderr, "sbctl: there is no command '%s %s'; sbctl --help lists them.\n", noun,
+                    verb);
         return SBCTL_USAGE;
     }
     for (int k = first; k < argc; k++) {
