@@ -3,7 +3,8 @@
 # server, counting the org's records before and after each: a bad row late
 # in a large file writes nothing, a UTF-8 byte-order mark and extra columns
 # are accepted, --columns and --data-loader read other headers, --from-line
-# resumes, and a write refused after others names the lines written.
+# resumes, and a write refused after others names the lines written; then
+# lists as scripts read them (--all, -o name, -o csv, times, names by ids).
 # usage: sbctl_import.sh SWITCHBOARDD SBCTL
 set -u
 server=$1 sbctl=$2
@@ -142,6 +143,19 @@ check "partial write" 1 env SBCTL_TEST_BETWEEN="$sbctl callcenter delete --org a
 contains "partial: the lines written" err "m.csv: lines 2 to 2 were imported (1 record;"
 contains "partial: the resume command" err "run: sbctl member import $work/m.csv --org acme --chunk 1 --from-line 3"
 check "partial: line 2 written" 0 "$sbctl" member lookup --org acme --user 005000000100003
+
+# Lists as scripts read them: --all follows every page, -o name and -o csv, one time format.
+all=$("$sbctl" user list --org acme --all --limit 7 -o name | sort -u | wc -l)
+equals "--all: every user once, 7 a page" "$all" "$(count_users acme)"
+check "--all on a command without pages" 2 "$sbctl" org get acme --all
+check "-o csv" 0 "$sbctl" user list --org acme --limit 3 -o csv
+contains "-o csv: the header" out "^id,name,profile$"
+check "-o json is --json" 0 "$sbctl" -o json org get acme
+contains "-o json" out '"id": "acme"'
+check "org get" 0 "$sbctl" org get acme
+contains "times are ISO 8601 UTC" out "^created  *20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z$"
+check "member list" 0 "$sbctl" member list --org acme --callcenter Stays
+contains "member list: names beside ids" out "005000000100003AAA  Ada"
 
 kill "$pid"; wait "$pid"; pid=
 echo "$passed passed, $failed failed"

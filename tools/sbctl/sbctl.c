@@ -25,6 +25,7 @@ typedef struct options {
     char socket[4096];
     char data_dir[4096];
     bool json;
+    bool all; /* --all: every page of a list */
 } options_t;
 
 /* Arguments that may also be given without their flag, in this order. */
@@ -432,6 +433,153 @@ static int connect_and_authenticate(const options_t *o, sb_client_t *client)
     return SBCTL_OK;
 }
 
+/* The page after `page`: its next_after, else its rows' last id (a string, or a map's "id"). */
+static bool next_after(const msgpack_object *page, char *out, size_t cap)
+{
+    const msgpack_object *next = sb_obj_get(page, "next_after");
+    if (next != NULL && next->type == MSGPACK_OBJECT_STR) {
+        snprintf(out, cap, "%.*s", (int)next->via.str.size, next->via.str.ptr);
+        return next->via.str.size > 0 && next->via.str.size < cap;
+    }
+    for (uint32_t i = 0; page->type == MSGPACK_OBJECT_MAP && i < page->via.map.size; i++) {
+        const msgpack_object *rows = &page->via.map.ptr[i].val;
+        if (rows->type != MSGPACK_OBJECT_ARRAY || rows->via.array.size == 0)
+            continue;
+        const msgpack_object *last = &rows->via.array.ptr[rows->via.array.size - 1];
+        const msgpack_object *id = last->type == MSGPACK_OBJECT_MAP ? sb_obj_get(last, "id") : last;
+        if (id == NULL || id->type != MSGPACK_OBJECT_STR || id->via.str.size >= cap)
+            return false;
+        snprintf(out, cap, "%.*s", (int)id->via.str.size, id->via.str.ptr);
+        return true;
+    }
+    return false;
+}
+
+/* Packs `args` (a map) with "after" set to `after` and "limit" to 1000 unless given. */
+static void args_after(msgpack_sbuffer *out, const msgpack_sbuffer *args, const char *after)
+{
+    msgpack_unpacked in;
+    msgpack_unpacked_init(&in);
+    size_t off = 0;
+    msgpack_sbuffer_clear(out);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    bool ok = args != NULL && args->size > 0 &&
+              msgpack_unpack_next(&in, args->data, args->size, &off) == MSGPACK_UNPACK_SUCCESS &&
+              in.data.type == MSGPACK_OBJECT_MAP;
+    uint32_t n = ok ? in.data.via.map.size : 0;
+    bool has_limit = ok && sb_obj_get(&in.data, "limit") != NULL;
+    bool has_after = ok && sb_obj_get(&in.data, "after") != NULL;
+    msgpack_pack_map(&pk, n + (after != NULL && !has_after) + !has_limit);
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object_kv *kv = &in.data.via.map.ptr[i];
+        msgpack_pack_object(&pk, kv->key);
+        if (after != NULL && kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 5 &&
+            memcmp(kv->key.via.str.ptr, "after", 5) == 0)
+            sb_pack_str(&pk, after);
+        else
+            msgpack_pack_object(&pk, kv->val);
+    }
+    if (after != NULL && !has_after)
+        sb_pack_kv_str(&pk, "after", after);
+    if (!has_limit)
+        sb_pack_kv_uint(&pk, "limit", 1000);
+    msgpack_unpacked_destroy(&in);
+}
+
+/* Packs, for each array of the last page, the rows of every page under that key (first page
+ * first); the last page's other fields as they are. */
+static void pack_merged(msgpack_packer *pk, const msgpack_unpacked *pages, size_t n)
+{
+    const msgpack_object *last = &pages[n - 1].data;
+    msgpack_pack_map(pk, last->via.map.size);
+    for (uint32_t i = 0; i < last->via.map.size; i++) {
+        const msgpack_object_kv *kv = &last->via.map.ptr[i];
+        msgpack_pack_object(pk, kv->key);
+        if (kv->val.type != MSGPACK_OBJECT_ARRAY || kv->key.type != MSGPACK_OBJECT_STR) {
+            msgpack_pack_object(pk, kv->val);
+            continue;
+        }
+        char key[64];
+        snprintf(key, sizeof(key), "%.*s", (int)kv->key.via.str.size, kv->key.via.str.ptr);
+        size_t total = 0;
+        for (size_t p = 0; p < n; p++) {
+            const msgpack_object *rows = sb_obj_get(&pages[p].data, key);
+            total += rows && rows->type == MSGPACK_OBJECT_ARRAY ? rows->via.array.size : 0;
+        }
+        msgpack_pack_array(pk, total);
+        for (size_t p = 0; p < n; p++) {
+            const msgpack_object *rows = sb_obj_get(&pages[p].data, key);
+            for (uint32_t r = 0;
+                 rows && rows->type == MSGPACK_OBJECT_ARRAY && r < rows->via.array.size; r++)
+                msgpack_pack_object(pk, rows->via.array.ptr[r]);
+        }
+    }
+}
+
+/* A list too long for one answer: --all stops there and says so. */
+#define ALL_MAX_PAGES 1000
+
+/*
+ * --all: calls a list method page after page (--after the last row of each)
+ * until one says there is no more, and gives one result holding every page's
+ * rows. Returns sb_client_call()'s status.
+ */
+static int call_all_pages(sb_client_t *client, const sb_method_t *m, const msgpack_sbuffer *args,
+                          msgpack_unpacked *result)
+{
+    msgpack_unpacked_init(result);
+    msgpack_unpacked *pages = calloc(ALL_MAX_PAGES, sizeof(*pages));
+    if (pages == NULL)
+        return -ENOMEM;
+    msgpack_sbuffer page_args;
+    msgpack_sbuffer_init(&page_args);
+    char after[256] = "";
+    size_t n = 0;
+    int rc = 0;
+    while (n < ALL_MAX_PAGES) {
+        args_after(&page_args, args, after[0] ? after : NULL);
+        rc = sb_client_call(client, m->name, page_args.data, page_args.size, &pages[n]);
+        if (rc != 0) {
+            msgpack_unpacked_destroy(&pages[n]);
+            break;
+        }
+        const msgpack_object *more = sb_obj_get(&pages[n].data, "more");
+        char next[256];
+        bool go_on = pages[n].data.type == MSGPACK_OBJECT_MAP && more != NULL &&
+                     more->type == MSGPACK_OBJECT_BOOLEAN && more->via.boolean &&
+                     next_after(&pages[n].data, next, sizeof(next)) && strcmp(next, after) != 0;
+        n++;
+        if (!go_on)
+            break;
+        snprintf(after, sizeof(after), "%s", next);
+    }
+    if (rc == 0 && n == ALL_MAX_PAGES)
+        fprintf(stderr, "sbctl: --all stopped after %d pages; more follow (--after %s)\n",
+                ALL_MAX_PAGES, after);
+    if (rc == 0 && n > 0 && pages[n - 1].data.type == MSGPACK_OBJECT_MAP) {
+        msgpack_sbuffer merged;
+        msgpack_sbuffer_init(&merged);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &merged, msgpack_sbuffer_write);
+        pack_merged(&pk, pages, n);
+        size_t off = 0;
+        /* The result's strings point into merged.data: the zone frees it with the result. */
+        if (msgpack_unpack_next(result, merged.data, merged.size, &off) == MSGPACK_UNPACK_SUCCESS &&
+            result->zone != NULL &&
+            msgpack_zone_push_finalizer(result->zone, free, merged.data) == true)
+            merged.data = NULL;
+        else
+            rc = -ENOMEM;
+        msgpack_sbuffer_destroy(&merged);
+    }
+    for (size_t p = 0; p < n; p++)
+        msgpack_unpacked_destroy(&pages[p]);
+    free(pages);
+    msgpack_sbuffer_destroy(&page_args);
+    return rc;
+}
+
 static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sbuffer *args)
 {
     sb_client_t client;
@@ -441,8 +589,15 @@ static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sb
         return status;
     }
     msgpack_unpacked result;
-    int rc =
-        sb_client_call(&client, m->name, args ? args->data : NULL, args ? args->size : 0, &result);
+    int rc = o->all ? call_all_pages(&client, m, args, &result)
+                    : sb_client_call(&client, m->name, args ? args->data : NULL,
+                                     args ? args->size : 0, &result);
+    if (rc == -ENOMEM) {
+        fprintf(stderr, "sbctl: out of memory\n");
+        msgpack_unpacked_destroy(&result);
+        sb_client_close(&client);
+        return SBCTL_UNREACHABLE;
+    }
     if (rc == 0) {
         if (o->json)
             sbctl_print_json(&result.data);
@@ -768,6 +923,20 @@ int main(int argc, char **argv)
             command_help(m);
             return SBCTL_OK;
         }
+    }
+    /* --all: every page of a list (sbctl's flag: the method takes --after). */
+    for (int k = first; k < argc; k++) {
+        if (strcmp(argv[k], "--all") != 0)
+            continue;
+        if (find_arg(m, "after") == NULL) {
+            fprintf(stderr, "sbctl: --all reads every page of a list; %s %s has no pages.\n", noun,
+                    verb);
+            return SBCTL_USAGE;
+        }
+        o.all = true;
+        memmove(&argv[k], &argv[k + 1], (size_t)(argc - k - 1) * sizeof(*argv));
+        argc--;
+        k--;
     }
     /* softphone check --layout: the whole answer, the layout with it (sbctl's flag, not the
      * method's). */
