@@ -123,7 +123,8 @@ static const sb_method_t methods[] = {
      {SB_ARG_ORG},
      "{healthy: bool, findings: [{code: USERS_WITHOUT_CALLCENTER | CALLCENTER_WITHOUT_MEMBERS | "
      "PROFILE_WITHOUT_LAYOUT | LAYOUT_HIDES_ANI | ADAPTER_NOT_LOADED | SETTINGS_REJECTED | "
-     "LIGHTNING_URL_NOT_HTTPS, subject, message}]}",
+     "LIGHTNING_URL_NOT_HTTPS | LAYOUT_PROFILE_WITHOUT_USERS | PROFILES_DIFFER_IN_CASE, subject, "
+     "message}]}",
      "NOT_FOUND (the org)"},
     {"org.create",
      "Creates an org (a tenant).",

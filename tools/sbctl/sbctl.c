@@ -25,7 +25,8 @@ typedef struct options {
     char socket[4096];
     char data_dir[4096];
     bool json;
-    bool all; /* --all: every page of a list */
+    bool all;       /* --all: every page of a list */
+    bool exit_code; /* doctor --exit-code: exit 1 when it finds something */
 } options_t;
 
 /* Arguments that may also be given without their flag, in this order. */
@@ -153,6 +154,10 @@ static void command_help(const sb_method_t *m)
         printf("Errors: %s\n", m->errors);
     printf("\nExample:\n");
     sbctl_help_example(m, stdout);
+    if (strcmp(m->name, "org.doctor") == 0)
+        printf("  sbctl doctor --org acme --exit-code   (exit 1 when it finds something)\n");
+    if (strcmp(m->name, "call.test") == 0)
+        printf("  (exit 1 when one of its checks fails)\n");
     if (strstr(m->name, ".list") != NULL && find_arg(m, "after") != NULL)
         printf("  (--all reads every page; -o csv or -o name for a script)\n");
 }
@@ -608,6 +613,16 @@ static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sb
         if (strcmp(m->name, "server.verify") == 0 && clean != NULL &&
             clean->type == MSGPACK_OBJECT_BOOLEAN && !clean->via.boolean)
             status = SBCTL_REFUSED;
+        /* A test call whose check failed is a failure, for a script as for a person. */
+        const msgpack_object *passed = sb_obj_get(&result.data, "passed");
+        if (strcmp(m->name, "call.test") == 0 && passed != NULL &&
+            passed->type == MSGPACK_OBJECT_BOOLEAN && !passed->via.boolean)
+            status = SBCTL_REFUSED;
+        /* doctor --exit-code: a finding is a failure (for cron, monitoring). */
+        const msgpack_object *findings = sb_obj_get(&result.data, "findings");
+        if (o->exit_code && findings != NULL && findings->type == MSGPACK_OBJECT_ARRAY &&
+            findings->via.array.size > 0)
+            status = SBCTL_REFUSED;
     } else if (rc == SB_CLIENT_REFUSED) {
         if (o->json) {
             json_t *e = json_pack(
@@ -922,6 +937,15 @@ int main(int argc, char **argv)
         if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
             command_help(m);
             return SBCTL_OK;
+        }
+    }
+    /* doctor --exit-code: sbctl's flag, not the method's. */
+    for (int k = first; strcmp(m->name, "org.doctor") == 0 && k < argc; k++) {
+        if (strcmp(argv[k], "--exit-code") == 0) {
+            o.exit_code = true;
+            memmove(&argv[k], &argv[k + 1], (size_t)(argc - k - 1) * sizeof(*argv));
+            argc--;
+            k--;
         }
     }
     /* --all: every page of a list (sbctl's flag: the method takes --after). */
