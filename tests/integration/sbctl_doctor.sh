@@ -2,10 +2,10 @@
 # The doctor's new findings and the exit statuses scripts read (issue 18),
 # through sbctl against a real server: a layout assigned to a profile no user
 # has, profiles that differ only in case, doctor --exit-code, and call test
-# exiting 1 when one of its checks fails.
-# usage: sbctl_doctor.sh SWITCHBOARDD SBCTL LAYOUT_JSON
+# exiting 1 when one of its checks fails; call event --event @FILE or inline JSON.
+# usage: sbctl_doctor.sh SWITCHBOARDD SBCTL LAYOUT_JSON [CORPUS_DIR]
 set -u
-server=$1 sbctl=$2 layout=$3
+server=$1 sbctl=$2 layout=$3 corpus=${4:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sbdoc.XXXXXX")
 export SB_DATA_DIR="$work/data"
 passed=0 failed=0
@@ -81,6 +81,21 @@ check "a call that fails" 1 "$sbctl" call test --org acme --user 005000000000003
 contains "says which check" out "FAIL] softphone"
 check "a call that fails, --json" 1 "$sbctl" --json call test --org acme --user 005000000000003 --from "+1 415 555 0100"
 contains "json: passed false" out '"passed": false'
+
+# call event --event: a file (@FILE, as --layout takes one) or the JSON inline.
+scv="$corpus/salesforce-scv-examples/amazon_connect_partner_telephony_cc_import.xml"
+if [ -f "$scv" ]; then
+  s callcenter import "$scv" --org acme --internal-name VoiceAC 2>/dev/null
+  printf '%s' '{"callCenterApiName": "VoiceAC", "vendorCallKey": "scv-1", "to": "+18005550000", "from": "+14155550100", "initiationMethod": "Inbound", "startTime": "2026-11-24T11:00:00.000Z", "participants": [{"participantKey": "+14155550100", "type": "END_USER"}]}' >"$work/create.json"
+  check "--event @FILE" 0 "$sbctl" call event --org acme --callcenter VoiceAC --event "@$work/create.json" --user 005000000000001
+  contains "--event @FILE: created" out "^created  *yes"
+  check "--event JSON inline" 0 "$sbctl" call event --org acme --callcenter VoiceAC \
+    --event '{"vendorCallKey": "scv-1", "endTime": "2026-11-24T11:02:00Z", "disconnectReason": "CUSTOMER_DISCONNECT"}'
+  contains "--event inline: ended" out "duration_s  *120"
+  check "--event FILE (no @), as before" 0 "$sbctl" call event --org acme --callcenter VoiceAC --event "$work/create.json"
+else
+  echo "SKIP: call event --event: the corpus is not at '$corpus' (../shared/corpus/callcenters)"
+fi
 
 kill "$pid"; wait "$pid"; pid=
 echo "$passed passed, $failed failed"

@@ -125,8 +125,8 @@ static void usage(FILE *out)
 
 static const char *type_hint(sb_arg_type_t type)
 {
-    static const char *const hints[] = {"TEXT",       "N",   "", "JSON-ARRAY|A,B,C|@FILE",
-                                        "JSON|@FILE", "FILE"};
+    static const char *const hints[] = {"TEXT",       "N",         "", "JSON-ARRAY|A,B,C|@FILE",
+                                        "JSON|@FILE", "FILE|@FILE"};
     return hints[type];
 }
 
@@ -177,10 +177,18 @@ static int pack_value(msgpack_packer *pk, const given_t *g, char *why, size_t ca
     switch (a->type) {
     case SB_ARG_STRING:
         return sb_pack_str(pk, g->text);
-    case SB_ARG_BYTES: { /* a file's path ("-": standard input): its bytes are sent */
-        FILE *f = strcmp(g->text, "-") == 0 ? stdin : fopen(g->text, "rb");
+    case SB_ARG_BYTES: {
+        /* A file's path, or @FILE as a JSON or layout argument takes it ("-", "@-": standard
+         * input): its bytes are sent. JSON written inline ({...} or [...]) is sent as it is. */
+        const char *text = g->text;
+        size_t lead = strspn(text, " \t\r\n");
+        if (text[lead] == '{' || text[lead] == '[')
+            return msgpack_pack_bin(pk, strlen(text)) |
+                   msgpack_pack_bin_body(pk, text, strlen(text));
+        const char *path = text[0] == '@' ? text + 1 : text;
+        FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
         if (f == NULL) {
-            snprintf(why, cap, "cannot read %s: %s", g->text, strerror(errno));
+            snprintf(why, cap, "cannot read %s: %s", path, strerror(errno));
             return -EINVAL;
         }
         enum { MAX_FILE = 1 << 20 };
@@ -190,8 +198,7 @@ static int pack_value(msgpack_packer *pk, const given_t *g, char *why, size_t ca
             fclose(f);
         int rc = 0;
         if (data == NULL || len > MAX_FILE) {
-            snprintf(why, cap, "%s is larger than 1 MiB, the most a definition file may be",
-                     g->text);
+            snprintf(why, cap, "%s is larger than 1 MiB, the most a definition file may be", path);
             rc = -EINVAL;
         } else {
             rc = msgpack_pack_bin(pk, len) | msgpack_pack_bin_body(pk, data, len);
