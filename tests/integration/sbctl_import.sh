@@ -157,6 +157,22 @@ contains "times are ISO 8601 UTC" out "^created  *20[0-9][0-9]-[0-9][0-9]-[0-9][
 check "member list" 0 "$sbctl" member list --org acme --callcenter Stays
 contains "member list: names beside ids" out "005000000100003AAA  Ada"
 
+check "member list --name" 0 "$sbctl" member list --org acme --callcenter Stays --name ad -o csv
+contains "member list --name: Ada" out "005000000100003AAA,Ada,Agent"
+check "member list --profile" 0 "$sbctl" member list --org acme --callcenter Stays --profile nobody -o name
+equals "member list --profile: none" "$(cat "$work/out")" ""
+# Finding people: the start of the name or of a word of it, any case; by profile; every page.
+check "user find" 0 "$sbctl" user find --org acme --name ortiz -o name
+equals "user find: a word of the name, any case" "$(cat "$work/out")" 005000000100007AAA
+check "user find, two words" 0 "$sbctl" user find --org acme --name "user 12" --all -o name
+equals "user find: User 1200 to User 1299" "$(wc -l <"$work/out")" 100
+check "user find --profile" 0 "$sbctl" user find --org acme --name ch --profile supervisor -o csv
+contains "user find --profile: Chen" out "005000000100006AAA,Chen,Supervisor"
+equals "user find --all, 3 a page" "$("$sbctl" user find --org acme --name user --limit 3 --all -o name | wc -l)" 1500
+check "user find, a table" 0 "$sbctl" user find --org acme --name zo
+contains "user find: UTF-8 name in the table" out "005000000100001AAA  Zoë Ångström"
+check "user find without a name" 1 "$sbctl" user find --org acme --name ""
+
 kill "$pid"; wait "$pid"; pid=
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -26,7 +26,7 @@ _sbctl_words() { # cword prev line...: sets words_
     token) verbs=' authenticate create list revoke' ;;
     org) verbs=' doctor create get list delete' ;;
     callcenter) verbs=' create get list update clone import export settings template delete' ;;
-    user) verbs=' upsert upsert-bulk get list import' ;;
+    user) verbs=' upsert upsert-bulk get list find import' ;;
     member) verbs=' add move remove add-bulk list lookup import' ;;
     layout) verbs=' put get list assign delete' ;;
     softphone) verbs=' check check-batch' ;;
@@ -62,11 +62,12 @@ _sbctl_words() { # cword prev line...: sets words_
     user.upsert-bulk) flags='--org --users --dry-run --help' ;;
     user.get) flags='--org --id --help' ;;
     user.list) flags='--org --after --limit --help' ;;
+    user.find) flags='--org --name --profile --after --limit --help' ;;
     member.add) flags='--org --callcenter --user --move --help' ;;
     member.move) flags='--org --callcenter --user --help' ;;
     member.remove) flags='--org --callcenter --user --help' ;;
     member.add-bulk) flags='--org --rows --move --dry-run --help' ;;
-    member.list) flags='--org --callcenter --after --limit --help' ;;
+    member.list) flags='--org --callcenter --name --profile --after --limit --help' ;;
     member.lookup) flags='--org --user --help' ;;
     layout.put) flags='--org --layout --default --help' ;;
     layout.get) flags='--org --name --format --help' ;;

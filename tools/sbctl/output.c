@@ -477,7 +477,8 @@ void sbctl_print_human(const char *method, const msgpack_object *result)
     }
     /* A list: its rows as a table, then the other fields (more, total...).
      * "members" (ids with names) is read before a list of bare ids. */
-    bool is_list = strstr(method, ".list") != NULL || strcmp(method, "softphone.check_batch") == 0;
+    bool is_list = strstr(method, ".list") != NULL || strstr(method, ".find") != NULL ||
+                   strcmp(method, "softphone.check_batch") == 0;
     const msgpack_object *rows = is_list ? value_of(result, "members") : NULL;
     if (rows != NULL && rows->type != MSGPACK_OBJECT_ARRAY)
         rows = NULL;
