@@ -97,6 +97,34 @@ else
   echo "SKIP: call event --event: the corpus is not at '$corpus' (../shared/corpus/callcenters)"
 fi
 
+# Secrets: the demo adapter marks reqProviderAuthToken secret; every output masks it.
+demo="$corpus/salesforce-open-cti-demo-adapter/OpenCTI.callCenter"
+if [ -f "$demo" ]; then
+  secret=$(sed -n '/reqProviderAuthToken/{n;s/.*<value>\(.*\)<\/value>.*/\1/p}' "$demo")
+  s org create sec
+  check "import a file with a secret" 0 "$sbctl" callcenter import "$demo" --org sec
+  lacks "import's echo: masked" out "$secret"
+  contains "import's echo: the mask" out "reqProviderAuthToken *= \*\*\*\*\*\*\*\*"
+  for cmd in "callcenter settings OpenCTI" "callcenter export OpenCTI" "callcenter get --internal-name OpenCTI" "--json callcenter get --internal-name OpenCTI" "callcenter export OpenCTI --form metadata"; do
+    # shellcheck disable=SC2086
+    check "$cmd" 0 "$sbctl" $cmd --org sec
+    lacks "$cmd: masked" out "$secret"
+    contains "$cmd: the mask" out '\*\*\*\*\*\*\*\*'
+  done
+  check "--reveal" 0 "$sbctl" callcenter settings OpenCTI --org sec --reveal
+  contains "--reveal: in clear" out "reqProviderAuthToken $secret"
+  check "export --reveal" 0 "$sbctl" callcenter export OpenCTI --org sec --reveal
+  contains "export --reveal: in clear" out "<value>$secret</value>"
+  reader=$("$sbctl" --json token create --org sec --role read_only | sed -n 's/.*"token": "\(.*\)".*/\1/p')
+  check "a reader reads, masked" 0 env SB_TOKEN="$reader" "$sbctl" callcenter settings OpenCTI --org sec
+  lacks "reader: masked" out "$secret"
+  check "a reader cannot --reveal" 1 env SB_TOKEN="$reader" "$sbctl" callcenter settings OpenCTI --org sec --reveal
+  contains "reader --reveal: why" err "reveal shows the values of secret settings: it needs an org admin token"
+  lacks "never logged" server.log "$secret"
+else
+  echo "SKIP: secrets: the corpus is not at '$corpus' (../shared/corpus/callcenters)"
+fi
+
 kill "$pid"; wait "$pid"; pid=
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

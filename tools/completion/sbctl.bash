@@ -49,13 +49,13 @@ _sbctl_words() { # cword prev line...: sets words_
     org.list) flags='--after --limit --help' ;;
     org.delete) flags='--org --force --help' ;;
     callcenter.create) flags='--org --internal-name --display-name --adapter --adapter-url --vendor-info-api-name --use-api --softphone-height --softphone-width --compatibility-mode --standby-url --timeout --outside-prefix --long-distance-prefix --international-prefix --help' ;;
-    callcenter.get) flags='--org --id --internal-name --help' ;;
+    callcenter.get) flags='--org --id --internal-name --reveal --help' ;;
     callcenter.list) flags='--org --after --limit --help' ;;
     callcenter.update) flags='--org --id --values --adapter --help' ;;
     callcenter.clone) flags='--org --id --internal-name --display-name --help' ;;
     callcenter.import) flags='--org --file --filename --internal-name --adapter --dry-run --help' ;;
-    callcenter.export) flags='--org --id --form --help' ;;
-    callcenter.settings) flags='--org --id --help' ;;
+    callcenter.export) flags='--org --id --form --reveal --help' ;;
+    callcenter.settings) flags='--org --id --reveal --help' ;;
     callcenter.template) flags='--adapter --form --help' ;;
     callcenter.delete) flags='--org --id --force --help' ;;
     user.upsert) flags='--org --id --name --profile --help' ;;
