@@ -96,7 +96,7 @@ static int secrets_host(sb_call_t *call, sb_plugin_host_t **plugins, sb_err_t *e
 /* Replaces, in `cc`, each secret value by the mask (for an export). Returns 0 or -ENOMEM. */
 static int mask_in_place(sb_plugin_host_t *plugins, sb_callcenter_t *cc)
 {
-    for (size_t s = 0; plugins != NULL && s < cc->n_sections; s++) {
+    for (size_t s = 0; plugins != NULL && cc != NULL && s < cc->n_sections; s++) {
         sb_cc_section_t *section = &cc->sections[s];
         for (size_t i = 0; i < section->n_items; i++) {
             sb_cc_item_t *item = &section->items[i];

@@ -137,9 +137,18 @@ check "--from-line past the end" 2 "$sbctl" user import "$work/resume.csv" --org
 "$sbctl" callcenter create --org acme --internal-name Stays --display-name Stays \
   --adapter-url https://softphone.example.com/cti >/dev/null
 printf 'user,callcenter\n005000000100003,Stays\n005000000100004,Gone\n' >"$work/m.csv"
-# SBCTL_TEST_BETWEEN runs a command between the dry run and the write (tests only).
-check "partial write" 1 env SBCTL_TEST_BETWEEN="$sbctl callcenter delete --org acme Gone" \
-  "$sbctl" member import "$work/m.csv" --org acme --chunk 1
+# SBCTL_TEST_BETWEEN names a pipe sbctl reads to its end between the dry run
+# and the write (tests only): opening it for writing waits for the check to be done.
+mkfifo "$work/between"
+SBCTL_TEST_BETWEEN="$work/between" "$sbctl" member import "$work/m.csv" --org acme --chunk 1 \
+  >"$work/partial.out" 2>"$work/partial.err" &
+importer=$!
+# (bounded: an importer that never opens the pipe fails the test, it does not hang it)
+timeout 20 sh -c 'exec 3>"$1"; "$2" callcenter delete --org acme Gone >/dev/null' _ \
+  "$work/between" "$sbctl" || echo "FAIL: the importer never reached the write" >&2
+wait "$importer"
+equals "partial write: exit 1" "$?" 1
+cp "$work/partial.err" "$work/err"
 contains "partial: the lines written" err "m.csv: lines 2 to 2 were imported (1 record;"
 contains "partial: the resume command" err "run: sbctl member import $work/m.csv --org acme --chunk 1 --from-line 3"
 check "partial: line 2 written" 0 "$sbctl" member lookup --org acme --user 005000000100003

@@ -42,7 +42,10 @@ void sbctl_method_words(const char *method, char *out, size_t cap)
 {
     snprintf(out, cap, "%s", method);
     for (char *p = out; *p; p++)
-        *p = *p == '.' ? ' ' : *p == '_' ? '-' : *p;
+        if (*p == '.')
+            *p = ' ';
+        else if (*p == '_')
+            *p = '-';
 }
 
 /* Splits "noun.verb_x" into "noun" and "verb-x". */
@@ -206,7 +209,8 @@ const char *sbctl_suggest_flag(const sb_method_t *m, const char *flag)
     char name[64];
     snprintf(name, sizeof(name), "%s", flag);
     for (char *p = name; *p; p++)
-        *p = *p == '-' ? '_' : *p;
+        if (*p == '-')
+            *p = '_';
     const char *best = NULL;
     size_t best_dist = (size_t)-1;
     for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++) {
@@ -289,7 +293,8 @@ void sbctl_help_example(const sb_method_t *m, FILE *out)
         char flag[64];
         snprintf(flag, sizeof(flag), "%s", a->name);
         for (char *p = flag; *p; p++)
-            *p = *p == '_' ? '-' : *p;
+            if (*p == '_')
+                *p = '-';
         const char *value = example_value(noun, a);
         fprintf(out, " --%s%s%s", flag, value ? " " : "", value ? value : "");
     }
@@ -348,7 +353,8 @@ static void command_case(const sb_method_t *m, void *vctx)
         char flag[64];
         snprintf(flag, sizeof(flag), "%s", a->name);
         for (char *p = flag; *p; p++)
-            *p = *p == '_' ? '-' : *p;
+            if (*p == '_')
+                *p = '-';
         fprintf(ctx->out, "%s--%s", a == m->args ? "" : " ", flag);
     }
     fprintf(ctx->out, "%s--help' ;;\n", m->args[0].name ? " " : "");
@@ -471,7 +477,8 @@ static void man_command(const sb_method_t *m, void *vctx)
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s", a->name);
         for (char *p = flag; *p; p++)
-            *p = *p == '_' ? '-' : *p;
+            if (*p == '_')
+                *p = '-';
         fputs(".br\n\\fB", out);
         roff(out, flag);
         fputs("\\fR ", out);

@@ -325,7 +325,7 @@ static void print_softphone(const msgpack_object *answer)
         printf("softphone    %s%s%s%s\n", softphone, strcmp(softphone, "yes") ? " (" : "",
                strcmp(softphone, "yes") ? reason : "", strcmp(softphone, "yes") ? ")" : "");
         printf("Call Center  %s\nadapter URL  %s\nlayout       %s\n\n%s\n", cc,
-               url[0] && strcmp(url, "-") ? url : "-", layout[0] ? layout : "-", message);
+               url[0] && strcmp(url, "-") != 0 ? url : "-", layout[0] ? layout : "-", message);
         return;
     }
     char softphone[8] = "", reason[64] = "", message[1024] = "";
