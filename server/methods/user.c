@@ -166,6 +166,10 @@ static int user_find(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         return sb_err_set(err, SB_E_INVALID_VALUE,
                           "user.find needs a name to look for: the start of the name or of one of "
                           "its words.");
+    /* Checked before the page is allocated (the store checks it only when read). */
+    if (limit == 0 || limit > SB_STORE_PAGE_MAX)
+        return sb_err_set(err, -EINVAL, "limit is 1 to %d rows a page, not %zu.", SB_STORE_PAGE_MAX,
+                          limit);
     sb_user_t *found = calloc(limit, sizeof(*found));
     if (found == NULL)
         return -ENOMEM;
