@@ -84,6 +84,16 @@ typedef struct sb_adapter_callcenter {
 
 /* sb_adapter_setting.flags */
 #define SB_ADAPTER_SETTING_REQUIRED 1u /* a definition without it is a problem */
+/*
+ * Its value is a secret (an auth token, a password): the host masks it as
+ * "********" in every answer and export (callcenter get, settings, export,
+ * and the Call Center echoed by create, import, update and clone), unless an
+ * org admin asks with reveal (sbctl --reveal), and never logs it. An adapter
+ * that sets it must not put the value in its own log lines or problem
+ * sentences either. A new bit of the existing field: the ABI's layout is
+ * unchanged, and a host older than this bit ignores it (the value then shows).
+ */
+#define SB_ADAPTER_SETTING_SECRET 2u
 
 /** A setting the adapter's Call Centers carry; `describe` lists them. Static storage. */
 typedef struct sb_adapter_setting {

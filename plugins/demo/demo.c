@@ -46,8 +46,8 @@ static const sb_adapter_setting settings[] = {
      "DummyProvider", "DummyProvider (simulated calls) or Twilio"},
     {"reqPhoneDemoSettings", "reqProviderAccount", "Provider Account", 0, "",
      "with Twilio: the account SID, AC and 32 hex digits"},
-    {"reqPhoneDemoSettings", "reqProviderAuthToken", "Provider Auth Token", 0, "",
-     "with Twilio: the auth token, 32 hex digits"},
+    {"reqPhoneDemoSettings", "reqProviderAuthToken", "Provider Auth Token",
+     SB_ADAPTER_SETTING_SECRET, "", "with Twilio: the auth token, 32 hex digits"},
     {"reqPhoneDemoSettings", "reqProviderCallerNumber", "Provider Caller Number", 0, "",
      "with Twilio: the number calls come from"},
 };

@@ -35,6 +35,10 @@ typedef struct plugin {
     bool trial_over;      /* no new call uses the trial */
     bool trial_failed;
     char trial_failure[160];
+    /* The settings it marks secret, "\nsection/item\n" each, read once at load (see
+     * sb_plugin_host_is_secret); secrets_all: more than fit, so every setting is. */
+    char secrets[2048];
+    bool secrets_all;
 } plugin_t;
 
 struct sb_plugin_host {
@@ -303,6 +307,65 @@ static plugin_t *load_trusted(sb_plugin_host_t *host, const char *file)
     return p;
 }
 
+static int remote_checked(plugin_t *p, const char *method, const sb_callcenter_t *cc,
+                          msgpack_unpacked *res, sb_err_t *err);
+static const msgpack_object *field(const msgpack_object *map, const char *key);
+
+/* Notes one secret setting of p's. */
+static void add_secret(plugin_t *p, const char *section, size_t section_len, const char *item,
+                       size_t item_len)
+{
+    size_t used = strlen(p->secrets);
+    if (used == 0)
+        p->secrets[used++] = '\n';
+    int n = snprintf(p->secrets + used, sizeof(p->secrets) - used, "%.*s/%.*s\n", (int)section_len,
+                     section, (int)item_len, item);
+    if (n < 0 || (size_t)n >= sizeof(p->secrets) - used) {
+        p->secrets[used] = '\0';
+        p->secrets_all = true; /* masking too much beats showing a secret */
+    }
+}
+
+/* Reads, once at load, which of its settings the adapter marks secret: from
+ * its describe (in process) or its child (isolated). */
+static void read_secrets(plugin_t *p)
+{
+    p->secrets[0] = '\0';
+    p->secrets_all = false;
+    if (p->child != NULL) {
+        msgpack_unpacked res;
+        msgpack_unpacked_init(&res);
+        sb_err_t err;
+        sb_err_clear(&err);
+        if (remote_checked(p, "settings", NULL, &res, &err) == 0) {
+            const msgpack_object *list = field(&res.data, "settings");
+            for (uint32_t i = 0;
+                 list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size; i++) {
+                const msgpack_object *row = &list->via.array.ptr[i];
+                if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size < 7 ||
+                    row->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
+                    row->via.array.ptr[1].type != MSGPACK_OBJECT_STR ||
+                    row->via.array.ptr[6].type != MSGPACK_OBJECT_BOOLEAN ||
+                    !row->via.array.ptr[6].via.boolean)
+                    continue;
+                add_secret(p, row->via.array.ptr[0].via.str.ptr, row->via.array.ptr[0].via.str.size,
+                           row->via.array.ptr[1].via.str.ptr, row->via.array.ptr[1].via.str.size);
+            }
+        }
+        msgpack_unpacked_destroy(&res);
+        return;
+    }
+    const sb_adapter_setting *settings = NULL;
+    pthread_mutex_lock(&p->call_lock);
+    size_t count = p->desc->describe(p->state, &settings);
+    pthread_mutex_unlock(&p->call_lock);
+    for (size_t i = 0; settings != NULL && i < count; i++)
+        if ((settings[i].flags & SB_ADAPTER_SETTING_SECRET) && settings[i].section &&
+            settings[i].name)
+            add_secret(p, settings[i].section, strlen(settings[i].section), settings[i].name,
+                       strlen(settings[i].name));
+}
+
 static void unload(plugin_t *p)
 {
     sb_plugin_child_free(p->trial);
@@ -403,6 +466,8 @@ int sb_plugin_host_load(sb_plugin_host_t *host, size_t *loaded, size_t *refused,
                                                    : load_trusted(host, e->d_name);
         if (p == NULL)
             break;
+        if (p->info.loaded)
+            read_secrets(p);
         set[n++] = p;
     }
     if (d != NULL)
@@ -530,6 +595,24 @@ static plugin_t *pin(sb_plugin_host_t *host, const char *name)
         found->refs++;
     pthread_mutex_unlock(&host->lock);
     return found;
+}
+
+bool sb_plugin_host_is_secret(sb_plugin_host_t *host, const char *name, const char *section,
+                              const char *item)
+{
+    if (host == NULL || name == NULL || name[0] == '\0')
+        return false;
+    plugin_t *p = pin(host, name);
+    if (p == NULL)
+        return false;
+    bool secret = p->secrets_all;
+    if (!secret && p->secrets[0] != '\0') {
+        char needle[600];
+        int n = snprintf(needle, sizeof(needle), "\n%s/%s\n", section, item);
+        secret = n > 0 && (size_t)n < sizeof(needle) && strstr(p->secrets, needle) != NULL;
+    }
+    release(host, p);
+    return secret;
 }
 
 bool sb_plugin_host_has(sb_plugin_host_t *host, const char *name)
@@ -1030,7 +1113,7 @@ int sb_plugin_host_settings(sb_plugin_host_t *host, const char *name,
             rc = sb_err_default(err, -ENOMEM);
         for (size_t i = 0; rc == 0 && i < count; i++) {
             const msgpack_object *row = &list->via.array.ptr[i];
-            if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != 6)
+            if (row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size < 6)
                 continue;
             sb_plugin_setting_copy_t *c = &(*out)[*n];
             char *dst[5] = {c->section, c->name, c->label, c->default_value, c->rule};
@@ -1040,6 +1123,9 @@ int sb_plugin_host_settings(sb_plugin_host_t *host, const char *name,
                              row->via.array.ptr[k].via.str.ptr);
             c->required = row->via.array.ptr[5].type == MSGPACK_OBJECT_BOOLEAN &&
                           row->via.array.ptr[5].via.boolean;
+            c->secret = row->via.array.size > 6 &&
+                        row->via.array.ptr[6].type == MSGPACK_OBJECT_BOOLEAN &&
+                        row->via.array.ptr[6].via.boolean;
             (*n)++;
         }
         msgpack_unpacked_destroy(&res);
@@ -1061,6 +1147,7 @@ int sb_plugin_host_settings(sb_plugin_host_t *host, const char *name,
         copy(c->default_value, sizeof(c->default_value), settings[i].default_value);
         copy(c->rule, sizeof(c->rule), settings[i].rule);
         c->required = settings[i].flags & SB_ADAPTER_SETTING_REQUIRED;
+        c->secret = settings[i].flags & SB_ADAPTER_SETTING_SECRET;
     }
     release_call(host, p, started);
     if (*out == NULL)

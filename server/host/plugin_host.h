@@ -139,9 +139,18 @@ int sb_plugin_host_call_event(sb_plugin_host_t *host, const char *name, const sb
 typedef struct sb_plugin_setting_copy {
     char section[256], name[256], label[256], default_value[256], rule[256];
     bool required;
+    bool secret; /* SB_ADAPTER_SETTING_SECRET */
 } sb_plugin_setting_copy_t;
 int sb_plugin_host_settings(sb_plugin_host_t *host, const char *name,
                             sb_plugin_setting_copy_t **out, size_t *n, sb_err_t *err);
+
+/**
+ * Whether adapter `name` marks setting /section/item secret. Read from what
+ * the adapter declared when it was loaded: no call into the adapter, so it
+ * may be asked on the event loop. False when the adapter is not loaded.
+ */
+bool sb_plugin_host_is_secret(sb_plugin_host_t *host, const char *name, const char *section,
+                              const char *item);
 
 /**
  * The settings adapter `name` declares, as a Call Center definition a

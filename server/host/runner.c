@@ -118,13 +118,14 @@ static void serve(const char *method, const msgpack_object *args, msgpack_packer
         sb_pack_str(pk, "settings");
         msgpack_pack_array(pk, n);
         for (size_t i = 0; i < n; i++) {
-            msgpack_pack_array(pk, 6);
+            msgpack_pack_array(pk, 7);
             sb_pack_str(pk, s[i].section);
             sb_pack_str(pk, s[i].name);
             sb_pack_str(pk, s[i].label);
             sb_pack_str(pk, s[i].default_value);
             sb_pack_str(pk, s[i].rule);
             s[i].required ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+            s[i].secret ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
         }
         free(s);
         return;

@@ -10,7 +10,22 @@
 #include "record_codec.h"
 #include "renders.h"
 
-int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc)
+/* What a secret setting's value shows as (an empty one stays empty: "not set" is no secret). */
+#define SECRET_MASK "********"
+
+/* A value as an answer shows it: masked when `plugins` is given and the Call Center's adapter
+ * marks the setting secret. */
+static const char *shown(sb_plugin_host_t *plugins, const sb_callcenter_t *cc, const char *section,
+                         const sb_cc_item_t *item)
+{
+    if (plugins != NULL && item->value[0] != '\0' &&
+        sb_plugin_host_is_secret(plugins, cc->adapter, section, item->name))
+        return SECRET_MASK;
+    return item->value;
+}
+
+/* Packs `cc`, its secret values masked unless `plugins` is NULL. */
+static int pack_cc(msgpack_packer *pk, const sb_callcenter_t *cc, sb_plugin_host_t *plugins)
 {
     int rc = msgpack_pack_map(pk, 9);
     rc |= sb_pack_kv_str(pk, "id", cc->id.s);
@@ -34,7 +49,7 @@ int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc)
             rc |= msgpack_pack_map(pk, 4) | sb_pack_kv_str(pk, "name", item->name) |
                   sb_pack_kv_str(pk, "label", item->label) |
                   sb_pack_kv_uint(pk, "sort_order", item->sort_order) |
-                  sb_pack_kv_str(pk, "value", item->value);
+                  sb_pack_kv_str(pk, "value", shown(plugins, cc, section->name, item));
         }
     }
     return rc;
@@ -58,11 +73,54 @@ static int pack_file(msgpack_packer *pk, const sb_callcenter_t *cc, sb_cc_form_t
     return rc;
 }
 
-/* Packs `cc` as the result and frees it. */
-static int answer(msgpack_packer *pk, sb_callcenter_t *cc, int rc)
+int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc)
 {
+    return pack_cc(pk, cc, NULL);
+}
+
+/* reveal (callcenter get, export, settings): secret values in clear, for an org admin only. The
+ * plugin host that masks them, or NULL when they are revealed. */
+static int secrets_host(sb_call_t *call, sb_plugin_host_t **plugins, sb_err_t *err)
+{
+    *plugins = call->svc->plugins;
+    if (!sb_arg_bool(call, "reveal", false))
+        return 0;
+    if (call->token.role < SB_ROLE_ORG_ADMIN)
+        return sb_err_set(err, -EACCES,
+                          "reveal shows the values of secret settings: it needs an org admin "
+                          "token; this token is read-only.");
+    *plugins = NULL;
+    return 0;
+}
+
+/* Replaces, in `cc`, each secret value by the mask (for an export). Returns 0 or -ENOMEM. */
+static int mask_in_place(sb_plugin_host_t *plugins, sb_callcenter_t *cc)
+{
+    for (size_t s = 0; plugins != NULL && cc != NULL && s < cc->n_sections; s++) {
+        sb_cc_section_t *section = &cc->sections[s];
+        for (size_t i = 0; i < section->n_items; i++) {
+            sb_cc_item_t *item = &section->items[i];
+            if (shown(plugins, cc, section->name, item) != item->value) {
+                char *mask = strdup(SECRET_MASK);
+                if (mask == NULL)
+                    return -ENOMEM;
+                free(item->value);
+                item->value = mask;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Packs `cc` as the result, its secret values masked (or revealed, if asked and allowed), and
+ * frees it. */
+static int answer(sb_call_t *call, msgpack_packer *pk, sb_callcenter_t *cc, int rc, sb_err_t *err)
+{
+    sb_plugin_host_t *plugins = NULL;
     if (rc == 0)
-        rc = sb__pack_callcenter(pk, cc);
+        rc = secrets_host(call, &plugins, err);
+    if (rc == 0)
+        rc = pack_cc(pk, cc, plugins);
     sb_callcenter_free(cc);
     return rc;
 }
@@ -140,7 +198,7 @@ static int cc_create(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         return sb_err_default(err, -EINVAL);
     sb_callcenter_t *cc = NULL;
     int rc = sb_store_cc_create(call->svc->store, call->org, def, &cc, err);
-    return answer(pk, cc, rc);
+    return answer(call, pk, cc, rc, err);
 }
 
 static int cc_get(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
@@ -152,7 +210,7 @@ static int cc_get(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     sb_callcenter_t *cc = NULL;
     int rc = id ? sb_store_cc_get(call->svc->store, call->org, id, &cc, err)
                 : sb_store_cc_get_by_name(call->svc->store, call->org, name, &cc, err);
-    return answer(pk, cc, rc);
+    return answer(call, pk, cc, rc, err);
 }
 
 static int cc_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
@@ -295,7 +353,7 @@ static int cc_update(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     if (rc == 0)
         rc = sb_store_cc_update(call->svc->store, call->org, u->id.s, u->changes, u->n, u->adapter,
                                 &updated, err);
-    return answer(pk, updated, rc);
+    return answer(call, pk, updated, rc, err);
 }
 
 /* callcenter.template: the adapter's declared settings, asked off the loop. */
@@ -331,7 +389,7 @@ static int cc_clone(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     int rc = sb_store_cc_clone(call->svc->store, call->org, sb_arg_str(call, "id"),
                                sb_arg_str(call, "internal_name"), sb_arg_str(call, "display_name"),
                                &cc, err);
-    return answer(pk, cc, rc);
+    return answer(call, pk, cc, rc, err);
 }
 
 static int cc_delete(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
@@ -446,7 +504,7 @@ static int cc_import(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         if (unclaimed)
             rc |= sb_pack_str(pk, "no loaded adapter claims this file; it has no adapter until "
                                   "one is named (callcenter update --adapter).");
-        rc |= sb_pack_str(pk, "callcenter") | sb__pack_callcenter(pk, cc ? cc : def);
+        rc |= sb_pack_str(pk, "callcenter") | pack_cc(pk, cc ? cc : def, call->svc->plugins);
     }
     sb_callcenter_free(cc);
     return rc;
@@ -460,6 +518,11 @@ static int cc_export(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     const char *form_name = sb_arg_str(call, "form");
     if (rc == 0 && form_name != NULL && sb_cc_form_parse(form_name, &form) != 0)
         rc = sb_err_set(err, -EINVAL, "The form is import or metadata, not '%.40s'.", form_name);
+    sb_plugin_host_t *plugins = NULL;
+    if (rc == 0)
+        rc = secrets_host(call, &plugins, err);
+    if (rc == 0 && mask_in_place(plugins, cc) != 0)
+        rc = sb_err_default(err, -ENOMEM);
     if (rc == 0)
         rc = pack_file(pk, cc, form, err);
     sb_callcenter_free(cc);
@@ -470,7 +533,10 @@ static int cc_export(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 static int cc_settings(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     sb_callcenter_t *cc = NULL;
-    int rc = sb__load_cc(call, sb_arg_str(call, "id"), &cc, err);
+    sb_plugin_host_t *plugins = NULL;
+    int rc = secrets_host(call, &plugins, err);
+    if (rc == 0)
+        rc = sb__load_cc(call, sb_arg_str(call, "id"), &cc, err);
     if (rc != 0)
         return rc;
     size_t n = 0;
@@ -486,13 +552,19 @@ static int cc_settings(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
                 continue;
             char path[520];
             snprintf(path, sizeof(path), "/%s/%s", section->name, section->items[i].name);
-            rc |= sb_pack_kv_str(pk, path, section->items[i].value);
+            rc |= sb_pack_kv_str(pk, path, shown(plugins, cc, section->name, &section->items[i]));
         }
     }
     sb_callcenter_free(cc);
     return rc;
 }
 
+#define REVEAL_ARG                                                                                 \
+    {                                                                                              \
+        "reveal", SB_ARG_BOOLEAN, false,                                                           \
+            "show the values of settings the adapter marks secret, masked as ******** otherwise "  \
+            "(an org admin token)"                                                                 \
+    }
 #define CC_RESULT                                                                                  \
     "the Call Center: {id, internal_name, display_name, kind, adapter, compatibility_mode, "       \
     "created, updated, sections: [{name, label, sort_order, items: [{name, label, sort_order, "    \
@@ -536,7 +608,8 @@ static const sb_method_t methods[] = {
      cc_get,
      {SB_ARG_ORG,
       {"id", SB_ARG_STRING, false, "its 15- or 18-character id"},
-      {"internal_name", SB_ARG_STRING, false, "or its internal name (any case)"}},
+      {"internal_name", SB_ARG_STRING, false, "or its internal name (any case)"},
+      REVEAL_ARG},
      CC_RESULT,
      "NOT_FOUND INVALID_ID"},
     {"callcenter.list",
@@ -604,7 +677,8 @@ static const sb_method_t methods[] = {
      cc_export,
      {SB_ARG_ORG,
       {"id", SB_ARG_STRING, true, "the Call Center's id, or its internal name"},
-      {"form", SB_ARG_STRING, false, "import or metadata (default: the form it was imported in)"}},
+      {"form", SB_ARG_STRING, false, "import or metadata (default: the form it was imported in)"},
+      REVEAL_ARG},
      "{form, filename: the name a partner would give the file, xml: the file}",
      "NOT_FOUND INVALID_ID INVALID_ARGUMENT"},
     {"callcenter.settings",
@@ -614,7 +688,9 @@ static const sb_method_t methods[] = {
      false,
      true,
      cc_settings,
-     {SB_ARG_ORG, {"id", SB_ARG_STRING, true, "the Call Center's id, or its internal name"}},
+     {SB_ARG_ORG,
+      {"id", SB_ARG_STRING, true, "the Call Center's id, or its internal name"},
+      REVEAL_ARG},
      "{settings: {\"/reqGeneralInfo/reqInternalName\": value, ...}}",
      "NOT_FOUND INVALID_ID"},
     {"callcenter.template",

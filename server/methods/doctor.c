@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 __attribute__((format(printf, 4, 5))) static int add(sb_doctor_report_t *r, const char *code,
                                                      const char *subject, const char *fmt, ...)
@@ -72,6 +73,60 @@ static const char *assigned_layout(const sb_layout_assignment_t *a, size_t n, co
     return NULL;
 }
 
+static int by_name_nocase(const void *a, const void *b)
+{
+    int c = strcasecmp(*(const char *const *)a, *(const char *const *)b);
+    return c != 0 ? c : strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Profiles are matched exactly (as Salesforce names them): a layout assigned
+ * to 'agent' is not the layout of users of 'Agent'. Finds the profiles,
+ * of users or of assignments, that differ only in case, once per group.
+ */
+static int check_profile_case(const profile_use_t *uses, size_t n_uses,
+                              const sb_layout_assignment_t *assigned, size_t n_assigned,
+                              sb_doctor_report_t *r)
+{
+    const char **names = malloc((n_uses + n_assigned + 1) * sizeof(*names));
+    if (names == NULL)
+        return -ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < n_uses; i++)
+        if (uses[i].name[0])
+            names[n++] = uses[i].name;
+    for (size_t i = 0; i < n_assigned; i++)
+        if (assigned[i].profile[0])
+            names[n++] = assigned[i].profile;
+    qsort(names, n, sizeof(*names), by_name_nocase);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n;) {
+        size_t j = i + 1, distinct = 1;
+        char list[600] = "";
+        size_t used = (size_t)snprintf(list, sizeof(list), "'%.100s'", names[i]);
+        for (; j < n && strcasecmp(names[j], names[i]) == 0; j++) {
+            if (strcmp(names[j], names[j - 1]) == 0)
+                continue; /* the same name, from a user and an assignment */
+            distinct++;
+            if (used < sizeof(list))
+                used +=
+                    (size_t)snprintf(list + used, sizeof(list) - used, " and '%.100s'", names[j]);
+        }
+        if (distinct > 1) {
+            char subject[300];
+            snprintf(subject, sizeof(subject), "profile '%s'", names[i]);
+            rc = add(r, "PROFILES_DIFFER_IN_CASE", subject,
+                     "Profiles %s differ only in case; they are different profiles here (as in "
+                     "Salesforce), so a layout assigned to one is not the other's: fix the users' "
+                     "profile names (user upsert, user import) or assign each.",
+                     list);
+        }
+        i = j;
+    }
+    free(names);
+    return rc;
+}
+
 static int check_users(sb_store_t *store, const char *org, const sb_layout_assignment_t *assigned,
                        size_t n_assigned, sb_doctor_report_t *r, sb_err_t *err)
 {
@@ -106,6 +161,24 @@ static int check_users(sb_store_t *store, const char *org, const sb_layout_assig
         free(rows);
     }
     const char *default_layout = assigned_layout(assigned, n_assigned, "");
+    /* A layout assigned to a profile no user has: a typo of a profile's name, or a leftover. */
+    for (size_t j = 0; rc == 0 && j < n_assigned; j++) {
+        const char *profile = assigned[j].profile;
+        bool used = profile[0] == '\0';
+        for (size_t i = 0; !used && i < n_uses; i++)
+            used = strcmp(uses[i].name, profile) == 0;
+        if (used)
+            continue;
+        char subject[300];
+        snprintf(subject, sizeof(subject), "profile '%s'", profile);
+        rc = add(r, "LAYOUT_PROFILE_WITHOUT_USERS", subject,
+                 "Layout '%s' is assigned to profile '%s', which no user has, so nobody gets it "
+                 "that way: check the profile's name (names match exactly, case included), or "
+                 "remove the assignment (layout assign --profile '%s' --unassign).",
+                 assigned[j].layout, profile, profile);
+    }
+    if (rc == 0)
+        rc = check_profile_case(uses, n_uses, assigned, n_assigned, r);
     for (size_t i = 0; rc == 0 && i < n_uses; i++) {
         const profile_use_t *p = &uses[i];
         const char *own = p->name[0] ? assigned_layout(assigned, n_assigned, p->name) : NULL;

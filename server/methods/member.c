@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "methods.h"
 #include "renders.h"
@@ -115,6 +116,21 @@ static int member_add_bulk(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
                    : msgpack_pack_map(pk, 1) | sb_pack_kv_uint(pk, "assigned", n);
 }
 
+/* A word of `name` (or the name) starts with `prefix`, ASCII letters without case. */
+static bool name_matches(const char *name, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    for (const char *word = name; *word;) {
+        if (strncasecmp(word, prefix, len) == 0)
+            return true;
+        const char *space = strchr(word, ' ');
+        if (space == NULL)
+            break;
+        word = space + 1;
+    }
+    return len == 0;
+}
+
 static int member_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     sb_sfid_t cc, *rows = NULL;
@@ -127,11 +143,41 @@ static int member_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
                                   sb_arg_limit(call), &rows, &n, &more, &total, err);
     if (rc != 0)
         return rc;
-    rc = msgpack_pack_map(pk, 4) | sb_pack_kv_str(pk, "callcenter", cc.s) |
-         sb_pack_str(pk, "users") | msgpack_pack_array(pk, n);
-    for (size_t i = 0; i < n; i++)
-        rc |= sb_pack_str(pk, rows[i].s);
-    rc |= sb_pack_kv_uint(pk, "total", total) | sb_pack_kv_bool(pk, "more", more);
+    /* Each member's name and profile, for a person to read and for the filters: a user
+     * deleted since has them empty. The filters keep a page's rows that match, so a page
+     * may hold fewer than --limit; next_after goes on after the page's last member. */
+    const char *name = sb_arg_str(call, "name"), *profile = sb_arg_str(call, "profile");
+    sb_user_t *users = calloc(n ? n : 1, sizeof(*users));
+    bool *keep = calloc(n ? n : 1, sizeof(*keep));
+    size_t kept = 0;
+    if (users == NULL || keep == NULL)
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sb_err_t why;
+        sb_err_clear(&why);
+        if (sb_store_user_get(call->svc->store, call->org, rows[i].s, &users[i], &why) != 0)
+            memset(&users[i], 0, sizeof(users[i]));
+        keep[i] = (name == NULL || name_matches(users[i].name, name)) &&
+                  (profile == NULL || strcasecmp(users[i].profile, profile) == 0);
+        kept += keep[i];
+    }
+    if (rc == 0) {
+        rc = msgpack_pack_map(pk, 6) | sb_pack_kv_str(pk, "callcenter", cc.s) |
+             sb_pack_str(pk, "users") | msgpack_pack_array(pk, kept);
+        for (size_t i = 0; i < n; i++)
+            if (keep[i])
+                rc |= sb_pack_str(pk, rows[i].s);
+        rc |= sb_pack_str(pk, "members") | msgpack_pack_array(pk, kept);
+        for (size_t i = 0; i < n; i++)
+            if (keep[i])
+                rc |= msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "user", rows[i].s) |
+                      sb_pack_kv_str(pk, "name", users[i].name) |
+                      sb_pack_kv_str(pk, "profile", users[i].profile);
+        rc |= sb_pack_kv_uint(pk, "total", total) | sb_pack_kv_bool(pk, "more", more) |
+              sb_pack_kv_str(pk, "next_after", more && n > 0 ? rows[n - 1].s : NULL);
+    }
+    free(users);
+    free(keep);
     free(rows);
     return rc;
 }
@@ -201,13 +247,20 @@ static const sb_method_t methods[] = {
      "{assigned: count}, or {checked: count, dry_run: true}",
      "NOT_FOUND ALREADY_MEMBER BATCH_TOO_LARGE INVALID_ID"},
     {"member.list",
-     "Lists the members of a Call Center by user id, with their count.",
+     "Lists the members of a Call Center by user id, with their names and profiles and their "
+     "count; filtered by name or profile if asked.",
      SB_ROLE_READ_ONLY,
      false,
      true,
      member_list,
-     {SB_ARG_ORG, CC_ARG, SB_ARGS_PAGE("users")},
-     "{callcenter, users: [user id], total, more}",
+     {SB_ARG_ORG,
+      CC_ARG,
+      {"name", SB_ARG_STRING, false,
+       "only members whose name, or a word of it, starts with this (ASCII without case)"},
+      {"profile", SB_ARG_STRING, false, "only members of this profile (case ignored)"},
+      SB_ARGS_PAGE("users")},
+     "{callcenter, users: [user id], members: [{user, name, profile}] (the same users), total "
+     "(of the Call Center), more, next_after}",
      "NOT_FOUND INVALID_ID"},
     {"member.lookup",
      "The Call Center a user belongs to.",

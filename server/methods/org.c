@@ -124,8 +124,8 @@ static const sb_method_t methods[] = {
      "{healthy: bool, findings: [{code: USERS_WITHOUT_CALLCENTER | CALLCENTER_WITHOUT_MEMBERS | "
      "PROFILE_WITHOUT_LAYOUT | LAYOUT_HIDES_ANI | ADAPTER_NOT_LOADED | SETTINGS_REJECTED | "
      "LIGHTNING_URL_NOT_HTTPS | MEMBERS_WITHOUT_SCV_LICENCE | MEMBERSHIPS_CONTRADICT_RULES | "
-     "USERS_NO_RULE_MATCHES | "
-     "RULES_CONFLICT | RULES_NOT_CHECKED, subject, message}]}",
+     "USERS_NO_RULE_MATCHES | RULES_CONFLICT | RULES_NOT_CHECKED | LAYOUT_PROFILE_WITHOUT_USERS | "
+     "PROFILES_DIFFER_IN_CASE, subject, message}]}",
      "NOT_FOUND (the org)"},
     {"org.create",
      "Creates an org (a tenant).",

@@ -1,6 +1,7 @@
 /* user.*: the users of an org, one by one or in bulk. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "methods.h"
 #include "renders.h"
@@ -153,6 +154,83 @@ static int user_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     return rc;
 }
 
+/* Users one user.find request reads at most: a search of a large org is paged by what it
+ * reads, not by what it finds, so that no request scans a million users. */
+#define USER_FIND_SCAN 10000
+
+/* `name` or one of its words starts with `prefix`, ASCII letters compared without case. */
+static bool name_matches(const char *name, const char *prefix, size_t len)
+{
+    for (const char *word = name; *word;) {
+        if (strncasecmp(word, prefix, len) == 0)
+            return true;
+        const char *space = strchr(word, ' ');
+        if (space == NULL)
+            break;
+        word = space + 1;
+    }
+    return false;
+}
+
+static int user_find(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
+{
+    const char *prefix = sb_arg_str(call, "name");
+    const char *profile = sb_arg_str(call, "profile");
+    size_t len = prefix ? strlen(prefix) : 0, limit = sb_arg_limit(call);
+    if (len == 0)
+        return sb_err_set(err, SB_E_INVALID_VALUE,
+                          "user.find needs a name to look for: the start of the name or of one of "
+                          "its words.");
+    /* Checked before the page is allocated (the store checks it only when read). */
+    if (limit == 0 || limit > SB_STORE_PAGE_MAX)
+        return sb_err_set(err, -EINVAL, "limit is 1 to %d rows a page, not %zu.", SB_STORE_PAGE_MAX,
+                          limit);
+    sb_user_t *found = calloc(limit, sizeof(*found));
+    if (found == NULL)
+        return -ENOMEM;
+    char after[SB_SFID_LEN + 1] = "";
+    const char *given = sb_arg_str(call, "after");
+    if (given != NULL)
+        snprintf(after, sizeof(after), "%s", given);
+    size_t n_found = 0, scanned = 0;
+    bool more = true;
+    int rc = 0;
+    /* Reads pages until the page of results is full, the org is read, or the scan bound is
+     * reached; `after` is then the last user read, where the next request goes on. */
+    while (rc == 0 && more && n_found < limit && scanned < USER_FIND_SCAN) {
+        size_t want = USER_FIND_SCAN - scanned < SB_STORE_PAGE_MAX ? USER_FIND_SCAN - scanned
+                                                                   : SB_STORE_PAGE_MAX;
+        sb_user_t *rows;
+        size_t n;
+        rc = sb_store_user_list(call->svc->store, call->org, after[0] ? after : NULL, want, &rows,
+                                &n, &more, err);
+        if (rc != 0)
+            break;
+        size_t i = 0;
+        for (; i < n && n_found < limit; i++) {
+            if (name_matches(rows[i].name, prefix, len) &&
+                (profile == NULL || strcasecmp(rows[i].profile, profile) == 0))
+                found[n_found++] = rows[i];
+        }
+        scanned += i;
+        if (i > 0)
+            memcpy(after, rows[i - 1].id.s, sizeof(after));
+        if (i < n)
+            more = true; /* stopped inside the page: the rest of it is still to read */
+        free(rows);
+    }
+    if (rc == 0) {
+        rc = msgpack_pack_map(pk, 4) | sb_pack_str(pk, "users") | msgpack_pack_array(pk, n_found);
+        for (size_t i = 0; i < n_found; i++)
+            rc |= sb__pack_user(pk, &found[i]);
+        rc |= sb_pack_kv_bool(pk, "more", more) |
+              sb_pack_kv_str(pk, "next_after", more ? after : NULL) |
+              sb_pack_kv_uint(pk, "scanned", scanned);
+    }
+    free(found);
+    return rc;
+}
+
 static const sb_method_t methods[] = {
     {"user.upsert",
      "Creates or replaces a user.",
@@ -201,6 +279,20 @@ static const sb_method_t methods[] = {
      {SB_ARG_ORG, SB_ARGS_PAGE("users")},
      "{users: [user], more}",
      "NOT_FOUND INVALID_ID"},
+    {"user.find",
+     "Finds an org's users by the start of their name or of a word of it (ASCII letters without "
+     "case: 'ada' finds 'Ada Lovelace' and 'lov' finds her too), and by profile. Reads at most "
+     "10,000 users a request: when more is true, go on with after: next_after.",
+     SB_ROLE_READ_ONLY,
+     false,
+     true,
+     user_find,
+     {SB_ARG_ORG,
+      {"name", SB_ARG_STRING, true, "the start of the name, or of one of its words"},
+      {"profile", SB_ARG_STRING, false, "only users of this profile (case ignored)"},
+      SB_ARGS_PAGE("users")},
+     "{users: [user] (in id order), more, next_after: where the next request goes on, scanned}",
+     "NOT_FOUND INVALID_VALUE"},
 };
 
 const sb_method_slice_t sb__user_methods = {methods, sizeof(methods) / sizeof(methods[0])};

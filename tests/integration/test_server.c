@@ -262,6 +262,13 @@ static void every_method_works_for_its_org(void **state)
     msgpack_unpacked_destroy(&r);
     expect(&c, "user.list", json_pack("{s:s, s:s}", "org", "acme", "after", "x"), "INVALID_ID",
            NULL);
+    /* user.find: the start of a name, any case; a name is needed. */
+    expect(&c, "user.find", json_pack("{s:s, s:s}", "org", "acme", "name", "CY"), "OK", &r);
+    assert_int_equal(sb_obj_get(&r.data, "users")->via.array.size, 1);
+    assert_false(sb_obj_get(&r.data, "more")->via.boolean);
+    msgpack_unpacked_destroy(&r);
+    expect(&c, "user.find", json_pack("{s:s, s:s}", "org", "acme", "name", ""), "INVALID_VALUE",
+           NULL);
 
     expect(&c, "member.add",
            json_pack("{s:s, s:s, s:s}", "org", "acme", "callcenter", "Support", "user",

@@ -218,11 +218,47 @@ static void an_id_twice_names_both_lines(void **state)
     sbctl_csv_free(&csv);
 }
 
+/* A byte-order mark is skipped; extra columns ignored and named; headers renamed. */
+static void excel_and_data_loader_headers(void **state)
+{
+    (void)state;
+    sbctl_csv_t csv;
+    static const char bom[] = "\xef\xbb\xbfid,name\r\n005000000000001,Zo\xc3\xab\r\n";
+    assert_int_equal(read_bytes(bom, sizeof(bom) - 1, users, 3, &csv), 0);
+    assert_int_equal(csv.n, 1);
+    assert_int_equal(csv.rows[0].line, 2);
+    sbctl_csv_free(&csv);
+    /* Only at the very start: a mark inside a name is the name's. */
+    static const char late[] = "id,name\n005000000000001,\xef\xbb\xbfZo\n";
+    assert_int_equal(read_bytes(late, sizeof(late) - 1, users, 3, &csv), 0);
+    assert_string_equal(csv.rows[0].field[1], "\xef\xbb\xbfZo");
+    sbctl_csv_free(&csv);
+
+    static const char loader[] =
+        "\"ID\",\"EMAIL\",\"NAME\",\"PROFILE.NAME\",\"NOTE\"\n"
+        "\"005000000000001AAA\",\"a@b\",\"Ada\",\"Sales Agent\",\"x\x01\"\n";
+    sbctl_csv_opts_t opts = {.ignore_extra = true, .header = {NULL, NULL, "Profile.Name"}};
+    FILE *f = fmemopen((void *)loader, sizeof(loader) - 1, "r");
+    assert_int_equal(sbctl_csv_read_with(f, users, 3, 2, &opts, &csv), 0);
+    fclose(f);
+    assert_int_equal(csv.n, 1);
+    assert_string_equal(csv.rows[0].field[2], "Sales Agent");
+    assert_string_equal(csv.warning, "columns ignored: EMAIL, NOTE");
+    sbctl_csv_free(&csv);
+    /* Strict (sbctl_csv_read): the same file is refused for its first extra column. */
+    f = fmemopen((void *)loader, sizeof(loader) - 1, "r");
+    assert_int_equal(sbctl_csv_read(f, users, 3, 2, &csv), -1);
+    fclose(f);
+    assert_string_equal(csv.error,
+                        "line 1: the header names a column 'EMAIL' that this import does not take");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rows_and_their_lines),
         cmocka_unit_test(aliases_name_columns),
+        cmocka_unit_test(excel_and_data_loader_headers),
         cmocka_unit_test(a_nul_is_refused_where_it_is),
         cmocka_unit_test(every_byte_meets_its_column_rule),
         cmocka_unit_test(records_are_named_by_their_first_line),

@@ -13,6 +13,7 @@
 typedef struct reader {
     const sbctl_csv_column_t *columns; /* the kind's columns */
     int n_columns, n_required;
+    const sbctl_csv_opts_t *opts;
     int map[SBCTL_CSV_MAX_COLUMNS]; /* file column -> kind column, or -1 */
     int file_columns;
     bool header_done;
@@ -26,6 +27,7 @@ typedef struct reader {
     bool ended_line;    /* the last piece fed ended a line */
     bool after_cr;      /* ... with a CR: a LF next is the same line end (CRLF) */
     char error[640];
+    char warning[640];
 } reader_t;
 
 static const char *column_name(const reader_t *r, int file_column)
@@ -33,6 +35,12 @@ static const char *column_name(const reader_t *r, int file_column)
     if (!r->header_done)
         return "header";
     return r->map[file_column] >= 0 ? r->columns[r->map[file_column]].name : "?";
+}
+
+/* The name the header gives the kind's column c. */
+static const char *header_name(const reader_t *r, int c)
+{
+    return r->opts->header[c] != NULL ? r->opts->header[c] : r->columns[c].name;
 }
 
 /* The line of byte `at` of a field that ends on the current line. Lines end
@@ -102,6 +110,12 @@ static void field_cb(void *vs, size_t len, void *data)
                  r->record_line, r->file_columns);
         return;
     }
+    if (r->header_done && r->map[r->field_index] < 0) {
+        /* An ignored column: neither checked nor kept (a Data Loader
+         * export's other fields may hold anything). */
+        r->pending[r->field_index++] = NULL;
+        return;
+    }
     if (len > SBCTL_CSV_MAX_FIELD) {
         snprintf(r->error, sizeof(r->error),
                  "line %zu, column %d (%s): the field is longer than %d bytes",
@@ -132,27 +146,42 @@ static void clear_pending(reader_t *r)
 static void header(reader_t *r)
 {
     r->file_columns = r->field_index;
-    int found[SBCTL_CSV_MAX_COLUMNS] = {0};
+    int found[SBCTL_CSV_KIND_COLUMNS] = {0};
+    size_t ignored = 0;
     for (int i = 0; i < r->field_index; i++) {
         r->map[i] = -1;
         for (int c = 0; c < r->n_columns; c++) {
-            if (strcasecmp(r->pending[i], r->columns[c].name) == 0 ||
+            if (strcasecmp(r->pending[i], header_name(r, c)) == 0 ||
                 (r->columns[c].alias != NULL &&
                  strcasecmp(r->pending[i], r->columns[c].alias) == 0)) {
                 r->map[i] = c;
                 found[c]++;
             }
         }
-        if (r->map[i] < 0 && !r->error[0])
+        if (r->map[i] >= 0 || r->error[0])
+            continue;
+        if (!r->opts->ignore_extra) {
             snprintf(r->error, sizeof(r->error),
                      "line %zu: the header names a column '%.60s' that this import does not take",
                      r->record_line, r->pending[i]);
+            continue;
+        }
+        /* Named in the warning while it has room; counted always. */
+        size_t used = strlen(r->warning);
+        if (ignored == 0)
+            snprintf(r->warning, sizeof(r->warning), "columns ignored: %.60s", r->pending[i]);
+        else if (used + strlen(r->pending[i]) + 8 < sizeof(r->warning))
+            snprintf(r->warning + used, sizeof(r->warning) - used, ", %s", r->pending[i]);
+        else if (strstr(r->warning, ", ...") == NULL)
+            snprintf(r->warning + used, sizeof(r->warning) - used, ", ...");
+        ignored++;
     }
     for (int c = 0; c < r->n_columns && !r->error[0]; c++)
         if ((c < r->n_required && found[c] != 1) || found[c] > 1)
             snprintf(r->error, sizeof(r->error),
-                     "line %zu: the header needs the column '%s' exactly once", r->record_line,
-                     r->columns[c].name);
+                     "line %zu: the header needs the column '%s' exactly once%s%.400s%s",
+                     r->record_line, header_name(r, c), ignored ? " (" : "", r->warning,
+                     ignored ? ")" : "");
     r->header_done = true;
 }
 
@@ -191,7 +220,10 @@ static void row_cb(int terminator, void *data)
     memset(row, 0, sizeof(*row));
     row->line = r->record_line;
     for (int i = 0; i < r->field_index; i++) {
-        row->field[r->map[i]] = r->pending[i];
+        if (r->map[i] >= 0)
+            row->field[r->map[i]] = r->pending[i];
+        else
+            free(r->pending[i]); /* NULL: an ignored column keeps nothing */
         r->pending[i] = NULL;
     }
     r->field_index = 0;
@@ -241,9 +273,16 @@ static int read_file(FILE *f, reader_t *r)
      * ends a piece early: the next one goes on with the same line). */
     char buf[65536 + 1];
     size_t n;
+    bool first = true;
     while (!r->error[0] && (n = fread(buf, 1, sizeof(buf) - 1, f)) > 0) {
         buf[n] = '\0';
-        for (size_t off = 0; off < n && !r->error[0];) {
+        size_t start = 0;
+        /* A UTF-8 byte-order mark, as Excel writes one before the header:
+         * not part of the first column's name. */
+        if (first && n >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+            start = 3;
+        first = false;
+        for (size_t off = start; off < n && !r->error[0];) {
             size_t len = strcspn(buf + off, "\r\n");
             len = off + len < n ? len + 1 : n - off; /* with its line end (or NUL) */
             char keep = buf[off + len];
@@ -303,18 +342,36 @@ int sbctl_csv_unique_ids(sbctl_csv_t *csv, const char *what)
     return csv->error[0] ? -1 : 0;
 }
 
-int sbctl_csv_read(FILE *f, const sbctl_csv_column_t *columns, int n_columns, int n_required,
-                   sbctl_csv_t *out)
+int sbctl_csv_read_with(FILE *f, const sbctl_csv_column_t *columns, int n_columns, int n_required,
+                        const sbctl_csv_opts_t *opts, sbctl_csv_t *out)
 {
     memset(out, 0, sizeof(*out));
-    reader_t r = {.columns = columns, .n_columns = n_columns, .n_required = n_required};
-    int rc = read_file(f, &r);
-    memcpy(out->error, r.error, sizeof(out->error));
-    out->rows = r.rows;
-    out->n = r.n;
+    /* Large (a file column map and its pending fields): on the heap. */
+    reader_t *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        snprintf(out->error, sizeof(out->error), "out of memory");
+        return -1;
+    }
+    r->columns = columns;
+    r->n_columns = n_columns;
+    r->n_required = n_required;
+    r->opts = opts;
+    int rc = read_file(f, r);
+    memcpy(out->error, r->error, sizeof(out->error));
+    memcpy(out->warning, r->warning, sizeof(out->warning));
+    out->rows = r->rows;
+    out->n = r->n;
+    free(r);
     if (rc != 0)
         sbctl_csv_free(out);
     return rc;
+}
+
+int sbctl_csv_read(FILE *f, const sbctl_csv_column_t *columns, int n_columns, int n_required,
+                   sbctl_csv_t *out)
+{
+    static const sbctl_csv_opts_t strict = {.ignore_extra = false};
+    return sbctl_csv_read_with(f, columns, n_columns, n_required, &strict, out);
 }
 
 void sbctl_csv_free(sbctl_csv_t *csv)

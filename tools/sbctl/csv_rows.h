@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define SBCTL_CSV_MAX_COLUMNS 16 /* columns a file may have */
-#define SBCTL_CSV_MAX_FIELD 1024 /* bytes of one field */
-#define SBCTL_CSV_KIND_COLUMNS 6 /* columns an import kind may take */
+#define SBCTL_CSV_MAX_COLUMNS 512 /* columns a file may have (a Data Loader export has many) */
+#define SBCTL_CSV_MAX_FIELD 1024  /* bytes of one field */
+#define SBCTL_CSV_KIND_COLUMNS 6  /* columns an import kind may take */
 
 /** What a column's bytes may be. */
 typedef enum sbctl_csv_rule {
@@ -39,8 +39,20 @@ typedef struct sbctl_csv_row {
 typedef struct sbctl_csv {
     sbctl_csv_row_t *rows; /* [owned: free with sbctl_csv_free()] */
     size_t n;
-    char error[640]; /* why the file was refused: "line 7, column 2 (name): ..." */
+    char error[640];   /* why the file was refused: "line 7, column 2 (name): ..." */
+    char warning[640]; /* what was read but not used: "columns ignored: Email, Phone" */
 } sbctl_csv_t;
+
+/** How a file's header is read (sbctl_csv_read_with()). */
+typedef struct sbctl_csv_opts {
+    /* The header name of each of the kind's columns, in its order, or NULL
+     * for the column's own name: "Profile.Name" for profile. [borrowed] */
+    const char *header[SBCTL_CSV_KIND_COLUMNS];
+    /* A header column the kind does not take is ignored (its fields are
+     * neither checked nor kept) and named in out->warning, instead of
+     * refusing the file. */
+    bool ignore_extra;
+} sbctl_csv_opts_t;
 
 /**
  * Reads every record of `f` after its header row. The header names columns
@@ -50,6 +62,14 @@ typedef struct sbctl_csv {
  */
 int sbctl_csv_read(FILE *f, const sbctl_csv_column_t *columns, int n_columns, int n_required,
                    sbctl_csv_t *out);
+
+/**
+ * sbctl_csv_read() with header names and extra columns as `opts` says. A
+ * UTF-8 byte-order mark at the start of the file (as Excel writes one) is
+ * skipped by both.
+ */
+int sbctl_csv_read_with(FILE *f, const sbctl_csv_column_t *columns, int n_columns, int n_required,
+                        const sbctl_csv_opts_t *opts, sbctl_csv_t *out);
 
 /**
  * Refuses a value of column 0 found twice (ids compared on their first 15

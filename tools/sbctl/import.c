@@ -26,7 +26,12 @@
  *      else chunk by chunk, each one atomic.
  * When a file takes more than one request, what is left between 2 and 3 is
  * a race with other writers (or a lost connection, a crash): then the
- * report says which lines were written.
+ * report says which lines were written, and the --from-line N that resumes.
+ *
+ * A UTF-8 byte-order mark is skipped; header columns the import does not
+ * take are ignored with a warning; --columns kind=Header names the header's
+ * columns, and --data-loader reads a Salesforce Data Loader export of users
+ * (Id, Name, Profile.Name). Every message names the file's own lines.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -131,7 +136,8 @@ static void pack_chunk(msgpack_sbuffer *buf, const char *what, const char *org,
  * "Row N" (the row in the request) names the file's line instead.
  */
 static void refused(const char *path, const sbctl_csv_t *r, size_t from, size_t to, int rc,
-                    const sb_client_t *client, bool dry_run, size_t done)
+                    const sb_client_t *client, bool dry_run, size_t done,
+                    const sbctl_import_opts_t *opts)
 {
     const char *message = sb_client_error_message(client);
     const char *name = rc == SB_CLIENT_REFUSED ? sb_client_error_name(client) : "";
@@ -159,13 +165,20 @@ static void refused(const char *path, const sbctl_csv_t *r, size_t from, size_t 
                 "sbctl: %s: the records of lines %zu to %zu were refused, as one request: "
                 "%s%s%s\n",
                 path, r->rows[from].line, r->rows[to - 1].line, name, sep, message);
-    if (dry_run || done == 0)
+    if (dry_run || done == 0) {
         fprintf(stderr, "sbctl: nothing was imported.\n");
-    else
-        fprintf(stderr,
-                "sbctl: the %zu records before line %zu were imported (they passed the check, "
-                "then this one changed: another writer?); nothing from line %zu on was.\n",
-                done, r->rows[from].line, r->rows[from].line);
+        return;
+    }
+    /* Some requests were written: the file's lines they held, and how to
+     * go on from the first line that was not (after fixing what was refused). */
+    fprintf(stderr,
+            "sbctl: %s: lines %zu to %zu were imported (%zu record%s; they passed the check, then "
+            "this request was refused: another writer, or the server's state changed); nothing "
+            "from line %zu on was.\n"
+            "sbctl: to import the rest, fix line %zu if need be and run: %s --from-line %zu\n",
+            path, r->rows[0].line, r->rows[from - 1].line, done, done == 1 ? "" : "s",
+            r->rows[from].line, r->rows[from].line,
+            opts->command ? opts->command : "sbctl ... import FILE", r->rows[from].line);
 }
 
 /* The server's limits on one request, so that a file goes in as few requests as it can. */
@@ -229,7 +242,7 @@ static int send_chunks(sb_client_t *client, const char *what, const char *org, c
         msgpack_unpacked_destroy(&result);
         (*requests)++;
         if (rc != 0) {
-            refused(path, r, *done, to, rc, client, dry_run, *done);
+            refused(path, r, *done, to, rc, client, dry_run, *done, opts);
             status = rc == SB_CLIENT_REFUSED ? SBCTL_REFUSED : SBCTL_UNREACHABLE;
             break;
         }
@@ -239,6 +252,56 @@ static int send_chunks(sb_client_t *client, const char *what, const char *org, c
     }
     msgpack_sbuffer_destroy(&buf);
     return status;
+}
+
+/* --columns id=Id,profile=Profile.Name: the header's name of each column named. */
+static int map_columns(const char *spec, const sbctl_csv_column_t *columns, int n_columns,
+                       sbctl_csv_opts_t *out, char **owned)
+{
+    const char *p = spec;
+    while (*p) {
+        const char *eq = strchr(p, '='), *comma = strchr(p, ',');
+        const char *end = comma ? comma : p + strlen(p);
+        int c = -1;
+        for (int i = 0; eq != NULL && eq < end && i < n_columns; i++)
+            if (strlen(columns[i].name) == (size_t)(eq - p) &&
+                strncmp(columns[i].name, p, (size_t)(eq - p)) == 0)
+                c = i;
+        if (c < 0 || eq + 1 == end) {
+            fprintf(stderr,
+                    "sbctl: --columns takes COLUMN=HEADER,...; '%.*s' is not one (the columns: ",
+                    (int)(end - p), p);
+            for (int i = 0; i < n_columns; i++)
+                fprintf(stderr, "%s%s", i ? ", " : "", columns[i].name);
+            fprintf(stderr, "); nothing was imported.\n");
+            return -1;
+        }
+        /* A copy of that piece of `spec` [owned: owned[c], freed by the caller]. */
+        char *name = strndup(eq + 1, (size_t)(end - eq - 1));
+        if (name == NULL)
+            return -1;
+        free(owned[c]);
+        owned[c] = name;
+        out->header[c] = name;
+        p = comma ? comma + 1 : end;
+    }
+    return 0;
+}
+
+/* --from-line N: the records that start before line N are dropped (written
+ * by an earlier run that stopped there). */
+static void skip_before(sbctl_csv_t *r, size_t line)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->rows[i].line >= line) {
+            r->rows[kept++] = r->rows[i];
+            continue;
+        }
+        for (int c = 0; c < SBCTL_CSV_KIND_COLUMNS; c++)
+            free(r->rows[i].field[c]);
+    }
+    r->n = kept;
 }
 
 int sbctl_import(sb_client_t *client, const char *what, const char *org, const char *path,
@@ -276,7 +339,24 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
                 strerror(errno));
         return SBCTL_USAGE;
     }
-    int rc = sbctl_csv_read(f, columns, n_columns, licences ? 1 : 2, &r);
+    sbctl_csv_opts_t csv_opts = {.ignore_extra = true};
+    if (opts->data_loader && users) {
+        csv_opts.header[0] = "Id";
+        csv_opts.header[1] = "Name";
+        csv_opts.header[2] = "Profile.Name";
+    }
+    char *owned[SBCTL_CSV_KIND_COLUMNS] = {0};
+    if (opts->columns != NULL &&
+        map_columns(opts->columns, columns, n_columns, &csv_opts, owned) != 0) {
+        for (int c = 0; c < SBCTL_CSV_KIND_COLUMNS; c++)
+            free(owned[c]);
+        if (f != stdin)
+            fclose(f);
+        return SBCTL_USAGE;
+    }
+    int rc = sbctl_csv_read_with(f, columns, n_columns, licences ? 1 : 2, &csv_opts, &r);
+    for (int c = 0; c < SBCTL_CSV_KIND_COLUMNS; c++)
+        free(owned[c]);
     if (f != stdin)
         fclose(f);
     /* A user twice in a member file: which Call Center would win? */
@@ -288,11 +368,37 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
         status = SBCTL_USAGE;
         goto out;
     }
+    if (r.warning[0])
+        fprintf(stderr, "sbctl: %s: warning: %s (the import takes %s; --columns names others)\n",
+                path, r.warning,
+                users      ? "id, name, profile"
+                : contacts ? "id, name, phone, mobile_phone, other_phone, type"
+                           : "user, callcenter");
+    if (opts->from_line > 0)
+        skip_before(&r, opts->from_line);
+    if (r.n == 0) {
+        fprintf(stderr, "sbctl: %s: no records%s; nothing was imported.\n", path,
+                opts->from_line > 0 ? " from that line on" : "");
+        status = opts->from_line > 0 ? SBCTL_USAGE : SBCTL_OK;
+        if (status == SBCTL_OK && !json)
+            printf("imported 0 records from %s\n", path);
+        goto out;
+    }
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     size_t done = 0, requests = 0;
     limits_t limits = server_limits(client, opts);
     status = send_chunks(client, what, org, path, &r, opts, &limits, true, &done, &requests);
+    /* For tests only: a named pipe read to its end between the check and the
+     * write, so that a test can change the server's state there, which is
+     * what the partial-write report is for. */
+    const char *between = getenv("SBCTL_TEST_BETWEEN");
+    FILE *pipe = status == SBCTL_OK && between != NULL ? fopen(between, "r") : NULL;
+    if (pipe != NULL) {
+        while (fgetc(pipe) != EOF)
+            ;
+        fclose(pipe);
+    }
     if (status == SBCTL_OK)
         status = send_chunks(client, what, org, path, &r, opts, &limits, false, &done, &requests);
     double secs = seconds_since(&start);

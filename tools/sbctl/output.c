@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "sbctl.h"
+#include "table.h"
 
 /* ---- JSON -------------------------------------------------------------------- */
 
@@ -108,54 +109,107 @@ static void key_text(const msgpack_object *key, char *out, size_t cap)
              key->type == MSGPACK_OBJECT_STR ? key->via.str.ptr : "");
 }
 
-/* An array of maps as a table whose columns are the first row's keys. */
+/* A key that holds a time in milliseconds since 1970. */
+static bool is_time_key(const char *key)
+{
+    static const char *const keys[] = {"created", "updated", "start",   "accept",
+                                       "end",     "at",      "started", "ended"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strcmp(key, keys[i]) == 0)
+            return true;
+    size_t len = strlen(key);
+    return len > 3 && strcmp(key + len - 3, "_at") == 0;
+}
+
+/* A cell's text: a time as every time is shown, else the scalar. */
+static void cell_text(const char *key, const msgpack_object *o, char *out, size_t cap)
+{
+    /* Past 1973 in milliseconds: an offset into a call (a transcript's) is not a date. */
+    if (is_time_key(key) && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        o->via.u64 > 100000000000ULL)
+        sbctl_time_text(o->via.u64, out, cap);
+    else
+        scalar_text(o, out, cap);
+}
+
+/* How a list's column is shown: ids and codes whole; text may be cut to fit,
+ * and what a person rarely reads only with -o wide. */
+static unsigned column_flags(const char *key, const msgpack_object *sample)
+{
+    static const char *const whole[] = {"id",  "user", "callcenter", "internal_name", "code",
+                                        "org", "role", "state",      "type",          "version"};
+    static const char *const wide[] = {"path",        "sha256", "abi",     "file",  "adapter_url",
+                                       "description", "detail", "updated", "vendor"};
+    for (size_t i = 0; i < sizeof(wide) / sizeof(wide[0]); i++)
+        if (strcmp(key, wide[i]) == 0)
+            return SBCTL_COL_WIDE | SBCTL_COL_TRUNC;
+    if (sample != NULL &&
+        (sample->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+         sample->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) &&
+        !is_time_key(key))
+        return SBCTL_COL_RIGHT;
+    for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
+        if (strcmp(key, whole[i]) == 0)
+            return 0;
+    static const char *const long_text[] = {"reason",       "message", "summary",
+                                            "last_failure", "label",   "error"};
+    for (size_t i = 0; i < sizeof(long_text) / sizeof(long_text[0]); i++)
+        if (strcmp(key, long_text[i]) == 0)
+            return SBCTL_COL_LONG;
+    size_t len = strlen(key);
+    if (is_time_key(key) || (len > 3 && strcmp(key + len - 3, "_id") == 0))
+        return 0;
+    return SBCTL_COL_TRUNC;
+}
+
+/* An array of maps as a table whose columns are the first row's keys (a
+ * cell of a row found by its key: rows need not list them in one order). */
 static void print_table(const msgpack_object *rows)
 {
-    if (rows->via.array.size == 0) {
-        printf("(none)\n");
+    sbctl_table_t *t = sbctl_table_new();
+    if (t == NULL) {
+        fprintf(stderr, "sbctl: out of memory\n");
         return;
     }
-    const msgpack_object *first = &rows->via.array.ptr[0];
-    if (first->type != MSGPACK_OBJECT_MAP) {
+    const msgpack_object *first = rows->via.array.size ? &rows->via.array.ptr[0] : NULL;
+    if (first == NULL || first->type != MSGPACK_OBJECT_MAP) {
+        /* A list of scalars (ids): one column. */
+        sbctl_table_column(t, "value", 0);
         for (uint32_t r = 0; r < rows->via.array.size; r++) {
             char cell[512];
             scalar_text(&rows->via.array.ptr[r], cell, sizeof(cell));
-            printf("%s\n", cell);
+            if (sbctl_table_row(t) == 0)
+                sbctl_table_cell(t, 0, cell);
         }
+        sbctl_table_print(t, stdout);
+        sbctl_table_free(t);
         return;
     }
     uint32_t ncols = first->via.map.size < 16 ? first->via.map.size : 16;
-    size_t width[16];
     char head[16][64];
     for (uint32_t c = 0; c < ncols; c++) {
         key_text(&first->via.map.ptr[c].key, head[c], sizeof(head[c]));
-        for (char *p = head[c]; *p; p++)
-            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-        width[c] = strlen(head[c]);
+        sbctl_table_column(t, head[c], column_flags(head[c], &first->via.map.ptr[c].val));
     }
-    char cell[512];
+    char cell[1024];
     for (uint32_t r = 0; r < rows->via.array.size; r++) {
         const msgpack_object *row = &rows->via.array.ptr[r];
-        /* A row that is not a map has no cells: its union holds no map. */
-        uint32_t cells = row->type == MSGPACK_OBJECT_MAP ? row->via.map.size : 0;
-        for (uint32_t c = 0; c < ncols && c < cells; c++) {
-            scalar_text(&row->via.map.ptr[c].val, cell, sizeof(cell));
-            size_t w = strlen(cell) > 60 ? 60 : strlen(cell);
-            if (w > width[c])
-                width[c] = w;
+        if (sbctl_table_row(t) != 0)
+            break;
+        for (uint32_t i = 0; row->type == MSGPACK_OBJECT_MAP && i < row->via.map.size; i++) {
+            char key[64];
+            key_text(&row->via.map.ptr[i].key, key, sizeof(key));
+            for (uint32_t c = 0; c < ncols; c++) {
+                if (strcmp(key, head[c]) == 0) {
+                    cell_text(key, &row->via.map.ptr[i].val, cell, sizeof(cell));
+                    sbctl_table_cell(t, (int)c, cell);
+                    break;
+                }
+            }
         }
     }
-    for (uint32_t c = 0; c < ncols; c++)
-        printf("%-*s%s", (int)width[c], head[c], c + 1 < ncols ? "  " : "\n");
-    for (uint32_t r = 0; r < rows->via.array.size; r++) {
-        const msgpack_object *row = &rows->via.array.ptr[r];
-        /* A row that is not a map has no cells: its union holds no map. */
-        uint32_t cells = row->type == MSGPACK_OBJECT_MAP ? row->via.map.size : 0;
-        for (uint32_t c = 0; c < ncols && c < cells; c++) {
-            scalar_text(&row->via.map.ptr[c].val, cell, sizeof(cell));
-            printf("%-*.*s%s", (int)width[c], 60, cell, c + 1 < ncols ? "  " : "\n");
-        }
-    }
+    sbctl_table_print(t, stdout);
+    sbctl_table_free(t);
 }
 
 /* A Call Center's definition: one line per item, the way its file reads. */
@@ -219,39 +273,11 @@ static void print_map(const msgpack_object *map, int indent)
         } else if (kv->val.type == MSGPACK_OBJECT_ARRAY) {
             printf("%*s%s:\n", indent, "", key);
             print_table(&kv->val);
-        } else if ((strcmp(key, "created") == 0 || strcmp(key, "updated") == 0 ||
-                    strcmp(key, "start") == 0 || strcmp(key, "accept") == 0 ||
-                    strcmp(key, "end") == 0) &&
-                   kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            time_t secs = (time_t)(kv->val.via.u64 / 1000);
-            struct tm tm;
-            gmtime_r(&secs, &tm);
-            strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S UTC", &tm);
-            printf("%*s%-20s %s\n", indent, "", key, text);
         } else {
-            scalar_text(&kv->val, text, sizeof(text));
+            cell_text(key, &kv->val, text, sizeof(text));
             printf("%*s%-20s %s\n", indent, "", key, text);
         }
     }
-}
-
-/* The answer of softphone.check, in words first. */
-static void print_softphone(const msgpack_object *answer)
-{
-    char softphone[8] = "", reason[64] = "", message[1024] = "";
-    for (uint32_t i = 0; i < answer->via.map.size; i++) {
-        char key[32];
-        key_text(&answer->via.map.ptr[i].key, key, sizeof(key));
-        if (strcmp(key, "softphone") == 0)
-            scalar_text(&answer->via.map.ptr[i].val, softphone, sizeof(softphone));
-        else if (strcmp(key, "reason") == 0)
-            scalar_text(&answer->via.map.ptr[i].val, reason, sizeof(reason));
-        else if (strcmp(key, "message") == 0)
-            scalar_text(&answer->via.map.ptr[i].val, message, sizeof(message));
-    }
-    printf("softphone: %s%s%s%s\n%s\n\n", softphone, strcmp(softphone, "yes") ? " (" : "",
-           strcmp(softphone, "yes") ? reason : "", strcmp(softphone, "yes") ? ")" : "", message);
-    print_map(answer, 0);
 }
 
 /* A string of a map, or "". */
@@ -275,6 +301,48 @@ static const msgpack_object *value_of(const msgpack_object *map, const char *key
             return &map->via.map.ptr[i].val;
     }
     return NULL;
+}
+
+/* The answer of softphone.check, short: yes or no, the Call Center, its
+ * adapter URL, the layout's name and the sentence once. The whole answer
+ * (the layout itself) with -o wide or --layout. */
+static void print_softphone(const msgpack_object *answer)
+{
+    if (sbctl_view.format != SBCTL_FORMAT_WIDE && !sbctl_view.detail) {
+        char softphone[8], reason[64], message[1024], cc[320] = "-", url[1024], layout[256];
+        text_of(answer, "softphone", softphone, sizeof(softphone));
+        text_of(answer, "reason", reason, sizeof(reason));
+        text_of(answer, "message", message, sizeof(message));
+        text_of(answer, "adapter_url", url, sizeof(url));
+        text_of(answer, "layout_name", layout, sizeof(layout));
+        const msgpack_object *c = value_of(answer, "callcenter");
+        if (c != NULL && c->type == MSGPACK_OBJECT_MAP) {
+            char display[200], internal[100];
+            text_of(c, "display_name", display, sizeof(display));
+            text_of(c, "internal_name", internal, sizeof(internal));
+            snprintf(cc, sizeof(cc), "%s (%s)", display, internal);
+        }
+        printf("softphone    %s%s%s%s\n", softphone, strcmp(softphone, "yes") ? " (" : "",
+               strcmp(softphone, "yes") ? reason : "", strcmp(softphone, "yes") ? ")" : "");
+        printf("Call Center  %s\nadapter URL  %s\nlayout       %s\n\n%s\n", cc,
+               url[0] && strcmp(url, "-") != 0 ? url : "-", layout[0] ? layout : "-", message);
+        return;
+    }
+    char softphone[8] = "", reason[64] = "", message[1024] = "";
+    for (uint32_t i = 0; i < answer->via.map.size; i++) {
+        char key[32];
+        key_text(&answer->via.map.ptr[i].key, key, sizeof(key));
+        if (strcmp(key, "softphone") == 0)
+            scalar_text(&answer->via.map.ptr[i].val, softphone, sizeof(softphone));
+        else if (strcmp(key, "reason") == 0)
+            scalar_text(&answer->via.map.ptr[i].val, reason, sizeof(reason));
+        else if (strcmp(key, "message") == 0)
+            scalar_text(&answer->via.map.ptr[i].val, message, sizeof(message));
+    }
+    /* The sentence is in the map below: said once. */
+    printf("softphone: %s%s%s%s\n\n", softphone, strcmp(softphone, "yes") ? " (" : "",
+           strcmp(softphone, "yes") ? reason : "", strcmp(softphone, "yes") ? ")" : "");
+    print_map(answer, 0);
 }
 
 /* org.doctor: each finding, then how to fix it. */
@@ -573,9 +641,13 @@ void sbctl_print_human(const char *method, const msgpack_object *result)
             print_map(cc, 0);
         return;
     }
-    /* A list: its rows as a table, then the other fields (more, total...). */
-    bool is_list = strstr(method, ".list") != NULL || strcmp(method, "softphone.check_batch") == 0;
-    const msgpack_object *rows = NULL;
+    /* A list: its rows as a table, then the other fields (more, total...).
+     * "members" (ids with names) is read before a list of bare ids. */
+    bool is_list = strstr(method, ".list") != NULL || strstr(method, ".find") != NULL ||
+                   strcmp(method, "softphone.check_batch") == 0;
+    const msgpack_object *rows = is_list ? value_of(result, "members") : NULL;
+    if (rows != NULL && rows->type != MSGPACK_OBJECT_ARRAY)
+        rows = NULL;
     for (uint32_t i = 0; is_list && i < result->via.map.size && rows == NULL; i++)
         if (result->via.map.ptr[i].val.type == MSGPACK_OBJECT_ARRAY)
             rows = &result->via.map.ptr[i].val;
@@ -584,6 +656,9 @@ void sbctl_print_human(const char *method, const msgpack_object *result)
         return;
     }
     print_table(rows);
+    /* CSV and names are rows only (for a pipe); a page's end goes to stderr. */
+    bool rows_only =
+        sbctl_view.format == SBCTL_FORMAT_CSV || sbctl_view.format == SBCTL_FORMAT_NAME;
     for (uint32_t i = 0; i < result->via.map.size; i++) {
         const msgpack_object_kv *kv = &result->via.map.ptr[i];
         if (&kv->val == rows || !is_scalar(&kv->val))
@@ -591,6 +666,9 @@ void sbctl_print_human(const char *method, const msgpack_object *result)
         char key[64], text[256];
         key_text(&kv->key, key, sizeof(key));
         scalar_text(&kv->val, text, sizeof(text));
-        printf("%s: %s\n", key, text);
+        if (!rows_only)
+            printf("%s: %s\n", key, text);
+        else if (strcmp(key, "more") == 0 && strcmp(text, "yes") == 0)
+            fprintf(stderr, "sbctl: more rows follow: --after the last one, or --limit\n");
     }
 }

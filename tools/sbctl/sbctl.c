@@ -6,6 +6,8 @@
  */
 #include <ctype.h>
 #include <jansson.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,17 +15,21 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include "help.h"
 #include "message.h"
 #include "methods.h"
 #include "paths.h"
 #include "sbctl.h"
+#include "table.h"
 #include "version.h"
 
 typedef struct options {
     char socket[4096];
     char data_dir[4096];
     bool json;
-    int timeout_s; /* a reply's deadline; 0: none */
+    int timeout_s;  /* a reply's deadline; 0: none */
+    bool all;       /* --all: every page of a list */
+    bool exit_code; /* doctor --exit-code: exit 1 when it finds something */
 } options_t;
 
 /* Arguments that may also be given without their flag, in this order. */
@@ -70,52 +76,67 @@ static const char *positional_of(const char *method)
     return NULL;
 }
 
-static void print_command(const sb_method_t *m, void *ctx)
+/* One line per group: its name, then its commands (the table lists a group's methods
+ * together). */
+typedef struct groups_ctx {
+    FILE *out;
+    char last[SB_RPC_METHOD_MAX + 1]; /* the group of the line being printed */
+} groups_ctx_t;
+
+static void print_command(const sb_method_t *m, void *vctx)
 {
-    (void)ctx;
+    groups_ctx_t *ctx = vctx;
     char words[SB_RPC_METHOD_MAX + 1];
     method_words(m->name, words, sizeof(words));
-    printf("  %-28s %s\n", words, m->summary);
+    char *space = strchr(words, ' ');
+    if (space == NULL)
+        return;
+    *space = '\0';
+    if (strcmp(words, ctx->last) != 0) {
+        fprintf(ctx->out, "%s  %-11s", ctx->last[0] ? "\n" : "", words);
+        snprintf(ctx->last, sizeof(ctx->last), "%s", words);
+    }
+    fprintf(ctx->out, " %s", space + 1);
 }
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: sbctl [--socket PATH] [--data-dir DIR] [--json] COMMAND [ARGS] [--OPTION VALUE "
-            "...]\n"
-            "       sbctl COMMAND --help\n\n"
+            "usage: sbctl [--socket PATH] [--data-dir DIR] [-o FORMAT] GROUP COMMAND [ARGS]\n"
+            "             [--OPTION VALUE ...]\n"
+            "       sbctl GROUP --help          the group's commands\n"
+            "       sbctl GROUP COMMAND --help  a command's options, with an example\n\n"
             "Talks to switchboardd over its Unix socket. It finds the local server's socket and\n"
             "admin token by itself (in $SB_DATA_DIR or ~/.local/share/switchboard); --socket and\n"
             "the SB_TOKEN environment variable override them.\n\n"
-            "Commands:\n");
-    sb_method_each(print_command, NULL);
-    printf("  %-28s %s\n", "user import FILE",
-           "Upserts the users of a CSV file (id,name[,profile,department,division,role]): all "
-           "checked, then written.");
-    printf("  %-28s %s\n", "member import FILE",
-           "Assigns the users of a CSV file (user,callcenter): all checked, then written.");
-    printf("  %-28s %s\n", "contact import FILE",
-           "Upserts the contacts of a CSV file (id,name,phone,...): all checked, then written.");
-    printf("  %-28s %s\n", "licence import FILE",
-           "Assigns the Service Cloud Voice licence to the users of a CSV file (user); --revoke "
-           "takes it back.");
-    printf("  %-28s %s\n", "doctor", "The same as org doctor.");
-    printf("  %-28s %s\n", "backup FILE [--force]",
-           "Writes a hot backup of the whole store to FILE (docs/operating.md).");
-    printf("  %-28s %s\n", "verify", "The same as server verify; exit 1 when it finds problems.");
-    printf("  %-28s %s\n", "audit", "The same as audit list: who changed what, and when.");
-    printf("  %-28s %s\n", "watch",
-           "The same as changes watch: prints the org's changes as they happen, until Ctrl-C.");
+            "Groups and their commands:\n");
+    groups_ctx_t ctx = {.out = out};
+    sb_method_each(print_command, &ctx);
+    fprintf(out, "\n  (and user import, member import, contact import, licence import: a CSV "
+                 "file, all checked first)\n\n");
+    fprintf(out, "  %-28s %s\n", "doctor", "The same as org doctor.");
+    fprintf(out, "  %-28s %s\n", "backup FILE [--force]",
+            "A hot backup of the whole store (docs/operating.md).");
+    fprintf(out, "  %-28s %s\n", "verify", "The same as server verify; exit 1 on problems.");
+    fprintf(out, "  %-28s %s\n", "audit", "The same as audit list: who changed what, and when.");
+    fprintf(out, "  %-28s %s\n", "watch",
+            "The same as changes watch: the org's changes as they happen, until Ctrl-C.");
     fprintf(out, "\nExit status: 0 done, 1 refused by the server, 2 bad usage, 3 no server.\n"
-                 "--json prints results as JSON, for scripts. SB_ORG gives --org a default.\n");
+                 "-o table|wide|json|csv|name chooses the output: a table that fits the\n"
+                 "terminal (100 columns off one), every column, JSON for scripts (--json), CSV,\n"
+                 "or the first column only. Times are ISO 8601 in UTC; --local shows local time.\n"
+                 "--all reads every page of a list. SB_ORG gives --org a default. Completion:\n"
+                 "sbctl --completion bash|zsh; the manual: man sbctl (sbctl --man).\n");
 }
 
 static const char *type_hint(sb_arg_type_t type)
 {
-    static const char *const hints[] = {"TEXT",       "N",   "", "JSON-ARRAY|A,B,C|@FILE",
-                                        "JSON|@FILE", "FILE"};
+    static const char *const hints[] = {"TEXT",       "N",         "", "JSON-ARRAY|A,B,C|@FILE",
+                                        "JSON|@FILE", "FILE|@FILE"};
     return hints[type];
 }
+
+static const sb_arg_spec_t *find_arg(const sb_method_t *m, const char *flag);
 
 static void command_help(const sb_method_t *m)
 {
@@ -137,6 +158,14 @@ static void command_help(const sb_method_t *m)
     printf("\nResult: %s\n", m->result);
     if (m->errors[0])
         printf("Errors: %s\n", m->errors);
+    printf("\nExample:\n");
+    sbctl_help_example(m, stdout);
+    if (strcmp(m->name, "org.doctor") == 0)
+        printf("  sbctl doctor --org acme --exit-code   (exit 1 when it finds something)\n");
+    if (strcmp(m->name, "call.test") == 0)
+        printf("  (exit 1 when one of its checks fails)\n");
+    if (strstr(m->name, ".list") != NULL && find_arg(m, "after") != NULL)
+        printf("  (--all reads every page; -o csv or -o name for a script)\n");
 }
 
 /* ---- arguments to msgpack ----------------------------------------------------- */
@@ -154,10 +183,18 @@ static int pack_value(msgpack_packer *pk, const given_t *g, char *why, size_t ca
     switch (a->type) {
     case SB_ARG_STRING:
         return sb_pack_str(pk, g->text);
-    case SB_ARG_BYTES: { /* a file's path ("-": standard input): its bytes are sent */
-        FILE *f = strcmp(g->text, "-") == 0 ? stdin : fopen(g->text, "rb");
+    case SB_ARG_BYTES: {
+        /* A file's path, or @FILE as a JSON or layout argument takes it ("-", "@-": standard
+         * input): its bytes are sent. JSON written inline ({...} or [...]) is sent as it is. */
+        const char *text = g->text;
+        size_t lead = strspn(text, " \t\r\n");
+        if (text[lead] == '{' || text[lead] == '[')
+            return msgpack_pack_bin(pk, strlen(text)) |
+                   msgpack_pack_bin_body(pk, text, strlen(text));
+        const char *path = text[0] == '@' ? text + 1 : text;
+        FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
         if (f == NULL) {
-            snprintf(why, cap, "cannot read %s: %s", g->text, strerror(errno));
+            snprintf(why, cap, "cannot read %s: %s", path, strerror(errno));
             return -EINVAL;
         }
         enum { MAX_FILE = 1 << 20 };
@@ -167,8 +204,7 @@ static int pack_value(msgpack_packer *pk, const given_t *g, char *why, size_t ca
             fclose(f);
         int rc = 0;
         if (data == NULL || len > MAX_FILE) {
-            snprintf(why, cap, "%s is larger than 1 MiB, the most a definition file may be",
-                     g->text);
+            snprintf(why, cap, "%s is larger than 1 MiB, the most a definition file may be", path);
             rc = -EINVAL;
         } else {
             rc = msgpack_pack_bin(pk, len) | msgpack_pack_bin_body(pk, data, len);
@@ -289,7 +325,18 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
         bool negated = strncmp(flag, "no-", 3) == 0;
         const sb_arg_spec_t *a = find_arg(m, negated ? flag + 3 : flag);
         if (a == NULL || (negated && a->type != SB_ARG_BOOLEAN)) {
-            fprintf(stderr, "sbctl: %s has no option --%s; see --help.\n", m->name, flag);
+            char words[SB_RPC_METHOD_MAX + 1];
+            sbctl_method_words(m->name, words, sizeof(words));
+            const char *near = sbctl_suggest_flag(m, flag);
+            fprintf(stderr, "sbctl: %s has no option --%s", words, flag);
+            if (near != NULL) {
+                char nearflag[64];
+                snprintf(nearflag, sizeof(nearflag), "%s", near);
+                replace_chars(nearflag, '_', '-');
+                fprintf(stderr, "; did you mean --%s?\n", nearflag);
+            } else {
+                fprintf(stderr, "; sbctl %s --help lists them.\n", words);
+            }
             return SBCTL_USAGE;
         }
         const char *value = inline_value;
@@ -409,6 +456,153 @@ static int connect_and_authenticate(const options_t *o, sb_client_t *client)
     return SBCTL_OK;
 }
 
+/* The page after `page`: its next_after, else its rows' last id (a string, or a map's "id"). */
+static bool next_after(const msgpack_object *page, char *out, size_t cap)
+{
+    const msgpack_object *next = sb_obj_get(page, "next_after");
+    if (next != NULL && next->type == MSGPACK_OBJECT_STR) {
+        snprintf(out, cap, "%.*s", (int)next->via.str.size, next->via.str.ptr);
+        return next->via.str.size > 0 && next->via.str.size < cap;
+    }
+    for (uint32_t i = 0; page->type == MSGPACK_OBJECT_MAP && i < page->via.map.size; i++) {
+        const msgpack_object *rows = &page->via.map.ptr[i].val;
+        if (rows->type != MSGPACK_OBJECT_ARRAY || rows->via.array.size == 0)
+            continue;
+        const msgpack_object *last = &rows->via.array.ptr[rows->via.array.size - 1];
+        const msgpack_object *id = last->type == MSGPACK_OBJECT_MAP ? sb_obj_get(last, "id") : last;
+        if (id == NULL || id->type != MSGPACK_OBJECT_STR || id->via.str.size >= cap)
+            return false;
+        snprintf(out, cap, "%.*s", (int)id->via.str.size, id->via.str.ptr);
+        return true;
+    }
+    return false;
+}
+
+/* Packs `args` (a map) with "after" set to `after` and "limit" to 1000 unless given. */
+static void args_after(msgpack_sbuffer *out, const msgpack_sbuffer *args, const char *after)
+{
+    msgpack_unpacked in;
+    msgpack_unpacked_init(&in);
+    size_t off = 0;
+    msgpack_sbuffer_clear(out);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    bool ok = args != NULL && args->size > 0 &&
+              msgpack_unpack_next(&in, args->data, args->size, &off) == MSGPACK_UNPACK_SUCCESS &&
+              in.data.type == MSGPACK_OBJECT_MAP;
+    uint32_t n = ok ? in.data.via.map.size : 0;
+    bool has_limit = ok && sb_obj_get(&in.data, "limit") != NULL;
+    bool has_after = ok && sb_obj_get(&in.data, "after") != NULL;
+    msgpack_pack_map(&pk, n + (after != NULL && !has_after) + !has_limit);
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object_kv *kv = &in.data.via.map.ptr[i];
+        msgpack_pack_object(&pk, kv->key);
+        if (after != NULL && kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 5 &&
+            memcmp(kv->key.via.str.ptr, "after", 5) == 0)
+            sb_pack_str(&pk, after);
+        else
+            msgpack_pack_object(&pk, kv->val);
+    }
+    if (after != NULL && !has_after)
+        sb_pack_kv_str(&pk, "after", after);
+    if (!has_limit)
+        sb_pack_kv_uint(&pk, "limit", 1000);
+    msgpack_unpacked_destroy(&in);
+}
+
+/* Packs, for each array of the last page, the rows of every page under that key (first page
+ * first); the last page's other fields as they are. */
+static void pack_merged(msgpack_packer *pk, const msgpack_unpacked *pages, size_t n)
+{
+    const msgpack_object *last = &pages[n - 1].data;
+    msgpack_pack_map(pk, last->via.map.size);
+    for (uint32_t i = 0; i < last->via.map.size; i++) {
+        const msgpack_object_kv *kv = &last->via.map.ptr[i];
+        msgpack_pack_object(pk, kv->key);
+        if (kv->val.type != MSGPACK_OBJECT_ARRAY || kv->key.type != MSGPACK_OBJECT_STR) {
+            msgpack_pack_object(pk, kv->val);
+            continue;
+        }
+        char key[64];
+        snprintf(key, sizeof(key), "%.*s", (int)kv->key.via.str.size, kv->key.via.str.ptr);
+        size_t total = 0;
+        for (size_t p = 0; p < n; p++) {
+            const msgpack_object *rows = sb_obj_get(&pages[p].data, key);
+            total += rows && rows->type == MSGPACK_OBJECT_ARRAY ? rows->via.array.size : 0;
+        }
+        msgpack_pack_array(pk, total);
+        for (size_t p = 0; p < n; p++) {
+            const msgpack_object *rows = sb_obj_get(&pages[p].data, key);
+            for (uint32_t r = 0;
+                 rows && rows->type == MSGPACK_OBJECT_ARRAY && r < rows->via.array.size; r++)
+                msgpack_pack_object(pk, rows->via.array.ptr[r]);
+        }
+    }
+}
+
+/* A list too long for one answer: --all stops there and says so. */
+#define ALL_MAX_PAGES 1000
+
+/*
+ * --all: calls a list method page after page (--after the last row of each)
+ * until one says there is no more, and gives one result holding every page's
+ * rows. Returns sb_client_call()'s status.
+ */
+static int call_all_pages(sb_client_t *client, const sb_method_t *m, const msgpack_sbuffer *args,
+                          msgpack_unpacked *result)
+{
+    msgpack_unpacked_init(result);
+    msgpack_unpacked *pages = calloc(ALL_MAX_PAGES, sizeof(*pages));
+    if (pages == NULL)
+        return -ENOMEM;
+    msgpack_sbuffer page_args;
+    msgpack_sbuffer_init(&page_args);
+    char after[256] = "";
+    size_t n = 0;
+    int rc = 0;
+    while (n < ALL_MAX_PAGES) {
+        args_after(&page_args, args, after[0] ? after : NULL);
+        rc = sb_client_call(client, m->name, page_args.data, page_args.size, &pages[n]);
+        if (rc != 0) {
+            msgpack_unpacked_destroy(&pages[n]);
+            break;
+        }
+        const msgpack_object *more = sb_obj_get(&pages[n].data, "more");
+        char next[256];
+        bool go_on = pages[n].data.type == MSGPACK_OBJECT_MAP && more != NULL &&
+                     more->type == MSGPACK_OBJECT_BOOLEAN && more->via.boolean &&
+                     next_after(&pages[n].data, next, sizeof(next)) && strcmp(next, after) != 0;
+        n++;
+        if (!go_on)
+            break;
+        snprintf(after, sizeof(after), "%s", next);
+    }
+    if (rc == 0 && n == ALL_MAX_PAGES)
+        fprintf(stderr, "sbctl: --all stopped after %d pages; more follow (--after %s)\n",
+                ALL_MAX_PAGES, after);
+    if (rc == 0 && n > 0 && pages[n - 1].data.type == MSGPACK_OBJECT_MAP) {
+        msgpack_sbuffer merged;
+        msgpack_sbuffer_init(&merged);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &merged, msgpack_sbuffer_write);
+        pack_merged(&pk, pages, n);
+        size_t off = 0;
+        /* The result's strings point into merged.data: the zone frees it with the result. */
+        if (msgpack_unpack_next(result, merged.data, merged.size, &off) == MSGPACK_UNPACK_SUCCESS &&
+            result->zone != NULL &&
+            msgpack_zone_push_finalizer(result->zone, free, merged.data) == true)
+            merged.data = NULL;
+        else
+            rc = -ENOMEM;
+        msgpack_sbuffer_destroy(&merged);
+    }
+    for (size_t p = 0; p < n; p++)
+        msgpack_unpacked_destroy(&pages[p]);
+    free(pages);
+    msgpack_sbuffer_destroy(&page_args);
+    return rc;
+}
+
 static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sbuffer *args)
 {
     sb_client_t client;
@@ -418,8 +612,15 @@ static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sb
         return status;
     }
     msgpack_unpacked result;
-    int rc =
-        sb_client_call(&client, m->name, args ? args->data : NULL, args ? args->size : 0, &result);
+    int rc = o->all ? call_all_pages(&client, m, args, &result)
+                    : sb_client_call(&client, m->name, args ? args->data : NULL,
+                                     args ? args->size : 0, &result);
+    if (rc == -ENOMEM) {
+        fprintf(stderr, "sbctl: out of memory\n");
+        msgpack_unpacked_destroy(&result);
+        sb_client_close(&client);
+        return SBCTL_UNREACHABLE;
+    }
     if (rc == 0) {
         if (o->json)
             sbctl_print_json(&result.data);
@@ -429,6 +630,16 @@ static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sb
         const msgpack_object *clean = sb_obj_get(&result.data, "clean");
         if (strcmp(m->name, "server.verify") == 0 && clean != NULL &&
             clean->type == MSGPACK_OBJECT_BOOLEAN && !clean->via.boolean)
+            status = SBCTL_REFUSED;
+        /* A test call whose check failed is a failure, for a script as for a person. */
+        const msgpack_object *passed = sb_obj_get(&result.data, "passed");
+        if (strcmp(m->name, "call.test") == 0 && passed != NULL &&
+            passed->type == MSGPACK_OBJECT_BOOLEAN && !passed->via.boolean)
+            status = SBCTL_REFUSED;
+        /* doctor --exit-code: a finding is a failure (for cron, monitoring). */
+        const msgpack_object *findings = sb_obj_get(&result.data, "findings");
+        if (o->exit_code && findings != NULL && findings->type == MSGPACK_OBJECT_ARRAY &&
+            findings->via.array.size > 0)
             status = SBCTL_REFUSED;
     } else if (rc == SB_CLIENT_REFUSED) {
         if (o->json) {
@@ -578,29 +789,54 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
                    "E.164. Every chunk is checked by the server first; a bad row is reported\n"
                    "with its line, and then nothing of the file is written. The whole file\n"
                    "goes in one request (one transaction) when it fits the server's limits;\n"
-                   "--chunk N sends N rows per request.\n");
+                   "--chunk N sends N rows per request. Other columns are ignored with a\n"
+                   "warning; --columns phone=Phone,... names the header's columns;\n"
+                   "--from-line N imports the records from line N of the file on.\n\n"
+                   "Example:\n"
+                   "  sbctl contact import contacts.csv --org acme --callcenter SupportEU\n");
             return SBCTL_OK;
         } else if (strcmp(argv[i], "--callcenter") == 0 && i + 1 < argc && contacts) {
             opts.callcenter = argv[++i];
         } else if (strcmp(argv[i], "--country-code") == 0 && i + 1 < argc && contacts) {
             opts.country_code = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0) {
-            printf("usage: sbctl %s import FILE --org ORG [--chunk N]%s\n\n"
-                   "Reads a CSV file with a header row (%s) and checks every\n"
-                   "field; has the server check every row (a dry run); then writes. A refused\n"
-                   "file writes nothing, and the error names the file's line and column. The\n"
-                   "whole file goes in one request (one transaction) when it fits the server's\n"
-                   "--max-batch and --max-message-bytes; else, or with --chunk N, in requests\n"
-                   "of at most N rows, each one atomic. A progress bar shows on a terminal; a\n"
-                   "summary ends it. FILE '-' reads standard input.\n",
-                   what,
-                   strcmp(what, "member") == 0    ? " [--move]"
-                   : strcmp(what, "licence") == 0 ? " [--revoke]"
-                                                  : "",
-                   strcmp(what, "user") == 0      ? "id,name[,profile,department,division,role]"
-                   : strcmp(what, "licence") == 0 ? "user: the users given the Service Cloud "
-                                                    "Voice licence"
-                                                  : "user,callcenter; a Call Center by id or name");
+            bool u = strcmp(what, "user") == 0;
+            printf(
+                "usage: sbctl %s import FILE --org ORG [--columns COL=HEADER,...]%s\n"
+                "       [--from-line N] [--chunk N]\n\n"
+                "Reads a CSV file with a header row (%s) and checks every\n"
+                "field; has the server check every row (a dry run); then writes. A refused\n"
+                "file writes nothing, and the error names the file's line and column. The\n"
+                "whole file goes in one request (one transaction) when it fits the server's\n"
+                "--max-batch and --max-message-bytes; else, or with --chunk N, in requests\n"
+                "of at most N rows, each one atomic: if one of them is refused after others\n"
+                "were written, the message names the lines written and the --from-line N\n"
+                "that imports the rest. A UTF-8 byte-order mark (Excel) is skipped; other\n"
+                "columns are ignored with a warning; --columns names the header's columns\n"
+                "(case does not matter).%s A progress bar shows on a terminal; a summary\n"
+                "ends it. FILE '-' reads standard input.\n\n"
+                "Examples:\n"
+                "  sbctl %s import %s.csv --org acme\n"
+                "  %s\n",
+                what,
+                u                              ? " [--data-loader]"
+                : strcmp(what, "member") == 0  ? " [--move]"
+                : strcmp(what, "licence") == 0 ? " [--revoke]"
+                                               : "",
+                u ? "id,name[,profile,department,division,role]; all but id and name may be left "
+                    "out"
+                : strcmp(what, "licence") == 0
+                    ? "user: the users given the Service Cloud Voice licence"
+                    : "user,callcenter; a Call Center by id or name",
+                u ? "\n--data-loader reads a Salesforce Data Loader export of users (its Id,\n"
+                    "Name and Profile.Name columns; the others are ignored)."
+                  : "",
+                what,
+                u                              ? "users"
+                : strcmp(what, "licence") == 0 ? "licences"
+                                               : "members",
+                u ? "sbctl user import extract.csv --org acme --data-loader"
+                  : "sbctl member import m.csv --org acme --columns user=UserId,callcenter=CC");
             return SBCTL_OK;
         } else if (strcmp(argv[i], "--org") == 0 && i + 1 < argc) {
             org = argv[++i];
@@ -611,6 +847,18 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
             opts.move = true;
         } else if (strcmp(argv[i], "--revoke") == 0 && strcmp(what, "licence") == 0) {
             opts.revoke = true;
+        } else if (strcmp(argv[i], "--data-loader") == 0 && strcmp(what, "user") == 0) {
+            opts.data_loader = true;
+        } else if (strcmp(argv[i], "--columns") == 0 && i + 1 < argc) {
+            opts.columns = argv[++i];
+        } else if (strcmp(argv[i], "--from-line") == 0 && i + 1 < argc) {
+            char *end;
+            opts.from_line = strtoul(argv[++i], &end, 10);
+            if (*end != '\0' || opts.from_line == 0) {
+                fprintf(stderr, "sbctl: --from-line takes a line of the file, from 1; not '%s'.\n",
+                        argv[i]);
+                return SBCTL_USAGE;
+            }
         } else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
             file = argv[i];
         } else {
@@ -629,6 +877,22 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
                 what);
         return SBCTL_USAGE;
     }
+    /* The command as typed, less --from-line: what a partial import tells to run again. */
+    char command[2048];
+    int len = snprintf(command, sizeof(command), "sbctl %s import %s", what, file);
+    for (int i = first; i < argc && len > 0 && (size_t)len < sizeof(command); i++) {
+        if (strcmp(argv[i], "--from-line") == 0) {
+            i++;
+            continue;
+        }
+        if (argv[i] == file)
+            continue;
+        len += snprintf(command + len, sizeof(command) - (size_t)len, " %s", argv[i]);
+    }
+    if (getenv("SB_ORG") != NULL && org == getenv("SB_ORG") && len > 0 &&
+        (size_t)len < sizeof(command))
+        snprintf(command + len, sizeof(command) - (size_t)len, " --org %s", org);
+    opts.command = len > 0 && (size_t)len < sizeof(command) ? command : NULL;
     sb_client_t client;
     int status = connect_and_authenticate(o, &client);
     if (status == SBCTL_OK)
@@ -637,17 +901,66 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
     return status;
 }
 
+/*
+ * The output options, wherever they are on the line: --json, -o FORMAT
+ * (--output FORMAT, -oFORMAT, --output=FORMAT), --local. Takes them out of
+ * argv[from..]. Returns an exit status.
+ */
+static int output_options(options_t *o, int *argc, char **argv, int from)
+{
+    for (int k = from; k < *argc; k++) {
+        const char *format = NULL;
+        int words = 1;
+        if (strcmp(argv[k], "--") == 0)
+            break;
+        if (strcmp(argv[k], "--json") == 0) {
+            format = "json";
+        } else if (strcmp(argv[k], "--local") == 0) {
+            sbctl_view.local = true;
+        } else if (strcmp(argv[k], "-o") == 0 || strcmp(argv[k], "--output") == 0) {
+            if (k + 1 >= *argc) {
+                fprintf(stderr, "sbctl: %s takes table, wide, json, csv or name.\n", argv[k]);
+                return SBCTL_USAGE;
+            }
+            format = argv[k + 1];
+            words = 2;
+        } else if (strncmp(argv[k], "--output=", 9) == 0) {
+            format = argv[k] + 9;
+        } else if (strncmp(argv[k], "-o", 2) == 0 && argv[k][2] != '\0' && argv[k][2] != '-') {
+            format = argv[k] + 2;
+        } else {
+            continue;
+        }
+        if (format != NULL && sbctl_format_parse(format, &sbctl_view.format) != 0) {
+            fprintf(stderr, "sbctl: -o takes table, wide, json, csv or name; not '%s'.\n", format);
+            return SBCTL_USAGE;
+        }
+        if (format != NULL)
+            o->json = sbctl_view.format == SBCTL_FORMAT_JSON;
+        memmove(&argv[k], &argv[k + words], (size_t)(*argc - k - words) * sizeof(*argv));
+        *argc -= words;
+        k--;
+    }
+    return SBCTL_OK;
+}
+
 int main(int argc, char **argv)
 {
     options_t o = {.json = false};
+    /* The user's locale, so that a table counts "Zoë" as 3 columns and "山田" as 4; a C
+     * locale (a cron job, a test) reads UTF-8 still: names are UTF-8 on the wire. */
+    setlocale(LC_ALL, "");
+    if (strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
+        setlocale(LC_CTYPE, "C.UTF-8");
+    int out_status = output_options(&o, &argc, argv, 1);
+    if (out_status != SBCTL_OK)
+        return out_status;
     if (sb_default_data_dir(o.data_dir, sizeof(o.data_dir)) != 0)
         snprintf(o.data_dir, sizeof(o.data_dir), ".");
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            o.json = true;
-        } else if ((strcmp(argv[i], "--socket") == 0 || strcmp(argv[i], "--data-dir") == 0) &&
-                   i + 1 < argc) {
+        if ((strcmp(argv[i], "--socket") == 0 || strcmp(argv[i], "--data-dir") == 0) &&
+            i + 1 < argc) {
             /* A cut path would name another file: refuse it instead. */
             bool socket = strcmp(argv[i], "--socket") == 0;
             char *dst = socket ? o.socket : o.data_dir;
@@ -664,6 +977,14 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("sbctl %s\n", SB_VERSION);
             return SBCTL_OK;
+        } else if (strcmp(argv[i], "--man") == 0) {
+            sbctl_print_man(stdout);
+            return SBCTL_OK;
+        } else if (strcmp(argv[i], "--completion") == 0) {
+            if (i + 1 < argc && sbctl_print_completion(argv[i + 1], stdout))
+                return SBCTL_OK;
+            fprintf(stderr, "sbctl: --completion takes bash or zsh.\n");
+            return SBCTL_USAGE;
         } else {
             fprintf(stderr, "sbctl: unknown option '%s'; see sbctl --help.\n", argv[i]);
             return SBCTL_USAGE;
@@ -671,16 +992,8 @@ int main(int argc, char **argv)
     }
     if (o.socket[0] == '\0')
         sb_path_join(o.socket, sizeof(o.socket), o.data_dir, SB_SOCKET_NAME);
-    if (i < argc && strcmp(argv[i], "backup") == 0) {
-        for (int k = i + 1; k < argc; k++)
-            if (strcmp(argv[k], "--json") == 0)
-                o.json = true;
-        int n = 0;
-        for (int k = i + 1; k < argc; k++)
-            if (strcmp(argv[k], "--json") != 0)
-                argv[i + 1 + n++] = argv[k];
-        return run_backup(&o, i + 1 + n, argv, i + 1);
-    }
+    if (i < argc && strcmp(argv[i], "backup") == 0)
+        return run_backup(&o, argc, argv, i + 1);
     /* "sbctl doctor" is "sbctl org doctor": the command operators reach for first;
      * "sbctl verify" is "sbctl server verify"; "sbctl audit" is "sbctl audit
      * list", "sbctl watch" "sbctl changes watch". */
@@ -691,9 +1004,20 @@ int main(int argc, char **argv)
     bool watch = i < argc && strcmp(argv[i], "watch") == 0;
     bool one_word = doctor || verify || audit || watch; /* a command of one word */
     if (!one_word && i + 1 >= argc) {
+        /* "sbctl org": the group's commands. */
+        if (i < argc && sbctl_help_group(argv[i], stderr))
+            return SBCTL_USAGE;
         usage(i < argc ? stdout : stderr);
         return i < argc && strcmp(argv[i], "help") == 0 ? SBCTL_OK : SBCTL_USAGE;
     }
+    /* "sbctl org --help", "sbctl help org": the group's commands. */
+    if (!one_word && (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0 ||
+                      strcmp(argv[i + 1], "help") == 0)) {
+        if (sbctl_help_group(argv[i], stdout))
+            return SBCTL_OK;
+    }
+    if (!one_word && strcmp(argv[i], "help") == 0 && sbctl_help_group(argv[i + 1], stdout))
+        return SBCTL_OK;
     const char *noun = audit    ? "audit"
                        : watch  ? "changes"
                        : doctor ? "org"
@@ -705,15 +1029,6 @@ int main(int argc, char **argv)
                        : verify ? "verify"
                                 : argv[i + 1];
     int first = one_word ? i + 1 : i + 2;
-    /* Everything after the command may hold --json too. */
-    for (int k = first; k < argc; k++) {
-        if (strcmp(argv[k], "--json") == 0) {
-            o.json = true;
-            memmove(&argv[k], &argv[k + 1], (size_t)(argc - k - 1) * sizeof(*argv));
-            argc--;
-            k--;
-        }
-    }
     if (strcmp(verb, "import") == 0 &&
         (strcmp(noun, "user") == 0 || strcmp(noun, "member") == 0 || strcmp(noun, "contact") == 0 ||
          strcmp(noun, "licence") == 0))
@@ -723,8 +1038,15 @@ int main(int argc, char **argv)
     replace_chars(method, '-', '_');
     const sb_method_t *m = sb_method_find(method);
     if (m == NULL) {
-        fprintf(stderr, "sbctl: there is no command '%s %s'; sbctl --help lists them.\n", noun,
-                verb);
+        char near[140];
+        if (sbctl_suggest_command(noun, verb, near, sizeof(near)))
+            fprintf(stderr, "sbctl: there is no command '%s %s'; did you mean 'sbctl %s'?\n", noun,
+                    verb, near);
+        else if (sbctl_help_group(noun, stderr))
+            fprintf(stderr, "sbctl: there is no command '%s %s'; those above are.\n", noun, verb);
+        else
+            fprintf(stderr, "sbctl: there is no command '%s %s'; sbctl --help lists them.\n", noun,
+                    verb);
         return SBCTL_USAGE;
     }
     for (int k = first; k < argc; k++) {
@@ -738,6 +1060,39 @@ int main(int argc, char **argv)
     bool health = strcmp(m->name, "server.health") == 0;
     if (health)
         o.timeout_s = 5;
+    /* doctor --exit-code: sbctl's flag, not the method's. */
+    for (int k = first; strcmp(m->name, "org.doctor") == 0 && k < argc; k++) {
+        if (strcmp(argv[k], "--exit-code") == 0) {
+            o.exit_code = true;
+            memmove(&argv[k], &argv[k + 1], (size_t)(argc - k - 1) * sizeof(*argv));
+            argc--;
+            k--;
+        }
+    }
+    /* --all: every page of a list (sbctl's flag: the method takes --after). */
+    for (int k = first; k < argc; k++) {
+        if (strcmp(argv[k], "--all") != 0)
+            continue;
+        if (find_arg(m, "after") == NULL) {
+            fprintf(stderr, "sbctl: --all reads every page of a list; %s %s has no pages.\n", noun,
+                    verb);
+            return SBCTL_USAGE;
+        }
+        o.all = true;
+        memmove(&argv[k], &argv[k + 1], (size_t)(argc - k - 1) * sizeof(*argv));
+        argc--;
+        k--;
+    }
+    /* softphone check --layout: the whole answer, the layout with it (sbctl's flag, not the
+     * method's). */
+    for (int k = first; strcmp(m->name, "softphone.check") == 0 && k < argc; k++) {
+        if (strcmp(argv[k], "--layout") == 0) {
+            sbctl_view.detail = true;
+            memmove(&argv[k], &argv[k + 1], (size_t)(argc - k - 1) * sizeof(*argv));
+            argc--;
+            k--;
+        }
+    }
     msgpack_sbuffer args;
     msgpack_sbuffer_init(&args);
     int status = build_args(m, argc, argv, first, &args);

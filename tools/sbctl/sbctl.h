@@ -29,6 +29,10 @@ typedef struct sbctl_import_opts {
     bool revoke;              /* licences: take them back */
     const char *callcenter;   /* contacts: whose dialing prefixes read the numbers */
     const char *country_code; /* contacts: of national numbers, or NULL */
+    const char *columns;      /* "id=Id,profile=Profile.Name": the header's names, or NULL */
+    bool data_loader;         /* users: a Salesforce Data Loader export (Id,Name,Profile.Name) */
+    size_t from_line;         /* import the records from this line of the file on; 0: all */
+    const char *command;      /* how the import was typed, for the resume hint [borrowed] */
 } sbctl_import_opts_t;
 
 /** `what` is "user", "member", "contact" or "licence": imports a CSV file in chunks. Returns an
