@@ -50,7 +50,7 @@ while IFS= read -r line; do
   if grep -qxF -- "$line" "$work/out"; then passed=$((passed + 1)); else
     fail "the page's plan line '$line' is not printed"; fi
 done <"$work/plan.txt"
-contains "no licence" "$work/out" "softphone: no (NO_SCV_LICENCE)"
+contains "no licence" "$work/out" "softphone    no (NO_SCV_LICENCE)"
 contains "the licence to assign" "$work/out" '"Service Cloud Voice" permission set licence'
 contains "licences imported" "$work/out" "imported 2 licences"
 contains "conflict found" "$work/out" "RULES_CONFLICT"

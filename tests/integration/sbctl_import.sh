@@ -158,7 +158,7 @@ all=$("$sbctl" user list --org acme --all --limit 7 -o name | sort -u | wc -l)
 equals "--all: every user once, 7 a page" "$all" "$(count_users acme)"
 check "--all on a command without pages" 2 "$sbctl" org get acme --all
 check "-o csv" 0 "$sbctl" user list --org acme --limit 3 -o csv
-contains "-o csv: the header" out "^id,name,profile$"
+contains "-o csv: the header" out "^id,name,profile,department,division,role,scv_licence$"
 check "-o json is --json" 0 "$sbctl" -o json org get acme
 contains "-o json" out '"id": "acme"'
 check "org get" 0 "$sbctl" org get acme

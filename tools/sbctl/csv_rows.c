@@ -150,14 +150,24 @@ static void header(reader_t *r)
     size_t ignored = 0;
     for (int i = 0; i < r->field_index; i++) {
         r->map[i] = -1;
-        for (int c = 0; c < r->n_columns; c++) {
-            if (strcasecmp(r->pending[i], header_name(r, c)) == 0 ||
+        /* A header named by --columns (or --data-loader) is that column's
+         * alone, and that column takes no other: "profile=Role" reads Role as
+         * the profile, not as the column named role. */
+        for (int c = 0; c < r->n_columns && r->map[i] < 0; c++)
+            if (r->opts->header[c] != NULL && strcasecmp(r->pending[i], r->opts->header[c]) == 0)
+                r->map[i] = c;
+        for (int c = 0; c < r->n_columns && r->map[i] < 0; c++) {
+            if (r->opts->header[c] != NULL)
+                continue;
+            if (strcasecmp(r->pending[i], r->columns[c].name) == 0 ||
                 (r->columns[c].alias != NULL &&
                  strcasecmp(r->pending[i], r->columns[c].alias) == 0)) {
                 r->map[i] = c;
                 found[c]++;
             }
         }
+        if (r->map[i] >= 0 && r->opts->header[r->map[i]] != NULL)
+            found[r->map[i]]++;
         if (r->map[i] >= 0 || r->error[0])
             continue;
         if (!r->opts->ignore_extra) {
