@@ -393,6 +393,12 @@ static int pack_ids(msgpack_packer *pk, sb_capture_t *cap, const sb_change_recor
     return rc;
 }
 
+void sb_store_set_publish(sb_store_t *store, sb_store_publish_fn fn, void *ctx)
+{
+    store->publish = fn;
+    store->publish_ctx = ctx;
+}
+
 uint64_t sb_store_batch_seq(const sb_store_t *store)
 {
     return store->cap.seq;
@@ -467,6 +473,9 @@ int sb__capture_flush(sb_store_t *store, MDB_txn *txn)
     unsigned char kb[8];
     be64_key(cap->seq, kb);
     MDB_val k = {8, kb}, v = {sb.size, sb.data};
+    /* Published before it is stored: a refusal leaves nothing behind. */
+    if (rc == 0 && store->publish != NULL)
+        rc = store->publish(store->publish_ctx, cap->seq, sb.data, sb.size);
     if (rc == 0)
         rc = sb__lmdb_rc(mdb_put(txn, store->changes, &k, &v, MDB_APPEND));
     if (rc == 0)
