@@ -123,7 +123,13 @@ static int ensure_stream(sb_cluster_t *c, sb_err_t *err)
 {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus s = js_GetStreamInfo(&si, c->js, c->stream, NULL, &jerr);
+    natsStatus s = NATS_TIMEOUT;
+    /* A cluster just started (or electing a leader) times out for a few
+     * seconds: wait for it as for a lost leader. */
+    int64_t give_up = now_ms() + PUBLISH_GIVE_UP_MS;
+    while ((s = js_GetStreamInfo(&si, c->js, c->stream, NULL, &jerr)) != NATS_OK &&
+           (s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS) && now_ms() < give_up)
+        nats_Sleep(250);
     if (s == NATS_OK) {
         jsStreamInfo_Destroy(si);
         return 0;
