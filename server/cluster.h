@@ -32,13 +32,13 @@ typedef struct sb_cluster sb_cluster_t;
 
 /** What server.info shows of the cluster. */
 typedef struct sb_cluster_status {
-    bool replica;                /* else the shard's primary */
-    bool fenced;                 /* a primary another one took over from: refuses writes */
+    bool replica; /* else the shard's primary */
+    bool fenced;  /* a primary another one took over from: refuses writes */
     char shard[SB_SHARD_MAX + 1];
     uint64_t epoch;
-    uint64_t applied;            /* the last change in the local store */
-    uint64_t lag;                /* replica: messages of the stream not yet applied */
-    char error[256];             /* replica: why it stopped following; "" while it follows */
+    uint64_t applied; /* the last change in the local store */
+    uint64_t lag;     /* replica: messages of the stream not yet applied */
+    char error[256];  /* replica: why it stopped following; "" while it follows */
 } sb_cluster_status_t;
 
 /**

@@ -1348,8 +1348,8 @@ static void min_seq_after_cb(uv_work_t *work, int status)
 static void min_seq_wait(request_t *r)
 {
     r->prep_work.data = r;
-    int qrc = uv_queue_work(r->conn->server->loop, &r->prep_work, min_seq_work_cb,
-                            min_seq_after_cb);
+    int qrc =
+        uv_queue_work(r->conn->server->loop, &r->prep_work, min_seq_work_cb, min_seq_after_cb);
     if (qrc != 0) {
         r->rc = SB_E_REPLICA_BEHIND;
         min_seq_after_cb(&r->prep_work, 0);

@@ -786,6 +786,48 @@ int sb_store_changes_apply(sb_store_t *store, const void *entry, size_t len, sb_
     return sb__write_uncaptured(store, apply_txn, &a, err);
 }
 
+typedef struct apply_many_ctx {
+    apply_ctx_t *entries;
+    size_t n;
+} apply_many_ctx_t;
+
+static int apply_many_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
+{
+    apply_many_ctx_t *m = vctx;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < m->n; i++)
+        rc = apply_txn(store, txn, &m->entries[i], err);
+    return rc;
+}
+
+int sb_store_changes_apply_many(sb_store_t *store, const void *const *entries, const size_t *lens,
+                                size_t n, sb_err_t *err)
+{
+    sb_err_clear(err);
+    if (n == 0)
+        return 0;
+    apply_ctx_t *a = calloc(n, sizeof(*a));
+    if (a == NULL)
+        return sb_err_default(err, -ENOMEM);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const MDB_val v = {lens[i], (void *)entries[i]};
+        int64_t ms;
+        if (!entry_time(&v, &ms)) {
+            rc = sb_err_set(err, SB_E_CORRUPT, "Not a change-log entry.");
+            break;
+        }
+        uint64_t be;
+        memcpy(&be, (const unsigned char *)entries[i] + 3, 8);
+        a[i] = (apply_ctx_t){entries[i], lens[i], be64toh(be)};
+    }
+    apply_many_ctx_t m = {a, n};
+    if (rc == 0)
+        rc = sb__write_uncaptured(store, apply_many_txn, &m, err);
+    free(a);
+    return rc;
+}
+
 /* ---- the org numbering, read (audit and watches) --------------------------- */
 
 int sb_store_org_seq_range(sb_store_t *store, const char *org, uint64_t *first, uint64_t *last,

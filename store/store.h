@@ -190,6 +190,14 @@ int sb_store_changes_trim(sb_store_t *store, uint64_t keep, int64_t keep_ms, siz
  * SB_E_CORRUPT. No business rule runs.
  */
 int sb_store_changes_apply(sb_store_t *store, const void *entry, size_t len, sb_err_t *err);
+/**
+ * Applies `n` entries, in order, in one transaction (one commit, one sync):
+ * each is kept under its sequence as by sb_store_changes_apply, and all or
+ * none of them are. A replica catching up applies what its stream has
+ * ready this way. entries[i], lens[i] [borrowed: for the call].
+ */
+int sb_store_changes_apply_many(sb_store_t *store, const void *const *entries, const size_t *lens,
+                                size_t n, sb_err_t *err);
 
 /**
  * The org numbering (changes_org): each org's writes have the org's own

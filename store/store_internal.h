@@ -91,8 +91,8 @@ struct sb_store {
     MDB_dbi layouts, layout_of, views, contacts, phones, voicecalls, call_keys;
     MDB_dbi changes, rules, changes_org;
     const char *dbi_names[SB_DBI_SLOTS];
-    sb_capture_t cap;              /* only touched inside a write transaction */
-    sb_store_publish_fn publish;   /* each entry before its commit; NULL: none */
+    sb_capture_t cap;            /* only touched inside a write transaction */
+    sb_store_publish_fn publish; /* each entry before its commit; NULL: none */
     void *publish_ctx;
     sb_store_renderer_fn renderer; /* the adapters' part of a view; NULL: none */
     void *renderer_ctx;
