@@ -127,7 +127,7 @@ try:
     err, _ = c.call("org.create", {"org": "acme", "name": "Acme"})
     check(err is None, "org.create on the primary: %r" % (err,))
     for i in range(20):
-        err, _ = c.call("user.upsert", {"org": "acme", "id": "005B%011dAAA" % i,
+        err, _ = c.call("user.upsert", {"org": "acme", "id": "005B%011d" % i,
                                         "name": "before %d" % i})
         check(err is None, "a write before the backup: %r" % (err,))
     c.close()
