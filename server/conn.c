@@ -1415,6 +1415,14 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
         return true;
     }
     r->min_seq = r->method->writes ? 0 : (uint64_t)sb_arg_int(&r->call, "min_seq", 0);
+    if (r->min_seq > 0 && r->call.token.role != SB_ROLE_ADMIN) {
+        /* The sequence counts every org's writes: a tenant probing a
+         * replica with it would learn the others' write volume. */
+        reply_error(r, -EACCES,
+                    "min_seq is the admin token's: an org's token gets no seq to wait for.");
+        finish(r, -EACCES);
+        return true;
+    }
     if (r->min_seq > 0 && !sb_cluster_wait_applied(cluster, r->min_seq, 0)) {
         min_seq_wait(r);
         return true;

@@ -23,7 +23,8 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t uptime_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - call->svc->started_ms;
-    const sb_cluster_t *cluster = call->svc->cluster;
+    /* The applied sequence counts every org's writes: the admin's only. */
+    const sb_cluster_t *cluster = admin ? call->svc->cluster : NULL;
     int rc = msgpack_pack_map(pk, (admin ? 9 : 4) + (cluster != NULL));
     rc |= sb_pack_kv_str(pk, "version", SB_VERSION);
     if (cluster != NULL) {
@@ -120,7 +121,7 @@ static const sb_method_t methods[] = {
      "{commits, writes: group commits and the writes they held}, changes (admin): {first_seq, "
      "last_seq: the change log's oldest and newest entry kept; first_seq 0: none kept}, answers "
      "(admin): {spliced, packed: softphone answers copied from a view's packed answer, and views "
-     "packed (--answer-cache-slots)}, cluster (with --cluster): {role: primary, replica or "
+     "packed (--answer-cache-slots)}, cluster (admin, with --cluster): {role: primary, replica or "
      "fenced, shard, epoch, applied_seq: the last change in this store, lag: the stream's "
      "changes a replica has not applied, following: a replica applying its stream, error: why "
      "it stopped}}",

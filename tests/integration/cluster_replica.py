@@ -219,6 +219,19 @@ try:
     waited = time.time() - t0
     check(err is not None and err["name"] == "REPLICA_BEHIND" and 1.9 <= waited < 15,
           "a min_seq past the log: %r after %.2f s" % (err, waited))
+    # An org's token has no seq to wait for (it counts every org's writes).
+    err, made = pc.call("token.create", {"org": "acme", "role": "read_only"})
+    check(err is None, "token.create: %r" % (err,))
+    if err is None:
+        err, _ = rc.call("user.get", {"org": "acme", "id": "005888888888888AAA",
+                                      "min_seq": made["seq"]})  # the admin's: waits for it
+        oc = Conn(rep_sock, made["token"])
+        err, _ = oc.call("user.get", {"org": "acme", "id": "005888888888888AAA", "min_seq": 1})
+        check(err is not None and err["name"] == "ACCESS_DENIED",
+              "min_seq with an org's token: %r" % (err,))
+        err, r = oc.call("server.info", {})
+        check(err is None and "cluster" not in r, "an org's token sees no cluster: %r" % (r,))
+        oc.close()
     pc.close()
     last = info(prim_sock, token)["changes"]["last_seq"]
     deadline = time.time() + 10
