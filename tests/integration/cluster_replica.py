@@ -219,6 +219,30 @@ try:
     waited = time.time() - t0
     check(err is not None and err["name"] == "REPLICA_BEHIND" and 1.9 <= waited < 15,
           "a min_seq past the log: %r after %.2f s" % (err, waited))
+    # A watcher on the replica gets a write made on the primary.
+    wc = Conn(rep_sock, token)
+    err, _ = wc.call("changes.watch", {"org": "acme"})
+    check(err is None, "changes.watch on the replica: %r" % (err,))
+    err, _ = pc.call("user.upsert", {"org": "acme", "id": "005555555555555AAA", "name": "watched"})
+    if err is None:
+        acked["005555555555555AAA"] = ("watched", 0)
+    got = None
+    wc.sock.settimeout(0.2)
+    deadline = time.time() + 10
+    while got is None and time.time() < deadline:
+        for msg in wc.unpacker:
+            if msg[0] == 2 and msg[1] == "changes":
+                got = msg[2]
+                break
+        if got is None:
+            try:
+                wc.unpacker.feed(wc.sock.recv(1 << 16))
+            except socket.timeout:
+                pass
+    check(got is not None and got.get("method") == "user.upsert",
+          "the replica's watcher got the primary's write: %r" % (got,))
+    wc.close()
+
     # An org's token has no seq to wait for (it counts every org's writes).
     err, made = pc.call("token.create", {"org": "acme", "role": "read_only"})
     check(err is None, "token.create: %r" % (err,))
