@@ -1092,11 +1092,6 @@ static void watch_kick(sb_server_t *server)
     uv_idle_start(&server->slicer, slicer_cb);
 }
 
-void sb__conn_watch_kick(sb_server_t *server)
-{
-    watch_kick(server);
-}
-
 /* The rest of the connection's buffer waits for the slicer's next turn;
  * reading stops meanwhile, so that the buffer does not grow. */
 static void defer_pass(sb_conn_t *conn)

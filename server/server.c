@@ -50,10 +50,6 @@ static void ticker_cb(uv_timer_t *timer)
                freed == 1 ? "" : "s");
     /* The loop's heartbeat (/readyz) and the gauges a scrape reads. */
     sb_metrics_sample(server->svc.store, server->svc.plugins);
-    /* A replica's writes come from its stream, not its writer: its
-     * watchers look for them once a second. */
-    if (server->cfg.replica_of[0] != '\0')
-        sb__conn_watch_kick(server);
 }
 
 /* From the loop, so that a loop that is stuck stops the pings, and systemd

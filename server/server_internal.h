@@ -119,8 +119,6 @@ void sb__conn_close_now_all(sb_server_t *server, const char *why);
  * for too long, that did not authenticate in time, or that sat idle too long.
  */
 void sb__conn_check_timeouts(sb_server_t *server, uint64_t now_ms);
-/** Has the watchers (changes.watch) look for new writes: a replica's come from its stream. */
-void sb__conn_watch_kick(sb_server_t *server);
 
 /** Called whenever a request finishes; finishes a shutdown when it was the last. */
 void sb__server_request_done(sb_server_t *server);
