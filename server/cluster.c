@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "pack.h"
 
 /* The message id's header (JetStream's dedupe key). */
 #define MSG_ID_HEADER "Nats-Msg-Id"
@@ -48,6 +49,7 @@ struct sb_cluster {
     uint64_t published; /* the last sequence the stream acked to this primary */
     uint64_t lag;
     char error[256];
+    bool tokens_changed; /* a replica applied a deletion of tokens since the last look */
     /* A primary's term: one past the epoch of the stream's last message when
      * it started (until the placement bucket hands epochs out: not built
      * yet, docs/cluster.md). Its message ids are shard:epoch:seq, so that
@@ -457,6 +459,35 @@ out:
  * behind a primary's group commits, about 300 entries a second here). */
 #define APPLY_BATCH 256
 
+/* Whether an entry deletes a token (a revocation, or an org's delete with
+ * its tokens): the connections that hold one must be closed here too. */
+static bool entry_deletes_tokens(const void *data, size_t len)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    bool found = false;
+    if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 4 &&
+        u.data.via.array.ptr[3].type == MSGPACK_OBJECT_ARRAY) {
+        const msgpack_object_array *writes = &u.data.via.array.ptr[3].via.array;
+        for (uint32_t i = 0; !found && i < writes->size; i++) {
+            const msgpack_object *changes = sb_obj_get(&writes->ptr[i], "changes");
+            for (uint32_t j = 0; changes != NULL && changes->type == MSGPACK_OBJECT_ARRAY &&
+                                 !found && j < changes->via.array.size;
+                 j++) {
+                const msgpack_object *c = &changes->via.array.ptr[j];
+                char op[8], db[32];
+                found = c->type == MSGPACK_OBJECT_ARRAY && c->via.array.size == 4 &&
+                        sb_obj_copy_str(&c->via.array.ptr[0], op, sizeof(op)) == 0 &&
+                        sb_obj_copy_str(&c->via.array.ptr[1], db, sizeof(db)) == 0 &&
+                        strcmp(db, "tokens") == 0 && strcmp(op, "put") != 0;
+            }
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    return found;
+}
+
 static void drop_msgs(natsMsg **msgs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -539,7 +570,15 @@ static void *follow_main(void *arg)
         }
         sb_err_t err;
         int rc = sb_store_changes_apply_many(c->store, data, lens, n, &err);
+        bool tokens = false;
+        for (size_t i = 0; rc == 0 && !tokens && i < n; i++)
+            tokens = entry_deletes_tokens(data[i], lens[i]);
         drop_msgs(msgs, n);
+        if (tokens) {
+            pthread_mutex_lock(&c->lock);
+            c->tokens_changed = true;
+            pthread_mutex_unlock(&c->lock);
+        }
         if (rc != 0) {
             set_error(c,
                       "changes %" PRIu64 " to %" PRIu64
@@ -657,4 +696,15 @@ bool sb_cluster_wait_applied(sb_cluster_t *c, uint64_t seq, unsigned wait_ms)
     bool ok = c->applied >= seq;
     pthread_mutex_unlock(&c->lock);
     return ok;
+}
+
+bool sb_cluster_take_tokens_changed(sb_cluster_t *c)
+{
+    if (c == NULL)
+        return false;
+    pthread_mutex_lock(&c->lock);
+    bool changed = c->tokens_changed;
+    c->tokens_changed = false;
+    pthread_mutex_unlock(&c->lock);
+    return changed;
 }

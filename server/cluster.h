@@ -83,3 +83,10 @@ int sb_cluster_resync(void *ctx);
  * Any thread but the replica's own; the event loop uses `wait_ms` 0.
  */
 bool sb_cluster_wait_applied(sb_cluster_t *cluster, uint64_t seq, unsigned wait_ms);
+
+/**
+ * Whether a replica applied a deletion of tokens (a revocation, an org's
+ * delete) since the last call; clears it. The loop then closes the
+ * connections whose token is gone. False on a primary or with no cluster.
+ */
+bool sb_cluster_take_tokens_changed(sb_cluster_t *cluster);

@@ -576,6 +576,29 @@ static void end_access(sb_server_t *server, const char *token_id, const char *or
     }
 }
 
+void sb__conn_revalidate(sb_server_t *server)
+{
+    sb_token_record_t *rows = NULL;
+    size_t n = 0;
+    sb_err_t err;
+    if (sb_store_token_list(server->svc.store, &rows, &n, &err) != 0) {
+        sb_warn("the tokens could not be listed to check open connections: %s", err.message);
+        return;
+    }
+    for (sb_conn_t *c = server->conns; c; c = c->next) {
+        if (c->closing || c->token.role == SB_ROLE_NONE)
+            continue;
+        bool held = false;
+        for (size_t i = 0; i < n && !held; i++)
+            held = strcmp(rows[i].id, c->token.id) == 0;
+        if (held)
+            continue;
+        atomic_store(&c->access_ended, true);
+        conn_close(c, "its token was revoked (or its org deleted) on the shard's primary");
+    }
+    free(rows);
+}
+
 /* Whether an authenticated connection may have a slot: org tokens may not
  * take the ones reserved for the admin. */
 /* Whether a connection may authenticate with `token`: 0 when it may, else

@@ -50,6 +50,9 @@ static void ticker_cb(uv_timer_t *timer)
                freed == 1 ? "" : "s");
     /* The loop's heartbeat (/readyz) and the gauges a scrape reads. */
     sb_metrics_sample(server->svc.store, server->svc.plugins);
+    /* A replica applied a revocation: its holders' connections end here too. */
+    if (sb_cluster_take_tokens_changed(server->svc.cluster))
+        sb__conn_revalidate(server);
 }
 
 /* From the loop, so that a loop that is stuck stops the pings, and systemd

@@ -11,7 +11,9 @@
      the shard appends, and the first one's writes are refused (NOT_PRIMARY)
      from then on; a read with the
      write's min_seq on the replica sees the write; a min_seq past the log
-     answers REPLICA_BEHIND after --min-seq-wait-ms (2 s here);
+     answers REPLICA_BEHIND after --min-seq-wait-ms (2 s here); a watcher on
+     the replica gets the primary's write; a token revoked on the primary
+     closes its connection to the replica;
   4. then: every acknowledged write is on the replica, both have the same
      applied sequence, and, servers stopped, every database but meta is
      byte for byte the same on the replica and the new primary (mdb_dump): the change log's entries
@@ -255,7 +257,26 @@ try:
               "min_seq with an org's token: %r" % (err,))
         err, r = oc.call("server.info", {})
         check(err is None and "cluster" not in r, "an org's token sees no cluster: %r" % (r,))
+        # Revoked on the primary: the replica closes its connections too.
+        err, res = pc.call("token.revoke", {"id": made["id"]})
+        check(err is None, "token.revoke: %r" % (err,))
+        closed = False
+        deadline = time.time() + 10
+        while not closed and time.time() < deadline:
+            try:
+                err, _ = oc.call("user.get", {"org": "acme", "id": "005888888888888AAA"})
+            except OSError as e:  # the close came first
+                err = {"name": "CLOSED", "error": str(e)}
+            closed = err is not None and err.get("name") == "CLOSED"
+            if not closed:
+                time.sleep(0.1)
+        check(closed, "the replica closed the revoked token's connection: %r" % (err,))
         oc.close()
+        try:
+            Conn(rep_sock, made["token"])
+            check(False, "the revoked token authenticates on the replica")
+        except AssertionError:
+            pass
     pc.close()
     last = info(prim_sock, token)["changes"]["last_seq"]
     deadline = time.time() + 10
