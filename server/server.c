@@ -49,7 +49,7 @@ static void ticker_cb(uv_timer_t *timer)
         sb_log(SB_LOG_INFO, "freed %d reader slot%s of processes that died", freed,
                freed == 1 ? "" : "s");
     /* The loop's heartbeat (/readyz) and the gauges a scrape reads. */
-    sb_metrics_sample(server->svc.store, server->svc.plugins);
+    sb_metrics_sample(server->svc.store, server->svc.plugins, server->svc.cluster);
     /* A replica applied a revocation: its holders' connections end here too. */
     if (sb_cluster_take_tokens_changed(server->svc.cluster))
         sb__conn_revalidate(server);
@@ -423,7 +423,7 @@ int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
     sb_info("try: sbctl%s%s server info",
             strcmp(default_socket, cfg->socket_path) ? " --socket " : "",
             strcmp(default_socket, cfg->socket_path) ? cfg->socket_path : "");
-    sb_metrics_sample(store, server->svc.plugins); /* ready from the first moment */
+    sb_metrics_sample(store, server->svc.plugins, server->svc.cluster); /* ready at once */
     sb_systemd_ready("serving");
     uv_run(server->loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&server->drain, NULL);

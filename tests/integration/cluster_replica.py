@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 import msgpack
 
@@ -123,7 +124,9 @@ def info(sock, token):
 
 try:
     subprocess.run([CLUSTER, "start", nats_dir], env=env, check=True, stdout=subprocess.DEVNULL)
-    prim_dir, prim_sock = start_server("primary", "--shard", "s1")
+    metrics_port = base + 5000
+    prim_dir, prim_sock = start_server("primary", "--shard", "s1", "--metrics-address",
+                                       "127.0.0.1:%d" % metrics_port)
     token = open(os.path.join(prim_dir, "admin.token")).read().strip()
     c = Conn(prim_sock, token)
     err, _ = c.call("org.create", {"org": "acme", "name": "Acme"})
@@ -309,6 +312,16 @@ try:
     pc.close()
     r = info(prim_sock, token)
     check(r["cluster"]["role"] == "fenced", "the old primary says fenced: %r" % (r["cluster"],))
+    metrics = ""
+    deadline = time.time() + 5  # the gauges are sampled once a second
+    while time.time() < deadline and 'role="fenced"' not in metrics:
+        metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port,
+                                         timeout=5).read().decode()
+        time.sleep(0.2)
+    check('switchboard_cluster_role{shard="s1",role="fenced"} 1' in metrics and
+          "switchboard_cluster_applied_seq %d\n" % r["changes"]["last_seq"] in metrics,
+          "the old primary's metrics: %r" % [l for l in metrics.splitlines()
+                                             if l.startswith("switchboard_cluster")])
     fenced_last = r["changes"]["last_seq"]
     last = info(p2_sock, token)["changes"]["last_seq"]
     check(fenced_last == last - 1, "the old primary stopped at %d, the new one is at %d" %
