@@ -103,8 +103,8 @@ static void set_error(sb_cluster_t *c, const char *fmt, ...)
     va_list ap;
     pthread_mutex_lock(&c->lock);
     va_start(ap, fmt);
-    vsnprintf(c->error, sizeof(c->error), fmt,
-              ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see core/error.c
+    vsnprintf(c->error, sizeof(c->error), fmt, ap);
     va_end(ap);
     pthread_mutex_unlock(&c->lock);
     sb_error("cluster: %s", c->error);
