@@ -54,6 +54,9 @@ enum {
     SB_E_PLAN_STALE,
     SB_E_PLAN_TOO_LARGE,
     SB_E_NOT_READY,
+    SB_E_NOT_PRIMARY, /* wire 54 (49 to 53 unused) */
+    SB_E_REPLICA_BEHIND,
+    SB_E_CLUSTER_UNAVAILABLE,
 };
 
 /*
@@ -147,7 +150,16 @@ enum {
       "The plan is larger than one apply takes; apply the rules in steps (a few rules at a time).") \
     X(NOT_READY, SB_E_NOT_READY, 48,                                                               \
       "The server answers but is not ready to serve (its store, writer or event loop); see its "  \
-      "log.")
+      "log.")                                                                                      \
+    X(NOT_PRIMARY, SB_E_NOT_PRIMARY, 54,                                                           \
+      "This server is not its shard's primary (a replica, or a primary another one took over "    \
+      "from): send writes to the shard's primary.")                                              \
+    X(REPLICA_BEHIND, SB_E_REPLICA_BEHIND, 55,                                                     \
+      "This replica has not applied the change asked for (min_seq) within the wait; retry, or "   \
+      "read from the primary.")                                                                    \
+    X(CLUSTER_UNAVAILABLE, SB_E_CLUSTER_UNAVAILABLE, 56,                                           \
+      "The shard's stream (NATS JetStream) did not take the write: too few NATS nodes answer; "   \
+      "nothing of this write was stored, retry.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

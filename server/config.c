@@ -96,6 +96,18 @@ static const struct setting settings[] = {
     {"metrics-address", PATH, AT(metrics_address),
      "HOST:PORT to serve /metrics (Prometheus), /healthz and /readyz over HTTP, e.g. "
      "127.0.0.1:9464; off unless set"},
+    {"cluster", PATH, AT(cluster_urls),
+     "NATS JetStream servers (nats://HOST:PORT, comma-separated) that carry the shard's change "
+     "log (docs/cluster.md); with --shard or --replica-of; off unless set (standalone)"},
+    {"shard", PATH, AT(shard),
+     "with --cluster: this server is the shard's primary; every write is published to the "
+     "shard's stream before it commits"},
+    {"replica-of", PATH, AT(replica_of),
+     "with --cluster: this server is a replica of the shard: it applies the shard's stream "
+     "and serves reads; writes answer NOT_PRIMARY"},
+    {"min-seq-wait-ms", COUNT0, AT(min_seq_wait_ms),
+     "how long a replica holds a read carrying min_seq that it has not applied yet, before it "
+     "answers REPLICA_BEHIND (1000)"},
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -109,6 +121,7 @@ int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
     cfg->answer_cache_slots = 1024;
     cfg->changes_keep = 1000000;
     cfg->changes_keep_hours = 168;
+    cfg->min_seq_wait_ms = 1000;
     cfg->max_inflight = 64;
     cfg->max_inflight_bytes = 4 << 20;
     cfg->max_connections = 1024;
@@ -320,6 +333,12 @@ int sb_config_from_args(sb_config_t *cfg, int argc, char **argv, sb_config_actio
 
 int sb_config_resolve(sb_config_t *cfg, const char *argv0, sb_err_t *err)
 {
+    if (cfg->shard[0] != '\0' && cfg->replica_of[0] != '\0')
+        return sb_err_set(err, -EINVAL, "--shard and --replica-of exclude each other.");
+    if ((cfg->shard[0] != '\0' || cfg->replica_of[0] != '\0') != (cfg->cluster_urls[0] != '\0'))
+        return sb_err_set(err, -EINVAL,
+                          "--cluster needs --shard (a primary) or --replica-of (a replica), "
+                          "and they need --cluster.");
     if (cfg->socket_path[0] == '\0' && sb_path_join(cfg->socket_path, sizeof(cfg->socket_path),
                                                     cfg->data_dir, SB_SOCKET_NAME) != 0)
         return sb_err_set(err, -EINVAL, "The data directory path is too long.");

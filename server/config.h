@@ -51,6 +51,10 @@ typedef struct sb_config {
     sb_log_format_t log_format;
     size_t slow_request_ms; /* log a request whose method ran this long on the loop; 0: never */
     char metrics_address[PATH_MAX]; /* HOST:PORT of /metrics, /healthz, /readyz; "": none */
+    char cluster_urls[PATH_MAX];    /* NATS servers of the shards' streams; "": standalone */
+    char shard[PATH_MAX];           /* the shard this server is the primary of; "" */
+    char replica_of[PATH_MAX];      /* the shard this server is a replica of; "" */
+    size_t min_seq_wait_ms;         /* a replica's wait for a read's min_seq */
 } sb_config_t;
 
 /**

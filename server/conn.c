@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "frame.h"
 #include "log.h"
 #include "metrics.h"
@@ -119,6 +120,7 @@ struct request {
     uv_work_t prep_work;   /* the method's prepare step, on the thread pool */
     sb_prepare_fn prepare; /* NULL: none */
     sb_err_t prep_err;     /* its error */
+    uint64_t min_seq;      /* a read's min_seq (a replica waits for it); 0: none */
     request_t *next;       /* in the server's list of requests waiting for their next slice */
     uint64_t started_ns;   /* when it was read (uv_hrtime) */
     uint64_t loop_ns;      /* its method's time on the loop, slices summed */
@@ -572,6 +574,29 @@ static void end_access(sb_server_t *server, const char *token_id, const char *or
         atomic_store(&c->access_ended, true);
         conn_close(c, token ? "its token was revoked" : "its org was deleted");
     }
+}
+
+void sb__conn_revalidate(sb_server_t *server)
+{
+    sb_token_record_t *rows = NULL;
+    size_t n = 0;
+    sb_err_t err;
+    if (sb_store_token_list(server->svc.store, &rows, &n, &err) != 0) {
+        sb_warn("the tokens could not be listed to check open connections: %s", err.message);
+        return;
+    }
+    for (sb_conn_t *c = server->conns; c; c = c->next) {
+        if (c->closing || c->token.role == SB_ROLE_NONE)
+            continue;
+        bool held = false;
+        for (size_t i = 0; i < n && !held; i++)
+            held = strcmp(rows[i].id, c->token.id) == 0;
+        if (held)
+            continue;
+        atomic_store(&c->access_ended, true);
+        conn_close(c, "its token was revoked (or its org deleted) on the shard's primary");
+    }
+    free(rows);
 }
 
 /* Whether an authenticated connection may have a slot: org tokens may not
@@ -1297,6 +1322,63 @@ static void prep_after_cb(uv_work_t *work, int status)
     finish(r, rc);
 }
 
+/* The method's prepare step on the pool, or the method now. */
+static void after_min_seq(request_t *r)
+{
+    r->prepare = sb_method_prepare(r->method);
+    if (r->prepare != NULL) {
+        prep_submit(r);
+        return;
+    }
+    run_method(r);
+}
+
+/* A replica behind a read's min_seq: the wait (at most --min-seq-wait-ms)
+ * is a pool thread's, never the loop's. */
+static void min_seq_work_cb(uv_work_t *work)
+{
+    request_t *r = work->data;
+    const sb_server_t *server = r->conn->server;
+    r->rc = sb_cluster_wait_applied(server->svc.cluster, r->min_seq,
+                                    (unsigned)server->cfg.min_seq_wait_ms)
+                ? 0
+                : SB_E_REPLICA_BEHIND;
+}
+
+static void min_seq_after_cb(uv_work_t *work, int status)
+{
+    request_t *r = work->data;
+    if (status == 0 && r->rc == 0 && !r->conn->closing && !r->conn->server->stopping) {
+        after_min_seq(r);
+        return;
+    }
+    int rc = status != 0 || r->rc == 0 ? -ECANCELED : r->rc;
+    sb_cluster_status_t st;
+    sb_cluster_status(r->conn->server->svc.cluster, &st);
+    char message[256];
+    if (rc == SB_E_REPLICA_BEHIND)
+        snprintf(message, sizeof(message),
+                 "This replica is at change %llu, not yet at min_seq %llu, after %zu ms; retry, "
+                 "or read from the primary.",
+                 (unsigned long long)st.applied, (unsigned long long)r->min_seq,
+                 r->conn->server->cfg.min_seq_wait_ms);
+    else
+        snprintf(message, sizeof(message), "The server is stopping: this read was not served.");
+    reply_error(r, rc, message);
+    finish(r, rc);
+}
+
+static void min_seq_wait(request_t *r)
+{
+    r->prep_work.data = r;
+    int qrc =
+        uv_queue_work(r->conn->server->loop, &r->prep_work, min_seq_work_cb, min_seq_after_cb);
+    if (qrc != 0) {
+        r->rc = SB_E_REPLICA_BEHIND;
+        min_seq_after_cb(&r->prep_work, 0);
+    }
+}
+
 /* Handles one complete message of `len` bytes at conn->buf[off]. Returns
  * false when the connection must close. */
 static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
@@ -1342,12 +1424,33 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
         finish(r, rc);
         return true;
     }
-    r->prepare = sb_method_prepare(r->method);
-    if (r->prepare != NULL) {
-        prep_submit(r);
+    sb_cluster_t *cluster = conn->server->svc.cluster;
+    if (cluster != NULL && r->method->writes && !sb_cluster_writable(cluster)) {
+        sb_cluster_status_t st;
+        sb_cluster_status(cluster, &st);
+        reply_error(r, SB_E_NOT_PRIMARY,
+                    st.replica ? "This server is a replica of its shard: send writes to the "
+                                 "shard's primary."
+                               : "This server is no longer its shard's primary (another one "
+                                 "appended to the shard's stream): send writes to the new "
+                                 "primary.");
+        finish(r, SB_E_NOT_PRIMARY);
         return true;
     }
-    run_method(r);
+    r->min_seq = r->method->writes ? 0 : (uint64_t)sb_arg_int(&r->call, "min_seq", 0);
+    if (r->min_seq > 0 && r->call.token.role != SB_ROLE_ADMIN) {
+        /* The sequence counts every org's writes: a tenant probing a
+         * replica with it would learn the others' write volume. */
+        reply_error(r, -EACCES,
+                    "min_seq is the admin token's: an org's token gets no seq to wait for.");
+        finish(r, -EACCES);
+        return true;
+    }
+    if (r->min_seq > 0 && !sb_cluster_wait_applied(cluster, r->min_seq, 0)) {
+        min_seq_wait(r);
+        return true;
+    }
+    after_min_seq(r);
     return true;
 }
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "log.h"
 #include "log_sink.h"
 #include "metrics.h"
@@ -48,7 +49,10 @@ static void ticker_cb(uv_timer_t *timer)
         sb_log(SB_LOG_INFO, "freed %d reader slot%s of processes that died", freed,
                freed == 1 ? "" : "s");
     /* The loop's heartbeat (/readyz) and the gauges a scrape reads. */
-    sb_metrics_sample(server->svc.store, server->svc.plugins);
+    sb_metrics_sample(server->svc.store, server->svc.plugins, server->svc.cluster);
+    /* A replica applied a revocation: its holders' connections end here too. */
+    if (sb_cluster_take_tokens_changed(server->svc.cluster))
+        sb__conn_revalidate(server);
 }
 
 /* From the loop, so that a loop that is stuck stops the pings, and systemd
@@ -256,6 +260,29 @@ static int start_listening(sb_server_t *server, sb_err_t *err)
     return 0;
 }
 
+/* --cluster with --shard or --replica-of (docs/cluster.md): before the
+ * first write of the server's own (the admin token), so that a primary
+ * publishes it and a replica refuses it. A replica serves with its
+ * primary's admin token: it may not make one of its own. */
+static int open_cluster(sb_server_t *server, sb_store_t *store, sb_err_t *err)
+{
+    const sb_config_t *cfg = &server->cfg;
+    if (cfg->cluster_urls[0] == '\0')
+        return 0;
+    bool replica = cfg->replica_of[0] != '\0';
+    if (replica) {
+        char token[PATH_MAX];
+        sb_path_join(token, sizeof(token), cfg->data_dir, SB_ADMIN_TOKEN_NAME);
+        if (access(token, F_OK) != 0)
+            return sb_err_set(err, -EINVAL,
+                              "A replica has no admin token of its own: copy %s from the "
+                              "shard's primary's data directory to %s.",
+                              SB_ADMIN_TOKEN_NAME, token);
+    }
+    return sb_cluster_open(cfg->cluster_urls, replica ? cfg->replica_of : cfg->shard, replica,
+                           store, &server->svc.cluster, err);
+}
+
 int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
 {
     sb_server_t *server = calloc(1, sizeof(*server));
@@ -295,6 +322,8 @@ int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
         rc = sb_store_open(&opts, &store, &err);
     if (rc == 0)
         rc = check_data_dir(cfg, strcmp(default_socket, cfg->socket_path) == 0, &err);
+    if (rc == 0)
+        rc = open_cluster(server, store, &err);
     if (rc == 0)
         rc = sb_token_ensure_admin(store, cfg->data_dir, &created, &err);
     server->svc.store = store;
@@ -337,6 +366,10 @@ int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
     if (rc == 0)
         sb_writer_retain(server->writer, cfg->changes_keep,
                          (int64_t)cfg->changes_keep_hours * 3600 * 1000);
+    if (rc == 0 && server->svc.cluster != NULL && cfg->shard[0] != '\0')
+        sb_writer_resync(server->writer, sb_cluster_resync, server->svc.cluster);
+    if (rc == 0)
+        rc = sb_cluster_start(server->svc.cluster, &err);
     server->svc.writer = server->writer;
     sb_metrics_store_open(store != NULL);
     unsigned metrics_port = 0;
@@ -390,7 +423,7 @@ int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
     sb_info("try: sbctl%s%s server info",
             strcmp(default_socket, cfg->socket_path) ? " --socket " : "",
             strcmp(default_socket, cfg->socket_path) ? cfg->socket_path : "");
-    sb_metrics_sample(store, server->svc.plugins); /* ready from the first moment */
+    sb_metrics_sample(store, server->svc.plugins, server->svc.cluster); /* ready at once */
     sb_systemd_ready("serving");
     uv_run(server->loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&server->drain, NULL);
@@ -409,6 +442,7 @@ out:
     sb_plugin_host_free(server->svc.plugins);
     sb_answer_cache_free(server->svc.answers);
     sb__conn_spares_free(server);
+    sb_cluster_free(server->svc.cluster); /* after the writer: it publishes through it */
     sb_store_close(store);
     uv_loop_close(server->loop);
     free(server);

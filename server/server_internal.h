@@ -119,6 +119,12 @@ void sb__conn_close_now_all(sb_server_t *server, const char *why);
  * for too long, that did not authenticate in time, or that sat idle too long.
  */
 void sb__conn_check_timeouts(sb_server_t *server, uint64_t now_ms);
+/**
+ * Closes every authenticated connection whose token the store no longer
+ * holds: a replica's revocations come from its stream, not from a write of
+ * its own (which closes them as it lands). Loop thread.
+ */
+void sb__conn_revalidate(sb_server_t *server);
 
 /** Called whenever a request finishes; finishes a shutdown when it was the last. */
 void sb__server_request_done(sb_server_t *server);

@@ -21,6 +21,9 @@ struct sb_writer {
     /* The change log's retention (writer thread, after sb_writer_retain). */
     uint64_t keep;
     int64_t keep_ms;
+    /* A shard's primary: brings the store up to its stream (sb_writer_resync). */
+    int (*resync)(void *ctx);
+    void *resync_ctx;
 };
 
 /* Entries one trim deletes at most: its transaction stays short, and a
@@ -78,6 +81,7 @@ static void run_alone(sb_writer_t *w, sb_write_job_t *jobs)
 static void commit_group(sb_writer_t *w, sb_write_job_t *jobs)
 {
     bool reclaimed = false;
+    int resyncs = 0;
     for (;;) {
         sb_err_t err;
         int rc = sb_store_batch_begin(w->store, &err);
@@ -94,6 +98,18 @@ static void commit_group(sb_writer_t *w, sb_write_job_t *jobs)
             sb_store_batch_abort(w->store);
         if (rc == 0)
             return;
+        /* A shard's primary whose stream holds this sequence already (its
+         * earlier commit of it failed after the publish): take the stream's
+         * entry, then replay the batch after it. */
+        if (rc == -EAGAIN && w->resync != NULL && resyncs++ < 3) {
+            int resync_rc = w->resync(w->resync_ctx);
+            if (resync_rc == 0) {
+                sb_info("writer: the store took its stream's newer entries; replaying a batch");
+                continue;
+            }
+            rc = resync_rc;
+            sb_err_default(&err, rc);
+        }
         if (rc == -ENOSPC) {
             if (sb_store_grow(w->store, &err) == 0) {
                 sb_info("writer: the store's map grew; replaying a batch");
@@ -206,6 +222,12 @@ void sb_writer_retain(sb_writer_t *w, uint64_t keep, int64_t keep_ms)
     w->keep = keep;
     w->keep_ms = keep_ms;
     pthread_mutex_unlock(&w->lock);
+}
+
+void sb_writer_resync(sb_writer_t *w, int (*resync)(void *ctx), void *ctx)
+{
+    w->resync = resync;
+    w->resync_ctx = ctx;
 }
 
 void sb_writer_submit(sb_writer_t *w, sb_write_job_t *job)

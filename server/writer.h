@@ -47,6 +47,14 @@ int sb_writer_start(uv_loop_t *loop, sb_store_t *store, size_t max_jobs, sb_writ
  */
 void sb_writer_retain(sb_writer_t *writer, uint64_t keep, int64_t keep_ms);
 
+/**
+ * A shard's primary: when a commit is refused with -EAGAIN (its stream holds
+ * the batch's sequence already), the writer calls resync(ctx) to bring the
+ * store up to the stream, then replays the batch (at most 3 times). Call it
+ * before the first submit.
+ */
+void sb_writer_resync(sb_writer_t *writer, int (*resync)(void *ctx), void *ctx);
+
 /** Queues a job (loop thread). */
 void sb_writer_submit(sb_writer_t *writer, sb_write_job_t *job);
 

@@ -424,6 +424,12 @@ static int pack_ids(msgpack_packer *pk, sb_capture_t *cap, const sb_change_recor
     return rc;
 }
 
+void sb_store_set_publish(sb_store_t *store, sb_store_publish_fn fn, void *ctx)
+{
+    store->publish = fn;
+    store->publish_ctx = ctx;
+}
+
 uint64_t sb_store_batch_seq(const sb_store_t *store)
 {
     return store->cap.seq;
@@ -498,6 +504,9 @@ int sb__capture_flush(sb_store_t *store, MDB_txn *txn)
     unsigned char kb[8];
     be64_key(cap->seq, kb);
     MDB_val k = {8, kb}, v = {sb.size, sb.data};
+    /* Published before it is stored: a refusal leaves nothing behind. */
+    if (rc == 0 && store->publish != NULL)
+        rc = store->publish(store->publish_ctx, cap->seq, sb.data, sb.size);
     if (rc == 0)
         rc = sb__lmdb_rc(mdb_put(txn, store->changes, &k, &v, MDB_APPEND));
     if (rc == 0)
@@ -808,6 +817,48 @@ int sb_store_changes_apply(sb_store_t *store, const void *entry, size_t len, sb_
     memcpy(&be, (const unsigned char *)entry + 3, 8);
     apply_ctx_t a = {entry, len, be64toh(be)};
     return sb__write_uncaptured(store, apply_txn, &a, err);
+}
+
+typedef struct apply_many_ctx {
+    apply_ctx_t *entries;
+    size_t n;
+} apply_many_ctx_t;
+
+static int apply_many_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
+{
+    apply_many_ctx_t *m = vctx;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < m->n; i++)
+        rc = apply_txn(store, txn, &m->entries[i], err);
+    return rc;
+}
+
+int sb_store_changes_apply_many(sb_store_t *store, const void *const *entries, const size_t *lens,
+                                size_t n, sb_err_t *err)
+{
+    sb_err_clear(err);
+    if (n == 0)
+        return 0;
+    apply_ctx_t *a = calloc(n, sizeof(*a));
+    if (a == NULL)
+        return sb_err_default(err, -ENOMEM);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const MDB_val v = {lens[i], (void *)entries[i]};
+        int64_t ms;
+        if (!entry_time(&v, &ms)) {
+            rc = sb_err_set(err, SB_E_CORRUPT, "Not a change-log entry.");
+            break;
+        }
+        uint64_t be;
+        memcpy(&be, (const unsigned char *)entries[i] + 3, 8);
+        a[i] = (apply_ctx_t){entries[i], lens[i], be64toh(be)};
+    }
+    apply_many_ctx_t m = {a, n};
+    if (rc == 0)
+        rc = sb__write_uncaptured(store, apply_many_txn, &m, err);
+    free(a);
+    return rc;
 }
 
 /* ---- the org numbering, read (audit and watches) --------------------------- */

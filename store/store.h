@@ -162,6 +162,17 @@ void sb_store_change_end(sb_store_t *store, int rc);
 /** The sequence the open batch commits as (0 when none is open). Batch thread. */
 uint64_t sb_store_batch_seq(const sb_store_t *store);
 
+/**
+ * Called with each change-log entry as its transaction is about to commit,
+ * by the committing thread, with the store's write lock held (so entries come
+ * in sequence order): a shard's primary publishes it (server/cluster.c). A
+ * non-zero result aborts the transaction and is the write's result; nothing
+ * of it is stored. `entry` [borrowed: for the call].
+ */
+typedef int (*sb_store_publish_fn)(void *ctx, uint64_t seq, const void *entry, size_t len);
+/** Sets (or, fn NULL, clears) the publish hook. Before any write is made by another thread. */
+void sb_store_set_publish(sb_store_t *store, sb_store_publish_fn fn, void *ctx);
+
 /** The first and last sequence kept (0, 0: none yet; first 0 and last n: all trimmed). */
 int sb_store_changes_range(sb_store_t *store, uint64_t *first, uint64_t *last, sb_err_t *err);
 /** A copy of entry `seq`. *entry [owned: free()]. -ENOENT when not kept. */
@@ -180,6 +191,14 @@ int sb_store_changes_trim(sb_store_t *store, uint64_t keep, int64_t keep_ms, siz
  * SB_E_CORRUPT. No business rule runs.
  */
 int sb_store_changes_apply(sb_store_t *store, const void *entry, size_t len, sb_err_t *err);
+/**
+ * Applies `n` entries, in order, in one transaction (one commit, one sync):
+ * each is kept under its sequence as by sb_store_changes_apply, and all or
+ * none of them are. A replica catching up applies what its stream has
+ * ready this way. entries[i], lens[i] [borrowed: for the call].
+ */
+int sb_store_changes_apply_many(sb_store_t *store, const void *const *entries, const size_t *lens,
+                                size_t n, sb_err_t *err);
 
 /**
  * The org numbering (changes_org): each org's writes have the org's own

@@ -119,7 +119,9 @@ struct sb_store {
     /* Every database's name, meta and changes too, and the page size: the
      * environment's user context (value.c). */
     sb_value_env_t value_env;
-    sb_capture_t cap;              /* only touched inside a write transaction */
+    sb_capture_t cap;            /* only touched inside a write transaction */
+    sb_store_publish_fn publish; /* each entry before its commit; NULL: none */
+    void *publish_ctx;
     sb_store_renderer_fn renderer; /* the adapters' part of a view; NULL: none */
     void *renderer_ctx;
     size_t map_bytes;

@@ -193,6 +193,16 @@ static int check_args(const sb_method_t *m, const msgpack_object *args, sb_err_t
         const msgpack_object_kv *kv = &args->via.map.ptr[i];
         if (kv->key.type != MSGPACK_OBJECT_STR)
             return sb_err_set(err, -EINVAL, "Argument names of %s are strings.", m->name);
+        /* Any read may carry min_seq (a write's seq): a replica answers it
+         * once it has applied that change (docs/cluster.md). */
+        if (!m->writes && kv->key.via.str.size == 7 &&
+            memcmp(kv->key.via.str.ptr, "min_seq", 7) == 0) {
+            if (kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return sb_err_set(err, -EINVAL,
+                                  "The argument 'min_seq' of %s is a non-negative integer.",
+                                  m->name);
+            continue;
+        }
         const sb_arg_spec_t *spec = NULL;
         for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++)
             if (strlen(a->name) == kv->key.via.str.size &&

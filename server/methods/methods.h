@@ -28,6 +28,7 @@ typedef struct sb_service {
     struct sb_plugin_host *plugins;  /* the adapters */
     struct sb_renders *renders;      /* their renderings, made ahead of the writes (renders.h) */
     struct sb_answer_cache *answers; /* softphone answers packed once per view; NULL: off */
+    struct sb_cluster *cluster;      /* the shard's stream (cluster.h); NULL: standalone */
 } sb_service_t;
 
 /* ---- softphone answers packed once (softphone.c) ------------------------ */

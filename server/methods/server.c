@@ -1,6 +1,7 @@
 /* server.*: what the server is, and how it is doing. */
 #include <time.h>
 
+#include "cluster.h"
 #include "methods.h"
 #include "metrics.h"
 #include "version.h"
@@ -22,8 +23,23 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t uptime_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - call->svc->started_ms;
-    int rc = msgpack_pack_map(pk, admin ? 9 : 4);
+    /* The applied sequence counts every org's writes: the admin's only. */
+    const sb_cluster_t *cluster = admin ? call->svc->cluster : NULL;
+    int rc = msgpack_pack_map(pk, (admin ? 9 : 4) + (cluster != NULL));
     rc |= sb_pack_kv_str(pk, "version", SB_VERSION);
+    if (cluster != NULL) {
+        /* The shard's member this server is (docs/cluster.md). */
+        sb_cluster_status_t st;
+        sb_cluster_status(call->svc->cluster, &st);
+        rc |= sb_pack_str(pk, "cluster") | msgpack_pack_map(pk, 7);
+        rc |= sb_pack_kv_str(pk, "role", st.replica ? "replica" : st.fenced ? "fenced" : "primary");
+        rc |= sb_pack_kv_str(pk, "shard", st.shard);
+        rc |= sb_pack_kv_uint(pk, "epoch", st.epoch);
+        rc |= sb_pack_kv_uint(pk, "applied_seq", st.applied);
+        rc |= sb_pack_kv_uint(pk, "lag", st.lag);
+        rc |= sb_pack_kv_bool(pk, "following", st.replica && st.error[0] == '\0');
+        rc |= sb_pack_kv_str(pk, "error", st.error);
+    }
     rc |= sb_pack_kv_int(pk, "uptime_s", uptime_ms / 1000);
     rc |= sb_pack_kv_str(pk, "durability", cfg->durability == SB_DURABILITY_FULL ? "full" : "none");
     rc |= sb_pack_str(pk, "limits") | msgpack_pack_map(pk, 9);
@@ -105,7 +121,10 @@ static const sb_method_t methods[] = {
      "{commits, writes: group commits and the writes they held}, changes (admin): {first_seq, "
      "last_seq: the change log's oldest and newest entry kept; first_seq 0: none kept}, answers "
      "(admin): {spliced, packed: softphone answers copied from a view's packed answer, and views "
-     "packed (--answer-cache-slots)}}",
+     "packed (--answer-cache-slots)}, cluster (admin, with --cluster): {role: primary, replica or "
+     "fenced, shard, epoch, applied_seq: the last change in this store, lag: the stream's "
+     "changes a replica has not applied, following: a replica applying its stream, error: why "
+     "it stopped}}",
      ""},
     {"server.health",
      "Whether the server is ready to serve: its store open, its writer thread alive, its event "

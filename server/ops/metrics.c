@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "plugin_host.h"
 
 /* Latency buckets, in seconds: from a cached read (tens of µs) to an
@@ -501,7 +502,37 @@ static void put_plugins(text_t *t, sb_plugin_host_t *plugins)
     free(rows);
 }
 
-void sb_metrics_sample(sb_store_t *store, sb_plugin_host_t *plugins)
+/* The shard member's gauges (docs/cluster.md). */
+static void put_cluster(text_t *t, sb_cluster_t *cluster)
+{
+    if (cluster == NULL)
+        return;
+    sb_cluster_status_t st;
+    sb_cluster_status(cluster, &st);
+    const char *role = st.replica ? "replica" : st.fenced ? "fenced" : "primary";
+    put(t,
+        "# HELP switchboard_cluster_role The shard member this server is (1 for its role).\n"
+        "# TYPE switchboard_cluster_role gauge\n"
+        "switchboard_cluster_role{shard=\"%s\",role=\"%s\"} 1\n"
+        "# HELP switchboard_cluster_epoch A primary's epoch (0 on a replica).\n"
+        "# TYPE switchboard_cluster_epoch gauge\n"
+        "switchboard_cluster_epoch %llu\n"
+        "# HELP switchboard_cluster_applied_seq The last change in this server's store.\n"
+        "# TYPE switchboard_cluster_applied_seq gauge\n"
+        "switchboard_cluster_applied_seq %llu\n"
+        "# HELP switchboard_cluster_lag_changes A replica's changes in its stream not applied "
+        "yet.\n"
+        "# TYPE switchboard_cluster_lag_changes gauge\n"
+        "switchboard_cluster_lag_changes %llu\n"
+        "# HELP switchboard_cluster_following 1 while a replica applies its stream; 0 once it "
+        "stopped on an error (server.info says which).\n"
+        "# TYPE switchboard_cluster_following gauge\n"
+        "switchboard_cluster_following %d\n",
+        st.shard, role, (unsigned long long)st.epoch, (unsigned long long)st.applied,
+        (unsigned long long)st.lag, st.replica && st.error[0] == '\0' ? 1 : 0);
+}
+
+void sb_metrics_sample(sb_store_t *store, sb_plugin_host_t *plugins, sb_cluster_t *cluster)
 {
     atomic_store(&m.heartbeat_ms, mono_ms());
     text_t t = {.buf = malloc(4096), .cap = 4096};
@@ -541,6 +572,7 @@ void sb_metrics_sample(sb_store_t *store, sb_plugin_host_t *plugins)
                 (unsigned long long)last);
     }
     put_plugins(&t, plugins);
+    put_cluster(&t, cluster);
     if (t.rc != 0) {
         free(t.buf);
         return;

@@ -61,10 +61,12 @@ void sb_metrics_stopping(bool stopping);
 
 /**
  * The loop's once-a-second turn: records the heartbeat /readyz checks, and
- * samples the store's sizes, reader slots, change-log sequence and the
- * adapters' states. Loop thread.
+ * samples the store's sizes, reader slots, change-log sequence, the
+ * adapters' states and, with `cluster` (NULL: standalone), the shard
+ * member's role, epoch, applied sequence and lag. Loop thread.
  */
-void sb_metrics_sample(sb_store_t *store, struct sb_plugin_host *plugins);
+void sb_metrics_sample(sb_store_t *store, struct sb_plugin_host *plugins,
+                       struct sb_cluster *cluster);
 
 /** How long ago the loop last turned (ms), by the monotonic clock. */
 uint64_t sb_metrics_heartbeat_age_ms(void);

@@ -1,0 +1,373 @@
+#!/usr/bin/python3
+"""A shard's primary and its replica on a three-node NATS JetStream cluster.
+
+  1. scripts/cluster starts three nats-server nodes on 127.0.0.1; a primary
+     (--shard s1) starts on an empty store; a replica bootstraps from the
+     primary's hot backup (sbctl backup, sbstore restore) and follows;
+  2. four writers upsert users on the primary, recording every acknowledged
+     write; meanwhile the replica is killed with -9 and restarted, and one
+     NATS node is killed with -9 (the test prints the longest write stall);
+  3. a write refused on the replica answers NOT_PRIMARY; a second primary of
+     the shard appends, and the first one's writes are refused (NOT_PRIMARY)
+     from then on; a read with the
+     write's min_seq on the replica sees the write; a min_seq past the log
+     answers REPLICA_BEHIND after --min-seq-wait-ms (2 s here); a watcher on
+     the replica gets the primary's write; a token revoked on the primary
+     closes its connection to the replica;
+  4. then: every acknowledged write is on the replica, both have the same
+     applied sequence, and, servers stopped, every database but meta is
+     byte for byte the same on the replica and the new primary (mdb_dump): the change log's entries
+     are the same, with no gap and none twice; sbstore verify passes on both.
+
+usage: cluster_replica.py SWITCHBOARDD SBCTL SBSTORE SCRIPTS_CLUSTER
+Exits 77 (skipped) when nats-server is not installed, or switchboardd was
+built without libnats.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+import msgpack
+
+SERVER, SBCTL, SBSTORE, CLUSTER = sys.argv[1:5]
+WRITE_SECONDS = 6.0
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, file=sys.stderr)
+    return ok
+
+
+class Conn:
+    def __init__(self, path, token):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(60)
+        self.sock.connect(path)
+        self.unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+        self.msgid = 0
+        err, _ = self.call("token.authenticate", {"token": token})
+        assert err is None, err
+
+    def call(self, method, args):
+        self.msgid += 1
+        self.sock.sendall(msgpack.packb([0, self.msgid, method, [args]], use_bin_type=True))
+        while True:
+            for msg in self.unpacker:
+                return msg[2], msg[3]
+            data = self.sock.recv(1 << 16)
+            if not data:
+                return {"name": "CLOSED"}, None
+            self.unpacker.feed(data)
+
+    def close(self):
+        self.sock.close()
+
+
+if shutil.which("nats-server") is None:
+    print("SKIPPED: nats-server is not installed (SB_WITH_CLUSTER=1 scripts/install-deps)")
+    sys.exit(77)
+
+tmp = tempfile.mkdtemp(prefix="sb-cluster-")
+base = 20000 + (os.getpid() % 400) * 10  # ports BASE+1..3, +2001..3, +4001..3
+env = dict(os.environ, SB_CLUSTER_PORT_BASE=str(base), TMPDIR=tmp)
+urls = ",".join("nats://127.0.0.1:%d" % (base + i) for i in (1, 2, 3))
+nats_dir = os.path.join(tmp, "nats")
+procs = {}
+
+
+def start_server(name, *args):
+    d = os.path.join(tmp, name)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    log = open(os.path.join(tmp, name + ".log"), "ab")
+    p = subprocess.Popen([SERVER, "--data-dir", d, "--cluster", urls, "--min-seq-wait-ms", "2000",
+                          *args], stdout=log, stderr=subprocess.STDOUT)
+    sock = os.path.join(d, "switchboard.sock")
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if p.poll() is not None:
+            text = open(log.name).read()
+            if "built without libnats" in text:
+                print("SKIPPED: switchboardd was built without libnats")
+                sys.exit(77)
+            raise SystemExit("%s exited: %s" % (name, text[-2000:]))
+        if os.path.exists(sock):
+            try:
+                c = Conn(sock, open(os.path.join(d, "admin.token")).read().strip())
+                c.close()
+                break
+            except (OSError, AssertionError):
+                pass
+        time.sleep(0.05)
+    procs[name] = p
+    return d, sock
+
+
+def info(sock, token):
+    c = Conn(sock, token)
+    err, res = c.call("server.info", {})
+    c.close()
+    return res
+
+
+try:
+    subprocess.run([CLUSTER, "start", nats_dir], env=env, check=True, stdout=subprocess.DEVNULL)
+    metrics_port = base + 5000
+    prim_dir, prim_sock = start_server("primary", "--shard", "s1", "--metrics-address",
+                                       "127.0.0.1:%d" % metrics_port)
+    token = open(os.path.join(prim_dir, "admin.token")).read().strip()
+    c = Conn(prim_sock, token)
+    err, _ = c.call("org.create", {"org": "acme", "name": "Acme"})
+    check(err is None, "org.create on the primary: %r" % (err,))
+    for i in range(20):
+        err, _ = c.call("user.upsert", {"org": "acme", "id": "005B%011d" % i,
+                                        "name": "before %d" % i})
+        check(err is None, "a write before the backup: %r" % (err,))
+    c.close()
+
+    # The replica: a hot backup of the primary, restored, with its admin token.
+    backup = os.path.join(tmp, "s1.sbk")
+    subprocess.run([SBCTL, "--socket", prim_sock, "backup", backup], check=True,
+                   env=dict(os.environ, SB_TOKEN=token), stdout=subprocess.DEVNULL)
+    rep_dir = os.path.join(tmp, "replica")
+    subprocess.run([SBSTORE, "restore", backup, rep_dir], check=True, stdout=subprocess.DEVNULL)
+    os.chmod(rep_dir, 0o700)
+    shutil.copy(os.path.join(prim_dir, "admin.token"), rep_dir)
+    rep_dir, rep_sock = start_server("replica", "--replica-of", "s1")
+    r = info(rep_sock, token)
+    check(r["cluster"]["role"] == "replica", "the replica says so: %r" % (r.get("cluster"),))
+
+    acked = {}  # user id -> (name, seq)
+    lock = threading.Lock()
+    stop = threading.Event()
+    stalls = []
+    errors = {}
+
+    def writer(k):
+        conn = Conn(prim_sock, token)
+        n = 0
+        worst = 0.0
+        while not stop.is_set():
+            uid = "005%d%011dAAA" % (k, n)
+            name = "w%d-%d" % (k, n)
+            t0 = time.time()
+            err, res = conn.call("user.upsert", {"org": "acme", "id": uid, "name": name})
+            worst = max(worst, time.time() - t0)
+            n += 1
+            with lock:
+                if err is None:
+                    acked[uid] = (name, res["seq"])
+                else:
+                    errors[err["name"]] = errors.get(err["name"], 0) + 1
+        stalls.append(worst)
+        conn.close()
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    started = time.time()
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    procs["replica"].send_signal(signal.SIGKILL)
+    procs["replica"].wait()
+    time.sleep(0.5)
+    start_server("replica", "--replica-of", "s1")
+    time.sleep(0.5)
+    with open(os.path.join(nats_dir, "n1.pid")) as f:
+        os.kill(int(f.read()), signal.SIGKILL)  # one NATS node of three
+    killed_at = time.time()
+    while time.time() - started < WRITE_SECONDS:
+        time.sleep(0.1)
+    stop.set()
+    for t in threads:
+        t.join()
+    print("%d acknowledged writes in %.1f s; refused: %r; the longest write took %.2f s "
+          "(a NATS node killed %.1f s in)" % (len(acked), time.time() - started, errors,
+                                               max(stalls), killed_at - started))
+    check(len(acked) > 100, "the primary took writes while a node was down")
+
+    # The replica catches up.
+    last = info(prim_sock, token)["changes"]["last_seq"]
+    t0 = time.time()
+    deadline = t0 + 30
+    while time.time() < deadline and info(rep_sock, token)["cluster"]["applied_seq"] < last:
+        time.sleep(0.05)
+    print("the replica caught up with change %d %.2f s after the writers stopped" %
+          (last, time.time() - t0))
+
+    # Writes on the replica are refused; read-your-writes with min_seq.
+    rc = Conn(rep_sock, token)
+    err, _ = rc.call("user.upsert", {"org": "acme", "id": "005999999999999AAA", "name": "x"})
+    check(err is not None and err["name"] == "NOT_PRIMARY", "a write on the replica: %r" % (err,))
+    pc = Conn(prim_sock, token)
+    err, res = pc.call("user.upsert", {"org": "acme", "id": "005888888888888AAA", "name": "ryw"})
+    check(err is None, "a write on the primary after the faults: %r" % (err,))
+    if err is None:
+        acked["005888888888888AAA"] = ("ryw", res["seq"])
+        err, got = rc.call("user.get", {"org": "acme", "id": "005888888888888AAA",
+                                        "min_seq": res["seq"]})
+        check(err is None and got["name"] == "ryw", "read-your-writes on the replica: %r" % (err,))
+    t0 = time.time()
+    err, _ = rc.call("user.get", {"org": "acme", "id": "005888888888888AAA",
+                                  "min_seq": 1 << 40})
+    waited = time.time() - t0
+    check(err is not None and err["name"] == "REPLICA_BEHIND" and 1.9 <= waited < 15,
+          "a min_seq past the log: %r after %.2f s" % (err, waited))
+    # A watcher on the replica gets a write made on the primary.
+    wc = Conn(rep_sock, token)
+    err, _ = wc.call("changes.watch", {"org": "acme"})
+    check(err is None, "changes.watch on the replica: %r" % (err,))
+    err, _ = pc.call("user.upsert", {"org": "acme", "id": "005555555555555AAA", "name": "watched"})
+    if err is None:
+        acked["005555555555555AAA"] = ("watched", 0)
+    got = None
+    wc.sock.settimeout(0.2)
+    deadline = time.time() + 10
+    while got is None and time.time() < deadline:
+        for msg in wc.unpacker:
+            if msg[0] == 2 and msg[1] == "changes":
+                got = msg[2]
+                break
+        if got is None:
+            try:
+                wc.unpacker.feed(wc.sock.recv(1 << 16))
+            except socket.timeout:
+                pass
+    check(got is not None and got.get("method") == "user.upsert",
+          "the replica's watcher got the primary's write: %r" % (got,))
+    wc.close()
+
+    # An org's token has no seq to wait for (it counts every org's writes).
+    err, made = pc.call("token.create", {"org": "acme", "role": "read_only"})
+    check(err is None, "token.create: %r" % (err,))
+    if err is None:
+        err, _ = rc.call("user.get", {"org": "acme", "id": "005888888888888AAA",
+                                      "min_seq": made["seq"]})  # the admin's: waits for it
+        oc = Conn(rep_sock, made["token"])
+        err, _ = oc.call("user.get", {"org": "acme", "id": "005888888888888AAA", "min_seq": 1})
+        check(err is not None and err["name"] == "ACCESS_DENIED",
+              "min_seq with an org's token: %r" % (err,))
+        err, r = oc.call("server.info", {})
+        check(err is None and "cluster" not in r, "an org's token sees no cluster: %r" % (r,))
+        # Revoked on the primary: the replica closes its connections too.
+        err, res = pc.call("token.revoke", {"id": made["id"]})
+        check(err is None, "token.revoke: %r" % (err,))
+        closed = False
+        deadline = time.time() + 10
+        while not closed and time.time() < deadline:
+            try:
+                err, _ = oc.call("user.get", {"org": "acme", "id": "005888888888888AAA"})
+            except OSError as e:  # the close came first
+                err = {"name": "CLOSED", "error": str(e)}
+            closed = err is not None and err.get("name") == "CLOSED"
+            if not closed:
+                time.sleep(0.1)
+        check(closed, "the replica closed the revoked token's connection: %r" % (err,))
+        oc.close()
+        try:
+            Conn(rep_sock, made["token"])
+            check(False, "the revoked token authenticates on the replica")
+        except AssertionError:
+            pass
+    pc.close()
+    last = info(prim_sock, token)["changes"]["last_seq"]
+    deadline = time.time() + 10
+    while time.time() < deadline and info(rep_sock, token)["cluster"]["applied_seq"] < last:
+        time.sleep(0.05)
+    r = info(rep_sock, token)
+    check(r["cluster"]["applied_seq"] == last and r["changes"]["last_seq"] == last,
+          "same applied sequence: primary %d, replica %r" % (last, r["cluster"]))
+    check(r["cluster"]["error"] == "", "the replica follows: %r" % (r["cluster"],))
+    # A second primary of the shard (from the same backup: it takes the
+    # stream's tail at start) appends; the first one's next write is refused
+    # by the stream (wrong last sequence) and it takes no more writes.
+    p2_dir = os.path.join(tmp, "primary2")
+    subprocess.run([SBSTORE, "restore", backup, p2_dir], check=True, stdout=subprocess.DEVNULL)
+    os.chmod(p2_dir, 0o700)
+    shutil.copy(os.path.join(prim_dir, "admin.token"), p2_dir)
+    p2_dir, p2_sock = start_server("primary2", "--shard", "s1")
+    p2 = Conn(p2_sock, token)
+    err, res = p2.call("user.upsert", {"org": "acme", "id": "005777777777777AAA", "name": "p2"})
+    check(err is None, "a write on the new primary: %r" % (err,))
+    if err is None:
+        acked["005777777777777AAA"] = ("p2", res["seq"])
+    p2.close()
+    pc = Conn(prim_sock, token)
+    for attempt in range(2):
+        err, _ = pc.call("user.upsert", {"org": "acme", "id": "005666666666666AAA",
+                                         "name": "old"})
+        check(err is not None and err["name"] == "NOT_PRIMARY",
+              "write %d on the old primary is refused: %r" % (attempt + 1, err))
+    pc.close()
+    r = info(prim_sock, token)
+    check(r["cluster"]["role"] == "fenced", "the old primary says fenced: %r" % (r["cluster"],))
+    metrics = ""
+    deadline = time.time() + 5  # the gauges are sampled once a second
+    while time.time() < deadline and 'role="fenced"' not in metrics:
+        metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port,
+                                         timeout=5).read().decode()
+        time.sleep(0.2)
+    check('switchboard_cluster_role{shard="s1",role="fenced"} 1' in metrics and
+          "switchboard_cluster_applied_seq %d\n" % r["changes"]["last_seq"] in metrics,
+          "the old primary's metrics: %r" % [l for l in metrics.splitlines()
+                                             if l.startswith("switchboard_cluster")])
+    fenced_last = r["changes"]["last_seq"]
+    last = info(p2_sock, token)["changes"]["last_seq"]
+    check(fenced_last == last - 1, "the old primary stopped at %d, the new one is at %d" %
+          (fenced_last, last))
+    deadline = time.time() + 10
+    while time.time() < deadline and info(rep_sock, token)["cluster"]["applied_seq"] < last:
+        time.sleep(0.05)
+    check(info(rep_sock, token)["cluster"]["applied_seq"] == last,
+          "the replica follows the new primary")
+
+    missing = 0
+    for uid, (name, seq) in sorted(acked.items()):
+        err, got = rc.call("user.get", {"org": "acme", "id": uid})
+        if err is not None or got["name"] != name:
+            missing += 1
+    check(missing == 0, "%d of %d acknowledged writes are missing on the replica" %
+          (missing, len(acked)))
+    rc.close()
+
+    # Stopped: the same content, database by database (the change log too).
+    # (the new primary's and the replica's; the old primary's is their prefix).
+    for name in ("primary", "primary2", "replica"):
+        procs[name].send_signal(signal.SIGTERM)
+        check(procs[name].wait(timeout=30) == 0, "%s stops cleanly" % name)
+    dbs = subprocess.run(["mdb_dump", "-l", p2_dir], check=True, capture_output=True,
+                         text=True).stdout.split()
+    check("changes" in dbs and "users" in dbs, "mdb_dump lists the databases: %r" % (dbs,))
+    for db in dbs:
+        if db == "meta":
+            continue  # the store's own counters (reclaimed pages) may differ
+        a = subprocess.run(["mdb_dump", "-s", db, p2_dir], capture_output=True).stdout
+        b = subprocess.run(["mdb_dump", "-s", db, rep_dir], capture_output=True).stdout
+        check(a == b, "database %s differs between the primary and the replica" % db)
+    for d in (prim_dir, p2_dir, rep_dir):
+        v = subprocess.run([SBSTORE, "verify", d], capture_output=True, text=True)
+        check(v.returncode == 0, "sbstore verify %s: %s" % (d, v.stdout + v.stderr))
+finally:
+    for p in procs.values():
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    subprocess.run([CLUSTER, "stop", nats_dir], env=env, stdout=subprocess.DEVNULL)
+    if failed == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print("kept for a look:", tmp, file=sys.stderr)
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
