@@ -122,6 +122,96 @@ static void signal_cb(uv_signal_t *handle, int signum)
         finish_shutdown(server);
 }
 
+/* ---- SIGHUP's plugin reload: plugin.reload's two steps, started by the signal ---- */
+
+typedef struct hup_reload {
+    sb_write_job_t job; /* first: the writer hands it back */
+    uv_work_t work;
+    sb_server_t *server;
+    int rc;
+    sb_err_t err;
+    size_t loaded, refused;
+} hup_reload_t;
+
+/* Pool thread: the adapters load and render here, never on the loop. */
+static void hup_reload_work(uv_work_t *work)
+{
+    hup_reload_t *h = work->data;
+    h->rc = sb_plugins_reload(&h->server->svc, &h->loaded, &h->refused, &h->err);
+}
+
+/* Writer thread: the softphone views follow the new set (no adapter runs). */
+static int hup_reload_run(sb_write_job_t *job)
+{
+    hup_reload_t *h = (hup_reload_t *)job;
+    sb_store_t *store = h->server->svc.store;
+    sb_store_who_t who = {"", "", "plugin.reload"}; /* the server's own, asked by SIGHUP */
+    sb_store_change_begin(store, &who);
+    h->rc = sb_store_views_refresh(store, NULL, &h->err);
+    sb_store_change_end(store, h->rc);
+    return h->rc;
+}
+
+static void hup_reload_fail(sb_write_job_t *job, int code, const char *message)
+{
+    hup_reload_t *h = (hup_reload_t *)job;
+    h->rc = code;
+    snprintf(h->err.message, sizeof(h->err.message), "%s", message);
+}
+
+static void hup_reload_done(sb_write_job_t *job)
+{
+    hup_reload_t *h = (hup_reload_t *)job;
+    sb_server_t *server = h->server;
+    if (h->rc == 0)
+        sb_info("SIGHUP: plugins reloaded from %s: %zu loaded, %zu refused (sbctl plugin list "
+                "says why)",
+                server->cfg.plugin_dir, h->loaded, h->refused);
+    else
+        sb_warn("SIGHUP: the plugin reload failed, the running set stays: %s", h->err.message);
+    free(h);
+    sb__server_request_done(server);
+}
+
+static void hup_reload_loaded(uv_work_t *work, int status)
+{
+    hup_reload_t *h = work->data;
+    /* A replica's views come from its primary's log, never from its own writes. */
+    if (status == 0 && h->rc == 0 && !sb_cluster_writable(h->server->svc.cluster)) {
+        hup_reload_done(&h->job);
+        return;
+    }
+    if (status != 0 || h->rc != 0 || h->server->writer == NULL) {
+        if (status != 0 || h->rc == 0)
+            snprintf(h->err.message, sizeof(h->err.message), "the server is stopping");
+        h->rc = h->rc ? h->rc : -ECANCELED;
+        hup_reload_done(&h->job);
+        return;
+    }
+    h->job =
+        (sb_write_job_t){.run = hup_reload_run, .fail = hup_reload_fail, .done = hup_reload_done};
+    sb_writer_submit(h->server->writer, &h->job);
+}
+
+/* Starts the reload; counted as a request, so that a drain waits for it. */
+static void hup_reload_start(sb_server_t *server)
+{
+    hup_reload_t *h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        sb_warn("SIGHUP: no memory to reload the plugins; the running set stays");
+        return;
+    }
+    h->server = server;
+    h->work.data = h;
+    sb_err_clear(&h->err);
+    server->inflight++;
+    if (uv_queue_work(server->loop, &h->work, hup_reload_work, hup_reload_loaded) != 0) {
+        free(h);
+        sb__server_request_done(server);
+        sb_warn("SIGHUP: the plugin reload could not start; the running set stays");
+    }
+}
+
 /* SIGHUP: the command line and its config file are read again, and what
  * may change while serving is applied (sb_config_reload); the rest is named
  * as needing a restart. Connections and requests carry on throughout. */
@@ -156,6 +246,9 @@ static void sighup_cb(uv_signal_t *handle, int signum)
     sb_info("SIGHUP: settings reloaded: %s", changed[0] ? changed : "nothing changed");
     if (restart[0])
         sb_warn("SIGHUP: these settings changed but apply only after a restart: %s", restart);
+    /* The plugin directory is read again (new, changed and removed adapters),
+     * as sbctl plugin reload does: its own path changes only with a restart. */
+    hup_reload_start(server);
     sb_systemd_ready("serving");
 }
 

@@ -31,6 +31,15 @@ typedef struct sb_service {
     struct sb_cluster *cluster;      /* the shard's stream (cluster.h); NULL: standalone */
 } sb_service_t;
 
+/**
+ * Loads the plugin directory again, renders every Call Center with members
+ * under the new set, and ends the trusted adapters' trial: plugin.reload's
+ * prepare step, and SIGHUP's. One at a time (a mutex); a pool thread, never
+ * the loop or the writer (adapters run). The softphone views follow on the
+ * writer (sb_store_views_refresh). *loaded and *refused count the set.
+ */
+int sb_plugins_reload(const sb_service_t *svc, size_t *loaded, size_t *refused, sb_err_t *err);
+
 /* ---- softphone answers packed once (softphone.c) ------------------------ */
 
 typedef struct sb_answer_cache sb_answer_cache_t;

@@ -90,29 +90,37 @@ typedef struct reload_prep {
     size_t loaded, refused;
 } reload_prep_t;
 
+int sb_plugins_reload(const sb_service_t *svc, size_t *loaded, size_t *refused, sb_err_t *err)
+{
+    *loaded = *refused = 0;
+    /* One reload at a time: prepare steps run on several pool threads (and
+     * SIGHUP starts one too), and two loads at once would initialise one
+     * dlopen handle twice, or end one set's trial while the other swaps the
+     * set. */
+    static pthread_mutex_t reloading = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&reloading);
+    int rc = sb_plugin_host_load(svc->plugins, NULL, NULL, err);
+    if (rc == 0 && svc->renders != NULL)
+        rc = sb_softphone_prerender_all(svc->renders, svc->store, err);
+    sb_plugin_host_end_trial(svc->plugins);
+    pthread_mutex_unlock(&reloading);
+    sb_plugin_info_t *rows = NULL;
+    size_t n = 0;
+    if (rc == 0 && sb_plugin_host_list(svc->plugins, &rows, &n) != 0)
+        rc = sb_err_default(err, -ENOMEM);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        *loaded += rows[i].loaded;
+    *refused = rc == 0 ? n - *loaded : 0;
+    free(rows);
+    return rc;
+}
+
 static int prepare_reload(sb_call_t *call, sb_err_t *err)
 {
     reload_prep_t *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return sb_err_default(err, -ENOMEM);
-    /* One reload at a time: prepare steps run on several pool threads, and
-     * two loads at once would initialise one dlopen handle twice, or end one
-     * set's trial while the other swaps the set. */
-    static pthread_mutex_t reloading = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&reloading);
-    int rc = sb_plugin_host_load(call->svc->plugins, NULL, NULL, err);
-    if (rc == 0 && call->svc->renders != NULL)
-        rc = sb_softphone_prerender_all(call->svc->renders, call->svc->store, err);
-    sb_plugin_host_end_trial(call->svc->plugins);
-    pthread_mutex_unlock(&reloading);
-    sb_plugin_info_t *rows = NULL;
-    size_t n = 0;
-    if (rc == 0 && sb_plugin_host_list(call->svc->plugins, &rows, &n) != 0)
-        rc = sb_err_default(err, -ENOMEM);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        p->loaded += rows[i].loaded;
-    p->refused = n - p->loaded;
-    free(rows);
+    int rc = sb_plugins_reload(call->svc, &p->loaded, &p->refused, err);
     if (rc != 0) {
         free(p);
         return rc;
