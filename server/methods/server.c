@@ -22,7 +22,7 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t uptime_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - call->svc->started_ms;
-    int rc = msgpack_pack_map(pk, admin ? 9 : 4);
+    int rc = msgpack_pack_map(pk, admin ? 10 : 4);
     rc |= sb_pack_kv_str(pk, "version", SB_VERSION);
     rc |= sb_pack_kv_int(pk, "uptime_s", uptime_ms / 1000);
     rc |= sb_pack_kv_str(pk, "durability", cfg->durability == SB_DURABILITY_FULL ? "full" : "none");
@@ -43,7 +43,11 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         rc |= sb_pack_kv_uint(pk, "callcenters", stats.callcenters);
         rc |= sb_pack_kv_uint(pk, "users", stats.users);
         rc |= sb_pack_kv_uint(pk, "members", stats.members);
-        rc |= sb_pack_kv_uint(pk, "connections", call->svc->connections);
+        size_t connections = 0;
+        for (unsigned i = 0; i < call->svc->n_loops; i++)
+            connections += call->svc->loop_connections[i];
+        rc |= sb_pack_kv_uint(pk, "connections",
+                              call->svc->n_loops ? connections : call->svc->connections);
         rc |= sb_pack_str(pk, "store") | msgpack_pack_map(pk, 5);
         rc |= sb_pack_kv_str(pk, "data_dir", cfg->data_dir);
         rc |= sb_pack_kv_uint(pk, "schema_version", stats.schema_version);
@@ -63,11 +67,23 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         rc |= sb_pack_kv_uint(pk, "first_seq", first);
         rc |= sb_pack_kv_uint(pk, "last_seq", last);
         /* Answers served from a view packed once, and views packed (softphone.c). */
-        uint64_t hits, packed;
-        sb_answer_cache_counts(call->svc->answers, &hits, &packed);
+        uint64_t hits = 0, packed = 0;
+        for (unsigned i = 0; i < call->svc->n_loops; i++) {
+            uint64_t h, p;
+            sb_answer_cache_counts(call->svc->loop_answers[i], &h, &p);
+            hits += h;
+            packed += p;
+        }
+        if (call->svc->n_loops == 0)
+            sb_answer_cache_counts(call->svc->answers, &hits, &packed);
         rc |= sb_pack_str(pk, "answers") | msgpack_pack_map(pk, 2);
         rc |= sb_pack_kv_uint(pk, "spliced", hits);
         rc |= sb_pack_kv_uint(pk, "packed", packed);
+        /* The event loops (--loops) and the connections each serves now. */
+        rc |= sb_pack_str(pk, "loops") | msgpack_pack_array(pk, call->svc->n_loops);
+        for (unsigned i = 0; i < call->svc->n_loops; i++)
+            rc |= msgpack_pack_map(pk, 1) |
+                  sb_pack_kv_uint(pk, "connections", call->svc->loop_connections[i]);
     }
     return rc;
 }
@@ -105,7 +121,8 @@ static const sb_method_t methods[] = {
      "{commits, writes: group commits and the writes they held}, changes (admin): {first_seq, "
      "last_seq: the change log's oldest and newest entry kept; first_seq 0: none kept}, answers "
      "(admin): {spliced, packed: softphone answers copied from a view's packed answer, and views "
-     "packed (--answer-cache-slots)}}",
+     "packed (--answer-cache-slots), over every loop}, loops (admin): [{connections}: each event "
+     "loop (--loops) and the connections it serves]}",
      ""},
     {"server.health",
      "Whether the server is ready to serve: its store open, its writer thread alive, its event "
