@@ -587,11 +587,7 @@ static void ended_mark(sb_ended_t *ended, const sb_call_t *call, bool add)
     pthread_mutex_unlock(&ended->lock);
 }
 
-/* Every open connection of every loop (server lock). A walk's body may
- * `continue`; it must not `break` (the outer walk over the loops goes on). */
-#define FOR_ALL_CONNS(server, c)                                                                   \
-    for (unsigned loop_i_ = 0; loop_i_ < (server)->n_loops; loop_i_++)                             \
-        for (sb_conn_t *c = (server)->loops[loop_i_].conns; c != NULL; c = c->next)
+/* The walks below go over every loop's connections (server lock). */
 
 /* Closes `c` (a connection of any loop) for `why`: at once on its own loop's
  * thread, else by its loop when woken. */
@@ -613,18 +609,19 @@ static void close_soon(sb_loop_t *here, sb_conn_t *c, const char *why)
 static void end_access(sb_loop_t *here, const char *token_id, const char *org)
 {
     sb_server_t *server = here->server;
-    FOR_ALL_CONNS(server, c)
-    {
-        if (c->closing || c->token.role == SB_ROLE_NONE)
-            continue;
-        bool token = token_id != NULL && strcmp(c->token.id, token_id) == 0;
-        bool of_org =
-            org != NULL && c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, org) == 0;
-        if (!token && !of_org)
-            continue;
-        /* Its writes still queued for the writer see the flag at once. */
-        atomic_store(&c->access_ended, true);
-        close_soon(here, c, token ? "its token was revoked" : "its org was deleted");
+    for (unsigned i = 0; i < server->n_loops; i++) {
+        for (sb_conn_t *c = server->loops[i].conns; c; c = c->next) {
+            if (c->closing || c->token.role == SB_ROLE_NONE)
+                continue;
+            bool token = token_id != NULL && strcmp(c->token.id, token_id) == 0;
+            bool of_org =
+                org != NULL && c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, org) == 0;
+            if (!token && !of_org)
+                continue;
+            /* Its writes still queued for the writer see the flag at once. */
+            atomic_store(&c->access_ended, true);
+            close_soon(here, c, token ? "its token was revoked" : "its org was deleted");
+        }
     }
 }
 
@@ -651,10 +648,11 @@ static int admit(sb_conn_t *conn, const sb_token_record_t *token)
      * other tenant out. A walk of the open connections, once per
      * authentication. */
     size_t same_org = 0;
-    FOR_ALL_CONNS(server, c)
-    if (c != conn && !c->closing && c->token.role != SB_ROLE_NONE &&
-        c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, token->org) == 0)
-        same_org++;
+    for (unsigned i = 0; i < server->n_loops; i++)
+        for (const sb_conn_t *c = server->loops[i].conns; c != NULL; c = c->next)
+            if (c != conn && !c->closing && c->token.role != SB_ROLE_NONE &&
+                c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, token->org) == 0)
+                same_org++;
     return same_org >= cfg->max_connections_per_org ? 2 : 0;
 }
 
@@ -679,10 +677,11 @@ static size_t org_unread_bytes(sb_server_t *server, const sb_token_record_t *tok
 {
     size_t sum = 0;
     bool admin = token->role == SB_ROLE_ADMIN;
-    FOR_ALL_CONNS(server, c)
-    if (admin ? c->token.role == SB_ROLE_ADMIN
-              : c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, token->org) == 0)
-        sum += c->queued_bytes;
+    for (unsigned i = 0; i < server->n_loops; i++)
+        for (const sb_conn_t *c = server->loops[i].conns; c != NULL; c = c->next)
+            if (admin ? c->token.role == SB_ROLE_ADMIN
+                      : c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, token->org) == 0)
+                sum += c->queued_bytes;
     return sum;
 }
 
@@ -1584,10 +1583,11 @@ static bool evict_oldest_unauthenticated(sb_loop_t *here)
 {
     sb_server_t *server = here->server;
     sb_conn_t *oldest = NULL;
-    FOR_ALL_CONNS(server, c)
-    if (c->unauthenticated && !c->closing && c->close_why == NULL &&
-        (oldest == NULL || c->id < oldest->id))
-        oldest = c;
+    for (unsigned i = 0; i < server->n_loops; i++)
+        for (sb_conn_t *c = server->loops[i].conns; c != NULL; c = c->next)
+            if (c->unauthenticated && !c->closing && c->close_why == NULL &&
+                (oldest == NULL || c->id < oldest->id))
+                oldest = c;
     if (oldest == NULL)
         return false;
     sb__log_limited(server, &server->refusals_log, SB_LOG_WARN,

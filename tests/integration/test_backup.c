@@ -11,6 +11,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,9 +88,9 @@ typedef struct ack {
 typedef struct writer {
     sb_harness_t *h;
     unsigned index;
-    volatile bool *stop;
+    atomic_bool *stop;
     ack_t acks[MAX_ACKS];
-    size_t n;
+    atomic_size_t n; /* read by the test's thread while this one writes (ThreadSanitizer) */
 } writer_t;
 
 static void *write_loop(void *arg)
@@ -137,7 +138,7 @@ static void backup_under_writers_restores_exactly_its_writes(void **state)
     sb_harness_t h;
     sb_harness_start(&h, NULL, small_replies);
     make_acme(&h);
-    volatile bool stop = false;
+    atomic_bool stop = false;
     static writer_t writers[WRITERS];
     pthread_t threads[WRITERS];
     for (unsigned w = 0; w < WRITERS; w++) {
