@@ -62,17 +62,8 @@ typedef struct sb_handoff {
  */
 typedef struct sb_loop {
     sb_server_t *server;
-    unsigned index;
     uv_loop_t *loop;
-    uv_loop_t own_loop; /* the loops past the first */
     uv_thread_t thread;
-    bool thread_started;
-    uv_async_t wake;
-    bool wake_closed;  /* its thread closed it: nobody may send it again */
-    sb_service_t svc;  /* the server's, with this loop's own answer cache */
-    uv_timer_t ticker; /* once a second: this loop's connections' timeouts */
-    uv_timer_t held;   /* sends failed authentications' replies once their delay is over */
-    uv_idle_t slicer;  /* runs the next slice of requests that work in slices */
     request_t *slices, *slices_tail; /* requests waiting for their next slice, in turn */
     /* Connections whose pass over pipelined requests used its budget, waiting
      * (a reference each) for the slicer to run their next pass, in turn. */
@@ -86,18 +77,27 @@ typedef struct sb_loop {
     size_t n_spare_requests;
     /* Writes that the writer handed back on the first loop, for this one (server lock). */
     request_t *writes_done, *writes_done_tail;
-    sb_handoff_t *handoffs; /* accepted connections to adopt (server lock) */
-    sb_conn_t *conns;       /* this loop's open connections, newest first */
-    size_t connections;     /* their count (the listener's choice, server.info) */
-    size_t freed_bytes;     /* buffer memory freed since the allocator was last trimmed */
-    size_t watchers;        /* connections with a changes.watch */
-    bool watch_kick;        /* a commit (or a paused watcher's room) since their last pass */
-    uint64_t watch_resume;  /* the connection whose pass used up the last turn's budget */
-    /* What another thread asked of this loop (server lock): */
-    bool stop_seen;            /* the server's stopping was acted on */
-    bool shutdown_seen;        /* the shutdown's closes were made */
-    const char *close_now_why; /* close every connection now (drain deadline) */
-    bool close_marked;         /* some connection has close_why set */
+    sb_handoff_t *handoffs;    /* accepted connections to adopt (server lock) */
+    sb_conn_t *conns;          /* this loop's open connections, newest first */
+    size_t connections;        /* their count (the listener's choice, server.info) */
+    size_t freed_bytes;        /* buffer memory freed since the allocator was last trimmed */
+    size_t watchers;           /* connections with a changes.watch */
+    uint64_t watch_resume;     /* the connection whose pass used up the last turn's budget */
+    const char *close_now_why; /* set by another thread: close every connection now (drain) */
+    sb_service_t svc;          /* the server's, with this loop's own answer cache */
+    uv_idle_t slicer;          /* runs the next slice of requests that work in slices */
+    uv_async_t wake;           /* another thread set something for this loop */
+    uv_timer_t ticker;         /* once a second: this loop's connections' timeouts */
+    uv_timer_t held;           /* sends failed authentications' replies once their delay is over */
+    uv_loop_t own_loop;        /* the loops past the first */
+    unsigned index;
+    bool thread_started;
+    bool wake_closed; /* its thread closed it: nobody may send it again */
+    bool watch_kick;  /* a commit (or a paused watcher's room) since their last pass */
+    /* What another thread asked of this loop, or it did once (server lock): */
+    bool stop_seen;     /* the server's stopping was acted on */
+    bool shutdown_seen; /* the shutdown's closes were made */
+    bool close_marked;  /* some connection has close_why set */
 } sb_loop_t;
 
 struct sb_server {
