@@ -393,12 +393,26 @@ static void loops_start(sb_server_t *server)
     for (unsigned i = 1; i < server->n_loops; i++) {
         sb_loop_t *loop = &server->loops[i];
         loop->thread_started = uv_thread_create(&loop->thread, loop_thread, loop) == 0;
-        if (!loop->thread_started) {
-            sb_warn("--loops %u: the thread of loop %u could not start", server->n_loops, i);
-            /* Its handles stay, unused: the listener picks by count, and
-             * this one's count is made too high to be picked. */
-            loop->connections = (size_t)-1 / 2;
+        if (loop->thread_started)
+            continue;
+        /* No connection has come yet: this loop and the ones after it are
+         * closed here, and the server serves with the loops that run. */
+        sb_warn("--loops %u: the thread of loop %u could not start; serving with %u loop(s)",
+                server->n_loops, i, i);
+        pthread_mutex_lock(&server->lock); /* the loops started read n_loops */
+        for (unsigned j = i; j < server->n_loops; j++) {
+            sb_loop_t *unused = &server->loops[j];
+            uv_close((uv_handle_t *)&unused->wake, NULL);
+            uv_close((uv_handle_t *)&unused->ticker, NULL);
+            sb__conn_handles_close(unused);
+            uv_run(unused->loop, UV_RUN_DEFAULT);
+            uv_loop_close(unused->loop);
         }
+        server->n_loops = server->svc.n_loops = i;
+        for (unsigned j = 0; j < i; j++)
+            server->loops[j].svc.n_loops = i;
+        pthread_mutex_unlock(&server->lock);
+        break;
     }
 }
 
@@ -407,10 +421,7 @@ static void loops_join(sb_server_t *server)
 {
     for (unsigned i = 1; i < server->n_loops; i++) {
         sb_loop_t *loop = &server->loops[i];
-        if (loop->thread_started)
-            uv_thread_join(&loop->thread);
-        else
-            uv_run(loop->loop, UV_RUN_DEFAULT); /* its handles were closed at shutdown */
+        uv_thread_join(&loop->thread); /* every loop past n_loops was closed at start */
         uv_loop_close(loop->loop);
     }
     for (unsigned i = 0; i < server->n_loops; i++)
