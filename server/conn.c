@@ -1599,8 +1599,11 @@ static bool evict_oldest_unauthenticated(sb_loop_t *here)
     return true;
 }
 
-/* A new connection of `loop`, counted; its pipe initialized, not yet open. */
-static sb_conn_t *conn_new(sb_loop_t *loop)
+/* A new connection of `loop`, counted; its pipe initialized, not yet open.
+ * `id` was given when it was accepted: ids follow the order of accepting
+ * (the oldest unauthenticated is the one evicted), whichever loop adopts
+ * a connection first. */
+static sb_conn_t *conn_new(sb_loop_t *loop, uint64_t id)
 {
     sb_server_t *server = loop->server;
     sb_conn_t *conn = calloc(1, sizeof(*conn));
@@ -1608,7 +1611,7 @@ static sb_conn_t *conn_new(sb_loop_t *loop)
         return NULL;
     conn->server = server;
     conn->loop = loop;
-    conn->id = ++server->next_conn_id;
+    conn->id = id;
     conn->refs = 1;
     conn->opened_ms = conn->active_ms = uv_now(loop->loop);
     atomic_init(&conn->access_ended, false);
@@ -1682,7 +1685,7 @@ void sb__conn_accept(sb_server_t *server)
     sb_loop_t *first = &server->loops[0];
     sb_loop_t *loop = pick_loop(server);
     if (loop == first) {
-        sb_conn_t *conn = conn_new(first);
+        sb_conn_t *conn = conn_new(first, ++server->next_conn_id);
         if (conn == NULL)
             return;
         if (uv_accept((uv_stream_t *)&server->listener, (uv_stream_t *)&conn->pipe) != 0) {
@@ -1717,8 +1720,14 @@ void sb__conn_accept(sb_server_t *server)
         return;
     }
     h->fd = dup;
-    h->next = loop->handoffs;
-    loop->handoffs = h;
+    h->id = ++server->next_conn_id;
+    /* In the order accepted (the list's tail): adopted in that order. */
+    h->next = NULL;
+    if (loop->handoffs_tail != NULL)
+        loop->handoffs_tail->next = h;
+    else
+        loop->handoffs = h;
+    loop->handoffs_tail = h;
     loop->connections++; /* counted for the next choice; conn_new counts it for good */
     sb__loop_poke(loop);
 }
@@ -1727,12 +1736,12 @@ void sb__conn_accept(sb_server_t *server)
 static void adopt_handoffs(sb_loop_t *loop)
 {
     sb_handoff_t *list = loop->handoffs;
-    loop->handoffs = NULL;
+    loop->handoffs = loop->handoffs_tail = NULL;
     while (list != NULL) {
         sb_handoff_t *h = list;
         list = h->next;
         loop->connections--; /* conn_new counts it again */
-        sb_conn_t *conn = loop->wake_closed ? NULL : conn_new(loop);
+        sb_conn_t *conn = loop->wake_closed ? NULL : conn_new(loop, h->id);
         if (conn == NULL) {
             close(h->fd);
         } else if (uv_pipe_open(&conn->pipe, h->fd) != 0) {

@@ -48,6 +48,7 @@ typedef struct sb_server sb_server_t;
 /* A connection accepted on the first loop, handed to another one. */
 typedef struct sb_handoff {
     struct sb_handoff *next;
+    uint64_t id; /* the connection's, given when accepted */
     int fd;
 } sb_handoff_t;
 
@@ -77,9 +78,9 @@ typedef struct sb_loop {
     size_t n_spare_requests;
     /* Writes that the writer handed back on the first loop, for this one (server lock). */
     request_t *writes_done, *writes_done_tail;
-    sb_handoff_t *handoffs;    /* accepted connections to adopt (server lock) */
-    sb_conn_t *conns;          /* this loop's open connections, newest first */
-    size_t connections;        /* their count (the listener's choice, server.info) */
+    sb_handoff_t *handoffs, *handoffs_tail; /* accepted connections to adopt, in order */
+    sb_conn_t *conns;                       /* this loop's open connections, newest first */
+    size_t connections;                     /* their count (the listener's choice, server.info) */
     size_t freed_bytes;        /* buffer memory freed since the allocator was last trimmed */
     size_t watchers;           /* connections with a changes.watch */
     uint64_t watch_resume;     /* the connection whose pass used up the last turn's budget */
