@@ -39,6 +39,10 @@ static const struct setting settings[] = {
     {"answer-cache-slots", COUNT0, AT(answer_cache_slots),
      "softphone views whose packed answer is kept, so that a member's answer is a copy with the "
      "user's id put in; 0: every answer packed in full (1024)"},
+    {"loops", COUNT0, AT(loops),
+     "event-loop threads serving connections, each with its own connections, read "
+     "transaction and answer cache (writes still go to the one writer thread); 0: the number "
+     "of online CPUs, at most 64 (0)"},
     {"changes-keep", COUNT0, AT(changes_keep),
      "change-log entries kept (one per committed write batch); older ones are trimmed; 0: no "
      "bound by count (1000000)"},

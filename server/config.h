@@ -26,6 +26,7 @@ typedef struct sb_config {
     size_t max_message_bytes;     /* one msgpack message, either way */
     size_t max_batch;             /* rows in one bulk or batch request */
     size_t answer_cache_slots;    /* views whose softphone answer is kept packed (0: off) */
+    size_t loops;                 /* event-loop threads (0: the online CPUs; see server.c) */
     size_t changes_keep;          /* change-log entries kept (0: no bound by count) */
     size_t changes_keep_hours;    /* ...and for how long (0: no bound by age) */
     size_t max_inflight;          /* requests read but not answered, per connection */

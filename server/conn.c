@@ -32,12 +32,15 @@
  * flight holds one; the struct is freed when the last goes, which is never
  * before the handle's close callback.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster.h"
 #include "frame.h"
@@ -64,13 +67,14 @@
 struct sb_conn {
     uv_pipe_t pipe;
     sb_server_t *server;
+    sb_loop_t *loop; /* the loop that owns it: only its thread touches the handle */
     sb_conn_t *prev, *next;
     uint64_t id;
     unsigned refs;
     bool closing;
     bool reading;
     bool processing;    /* process_buffer is on the stack: it must not run again inside */
-    bool deferred;      /* in server->deferred: its next pass waits for a later loop turn */
+    bool deferred;      /* in loop->deferred: its next pass waits for a later loop turn */
     unsigned preparing; /* its requests' prepare steps on the thread pool now */
     sb_conn_t *deferred_next;
     uint8_t *buf; /* bytes read, not yet framed */
@@ -94,6 +98,10 @@ struct sb_conn {
     /* Set on the loop when the connection's access ends; read by its writes
      * on the writer thread, which then do nothing. */
     atomic_bool access_ended;
+    /* Set (server lock) by another loop's thread that wants it closed (its
+     * access ended, its place among --max-unauthenticated taken): its own
+     * loop closes it when woken. */
+    const char *close_why;
     /* changes.watch: the writes this connection streams, from watch_next on
      * (the org's org_seq; the admin watching every org: the global seq). */
     bool watching;
@@ -136,13 +144,14 @@ typedef struct write_req {
 
 static uint64_t now_ms(sb_conn_t *conn)
 {
-    return uv_now(conn->server->loop);
+    return uv_now(conn->loop->loop);
 }
 
 void sb__log_limited(sb_server_t *server, sb_log_limit_t *limit, sb_log_level_t level,
                      const char *fmt, ...)
 {
-    uint64_t now = uv_now(server->loop);
+    (void)server;                         /* the limit is the server's: its lock is held */
+    uint64_t now = uv_hrtime() / 1000000; /* any loop's thread: no loop's own clock */
     char line[512];
     va_list ap;
     va_start(ap, fmt);
@@ -165,7 +174,8 @@ void sb__log_limited(sb_server_t *server, sb_log_limit_t *limit, sb_log_level_t 
 
 void sb__log_limited_flush(sb_server_t *server, sb_log_limit_t *limit, sb_log_level_t level)
 {
-    uint64_t now = uv_now(server->loop);
+    (void)server;
+    uint64_t now = uv_hrtime() / 1000000;
     if (limit->suppressed == 0 || now - limit->last_ms < 1000)
         return;
     sb_log(level, "%llu more line(s) like this one in the last %llu ms, not logged: %s",
@@ -199,7 +209,7 @@ static void shrink_buffer(sb_conn_t *conn, bool idle)
 {
     if (conn->len != 0 || conn->buf == NULL || (!idle && conn->cap <= 2 * READ_CHUNK))
         return;
-    conn->server->freed_bytes += conn->cap;
+    conn->loop->freed_bytes += conn->cap;
     free(conn->buf);
     conn->buf = NULL;
     conn->cap = 0;
@@ -216,10 +226,11 @@ static void conn_unref(sb_conn_t *conn)
 
 static void complete(request_t *r, int rc);
 
-static void close_cb(uv_handle_t *handle)
+static void close_cb_locked(uv_handle_t *handle)
 {
     sb_conn_t *conn = handle->data;
     sb_server_t *server = conn->server;
+    sb_loop_t *loop = conn->loop;
     if (conn->held != NULL) {
         /* The held timer finds connections in the list, which this one
          * leaves now: its held request ends here (no reply to send). */
@@ -230,16 +241,28 @@ static void close_cb(uv_handle_t *handle)
     if (conn->prev)
         conn->prev->next = conn->next;
     else
-        server->conns = conn->next;
+        loop->conns = conn->next;
     if (conn->next)
         conn->next->prev = conn->prev;
     if (conn->watching) {
         conn->watching = false;
-        server->watchers--;
+        loop->watchers--;
     }
     server->svc.connections--;
-    server->freed_bytes += conn->cap + conn->out_cap;
+    loop->connections--;
+    server->loop_connections[loop->index] = loop->connections;
+    loop->freed_bytes += conn->cap + conn->out_cap;
     conn_unref(conn);
+    if (server->closing_conns)
+        sb__server_conn_gone(server); /* the last one lets the loops end */
+}
+
+static void close_cb(uv_handle_t *handle)
+{
+    sb_server_t *server = ((sb_conn_t *)handle->data)->server;
+    pthread_mutex_lock(&server->lock);
+    close_cb_locked(handle);
+    pthread_mutex_unlock(&server->lock);
 }
 
 static int flush_out(sb_conn_t *conn);
@@ -278,6 +301,7 @@ static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     sb_conn_t *conn = handle->data;
+    pthread_mutex_lock(&conn->server->lock); /* the settings may be reloaded */
     /* Before authentication, read no more than the message limit allows:
      * a silent client holds a few KiB, not 64. */
     size_t chunk = READ_CHUNK;
@@ -288,18 +312,21 @@ static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
         uint8_t *grown = realloc(conn->buf, cap);
         if (grown == NULL) {
             *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+            pthread_mutex_unlock(&conn->server->lock);
             return;
         }
         conn->buf = grown;
         conn->cap = cap;
     }
     *buf = uv_buf_init((char *)conn->buf + conn->len, (unsigned)(conn->cap - conn->len));
+    pthread_mutex_unlock(&conn->server->lock);
 }
 
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void process_buffer(sb_conn_t *conn);
-static void watch_kick(sb_server_t *server);
-static void watch_passes(sb_server_t *server);
+static void watch_kick(sb_loop_t *loop);
+static void watch_kick_all(sb_loop_t *here);
+static void watch_passes(sb_loop_t *loop);
 
 /* Reads when nothing holds it back; stops otherwise. */
 static void update_reading(sb_conn_t *conn)
@@ -331,6 +358,8 @@ static void write_cb(uv_write_t *req, int status)
 {
     write_req_t *w = (write_req_t *)req;
     sb_conn_t *conn = w->conn;
+    sb_server_t *server = conn->server;
+    pthread_mutex_lock(&server->lock);
     unqueue(conn, w->len);
     conn->stalled_since = conn->active_ms = now_ms(conn);
     free(w->data);
@@ -339,8 +368,9 @@ static void write_cb(uv_write_t *req, int status)
         conn_close(conn, uv_strerror(status));
     update_reading(conn);
     if (conn->watching && conn->queued_bytes < conn->server->cfg.write_low_bytes)
-        watch_kick(conn->server); /* a paused watcher has room again */
+        watch_kick(conn->loop); /* a paused watcher has room again */
     conn_unref(conn);
+    pthread_mutex_unlock(&server->lock);
 }
 
 /* Hands `len` bytes at `data` (malloc'd; taken over) to libuv, already
@@ -447,15 +477,15 @@ static void send_reply(sb_conn_t *conn, msgpack_sbuffer *reply)
 #define SPARE_BUFFER_MAX (16u << 10) /* larger buffers are not kept */
 
 /* A request holding a copy of the message data[0..len): a spare one when there is. */
-static request_t *request_new(sb_server_t *server, const uint8_t *data, size_t len)
+static request_t *request_new(sb_loop_t *loop, const uint8_t *data, size_t len)
 {
-    request_t *r = server->spare_requests;
+    request_t *r = loop->spare_requests;
     uint8_t *bytes = NULL;
     size_t cap = 0;
     msgpack_sbuffer reply = {0};
     if (r != NULL) {
-        server->spare_requests = r->next;
-        server->n_spare_requests--;
+        loop->spare_requests = r->next;
+        loop->n_spare_requests--;
         bytes = r->bytes;
         cap = r->bytes_cap;
         reply = r->reply;
@@ -482,15 +512,15 @@ static request_t *request_new(sb_server_t *server, const uint8_t *data, size_t l
 }
 
 /* Ends a request: kept as a spare, with its buffers, when they are small. */
-static void request_free(sb_server_t *server, request_t *r)
+static void request_free(sb_loop_t *loop, request_t *r)
 {
     sb_call_release(&r->call);
     msgpack_unpacked_destroy(&r->unpacked);
-    if (server->n_spare_requests < SPARE_REQUESTS_MAX && r->bytes_cap <= SPARE_BUFFER_MAX &&
+    if (loop->n_spare_requests < SPARE_REQUESTS_MAX && r->bytes_cap <= SPARE_BUFFER_MAX &&
         r->reply.alloc <= SPARE_BUFFER_MAX) {
-        r->next = server->spare_requests;
-        server->spare_requests = r;
-        server->n_spare_requests++;
+        r->next = loop->spare_requests;
+        loop->spare_requests = r;
+        loop->n_spare_requests++;
         return;
     }
     msgpack_sbuffer_destroy(&r->reply);
@@ -498,16 +528,16 @@ static void request_free(sb_server_t *server, request_t *r)
     free(r);
 }
 
-void sb__conn_spares_free(sb_server_t *server)
+void sb__conn_spares_free(sb_loop_t *loop)
 {
-    while (server->spare_requests != NULL) {
-        request_t *r = server->spare_requests;
-        server->spare_requests = r->next;
+    while (loop->spare_requests != NULL) {
+        request_t *r = loop->spare_requests;
+        loop->spare_requests = r->next;
         msgpack_sbuffer_destroy(&r->reply);
         free(r->bytes);
         free(r);
     }
-    server->n_spare_requests = 0;
+    loop->n_spare_requests = 0;
 }
 
 /* Replaces a request's reply with an error response. */
@@ -559,20 +589,41 @@ static void ended_mark(sb_ended_t *ended, const sb_call_t *call, bool add)
     pthread_mutex_unlock(&ended->lock);
 }
 
+/* The walks below go over every loop's connections (server lock). */
+
+/* Closes `c` (a connection of any loop) for `why`: at once on its own loop's
+ * thread, else by its loop when woken. */
+static void close_soon(sb_loop_t *here, sb_conn_t *c, const char *why)
+{
+    if (c->loop == here) {
+        conn_close(c, why);
+        return;
+    }
+    if (c->close_why != NULL)
+        return;
+    c->close_why = why;
+    c->loop->close_marked = true;
+    sb__loop_poke(c->loop);
+}
+
 /* Closes every connection that holds token `token_id`, or a token of org
  * `org` (either may be NULL): the write that ended their access is durable. */
-static void end_access(sb_server_t *server, const char *token_id, const char *org)
+static void end_access(sb_loop_t *here, const char *token_id, const char *org)
 {
-    for (sb_conn_t *c = server->conns; c; c = c->next) {
-        if (c->closing || c->token.role == SB_ROLE_NONE)
-            continue;
-        bool token = token_id != NULL && strcmp(c->token.id, token_id) == 0;
-        bool of_org =
-            org != NULL && c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, org) == 0;
-        if (!token && !of_org)
-            continue;
-        atomic_store(&c->access_ended, true);
-        conn_close(c, token ? "its token was revoked" : "its org was deleted");
+    sb_server_t *server = here->server;
+    for (unsigned i = 0; i < server->n_loops; i++) {
+        for (sb_conn_t *c = server->loops[i].conns; c; c = c->next) {
+            if (c->closing || c->token.role == SB_ROLE_NONE)
+                continue;
+            bool token = token_id != NULL && strcmp(c->token.id, token_id) == 0;
+            bool of_org =
+                org != NULL && c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, org) == 0;
+            if (!token && !of_org)
+                continue;
+            /* Its writes still queued for the writer see the flag at once. */
+            atomic_store(&c->access_ended, true);
+            close_soon(here, c, token ? "its token was revoked" : "its org was deleted");
+        }
     }
 }
 
@@ -585,17 +636,22 @@ void sb__conn_revalidate(sb_server_t *server)
         sb_warn("the tokens could not be listed to check open connections: %s", err.message);
         return;
     }
-    for (sb_conn_t *c = server->conns; c; c = c->next) {
-        if (c->closing || c->token.role == SB_ROLE_NONE)
-            continue;
-        bool held = false;
-        for (size_t i = 0; i < n && !held; i++)
-            held = strcmp(rows[i].id, c->token.id) == 0;
-        if (held)
-            continue;
-        atomic_store(&c->access_ended, true);
-        conn_close(c, "its token was revoked (or its org deleted) on the shard's primary");
+    pthread_mutex_lock(&server->lock); /* every loop's connections (recursive) */
+    for (unsigned l = 0; l < server->n_loops; l++) {
+        for (sb_conn_t *c = server->loops[l].conns; c; c = c->next) {
+            if (c->closing || c->token.role == SB_ROLE_NONE)
+                continue;
+            bool held = false;
+            for (size_t i = 0; i < n && !held; i++)
+                held = strcmp(rows[i].id, c->token.id) == 0;
+            if (held)
+                continue;
+            atomic_store(&c->access_ended, true);
+            close_soon(&server->loops[0], c,
+                       "its token was revoked (or its org deleted) on the shard's primary");
+        }
     }
+    pthread_mutex_unlock(&server->lock);
     free(rows);
 }
 
@@ -622,10 +678,11 @@ static int admit(sb_conn_t *conn, const sb_token_record_t *token)
      * other tenant out. A walk of the open connections, once per
      * authentication. */
     size_t same_org = 0;
-    for (const sb_conn_t *c = server->conns; c != NULL; c = c->next)
-        if (c != conn && !c->closing && c->token.role != SB_ROLE_NONE &&
-            c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, token->org) == 0)
-            same_org++;
+    for (unsigned i = 0; i < server->n_loops; i++)
+        for (const sb_conn_t *c = server->loops[i].conns; c != NULL; c = c->next)
+            if (c != conn && !c->closing && c->token.role != SB_ROLE_NONE &&
+                c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, token->org) == 0)
+                same_org++;
     return same_org >= cfg->max_connections_per_org ? 2 : 0;
 }
 
@@ -646,14 +703,15 @@ static uint64_t auth_delay_ms(const sb_conn_t *conn)
 
 /* Replies queued for one org's connections (the admin's count as one org).
  * A walk of the open connections, made only for replies over 4 KiB. */
-static size_t org_unread_bytes(const sb_server_t *server, const sb_token_record_t *token)
+static size_t org_unread_bytes(sb_server_t *server, const sb_token_record_t *token)
 {
     size_t sum = 0;
     bool admin = token->role == SB_ROLE_ADMIN;
-    for (const sb_conn_t *c = server->conns; c != NULL; c = c->next)
-        if (admin ? c->token.role == SB_ROLE_ADMIN
-                  : c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, token->org) == 0)
-            sum += c->queued_bytes;
+    for (unsigned i = 0; i < server->n_loops; i++)
+        for (const sb_conn_t *c = server->loops[i].conns; c != NULL; c = c->next)
+            if (admin ? c->token.role == SB_ROLE_ADMIN
+                      : c->token.role != SB_ROLE_ADMIN && strcmp(c->token.org, token->org) == 0)
+                sum += c->queued_bytes;
     return sum;
 }
 
@@ -731,7 +789,7 @@ static void complete(request_t *r, int rc)
         conn_close(conn, "no connection slot left for its token");
     conn->inflight--;
     conn->inflight_bytes -= r->msg_len;
-    request_free(server, r);
+    request_free(conn->loop, r);
     update_reading(conn);
     conn_unref(conn);
     sb__server_request_done(server);
@@ -750,7 +808,7 @@ static void held_cb(uv_timer_t *timer);
  * goes out first, the notifications from the slicer's next turn on. */
 static void watch_start(sb_conn_t *conn, const sb_call_t *call)
 {
-    sb_server_t *server = conn->server;
+    sb_loop_t *loop = conn->loop;
     bool admin = conn->token.role == SB_ROLE_ADMIN;
     conn->watch_all = call->org == NULL;
     snprintf(conn->watch_org, sizeof(conn->watch_org), "%s", call->org ? call->org : "");
@@ -760,9 +818,9 @@ static void watch_start(sb_conn_t *conn, const sb_call_t *call)
                        : admin         ? SB_CHANGE_ADMIN_ORG_WATCH
                                        : SB_CHANGE_ORG_WATCH;
     if (!conn->watching)
-        server->watchers++;
+        loop->watchers++;
     conn->watching = true;
-    watch_kick(server);
+    watch_kick(loop);
 }
 
 typedef struct watch_pass {
@@ -808,6 +866,7 @@ static int watch_visit(void *vctx, const sb_change_write_t *w)
 static void watch_pass(sb_conn_t *conn)
 {
     sb_server_t *server = conn->server;
+    sb_loop_t *loop = conn->loop;
     const sb_config_t *cfg = &server->cfg;
     /* The org's share is a walk of the connections: made only when the
      * total could pass it. */
@@ -827,7 +886,7 @@ static void watch_pass(sb_conn_t *conn)
     bool more = false;
     sb_err_t err;
     sb_err_clear(&err);
-    int rc = sb_store_changes_scan(server->svc.store, &scan, watch_visit, &p, &next, &more, &err);
+    int rc = sb_store_changes_scan(loop->svc.store, &scan, watch_visit, &p, &next, &more, &err);
     if (rc != 0 || p.gap) {
         /* Behind the kept log (trimmed while it caught up), or a read that
          * failed: the watch ends with a notification that says why. */
@@ -847,7 +906,7 @@ static void watch_pass(sb_conn_t *conn)
         prc |= sb_pack_kv_str(pk, "message", err.message);
         (void)prc;
         conn->watching = false;
-        server->watchers--;
+        loop->watchers--;
         more = false;
     } else {
         conn->watch_next = p.expect;
@@ -856,7 +915,7 @@ static void watch_pass(sb_conn_t *conn)
         send_reply(conn, &p.buf);
     msgpack_sbuffer_destroy(&p.buf);
     if (more && conn->watching)
-        watch_kick(server);
+        watch_kick(loop);
 }
 
 /* Logs a finished request and acts on what it changed: an identity proved,
@@ -916,7 +975,7 @@ static void finish(request_t *r, int rc)
         watch_start(conn, &r->call);
     if (r->call.ended_token_id != NULL || r->call.ended_org != NULL) {
         if (rc == 0)
-            end_access(server, r->call.ended_token_id, r->call.ended_org);
+            end_access(conn->loop, r->call.ended_token_id, r->call.ended_org);
         ended_mark(&server->ended, &r->call, false); /* the flags hold it now, or it failed */
     }
     if (rc == 0 && r->reply.size > sb_config_reply_max(&server->cfg)) {
@@ -955,9 +1014,9 @@ static void finish(request_t *r, int rc)
         conn->held = r;
         conn->held_until = now_ms(conn) + delay;
         update_reading(conn);
-        if (!uv_is_active((uv_handle_t *)&server->held) ||
-            uv_timer_get_due_in(&server->held) > delay)
-            uv_timer_start(&server->held, held_cb, delay, 0);
+        uv_timer_t *held = &conn->loop->held;
+        if (!uv_is_active((uv_handle_t *)held) || uv_timer_get_due_in(held) > delay)
+            uv_timer_start(held, held_cb, delay, 0);
         return;
     }
     complete(r, rc);
@@ -978,7 +1037,7 @@ static int job_run(sb_write_job_t *job)
                     "before this write ran.");
         return 0; /* nothing written: the batch goes on */
     }
-    sb_store_t *store = r->conn->server->svc.store;
+    sb_store_t *store = r->conn->loop->svc.store;
     /* The change log names who wrote: the token's public id, never its secret. */
     sb_store_who_t who = {r->call.token.id, r->call.org ? r->call.org : r->call.token.org,
                           r->method->name};
@@ -1013,49 +1072,93 @@ static void job_fail(sb_write_job_t *job, int code, const char *message)
     reply_error(r, code, message);
 }
 
-/* Back on the loop: the write is durable (or failed for good). */
+/* On the loop that owns the request: the write is durable (or failed for good). */
+static void write_done_here(request_t *r)
+{
+    sb_loop_t *loop = r->conn->loop;
+    bool wrote = r->rc == 0;
+    finish(r, r->rc);
+    if (wrote)
+        watch_kick_all(loop); /* durable now: every loop's watchers may read it */
+}
+
+/* The writer hands every write back on the first loop: a request of
+ * another loop goes on to its own (its connection's handle is that
+ * loop's). */
 static void job_done(sb_write_job_t *job)
 {
     request_t *r = (request_t *)job;
     sb_server_t *server = r->conn->server;
-    bool wrote = r->rc == 0;
-    finish(r, r->rc);
-    if (wrote)
-        watch_kick(server); /* durable now: watchers may read it */
+    pthread_mutex_lock(&server->lock);
+    sb_loop_t *owner = r->conn->loop;
+    if (owner == &server->loops[0]) {
+        write_done_here(r);
+    } else {
+        r->next = NULL;
+        if (owner->writes_done_tail)
+            owner->writes_done_tail->next = r;
+        else
+            owner->writes_done = r;
+        owner->writes_done_tail = r;
+        sb__loop_poke(owner);
+    }
+    pthread_mutex_unlock(&server->lock);
 }
 
 /* ---- requests in slices ------------------------------------------------------ */
 
-static void slicer_cb(uv_idle_t *idle)
+/* Whether a method may run with the server's lock let go: it reads only its
+ * call, the store (in a read transaction of its own thread) and its loop's
+ * answer cache, and the settings it reads never change while serving. The
+ * softphone checks are the hot path, and where the loops overlap. */
+static bool runs_unlocked(const sb_method_t *method)
 {
-    sb_server_t *server = idle->data;
+    return !method->writes && strncmp(method->name, "softphone.check", 15) == 0;
+}
+
+/* Runs the method's first step (or, `next`, its next slice): under the
+ * server's lock unless runs_unlocked. Nothing of the connection's is
+ * touched meanwhile by this thread, and other threads only read it. */
+static int dispatch(request_t *r, bool next)
+{
+    sb_server_t *server = r->conn->server;
+    bool unlocked = server->n_loops > 1 && runs_unlocked(r->method);
+    if (unlocked)
+        pthread_mutex_unlock(&server->lock);
+    uint64_t started = uv_hrtime();
+    int rc = next ? sb_dispatch_continue(&r->call, r->method, r->msg.msgid, &r->reply)
+                  : sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply);
+    r->loop_ns += uv_hrtime() - started;
+    if (unlocked)
+        pthread_mutex_lock(&server->lock);
+    return rc;
+}
+
+static void slicer_run(sb_loop_t *loop)
+{
     /* One slice for each request waiting now; those that need more go to
      * the back, behind any that arrive meanwhile. */
-    request_t *list = server->slices;
-    server->slices = server->slices_tail = NULL;
+    request_t *list = loop->slices;
+    loop->slices = loop->slices_tail = NULL;
     while (list != NULL) {
         request_t *r = list;
         list = r->next;
         r->next = NULL;
-        uint64_t started = uv_hrtime();
-        int rc = r->conn->closing
-                     ? -ECONNRESET
-                     : sb_dispatch_continue(&r->call, r->method, r->msg.msgid, &r->reply);
-        r->loop_ns += uv_hrtime() - started;
+        int rc = r->conn->closing ? -ECONNRESET : dispatch(r, true);
         if (rc == SB_CALL_MORE) {
-            if (server->slices_tail)
-                server->slices_tail->next = r;
+            if (loop->slices_tail)
+                loop->slices_tail->next = r;
             else
-                server->slices = r;
-            server->slices_tail = r;
+                loop->slices = r;
+            loop->slices_tail = r;
             continue;
         }
         finish(r, rc);
     }
     /* Connections whose pass ran out of its budget: one more pass each, in
      * turn, with other connections' reads between loop turns. */
-    sb_conn_t *conns = server->deferred;
-    server->deferred = server->deferred_tail = NULL;
+    sb_conn_t *conns = loop->deferred;
+    loop->deferred = loop->deferred_tail = NULL;
     while (conns != NULL) {
         sb_conn_t *conn = conns;
         conns = conn->deferred_next;
@@ -1067,12 +1170,20 @@ static void slicer_cb(uv_idle_t *idle)
     }
     /* Watchers: a write committed, or one has room again, since the last
      * pass. One slice each; those with more kick again. */
-    if (server->watch_kick) {
-        server->watch_kick = false;
-        watch_passes(server);
+    if (loop->watch_kick) {
+        loop->watch_kick = false;
+        watch_passes(loop);
     }
-    if (server->slices == NULL && server->deferred == NULL && !server->watch_kick)
-        uv_idle_stop(&server->slicer);
+    if (loop->slices == NULL && loop->deferred == NULL && !loop->watch_kick)
+        uv_idle_stop(&loop->slicer);
+}
+
+static void slicer_cb(uv_idle_t *idle)
+{
+    sb_loop_t *loop = idle->data;
+    pthread_mutex_lock(&loop->server->lock);
+    slicer_run(loop);
+    pthread_mutex_unlock(&loop->server->lock);
 }
 
 /* One pass for each watcher, within PASS_BUDGET_NS of the loop: past it, the
@@ -1080,12 +1191,12 @@ static void slicer_cb(uv_idle_t *idle)
  * list is newest first: ids fall along it), so that many watchers catching
  * up at once neither hold the loop nor starve the oldest. A close leaves a
  * connection in the list until its close_cb: the walk stays valid. */
-static void watch_passes(sb_server_t *server)
+static void watch_passes(sb_loop_t *loop)
 {
     uint64_t started = uv_hrtime();
-    uint64_t resume = server->watch_resume;
-    server->watch_resume = 0;
-    sb_conn_t *c = server->conns;
+    uint64_t resume = loop->watch_resume;
+    loop->watch_resume = 0;
+    sb_conn_t *c = loop->conns;
     while (resume != 0 && c != NULL && c->id >= resume)
         c = c->next;
     for (int sweep = 0; sweep < 2; sweep++) {
@@ -1096,60 +1207,76 @@ static void watch_passes(sb_server_t *server)
                 continue;
             watch_pass(c);
             if (uv_hrtime() - started > PASS_BUDGET_NS) {
-                server->watch_resume = c->id;
-                server->watch_kick = true;
+                loop->watch_resume = c->id;
+                loop->watch_kick = true;
                 return;
             }
         }
         if (resume == 0)
             return;
-        c = server->conns;
+        c = loop->conns;
     }
 }
 
-static void watch_kick(sb_server_t *server)
+static void watch_kick(sb_loop_t *loop)
 {
-    if (server->watchers == 0 || server->stopping)
+    if (loop->watchers == 0 || loop->server->stopping)
         return;
-    server->watch_kick = true;
-    uv_idle_start(&server->slicer, slicer_cb);
+    loop->watch_kick = true;
+    uv_idle_start(&loop->slicer, slicer_cb);
+}
+
+/* A commit: the watchers of every loop may read it (another loop's when it
+ * is woken). */
+static void watch_kick_all(sb_loop_t *here)
+{
+    sb_server_t *server = here->server;
+    for (unsigned i = 0; i < server->n_loops; i++) {
+        sb_loop_t *loop = &server->loops[i];
+        if (loop == here) {
+            watch_kick(loop);
+        } else if (loop->watchers > 0 && !server->stopping) {
+            loop->watch_kick = true;
+            sb__loop_poke(loop);
+        }
+    }
 }
 
 /* The rest of the connection's buffer waits for the slicer's next turn;
  * reading stops meanwhile, so that the buffer does not grow. */
 static void defer_pass(sb_conn_t *conn)
 {
-    sb_server_t *server = conn->server;
+    sb_loop_t *loop = conn->loop;
     if (conn->deferred || conn->closing)
         return;
     conn->deferred = true;
     conn->refs++;
-    if (server->deferred_tail)
-        server->deferred_tail->deferred_next = conn;
+    if (loop->deferred_tail)
+        loop->deferred_tail->deferred_next = conn;
     else
-        server->deferred = conn;
-    server->deferred_tail = conn;
-    uv_idle_start(&server->slicer, slicer_cb);
+        loop->deferred = conn;
+    loop->deferred_tail = conn;
+    uv_idle_start(&loop->slicer, slicer_cb);
 }
 
 static void slice_later(request_t *r)
 {
-    sb_server_t *server = r->conn->server;
-    if (server->slices_tail)
-        server->slices_tail->next = r;
+    sb_loop_t *loop = r->conn->loop;
+    if (loop->slices_tail)
+        loop->slices_tail->next = r;
     else
-        server->slices = r;
-    server->slices_tail = r;
-    uv_idle_start(&server->slicer, slicer_cb);
+        loop->slices = r;
+    loop->slices_tail = r;
+    uv_idle_start(&loop->slicer, slicer_cb);
 }
 
 /* ---- held replies of failed authentications ------------------------------------ */
 
-static void held_cb(uv_timer_t *timer)
+static void held_run(sb_loop_t *loop)
 {
-    sb_server_t *server = timer->data;
-    uint64_t now = uv_now(server->loop), next = 0;
-    for (sb_conn_t *c = server->conns; c; c = c->next) {
+    sb_server_t *server = loop->server;
+    uint64_t now = uv_now(loop->loop), next = 0;
+    for (sb_conn_t *c = loop->conns; c; c = c->next) {
         if (c->held == NULL)
             continue;
         if (c->held_until <= now || c->closing || server->stopping) {
@@ -1161,29 +1288,36 @@ static void held_cb(uv_timer_t *timer)
         }
     }
     if (next != 0)
-        uv_timer_start(&server->held, held_cb, next - now, 0);
+        uv_timer_start(&loop->held, held_cb, next - now, 0);
 }
 
-void sb__conn_handles_init(sb_server_t *server)
+static void held_cb(uv_timer_t *timer)
 {
-    pthread_mutex_init(&server->ended.lock, NULL);
-    uv_timer_init(server->loop, &server->held);
-    server->held.data = server;
-    uv_idle_init(server->loop, &server->slicer);
-    server->slicer.data = server;
+    sb_loop_t *loop = timer->data;
+    pthread_mutex_lock(&loop->server->lock);
+    held_run(loop);
+    pthread_mutex_unlock(&loop->server->lock);
 }
 
-void sb__conn_handles_close(sb_server_t *server)
+void sb__conn_handles_init(sb_loop_t *loop)
 {
-    while (server->deferred != NULL) { /* stopping: their passes never come */
-        sb_conn_t *conn = server->deferred;
-        server->deferred = conn->deferred_next;
+    uv_timer_init(loop->loop, &loop->held);
+    loop->held.data = loop;
+    uv_idle_init(loop->loop, &loop->slicer);
+    loop->slicer.data = loop;
+}
+
+void sb__conn_handles_close(sb_loop_t *loop)
+{
+    while (loop->deferred != NULL) { /* stopping: their passes never come */
+        sb_conn_t *conn = loop->deferred;
+        loop->deferred = conn->deferred_next;
         conn->deferred = false;
         conn_unref(conn);
     }
-    server->deferred_tail = NULL;
-    uv_close((uv_handle_t *)&server->held, NULL);
-    uv_close((uv_handle_t *)&server->slicer, NULL);
+    loop->deferred_tail = NULL;
+    uv_close((uv_handle_t *)&loop->held, NULL);
+    uv_close((uv_handle_t *)&loop->slicer, NULL);
 }
 
 /* ---- reading ------------------------------------------------------------------ */
@@ -1196,9 +1330,7 @@ static void run_method(request_t *r)
         sb_writer_submit(r->conn->server->writer, &r->job);
         return;
     }
-    uint64_t started = uv_hrtime();
-    int rc = sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply);
-    r->loop_ns += uv_hrtime() - started;
+    int rc = dispatch(r, false);
     if (rc == SB_CALL_MORE)
         slice_later(r);
     else
@@ -1216,12 +1348,21 @@ static void prep_work_cb(uv_work_t *work)
 
 static void prep_after_cb(uv_work_t *work, int status);
 
+/* Prepare steps one org may have on the pool from one loop: ORG_PREPARES_MAX
+ * shared among the loops (each loop counts and queues its own connections'),
+ * so that the org's bound over the server stays about the same. */
+static unsigned org_prepares_max(const sb_server_t *server)
+{
+    unsigned per_loop = ORG_PREPARES_MAX / server->n_loops;
+    return per_loop > 0 ? per_loop : 1;
+}
+
 /* Prepare steps on the pool now for the tokens of `conn`'s org (the admin's
- * count as one org). */
+ * count as one org), from its loop. */
 static unsigned org_preparing(const sb_conn_t *conn)
 {
     unsigned n = 0;
-    for (const sb_conn_t *c = conn->server->conns; c != NULL; c = c->next)
+    for (const sb_conn_t *c = conn->loop->conns; c != NULL; c = c->next)
         if (c->preparing > 0 && strcmp(c->token.org, conn->token.org) == 0)
             n += c->preparing;
     return n;
@@ -1241,7 +1382,7 @@ static void prep_queue(request_t *r)
         prep_after_cb(&r->prep_work, UV_ECANCELED);
         return;
     }
-    int qrc = uv_queue_work(conn->server->loop, &r->prep_work, prep_work_cb, prep_after_cb);
+    int qrc = uv_queue_work(conn->loop->loop, &r->prep_work, prep_work_cb, prep_after_cb);
     if (qrc == 0)
         return;
     r->rc =
@@ -1253,18 +1394,18 @@ static void prep_queue(request_t *r)
  * org has ORG_PREPARES_MAX there already. */
 static void prep_submit(request_t *r)
 {
-    sb_server_t *server = r->conn->server;
-    if (org_preparing(r->conn) < ORG_PREPARES_MAX) {
+    sb_loop_t *loop = r->conn->loop;
+    if (org_preparing(r->conn) < org_prepares_max(loop->server)) {
         r->conn->preparing++;
         prep_queue(r);
         return;
     }
     r->next = NULL;
-    if (server->prep_waiting_tail)
-        server->prep_waiting_tail->next = r;
+    if (loop->prep_waiting_tail)
+        loop->prep_waiting_tail->next = r;
     else
-        server->prep_waiting = r;
-    server->prep_waiting_tail = r;
+        loop->prep_waiting = r;
+    loop->prep_waiting_tail = r;
 }
 
 /* A prepare step of `org_done` ended: the first waiting request of that org
@@ -1273,15 +1414,16 @@ static void prep_submit(request_t *r)
  * They are taken off the list (their places counted) before any is queued,
  * since queueing may end a request at once and come back here. One walk of
  * the connections at most, however many wait. */
-static void prep_release(sb_server_t *server, const char *org_done)
+static void prep_release(sb_loop_t *loop, const char *org_done)
 {
-    request_t **link = &server->prep_waiting, *prev = NULL, *go = NULL, **go_tail = &go;
+    sb_server_t *server = loop->server;
+    request_t **link = &loop->prep_waiting, *prev = NULL, *go = NULL, **go_tail = &go;
     bool room = true;
     while (*link != NULL) {
         request_t *r = *link;
         bool stale = r->conn->closing || server->stopping;
         bool takes_room = !stale && room && strcmp(r->conn->token.org, org_done) == 0 &&
-                          org_preparing(r->conn) < ORG_PREPARES_MAX;
+                          org_preparing(r->conn) < org_prepares_max(server);
         if (!stale && strcmp(r->conn->token.org, org_done) == 0)
             room = false; /* the first of the org decides: the rest keep their order */
         if (!stale && !takes_room) {
@@ -1290,8 +1432,8 @@ static void prep_release(sb_server_t *server, const char *org_done)
             continue;
         }
         *link = r->next;
-        if (server->prep_waiting_tail == r)
-            server->prep_waiting_tail = prev;
+        if (loop->prep_waiting_tail == r)
+            loop->prep_waiting_tail = prev;
         r->next = NULL;
         r->conn->preparing++;
         *go_tail = r;
@@ -1305,21 +1447,25 @@ static void prep_release(sb_server_t *server, const char *org_done)
     }
 }
 
+/* The loop's callback, and called by prep_queue (the lock is recursive). */
 static void prep_after_cb(uv_work_t *work, int status)
 {
     request_t *r = work->data;
+    sb_server_t *server = r->conn->server;
+    pthread_mutex_lock(&server->lock);
     r->conn->preparing--;
-    prep_release(r->conn->server, r->conn->token.org);
+    prep_release(r->conn->loop, r->conn->token.org);
     if (status == 0 && r->rc == 0) {
         run_method(r);
-        return;
+    } else {
+        int rc = status != 0 ? -ECANCELED : r->rc;
+        msgpack_sbuffer_clear(&r->reply);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &r->reply, msgpack_sbuffer_write);
+        sb_rpc_pack_error(&pk, r->msg.msgid, rc, r->prep_err.message);
+        finish(r, rc);
     }
-    int rc = status != 0 ? -ECANCELED : r->rc;
-    msgpack_sbuffer_clear(&r->reply);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &r->reply, msgpack_sbuffer_write);
-    sb_rpc_pack_error(&pk, r->msg.msgid, rc, r->prep_err.message);
-    finish(r, rc);
+    pthread_mutex_unlock(&server->lock);
 }
 
 /* The method's prepare step on the pool, or the method now. */
@@ -1345,9 +1491,20 @@ static void min_seq_work_cb(uv_work_t *work)
                 : SB_E_REPLICA_BEHIND;
 }
 
+static void min_seq_answer(request_t *r, int status);
+
+/* Back on the request's loop: under the server's lock, as every callback. */
 static void min_seq_after_cb(uv_work_t *work, int status)
 {
     request_t *r = work->data;
+    sb_server_t *server = r->conn->server;
+    pthread_mutex_lock(&server->lock);
+    min_seq_answer(r, status);
+    pthread_mutex_unlock(&server->lock);
+}
+
+static void min_seq_answer(request_t *r, int status)
+{
     if (status == 0 && r->rc == 0 && !r->conn->closing && !r->conn->server->stopping) {
         after_min_seq(r);
         return;
@@ -1371,11 +1528,10 @@ static void min_seq_after_cb(uv_work_t *work, int status)
 static void min_seq_wait(request_t *r)
 {
     r->prep_work.data = r;
-    int qrc =
-        uv_queue_work(r->conn->server->loop, &r->prep_work, min_seq_work_cb, min_seq_after_cb);
+    int qrc = uv_queue_work(r->conn->loop->loop, &r->prep_work, min_seq_work_cb, min_seq_after_cb);
     if (qrc != 0) {
         r->rc = SB_E_REPLICA_BEHIND;
-        min_seq_after_cb(&r->prep_work, 0);
+        min_seq_answer(r, 0); /* the lock is held already */
     }
 }
 
@@ -1383,7 +1539,7 @@ static void min_seq_wait(request_t *r)
  * false when the connection must close. */
 static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
 {
-    request_t *r = request_new(conn->server, data, len);
+    request_t *r = request_new(conn->loop, data, len);
     if (r == NULL)
         return false;
     r->started_ns = uv_hrtime();
@@ -1394,17 +1550,17 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
             MSGPACK_UNPACK_SUCCESS ||
         off != len) {
         sb_warn("conn %llu: a message msgpack-c could not decode", (unsigned long long)conn->id);
-        request_free(conn->server, r);
+        request_free(conn->loop, r);
         return false;
     }
     int rc = sb_rpc_parse(&r->unpacked.data, &r->msg, &err);
     if (rc == -EPROTO) {
         sb_warn("conn %llu: not a request: %s", (unsigned long long)conn->id, err.message);
-        request_free(conn->server, r);
+        request_free(conn->loop, r);
         return false;
     }
     r->conn = conn;
-    r->call = (sb_call_t){.svc = &conn->server->svc,
+    r->call = (sb_call_t){.svc = &conn->loop->svc,
                           .args = r->msg.args,
                           .zone = r->unpacked.zone,
                           .token = conn->token};
@@ -1524,26 +1680,32 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     sb_conn_t *conn = stream->data;
     if (nread == 0)
         return; /* EAGAIN: nothing to read, not the end */
+    sb_server_t *server = conn->server;
+    pthread_mutex_lock(&server->lock);
     if (nread < 0) {
         conn_close(conn, nread == UV_EOF ? "the client hung up" : uv_strerror((int)nread));
-        return;
+    } else {
+        conn->len += (size_t)nread;
+        sb_metrics_bytes_in((size_t)nread);
+        conn->active_ms = now_ms(conn);
+        process_buffer(conn);
     }
-    conn->len += (size_t)nread;
-    sb_metrics_bytes_in((size_t)nread);
-    conn->active_ms = now_ms(conn);
-    process_buffer(conn);
+    pthread_mutex_unlock(&server->lock);
 }
 
 /* ---- admission and timeouts ------------------------------------------------------- */
 
 /* Closes the connection that has waited longest to authenticate, so that a
  * new one may try: silent clients cannot keep everyone else out. */
-static bool evict_oldest_unauthenticated(sb_server_t *server)
+static bool evict_oldest_unauthenticated(sb_loop_t *here)
 {
+    sb_server_t *server = here->server;
     sb_conn_t *oldest = NULL;
-    for (sb_conn_t *c = server->conns; c; c = c->next)
-        if (c->unauthenticated && !c->closing)
-            oldest = c; /* the list is newest first */
+    for (unsigned i = 0; i < server->n_loops; i++)
+        for (sb_conn_t *c = server->loops[i].conns; c != NULL; c = c->next)
+            if (c->unauthenticated && !c->closing && c->close_why == NULL &&
+                (oldest == NULL || c->id < oldest->id))
+                oldest = c;
     if (oldest == NULL)
         return false;
     sb__log_limited(server, &server->refusals_log, SB_LOG_WARN,
@@ -1551,34 +1713,45 @@ static bool evict_oldest_unauthenticated(sb_server_t *server)
                     "authenticate (--max-unauthenticated)",
                     (unsigned long long)oldest->id, server->cfg.max_unauthenticated);
     sb_metrics_conn_refused(SB_METRICS_REFUSED_UNAUTHENTICATED);
-    conn_close(oldest, "a newer connection needed its place among --max-unauthenticated");
+    close_soon(here, oldest, "a newer connection needed its place among --max-unauthenticated");
     return true;
 }
 
-void sb__conn_accept(sb_server_t *server)
+/* A new connection of `loop`, counted; its pipe initialized, not yet open.
+ * `id` was given when it was accepted: ids follow the order of accepting
+ * (the oldest unauthenticated is the one evicted), whichever loop adopts
+ * a connection first. */
+static sb_conn_t *conn_new(sb_loop_t *loop, uint64_t id)
 {
+    sb_server_t *server = loop->server;
     sb_conn_t *conn = calloc(1, sizeof(*conn));
     if (conn == NULL)
-        return;
+        return NULL;
     conn->server = server;
-    conn->id = ++server->next_conn_id;
+    conn->loop = loop;
+    conn->id = id;
     conn->refs = 1;
-    conn->opened_ms = conn->active_ms = uv_now(server->loop);
+    conn->opened_ms = conn->active_ms = uv_now(loop->loop);
     atomic_init(&conn->access_ended, false);
-    uv_pipe_init(server->loop, &conn->pipe, 0);
+    uv_pipe_init(loop->loop, &conn->pipe, 0);
     conn->pipe.data = conn;
-    conn->next = server->conns;
-    if (server->conns)
-        server->conns->prev = conn;
-    server->conns = conn;
+    conn->next = loop->conns;
+    if (loop->conns)
+        loop->conns->prev = conn;
+    loop->conns = conn;
     server->svc.connections++;
+    loop->connections++;
+    server->loop_connections[loop->index] = loop->connections;
     sb_metrics_conn_opened();
     conn->unauthenticated = true;
     server->unauthenticated++;
-    if (uv_accept((uv_stream_t *)&server->listener, (uv_stream_t *)&conn->pipe) != 0) {
-        conn_close(conn, "accept failed");
-        return;
-    }
+    return conn;
+}
+
+/* The checks a connection passes once open on its loop, then reading. */
+static void conn_admit(sb_conn_t *conn)
+{
+    sb_server_t *server = conn->server;
     if (server->stopping) {
         conn_close(conn, "the server is stopping");
         return;
@@ -1593,7 +1766,7 @@ void sb__conn_accept(sb_server_t *server)
         return;
     }
     if (server->unauthenticated > server->cfg.max_unauthenticated &&
-        !evict_oldest_unauthenticated(server)) {
+        !evict_oldest_unauthenticated(conn->loop)) {
         sb__log_limited(server, &server->refusals_log, SB_LOG_WARN,
                         "conn %llu: refused: %zu connections are waiting to authenticate "
                         "(--max-unauthenticated)",
@@ -1602,32 +1775,161 @@ void sb__conn_accept(sb_server_t *server)
         conn_close(conn, "over --max-unauthenticated");
         return;
     }
-    sb_debug("conn %llu: open", (unsigned long long)conn->id);
+    sb_debug("conn %llu: open on loop %u", (unsigned long long)conn->id, conn->loop->index);
     update_reading(conn);
 }
 
-void sb__conn_stop_reading_all(sb_server_t *server)
+/* The loop with the fewest connections (those handed over and not yet
+ * adopted count); among equals, the next in turn. */
+static sb_loop_t *pick_loop(sb_server_t *server)
 {
-    for (sb_conn_t *c = server->conns; c; c = c->next)
+    unsigned best = server->next_loop % server->n_loops;
+    for (unsigned k = 1; k < server->n_loops; k++) {
+        unsigned i = (server->next_loop + k) % server->n_loops;
+        if (server->loops[i].connections < server->loops[best].connections)
+            best = i;
+    }
+    server->next_loop = best + 1;
+    return &server->loops[best];
+}
+
+static void free_handle_cb(uv_handle_t *handle)
+{
+    free(handle);
+}
+
+void sb__conn_accept(sb_server_t *server)
+{
+    sb_loop_t *first = &server->loops[0];
+    sb_loop_t *loop = pick_loop(server);
+    if (loop == first) {
+        sb_conn_t *conn = conn_new(first, ++server->next_conn_id);
+        if (conn == NULL)
+            return;
+        if (uv_accept((uv_stream_t *)&server->listener, (uv_stream_t *)&conn->pipe) != 0) {
+            conn_close(conn, "accept failed");
+            return;
+        }
+        conn_admit(conn);
+        return;
+    }
+    /* Another loop's: the socket is accepted here (libuv has taken it from
+     * the listener already), and its descriptor, duplicated, goes to the
+     * loop that serves it; this loop's handle closes the original. */
+    uv_pipe_t *tmp = malloc(sizeof(*tmp));
+    sb_handoff_t *h = malloc(sizeof(*h));
+    if (tmp == NULL || h == NULL) {
+        free(tmp);
+        free(h);
+        return;
+    }
+    uv_pipe_init(server->loop, tmp, 0);
+    uv_os_fd_t fd = -1;
+    int dup = -1;
+    if (uv_accept((uv_stream_t *)&server->listener, (uv_stream_t *)tmp) == 0 &&
+        uv_fileno((uv_handle_t *)tmp, &fd) == 0)
+        dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    uv_close((uv_handle_t *)tmp, free_handle_cb);
+    if (dup < 0) {
+        free(h);
+        sb__log_limited(server, &server->refusals_log, SB_LOG_WARN,
+                        "a connection was refused: it could not be handed to loop %u: %s",
+                        loop->index, strerror(errno));
+        return;
+    }
+    h->fd = dup;
+    h->id = ++server->next_conn_id;
+    /* In the order accepted (the list's tail): adopted in that order. */
+    h->next = NULL;
+    if (loop->handoffs_tail != NULL)
+        loop->handoffs_tail->next = h;
+    else
+        loop->handoffs = h;
+    loop->handoffs_tail = h;
+    loop->connections++; /* counted for the next choice; conn_new counts it for good */
+    sb__loop_poke(loop);
+}
+
+/* The connections handed to this loop (its thread, server lock). */
+static void adopt_handoffs(sb_loop_t *loop)
+{
+    sb_handoff_t *list = loop->handoffs;
+    loop->handoffs = loop->handoffs_tail = NULL;
+    while (list != NULL) {
+        sb_handoff_t *h = list;
+        list = h->next;
+        loop->connections--; /* conn_new counts it again */
+        sb_conn_t *conn = loop->wake_closed ? NULL : conn_new(loop, h->id);
+        if (conn == NULL) {
+            close(h->fd);
+        } else if (uv_pipe_open(&conn->pipe, h->fd) != 0) {
+            close(h->fd);
+            conn_close(conn, "accept failed");
+        } else {
+            conn_admit(conn);
+        }
+        free(h);
+    }
+}
+
+/* Connections another loop's thread marked to close (close_soon). */
+static void close_marked(sb_loop_t *loop)
+{
+    if (!loop->close_marked)
+        return;
+    loop->close_marked = false;
+    for (sb_conn_t *c = loop->conns; c; c = c->next)
+        if (c->close_why != NULL && !c->closing)
+            conn_close(c, c->close_why);
+}
+
+/* Writes the writer handed back for this loop's requests (job_done). */
+static void writes_done(sb_loop_t *loop)
+{
+    request_t *list = loop->writes_done;
+    loop->writes_done = loop->writes_done_tail = NULL;
+    while (list != NULL) {
+        request_t *r = list;
+        list = r->next;
+        r->next = NULL;
+        write_done_here(r);
+    }
+}
+
+void sb__conn_woken(sb_loop_t *loop)
+{
+    adopt_handoffs(loop);
+    writes_done(loop);
+    close_marked(loop);
+    if (loop->watch_kick && loop->watchers > 0 && !loop->server->stopping)
+        uv_idle_start(&loop->slicer, slicer_cb);
+}
+
+void sb__conn_stop_reading_all(sb_loop_t *loop)
+{
+    for (sb_conn_t *c = loop->conns; c; c = c->next)
         update_reading(c);
     /* Failed authentications held back are answered now: shutdown waits
      * for every request in flight, and these are. */
-    if (uv_is_active((uv_handle_t *)&server->held))
-        uv_timer_start(&server->held, held_cb, 0, 0);
+    if (uv_is_active((uv_handle_t *)&loop->held))
+        uv_timer_start(&loop->held, held_cb, 0, 0);
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
 {
     (void)status;
     sb_conn_t *conn = req->data;
+    sb_server_t *server = conn->server;
     free(req);
+    pthread_mutex_lock(&server->lock);
     conn_close(conn, "the server is stopping");
     conn_unref(conn);
+    pthread_mutex_unlock(&server->lock);
 }
 
-void sb__conn_close_all(sb_server_t *server)
+void sb__conn_close_all(sb_loop_t *loop)
 {
-    for (sb_conn_t *c = server->conns; c; c = c->next) {
+    for (sb_conn_t *c = loop->conns; c; c = c->next) {
         if (c->closing)
             continue;
         /* Shut down the write side: queued replies are written first. */
@@ -1644,16 +1946,17 @@ void sb__conn_close_all(sb_server_t *server)
     }
 }
 
-void sb__conn_close_now_all(sb_server_t *server, const char *why)
+void sb__conn_close_now_all(sb_loop_t *loop, const char *why)
 {
-    for (sb_conn_t *c = server->conns; c; c = c->next)
+    for (sb_conn_t *c = loop->conns; c; c = c->next)
         conn_close(c, why);
 }
 
-void sb__conn_check_timeouts(sb_server_t *server, uint64_t now)
+void sb__conn_check_timeouts(sb_loop_t *loop, uint64_t now)
 {
+    sb_server_t *server = loop->server;
     const sb_config_t *cfg = &server->cfg;
-    for (sb_conn_t *c = server->conns; c; c = c->next) {
+    for (sb_conn_t *c = loop->conns; c; c = c->next) {
         if (c->closing)
             continue;
         if (c->queued_bytes > 0 && now - c->stalled_since > cfg->write_stall_ms)
@@ -1669,13 +1972,18 @@ void sb__conn_check_timeouts(sb_server_t *server, uint64_t now)
     /* Bursts (a thousand large messages) leave freed memory that glibc
      * keeps below its trim threshold, scattered where it cannot trim the
      * top of the heap: hand it back once enough was freed. */
-    if (server->freed_bytes >= TRIM_AFTER_BYTES) {
-        server->freed_bytes = 0;
+    if (loop->freed_bytes >= TRIM_AFTER_BYTES) {
+        loop->freed_bytes = 0;
         malloc_trim(0);
     }
     /* A watcher paused by the unread budgets (not by its own queue, whose
      * reads kick it) goes on within a second of room coming back. */
-    watch_kick(server);
+    watch_kick(loop);
+}
+
+/* Once a second, on the first loop: what is server-wide. */
+void sb__conn_server_tick(sb_server_t *server)
+{
     server->auth_failures_recent /= 2;
     sb__log_limited_flush(server, &server->refusals_log, SB_LOG_WARN);
     sb__log_limited_flush(server, &server->slots_log, SB_LOG_WARN);

@@ -26,6 +26,7 @@
 static void on_connection(uv_stream_t *listener, int status)
 {
     sb_server_t *server = listener->data;
+    pthread_mutex_lock(&server->lock);
     if (status != 0) {
         /* EMFILE: libuv closes the waiting connection for us; this can
          * come as fast as clients connect. */
@@ -33,15 +34,34 @@ static void on_connection(uv_stream_t *listener, int status)
                         "a connection was refused: %s (open files: see the limit logged at "
                         "start)",
                         uv_strerror(status));
-        return;
+    } else {
+        sb__conn_accept(server);
     }
-    sb__conn_accept(server);
+    pthread_mutex_unlock(&server->lock);
 }
 
+void sb__loop_poke(sb_loop_t *loop)
+{
+    if (!loop->wake_closed)
+        uv_async_send(&loop->wake);
+}
+
+/* Once a second on each loop: its own connections' timeouts. */
+static void loop_ticker_cb(uv_timer_t *timer)
+{
+    sb_loop_t *loop = timer->data;
+    pthread_mutex_lock(&loop->server->lock);
+    sb__conn_check_timeouts(loop, uv_now(loop->loop));
+    pthread_mutex_unlock(&loop->server->lock);
+}
+
+/* The server-wide duties, on the first loop. */
 static void ticker_cb(uv_timer_t *timer)
 {
     sb_server_t *server = timer->data;
-    sb__conn_check_timeouts(server, uv_now(server->loop));
+    pthread_mutex_lock(&server->lock);
+    sb__conn_server_tick(server);
+    pthread_mutex_unlock(&server->lock);
     /* Readers in other processes (libswitchboard-index) may die mid-check:
      * their slots would pin old pages, and the file would only grow. */
     int freed = sb_store_readers_check(server->svc.store);
@@ -63,22 +83,22 @@ static void watchdog_cb(uv_timer_t *timer)
     sb_systemd_watchdog_ping();
 }
 
-/* Once nothing is in flight: close the connections (after their replies),
- * then the server's own handles, so that the loop runs dry. */
+/* Every loop acts on the server's state (server lock): SIGTERM's stop,
+ * the shutdown's closes, the drain deadline's. */
+static void poke_all(sb_server_t *server)
+{
+    for (unsigned i = 0; i < server->n_loops; i++)
+        sb__loop_poke(&server->loops[i]);
+}
+
+/* Once nothing is in flight: every loop closes its connections (after their
+ * replies), then its handles, so that it runs dry (loop_woken). */
 static void finish_shutdown(sb_server_t *server)
 {
     if (server->closing_conns)
         return;
     server->closing_conns = true;
-    sb__conn_close_all(server);
-    uv_close((uv_handle_t *)&server->sigterm, NULL);
-    uv_close((uv_handle_t *)&server->sigint, NULL);
-    uv_close((uv_handle_t *)&server->sighup, NULL);
-    uv_close((uv_handle_t *)&server->watchdog, NULL);
-    uv_close((uv_handle_t *)&server->ticker, NULL);
-    sb__conn_handles_close(server);
-    sb_writer_stop(server->writer);
-    server->writer = server->svc.writer = NULL;
+    poke_all(server);
 }
 
 void sb__server_request_done(sb_server_t *server)
@@ -88,25 +108,93 @@ void sb__server_request_done(sb_server_t *server)
         finish_shutdown(server);
 }
 
+void sb__server_conn_gone(sb_server_t *server)
+{
+    if (server->svc.connections == 0)
+        poke_all(server); /* the loops may end */
+}
+
+/* The shutdown's part on one loop (its thread). Its wake handle stays open
+ * until every loop's connections are gone, so that the drain deadline (the
+ * first loop's timer) still reaches the others' connections. */
+static void loop_shutdown(sb_loop_t *loop)
+{
+    sb_server_t *server = loop->server;
+    if (!loop->shutdown_seen) {
+        loop->shutdown_seen = true;
+        sb__conn_close_all(loop);
+        uv_close((uv_handle_t *)&loop->ticker, NULL);
+        sb__conn_handles_close(loop);
+        if (loop->index == 0) {
+            uv_close((uv_handle_t *)&server->sigterm, NULL);
+            uv_close((uv_handle_t *)&server->sigint, NULL);
+            uv_close((uv_handle_t *)&server->sighup, NULL);
+            uv_close((uv_handle_t *)&server->watchdog, NULL);
+            uv_close((uv_handle_t *)&server->ticker, NULL);
+            /* No request is in flight on any loop, and none can start. */
+            sb_writer_stop(server->writer);
+            server->writer = NULL;
+            for (unsigned i = 0; i < server->n_loops; i++)
+                server->loops[i].svc.writer = NULL;
+            server->svc.writer = NULL;
+        }
+    }
+    if (server->svc.connections == 0 && !loop->wake_closed) {
+        loop->wake_closed = true;
+        uv_close((uv_handle_t *)&loop->wake, NULL);
+    }
+}
+
+/* Another thread set something for this loop (server lock), and sent wake. */
+static void loop_woken(uv_async_t *async)
+{
+    sb_loop_t *loop = async->data;
+    sb_server_t *server = loop->server;
+    pthread_mutex_lock(&server->lock);
+    if (loop->wake_closed) {
+        pthread_mutex_unlock(&server->lock);
+        return;
+    }
+    sb__conn_woken(loop);
+    if (server->stopping && !loop->stop_seen) {
+        loop->stop_seen = true;
+        sb__conn_stop_reading_all(loop);
+    }
+    if (loop->close_now_why != NULL) {
+        sb__conn_close_now_all(loop, loop->close_now_why);
+        loop->close_now_why = NULL;
+    }
+    if (server->closing_conns)
+        loop_shutdown(loop);
+    pthread_mutex_unlock(&server->lock);
+}
+
 /* Draining took too long (a client that does not read its replies keeps
  * its connection's shutdown waiting): close what is left, and stop. */
 static void drain_cb(uv_timer_t *timer)
 {
     sb_server_t *server = timer->data;
+    pthread_mutex_lock(&server->lock);
     size_t open = server->svc.connections;
     sb_warn("stopping: %zu connection(s) still open after --drain-timeout-ms (%zu ms); closing "
             "them, unread replies dropped",
             open, server->cfg.drain_timeout_ms);
-    sb__conn_close_now_all(server, "the server is stopping and its drain deadline passed");
+    for (unsigned i = 0; i < server->n_loops; i++)
+        server->loops[i].close_now_why = "the server is stopping and its drain deadline passed";
+    poke_all(server);
     if (server->inflight == 0)
         finish_shutdown(server);
+    pthread_mutex_unlock(&server->lock);
 }
 
 static void signal_cb(uv_signal_t *handle, int signum)
 {
     sb_server_t *server = handle->data;
-    if (server->stopping)
+    pthread_mutex_lock(&server->lock);
+    if (server->stopping) {
+        pthread_mutex_unlock(&server->lock);
         return;
+    }
     sb_info("%s: stopping: no new connections or requests; finishing %zu in flight",
             signum == SIGTERM ? "SIGTERM" : "SIGINT", server->inflight);
     server->stopping = true;
@@ -117,9 +205,10 @@ static void signal_cb(uv_signal_t *handle, int signum)
     uv_timer_start(&server->drain, drain_cb, server->cfg.drain_timeout_ms, 0);
     uv_unref((uv_handle_t *)&server->drain);
     uv_close((uv_handle_t *)&server->listener, NULL);
-    sb__conn_stop_reading_all(server);
+    poke_all(server); /* each loop stops reading its connections */
     if (server->inflight == 0)
         finish_shutdown(server);
+    pthread_mutex_unlock(&server->lock);
 }
 
 /* ---- SIGHUP's plugin reload: plugin.reload's two steps, started by the signal ---- */
@@ -159,9 +248,21 @@ static void hup_reload_fail(sb_write_job_t *job, int code, const char *message)
     snprintf(h->err.message, sizeof(h->err.message), "%s", message);
 }
 
+static void hup_reload_finish(hup_reload_t *h);
+
+/* Back on the first loop (the writer's, or the pool's completion): under the
+ * server's lock, as every callback. */
 static void hup_reload_done(sb_write_job_t *job)
 {
     hup_reload_t *h = (hup_reload_t *)job;
+    sb_server_t *server = h->server;
+    pthread_mutex_lock(&server->lock);
+    hup_reload_finish(h);
+    pthread_mutex_unlock(&server->lock);
+}
+
+static void hup_reload_finish(hup_reload_t *h)
+{
     sb_server_t *server = h->server;
     if (h->rc == 0)
         sb_info("SIGHUP: plugins reloaded from %s: %zu loaded, %zu refused (sbctl plugin list "
@@ -219,8 +320,11 @@ static void sighup_cb(uv_signal_t *handle, int signum)
 {
     (void)signum;
     sb_server_t *server = handle->data;
-    if (server->stopping)
+    pthread_mutex_lock(&server->lock);
+    if (server->stopping) {
+        pthread_mutex_unlock(&server->lock);
         return;
+    }
     sb_systemd_reloading();
     sb_config_t next;
     sb_config_action_t action;
@@ -234,6 +338,7 @@ static void sighup_cb(uv_signal_t *handle, int signum)
     if (rc != 0) {
         sb_warn("SIGHUP: nothing reloaded, the running settings stay: %s", err.message);
         sb_systemd_ready("serving (the last reload failed: see the log)");
+        pthread_mutex_unlock(&server->lock);
         return;
     }
     char changed[2048], restart[512];
@@ -250,6 +355,7 @@ static void sighup_cb(uv_signal_t *handle, int signum)
      * as sbctl plugin reload does: its own path changes only with a restart. */
     hup_reload_start(server);
     sb_systemd_ready("serving");
+    pthread_mutex_unlock(&server->lock);
 }
 
 /* Every connection is a file descriptor: raise the soft limit to the hard
@@ -333,6 +439,104 @@ static int clear_stale_socket(const char *path, sb_err_t *err)
     return 0;
 }
 
+/* How many loops: --loops, or the online CPUs; 1 to SB_LOOPS_MAX. */
+static unsigned loops_wanted(const sb_config_t *cfg)
+{
+    size_t n = cfg->loops;
+    if (n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus > 0 ? (size_t)cpus : 1;
+    }
+    return n > SB_LOOPS_MAX ? SB_LOOPS_MAX : (unsigned)n;
+}
+
+/* A loop past the first: its thread runs it until its handles are closed. */
+static void loop_thread(void *arg)
+{
+    sb_loop_t *loop = arg;
+    uv_run(loop->loop, UV_RUN_DEFAULT);
+}
+
+/* Each loop's answer cache (the first loop's is the server's svc.answers). */
+static int loops_caches(sb_server_t *server, sb_err_t *err)
+{
+    for (unsigned i = 0; i < server->n_loops; i++) {
+        int rc = sb_answer_cache_new(server->cfg.answer_cache_slots, &server->loop_answers[i]);
+        if (rc != 0)
+            return sb_err_set(err, rc, "No memory for --answer-cache-slots %zu.",
+                              server->cfg.answer_cache_slots);
+    }
+    server->svc.answers = server->loop_answers[0];
+    server->svc.n_loops = server->n_loops;
+    server->svc.loop_connections = server->loop_connections;
+    server->svc.loop_answers = server->loop_answers;
+    return 0;
+}
+
+/* Starts the loops' handles, and the threads of those past the first. A
+ * thread that cannot start leaves its loop unused (fewer loops). */
+static void loops_start(sb_server_t *server)
+{
+    for (unsigned i = 0; i < server->n_loops; i++) {
+        sb_loop_t *loop = &server->loops[i];
+        loop->server = server;
+        loop->index = i;
+        if (i == 0) {
+            loop->loop = server->loop;
+        } else if (uv_loop_init(&loop->own_loop) == 0) {
+            loop->loop = &loop->own_loop;
+        } else {
+            sb_warn("--loops %u: loop %u could not start; serving with %u", server->n_loops, i, i);
+            server->n_loops = server->svc.n_loops = i;
+            break;
+        }
+        loop->svc = server->svc;
+        loop->svc.answers = server->loop_answers[i];
+        uv_async_init(loop->loop, &loop->wake, loop_woken);
+        loop->wake.data = loop;
+        uv_timer_init(loop->loop, &loop->ticker);
+        loop->ticker.data = loop;
+        uv_timer_start(&loop->ticker, loop_ticker_cb, 1000, 1000);
+        sb__conn_handles_init(loop);
+    }
+    for (unsigned i = 1; i < server->n_loops; i++) {
+        sb_loop_t *loop = &server->loops[i];
+        loop->thread_started = uv_thread_create(&loop->thread, loop_thread, loop) == 0;
+        if (loop->thread_started)
+            continue;
+        /* No connection has come yet: this loop and the ones after it are
+         * closed here, and the server serves with the loops that run. */
+        sb_warn("--loops %u: the thread of loop %u could not start; serving with %u loop(s)",
+                server->n_loops, i, i);
+        pthread_mutex_lock(&server->lock); /* the loops started read n_loops */
+        for (unsigned j = i; j < server->n_loops; j++) {
+            sb_loop_t *unused = &server->loops[j];
+            uv_close((uv_handle_t *)&unused->wake, NULL);
+            uv_close((uv_handle_t *)&unused->ticker, NULL);
+            sb__conn_handles_close(unused);
+            uv_run(unused->loop, UV_RUN_DEFAULT);
+            uv_loop_close(unused->loop);
+        }
+        server->n_loops = server->svc.n_loops = i;
+        for (unsigned j = 0; j < i; j++)
+            server->loops[j].svc.n_loops = i;
+        pthread_mutex_unlock(&server->lock);
+        break;
+    }
+}
+
+/* After the first loop ran dry: the others' threads end once theirs do. */
+static void loops_join(sb_server_t *server)
+{
+    for (unsigned i = 1; i < server->n_loops; i++) {
+        sb_loop_t *loop = &server->loops[i];
+        uv_thread_join(&loop->thread); /* every loop past n_loops was closed at start */
+        uv_loop_close(loop->loop);
+    }
+    for (unsigned i = 0; i < server->n_loops; i++)
+        sb__conn_spares_free(&server->loops[i]);
+}
+
 static int start_listening(sb_server_t *server, sb_err_t *err)
 {
     const char *path = server->cfg.socket_path;
@@ -382,6 +586,15 @@ int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
     if (server == NULL)
         return 1;
     server->cfg = *cfg;
+    /* Recursive: a callback that ends in another of the server's (a request
+     * finished inside a prepare step's callback, say) takes it again. */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&server->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    pthread_mutex_init(&server->ended.lock, NULL);
+    server->n_loops = loops_wanted(cfg);
     server->argc = argc;
     server->argv = argv;
     /* Adapter calls and definition checks wait on libuv's thread pool (a
@@ -427,8 +640,8 @@ int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
                                      (unsigned)cfg->plugin_deadline_ms);
     if (rc == 0 && (rc = sb_renders_new(server->svc.plugins, &server->svc.renders)) != 0)
         sb_err_default(&err, rc);
-    if (rc == 0 && (rc = sb_answer_cache_new(cfg->answer_cache_slots, &server->svc.answers)) != 0)
-        sb_err_set(&err, rc, "No memory for --answer-cache-slots %zu.", cfg->answer_cache_slots);
+    if (rc == 0)
+        rc = loops_caches(server, &err);
     size_t plugins_loaded = 0, plugins_refused = 0;
     if (rc == 0)
         rc = sb_plugin_host_load(server->svc.plugins, &plugins_loaded, &plugins_refused, &err);
@@ -495,7 +708,6 @@ int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
     uv_timer_start(&server->ticker, ticker_cb, 1000, 1000);
     uv_timer_init(server->loop, &server->drain);
     server->drain.data = server;
-    sb__conn_handles_init(server);
     raise_open_files(server);
 
     char token_path[PATH_MAX];
@@ -517,10 +729,14 @@ int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
             strcmp(default_socket, cfg->socket_path) ? " --socket " : "",
             strcmp(default_socket, cfg->socket_path) ? cfg->socket_path : "");
     sb_metrics_sample(store, server->svc.plugins, server->svc.cluster); /* ready at once */
+    loops_start(server);
+    sb_info("serving on %u event loop%s (--loops)", server->n_loops,
+            server->n_loops == 1 ? "" : "s");
     sb_systemd_ready("serving");
     uv_run(server->loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&server->drain, NULL);
     uv_run(server->loop, UV_RUN_DEFAULT);
+    loops_join(server);
     unlink(cfg->socket_path);
     sb_metrics_http_stop(server->http);
     server->http = NULL;
@@ -533,11 +749,13 @@ out:
         sb_store_set_renderer(store, NULL, NULL);
     sb_renders_free(server->svc.renders);
     sb_plugin_host_free(server->svc.plugins);
-    sb_answer_cache_free(server->svc.answers);
-    sb__conn_spares_free(server);
+    for (unsigned i = 0; i < SB_LOOPS_MAX; i++)
+        sb_answer_cache_free(server->loop_answers[i]);
     sb_cluster_free(server->svc.cluster); /* after the writer: it publishes through it */
     sb_store_close(store);
     uv_loop_close(server->loop);
+    pthread_mutex_destroy(&server->ended.lock);
+    pthread_mutex_destroy(&server->lock);
     free(server);
     return exit_code;
 }

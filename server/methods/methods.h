@@ -29,6 +29,11 @@ typedef struct sb_service {
     struct sb_renders *renders;      /* their renderings, made ahead of the writes (renders.h) */
     struct sb_answer_cache *answers; /* softphone answers packed once per view; NULL: off */
     struct sb_cluster *cluster;      /* the shard's stream (cluster.h); NULL: standalone */
+    /* The event loops (--loops): each serves with its own copy of this
+     * service (its own answer cache). Read under the server's lock. */
+    unsigned n_loops;
+    const size_t *loop_connections;              /* [n_loops] open connections of each */
+    struct sb_answer_cache *const *loop_answers; /* [n_loops] each one's answer cache */
 } sb_service_t;
 
 /**

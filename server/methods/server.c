@@ -25,7 +25,7 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
     int64_t uptime_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - call->svc->started_ms;
     /* The applied sequence counts every org's writes: the admin's only. */
     const sb_cluster_t *cluster = admin ? call->svc->cluster : NULL;
-    int rc = msgpack_pack_map(pk, (admin ? 9 : 4) + (cluster != NULL));
+    int rc = msgpack_pack_map(pk, (admin ? 10 : 4) + (cluster != NULL));
     rc |= sb_pack_kv_str(pk, "version", SB_VERSION);
     if (cluster != NULL) {
         /* The shard's member this server is (docs/cluster.md). */
@@ -59,7 +59,11 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         rc |= sb_pack_kv_uint(pk, "callcenters", stats.callcenters);
         rc |= sb_pack_kv_uint(pk, "users", stats.users);
         rc |= sb_pack_kv_uint(pk, "members", stats.members);
-        rc |= sb_pack_kv_uint(pk, "connections", call->svc->connections);
+        size_t connections = 0;
+        for (unsigned i = 0; i < call->svc->n_loops; i++)
+            connections += call->svc->loop_connections[i];
+        rc |= sb_pack_kv_uint(pk, "connections",
+                              call->svc->n_loops ? connections : call->svc->connections);
         rc |= sb_pack_str(pk, "store") | msgpack_pack_map(pk, 5);
         rc |= sb_pack_kv_str(pk, "data_dir", cfg->data_dir);
         rc |= sb_pack_kv_uint(pk, "schema_version", stats.schema_version);
@@ -79,11 +83,23 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         rc |= sb_pack_kv_uint(pk, "first_seq", first);
         rc |= sb_pack_kv_uint(pk, "last_seq", last);
         /* Answers served from a view packed once, and views packed (softphone.c). */
-        uint64_t hits, packed;
-        sb_answer_cache_counts(call->svc->answers, &hits, &packed);
+        uint64_t hits = 0, packed = 0;
+        for (unsigned i = 0; i < call->svc->n_loops; i++) {
+            uint64_t h, p;
+            sb_answer_cache_counts(call->svc->loop_answers[i], &h, &p);
+            hits += h;
+            packed += p;
+        }
+        if (call->svc->n_loops == 0)
+            sb_answer_cache_counts(call->svc->answers, &hits, &packed);
         rc |= sb_pack_str(pk, "answers") | msgpack_pack_map(pk, 2);
         rc |= sb_pack_kv_uint(pk, "spliced", hits);
         rc |= sb_pack_kv_uint(pk, "packed", packed);
+        /* The event loops (--loops) and the connections each serves now. */
+        rc |= sb_pack_str(pk, "loops") | msgpack_pack_array(pk, call->svc->n_loops);
+        for (unsigned i = 0; i < call->svc->n_loops; i++)
+            rc |= msgpack_pack_map(pk, 1) |
+                  sb_pack_kv_uint(pk, "connections", call->svc->loop_connections[i]);
     }
     return rc;
 }
@@ -121,10 +137,11 @@ static const sb_method_t methods[] = {
      "{commits, writes: group commits and the writes they held}, changes (admin): {first_seq, "
      "last_seq: the change log's oldest and newest entry kept; first_seq 0: none kept}, answers "
      "(admin): {spliced, packed: softphone answers copied from a view's packed answer, and views "
-     "packed (--answer-cache-slots)}, cluster (admin, with --cluster): {role: primary, replica or "
-     "fenced, shard, epoch, applied_seq: the last change in this store, lag: the stream's "
-     "changes a replica has not applied, following: a replica applying its stream, error: why "
-     "it stopped}}",
+     "packed (--answer-cache-slots), over every loop}, loops (admin): [{connections}: each event "
+     "loop (--loops) and the connections it serves], cluster (admin, with --cluster): {role: "
+     "primary, replica or fenced, shard, epoch, applied_seq: the last change in this store, lag: "
+     "the stream's changes a replica has not applied, following: a replica applying its stream, "
+     "error: why it stopped}}",
      ""},
     {"server.health",
      "Whether the server is ready to serve: its store open, its writer thread alive, its event "

@@ -1,5 +1,6 @@
 /* softphone.*: does a user see a softphone, which one, and why not. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,9 +78,18 @@ typedef struct answer_slot {
 
 struct sb_answer_cache {
     size_t n; /* slots */
-    uint64_t hits, misses, made;
+    /* Written by the cache's own loop only; read by server.info on any loop
+     * (--loops), hence atomics, bumped without a locked add (one writer). */
+    _Atomic uint64_t hits, misses;
+    uint64_t made;
     answer_slot_t slot[];
 };
+
+static void bump(_Atomic uint64_t *counter)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
 
 int sb_answer_cache_new(size_t slots, sb_answer_cache_t **out)
 {
@@ -107,8 +117,8 @@ void sb_answer_cache_free(sb_answer_cache_t *c)
 
 void sb_answer_cache_counts(const sb_answer_cache_t *c, uint64_t *hits, uint64_t *misses)
 {
-    *hits = c ? c->hits : 0;
-    *misses = c ? c->misses : 0;
+    *hits = c ? atomic_load_explicit(&c->hits, memory_order_relaxed) : 0;
+    *misses = c ? atomic_load_explicit(&c->misses, memory_order_relaxed) : 0;
 }
 
 static uint64_t fnv(uint64_t h, const char *s)
@@ -284,13 +294,13 @@ static int pack_one(sb_answer_cache_t *cache, msgpack_packer *pk, sb_softphone_a
     bool cacheable = cache != NULL && a->blob != NULL && strlen(a->user) == SB_SFID_LEN;
     answer_slot_t *s = cacheable ? slot_of(cache, org, a) : NULL;
     if (s != NULL && s->usable && slot_is(s, org, a)) {
-        cache->hits++;
+        bump(&cache->hits);
         return compact ? compact_ref(compact, s, pk, a->user) : write_spliced(pk, s, a->user);
     }
     sb_softphone_answer_explain(a, org, user);
     if (s == NULL || slot_is(s, org, a)) /* no cache, or a view whose block is not usable */
         return sb_softphone_pack_reference(pk, a);
-    cache->misses++;
+    bump(&cache->misses);
     msgpack_sbuffer real;
     msgpack_sbuffer_init(&real);
     msgpack_packer rpk;

@@ -53,9 +53,13 @@ void sb_harness_start(sb_harness_t *h, const char *dir, const char *const *flags
         fail_msg("the temporary directory's path is too long for a socket");
     char log[4200];
     snprintf(log, sizeof(log), "%s/server.log", h->dir);
-    const char *argv[32] = {SB_SWITCHBOARDD, "--data-dir", h->dir};
-    int argc = 3;
-    for (int i = 0; flags && flags[i] && argc < 30; i++)
+    /* Two event loops unless a test asks otherwise (a later --loops wins):
+     * every test's connections spread over two threads, as on a server with
+     * several cores. SB_TEST_LOOPS changes the default (1: the old single loop). */
+    const char *loops = getenv("SB_TEST_LOOPS") ? getenv("SB_TEST_LOOPS") : "2";
+    const char *argv[36] = {SB_SWITCHBOARDD, "--data-dir", h->dir, "--loops", loops};
+    int argc = 5;
+    for (int i = 0; flags && flags[i] && argc < 34; i++)
         argv[argc++] = flags[i];
     argv[argc] = NULL;
     h->pid = fork();
