@@ -42,7 +42,7 @@ static const struct setting settings[] = {
     {"loops", COUNT0, AT(loops),
      "event-loop threads serving connections, each with its own connections, read "
      "transaction and answer cache (writes still go to the one writer thread); 0: the number "
-     "of online CPUs, at most 64 (0)"},
+     "of online CPUs, at most 64 (1)"},
     {"changes-keep", COUNT0, AT(changes_keep),
      "change-log entries kept (one per committed write batch); older ones are trimmed; 0: no "
      "bound by count (1000000)"},
@@ -123,6 +123,10 @@ int sb_config_defaults(sb_config_t *cfg, sb_err_t *err)
     cfg->plugin_deadline_ms = 2000;
     cfg->max_batch = 10000;
     cfg->answer_cache_slots = 1024;
+    /* One loop unless asked: past the softphone checks, the loops share one
+     * lock, and a tenant's long pass on one loop can hold another loop's
+     * requests (docs/operating.md, --loops). */
+    cfg->loops = 1;
     cfg->changes_keep = 1000000;
     cfg->changes_keep_hours = 168;
     cfg->min_seq_wait_ms = 1000;
