@@ -555,6 +555,24 @@ SB_CLIENT_API int sb_client_recv_answer(sb_client_t *c, uint32_t *msgid, sb_clie
     return rc;
 }
 
+/* Sends what is queued, then reads the next message and decodes it into
+ * c->reply, valid until the next read (it points into the buffer). *len is
+ * its size. -EBADMSG when it is not a msgpack array, the caller's to name. */
+static int next_message(sb_client_t *c, size_t *len)
+{
+    size_t off = 0;
+    int rc = sb_client_flush(c);
+    if (rc == 0)
+        rc = read_message(c, len);
+    if (rc != 0)
+        return rc;
+    c->consumed = *len; /* dropped by the next read: the objects point into it */
+    if (msgpack_unpack_next(&c->reply, c->buf + c->start, *len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        c->reply.data.type != MSGPACK_OBJECT_ARRAY)
+        return -EBADMSG;
+    return 0;
+}
+
 SB_CLIENT_API int sb_client_recv(sb_client_t *c, uint32_t *msgid, const msgpack_object **result)
 {
     if (result != NULL)
@@ -567,14 +585,12 @@ SB_CLIENT_API int sb_client_recv(sb_client_t *c, uint32_t *msgid, const msgpack_
     if (c->fd < 0)
         return fail(c, -ENOTCONN, "This client is not connected.");
     size_t len, off = 0;
-    int rc = sb_client_flush(c);
-    if (rc == 0)
-        rc = read_message(c, &len);
+    int rc = next_message(c, &len);
     if (rc != 0)
-        return rc;
-    c->consumed = len; /* dropped by the next read: the objects point into it */
-    if (msgpack_unpack_next(&c->reply, c->buf + c->start, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-        c->reply.data.type != MSGPACK_OBJECT_ARRAY || c->reply.data.via.array.size != 4 ||
+        return rc == -EBADMSG
+                   ? fail(c, -EPROTO, "The server's answer is not a msgpack-RPC response.")
+                   : rc;
+    if (c->reply.data.via.array.size != 4 ||
         c->reply.data.via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         c->reply.data.via.array.ptr[0].via.u64 != SB_RPC_RESPONSE ||
         c->reply.data.via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
@@ -609,18 +625,13 @@ int sb_client_next(sb_client_t *c, const msgpack_object **msg)
     reset_error(c);
     if (c->fd < 0)
         return fail(c, -ENOTCONN, "This client is not connected.");
-    size_t len, off = 0;
-    int rc = sb_client_flush(c);
-    if (rc == 0)
-        rc = read_message(c, &len);
-    if (rc != 0)
-        return rc;
-    c->consumed = len; /* dropped by the next read: the objects point into it */
-    if (msgpack_unpack_next(&c->reply, c->buf + c->start, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-        c->reply.data.type != MSGPACK_OBJECT_ARRAY)
+    size_t len;
+    int rc = next_message(c, &len);
+    if (rc == -EBADMSG)
         return fail(c, -EPROTO, "The server sent a message that is not msgpack-RPC.");
-    *msg = &c->reply.data;
-    return 0;
+    if (rc == 0)
+        *msg = &c->reply.data;
+    return rc;
 }
 
 SB_CLIENT_API int sb_client_call(sb_client_t *c, const char *method, const void *args,
