@@ -59,6 +59,8 @@ contains "layout for a profile without users" out "LAYOUT_PROFILE_WITHOUT_USERS 
 check "doctor --exit-code: exit 1" 1 "$sbctl" doctor --org acme --exit-code
 check "doctor --json --exit-code: exit 1" 1 "$sbctl" --json doctor --org acme --exit-code
 contains "json findings" out '"code": "LAYOUT_PROFILE_WITHOUT_USERS"'
+check "layout list" 0 "$sbctl" layout list --org acme
+contains "layout list: which profile has which layout" out "^Agnet  *$name$"
 s layout assign --org acme --profile Agnet --unassign
 check "fixed: exit 0" 0 "$sbctl" doctor --org acme --exit-code
 

@@ -659,6 +659,14 @@ void sbctl_print_human(const char *method, const msgpack_object *result)
     /* CSV and names are rows only (for a pipe); a page's end goes to stderr. */
     bool rows_only =
         sbctl_view.format == SBCTL_FORMAT_CSV || sbctl_view.format == SBCTL_FORMAT_NAME;
+    /* layout.list: which profile has which layout, under the layouts. */
+    const msgpack_object *assigned =
+        strcmp(method, "layout.list") == 0 ? value_of(result, "assignments") : NULL;
+    if (!rows_only && assigned != NULL && assigned->type == MSGPACK_OBJECT_ARRAY &&
+        assigned->via.array.size > 0) {
+        printf("\n");
+        print_table(assigned);
+    }
     for (uint32_t i = 0; i < result->via.map.size; i++) {
         const msgpack_object_kv *kv = &result->via.map.ptr[i];
         if (&kv->val == rows || !is_scalar(&kv->val))
