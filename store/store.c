@@ -1045,7 +1045,8 @@ void sb_store_usage(sb_store_t *store, sb_store_usage_t *usage)
         usage->readers = info.me_numreaders;
         usage->max_readers = info.me_maxreaders;
     }
-    usage->map_bytes = __atomic_load_n(&store->map_bytes, __ATOMIC_RELAXED); /* the writer grows it */
+    usage->map_bytes =
+        __atomic_load_n(&store->map_bytes, __ATOMIC_RELAXED); /* the writer grows it */
     usage->max_map_bytes = store->max_map_bytes;
 }
 
