@@ -654,7 +654,9 @@ int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
         sb_plugin_host_end_trial(server->svc.plugins);
         sb_store_set_renderer(store, sb_softphone_render, server->svc.renders);
     }
-    if (rc == 0)
+    /* A replica's views come from its primary's log: a write of its own is
+     * refused (its publish hook), and with it the start. */
+    if (rc == 0 && sb_cluster_writable(server->svc.cluster))
         rc = sb_store_views_refresh(store, NULL, &err);
     if (rc == 0) {
         size_t n = 0;

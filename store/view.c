@@ -108,8 +108,18 @@ static int put_view(sb_store_t *store, MDB_txn *txn, const char *org, const sb_s
     if (rc != 0)
         return rc;
     sb_key_t key;
-    if ((rc = view_key(&key, org, cc->s, profile)) == 0)
-        rc = sb__put(txn, store->views, &key, blob, len, 0);
+    MDB_val old;
+    if ((rc = view_key(&key, org, cc->s, profile)) == 0) {
+        /* A view as it is already stored is not written again: a refresh
+         * (every start, every plugin reload) changes, and logs, only what
+         * differs, and a replica's log stays its primary's. A view that is
+         * missing or damaged (derived data) is written anew. */
+        int found = sb__get(txn, store->views, &key, &old);
+        if (found != 0 && found != -ENOENT)
+            sb_err_note_clear(); /* healed here: no later error is about it */
+        if (found != 0 || old.mv_size != len || memcmp(old.mv_data, blob, len) != 0)
+            rc = sb__put(txn, store->views, &key, blob, len, 0);
+    }
     free(blob);
     return rc;
 }

@@ -135,6 +135,17 @@ try:
         err, _ = c.call("user.upsert", {"org": "acme", "id": "005B%011d" % i,
                                         "name": "before %d" % i})
         check(err is None, "a write before the backup: %r" % (err,))
+    # A Call Center with a member: its softphone view is in the backup, and a
+    # replica starting on it must not write views of its own (a write on a
+    # replica is refused, and the start with it).
+    err, _ = c.call("callcenter.create", {
+        "org": "acme", "internal_name": "Support", "display_name": "Support",
+        "adapter_url": "https://cti.example.com", "softphone_height": 400,
+        "softphone_width": 300, "compatibility_mode": "Lightning"})
+    check(err is None, "callcenter.create on the primary: %r" % (err,))
+    err, _ = c.call("member.add", {"org": "acme", "callcenter": "Support",
+                                   "user": "005B%011d" % 0})
+    check(err is None, "member.add on the primary: %r" % (err,))
     c.close()
 
     # The replica: a hot backup of the primary, restored, with its admin token.
