@@ -153,6 +153,7 @@ static bool is_id(const char *p, size_t len)
     return true;
 }
 
+/* `id` holds at least SB_SFID_LEN bytes: every caller passes is_id() first. */
 static void record_id(sb_capture_t *cap, sb_change_record_t *r, const char *id)
 {
     /* The same id comes many times in a row (a record, then its indexes). */

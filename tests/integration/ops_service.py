@@ -38,7 +38,7 @@ import time
 import urllib.error
 import urllib.request
 
-import msgpack
+from rpc_conn import Conn
 from prometheus_client.parser import text_string_to_metric_families
 
 SERVER, SBCTL = sys.argv[1], sys.argv[2]
@@ -53,31 +53,6 @@ def check(ok, what):
         failed += 1
         print("FAIL:", what, file=sys.stderr)
     return ok
-
-
-class Conn:
-    def __init__(self, path, token):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(60)
-        self.sock.connect(path)
-        self.unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
-        self.msgid = 0
-        err, _ = self.call("token.authenticate", {"token": token})
-        assert err is None, err
-
-    def call(self, method, args):
-        self.msgid += 1
-        self.sock.sendall(msgpack.packb([0, self.msgid, method, [args]], use_bin_type=True))
-        while True:
-            for msg in self.unpacker:
-                return msg[2], msg[3]
-            data = self.sock.recv(1 << 16)
-            if not data:
-                return {"name": "CLOSED"}, None
-            self.unpacker.feed(data)
-
-    def close(self):
-        self.sock.close()
 
 
 def http_get(port, path):
