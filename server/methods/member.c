@@ -116,21 +116,6 @@ static int member_add_bulk(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
                    : msgpack_pack_map(pk, 1) | sb_pack_kv_uint(pk, "assigned", n);
 }
 
-/* A word of `name` (or the name) starts with `prefix`, ASCII letters without case. */
-static bool name_matches(const char *name, const char *prefix)
-{
-    size_t len = strlen(prefix);
-    for (const char *word = name; *word;) {
-        if (strncasecmp(word, prefix, len) == 0)
-            return true;
-        const char *space = strchr(word, ' ');
-        if (space == NULL)
-            break;
-        word = space + 1;
-    }
-    return len == 0;
-}
-
 static int member_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     sb_sfid_t cc, *rows = NULL;
@@ -157,7 +142,7 @@ static int member_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         sb_err_clear(&why);
         if (sb_store_user_get(call->svc->store, call->org, rows[i].s, &users[i], &why) != 0)
             memset(&users[i], 0, sizeof(users[i]));
-        keep[i] = (name == NULL || name_matches(users[i].name, name)) &&
+        keep[i] = (name == NULL || sb__name_matches(users[i].name, name)) &&
                   (profile == NULL || strcasecmp(users[i].profile, profile) == 0);
         kept += keep[i];
     }

@@ -276,6 +276,9 @@ int sb__pack_change(msgpack_packer *pk, const sb_change_write_t *w, sb_change_vi
 /* Common packers shared by the namespaces. */
 int sb__pack_callcenter(msgpack_packer *pk, const sb_callcenter_t *cc);
 int sb__pack_user(msgpack_packer *pk, const sb_user_t *user);
+/** Whether `name`, or one of its words, starts with `prefix` (ASCII letters
+ * without case; an empty prefix matches every name): user.find, member.list. */
+bool sb__name_matches(const char *name, const char *prefix);
 
 /** A Call Center by id (it starts with a digit: 04v...) or by internal name. *cc [owned]. */
 int sb__load_cc(sb_call_t *call, const char *text, sb_callcenter_t **cc, sb_err_t *err);

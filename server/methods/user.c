@@ -158,9 +158,9 @@ static int user_list(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
  * reads, not by what it finds, so that no request scans a million users. */
 #define USER_FIND_SCAN 10000
 
-/* `name` or one of its words starts with `prefix`, ASCII letters compared without case. */
-static bool name_matches(const char *name, const char *prefix, size_t len)
+bool sb__name_matches(const char *name, const char *prefix)
 {
+    size_t len = strlen(prefix);
     for (const char *word = name; *word;) {
         if (strncasecmp(word, prefix, len) == 0)
             return true;
@@ -169,7 +169,7 @@ static bool name_matches(const char *name, const char *prefix, size_t len)
             break;
         word = space + 1;
     }
-    return false;
+    return len == 0;
 }
 
 static int user_find(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
@@ -208,7 +208,7 @@ static int user_find(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
             break;
         size_t i = 0;
         for (; i < n && n_found < limit; i++) {
-            if (name_matches(rows[i].name, prefix, len) &&
+            if (sb__name_matches(rows[i].name, prefix) &&
                 (profile == NULL || strcasecmp(rows[i].profile, profile) == 0))
                 found[n_found++] = rows[i];
         }
