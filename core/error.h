@@ -57,6 +57,8 @@ enum {
     SB_E_NOT_PRIMARY, /* wire 54 (49 to 53 unused) */
     SB_E_REPLICA_BEHIND,
     SB_E_CLUSTER_UNAVAILABLE,
+    SB_E_MOVED,
+    SB_E_ORG_MOVING,
 };
 
 /*
@@ -159,7 +161,13 @@ enum {
       "read from the primary.")                                                                    \
     X(CLUSTER_UNAVAILABLE, SB_E_CLUSTER_UNAVAILABLE, 56,                                           \
       "The shard's stream (NATS JetStream) did not take the write: too few NATS nodes answer; "   \
-      "nothing of this write was stored, retry.")
+      "nothing of this write was stored, retry.")                                                 \
+    X(MOVED, SB_E_MOVED, 57,                                                                       \
+      "This org lives on another shard now (it was moved): send its requests to the shard the "   \
+      "answer names (a cluster client does it by itself).")                                       \
+    X(ORG_MOVING, SB_E_ORG_MOVING, 58,                                                             \
+      "This org is being moved to another shard and its writes pause for the final catch-up; "    \
+      "retry in a moment.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */
