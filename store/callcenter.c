@@ -435,6 +435,30 @@ static int remove_all_members(sb_store_t *store, MDB_txn *txn, const char *org, 
     return rc;
 }
 
+/* A Call Center an assignment rule sends users to is not deleted from under
+ * the rule (its plans would then fail naming it): the rules change first.
+ * A forced delete does not override this: it removes members, not rules. */
+static int refuse_if_rule_target(sb_store_t *store, MDB_txn *txn, const char *org,
+                                 const sb_sfid_t *id, const sb_callcenter_t *cc, sb_err_t *err)
+{
+    sb_rules_t rules;
+    MDB_val raw;
+    int rc = sb__rules_load(store, txn, org, &rules, &raw);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < rules.n; i++) {
+        if (strcmp(rules.rules[i].target_id.s, id->s) == 0) {
+            rc = sb_err_set(err, SB_E_RULES_INVALID,
+                            "The Call Center '%s' (%s) is the target of assignment rule '%s'; "
+                            "change the rules first (sbctl rules put), then delete it.",
+                            sb_callcenter_internal_name(cc), id->s, rules.rules[i].name);
+            break;
+        }
+    }
+    sb_rules_free(&rules);
+    return rc;
+}
+
 static int cc_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
 {
     struct cc_write_ctx *ctx = vctx;
@@ -444,6 +468,8 @@ static int cc_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *
     uint64_t members = 0;
     if (rc == 0)
         rc = sb__cc_member_count(store, txn, ctx->org, &id, &members);
+    if (rc == 0)
+        rc = refuse_if_rule_target(store, txn, ctx->org, &id, cc, err);
     if (rc == 0 && members > 0 && !ctx->force)
         rc = sb_err_set(err, SB_E_CALLCENTER_HAS_MEMBERS,
                         "The Call Center '%s' (%s) still has %llu member(s); remove them first, "

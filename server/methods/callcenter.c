@@ -714,7 +714,7 @@ static const sb_method_t methods[] = {
       {"id", SB_ARG_STRING, true, "the Call Center's id, or its internal name"},
       {"force", SB_ARG_BOOLEAN, false, "delete it with its memberships"}},
      "{deleted: id}",
-     "NOT_FOUND CALLCENTER_HAS_MEMBERS"},
+     "NOT_FOUND CALLCENTER_HAS_MEMBERS RULES_INVALID (an assignment rule's target)"},
 };
 
 const sb_method_slice_t sb__callcenter_methods = {methods, sizeof(methods) / sizeof(methods[0])};
