@@ -632,11 +632,16 @@ void sb__conn_revalidate(sb_server_t *server)
     sb_token_record_t *rows = NULL;
     size_t n = 0;
     sb_err_t err;
+    /* The lock first, then the list: a connection authenticated (under the
+     * lock) with a token the replica applied after a list taken earlier
+     * would be closed as revoked. Every connection seen below authenticated
+     * against a snapshot no newer than the list's. */
+    pthread_mutex_lock(&server->lock); /* every loop's connections (recursive) */
     if (sb_store_token_list(server->svc.store, &rows, &n, &err) != 0) {
+        pthread_mutex_unlock(&server->lock);
         sb_warn("the tokens could not be listed to check open connections: %s", err.message);
         return;
     }
-    pthread_mutex_lock(&server->lock); /* every loop's connections (recursive) */
     for (unsigned l = 0; l < server->n_loops; l++) {
         for (sb_conn_t *c = server->loops[l].conns; c; c = c->next) {
             if (c->closing || c->token.role == SB_ROLE_NONE)
