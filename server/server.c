@@ -53,6 +53,7 @@ static void loop_ticker_cb(uv_timer_t *timer)
     pthread_mutex_lock(&loop->server->lock);
     sb__conn_check_timeouts(loop, uv_now(loop->loop));
     pthread_mutex_unlock(&loop->server->lock);
+    sb_metrics_loop_beat(loop->index); /* /readyz: this loop turns */
 }
 
 /* The server-wide duties, on the first loop. */
@@ -451,9 +452,12 @@ static unsigned loops_wanted(const sb_config_t *cfg)
 }
 
 /* A loop past the first: its thread runs it until its handles are closed. */
+_Static_assert(SB_LOOPS_MAX <= SB_METRICS_LOOPS_MAX, "/readyz watches every loop");
+
 static void loop_thread(void *arg)
 {
     sb_loop_t *loop = arg;
+    sb_metrics_loop_beat(loop->index); /* started: its ticker beats from here on */
     uv_run(loop->loop, UV_RUN_DEFAULT);
 }
 
@@ -523,6 +527,7 @@ static void loops_start(sb_server_t *server)
         pthread_mutex_unlock(&server->lock);
         break;
     }
+    sb_metrics_loops(server->n_loops);
 }
 
 /* After the first loop ran dry: the others' threads end once theirs do. */

@@ -45,8 +45,12 @@ static struct {
     histogram_t commit_time;
     atomic_bool writer_alive, store_open, stopping;
     atomic_uint_fast64_t heartbeat_ms; /* CLOCK_MONOTONIC; 0: never */
-    pthread_mutex_t sample_lock;       /* guards sample: the loop swaps, the HTTP thread copies */
-    char *sample;                      /* gauges of the last sample, exposition text */
+    /* The other loops' (--loops): a loop stuck in one request stops serving
+     * its connections while the first one turns on. */
+    atomic_uint_fast64_t loop_beat_ms[SB_METRICS_LOOPS_MAX];
+    atomic_uint n_loops;
+    pthread_mutex_t sample_lock; /* guards sample: the loop swaps, the HTTP thread copies */
+    char *sample;                /* gauges of the last sample, exposition text */
 } m = {.sample_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static const char *const refusal_names[SB_METRICS_REFUSED_N] = {"open_files", "unauthenticated",
@@ -191,18 +195,51 @@ void sb_metrics_stopping(bool stopping)
     atomic_store(&m.stopping, stopping);
 }
 
+static uint64_t age_of(uint64_t beat, uint64_t now)
+{
+    return beat == 0 ? UINT64_MAX : now > beat ? now - beat : 0;
+}
+
+void sb_metrics_loops(unsigned n)
+{
+    atomic_store(&m.n_loops, n < SB_METRICS_LOOPS_MAX ? n : SB_METRICS_LOOPS_MAX);
+}
+
+void sb_metrics_loop_beat(unsigned index)
+{
+    if (index > 0 && index < SB_METRICS_LOOPS_MAX)
+        atomic_store(&m.loop_beat_ms[index], mono_ms());
+}
+
 uint64_t sb_metrics_heartbeat_age_ms(void)
 {
-    uint64_t beat = atomic_load(&m.heartbeat_ms);
+    return sb_metrics_stalest_loop(NULL);
+}
+
+uint64_t sb_metrics_stalest_loop(unsigned *index)
+{
     uint64_t now = mono_ms();
-    return beat == 0 ? UINT64_MAX : now > beat ? now - beat : 0;
+    uint64_t worst = age_of(atomic_load(&m.heartbeat_ms), now);
+    unsigned which = 0;
+    unsigned n = atomic_load(&m.n_loops);
+    for (unsigned i = 1; i < n; i++) {
+        uint64_t age = age_of(atomic_load(&m.loop_beat_ms[i]), now);
+        if (age > worst) {
+            worst = age;
+            which = i;
+        }
+    }
+    if (index != NULL)
+        *index = which;
+    return worst;
 }
 
 bool sb_metrics_ready(char *why, size_t why_size)
 {
     const char *reason = NULL;
     char age_text[96];
-    uint64_t age = sb_metrics_heartbeat_age_ms();
+    unsigned loop = 0;
+    uint64_t age = sb_metrics_stalest_loop(&loop);
     if (atomic_load(&m.stopping))
         reason = "the server is stopping";
     else if (!atomic_load(&m.store_open))
@@ -211,9 +248,9 @@ bool sb_metrics_ready(char *why, size_t why_size)
         reason = "the writer thread is not running";
     else if (age > SB_METRICS_HEARTBEAT_MAX_MS) {
         if (age == UINT64_MAX)
-            snprintf(age_text, sizeof(age_text), "the event loop has not turned yet");
+            snprintf(age_text, sizeof(age_text), "event loop %u has not turned yet", loop);
         else
-            snprintf(age_text, sizeof(age_text), "the event loop has not turned for %llu ms",
+            snprintf(age_text, sizeof(age_text), "event loop %u has not turned for %llu ms", loop,
                      (unsigned long long)age);
         reason = age_text;
     }

@@ -68,8 +68,21 @@ void sb_metrics_stopping(bool stopping);
 void sb_metrics_sample(sb_store_t *store, struct sb_plugin_host *plugins,
                        struct sb_cluster *cluster);
 
-/** How long ago the loop last turned (ms), by the monotonic clock. */
+/** How long ago the loop last turned (ms), by the monotonic clock: the
+ * stalest of the loops (UINT64_MAX: one has never turned). */
 uint64_t sb_metrics_heartbeat_age_ms(void);
+
+/** The most loops whose heartbeats /readyz watches (--loops' own bound). */
+#define SB_METRICS_LOOPS_MAX 64
+
+/** How many event loops serve (--loops): each one's heartbeat counts. */
+void sb_metrics_loops(unsigned n);
+
+/** Loop `index`'s (1 and up) once-a-second turn; the first loop's is sb_metrics_sample. */
+void sb_metrics_loop_beat(unsigned index);
+
+/** The age of the stalest loop's heartbeat (ms), and which loop (`index`, may be NULL). */
+uint64_t sb_metrics_stalest_loop(unsigned *index);
 
 /** A loop heartbeat older than this makes the server not ready. */
 #define SB_METRICS_HEARTBEAT_MAX_MS 5000
