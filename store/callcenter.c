@@ -21,6 +21,11 @@ static int name_key(sb_key_t *key, const char *org, const char *internal_name)
     return sb__key(key, org, lower);
 }
 
+int sb__cc_name_key(sb_key_t *key, const char *org, const char *internal_name)
+{
+    return name_key(key, org, internal_name);
+}
+
 static int normalize_cc_id(const char *id, sb_sfid_t *out, sb_err_t *err)
 {
     return sb_sfid_normalize(id, SB_SFID_PREFIX_CALLCENTER, "Call Center id", out, err);

@@ -168,6 +168,13 @@ typedef struct sb_key {
  */
 int sb__key(sb_key_t *key, const char *org, const char *part) __attribute__((warn_unused_result));
 
+/** cc_names' key of a Call Center: org \0 its internal name in lower case (-EINVAL: too long). */
+int sb__cc_name_key(sb_key_t *key, const char *org, const char *internal_name)
+    __attribute__((warn_unused_result));
+/** call_keys' key of a voice call: org \0 cc id \0 vendor call key (-EINVAL: too long). */
+int sb__call_key(sb_key_t *key, const char *org, const sb_sfid_t *cc, const char *vendor_key)
+    __attribute__((warn_unused_result));
+
 /** Translates an LMDB or errno result to a code of error.h. */
 int sb__lmdb_rc(int rc);
 

@@ -63,6 +63,12 @@ typedef struct decoded {
     char id[SB_SFID_LEN + 1]; /* a record's own id, or the id a reference names */
     char org[SB_ORG_ID_MAX + 1];
     uint64_t seq;
+    /* What the records' look-up tables must hold of them (their completeness). */
+    char cc_name[SB_CC_INTERNAL_NAME_MAX + 1];       /* a Call Center's internal name */
+    char phones[SB_CONTACT_PHONES][SB_E164_MAX + 1]; /* a contact's numbers */
+    size_t n_phones;
+    sb_sfid_t call_cc;                  /* a voice call's Call Center */
+    char call_key[SB_CALL_KEY_MAX + 1]; /* and its vendor call key */
 } decoded_t;
 
 /* The key as printable text: NUL as '/', other unprintable bytes as \xNN. */
@@ -210,8 +216,10 @@ static int decode_value(kind_t kind, const MDB_val *key, const MDB_val *val, dec
     case K_CC: {
         sb_callcenter_t *cc = NULL;
         rc = sb_codec_decode_callcenter(val->mv_data, val->mv_size, &cc);
-        if (rc == 0)
+        if (rc == 0) {
             snprintf(d->id, sizeof(d->id), "%s", cc->id.s);
+            snprintf(d->cc_name, sizeof(d->cc_name), "%s", sb_callcenter_internal_name(cc));
+        }
         sb_callcenter_free(cc);
         break;
     }
@@ -253,16 +261,23 @@ static int decode_value(kind_t kind, const MDB_val *key, const MDB_val *val, dec
         if (c == NULL)
             return -ENOMEM;
         rc = sb__contact_decode(val->mv_data, val->mv_size, c);
-        if (rc == 0)
+        if (rc == 0) {
             snprintf(d->id, sizeof(d->id), "%s", c->id.s);
+            d->n_phones = c->n_phones <= SB_CONTACT_PHONES ? c->n_phones : SB_CONTACT_PHONES;
+            for (size_t i = 0; i < d->n_phones; i++)
+                snprintf(d->phones[i], sizeof(d->phones[i]), "%s", c->phones[i]);
+        }
         free(c);
         break;
     }
     case K_VOICECALL: {
         sb_voicecall_t *call = NULL;
         rc = sb__voicecall_decode(val->mv_data, val->mv_size, &call);
-        if (rc == 0)
+        if (rc == 0) {
             snprintf(d->id, sizeof(d->id), "%s", call->id.s);
+            d->call_cc = call->callcenter;
+            snprintf(d->call_key, sizeof(d->call_key), "%s", call->vendor_call_key);
+        }
         sb_voicecall_free(call);
         break;
     }
@@ -309,18 +324,64 @@ static void check_refs(verify_t *v, kind_t kind, const MDB_val *key, const MDB_v
         if (key->mv_size != strlen(d->org) || memcmp(key->mv_data, d->org, key->mv_size) != 0)
             problem(v, key, FIX_RESTORE, "the org stored here says its id is %s", d->org);
         break;
-    case K_CC:
+    case K_CC: {
         check_own_id(v, key, rest, d, "Call Center");
+        /* Its internal name finds it (callcenter.get by name, imports). */
+        sb_key_t nk;
+        MDB_val nv;
+        if (sb__cc_name_key(&nk, org, d->cc_name) != 0 ||
+            sb__value_get(v->txn, s->cc_names, &(MDB_val){nk.len, nk.buf}, &nv) != 0 ||
+            nv.mv_size != SB_SFID_LEN || memcmp(nv.mv_data, d->id, SB_SFID_LEN) != 0)
+            problem(v, key, FIX_REWRITE,
+                    "the Call Center's internal name '%s' does not find it (cc_names lacks it "
+                    "or names another Call Center): look-ups by name fail",
+                    d->cc_name);
         break;
+    }
     case K_USER:
         check_own_id(v, key, rest, d, "user");
         break;
     case K_CONTACT:
         check_own_id(v, key, rest, d, "contact");
+        /* Each of its numbers finds it (the ANI match of a screen pop). */
+        for (size_t i = 0; i < d->n_phones; i++) {
+            sb_key_t pk;
+            uint8_t sealed[SB_SFID_LEN + SB_VALUE_SUM_BYTES];
+            bool found = false;
+            if (sb__key(&pk, org, d->phones[i]) == 0 && strlen(d->id) == SB_SFID_LEN) {
+                MDB_val k = {pk.len, pk.buf};
+                memcpy(sealed, d->id, SB_SFID_LEN);
+                sb__value_seal(&k, d->id, SB_SFID_LEN, sealed + SB_SFID_LEN);
+                MDB_val dv = {sizeof(sealed), sealed};
+                MDB_cursor *cur = NULL;
+                if (mdb_cursor_open(v->txn, s->phones, &cur) == 0) {
+                    found = mdb_cursor_get(cur, &k, &dv, MDB_GET_BOTH) == 0;
+                    mdb_cursor_close(cur);
+                }
+            }
+            if (!found)
+                problem(v, key, FIX_REWRITE,
+                        "the contact's number %s does not find it (phones lacks it): calls from "
+                        "that number do not pop the contact",
+                        d->phones[i]);
+        }
         break;
-    case K_VOICECALL:
+    case K_VOICECALL: {
         check_own_id(v, key, rest, d, "voice call");
+        /* Its vendor call key finds it: a repeated event is the same call,
+         * never a second one. */
+        sb_key_t ck;
+        MDB_val cv;
+        if (d->call_key[0] != '\0' &&
+            (sb__call_key(&ck, org, &d->call_cc, d->call_key) != 0 ||
+             sb__value_get(v->txn, s->call_keys, &(MDB_val){ck.len, ck.buf}, &cv) != 0 ||
+             cv.mv_size != SB_SFID_LEN || memcmp(cv.mv_data, d->id, SB_SFID_LEN) != 0))
+            problem(v, key, FIX_REWRITE,
+                    "the call's vendor call key '%s' does not find it (call_keys lacks it or "
+                    "names another call): the vendor's next event would make a second call",
+                    d->call_key);
         break;
+    }
     case K_CC_NAME:
         if (!has(v, s->callcenters, org, d->id, SB_SFID_LEN))
             problem(v, key, FIX_REWRITE,

@@ -427,6 +427,11 @@ static int call_key(sb_key_t *key, const char *org, const sb_sfid_t *cc, const c
     return 0;
 }
 
+int sb__call_key(sb_key_t *key, const char *org, const sb_sfid_t *cc, const char *vendor_key)
+{
+    return call_key(key, org, cc, vendor_key);
+}
+
 struct event_ctx {
     const char *org;
     sb_sfid_t cc;

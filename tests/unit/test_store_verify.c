@@ -298,6 +298,60 @@ static void a_change_log_entry_out_of_place(void **state)
     expect(f, "changes", "does not decode");
 }
 
+/* The look-up tables must find their records: a Call Center by its
+ * internal name, a contact by each of its numbers, a voice call by its
+ * vendor call key. Each entry removed behind the store's back is found. */
+static void a_call_center_its_name_does_not_find(void **state)
+{
+    fixture_t *f = *state;
+    char kb[SB_KEY_MAX];
+    MDB_txn *txn = raw_begin(f);
+    MDB_val k = okey(kb, "acme", "support"); /* cc_names keeps the name in lower case */
+    assert_int_equal(mdb_del(txn, f->st->cc_names, &k, NULL), 0);
+    raw_commit(txn);
+    expect(f, "callcenters", "internal name 'Support' does not find it");
+}
+
+static void a_contact_its_number_does_not_find(void **state)
+{
+    fixture_t *f = *state;
+    sb_err_t err;
+    sb_contact_t c = {.type = SB_OBJECT_CONTACT, .name = "Casey", .n_phones = 2};
+    snprintf(c.id.s, sizeof(c.id.s), "003000000000001AAA");
+    snprintf(c.phones[0], sizeof(c.phones[0]), "+14155550100");
+    snprintf(c.phones[1], sizeof(c.phones[1]), "+14155550101");
+    assert_int_equal(sb_store_contact_upsert_bulk(f->st, "acme", &c, 1, &err), 0);
+    sb_verify_report_t clean = run(f);
+    assert_int_equal(clean.total, 0);
+    sb_verify_report_destroy(&clean);
+    char kb[SB_KEY_MAX];
+    MDB_txn *txn = raw_begin(f);
+    MDB_val k = okey(kb, "acme", "+14155550101"), id = {SB_SFID_LEN, c.id.s};
+    assert_int_equal(sealed_del(txn, f->st->phones, &k, &id), 0);
+    raw_commit(txn);
+    expect(f, "contacts", "number +14155550101 does not find it");
+}
+
+static void a_voice_call_its_key_does_not_find(void **state)
+{
+    fixture_t *f = *state;
+    sb_err_t err;
+    sb_call_event_t ev = {.action = SB_CALL_START, .vendor_call_key = "vendor-1", .call_type = -1};
+    sb_voicecall_t *call = NULL;
+    assert_int_equal(sb_store_call_event(f->st, "acme", &f->cc, &ev, &call, NULL, &err), 0);
+    sb_voicecall_free(call);
+    sb_verify_report_t clean = run(f);
+    assert_int_equal(clean.total, 0);
+    sb_verify_report_destroy(&clean);
+    sb_key_t ck;
+    assert_int_equal(sb__call_key(&ck, "acme", &f->cc, "vendor-1"), 0);
+    MDB_txn *txn = raw_begin(f);
+    MDB_val k = {ck.len, ck.buf};
+    assert_int_equal(mdb_del(txn, f->st->call_keys, &k, NULL), 0);
+    raw_commit(txn);
+    expect(f, "voicecalls", "vendor call key 'vendor-1' does not find it");
+}
+
 static void output_is_bounded(void **state)
 {
     fixture_t *f = *state;
@@ -328,6 +382,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_reverse_entry_without_its_membership, setup, teardown),
         cmocka_unit_test_setup_teardown(a_membership_without_its_view, setup, teardown),
         cmocka_unit_test_setup_teardown(a_record_of_an_org_that_does_not_exist, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_call_center_its_name_does_not_find, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_contact_its_number_does_not_find, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_voice_call_its_key_does_not_find, setup, teardown),
         cmocka_unit_test_setup_teardown(a_reference_into_another_org, setup, teardown),
         cmocka_unit_test_setup_teardown(a_record_under_another_id, setup, teardown),
         cmocka_unit_test_setup_teardown(a_change_log_entry_out_of_place, setup, teardown),
