@@ -97,8 +97,6 @@ void sb_store_change_begin(sb_store_t *store, const sb_store_who_t *who)
     }
 }
 
-static int org_last(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *last);
-
 /* The org's last number as the open batch sees it: the last of this batch's
  * first `n` records that is the org's, else the last committed. */
 static int batch_org_last(sb_store_t *store, const char *org, size_t n, uint64_t *last)
@@ -111,7 +109,7 @@ static int batch_org_last(sb_store_t *store, const char *org, size_t n, uint64_t
             return 0;
         }
     }
-    return org_last(store, store->batch_txn, org, last);
+    return sb__org_last_seq(store, store->batch_txn, org, last);
 }
 
 void sb_store_change_end(sb_store_t *store, int rc)
@@ -368,7 +366,7 @@ static size_t org_index_key(const char *org, uint64_t org_seq, char out[SB_ORG_I
 }
 
 /* The org's last org_seq, under its bare id in changes_org (0: none yet). */
-static int org_last(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *last)
+int sb__org_last_seq(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *last)
 {
     MDB_val k = {strnlen(org, SB_ORG_ID_MAX), (void *)org}, v;
     *last = 0;
@@ -478,7 +476,7 @@ int sb__capture_flush(sb_store_t *store, MDB_txn *txn)
         if (r->org[0] != '\0') {
             if (r->org_seq == 0) {
                 uint64_t last = 0;
-                rc = org_last(store, txn, r->org, &last);
+                rc = sb__org_last_seq(store, txn, r->org, &last);
                 r->org_seq = last + 1;
             }
             if (rc == 0)
@@ -874,7 +872,7 @@ int sb_store_org_seq_range(sb_store_t *store, const char *org, uint64_t *first, 
     int rc = sb__read_begin(store, &txn, err);
     if (rc != 0)
         return rc;
-    rc = org_last(store, txn, org, last);
+    rc = sb__org_last_seq(store, txn, org, last);
     MDB_cursor *cur = NULL;
     if (rc == 0)
         rc = sb__lmdb_rc(mdb_cursor_open(txn, store->changes_org, &cur));

@@ -10,8 +10,14 @@
  * recomputes the fingerprint inside its write transaction and refuses
  * (PLAN_STALE) when it differs, so that what is applied is exactly what the
  * operator read, or nothing. Recomputing reads the org's users once more;
- * SB_RULES_USERS_MAX bounds that read (and the writer's pause). Once the
- * change log keeps a sequence per org, a cheaper test can replace it.
+ * SB_RULES_USERS_MAX bounds that read (and the writer's pause).
+ *
+ * The last plans made are kept with the org's change number (org_seq), so
+ * that the pages of one plan cost one pass over the org. This relies on
+ * every write of an org's data in a running server being attributed to the
+ * org (sb_store_change_begin with its org), which moves that number; writes
+ * made with the store API outside a server's batch (sbstore, the bench's
+ * loader) run in other processes, whose memo is their own.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -327,6 +333,89 @@ static int targets_exist(sb_store_t *store, MDB_txn *txn, const char *org, const
     return 0;
 }
 
+/* ---- plans kept between pages -------------------------------------------- */
+
+/* Copies what a plan found (not its rules, which the caller loads) into
+ * *to; -ENOMEM leaves *to without arrays. */
+static int plan_copy_found(sb_rules_plan_t *to, const sb_rules_plan_t *from)
+{
+    sb_rules_t rules = to->rules;
+    *to = *from;
+    to->rules = rules;
+    to->changes = NULL;
+    to->conflicts = NULL;
+    if (from->n_changes > 0 &&
+        (to->changes = malloc(from->n_changes * sizeof(*from->changes))) == NULL)
+        return -ENOMEM;
+    if (from->n_conflicts > 0 &&
+        (to->conflicts = malloc(from->n_conflicts * sizeof(*from->conflicts))) == NULL)
+        return -ENOMEM;
+    if (from->n_changes > 0)
+        memcpy(to->changes, from->changes, from->n_changes * sizeof(*from->changes));
+    if (from->n_conflicts > 0)
+        memcpy(to->conflicts, from->conflicts, from->n_conflicts * sizeof(*from->conflicts));
+    return 0;
+}
+
+/* A plan of `org` made at its change number `org_seq`, copied into *out
+ * (whose rules the caller loaded in the same snapshot): true when kept.
+ * Any write of the org (its users, memberships, Call Centers, rules) moves
+ * its change number, so a plan kept under the same number is still the
+ * plan: paging through one costs a copy a page, not a pass over the org. */
+static bool plan_memo_get(sb_store_t *store, const char *org, uint64_t org_seq,
+                          sb_rules_plan_t *out)
+{
+    bool hit = false;
+    pthread_mutex_lock(&store->plan_lock);
+    for (size_t i = 0; i < SB_PLAN_MEMO_SLOTS && !hit; i++) {
+        struct sb_plan_memo *m = &store->plan_memo[i];
+        if (m->org[0] == '\0' || m->org_seq != org_seq || strcmp(m->org, org) != 0)
+            continue;
+        if (plan_copy_found(out, &m->plan) == 0) {
+            m->used = ++store->plan_clock;
+            hit = true;
+        } else { /* out of memory: computed again, as without the memo */
+            free(out->changes);
+            free(out->conflicts);
+            sb_rules_t rules = out->rules;
+            memset(out, 0, sizeof(*out));
+            out->rules = rules;
+        }
+    }
+    pthread_mutex_unlock(&store->plan_lock);
+    return hit;
+}
+
+/* Keeps a copy of `plan` in the least recently served slot. */
+static void plan_memo_put(sb_store_t *store, const char *org, uint64_t org_seq,
+                          const sb_rules_plan_t *plan)
+{
+    sb_rules_plan_t copy = {0};
+    if (plan_copy_found(&copy, plan) != 0) {
+        free(copy.changes);
+        return; /* not kept: the next page computes it again */
+    }
+    memset(&copy.rules, 0, sizeof(copy.rules)); /* loaded with each page */
+    pthread_mutex_lock(&store->plan_lock);
+    struct sb_plan_memo *slot = &store->plan_memo[0];
+    for (size_t i = 1; i < SB_PLAN_MEMO_SLOTS; i++)
+        if (store->plan_memo[i].used < slot->used)
+            slot = &store->plan_memo[i];
+    sb_rules_plan_free(&slot->plan);
+    snprintf(slot->org, sizeof(slot->org), "%s", org);
+    slot->org_seq = org_seq;
+    slot->used = ++store->plan_clock;
+    slot->plan = copy;
+    pthread_mutex_unlock(&store->plan_lock);
+}
+
+void sb__plan_memo_free(sb_store_t *store)
+{
+    for (size_t i = 0; i < SB_PLAN_MEMO_SLOTS; i++)
+        sb_rules_plan_free(&store->plan_memo[i].plan);
+    memset(store->plan_memo, 0, sizeof(store->plan_memo));
+}
+
 int sb_store_rules_plan(sb_store_t *store, const char *org, sb_rules_plan_t *out, sb_err_t *err)
 {
     memset(out, 0, sizeof(*out));
@@ -339,13 +428,19 @@ int sb_store_rules_plan(sb_store_t *store, const char *org, sb_rules_plan_t *out
         return rc;
     rc = sb__org_must_exist(store, txn, org, err);
     MDB_val raw;
+    uint64_t org_seq = 0;
     if (rc == 0 && (rc = sb__rules_load(store, txn, org, &out->rules, &raw)) != 0)
         rc = sb_err_default(err, rc);
-    if (rc == 0)
+    if (rc == 0 && (rc = sb__org_last_seq(store, txn, org, &org_seq)) != 0)
+        rc = sb_err_default(err, rc);
+    bool kept = rc == 0 && org_seq != 0 && plan_memo_get(store, org, org_seq, out);
+    if (rc == 0 && !kept)
         rc = targets_exist(store, txn, org, &out->rules, err);
-    if (rc == 0)
+    if (rc == 0 && !kept)
         rc = scan_org(store, txn, org, &raw, out, out->fingerprint, err);
     sb__read_end(store, txn);
+    if (rc == 0 && !kept && org_seq != 0)
+        plan_memo_put(store, org, org_seq, out);
     if (rc != 0)
         sb_rules_plan_free(out);
     return rc;

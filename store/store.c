@@ -911,6 +911,7 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
     }
     memcpy(store->dir, opts->dir, strlen(opts->dir) + 1);
     pthread_rwlock_init(&store->resize_lock, NULL);
+    pthread_mutex_init(&store->plan_lock, NULL);
     store->read_owner = pthread_self();
     store->max_map_bytes = opts->max_map_bytes ? opts->max_map_bytes : SB_STORE_DEFAULT_MAX_MAP;
     store->map_bytes =
@@ -1024,6 +1025,8 @@ void sb_store_close(sb_store_t *store)
     if (store->lock_fd >= 0)
         close(store->lock_fd); /* releases the flock */
     pthread_rwlock_destroy(&store->resize_lock);
+    sb__plan_memo_free(store);
+    pthread_mutex_destroy(&store->plan_lock);
     sb__capture_free(store);
     free(store);
 }

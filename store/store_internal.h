@@ -52,6 +52,10 @@
 
 #include "store.h"
 
+/* Plans kept (rules.c): a few, since one plan of SB_RULES_USERS_MAX users
+ * holds up to that many changes (about 13 MB). */
+#define SB_PLAN_MEMO_SLOTS 2
+
 /* The longest key: a view's, org \0 cc id \0 profile. LMDB allows 511. */
 #define SB_KEY_MAX (SB_ORG_ID_MAX + 1 + SB_SFID_LEN + 1 + SB_CC_MAX_NAME_BYTES + 1)
 
@@ -151,8 +155,24 @@ struct sb_store {
      * it run in nested transactions of batch_txn (see sb_store_batch_begin).
      * Only that thread touches it; store.c keeps the owner thread-local. */
     MDB_txn *batch_txn;
+    /* The last plans made (rules.c), each with the org's change number it
+     * was made at: an operator paging through a plan gets every page from
+     * one computation while the org does not change. */
+    pthread_mutex_t plan_lock;
+    struct sb_plan_memo {
+        char org[SB_ORG_ID_MAX + 1]; /* "": empty slot */
+        uint64_t org_seq;
+        uint64_t used; /* plan_clock when last served: the least recent goes */
+        sb_rules_plan_t plan;
+    } plan_memo[SB_PLAN_MEMO_SLOTS];
+    uint64_t plan_clock;
     char dir[4096];
 };
+
+/** The org's last change number (org_seq; 0: none yet), changes.c. */
+int sb__org_last_seq(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *last);
+/** Frees the plans rules.c keeps (sb_store_close). */
+void sb__plan_memo_free(sb_store_t *store);
 
 /** A key buffer and its length. */
 typedef struct sb_key {

@@ -14,6 +14,7 @@
 #include "pack.h"
 #include "record_codec.h"
 #include "rules.h"
+#include "store_internal.h"
 
 /* The lists below are written tersely: a rule left without `exclusive`, or a
  * condition with fewer values, means false and none. */
@@ -529,6 +530,83 @@ static void stale_after_rules_put(void **state)
     sb_rules_free(&rules);
 }
 
+/* A write as the server makes it: in a batch, attributed to its org, so
+ * that the org's change number moves (store/changes.c). */
+static void write_as(sb_store_t *st, const char *org)
+{
+    sb_err_t err;
+    assert_rc(sb_store_batch_begin(st, &err), 0, err);
+    sb_store_who_t who = {"tk_test", org, "test"};
+    sb_store_change_begin(st, &who);
+}
+
+static void written(sb_store_t *st)
+{
+    sb_err_t err;
+    sb_store_change_end(st, 0);
+    assert_rc(sb_store_batch_commit(st, &err), 0, err);
+}
+
+/* The pages of one plan come from one computation while the org does not
+ * change: a user deleted behind the store's back (no change number moves)
+ * still shows in the plan kept; any write of the org makes it anew; another
+ * org's writes do not; a deleted and re-created org never gets the old plan. */
+static void plan_pages_share_one_computation(void **state)
+{
+    rules_fixture_t *fx = *state;
+    sb_store_t *st = fx->base.store;
+    sb_err_t err;
+    write_as(st, "acme");
+    for (unsigned u = 1; u <= 3; u++)
+        sb_test_user(st, "acme", u);
+    written(st);
+    sb_rules_t rules;
+    assert_rc(build((test_rule_t[]){{"all", {{0}}, "Sales"}}, 1, true, &rules, &err), 0, err);
+    write_as(st, "acme");
+    assert_rc(sb_store_rules_put(st, "acme", &rules, &err), 0, err);
+    written(st);
+    sb_rules_plan_t plan;
+    assert_rc(sb_store_rules_plan(st, "acme", &plan, &err), 0, err);
+    assert_int_equal(plan.adds, 3);
+    sb_rules_plan_free(&plan);
+    /* Behind the store's back: user 3's record goes, nothing is logged. */
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    sb_key_t key;
+    assert_int_equal(sb__key(&key, "acme", "005000000000003AAA"), 0);
+    assert_int_equal(mdb_del(txn, st->users, &(MDB_val){key.len, key.buf}, NULL), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_rc(sb_store_rules_plan(st, "acme", &plan, &err), 0, err);
+    assert_int_equal(plan.adds, 3); /* the plan kept */
+    assert_int_equal(plan.rules.n, 1);
+    assert_string_equal(plan.rules.rules[0].name, "all");
+    sb_rules_plan_free(&plan);
+    write_as(st, "globex"); /* another org's write */
+    sb_test_cc(st, "globex", "GlobexSales");
+    written(st);
+    assert_rc(sb_store_rules_plan(st, "acme", &plan, &err), 0, err);
+    assert_int_equal(plan.adds, 3);
+    sb_rules_plan_free(&plan);
+    write_as(st, "acme"); /* the org's own write: the plan is made anew */
+    sb_test_user(st, "acme", 4);
+    written(st);
+    assert_rc(sb_store_rules_plan(st, "acme", &plan, &err), 0, err);
+    assert_int_equal(plan.adds, 3); /* users 1, 2 and 4 */
+    assert_int_equal(plan.users, 3);
+    sb_rules_plan_free(&plan);
+    write_as(st, "acme");
+    assert_rc(sb_store_org_delete(st, "acme", true, &err), 0, err);
+    written(st);
+    write_as(st, "acme");
+    assert_rc(sb_store_org_create(st, "acme", "Acme again", &err), 0, err);
+    written(st);
+    assert_rc(sb_store_rules_plan(st, "acme", &plan, &err), 0, err);
+    assert_int_equal(plan.users, 0);
+    assert_int_equal(plan.n_changes, 0);
+    sb_rules_plan_free(&plan);
+    sb_rules_free(&rules);
+}
+
 /* One org's rules and plans never see another's users, Call Centers or writes. */
 static void orgs_isolated(void **state)
 {
@@ -649,6 +727,7 @@ int main(void)
         cmocka_unit_test(user_attributes_optional),
         cmocka_unit_test_setup_teardown(plan_matches_model, setup, teardown),
         cmocka_unit_test_setup_teardown(stale_after_rules_put, setup, teardown),
+        cmocka_unit_test_setup_teardown(plan_pages_share_one_computation, setup, teardown),
         cmocka_unit_test_setup_teardown(orgs_isolated, setup, teardown),
         cmocka_unit_test_setup_teardown(users_follow_the_rules_on_write, setup, teardown),
     };
