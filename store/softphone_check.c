@@ -48,22 +48,26 @@ static int member_view(MDB_txn *txn, const sb_softphone_tables_t *tables,
         return SB_E_CORRUPT; /* the store writes it with the membership */
     if (rc != 0)
         return sb__lmdb_rc(rc);
-    /* Copied, so that the answer outlives the transaction. */
-    bool allocated = found->record == NULL;
-    if (allocated) {
+    /* Copied, so that the answer outlives the transaction; or, asked to
+     * refer, decoded where it lies (the caller keeps the transaction). */
+    bool allocated = !found->refer && found->record == NULL;
+    if (found->refer) {
+        found->record = v.mv_data;
+    } else if (allocated) {
         if ((found->record = malloc(v.mv_size)) == NULL)
             return -ENOMEM;
     } else if (v.mv_size > found->record_cap) {
         return -E2BIG;
     }
-    memcpy(found->record, v.mv_data, v.mv_size);
+    if (!found->refer)
+        memcpy(found->record, v.mv_data, v.mv_size);
     sb_softphone_view_t *view = &found->view;
     if (sb_softphone_view_decode(found->record, v.mv_size, view) != 0 ||
         view->mode > SB_CC_COMPAT_CLASSIC_AND_LIGHTNING) {
-        if (allocated) {
+        if (allocated)
             free(found->record);
+        if (allocated || found->refer)
             found->record = NULL;
-        }
         return SB_E_CORRUPT;
     }
     found->record_len = v.mv_size;
@@ -87,7 +91,13 @@ int sb_softphone_check_txn(MDB_txn *txn, const sb_softphone_tables_t *tables,
     found->profile[0] = '\0';
     found->adapter_url[0] = '\0';
     sb_sfid_t id;
-    if (user == NULL || sb_sfid_normalize(user, SB_SFID_PREFIX_USER, "user id", &id, NULL) != 0) {
+    if (found->user_normalized && user != NULL && strnlen(user, SB_SFID_LEN + 1) == SB_SFID_LEN) {
+        /* Trusted (a batch of ids the caller's earlier answers gave): the
+         * checksum is not computed again. The length is still checked: the
+         * key below copies SB_SFID_LEN bytes. */
+        memcpy(id.s, user, SB_SFID_LEN + 1);
+    } else if (user == NULL ||
+               sb_sfid_normalize(user, SB_SFID_PREFIX_USER, "user id", &id, NULL) != 0) {
         found->reason = SB_SOFTPHONE_INVALID_USER_ID;
         snprintf(found->user, SB_SFID_LEN + 1, "%s", user ? user : ""); /* as given */
         return 0;

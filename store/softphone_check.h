@@ -28,6 +28,7 @@
  */
 
 #include <lmdb.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -122,8 +123,16 @@ typedef struct sb_softphone_found {
     char *profile;     /* SB_PROFILE_NAME_MAX + 1 bytes: members' only, else "" */
     char *adapter_url; /* SB_VIEW_URL_MAX bytes: the view's, rendered for the user, else "" */
     void *record;      /* record_cap bytes for a member's view; NULL: the check allocates
-                          one and sets record [owned: free()] */
+                          one and sets record [owned: free()]; with `refer`, set by the check */
     size_t record_cap;
+    /* true: no copy; the check points record at the view in the map
+     * [borrowed: until the transaction ends] and decodes it there. */
+    bool refer;
+    /* true: the caller vouches that `user` is an 18-character id as an
+     * earlier answer gave it (normalized, its checksum right): only its
+     * length is checked, not its form. An id that is not one finds no
+     * record (UNKNOWN_USER or NOT_A_MEMBER), never another user's. */
+    bool user_normalized;
     /* Filled by the check. */
     sb_softphone_reason_t reason;
     size_t record_len;        /* bytes of the view in record; 0: no view (not a member) */
