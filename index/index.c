@@ -286,25 +286,33 @@ SB_INDEX_API void sb_index_close(sb_index *index)
  * when this snapshot already found it. The epoch is the reader's, set by
  * begin() for the snapshot the check runs in.
  */
-static int find_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key, MDB_val *out)
+static int find_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key, MDB_val *out,
+                     const sb_softphone_view_t **decoded)
 {
     sb_index_reader *reader = ctx;
     uint64_t hash = sb__view_cache_hash(key->mv_data, key->mv_size);
-    const void *data;
-    size_t len;
-    if (sb__view_cache_find(&reader->cache, reader->epoch, hash, key->mv_data, key->mv_size, &data,
-                            &len)) {
-        out->mv_data = (void *)data;
-        out->mv_size = len;
+    const sb_view_cache_entry_t *hit =
+        sb__view_cache_find(&reader->cache, reader->epoch, hash, key->mv_data, key->mv_size);
+    if (hit != NULL) {
+        out->mv_data = (void *)hit->data;
+        out->mv_size = hit->len;
+        *decoded = hit->decoded ? &hit->view : NULL;
         return 0;
     }
     /* Its checksum is checked here, once per snapshot, as it enters the
-     * cache: a hit serves the bytes already checked. */
+     * cache, and it is decoded once: a hit serves the bytes already checked
+     * and their decoding. A view that does not decode is not kept decoded:
+     * the check decodes it again and answers SB_INDEX_ECORRUPT. */
     int rc = sb__value_get(txn, views, key, out);
-    if (rc == 0)
-        sb__view_cache_put(&reader->cache, reader->epoch, hash, key->mv_data, key->mv_size,
-                           out->mv_data, out->mv_size);
-    return rc;
+    if (rc != 0)
+        return rc;
+    sb_view_cache_entry_t *e = sb__view_cache_put(&reader->cache, reader->epoch, hash, key->mv_data,
+                                                  key->mv_size, out->mv_data, out->mv_size);
+    if (e != NULL && sb_softphone_view_decode(out->mv_data, out->mv_size, &e->view) == 0 &&
+        e->view.mode <= SB_CC_COMPAT_CLASSIC_AND_LIGHTNING)
+        e->decoded = true;
+    *decoded = e != NULL && e->decoded ? &e->view : NULL;
+    return 0;
 }
 
 /* Announces a read of the map (see "The map and its moves"): returns with
@@ -409,7 +417,7 @@ SB_INDEX_API int sb_index_reader_open(sb_index *index, sb_index_reader **out)
                                              .users = index->users,
                                              .user_cc = index->user_cc,
                                              .views = index->views,
-                                             .get_view = find_view,
+                                             .get_view_decoded = find_view,
                                              .get_view_ctx = reader};
     if (sb__view_cache_init(&reader->cache) != 0) {
         free(reader);

@@ -62,8 +62,8 @@ static inline size_t set_of(uint64_t hash)
     return (size_t)(hash & (SB_VIEW_CACHE_SETS - 1));
 }
 
-bool sb__view_cache_find(sb_view_cache_t *cache, uint64_t epoch, uint64_t hash, const void *key,
-                         size_t key_len, const void **data, size_t *len)
+const sb_view_cache_entry_t *sb__view_cache_find(sb_view_cache_t *cache, uint64_t epoch,
+                                                 uint64_t hash, const void *key, size_t key_len)
 {
     size_t s = set_of(hash);
     const sb_view_cache_set_t *set = &cache->sets[s];
@@ -75,22 +75,21 @@ bool sb__view_cache_find(sb_view_cache_t *cache, uint64_t epoch, uint64_t hash, 
             /* The tag is 32 bits of the hash: the key decides. */
             const sb_view_cache_entry_t *e = &cache->entries[s * SB_VIEW_CACHE_WAYS + w];
             if (e->key_len == key_len && memcmp(e->key, key, key_len) == 0) {
-                *data = e->data;
-                *len = e->len;
                 cache->hits++;
-                return true;
+                return e;
             }
         }
     }
     cache->misses++;
-    return false;
+    return NULL;
 }
 
-bool sb__view_cache_put(sb_view_cache_t *cache, uint64_t epoch, uint64_t hash, const void *key,
-                        size_t key_len, const void *data, size_t len)
+sb_view_cache_entry_t *sb__view_cache_put(sb_view_cache_t *cache, uint64_t epoch, uint64_t hash,
+                                          const void *key, size_t key_len, const void *data,
+                                          size_t len)
 {
     if (key_len > SB_VIEW_CACHE_KEY_MAX)
-        return false;
+        return NULL;
     size_t s = set_of(hash);
     sb_view_cache_set_t *set = &cache->sets[s];
     if (set->epoch != epoch) {
@@ -118,6 +117,7 @@ bool sb__view_cache_put(sb_view_cache_t *cache, uint64_t epoch, uint64_t hash, c
     e->data = data;
     e->len = len;
     e->key_len = (uint32_t)key_len;
+    e->decoded = false;
     memcpy(e->key, key, key_len);
-    return true;
+    return e;
 }

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "softphone_view.h"
+
 #define SB_VIEW_CACHE_WAYS 8
 #define SB_VIEW_CACHE_SET_BITS 9
 #define SB_VIEW_CACHE_SETS (1u << SB_VIEW_CACHE_SET_BITS)
@@ -36,6 +38,10 @@ typedef struct sb_view_cache_entry {
     const void *data; /* [borrowed: valid while the set's epoch is the caller's] */
     size_t len;
     uint32_t key_len;
+    /* The view decoded once, its pointers into `data` (so that a hit skips
+     * the decode too); set by the caller after put, when decoded is true. */
+    bool decoded;
+    sb_softphone_view_t view;
     char key[SB_VIEW_CACHE_KEY_MAX];
 } sb_view_cache_entry_t;
 
@@ -62,16 +68,18 @@ void sb__view_cache_destroy(sb_view_cache_t *cache);
 uint64_t sb__view_cache_hash(const void *key, size_t len);
 
 /**
- * Finds `key` (hashed `hash`) among the entries of `epoch` (never 0). True
- * with *data and *len when found.
+ * Finds `key` (hashed `hash`) among the entries of `epoch` (never 0): its
+ * entry [borrowed: until the next put], or NULL.
  */
-bool sb__view_cache_find(sb_view_cache_t *cache, uint64_t epoch, uint64_t hash, const void *key,
-                         size_t key_len, const void **data, size_t *len);
+const sb_view_cache_entry_t *sb__view_cache_find(sb_view_cache_t *cache, uint64_t epoch,
+                                                 uint64_t hash, const void *key, size_t key_len);
 
 /**
  * Remembers `data` for `key` in `epoch` (never 0): in an empty way of its
- * set, else in place of the set's oldest insert. A key longer than
- * SB_VIEW_CACHE_KEY_MAX is not kept (false).
+ * set, else in place of the set's oldest insert. Returns the entry, not yet
+ * decoded [borrowed: until the next put], or NULL for a key longer than
+ * SB_VIEW_CACHE_KEY_MAX (not kept).
  */
-bool sb__view_cache_put(sb_view_cache_t *cache, uint64_t epoch, uint64_t hash, const void *key,
-                        size_t key_len, const void *data, size_t len);
+sb_view_cache_entry_t *sb__view_cache_put(sb_view_cache_t *cache, uint64_t epoch, uint64_t hash,
+                                          const void *key, size_t key_len, const void *data,
+                                          size_t len);

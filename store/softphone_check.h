@@ -47,6 +47,16 @@
 typedef int (*sb_softphone_view_get_fn)(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key,
                                         MDB_val *view);
 
+/**
+ * The same, for a caller that also keeps views decoded (the read library's
+ * cache): *decoded is NULL, or the view decoded from *view's bytes, its
+ * pointers into them [borrowed: until the transaction ends], its mode
+ * checked. The check then copies it instead of decoding the bytes again.
+ */
+typedef int (*sb_softphone_view_get_decoded_fn)(void *ctx, MDB_txn *txn, MDB_dbi views,
+                                                const MDB_val *key, MDB_val *view,
+                                                const sb_softphone_view_t **decoded);
+
 /** A membership's flag: the user holds the Service Cloud Voice licence. */
 #define SB_MEMBER_SCV_LICENCE 1u
 
@@ -80,8 +90,9 @@ static inline int sb_member_value_split(const void *data, size_t len, size_t *pr
 /** The tables the check reads, opened by the caller in its environment. */
 typedef struct sb_softphone_tables {
     MDB_dbi orgs, users, user_cc, views;
-    sb_softphone_view_get_fn get_view; /* NULL: sb__value_get */
-    void *get_view_ctx;                /* [borrowed: while the tables are used] */
+    sb_softphone_view_get_fn get_view;                 /* NULL: sb__value_get */
+    sb_softphone_view_get_decoded_fn get_view_decoded; /* when set, used instead of get_view */
+    void *get_view_ctx;                                /* [borrowed: while the tables are used] */
     /* Read-only cursors on orgs, users and user_cc, renewed in the check's
      * transaction when a look-up finds nothing and the records beside it
      * are checked (value.c); NULL: a cursor is opened for it (an

@@ -119,10 +119,27 @@ static void agree(const msgpack_object *s, const sb_index_answer *a, const char 
     }
 }
 
-/* A referring answer says what the copying one says, field by field. */
+/* Whether `p` lies inside the copying answer's own record. */
+static bool in_record(const sb_index_answer *a, const void *p)
+{
+    const unsigned char *u = p;
+    return u >= a->record && u < a->record + a->record_len;
+}
+
+/* A referring answer says what the copying one says, field by field; the
+ * copying one's view lies inside it (it outlives the snapshot). */
 static void same_answer(const sb_index_answer *a, const sb_index_ref_answer *r)
 {
     const char *who = a->user;
+    if (a->record_len > 0) {
+        const void *inside[] = {a->callcenter_id, a->internal_name, a->display_name,
+                                a->adapter,       a->layout_name,   a->detail};
+        for (size_t i = 0; i < sizeof(inside) / sizeof(inside[0]); i++)
+            if (!in_record(a, inside[i]))
+                fail_msg("%s: a string of the copying answer is outside it", who);
+        if (a->layout != NULL && !in_record(a, a->layout))
+            fail_msg("%s: the copying answer's layout is outside it", who);
+    }
     assert_int_equal(r->softphone, a->softphone);
     assert_int_equal(r->reason, a->reason);
     assert_string_equal(r->reason_name, a->reason_name);
@@ -590,6 +607,8 @@ static void a_referring_answer_lives_until_the_readers_next_call(void **state)
     static unsigned char before[SB_INDEX_RECORD_MAX];
 
     /* Between calls a reader pins nothing; a referring answer holds its snapshot. */
+    static sb_index_answer kept;
+    assert_int_equal(sb_index_check(reader, "life", "005000000000001", &kept), 0);
     assert_int_equal(sb_index_check(reader, "life", "005000000000001", &a), 0);
     assert_int_equal(held_snapshots(h.dir), 0);
     assert_int_equal(sb_index_check_ref(reader, "life", "005000000000001", &r), 0);
@@ -609,6 +628,9 @@ static void a_referring_answer_lives_until_the_readers_next_call(void **state)
     assert_ptr_equal(r.display_name, display_name);
     assert_string_equal(r.display_name, "Desk");
     assert_memory_equal(r.record, before, r.record_len);
+    /* A copying answer made before outlives all of it, in its own bytes. */
+    assert_string_equal(kept.display_name, "Desk");
+    assert_string_equal(kept.internal_name, "Desk");
 
     /* The reader's next call ends it and sees the writes: the view cache
      * serves nothing of the old snapshot. */
