@@ -578,20 +578,27 @@ static int index_rc(int rc)
     }
 }
 
+/* The caller's part of *found, field by field, not an initializer: that
+ * would zero the whole struct (the decoded view too) on every check, for
+ * nothing the check reads. */
+static inline void found_init(sb_softphone_found_t *found, char *user, char *profile, char *url,
+                              void *record, size_t cap, bool trusted)
+{
+    found->user = user;
+    found->profile = profile;
+    found->adapter_url = url;
+    found->record = record;
+    found->record_cap = cap;
+    found->refer = false;
+    found->user_normalized = trusted;
+}
+
 /* One user, inside a renewed transaction: the store's check, into the answer. */
 static int check_one(sb_index_reader *reader, const sb_softphone_org_t *org, const char *user,
                      sb_index_answer *a)
 {
-    /* Field by field, not an initializer: that would zero the whole struct
-     * (the decoded view too) on every check, for nothing the check reads. */
     sb_softphone_found_t found;
-    found.user = a->user;
-    found.profile = a->profile;
-    found.adapter_url = a->adapter_url;
-    found.record = a->record;
-    found.record_cap = sizeof(a->record);
-    found.refer = false;
-    found.user_normalized = false;
+    found_init(&found, a->user, a->profile, a->adapter_url, a->record, sizeof(a->record), false);
     int rc = sb_softphone_check_txn(reader->txn, &reader->tables, org, user, &found, NULL);
     if (rc != 0)
         return index_rc(rc);
@@ -606,13 +613,8 @@ static int check_one_ref(sb_index_reader *reader, const sb_softphone_org_t *org,
                          bool trusted, sb_index_ref_answer *a)
 {
     sb_softphone_found_t found;
-    found.user = a->user;
-    found.profile = a->profile;
-    found.adapter_url = a->adapter_url;
-    found.record = NULL;
-    found.record_cap = 0;
+    found_init(&found, a->user, a->profile, a->adapter_url, NULL, 0, trusted);
     found.refer = true;
-    found.user_normalized = trusted;
     int rc = sb_softphone_check_txn(reader->txn, &reader->tables, org, user, &found, NULL);
     if (rc != 0)
         return index_rc(rc);

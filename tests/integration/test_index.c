@@ -468,6 +468,21 @@ static uint64_t map_bytes(sb_client_t *c)
     return bytes;
 }
 
+/* An org with one Call Center, Desk (https), and one member of it, 005000000000001. */
+static void org_with_one_member(sb_client_t *c, const char *org)
+{
+    call(c, "org.create", json_pack("{s:s}", "org", org), NULL);
+    call(c, "callcenter.create",
+         json_pack("{s:s, s:s, s:s, s:s}", "org", org, "internal_name", "Desk", "display_name",
+                   "Desk", "adapter_url", "https://cti.example.com/desk"),
+         NULL);
+    call(c, "user.upsert",
+         json_pack("{s:s, s:s, s:s}", "org", org, "id", "005000000000001", "name", "One"), NULL);
+    call(c, "member.add",
+         json_pack("{s:s, s:s, s:s}", "org", org, "callcenter", "Desk", "user", "005000000000001"),
+         NULL);
+}
+
 static void a_reader_keeps_working_while_the_map_grows(void **state)
 {
     (void)state;
@@ -477,17 +492,7 @@ static void a_reader_keeps_working_while_the_map_grows(void **state)
     sb_harness_start(&h, NULL, flags);
     sb_client_t c;
     sb_harness_client(&h, &c, NULL);
-    call(&c, "org.create", json_pack("{s:s}", "org", "grow"), NULL);
-    call(&c, "callcenter.create",
-         json_pack("{s:s, s:s, s:s, s:s}", "org", "grow", "internal_name", "Desk", "display_name",
-                   "Desk", "adapter_url", "https://cti.example.com/desk"),
-         NULL);
-    call(&c, "user.upsert",
-         json_pack("{s:s, s:s, s:s}", "org", "grow", "id", "005000000000001", "name", "One"), NULL);
-    call(&c, "member.add",
-         json_pack("{s:s, s:s, s:s}", "org", "grow", "callcenter", "Desk", "user",
-                   "005000000000001"),
-         NULL);
+    org_with_one_member(&c, "grow");
     uint64_t first_map = map_bytes(&c);
 
     sb_index *index;
@@ -585,17 +590,7 @@ static void a_referring_answer_lives_until_the_readers_next_call(void **state)
     sb_harness_start(&h, NULL, flags);
     sb_client_t c;
     sb_harness_client(&h, &c, NULL);
-    call(&c, "org.create", json_pack("{s:s}", "org", "life"), NULL);
-    call(&c, "callcenter.create",
-         json_pack("{s:s, s:s, s:s, s:s}", "org", "life", "internal_name", "Desk", "display_name",
-                   "Desk", "adapter_url", "https://cti.example.com/desk"),
-         NULL);
-    call(&c, "user.upsert",
-         json_pack("{s:s, s:s, s:s}", "org", "life", "id", "005000000000001", "name", "One"), NULL);
-    call(&c, "member.add",
-         json_pack("{s:s, s:s, s:s}", "org", "life", "callcenter", "Desk", "user",
-                   "005000000000001"),
-         NULL);
+    org_with_one_member(&c, "life");
     sb_index *index;
     sb_index_reader *reader;
     char why[512];
