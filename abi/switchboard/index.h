@@ -110,23 +110,24 @@ typedef struct sb_index_answer {
  * answer of one reader while the same thread checks with another.
  */
 typedef struct sb_index_ref_answer {
-    int softphone;
-    sb_index_reason reason;
-    const char *reason_name;
-    char user[19];
-    char profile[256];
+    int softphone;           /* 1: the user sees a softphone */
+    sb_index_reason reason;  /* SB_INDEX_OK when softphone is 1 */
+    const char *reason_name; /* "OK", "NOT_A_MEMBER", ... (static) */
+    char user[19];           /* the answer's own: the 18-character id, or as given (cut) */
+    char profile[256];       /* the answer's own: the user's profile (members only) */
+    /* The Call Center, in the map (members only; "" otherwise). */
     const char *callcenter_id, *internal_name, *display_name;
-    const char *adapter;
-    char adapter_url[SB_INDEX_URL_MAX];
-    uint32_t softphone_height, softphone_width;
-    const char *compatibility_mode;
-    const char *layout_name;
-    const char *layout_source;
-    const void *layout;
+    const char *adapter;                        /* in the map: the adapter's name, or "" */
+    char adapter_url[SB_INDEX_URL_MAX];         /* the answer's own: rendered for this user */
+    uint32_t softphone_height, softphone_width; /* 0: the softphone's own default */
+    const char *compatibility_mode;             /* static: "Classic", "Lightning", ... */
+    const char *layout_name;                    /* in the map; "" when none */
+    const char *layout_source;                  /* static: "profile", "default" or "none" */
+    const void *layout;                         /* in the map: msgpack; NULL when none */
     size_t layout_len;
-    const char *detail;
-    const void *record; /* the view's stored bytes, in the map; NULL when no view */
-    size_t record_len;
+    const char *detail; /* in the map: an adapter's refusal, or "" */
+    const void *record; /* in the map: the view's stored bytes; NULL when no view */
+    size_t record_len;  /* bytes at record */
 } sb_index_ref_answer;
 
 /**
