@@ -392,6 +392,27 @@ static void the_library_and_the_server_agree_for_every_user(void **state)
          NULL);
     assert_int_equal(sb_index_check(reader, "org0", "005999999000001", &one), 0);
     assert_string_equal(one.display_name, "Front Desk");
+    /* Trusted ids that are not what an answer gave: a short one is checked
+     * as usual; an 18-character one with a wrong checksum finds no record
+     * (never another user's answer), where the untrusted form says
+     * INVALID_USER_ID. */
+    {
+        sb_index_answer member;
+        assert_int_equal(sb_index_check(reader, "org0", "005999999000001", &member), 0);
+        assert_true(member.softphone);
+        char wrong[19];
+        memcpy(wrong, member.user, sizeof(wrong));
+        wrong[17] = wrong[17] == 'A' ? 'B' : 'A';
+        const char *odd[] = {"005999999000001", "nonsense", wrong};
+        assert_int_equal(
+            sb_index_check_batch_ref(reader, "org0", odd, 3, refs, SB_INDEX_USERS_NORMALIZED), 0);
+        same_answer(&member, &refs[0]);
+        assert_int_equal(refs[1].reason, SB_INDEX_INVALID_USER_ID);
+        assert_int_equal(refs[2].reason, SB_INDEX_UNKNOWN_USER);
+        assert_int_equal(sb_index_check_ref(reader, "org0", wrong, &refs[2]), 0);
+        assert_int_equal(refs[2].reason, SB_INDEX_INVALID_USER_ID);
+        sb_index_reader_release(reader);
+    }
     free(batch);
     free(refs);
     sb_index_reader_close(reader);
