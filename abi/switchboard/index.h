@@ -25,7 +25,8 @@
  * one sb_index_reader per thread (a reader holds one cached LMDB read
  * transaction, renewed for each check or batch, so that every check sees
  * every write committed before it began, and a reader between checks pins
- * nothing). A reader may move between threads, never be used by two at once.
+ * nothing, unless it holds a referring answer: see sb_index_ref_answer). A
+ * reader may move between threads, never be used by two at once.
  *
  * Link with `pkg-config --cflags --libs switchboard-index`. docs/index.md
  * has the full guide.
