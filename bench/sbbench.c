@@ -161,20 +161,30 @@ static void *index_worker(void *arg)
         snprintf(w->failure, sizeof(w->failure), "sb_index_reader_open failed");
         return NULL;
     }
+    /* --mode renewed (the default): the copying answer; ref: the referring
+     * one; ref-trusted: the referring batch form, one user, whose id (the
+     * data set's, 18 characters) is trusted (SB_INDEX_USERS_NORMALIZED). */
+    bool ref = strncmp(w->opt->mode, "ref", 3) == 0;
+    unsigned flags = strcmp(w->opt->mode, "ref-trusted") == 0 ? SB_INDEX_USERS_NORMALIZED : 0;
     sb_index_answer *a = malloc(sizeof(*a));
+    sb_index_ref_answer *r = malloc(sizeof(*r));
     uint64_t rng = w->opt->ds.seed * 7919 + w->index + 1;
     char org[16], user[19];
-    while (a != NULL && !atomic_load_explicit(w->stop, memory_order_relaxed)) {
+    const char *users[1] = {user};
+    while (a != NULL && r != NULL && !atomic_load_explicit(w->stop, memory_order_relaxed)) {
         uint64_t i = sb_ds_next(&rng, w->opt->ds.users);
         sb_ds_org(&w->opt->ds, i, org);
         sb_ds_user(i, user);
-        if (sb_index_check(reader, org, user, a) != 0 || !a->softphone) {
+        int rc = ref ? sb_index_check_batch_ref(reader, org, users, 1, r, flags)
+                     : sb_index_check(reader, org, user, a);
+        if (rc != 0 || !(ref ? r->softphone : a->softphone)) {
             snprintf(w->failure, sizeof(w->failure), "user %s of %s: no softphone", user, org);
             break;
         }
         atomic_fetch_add_explicit(&w->ops, 1, memory_order_relaxed);
     }
     free(a);
+    free(r);
     sb_index_reader_close(reader);
     return NULL;
 }
@@ -634,18 +644,19 @@ static int cmd_idle(const options_t *opt)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: sbbench COMMAND [options]   (bench/README.md)\n"
-            "  load DIR --layout FILE          make the data set in a store\n"
-            "  fill-redis --socket SB --token T --target REDIS_SOCKET\n"
-            "  inproc DIR --target index|bare [--mode renewed|one-txn] --threads T\n"
-            "  socket --target switchboard|redis --socket S [--token T] --clients C "
-            "--depth D [--batch B]\n"
-            "         [--form default|compact] [--rounds R [--flush-each]]  (R rounds per "
-            "client, untimed: prints ops)\n"
-            "  writes --target switchboard|redis --socket S [--token T] --clients C [--batch B]\n"
-            "  idle --target switchboard|redis --socket S [--token T] --pid P --connections N\n"
-            "data: --users N --orgs M --callcenters K --seed S; timing: --seconds D\n");
+    fprintf(
+        stderr,
+        "usage: sbbench COMMAND [options]   (bench/README.md)\n"
+        "  load DIR --layout FILE          make the data set in a store\n"
+        "  fill-redis --socket SB --token T --target REDIS_SOCKET\n"
+        "  inproc DIR --target index|bare [--mode renewed|one-txn|ref|ref-trusted] --threads T\n"
+        "  socket --target switchboard|redis --socket S [--token T] --clients C "
+        "--depth D [--batch B]\n"
+        "         [--form default|compact] [--rounds R [--flush-each]]  (R rounds per "
+        "client, untimed: prints ops)\n"
+        "  writes --target switchboard|redis --socket S [--token T] --clients C [--batch B]\n"
+        "  idle --target switchboard|redis --socket S [--token T] --pid P --connections N\n"
+        "data: --users N --orgs M --callcenters K --seed S; timing: --seconds D\n");
     exit(2);
 }
 

@@ -10,19 +10,22 @@
  * transaction per reader renewed for each check or batch, adoption of a map
  * the server grew, and a cache of the views a snapshot found. The view's
  * bytes are copied into the answer, so that the read transaction ends with
- * the check and the answer outlives it.
+ * the check and the answer outlives it; or, in the referring form
+ * (sb_index_check_ref), the answer points at the view in the map and the
+ * reader keeps its snapshot until its next call or sb_index_reader_release.
  *
  * Hot path: a transaction renew and reset (reader-table writes in shared
  * memory, no system call), two B-tree look-ups (the second usually a probe
- * of the cache), one copy. Nothing is allocated. A shared rwlock guards the
- * map against adoption of a grown map by another thread; uncontended, it is
- * two atomic operations.
+ * of the set-associative view cache, view_cache.c), one copy (none when
+ * referring). Nothing is allocated, and no cache line is written that
+ * another reader writes: see "The map and its moves" below.
  */
 #include "switchboard/index.h"
 
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -37,6 +40,7 @@
 #include "softphone_view.h"
 #include "store.h"
 #include "store_internal.h"
+#include "view_cache.h"
 
 #define SB_INDEX_API __attribute__((visibility("default")))
 
@@ -51,44 +55,75 @@ _Static_assert(sizeof(((sb_index_answer *)0)->user) == SB_SFID_LEN + 1, "user");
 _Static_assert(sizeof(((sb_index_answer *)0)->profile) == SB_PROFILE_NAME_MAX + 1, "profile");
 _Static_assert(sizeof(((sb_index_answer *)0)->adapter_url) == SB_VIEW_URL_MAX, "adapter_url");
 
+/*
+ * The map and its moves. When the server grows its map past ours, a renew
+ * says MDB_MAP_RESIZED and the reader adopts the new size with
+ * mdb_env_set_mapsize, which munmaps the map and maps it again, likely
+ * elsewhere: while it runs, no thread of this process may touch the map
+ * (a page, a cursor's page, the meta pages a renew reads), and every
+ * pointer into the old map (the view cache's, a referring answer's) is dead
+ * after it.
+ *
+ * Instead of a rwlock taken on every check (two atomic read-modify-writes
+ * on one cache line that every reader of the process writes: about 10% of a
+ * check at two threads), each reader announces itself on a cache line of
+ * its own, and the rare remap waits for the announcements to clear:
+ *
+ *   reader (enter)                      remapper (adopt_grown_map)
+ *   state = BUSY          (seq_cst)     lock readers_lock
+ *   if remapping (seq_cst):             remapping = 1          (seq_cst)
+ *       state = IDLE, wait for the      for each reader: wait until
+ *       lock, and start again               state == IDLE      (acquire)
+ *   ... renew, look-ups, reset ...      mdb_env_set_mapsize, generation++
+ *   state = IDLE          (release)     remapping = 0 (seq_cst), unlock
+ *
+ * Both sides store, then load the other's flag, all sequentially
+ * consistent (Dekker's pattern): either the reader sees `remapping` and
+ * backs off, or the remapper sees BUSY and waits; never neither. The
+ * release/acquire pairs order a reader's last read of the old map before
+ * the munmap, and the remap's writes (env->me_map) before the next read.
+ * A reader's cost: one store to its own line (an xchg on x86, uncontended)
+ * and one load of a line that is written only by a remap. A reader holding
+ * a referring answer stays HOLDING (not IDLE) until its next call or
+ * sb_index_reader_release, so a remap waits for it too: its pointers stay
+ * valid. `generation` counts the remaps; a reader that sees it move empties
+ * its cache (a new epoch).
+ */
+enum { READER_IDLE = 0, READER_BUSY = 1, READER_HOLDING = 2 };
+
 struct sb_index {
     MDB_env *env;
     MDB_dbi orgs, users, user_cc, views;
-    /* Checks hold it shared; adopting a map the server grew holds it
-     * exclusively (mdb_env_set_mapsize remaps, so no read may be running). */
-    pthread_rwlock_t remap;
-    _Atomic uint64_t remaps;  /* how many times the map moved: cached pointers die with it */
+    /* The list of readers; held by a remap for its whole length, so that no
+     * reader joins or leaves while it waits for them. */
+    pthread_mutex_t readers_lock;
+    sb_index_reader *readers;
+    _Atomic unsigned remapping;  /* 1 while a remap waits or runs */
+    _Atomic uint64_t generation; /* how many times the map moved */
     sb_value_env_t value_env; /* the tables' names, the page size: the environment's user context */
 };
 
 /*
- * The views a reader found in the current snapshot. Members of one Call
- * Center with one profile share a view, and an org has few: while no write
- * commits (the snapshot's transaction id stays the same) and the map does
- * not move, a view found once is where it was, in pages the snapshot pins,
- * so the second look-up of a check becomes a probe here. Any commit or
+ * The views a reader found in the current snapshot (view_cache.h). While no
+ * write commits (the snapshot's transaction id stays the same) and the map
+ * does not move, a view found once is where it was, in pages the snapshot
+ * pins, so the second look-up of a check becomes a probe. Any commit or
  * remap starts a new epoch, which empties the cache at once.
  */
-#define VIEW_CACHE_BITS 10
-#define VIEW_CACHE_SLOTS (1u << VIEW_CACHE_BITS)
-#define VIEW_CACHE_KEY_MAX 120
-
-typedef struct cached_view {
-    uint64_t epoch; /* valid when the reader's epoch */
-    uint32_t key_len;
-    const void *data;
-    size_t len;
-    char key[VIEW_CACHE_KEY_MAX];
-} cached_view_t;
-
 struct sb_index_reader {
+    /* First, on a cache line of its own (the struct is 64-aligned and the
+     * next field starts a line later): written by this reader on each call,
+     * read only by a remap. */
+    _Atomic unsigned state; /* READER_IDLE, _BUSY or _HOLDING */
+    char pad_state[64 - sizeof(unsigned)];
     sb_index *index;
+    sb_index_reader *next, *prev; /* in index->readers, under readers_lock */
     MDB_txn *txn;                 /* reset between checks: it pins no pages while idle */
     sb_softphone_tables_t tables; /* the index's handles, and this reader's cache */
     size_t snapshot;              /* the transaction id the cache was filled in */
-    uint64_t remaps;              /* the index's remap count then */
+    uint64_t generation;          /* the index's remap count then */
     uint64_t epoch;               /* of the cache; 0 is never valid */
-    cached_view_t *cache;         /* VIEW_CACHE_SLOTS */
+    sb_view_cache_t cache;
 };
 
 __attribute__((format(printf, 3, 4))) static void say(char *why, size_t cap, const char *fmt, ...)
@@ -192,7 +227,7 @@ SB_INDEX_API int sb_index_open(const char *dir, sb_index **out, char *why, size_
         say(why, why_len, "Out of memory opening %s.", dir);
         return SB_INDEX_ENOMEM;
     }
-    pthread_rwlock_init(&index->remap, NULL);
+    pthread_mutex_init(&index->readers_lock, NULL);
     /* The server's checks of its data file, before it is mapped: a
      * truncated file is refused, never a SIGBUS in the caller's process. */
     bool fresh;
@@ -242,31 +277,8 @@ SB_INDEX_API void sb_index_close(sb_index *index)
         return;
     if (index->env != NULL)
         mdb_env_close(index->env);
-    pthread_rwlock_destroy(&index->remap);
+    pthread_mutex_destroy(&index->readers_lock);
     free(index);
-}
-
-/*
- * The slot of a view's key. Eight bytes at a time, each folded in with a
- * multiply and a shift, then a final mix whose top bits pick the slot: a
- * key is some 40 bytes (org, Call Center id, profile), and a byte at a time
- * (FNV-1a, as before) cost more than the rest of the probe.
- */
-static size_t cache_slot(const void *key, size_t len)
-{
-    const unsigned char *p = key;
-    uint64_t h = len * 0x9e3779b97f4a7c15ULL, w;
-    for (; len >= sizeof(w); p += sizeof(w), len -= sizeof(w)) {
-        memcpy(&w, p, sizeof(w));
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    w = 0;
-    for (size_t i = 0; i < len; i++)
-        w |= (uint64_t)p[i] << (8 * i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 29;
-    return (size_t)(h >> (64 - VIEW_CACHE_BITS));
 }
 
 /*
@@ -274,62 +286,148 @@ static size_t cache_slot(const void *key, size_t len)
  * when this snapshot already found it. The epoch is the reader's, set by
  * begin() for the snapshot the check runs in.
  */
-static int find_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key, MDB_val *out)
+static int find_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key, MDB_val *out,
+                     const sb_softphone_view_t **decoded)
 {
     sb_index_reader *reader = ctx;
-    cached_view_t *slot = &reader->cache[cache_slot(key->mv_data, key->mv_size)];
-    if (slot->epoch == reader->epoch && slot->key_len == key->mv_size &&
-        memcmp(slot->key, key->mv_data, key->mv_size) == 0) {
-        out->mv_data = (void *)slot->data;
-        out->mv_size = slot->len;
+    uint64_t hash = sb__view_cache_hash(key->mv_data, key->mv_size);
+    const sb_view_cache_entry_t *hit =
+        sb__view_cache_find(&reader->cache, reader->epoch, hash, key->mv_data, key->mv_size);
+    if (hit != NULL) {
+        out->mv_data = (void *)hit->data;
+        out->mv_size = hit->len;
+        *decoded = hit->decoded ? &hit->view : NULL;
         return 0;
     }
     /* Its checksum is checked here, once per snapshot, as it enters the
-     * cache: a hit serves the bytes already checked. */
+     * cache, and it is decoded once: a hit serves the bytes already checked
+     * and their decoding. A view that does not decode is not kept decoded:
+     * the check decodes it again and answers SB_INDEX_ECORRUPT. */
     int rc = sb__value_get(txn, views, key, out);
-    if (rc == 0 && key->mv_size <= VIEW_CACHE_KEY_MAX) {
-        slot->epoch = reader->epoch;
-        slot->key_len = (uint32_t)key->mv_size;
-        memcpy(slot->key, key->mv_data, key->mv_size);
-        slot->data = out->mv_data;
-        slot->len = out->mv_size;
+    if (rc != 0)
+        return rc;
+    sb_view_cache_entry_t *e = sb__view_cache_put(&reader->cache, reader->epoch, hash, key->mv_data,
+                                                  key->mv_size, out->mv_data, out->mv_size);
+    if (e != NULL && sb_softphone_view_decode(out->mv_data, out->mv_size, &e->view) == 0 &&
+        e->view.mode <= SB_CC_COMPAT_CLASSIC_AND_LIGHTNING)
+        e->decoded = true;
+    *decoded = e != NULL && e->decoded ? &e->view : NULL;
+    return 0;
+}
+
+/* Announces a read of the map (see "The map and its moves"): returns with
+ * the reader BUSY and no remap running or waiting. */
+static void enter(sb_index_reader *reader)
+{
+    sb_index *index = reader->index;
+    for (;;) {
+        atomic_store(&reader->state, READER_BUSY);
+        if (atomic_load(&index->remapping) == 0)
+            return;
+        atomic_store(&reader->state, READER_IDLE);
+        /* The remap holds the lock until it is done: wait there, asleep. */
+        pthread_mutex_lock(&index->readers_lock);
+        pthread_mutex_unlock(&index->readers_lock);
     }
+}
+
+static void leave(sb_index_reader *reader)
+{
+    atomic_store_explicit(&reader->state, READER_IDLE, memory_order_release);
+}
+
+/*
+ * The server grew the map past ours: take its size. The caller's reader is
+ * IDLE; `seen` is the generation it saw when its renew failed, so that of
+ * several threads that met the same growth only the first remaps.
+ */
+static int adopt_grown_map(sb_index *index, uint64_t seen)
+{
+    pthread_mutex_lock(&index->readers_lock);
+    int rc = 0;
+    if (atomic_load(&index->generation) == seen) {
+        atomic_store(&index->remapping, 1);
+        for (sb_index_reader *r = index->readers; r != NULL; r = r->next)
+            while (atomic_load_explicit(&r->state, memory_order_acquire) != READER_IDLE)
+                sched_yield(); /* a check is some microseconds; a holder, the caller's */
+        rc = mdb_env_set_mapsize(index->env, 0);
+        sb__value_env_locate(index->env);
+        atomic_fetch_add(&index->generation, 1);
+        atomic_store(&index->remapping, 0);
+    }
+    pthread_mutex_unlock(&index->readers_lock);
     return rc;
 }
 
-/* The server grew the map past ours: take its size. No read of this process
- * may run meanwhile, hence the exclusive lock. */
-static int adopt_grown_map(sb_index *index)
+/* Ends the snapshot a referring answer holds, if any. */
+static void release(sb_index_reader *reader)
 {
-    pthread_rwlock_wrlock(&index->remap);
-    int rc = mdb_env_set_mapsize(index->env, 0);
-    sb__value_env_locate(index->env);
-    atomic_fetch_add(&index->remaps, 1);
-    pthread_rwlock_unlock(&index->remap);
-    return rc;
+    if (atomic_load_explicit(&reader->state, memory_order_relaxed) != READER_HOLDING)
+        return;
+    mdb_txn_reset(reader->txn);
+    leave(reader);
+}
+
+static void readers_add(sb_index *index, sb_index_reader *reader)
+{
+    pthread_mutex_lock(&index->readers_lock);
+    reader->next = index->readers;
+    if (index->readers != NULL)
+        index->readers->prev = reader;
+    index->readers = reader;
+    pthread_mutex_unlock(&index->readers_lock);
+}
+
+static void readers_remove(sb_index *index, sb_index_reader *reader)
+{
+    pthread_mutex_lock(&index->readers_lock);
+    if (reader->prev != NULL)
+        reader->prev->next = reader->next;
+    else
+        index->readers = reader->next;
+    if (reader->next != NULL)
+        reader->next->prev = reader->prev;
+    pthread_mutex_unlock(&index->readers_lock);
+}
+
+static void reader_free(sb_index_reader *reader)
+{
+    for (size_t i = 0; i < SB_SOFTPHONE_CURSORS; i++)
+        if (reader->tables.cursors[i] != NULL)
+            mdb_cursor_close(reader->tables.cursors[i]);
+    if (reader->txn != NULL)
+        mdb_txn_abort(reader->txn);
+    sb__view_cache_destroy(&reader->cache);
+    free(reader);
 }
 
 SB_INDEX_API int sb_index_reader_open(sb_index *index, sb_index_reader **out)
 {
     *out = NULL;
-    sb_index_reader *reader = calloc(1, sizeof(*reader));
+    if (index == NULL)
+        return SB_INDEX_EARG;
+    /* 64-aligned, so that `state` has its line to itself. */
+    size_t size = (sizeof(sb_index_reader) + 63) & ~(size_t)63;
+    sb_index_reader *reader = aligned_alloc(64, size);
     if (reader == NULL)
         return SB_INDEX_ENOMEM;
+    memset(reader, 0, size);
     reader->index = index;
     reader->tables = (sb_softphone_tables_t){.orgs = index->orgs,
                                              .users = index->users,
                                              .user_cc = index->user_cc,
                                              .views = index->views,
-                                             .get_view = find_view,
+                                             .get_view_decoded = find_view,
                                              .get_view_ctx = reader};
-    reader->cache = calloc(VIEW_CACHE_SLOTS, sizeof(*reader->cache));
-    if (reader->cache == NULL) {
+    if (sb__view_cache_init(&reader->cache) != 0) {
         free(reader);
         return SB_INDEX_ENOMEM;
     }
+    readers_add(index, reader);
     int rc = MDB_MAP_RESIZED;
     for (int tries = 0; tries < 3 && rc != 0; tries++) {
-        pthread_rwlock_rdlock(&index->remap);
+        enter(reader);
+        uint64_t seen = atomic_load(&index->generation);
         rc = mdb_txn_begin(index->env, NULL, MDB_RDONLY, &reader->txn);
         /* The cursors a look-up that finds nothing uses to check the
          * records beside it (value.c): opened once, renewed in each check's
@@ -339,22 +437,17 @@ SB_INDEX_API int sb_index_reader_open(sb_index *index, sb_index_reader **out)
             rc = mdb_cursor_open(reader->txn, dbis[i], &reader->tables.cursors[i]);
         if (rc == 0)
             mdb_txn_reset(reader->txn);
-        pthread_rwlock_unlock(&index->remap);
+        leave(reader);
         if (rc == MDB_MAP_RESIZED)
-            adopt_grown_map(index);
+            adopt_grown_map(index, seen);
         else if (rc == MDB_READERS_FULL)
             mdb_reader_check(index->env, NULL);
         else if (rc != 0)
             break;
     }
     if (rc != 0) {
-        for (size_t i = 0; i < SB_SOFTPHONE_CURSORS; i++)
-            if (reader->tables.cursors[i] != NULL)
-                mdb_cursor_close(reader->tables.cursors[i]);
-        if (reader->txn != NULL)
-            mdb_txn_abort(reader->txn);
-        free(reader->cache);
-        free(reader);
+        readers_remove(index, reader);
+        reader_free(reader);
         return rc == MDB_READERS_FULL ? SB_INDEX_EREADERS
                : rc == ENOMEM         ? SB_INDEX_ENOMEM
                                       : SB_INDEX_ECORRUPT;
@@ -367,34 +460,44 @@ SB_INDEX_API void sb_index_reader_close(sb_index_reader *reader)
 {
     if (reader == NULL)
         return;
-    for (size_t i = 0; i < SB_SOFTPHONE_CURSORS; i++)
-        mdb_cursor_close(reader->tables.cursors[i]);
-    mdb_txn_abort(reader->txn);
-    free(reader->cache);
-    free(reader);
+    /* A held snapshot ends first (a remap waiting for it holds the list's
+     * lock); then the reader leaves the list, so that a remap never waits
+     * for a reader that is gone. */
+    release(reader);
+    readers_remove(reader->index, reader);
+    reader_free(reader);
 }
 
-/* Starts a check or batch: the newest committed snapshot, with the remap
- * lock held shared until finish(). */
+SB_INDEX_API void sb_index_reader_release(sb_index_reader *reader)
+{
+    if (reader != NULL)
+        release(reader);
+}
+
+/* Starts a check or batch: the newest committed snapshot, the reader BUSY
+ * until finish(). A snapshot a referring answer held ends first. */
 static int begin(sb_index_reader *reader)
 {
     sb_index *index = reader->index;
+    release(reader);
     for (int tries = 0; tries < 3; tries++) {
-        pthread_rwlock_rdlock(&index->remap);
+        enter(reader);
+        /* Stable while this reader is BUSY: only a remap moves it. */
+        uint64_t generation = atomic_load_explicit(&index->generation, memory_order_relaxed);
         int rc = mdb_txn_renew(reader->txn);
         if (rc == 0) {
             size_t snapshot = mdb_txn_id(reader->txn);
-            uint64_t remaps = atomic_load(&index->remaps);
-            if (snapshot != reader->snapshot || remaps != reader->remaps || reader->epoch == 0) {
+            if (snapshot != reader->snapshot || generation != reader->generation ||
+                reader->epoch == 0) {
                 reader->snapshot = snapshot;
-                reader->remaps = remaps;
+                reader->generation = generation;
                 reader->epoch++; /* a new snapshot: what the cache holds is gone */
             }
             return 0;
         }
-        pthread_rwlock_unlock(&index->remap);
+        leave(reader);
         if (rc == MDB_MAP_RESIZED) {
-            if (adopt_grown_map(index) != 0)
+            if (adopt_grown_map(index, generation) != 0)
                 return SB_INDEX_ECORRUPT;
         } else if (rc == MDB_READERS_FULL) {
             return SB_INDEX_EREADERS; /* the slot is the reader's own: never */
@@ -405,30 +508,57 @@ static int begin(sb_index_reader *reader)
     return SB_INDEX_ECORRUPT;
 }
 
-static void finish(sb_index_reader *reader)
+/* Ends a check or batch; `hold`: keeps the snapshot (and the map) for a
+ * referring answer, until the reader's next call or release(). */
+static void finish(sb_index_reader *reader, bool hold)
 {
+    if (hold) {
+        atomic_store_explicit(&reader->state, READER_HOLDING, memory_order_release);
+        return;
+    }
     mdb_txn_reset(reader->txn);
-    pthread_rwlock_unlock(&reader->index->remap);
+    leave(reader);
 }
 
 /* Sets the reason and clears the fields a view fills: what a previous use
  * of the answer left. user, profile, adapter_url and record[] are the
- * check's, written in place. */
-static void answer_reset(sb_index_answer *a, sb_index_reason reason)
-{
-    a->softphone = reason == SB_INDEX_OK;
-    a->reason = reason;
-    a->reason_name = sb_softphone_reason_name((sb_softphone_reason_t)reason);
-    a->callcenter_id = a->internal_name = a->display_name = a->adapter = "";
-    a->softphone_height = a->softphone_width = 0;
-    a->compatibility_mode = "";
-    a->layout_name = "";
-    a->layout_source = "";
-    a->layout = NULL;
-    a->layout_len = 0;
-    a->detail = "";
-    a->record_len = 0;
-}
+ * check's, written in place. A macro: the copying and the referring answer
+ * have the same fields, in two types of the ABI. */
+#define ANSWER_RESET(a, why)                                                                       \
+    do {                                                                                           \
+        (a)->softphone = (why) == SB_INDEX_OK;                                                     \
+        (a)->reason = (why);                                                                       \
+        (a)->reason_name = sb_softphone_reason_name((sb_softphone_reason_t)(why));                 \
+        (a)->callcenter_id = (a)->internal_name = (a)->display_name = (a)->adapter = "";           \
+        (a)->softphone_height = (a)->softphone_width = 0;                                          \
+        (a)->compatibility_mode = "";                                                              \
+        (a)->layout_name = "";                                                                     \
+        (a)->layout_source = "";                                                                   \
+        (a)->layout = NULL;                                                                        \
+        (a)->layout_len = 0;                                                                       \
+        (a)->detail = "";                                                                          \
+        (a)->record_len = 0;                                                                       \
+    } while (0)
+
+/* The view's fields, from the decoded view (pointing into the answer's
+ * record, or into the map). */
+#define ANSWER_FILL(a, found)                                                                      \
+    do {                                                                                           \
+        const sb_softphone_view_t *view_ = &(found)->view;                                         \
+        (a)->record_len = (found)->record_len;                                                     \
+        (a)->callcenter_id = view_->cc_id;                                                         \
+        (a)->internal_name = view_->internal_name;                                                 \
+        (a)->display_name = view_->display_name;                                                   \
+        (a)->adapter = view_->adapter;                                                             \
+        (a)->softphone_height = view_->height;                                                     \
+        (a)->softphone_width = view_->width;                                                       \
+        (a)->compatibility_mode = sb_cc_compat_mode_name((sb_cc_compat_mode_t)view_->mode);        \
+        (a)->layout_name = view_->layout_name;                                                     \
+        (a)->layout_source = sb_layout_source_name(view_->layout_source);                          \
+        (a)->layout = view_->layout;                                                               \
+        (a)->layout_len = view_->layout ? view_->layout_len : 0;                                   \
+        (a)->detail = view_->detail;                                                               \
+    } while (0)
 
 /* The library's code for a code of sb_softphone_check_txn. */
 static int index_rc(int rc)
@@ -448,55 +578,78 @@ static int index_rc(int rc)
     }
 }
 
+/* The caller's part of *found, field by field, not an initializer: that
+ * would zero the whole struct (the decoded view too) on every check, for
+ * nothing the check reads. */
+static inline void found_init(sb_softphone_found_t *found, char *user, char *profile, char *url,
+                              void *record, size_t cap, bool trusted)
+{
+    found->user = user;
+    found->profile = profile;
+    found->adapter_url = url;
+    found->record = record;
+    found->record_cap = cap;
+    found->refer = false;
+    found->user_normalized = trusted;
+}
+
 /* One user, inside a renewed transaction: the store's check, into the answer. */
 static int check_one(sb_index_reader *reader, const sb_softphone_org_t *org, const char *user,
                      sb_index_answer *a)
 {
-    /* Field by field, not an initializer: that would zero the whole struct
-     * (the decoded view too) on every check, for nothing the check reads. */
     sb_softphone_found_t found;
-    found.user = a->user;
-    found.profile = a->profile;
-    found.adapter_url = a->adapter_url;
-    found.record = a->record;
-    found.record_cap = sizeof(a->record);
+    found_init(&found, a->user, a->profile, a->adapter_url, a->record, sizeof(a->record), false);
     int rc = sb_softphone_check_txn(reader->txn, &reader->tables, org, user, &found, NULL);
     if (rc != 0)
         return index_rc(rc);
-    answer_reset(a, (sb_index_reason)found.reason);
-    if (found.record_len == 0)
-        return 0;
-    const sb_softphone_view_t *view = &found.view;
-    a->record_len = found.record_len;
-    a->callcenter_id = view->cc_id;
-    a->internal_name = view->internal_name;
-    a->display_name = view->display_name;
-    a->adapter = view->adapter;
-    a->softphone_height = view->height;
-    a->softphone_width = view->width;
-    a->compatibility_mode = sb_cc_compat_mode_name((sb_cc_compat_mode_t)view->mode);
-    a->layout_name = view->layout_name;
-    a->layout_source = sb_layout_source_name(view->layout_source);
-    a->layout = view->layout;
-    a->layout_len = view->layout ? view->layout_len : 0;
-    a->detail = view->detail;
+    ANSWER_RESET(a, (sb_index_reason)found.reason);
+    if (found.record_len > 0)
+        ANSWER_FILL(a, &found);
+    return 0;
+}
+
+/* The same, referring to the view in the map: the snapshot stays held. */
+static int check_one_ref(sb_index_reader *reader, const sb_softphone_org_t *org, const char *user,
+                         bool trusted, sb_index_ref_answer *a)
+{
+    sb_softphone_found_t found;
+    found_init(&found, a->user, a->profile, a->adapter_url, NULL, 0, trusted);
+    found.refer = true;
+    int rc = sb_softphone_check_txn(reader->txn, &reader->tables, org, user, &found, NULL);
+    if (rc != 0)
+        return index_rc(rc);
+    ANSWER_RESET(a, (sb_index_reason)found.reason);
+    a->record = NULL;
+    if (found.record_len > 0) {
+        ANSWER_FILL(a, &found);
+        a->record = found.record;
+    }
+    return 0;
+}
+
+/* The arguments every form checks alike; 0 with *o ready. */
+static int batch_args(const sb_index_reader *reader, const char *org, const char *const *users,
+                      size_t n, const void *answers, sb_softphone_org_t *o)
+{
+    if (reader == NULL || org == NULL || (n > 0 && (users == NULL || answers == NULL)))
+        return SB_INDEX_EARG;
+    if (sb_softphone_org_init(o, org) != 0) /* refused before any user, unlike the server */
+        return SB_INDEX_EARG;
     return 0;
 }
 
 SB_INDEX_API int sb_index_check_batch(sb_index_reader *reader, const char *org,
                                       const char *const *users, size_t n, sb_index_answer *answers)
 {
-    if (reader == NULL || org == NULL || (n > 0 && (users == NULL || answers == NULL)))
-        return SB_INDEX_EARG;
     sb_softphone_org_t o;
-    if (sb_softphone_org_init(&o, org) != 0) /* refused before any user, unlike the server */
-        return SB_INDEX_EARG;
-    int rc = begin(reader);
+    int rc = batch_args(reader, org, users, n, answers, &o);
+    if (rc == 0)
+        rc = begin(reader);
     if (rc != 0)
         return rc;
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = check_one(reader, &o, users[i], &answers[i]);
-    finish(reader);
+    finish(reader, false);
     return rc;
 }
 
@@ -504,6 +657,42 @@ SB_INDEX_API int sb_index_check(sb_index_reader *reader, const char *org, const 
                                 sb_index_answer *answer)
 {
     return sb_index_check_batch(reader, org, &user, 1, answer);
+}
+
+SB_INDEX_API int sb_index_check_batch_ref(sb_index_reader *reader, const char *org,
+                                          const char *const *users, size_t n,
+                                          sb_index_ref_answer *answers, unsigned flags)
+{
+    sb_softphone_org_t o;
+    int rc = batch_args(reader, org, users, n, answers, &o);
+    if (rc == 0 && (flags & ~(unsigned)SB_INDEX_USERS_NORMALIZED) != 0)
+        rc = SB_INDEX_EARG; /* a flag of a later release: refused, not ignored */
+    if (rc == 0)
+        rc = begin(reader);
+    if (rc != 0)
+        return rc;
+    bool trusted = (flags & SB_INDEX_USERS_NORMALIZED) != 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = check_one_ref(reader, &o, users[i], trusted, &answers[i]);
+    /* Held even after an error: the answers before it refer to the map. */
+    finish(reader, true);
+    return rc;
+}
+
+SB_INDEX_API int sb_index_check_ref(sb_index_reader *reader, const char *org, const char *user,
+                                    sb_index_ref_answer *answer)
+{
+    return sb_index_check_batch_ref(reader, org, &user, 1, answer, 0);
+}
+
+SB_INDEX_API void sb_index_explain_ref(const sb_index_ref_answer *a, const char *org, char *buf,
+                                       size_t cap)
+{
+    sb_softphone_view_t view;
+    bool has_view = a->record != NULL && a->record_len > 0 &&
+                    sb_softphone_view_decode(a->record, a->record_len, &view) == 0;
+    sb_softphone_explain((sb_softphone_reason_t)a->reason, has_view ? &view : NULL, org, a->user,
+                         a->profile, buf, cap);
 }
 
 SB_INDEX_API void sb_index_explain(const sb_index_answer *a, const char *org, char *buf, size_t cap)

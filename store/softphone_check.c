@@ -17,11 +17,30 @@
 _Static_assert(SB_KEY_MAX >= SB_ORG_ID_MAX + 1 + SB_SFID_LEN, "a membership's key fits");
 
 static int get_view(MDB_txn *txn, const sb_softphone_tables_t *tables, const MDB_val *key,
-                    MDB_val *view)
+                    MDB_val *view, const sb_softphone_view_t **decoded)
 {
+    *decoded = NULL;
+    if (tables->get_view_decoded != NULL)
+        return tables->get_view_decoded(tables->get_view_ctx, txn, tables->views, key, view,
+                                        decoded);
     if (tables->get_view != NULL)
         return tables->get_view(tables->get_view_ctx, txn, tables->views, key, view);
     return sb__value_get(txn, tables->views, key, view); /* its checksum checked */
+}
+
+/* Moves a decoded view's pointers from the bytes at `from` to their copy at `to`. */
+static void view_rebase(sb_softphone_view_t *view, const void *from, void *to)
+{
+    const char *f = from;
+    char *t = to;
+    const char **strings[] = {&view->cc_id,   &view->internal_name, &view->display_name,
+                              &view->adapter, &view->adapter_url,   &view->layout_name,
+                              &view->detail};
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+        if (*strings[i] != NULL)
+            *strings[i] = t + (*strings[i] - f);
+    if (view->layout != NULL)
+        view->layout = (const uint8_t *)t + (view->layout - (const uint8_t *)f);
 }
 
 /* A member: `member` is user_cc's value, the Call Center's id, the profile
@@ -43,27 +62,37 @@ static int member_view(MDB_txn *txn, const sb_softphone_tables_t *tables,
     MDB_val k = {sb_softphone_view_key(key, sizeof(key), org->id, cc, found->profile), key}, v;
     if (k.mv_size == 0)
         return -EINVAL; /* never: the org is checked and the profile bounded */
-    int rc = get_view(txn, tables, &k, &v);
+    const sb_softphone_view_t *decoded;
+    int rc = get_view(txn, tables, &k, &v, &decoded);
     if (rc == MDB_NOTFOUND)
         return SB_E_CORRUPT; /* the store writes it with the membership */
     if (rc != 0)
         return sb__lmdb_rc(rc);
-    /* Copied, so that the answer outlives the transaction. */
-    bool allocated = found->record == NULL;
-    if (allocated) {
+    /* Copied, so that the answer outlives the transaction; or, asked to
+     * refer, decoded where it lies (the caller keeps the transaction). */
+    bool allocated = !found->refer && found->record == NULL;
+    if (found->refer) {
+        found->record = v.mv_data;
+    } else if (allocated) {
         if ((found->record = malloc(v.mv_size)) == NULL)
             return -ENOMEM;
     } else if (v.mv_size > found->record_cap) {
         return -E2BIG;
     }
-    memcpy(found->record, v.mv_data, v.mv_size);
+    if (!found->refer)
+        memcpy(found->record, v.mv_data, v.mv_size);
     sb_softphone_view_t *view = &found->view;
-    if (sb_softphone_view_decode(found->record, v.mv_size, view) != 0 ||
-        view->mode > SB_CC_COMPAT_CLASSIC_AND_LIGHTNING) {
-        if (allocated) {
+    if (decoded != NULL) {
+        /* Decoded once for this snapshot: its pointers moved to the copy. */
+        *view = *decoded;
+        if (!found->refer)
+            view_rebase(view, v.mv_data, found->record);
+    } else if (sb_softphone_view_decode(found->record, v.mv_size, view) != 0 ||
+               view->mode > SB_CC_COMPAT_CLASSIC_AND_LIGHTNING) {
+        if (allocated)
             free(found->record);
+        if (allocated || found->refer)
             found->record = NULL;
-        }
         return SB_E_CORRUPT;
     }
     found->record_len = v.mv_size;
@@ -87,7 +116,13 @@ int sb_softphone_check_txn(MDB_txn *txn, const sb_softphone_tables_t *tables,
     found->profile[0] = '\0';
     found->adapter_url[0] = '\0';
     sb_sfid_t id;
-    if (user == NULL || sb_sfid_normalize(user, SB_SFID_PREFIX_USER, "user id", &id, NULL) != 0) {
+    if (found->user_normalized && user != NULL && strnlen(user, SB_SFID_LEN + 1) == SB_SFID_LEN) {
+        /* Trusted (a batch of ids the caller's earlier answers gave): the
+         * checksum is not computed again. The length is still checked: the
+         * key below copies SB_SFID_LEN bytes. */
+        memcpy(id.s, user, SB_SFID_LEN + 1);
+    } else if (user == NULL ||
+               sb_sfid_normalize(user, SB_SFID_PREFIX_USER, "user id", &id, NULL) != 0) {
         found->reason = SB_SOFTPHONE_INVALID_USER_ID;
         snprintf(found->user, SB_SFID_LEN + 1, "%s", user ? user : ""); /* as given */
         return 0;

@@ -28,6 +28,7 @@
  */
 
 #include <lmdb.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -45,6 +46,16 @@
  */
 typedef int (*sb_softphone_view_get_fn)(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key,
                                         MDB_val *view);
+
+/**
+ * The same, for a caller that also keeps views decoded (the read library's
+ * cache): *decoded is NULL, or the view decoded from *view's bytes, its
+ * pointers into them [borrowed: until the transaction ends], its mode
+ * checked. The check then copies it instead of decoding the bytes again.
+ */
+typedef int (*sb_softphone_view_get_decoded_fn)(void *ctx, MDB_txn *txn, MDB_dbi views,
+                                                const MDB_val *key, MDB_val *view,
+                                                const sb_softphone_view_t **decoded);
 
 /** A membership's flag: the user holds the Service Cloud Voice licence. */
 #define SB_MEMBER_SCV_LICENCE 1u
@@ -79,8 +90,9 @@ static inline int sb_member_value_split(const void *data, size_t len, size_t *pr
 /** The tables the check reads, opened by the caller in its environment. */
 typedef struct sb_softphone_tables {
     MDB_dbi orgs, users, user_cc, views;
-    sb_softphone_view_get_fn get_view; /* NULL: sb__value_get */
-    void *get_view_ctx;                /* [borrowed: while the tables are used] */
+    sb_softphone_view_get_fn get_view;                 /* NULL: sb__value_get */
+    sb_softphone_view_get_decoded_fn get_view_decoded; /* when set, used instead of get_view */
+    void *get_view_ctx;                                /* [borrowed: while the tables are used] */
     /* Read-only cursors on orgs, users and user_cc, renewed in the check's
      * transaction when a look-up finds nothing and the records beside it
      * are checked (value.c); NULL: a cursor is opened for it (an
@@ -122,8 +134,16 @@ typedef struct sb_softphone_found {
     char *profile;     /* SB_PROFILE_NAME_MAX + 1 bytes: members' only, else "" */
     char *adapter_url; /* SB_VIEW_URL_MAX bytes: the view's, rendered for the user, else "" */
     void *record;      /* record_cap bytes for a member's view; NULL: the check allocates
-                          one and sets record [owned: free()] */
+                          one and sets record [owned: free()]; with `refer`, set by the check */
     size_t record_cap;
+    /* true: no copy; the check points record at the view in the map
+     * [borrowed: until the transaction ends] and decodes it there. */
+    bool refer;
+    /* true: the caller vouches that `user` is an 18-character id as an
+     * earlier answer gave it (normalized, its checksum right): only its
+     * length is checked, not its form. An id that is not one finds no
+     * record (UNKNOWN_USER or NOT_A_MEMBER), never another user's. */
+    bool user_normalized;
     /* Filled by the check. */
     sb_softphone_reason_t reason;
     size_t record_len;        /* bytes of the view in record; 0: no view (not a member) */

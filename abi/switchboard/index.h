@@ -25,7 +25,8 @@
  * one sb_index_reader per thread (a reader holds one cached LMDB read
  * transaction, renewed for each check or batch, so that every check sees
  * every write committed before it began, and a reader between checks pins
- * nothing). A reader may move between threads, never be used by two at once.
+ * nothing, unless it holds a referring answer: see sb_index_ref_answer). A
+ * reader may move between threads, never be used by two at once.
  *
  * Link with `pkg-config --cflags --libs switchboard-index`. docs/index.md
  * has the full guide.
@@ -95,6 +96,50 @@ typedef struct sb_index_answer {
     unsigned char record[SB_INDEX_RECORD_MAX]; /* what the pointers above point into */
 } sb_index_answer;
 
+/**
+ * A referring answer (sb_index_check_ref): the same fields as sb_index_answer,
+ * but the Call Center's strings, the layout and `record` point at the view
+ * in the server's map instead of a copy, so that an answer is about 2.3 KiB
+ * and a check copies nothing of the view. user, profile and adapter_url
+ * are the answer's own.
+ *
+ * Lifetime [borrowed: valid until the reader's next call (any check,
+ * sb_index_reader_release, sb_index_reader_close)]. Until then the reader
+ * holds its snapshot: the server cannot reuse that snapshot's pages (its
+ * file may grow), and a thread of this process that must adopt a map the
+ * server grew waits for the release. So release soon, and never hold an
+ * answer of one reader while the same thread checks with another.
+ */
+typedef struct sb_index_ref_answer {
+    int softphone;           /* 1: the user sees a softphone */
+    sb_index_reason reason;  /* SB_INDEX_OK when softphone is 1 */
+    const char *reason_name; /* "OK", "NOT_A_MEMBER", ... (static) */
+    char user[19];           /* the answer's own: the 18-character id, or as given (cut) */
+    char profile[256];       /* the answer's own: the user's profile (members only) */
+    /* The Call Center, in the map (members only; "" otherwise). */
+    const char *callcenter_id, *internal_name, *display_name;
+    const char *adapter;                        /* in the map: the adapter's name, or "" */
+    char adapter_url[SB_INDEX_URL_MAX];         /* the answer's own: rendered for this user */
+    uint32_t softphone_height, softphone_width; /* 0: the softphone's own default */
+    const char *compatibility_mode;             /* static: "Classic", "Lightning", ... */
+    const char *layout_name;                    /* in the map; "" when none */
+    const char *layout_source;                  /* static: "profile", "default" or "none" */
+    const void *layout;                         /* in the map: msgpack; NULL when none */
+    size_t layout_len;
+    const char *detail; /* in the map: an adapter's refusal, or "" */
+    const void *record; /* in the map: the view's stored bytes; NULL when no view */
+    size_t record_len;  /* bytes at record */
+} sb_index_ref_answer;
+
+/**
+ * A flag of sb_index_check_batch_ref: every users[i] is an 18-character id
+ * exactly as an earlier answer's `user` gave it, so that its checksum is not
+ * computed again. Only the length is checked; an id that is not what an
+ * answer gave finds no record (UNKNOWN_USER or NOT_A_MEMBER, never another
+ * user's), where the unflagged form says INVALID_USER_ID.
+ */
+#define SB_INDEX_USERS_NORMALIZED 1u
+
 typedef struct sb_index sb_index;
 typedef struct sb_index_reader sb_index_reader;
 
@@ -112,7 +157,7 @@ void sb_index_close(sb_index *index);
 /** A reader for one thread at a time. 0, SB_INDEX_ENOMEM or SB_INDEX_EREADERS. */
 int sb_index_reader_open(sb_index *index, sb_index_reader **out);
 
-/** Closes a reader. */
+/** Closes a reader, ending the snapshot it holds, if any. */
 void sb_index_reader_close(sb_index_reader *reader);
 
 /**
@@ -130,6 +175,32 @@ int sb_index_check(sb_index_reader *reader, const char *org, const char *user,
  */
 int sb_index_check_batch(sb_index_reader *reader, const char *org, const char *const *users,
                          size_t n, sb_index_answer *answers);
+
+/**
+ * sb_index_check, answering by reference (sb_index_ref_answer: see its
+ * lifetime). Ends the snapshot the reader held, if any, and holds the new
+ * one until the reader's next call.
+ */
+int sb_index_check_ref(sb_index_reader *reader, const char *org, const char *user,
+                       sb_index_ref_answer *answer);
+
+/**
+ * sb_index_check_batch by reference: every answer refers to one snapshot,
+ * held until the reader's next call. `flags`: 0 or
+ * SB_INDEX_USERS_NORMALIZED; another bit is SB_INDEX_EARG.
+ */
+int sb_index_check_batch_ref(sb_index_reader *reader, const char *org, const char *const *users,
+                             size_t n, sb_index_ref_answer *answers, unsigned flags);
+
+/**
+ * Ends the snapshot a referring answer holds (its answers die). Does nothing
+ * when the reader holds none.
+ */
+void sb_index_reader_release(sb_index_reader *reader);
+
+/** sb_index_explain for a referring answer (still valid). */
+void sb_index_explain_ref(const sb_index_ref_answer *answer, const char *org, char *buf,
+                          size_t cap);
 
 /**
  * The operator's sentence for an answer, as softphone.check's `message`:

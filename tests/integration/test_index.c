@@ -2,7 +2,8 @@
  * libswitchboard-index against a real switchboardd: on random data the
  * library and softphone.check agree for every user; a reader keeps working
  * while the server grows its map and writes; a reader process killed
- * mid-read blocks nothing; a directory the library cannot read is refused
+ * mid-read blocks nothing; a referring answer holds its snapshot until the
+ * reader's next call, and no longer; a directory the library cannot read is refused
  * with a sentence that says why.
  */
 #include "sb_test.h"
@@ -10,6 +11,7 @@
 #include <jansson.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -114,6 +116,60 @@ static void agree(const msgpack_object *s, const sb_index_answer *a, const char 
         if (!msgpack_object_equal(mine.data, *layout))
             fail_msg("%s: the layouts differ", who);
         msgpack_unpacked_destroy(&mine);
+    }
+}
+
+/* Whether `p` lies inside the copying answer's own record. */
+static bool in_record(const sb_index_answer *a, const void *p)
+{
+    const unsigned char *u = p;
+    return u >= a->record && u < a->record + a->record_len;
+}
+
+/* A referring answer says what the copying one says, field by field; the
+ * copying one's view lies inside it (it outlives the snapshot). */
+static void same_answer(const sb_index_answer *a, const sb_index_ref_answer *r)
+{
+    const char *who = a->user;
+    if (a->record_len > 0) {
+        const void *inside[] = {a->callcenter_id, a->internal_name, a->display_name,
+                                a->adapter,       a->layout_name,   a->detail};
+        for (size_t i = 0; i < sizeof(inside) / sizeof(inside[0]); i++)
+            if (!in_record(a, inside[i]))
+                fail_msg("%s: a string of the copying answer is outside it", who);
+        if (a->layout != NULL && !in_record(a, a->layout))
+            fail_msg("%s: the copying answer's layout is outside it", who);
+    }
+    assert_int_equal(r->softphone, a->softphone);
+    assert_int_equal(r->reason, a->reason);
+    assert_string_equal(r->reason_name, a->reason_name);
+    assert_string_equal(r->user, a->user);
+    assert_string_equal(r->profile, a->profile);
+    assert_string_equal(r->callcenter_id, a->callcenter_id);
+    assert_string_equal(r->internal_name, a->internal_name);
+    assert_string_equal(r->display_name, a->display_name);
+    assert_string_equal(r->adapter, a->adapter);
+    assert_string_equal(r->adapter_url, a->adapter_url);
+    assert_int_equal(r->softphone_height, a->softphone_height);
+    assert_int_equal(r->softphone_width, a->softphone_width);
+    assert_string_equal(r->compatibility_mode, a->compatibility_mode);
+    assert_string_equal(r->layout_name, a->layout_name);
+    assert_string_equal(r->layout_source, a->layout_source);
+    assert_string_equal(r->detail, a->detail);
+    assert_int_equal(r->layout_len, a->layout_len);
+    if (a->layout == NULL)
+        assert_null(r->layout);
+    else if (memcmp(r->layout, a->layout, a->layout_len) != 0)
+        fail_msg("%s: the referring answer's layout differs", who);
+    assert_int_equal(r->record_len, a->record_len);
+    if (a->record_len == 0) {
+        assert_null(r->record);
+    } else {
+        if (memcmp(r->record, a->record, a->record_len) != 0)
+            fail_msg("%s: the referring answer's record differs", who);
+        /* It refers: the bytes are not the answer's own. */
+        assert_true((const unsigned char *)r->record < (const unsigned char *)r ||
+                    (const unsigned char *)r->record >= (const unsigned char *)(r + 1));
     }
 }
 
@@ -245,7 +301,9 @@ static void the_library_and_the_server_agree_for_every_user(void **state)
     char ids[N][16];
     const char *users[N];
     sb_index_answer *batch = calloc(N, sizeof(*batch));
+    sb_index_ref_answer *refs = calloc(N, sizeof(*refs));
     assert_non_null(batch);
+    assert_non_null(refs);
     unsigned reasons_seen = 0;
     for (unsigned o = 0; o < ORGS; o++) {
         char org[16];
@@ -273,7 +331,33 @@ static void the_library_and_the_server_agree_for_every_user(void **state)
             agree(&results->via.array.ptr[u], &one, org);
         }
         msgpack_unpacked_destroy(&r);
+        /* The referring forms say the same. */
+        assert_int_equal(sb_index_check_batch_ref(reader, org, users, N, refs, 0), 0);
+        for (unsigned u = 0; u < N; u++)
+            same_answer(&batch[u], &refs[u]);
+        for (unsigned u = 0; u < N; u++) {
+            assert_int_equal(sb_index_check_ref(reader, org, users[u], &refs[0]), 0);
+            same_answer(&batch[u], &refs[0]);
+        }
+        /* Trusted ids, as the answers gave them: the same answers for the
+         * valid ones, without their checksums computed. */
+        const char *normalized[N];
+        unsigned which[N], m = 0;
+        for (unsigned u = 0; u < N; u++)
+            if (batch[u].reason != SB_INDEX_INVALID_USER_ID) {
+                normalized[m] = batch[u].user;
+                which[m++] = u;
+            }
+        assert_true(m >= USERS);
+        assert_int_equal(
+            sb_index_check_batch_ref(reader, org, normalized, m, refs, SB_INDEX_USERS_NORMALIZED),
+            0);
+        for (unsigned j = 0; j < m; j++)
+            same_answer(&batch[which[j]], &refs[j]);
+        sb_index_reader_release(reader);
     }
+    /* A flag this library does not know is refused, not ignored. */
+    assert_int_equal(sb_index_check_batch_ref(reader, "org0", users, 1, refs, 2), SB_INDEX_EARG);
     /* The data was made to give every reason but ADAPTER_REFUSED and
      * NO_ADAPTER_URL (test_server covers those, with a mock adapter). */
     unsigned want = (1u << SB_INDEX_OK) | (1u << SB_INDEX_UNKNOWN_USER) |
@@ -308,7 +392,29 @@ static void the_library_and_the_server_agree_for_every_user(void **state)
          NULL);
     assert_int_equal(sb_index_check(reader, "org0", "005999999000001", &one), 0);
     assert_string_equal(one.display_name, "Front Desk");
+    /* Trusted ids that are not what an answer gave: a short one is checked
+     * as usual; an 18-character one with a wrong checksum finds no record
+     * (never another user's answer), where the untrusted form says
+     * INVALID_USER_ID. */
+    {
+        sb_index_answer member;
+        assert_int_equal(sb_index_check(reader, "org0", "005999999000001", &member), 0);
+        assert_true(member.softphone);
+        char wrong[19];
+        memcpy(wrong, member.user, sizeof(wrong));
+        wrong[17] = wrong[17] == 'A' ? 'B' : 'A';
+        const char *odd[] = {"005999999000001", "nonsense", wrong};
+        assert_int_equal(
+            sb_index_check_batch_ref(reader, "org0", odd, 3, refs, SB_INDEX_USERS_NORMALIZED), 0);
+        same_answer(&member, &refs[0]);
+        assert_int_equal(refs[1].reason, SB_INDEX_INVALID_USER_ID);
+        assert_int_equal(refs[2].reason, SB_INDEX_UNKNOWN_USER);
+        assert_int_equal(sb_index_check_ref(reader, "org0", wrong, &refs[2]), 0);
+        assert_int_equal(refs[2].reason, SB_INDEX_INVALID_USER_ID);
+        sb_index_reader_release(reader);
+    }
     free(batch);
+    free(refs);
     sb_index_reader_close(reader);
     sb_index_close(index);
     sb_client_close(&c);
@@ -321,9 +427,23 @@ static void the_library_and_the_server_agree_for_every_user(void **state)
 typedef struct reader_thread {
     sb_index *index;
     atomic_bool *stop;
+    bool refer; /* checks by reference, and reads the answer again after a pause */
     long checks;
     char failure[256];
 } reader_thread_t;
+
+/* The referring form while maps move: the answer is read again after the
+ * thread gave up the CPU, when another thread may be adopting a grown map.
+ * The remap must wait for this reader (its answer points into the map). */
+static bool check_by_reference(sb_index_reader *reader, sb_index_ref_answer *r)
+{
+    if (sb_index_check_ref(reader, "grow", "005000000000001", r) != 0 || !r->softphone)
+        return false;
+    sched_yield();
+    usleep(50);
+    return strcmp(r->internal_name, "Desk") == 0 && strcmp(r->display_name, "Desk") == 0 &&
+           r->record != NULL && r->record_len > 0;
+}
 
 static void *keep_checking(void *arg)
 {
@@ -335,7 +455,16 @@ static void *keep_checking(void *arg)
         return NULL;
     }
     sb_index_answer *a = malloc(sizeof(*a));
-    while (a != NULL && !atomic_load(t->stop)) {
+    sb_index_ref_answer *r = malloc(sizeof(*r));
+    while (a != NULL && r != NULL && !atomic_load(t->stop)) {
+        if (t->refer) {
+            if (!check_by_reference(reader, r)) {
+                snprintf(t->failure, sizeof(t->failure), "referring check %ld failed", t->checks);
+                break;
+            }
+            t->checks++;
+            continue;
+        }
         rc = sb_index_check(reader, "grow", "005000000000001", a);
         if (rc != 0 || !a->softphone || strcmp(a->internal_name, "Desk") != 0) {
             snprintf(t->failure, sizeof(t->failure), "check %ld: rc %d (%s), reason %s", t->checks,
@@ -345,6 +474,7 @@ static void *keep_checking(void *arg)
         t->checks++;
     }
     free(a);
+    free(r);
     sb_index_reader_close(reader);
     return NULL;
 }
@@ -359,6 +489,21 @@ static uint64_t map_bytes(sb_client_t *c)
     return bytes;
 }
 
+/* An org with one Call Center, Desk (https), and one member of it, 005000000000001. */
+static void org_with_one_member(sb_client_t *c, const char *org)
+{
+    call(c, "org.create", json_pack("{s:s}", "org", org), NULL);
+    call(c, "callcenter.create",
+         json_pack("{s:s, s:s, s:s, s:s}", "org", org, "internal_name", "Desk", "display_name",
+                   "Desk", "adapter_url", "https://cti.example.com/desk"),
+         NULL);
+    call(c, "user.upsert",
+         json_pack("{s:s, s:s, s:s}", "org", org, "id", "005000000000001", "name", "One"), NULL);
+    call(c, "member.add",
+         json_pack("{s:s, s:s, s:s}", "org", org, "callcenter", "Desk", "user", "005000000000001"),
+         NULL);
+}
+
 static void a_reader_keeps_working_while_the_map_grows(void **state)
 {
     (void)state;
@@ -368,17 +513,7 @@ static void a_reader_keeps_working_while_the_map_grows(void **state)
     sb_harness_start(&h, NULL, flags);
     sb_client_t c;
     sb_harness_client(&h, &c, NULL);
-    call(&c, "org.create", json_pack("{s:s}", "org", "grow"), NULL);
-    call(&c, "callcenter.create",
-         json_pack("{s:s, s:s, s:s, s:s}", "org", "grow", "internal_name", "Desk", "display_name",
-                   "Desk", "adapter_url", "https://cti.example.com/desk"),
-         NULL);
-    call(&c, "user.upsert",
-         json_pack("{s:s, s:s, s:s}", "org", "grow", "id", "005000000000001", "name", "One"), NULL);
-    call(&c, "member.add",
-         json_pack("{s:s, s:s, s:s}", "org", "grow", "callcenter", "Desk", "user",
-                   "005000000000001"),
-         NULL);
+    org_with_one_member(&c, "grow");
     uint64_t first_map = map_bytes(&c);
 
     sb_index *index;
@@ -386,7 +521,8 @@ static void a_reader_keeps_working_while_the_map_grows(void **state)
     if (sb_index_open(h.dir, &index, why, sizeof(why)) != 0)
         fail_msg("sb_index_open: %s", why);
     atomic_bool stop = false;
-    reader_thread_t threads[2] = {{.index = index, .stop = &stop}, {.index = index, .stop = &stop}};
+    reader_thread_t threads[2] = {{.index = index, .stop = &stop},
+                                  {.index = index, .stop = &stop, .refer = true}};
     pthread_t tid[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&tid[i], NULL, keep_checking, &threads[i]), 0);
@@ -426,6 +562,114 @@ static void a_reader_keeps_working_while_the_map_grows(void **state)
                   threads[1].checks);
     free(a);
     sb_index_reader_close(mine);
+    sb_index_close(index);
+    sb_client_close(&c);
+    assert_int_equal(sb_harness_stop(&h), 0);
+    sb_harness_cleanup(&h);
+}
+
+/* ---- a referring answer's lifetime ---------------------------------------- */
+
+/* How many reader slots of this process hold a snapshot now (mdb_stat -r,
+ * another process: opening the environment twice in one would drop its
+ * locks). */
+static int held_snapshots(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "mdb_stat -r '%s'", dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[256];
+    int held = 0;
+    bool table = false;
+    while (fgets(line, sizeof(line), p) != NULL) {
+        table = table || strncmp(line, "Reader Table Status", 19) == 0;
+        int pid;
+        char thread[64], txnid[64];
+        if (sscanf(line, "%d %63s %63s", &pid, thread, txnid) == 3 && pid == (int)getpid() &&
+            strcmp(txnid, "-") != 0)
+            held++;
+    }
+    pclose(p); /* its status is not 0 when the table is empty */
+    assert_true(table);
+    return held;
+}
+
+static void rename_desk(sb_client_t *c, const char *name)
+{
+    call(c, "callcenter.update",
+         json_pack("{s:s, s:s, s:{s:s}}", "org", "life", "id", "Desk", "values",
+                   "/reqGeneralInfo/reqDisplayName", name),
+         NULL);
+}
+
+static void a_referring_answer_lives_until_the_readers_next_call(void **state)
+{
+    (void)state;
+    sb_harness_t h;
+    static const char *const flags[] = {"--durability", "none", NULL};
+    sb_harness_start(&h, NULL, flags);
+    sb_client_t c;
+    sb_harness_client(&h, &c, NULL);
+    org_with_one_member(&c, "life");
+    sb_index *index;
+    sb_index_reader *reader;
+    char why[512];
+    if (sb_index_open(h.dir, &index, why, sizeof(why)) != 0)
+        fail_msg("sb_index_open: %s", why);
+    assert_int_equal(sb_index_reader_open(index, &reader), 0);
+    static sb_index_ref_answer r;
+    static sb_index_answer a;
+    static unsigned char before[SB_INDEX_RECORD_MAX];
+
+    /* Between calls a reader pins nothing; a referring answer holds its snapshot. */
+    static sb_index_answer kept;
+    assert_int_equal(sb_index_check(reader, "life", "005000000000001", &kept), 0);
+    assert_int_equal(sb_index_check(reader, "life", "005000000000001", &a), 0);
+    assert_int_equal(held_snapshots(h.dir), 0);
+    assert_int_equal(sb_index_check_ref(reader, "life", "005000000000001", &r), 0);
+    assert_string_equal(r.display_name, "Desk");
+    assert_int_equal(held_snapshots(h.dir), 1);
+    assert_true(r.record_len > 0 && r.record_len <= sizeof(before));
+    memcpy(before, r.record, r.record_len);
+    const char *display_name = r.display_name;
+
+    /* The server rewrites the view many times (its old pages would be
+     * reused if nothing held them): the held answer does not change. */
+    char name[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof(name), "Desk %d", i);
+        rename_desk(&c, name);
+    }
+    assert_ptr_equal(r.display_name, display_name);
+    assert_string_equal(r.display_name, "Desk");
+    assert_memory_equal(r.record, before, r.record_len);
+    /* A copying answer made before outlives all of it, in its own bytes. */
+    assert_string_equal(kept.display_name, "Desk");
+    assert_string_equal(kept.internal_name, "Desk");
+
+    /* The reader's next call ends it and sees the writes: the view cache
+     * serves nothing of the old snapshot. */
+    assert_int_equal(sb_index_check_ref(reader, "life", "005000000000001", &r), 0);
+    assert_string_equal(r.display_name, "Desk 39");
+    rename_desk(&c, "Front Desk");
+    assert_int_equal(sb_index_check(reader, "life", "005000000000001", &a), 0);
+    assert_string_equal(a.display_name, "Front Desk");
+    assert_int_equal(held_snapshots(h.dir), 0); /* the copying call released it */
+
+    /* sb_index_reader_release ends it without a check; twice is harmless. */
+    assert_int_equal(sb_index_check_ref(reader, "life", "005000000000001", &r), 0);
+    assert_string_equal(r.display_name, "Front Desk");
+    assert_int_equal(held_snapshots(h.dir), 1);
+    sb_index_reader_release(reader);
+    assert_int_equal(held_snapshots(h.dir), 0);
+    sb_index_reader_release(reader);
+    /* Closing a reader that holds one ends it too. */
+    assert_int_equal(sb_index_check_ref(reader, "life", "005000000000001", &r), 0);
+    assert_int_equal(held_snapshots(h.dir), 1);
+    sb_index_reader_close(reader);
+    assert_int_equal(held_snapshots(h.dir), 0);
+
     sb_index_close(index);
     sb_client_close(&c);
     assert_int_equal(sb_harness_stop(&h), 0);
@@ -545,6 +789,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_library_and_the_server_agree_for_every_user),
         cmocka_unit_test(a_reader_keeps_working_while_the_map_grows),
+        cmocka_unit_test(a_referring_answer_lives_until_the_readers_next_call),
         cmocka_unit_test(a_reader_killed_mid_read_blocks_nothing),
         cmocka_unit_test(a_directory_it_cannot_read_is_refused_with_a_reason),
     };
