@@ -4,9 +4,10 @@
  *   cluster_route_helper URLS bucket             creates SB_placement as the format says
  *   cluster_route_helper URLS put KEY JSON       writes a placement key
  *   cluster_route_helper URLS del KEY            deletes one
- *   cluster_route_helper URLS call N METHOD JSON [SHARD]
+ *   cluster_route_helper URLS call N METHOD JSON [SHARD|- [PAUSE_MS]]
  *       N calls through one libswitchboard-client cluster handle (the token
- *       in SB_TOKEN); prints a line per call: "MEMBER rc CODE NAME"
+ *       in SB_TOKEN), PAUSE_MS apart; prints a line per call:
+ *       "MEMBER rc CODE NAME"
  *
  * The placement keys are the servers' to write (the placement work); until
  * they do, the test writes them here, in their format.
@@ -56,7 +57,9 @@ static int call_cmd(const char *urls, int argc, char **argv)
     if (argc < 3)
         return 2;
     int n = atoi(argv[0]);
-    const char *method = argv[1], *shard = argc > 3 ? argv[3] : NULL;
+    const char *method = argv[1];
+    const char *shard = argc > 3 && strcmp(argv[3], "-") != 0 ? argv[3] : NULL;
+    int pause_ms = argc > 4 ? atoi(argv[4]) : 0;
     json_error_t jerr;
     json_t *args = json_loads(argv[2], 0, &jerr);
     msgpack_sbuffer buf;
@@ -94,6 +97,8 @@ static int call_cmd(const char *urls, int argc, char **argv)
         }
         fflush(stdout);
         msgpack_unpacked_destroy(&result);
+        if (pause_ms > 0 && i + 1 < n)
+            nats_Sleep(pause_ms);
     }
     msgpack_sbuffer_destroy(&buf);
     sb_client_cluster_free(cl);

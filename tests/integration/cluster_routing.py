@@ -229,9 +229,21 @@ try:
                        env=dict(os.environ, SB_TOKEN=token))
     check(r.returncode == 0 and rep_dir in r.stdout, "--member picks the member: %r" % r.stderr)
 
-    # 5. A dead replica: reads go on, on the primary.
+    # 5. A dead replica: reads go on, on the primary; first with the replica's connection open
+    # (the call fails on it, and is retried), then with a new handle (the connect fails).
+    p = subprocess.Popen([HELPER, urls, "call", "8", "user.get",
+                          '{"org": "acme", "id": "%s"}' % uid, "-", "300"],
+                         env=dict(os.environ, SB_TOKEN=token), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    first = [p.stdout.readline().split()[:1] for _ in range(2)]
     procs["s2-b"].send_signal(signal.SIGKILL)
     procs["s2-b"].wait()
+    rest, errtext = p.communicate(timeout=30)
+    served = [l.split()[0] for l in rest.splitlines()]
+    check(sorted(first) == [["s2-a"], ["s2-b"]], "both members served before: %r" % first)
+    check(p.returncode == 0 and served == ["s2-a"] * 6,
+          "reads on a dead replica's connection are retried on the primary: %r %r" %
+          (rest, errtext))
     r = helper("call", "4", "user.get", '{"org": "acme", "id": "%s"}' % uid)
     served = [l.split()[0] for l in r.stdout.splitlines()]
     check(r.returncode == 0 and served == ["s2-a"] * 4,
