@@ -50,7 +50,8 @@ struct sb_client_cluster {
     pthread_cond_t changed;
     sb_route_map_t map;
     bool stopping;
-    char watch_error[256]; /* the last bad placement entry or watch failure, for messages */
+    char watch_error[256];     /* the last bad placement entry or watch failure, for messages */
+    char watch_error_key[128]; /* the key of that bad entry; "" for a watch failure */
 
     /* The caller's side (one thread at a time). */
     char *token;
@@ -125,6 +126,8 @@ static void *watch_thread(void *arg)
             continue;
         }
         pthread_mutex_lock(&cl->lock);
+        if (cl->watch_error_key[0] == '\0')
+            cl->watch_error[0] = '\0'; /* a watch failure is over: entries arrive again */
         if (e == NULL) {
             cl->map.ready = true; /* the end of the values the bucket held at the start */
         } else {
@@ -132,10 +135,16 @@ static void *watch_thread(void *arg)
             const char *value = kvEntry_Value(e);
             int len = kvEntry_ValueLen(e);
             char why[256];
-            if (sb_route_apply(&cl->map, kvEntry_Key(e), value, len > 0 ? (size_t)len : 0,
+            const char *key = kvEntry_Key(e);
+            if (sb_route_apply(&cl->map, key, value, len > 0 ? (size_t)len : 0,
                                op == kvOp_Delete || op == kvOp_Purge, kvEntry_Revision(e), why,
-                               sizeof(why)) != 0)
+                               sizeof(why)) != 0) {
                 snprintf(cl->watch_error, sizeof(cl->watch_error), "%s", why);
+                snprintf(cl->watch_error_key, sizeof(cl->watch_error_key), "%s", key);
+            } else if (strcmp(cl->watch_error_key, key) == 0) {
+                cl->watch_error[0] = '\0'; /* the key that was bad is fixed */
+                cl->watch_error_key[0] = '\0';
+            }
         }
         pthread_cond_broadcast(&cl->changed);
         pthread_mutex_unlock(&cl->lock);
@@ -451,6 +460,11 @@ static int route_next(sb_client_cluster_t *cl, route_state_t *st, sb_client_t **
             snprintf(socket, sizeof(socket), "%s", m->socket);
         }
         *revision = cl->map.revision;
+        if (miss != SB_ROUTE_OK && cl->watch_error[0] != '\0') {
+            /* The map may lack what the bucket holds: say why. */
+            size_t used = strlen(why);
+            snprintf(why + used, sizeof(why) - used, " (Placement: %s.)", cl->watch_error);
+        }
         pthread_mutex_unlock(&cl->lock);
         if ((miss == SB_ROUTE_NO_ORG || miss == SB_ROUTE_NO_SHARD) && !st->waited_for_miss) {
             /* An org created a moment ago: its key may be on its way. */
