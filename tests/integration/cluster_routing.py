@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 
+from cluster_member import start_member
 from rpc_conn import Conn
 
 SERVER, SBCTL, SBSTORE, CLUSTER, HELPER = sys.argv[1:6]
@@ -61,31 +62,14 @@ logs = {}
 
 
 def start_server(name, *args, token_from=None):
-    d = os.path.join(tmp, name)
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    if token_from is not None and not os.path.exists(os.path.join(d, "admin.token")):
-        shutil.copy(os.path.join(token_from, "admin.token"), d)
+    """A member with the cluster's admin token (copied from token_from's data directory), its
+    requests in its log (--log-level debug) for the test to count."""
+    if token_from is not None:
+        os.makedirs(os.path.join(tmp, name), mode=0o700, exist_ok=True)
+        shutil.copy(os.path.join(token_from, "admin.token"), os.path.join(tmp, name))
     logs[name] = os.path.join(tmp, name + ".log")
-    log = open(logs[name], "ab")
-    p = subprocess.Popen([SERVER, "--data-dir", d, "--cluster", urls, "--log-level", "debug",
-                          "--log-format", "text", *args], stdout=log, stderr=subprocess.STDOUT)
-    sock = os.path.join(d, "switchboard.sock")
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        if p.poll() is not None:
-            text = open(log.name).read()
-            if "built without libnats" in text:
-                print("SKIPPED: switchboardd was built without libnats")
-                sys.exit(77)
-            raise SystemExit("%s exited: %s" % (name, text[-2000:]))
-        if os.path.exists(sock):
-            try:
-                c = Conn(sock, open(os.path.join(d, "admin.token")).read().strip())
-                c.close()
-                break
-            except (OSError, AssertionError):
-                pass
-        time.sleep(0.05)
+    p, d, sock = start_member(SERVER, tmp, urls, name, "--log-level", "debug", "--log-format",
+                              "text", *args)
     procs[name] = p
     return d, sock
 
