@@ -56,10 +56,10 @@ static int call_cmd(const char *urls, int argc, char **argv)
 {
     if (argc < 3)
         return 2;
-    int n = atoi(argv[0]);
+    int n = (int)strtol(argv[0], NULL, 10);
     const char *method = argv[1];
     const char *shard = argc > 3 && strcmp(argv[3], "-") != 0 ? argv[3] : NULL;
-    int pause_ms = argc > 4 ? atoi(argv[4]) : 0;
+    int pause_ms = argc > 4 ? (int)strtol(argv[4], NULL, 10) : 0;
     json_error_t jerr;
     json_t *args = json_loads(argv[2], 0, &jerr);
     msgpack_sbuffer buf;

@@ -1126,8 +1126,9 @@ int main(int argc, char **argv)
     if (o.socket[0] == '\0')
         sb_path_join(o.socket, sizeof(o.socket), o.data_dir, SB_SOCKET_NAME);
     /* SB_CLUSTER: every command routed through the cluster, as --cluster does. */
-    if (o.cluster == NULL && getenv("SB_CLUSTER") != NULL && getenv("SB_CLUSTER")[0] != '\0')
-        o.cluster = getenv("SB_CLUSTER");
+    const char *env_cluster = getenv("SB_CLUSTER");
+    if (o.cluster == NULL && env_cluster != NULL && env_cluster[0] != '\0')
+        o.cluster = env_cluster;
     if (o.cluster == NULL && o.member != NULL) {
         fprintf(stderr, "sbctl: --member names a member of a cluster: give --cluster URLS too.\n");
         return SBCTL_USAGE;
