@@ -408,6 +408,7 @@ typedef struct route_state {
     const char *avoid_ptrs[SB_ROUTE_AVOID_MAX];
     size_t n_avoid;
     bool waited_for_miss;
+    char last_failure[256]; /* why the last avoided member was, for NO_ROUTE's sentence */
 } route_state_t;
 
 /* Reads the request's org from its packed arguments; a request whose org cannot be routed
@@ -472,6 +473,10 @@ static int route_next(sb_client_cluster_t *cl, route_state_t *st, sb_client_t **
             wait_map(cl, *revision, false, MISS_WAIT_MS);
             continue;
         }
+        if (miss != SB_ROUTE_OK && st->last_failure[0] != '\0') {
+            size_t used = strlen(why);
+            snprintf(why + used, sizeof(why) - used, " The last one tried: %s", st->last_failure);
+        }
         if (miss != SB_ROUTE_OK)
             return no_route(cl, why);
         int rc = member_client(cl, member, socket, client);
@@ -483,6 +488,7 @@ static int route_next(sb_client_cluster_t *cl, route_state_t *st, sb_client_t **
          * only if the map names one; a read tries the shard's next member. */
         if (rc == SB_CLIENT_REFUSED || st->writes || st->n_avoid == SB_ROUTE_AVOID_MAX)
             return rc;
+        snprintf(st->last_failure, sizeof(st->last_failure), "%.200s", cl->error_message);
         snprintf(st->avoid[st->n_avoid], sizeof(st->avoid[0]), "%s", member);
         st->avoid_ptrs[st->n_avoid] = st->avoid[st->n_avoid];
         st->n_avoid++;
@@ -537,6 +543,7 @@ static int cluster_call(sb_client_cluster_t *cl, const char *shard, const char *
              * connection failed, so it is the caller's to retry. */
             if (st.writes || st.n_avoid == SB_ROUTE_AVOID_MAX)
                 return rc;
+            snprintf(st.last_failure, sizeof(st.last_failure), "%.200s", cl->error_message);
             snprintf(st.avoid[st.n_avoid], sizeof(st.avoid[0]), "%s", cl->last_member);
             st.avoid_ptrs[st.n_avoid] = st.avoid[st.n_avoid];
             st.n_avoid++;
