@@ -200,6 +200,15 @@ try:
     check(took < 15, "bounded: %.1f s" % took)
     put("shard.s2", '{"epoch": 5, "primary": "s2-a", "replicas": ["s2-b"], "number": 2}')
 
+    # One connection for a whole command: every page of a list, from one member of s2; a
+    # backup from the first primary (a command without an org).
+    r = sbctl("user", "list", "--org", "acme", "--all", "-o", "name")
+    check(r.returncode == 0 and uid in r.stdout, "sbctl --cluster user list --all: %r %r" %
+          (r.stdout, r.stderr))
+    r = sbctl("backup", os.path.join(tmp, "routed.sbk"))
+    check(r.returncode == 0 and os.path.getsize(os.path.join(tmp, "routed.sbk")) > 0,
+          "sbctl --cluster backup: %r" % r.stderr)
+
     # 4. Refused locally.
     r = sbctl("user", "get", uid, "--org", "nowhere")
     check(r.returncode == 1 and "NO_ROUTE" in r.stderr, "an org in no shard: %r" % r.stderr)
