@@ -313,8 +313,8 @@ sb_route_miss_t sb_route_pick(sb_route_map_t *map, const sb_route_ask_t *ask,
         const sb_route_org_t *o = sb_route_find_org(map, ask->org);
         if (o == NULL) {
             snprintf(why, cap,
-                     "Org %.64s is in no shard of the cluster's placement map: check its id "
-                     "(sbctl cluster lists the orgs), or create it with a shard.",
+                     "Org %.64s is in no shard of the cluster's placement map: check its id, "
+                     "or create it on a shard (sbctl --cluster URLS org create ORG --shard S).",
                      ask->org);
             return SB_ROUTE_NO_ORG;
         }
