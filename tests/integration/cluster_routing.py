@@ -13,6 +13,9 @@
      retried once the bucket names the real primary again (the replica's log
      shows the refused write, the primary's the one that took); with no
      newer placement the write ends in NOT_PRIMARY, returned as is;
+     a member scripted as a server in a move (a fake on its own socket)
+     answers ORG_MOVING twice (the write is retried after a back-off) and
+     MOVED (the read is retried once the org's key names its new shard);
   4. an org in no shard is refused locally with NO_ROUTE; org create in a
      cluster without --shard is a usage error;
   5. the replica killed, reads through one handle go on, on the primary.
@@ -23,12 +26,15 @@ Exits 77 (skipped) without nats-server, or when built without libnats.
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from cluster_member import start_member
+import msgpack
 from rpc_conn import Conn
 
 SERVER, SBCTL, SBSTORE, CLUSTER, HELPER = sys.argv[1:6]
@@ -99,6 +105,43 @@ def log_count(name, needle):
 def member(name, shard, sock, role):
     put("member." + name, '{"shard": "%s", "socket": "%s", "role": "%s", "epoch": 1, '
         '"applied": 0, "updated_ms": 0}' % (shard, sock, role))
+
+
+class FakeMember:
+    """A member that answers as a server in the middle of a move would: each method's
+    scripted refusals first ({"user.upsert": ["ORG_MOVING", "ORG_MOVING"]}), then {}."""
+
+    CODES = {"ORG_MOVING": 58, "MOVED": 57}
+
+    def __init__(self, path, script):
+        self.path, self.script, self.seen = path, script, []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.one, args=(conn,), daemon=True).start()
+
+    def one(self, conn):
+        unpacker = msgpack.Unpacker(raw=False)
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            unpacker.feed(data)
+            for _, msgid, method, params in unpacker:
+                self.seen.append(method)
+                queue = self.script.get(method, [])
+                name = queue.pop(0) if queue else None
+                err = None if name is None else {
+                    "code": self.CODES[name], "name": name, "message": "scripted " + name}
+                conn.sendall(msgpack.packb([1, msgid, err, None if err else {}]))
 
 
 token = ""
@@ -208,6 +251,33 @@ try:
     r = sbctl("backup", os.path.join(tmp, "routed.sbk"))
     check(r.returncode == 0 and os.path.getsize(os.path.join(tmp, "routed.sbk")) > 0,
           "sbctl --cluster backup: %r" % r.stderr)
+
+    # ORG_MOVING: backed off and retried until the member takes the write.
+    fake = FakeMember(os.path.join(tmp, "fake.sock"),
+                      {"user.upsert": ["ORG_MOVING", "ORG_MOVING"], "user.get": ["MOVED"] * 20})
+    put("shard.s3", '{"epoch": 1, "primary": "fake", "replicas": [], "number": 3}')
+    member("fake", "s3", fake.path, "primary")
+    put("org.mover", '{"shard": "s3", "state": "moving", "to": "s2"}')
+    r = helper("call", "1", "user.upsert", '{"org": "mover", "id": "%s", "name": "M"}' % uid)
+    check(r.returncode == 0 and r.stdout.split()[:2] == ["fake", "0"] and
+          fake.seen.count("user.upsert") == 3,
+          "ORG_MOVING is retried: %r %r %r" % (r.stdout, r.stderr, fake.seen))
+    # MOVED: acme's key names s3 (the fake answers MOVED); once it names s2 again, the read
+    # is retried there.
+    put("org.acme", '{"shard": "s3", "state": "serving"}')
+    time.sleep(0.3)
+    p = subprocess.Popen([HELPER, urls, "call", "1", "user.get",
+                          '{"org": "acme", "id": "%s"}' % uid],
+                         env=dict(os.environ, SB_TOKEN=token), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    while time.time() < deadline and "user.get" not in fake.seen:
+        time.sleep(0.02)
+    put("org.acme", '{"shard": "s2", "state": "serving"}')
+    out, errtext = p.communicate(timeout=30)
+    check(p.returncode == 0 and out.split()[0] in ("s2-a", "s2-b") and
+          fake.seen.count("user.get") == 1,
+          "after MOVED the read was retried on the org's new shard: %r %r" % (out, errtext))
 
     # 4. Refused locally.
     r = sbctl("user", "get", uid, "--org", "nowhere")
