@@ -1,7 +1,9 @@
-"""Starting one switchboardd member of a test cluster (--cluster URLS and
-its role's flags) and waiting until it answers an authenticated connection.
-Shared by cluster_replica.py and cluster_routing.py."""
+"""What the cluster tests share: starting one switchboardd member of a test
+cluster (--cluster URLS and its role's flags) and waiting until it answers an
+authenticated connection (cluster_replica.py, cluster_routing.py); skipping
+without nats-server; counting checks (cluster_routing.py)."""
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -36,3 +38,25 @@ def start_member(server, tmp, urls, name, *args):
                 pass
         time.sleep(0.05)
     return p, d, sock
+
+
+def skip_without_nats():
+    """Exits 77 (skipped) when nats-server is not installed."""
+    if shutil.which("nats-server") is None:
+        print("SKIPPED: nats-server is not installed (SB_WITH_CLUSTER=1 scripts/install-deps)")
+        sys.exit(77)
+
+
+class Checks:
+    """Counts checks; a failed one is printed at once, the test goes on."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def __call__(self, ok, what):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print("FAIL:", what, file=sys.stderr)
+        return ok

@@ -33,27 +33,13 @@ import tempfile
 import threading
 import time
 
-from cluster_member import start_member
+from cluster_member import Checks, skip_without_nats, start_member
 import msgpack
 from rpc_conn import Conn
 
 SERVER, SBCTL, SBSTORE, CLUSTER, HELPER = sys.argv[1:6]
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
-    return ok
-
-
-if shutil.which("nats-server") is None:
-    print("SKIPPED: nats-server is not installed (SB_WITH_CLUSTER=1 scripts/install-deps)")
-    sys.exit(77)
+check = Checks()
+skip_without_nats()
 if HELPER == "none":
     print("SKIPPED: built without libnats (no cluster mode in the client)")
     sys.exit(77)
@@ -321,9 +307,9 @@ finally:
                 p.kill()
     subprocess.run([CLUSTER, "stop", nats_dir], env=env, stdout=subprocess.DEVNULL)
 
-print("cluster_routing: %d passed, %d failed" % (passed, failed))
-if failed == 0:
+print("cluster_routing: %d passed, %d failed" % (check.passed, check.failed))
+if check.failed == 0:
     shutil.rmtree(tmp, ignore_errors=True)
 else:
     print("logs kept in", tmp)
-sys.exit(1 if failed else 0)
+sys.exit(1 if check.failed else 0)
