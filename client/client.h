@@ -81,3 +81,19 @@ int sb_client_pack_json(msgpack_packer *pk, const json_t *json);
  */
 int sb_client_call_json(sb_client_t *client, const char *method, json_t *args,
                         msgpack_unpacked *result, sb_err_t *err);
+
+/* ---- cluster mode, as sbctl uses it (cluster.c; not exported) ---------------- */
+
+/**
+ * The connection a request would be routed to (as sb_client_cluster_call
+ * routes it, without its retries), connected and authenticated: for what
+ * needs the client itself (sbctl's backup, watch, imports, --all pages).
+ * *client [borrowed: until the next call on `cluster` or its free].
+ * Returns 0, SB_CLIENT_REFUSED (NO_ROUTE, or the member refused the token)
+ * or a negative errno; the error is the cluster's (sb_client_cluster_error_*).
+ */
+int sb__client_cluster_route(sb_client_cluster_t *cluster, const char *shard, const char *method,
+                             const void *args, size_t args_len, sb_client_t **client);
+
+/** A reply's deadline on the member connections opened from now on; 0: none. */
+void sb__client_cluster_set_timeout(sb_client_cluster_t *cluster, int seconds);

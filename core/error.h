@@ -59,6 +59,7 @@ enum {
     SB_E_CLUSTER_UNAVAILABLE,
     SB_E_MOVED,
     SB_E_ORG_MOVING,
+    SB_E_NO_ROUTE, /* wire 62 (59 to 61: placement's) */
 };
 
 /*
@@ -167,7 +168,10 @@ enum {
       "answer names (a cluster client does it by itself).")                                       \
     X(ORG_MOVING, SB_E_ORG_MOVING, 58,                                                             \
       "This org is being moved to another shard and its writes pause for the final catch-up; "    \
-      "retry in a moment.")
+      "retry in a moment.")                                                                      \
+    X(NO_ROUTE, SB_E_NO_ROUTE, 62,                                                                 \
+      "A cluster client found no member for the request in the placement map (the org is in no "  \
+      "shard, or its shard has no member that answers): check sbctl cluster, or name the shard.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

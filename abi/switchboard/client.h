@@ -264,6 +264,102 @@ const char *sb_client_error_message(const sb_client_t *client);
 /** The connection's file descriptor (for poll(2)); -1 when not connected. Do not close it. */
 int sb_client_fd(const sb_client_t *client);
 
+/*
+ * Cluster mode (docs/cluster.md "Routing"): one handle for every shard of a
+ * cluster. It connects to NATS, reads the placement bucket (SB_placement)
+ * and watches it on a thread of its own, and sends each call to the right
+ * member over a connection it opens on first use and keeps:
+ *   - a request whose arguments carry "org" goes to the org's shard: a write
+ *     (a method the server's table marks as writing) to the shard's primary,
+ *     a read to the primary and its replicas in turn (fenced ones skipped);
+ *   - a request without an org goes to the member set with
+ *     sb_client_cluster_set_member, else to the primary of the first shard
+ *     by name; sb_client_cluster_call_shard names the shard instead (an
+ *     org.create);
+ *   - NOT_PRIMARY or MOVED: it waits (up to 2 s) for the watch to bring a
+ *     newer placement, and retries, 3 times at most; ORG_MOVING: it backs off
+ *     and retries for up to 10 s; CLUSTER_UNAVAILABLE and other refusals are
+ *     returned as they are;
+ *   - a member whose connection fails is dropped; a read is retried on
+ *     another member of the shard, a write is not (it may have been applied).
+ *
+ *   sb_client_cluster_t *cl;
+ *   if (sb_client_cluster_new(&cl, "nats://127.0.0.1:14221", token) == 0 &&
+ *       sb_client_cluster_call(cl, "user.get", args, len, &result) == 0)
+ *       ...
+ *   sb_client_cluster_free(cl);
+ *
+ * Threads: a handle is used from one thread at a time, as a client is (its
+ * watcher thread is its own business). A library built without libnats
+ * answers sb_client_cluster_new with -ENOTSUP and a sentence that says so.
+ * Return codes as sb_client_call's; a request the placement map has no
+ * member for is refused locally with NO_ROUTE (62).
+ */
+
+/** A routed client over a cluster's members. Opaque. */
+typedef struct sb_client_cluster sb_client_cluster_t;
+
+/**
+ * Connects to NATS, reads the whole placement bucket (waiting up to 5 s for
+ * it), and starts watching it.
+ * @param cluster  out: [owned: free with sb_client_cluster_free()]; on
+ *                 failure, a handle that only tells why (error_message), or
+ *                 NULL when out of memory
+ * @param urls     [copied] NATS servers, comma-separated nats://HOST:PORT
+ * @param token    [copied] the token every member connection authenticates
+ *                 with (the cluster-wide admin token, or an org's token)
+ * @return 0; -EINVAL (a NULL or empty argument); -ENOTSUP (the library was
+ *         built without libnats); -ENOMEM; -ECONNREFUSED (no NATS server
+ *         answered); -ENOENT (no placement bucket: no server of the cluster
+ *         ever started); -ETIMEDOUT (the bucket's values did not arrive)
+ */
+int sb_client_cluster_new(sb_client_cluster_t **cluster, const char *urls, const char *token);
+
+/**
+ * Stops the watch and closes every member connection. NULL does nothing.
+ * The libnats library itself stays open (nats_Close is the program's call).
+ */
+void sb_client_cluster_free(sb_client_cluster_t *cluster);
+
+/**
+ * Where requests without an org go (server.info, token.*): a member's name
+ * as the placement map has it, or NULL for the default (the primary of the
+ * first shard by name). [copied]
+ * @return 0 or -EINVAL (longer than 32 bytes)
+ */
+int sb_client_cluster_set_member(sb_client_cluster_t *cluster, const char *member);
+
+/**
+ * sb_client_call, routed as the comment above says.
+ * @param result  out: as sb_client_call's [owned: msgpack_unpacked_destroy()]
+ * @return as sb_client_call; SB_CLIENT_REFUSED with NO_ROUTE when the map
+ *         has no member for it
+ */
+int sb_client_cluster_call(sb_client_cluster_t *cluster, const char *method, const void *args,
+                           size_t args_len, msgpack_unpacked *result);
+
+/**
+ * sb_client_call to shard `shard` (its primary for a write, a member in
+ * turn for a read), whatever the arguments' org: for org.create, which
+ * puts the new org on that shard. Retries as sb_client_cluster_call.
+ * @param shard  [copied] a shard's name
+ */
+int sb_client_cluster_call_shard(sb_client_cluster_t *cluster, const char *shard,
+                                 const char *method, const void *args, size_t args_len,
+                                 msgpack_unpacked *result);
+
+/** The member that answered the last call; "" before any. [borrowed: until the next call] */
+const char *sb_client_cluster_last_member(const sb_client_cluster_t *cluster);
+
+/** As sb_client_error_code, for the last call or sb_client_cluster_new. */
+int sb_client_cluster_error_code(const sb_client_cluster_t *cluster);
+
+/** As sb_client_error_name. [borrowed: until the next call on this handle] */
+const char *sb_client_cluster_error_name(const sb_client_cluster_t *cluster);
+
+/** As sb_client_error_message. [borrowed: until the next call on this handle] */
+const char *sb_client_cluster_error_message(const sb_client_cluster_t *cluster);
+
 #ifdef __cplusplus
 }
 #endif

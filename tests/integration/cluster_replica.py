@@ -34,6 +34,7 @@ import threading
 import time
 import urllib.request
 
+from cluster_member import start_member
 from rpc_conn import Conn
 
 SERVER, SBCTL, SBSTORE, CLUSTER = sys.argv[1:5]
@@ -64,28 +65,7 @@ procs = {}
 
 
 def start_server(name, *args):
-    d = os.path.join(tmp, name)
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    log = open(os.path.join(tmp, name + ".log"), "ab")
-    p = subprocess.Popen([SERVER, "--data-dir", d, "--cluster", urls, "--min-seq-wait-ms", "2000",
-                          *args], stdout=log, stderr=subprocess.STDOUT)
-    sock = os.path.join(d, "switchboard.sock")
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        if p.poll() is not None:
-            text = open(log.name).read()
-            if "built without libnats" in text:
-                print("SKIPPED: switchboardd was built without libnats")
-                sys.exit(77)
-            raise SystemExit("%s exited: %s" % (name, text[-2000:]))
-        if os.path.exists(sock):
-            try:
-                c = Conn(sock, open(os.path.join(d, "admin.token")).read().strip())
-                c.close()
-                break
-            except (OSError, AssertionError):
-                pass
-        time.sleep(0.05)
+    p, d, sock = start_member(SERVER, tmp, urls, name, "--min-seq-wait-ms", "2000", *args)
     procs[name] = p
     return d, sock
 

@@ -8,17 +8,18 @@ _sbctl_words() { # cword prev line...: sets words_
     w=${line[i]}
     if ((skip)); then skip=0; continue; fi
     case $w in
-      --socket|--data-dir|-o|--output) skip=1 ;;
+      --socket|--data-dir|--token-file|--cluster|--member|-o|--output) skip=1 ;;
       -*) ;;
       *) if [ -z "$noun" ]; then noun=$w; elif [ -z "$verb" ]; then verb=$w; fi ;;
     esac
   done
   case $prev in
     -o|--output) words_='table wide json csv name'; return ;;
-    --socket|--data-dir) words_=FILE; return ;;
+    --socket|--data-dir|--token-file) words_=FILE; return ;;
+    --cluster|--member|--shard) words_=; return ;;
   esac
   if [ -z "$noun" ]; then
-    words_=' token org callcenter user member rules licence layout softphone contact call voicecall plugin server audit changes backup doctor verify --socket --data-dir -o --json --local --help --version'
+    words_=' token org callcenter user member rules licence layout softphone contact call voicecall plugin server audit changes backup doctor verify --socket --data-dir --token-file --cluster --member -o --json --local --help --version'
     return
   fi
   local verbs=
@@ -48,7 +49,7 @@ _sbctl_words() { # cword prev line...: sets words_
     token.list) flags='--help' ;;
     token.revoke) flags='--id --help' ;;
     org.doctor) flags='--org --help' ;;
-    org.create) flags='--org --name --help' ;;
+    org.create) flags='--org --name --shard --help' ;;
     org.get) flags='--org --help' ;;
     org.list) flags='--after --limit --help' ;;
     org.delete) flags='--org --force --help' ;;

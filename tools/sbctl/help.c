@@ -30,6 +30,13 @@ static const struct {
 } globals[] = {
     {"--socket", "PATH", "the server's Unix socket (default: DIR/switchboard.sock)"},
     {"--data-dir", "DIR", "where the local server's socket and admin token are ($SB_DATA_DIR)"},
+    {"--token-file", "FILE",
+     "the file holding the token (default: DIR/admin.token; SB_TOKEN wins)"},
+    {"--cluster", "URLS",
+     "a cluster's NATS servers (nats://HOST:PORT,...; $SB_CLUSTER): every command is routed by "
+     "the placement map, an org's writes to its shard's primary, its reads to any member"},
+    {"--member", "M",
+     "in a cluster: where commands without an org go (default: the first primary)"},
     {"-o", "FORMAT", "table, wide, json, csv or name (also --output FORMAT)"},
     {"--json", NULL, "the same as -o json"},
     {"--local", NULL, "times in the local time zone (default: UTC)"},
@@ -357,7 +364,9 @@ static void command_case(const sb_method_t *m, void *vctx)
                 *p = '-';
         fprintf(ctx->out, "%s--%s", a == m->args ? "" : " ", flag);
     }
-    fprintf(ctx->out, "%s--help' ;;\n", m->args[0].name ? " " : "");
+    /* org create --shard: sbctl's own flag (which shard of a cluster gets the org). */
+    fprintf(ctx->out, "%s%s--help' ;;\n", m->args[0].name ? " " : "",
+            strcmp(m->name, "org.create") == 0 ? "--shard " : "");
 }
 
 /* The shell function's body, the same for bash and zsh (both read it): sets `words_` to what
@@ -370,7 +379,8 @@ static void completion_body(FILE *out)
                  "    w=${line[i]}\n"
                  "    if ((skip)); then skip=0; continue; fi\n"
                  "    case $w in\n"
-                 "      --socket|--data-dir|-o|--output) skip=1 ;;\n"
+                 "      --socket|--data-dir|--token-file|--cluster|--member|-o|--output) skip=1 "
+                 ";;\n"
                  "      -*) ;;\n"
                  "      *) if [ -z \"$noun\" ]; then noun=$w; elif [ -z \"$verb\" ]; then "
                  "verb=$w; fi ;;\n"
@@ -378,7 +388,8 @@ static void completion_body(FILE *out)
                  "  done\n"
                  "  case $prev in\n"
                  "    -o|--output) words_='table wide json csv name'; return ;;\n"
-                 "    --socket|--data-dir) words_=FILE; return ;;\n"
+                 "    --socket|--data-dir|--token-file) words_=FILE; return ;;\n"
+                 "    --cluster|--member|--shard) words_=; return ;;\n"
                  "  esac\n"
                  "  if [ -z \"$noun\" ]; then\n"
                  "    words_='");
@@ -510,7 +521,10 @@ void sbctl_print_man(FILE *out)
           ".SH DESCRIPTION\nsbctl talks to switchboardd over its Unix socket. Every method of the "
           "server is a command (\\fBmember.add\\fR is \\fBsbctl member add\\fR), made from the "
           "server's method table. It finds the local server's socket and admin token by itself "
-          "(in $SB_DATA_DIR or ~/.local/share/switchboard).\n"
+          "(in $SB_DATA_DIR or ~/.local/share/switchboard). With \\fB\\-\\-cluster\\fR it "
+          "needs only a cluster's NATS servers and a token: it reads the placement map and sends "
+          "each command to the member that serves it; \\fBsbctl org create \\-\\-shard\\fR "
+          "\\fIS\\fR puts a new org on shard \\fIS\\fR.\n"
           ".SH OPTIONS\n",
           out);
     for (size_t i = 0; i < N_GLOBALS; i++) {
@@ -537,6 +551,7 @@ void sbctl_print_man(FILE *out)
           "usage, 3 no server.\n"
           ".SH ENVIRONMENT\n.TP\n.B SB_DATA_DIR\nthe local server's data directory\n"
           ".TP\n.B SB_TOKEN\na token to use instead of the local admin token\n"
+          ".TP\n.B SB_CLUSTER\nthe default of \\-\\-cluster\n"
           ".TP\n.B SB_ORG\nthe default of \\-\\-org\n"
           ".SH SEE ALSO\n\\fBswitchboardd\\fR(8); docs/operating.md and docs/protocol.md of "
           "Switchboard\n",

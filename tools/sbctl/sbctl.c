@@ -26,6 +26,10 @@
 typedef struct options {
     char socket[4096];
     char data_dir[4096];
+    const char *cluster;    /* --cluster / SB_CLUSTER: NATS URLs, routing every command; or NULL */
+    const char *member;     /* --member: where commands without an org go in a cluster */
+    const char *token_file; /* --token-file: the token's file, or NULL */
+    const char *shard;      /* org create --shard: the shard that gets the org */
     bool json;
     int timeout_s;  /* a reply's deadline; 0: none */
     bool all;       /* --all: every page of a list */
@@ -104,11 +108,16 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: sbctl [--socket PATH] [--data-dir DIR] [-o FORMAT] GROUP COMMAND [ARGS]\n"
             "             [--OPTION VALUE ...]\n"
+            "       sbctl --cluster URLS [--member M] GROUP COMMAND [ARGS]\n"
             "       sbctl GROUP --help          the group's commands\n"
             "       sbctl GROUP COMMAND --help  a command's options, with an example\n\n"
             "Talks to switchboardd over its Unix socket. It finds the local server's socket and\n"
-            "admin token by itself (in $SB_DATA_DIR or ~/.local/share/switchboard); --socket and\n"
-            "the SB_TOKEN environment variable override them.\n\n"
+            "admin token by itself (in $SB_DATA_DIR or ~/.local/share/switchboard); --socket,\n"
+            "--token-file FILE and the SB_TOKEN environment variable override them.\n"
+            "In a cluster, --cluster URLS (or SB_CLUSTER; NATS, nats://HOST:PORT,...) routes\n"
+            "each command by the placement map: an org's writes to its shard's primary, its\n"
+            "reads to any member; commands without an org to --member M or the first primary.\n"
+            "It needs only the URLs and a token. org create --shard S puts an org on shard S.\n\n"
             "Groups and their commands:\n");
     groups_ctx_t ctx = {.out = out};
     sb_method_each(print_command, &ctx);
@@ -162,6 +171,9 @@ static void command_help(const sb_method_t *m)
     sbctl_help_example(m, stdout);
     if (strcmp(m->name, "org.doctor") == 0)
         printf("  sbctl doctor --org acme --exit-code   (exit 1 when it finds something)\n");
+    if (strcmp(m->name, "org.create") == 0)
+        printf("  sbctl --cluster URLS org create acme --shard s2   (a cluster: --shard picks "
+               "the shard)\n");
     if (strcmp(m->name, "call.test") == 0)
         printf("  (exit 1 when one of its checks fails)\n");
     if (strstr(m->name, ".list") != NULL && find_arg(m, "after") != NULL)
@@ -409,51 +421,152 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
 
 /* ---- connecting ----------------------------------------------------------------- */
 
-static int connect_and_authenticate(const options_t *o, sb_client_t *client)
+/*
+ * The token: SB_TOKEN, else --token-file, else the admin token of the data
+ * directory (the local server's, or in a cluster a local member's). Returns
+ * it in buf[0..cap) (newline dropped), or SBCTL_USAGE with why on stderr.
+ */
+static int read_token(const options_t *o, char *buf, size_t cap)
 {
+    const char *token = getenv("SB_TOKEN");
+    if (token != NULL && token[0] != '\0') {
+        if (strlen(token) >= cap) {
+            fprintf(stderr, "sbctl: SB_TOKEN is longer than a token (%zu bytes at most).\n",
+                    cap - 1);
+            return SBCTL_USAGE;
+        }
+        snprintf(buf, cap, "%s", token);
+        return SBCTL_OK;
+    }
+    char path[4096 + 32];
+    if (o->token_file != NULL)
+        snprintf(path, sizeof(path), "%s", o->token_file);
+    else
+        snprintf(path, sizeof(path), "%s/%s", o->data_dir, SB_ADMIN_TOKEN_NAME);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (o->token_file != NULL)
+            fprintf(stderr, "sbctl: cannot read the token file %s: %s.\n", path, strerror(errno));
+        else
+            fprintf(stderr,
+                    "sbctl: no token: set SB_TOKEN or give --token-file FILE, or run as the "
+                    "server's user so that sbctl can read %s.\n",
+                    path);
+        return SBCTL_USAGE;
+    }
+    if (fgets(buf, (int)cap, f) == NULL)
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return SBCTL_OK;
+}
+
+/* One command's connection: the local server's, or in a cluster the member its request is
+ * routed to. */
+typedef struct sbctl_conn {
+    sb_client_t local;
+    sb_client_cluster_t *cluster; /* --cluster: the routed handle; NULL otherwise */
+    sb_client_t *client;          /* what calls use: &local, or a member's [borrowed: cluster] */
+} sbctl_conn_t;
+
+static void sbctl_close(sbctl_conn_t *c)
+{
+    if (c->cluster != NULL)
+        sb_client_cluster_free(c->cluster);
+    else
+        sb_client_close(&c->local);
+    c->cluster = NULL;
+    c->client = NULL;
+}
+
+/* The failure of the last call, on stderr (and with --json as an error object): the call on
+ * `client`, or when it is NULL the cluster handle's (routing, or a routed call). */
+static int report_failure(const options_t *o, const sb_client_cluster_t *cluster,
+                          const sb_client_t *client, int rc)
+{
+    int code = client ? sb_client_error_code(client) : sb_client_cluster_error_code(cluster);
+    const char *name =
+        client ? sb_client_error_name(client) : sb_client_cluster_error_name(cluster);
+    const char *message =
+        client ? sb_client_error_message(client) : sb_client_cluster_error_message(cluster);
+    if (rc == SB_CLIENT_REFUSED) {
+        if (o->json) {
+            json_t *e = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", code, "name", name,
+                                  "message", message);
+            json_dumpf(e, stdout, JSON_INDENT(2));
+            fputc('\n', stdout);
+            json_decref(e);
+        }
+        fprintf(stderr, "sbctl: %s: %s\n", name, message);
+        return SBCTL_REFUSED;
+    }
+    fprintf(stderr, "sbctl: %s\n", rc == -ENOMEM ? "out of memory" : message);
+    return SBCTL_UNREACHABLE;
+}
+
+/* With --cluster: the routed handle (NATS, the placement bucket's watch). */
+static int open_cluster(const options_t *o, sbctl_conn_t *c)
+{
+    char token[256];
+    int status = read_token(o, token, sizeof(token));
+    if (status != SBCTL_OK)
+        return status;
+    int rc = sb_client_cluster_new(&c->cluster, o->cluster, token);
+    memset(token, 0, sizeof(token));
+    if (rc != 0) {
+        fprintf(stderr, "sbctl: %s\n",
+                c->cluster ? sb_client_cluster_error_message(c->cluster) : "out of memory");
+        return rc == -EINVAL ? SBCTL_USAGE : SBCTL_UNREACHABLE;
+    }
+    if (o->member != NULL && sb_client_cluster_set_member(c->cluster, o->member) != 0) {
+        fprintf(stderr, "sbctl: --member takes a member's name (32 bytes at most).\n");
+        return SBCTL_USAGE;
+    }
+    sb__client_cluster_set_timeout(c->cluster, o->timeout_s);
+    return SBCTL_OK;
+}
+
+/*
+ * Connects for a command that calls `method` with `args` (NULL: none): the
+ * local server, or in a cluster the member the request routes to (its
+ * org's shard; --member or the first primary without an org). Whatever it
+ * returns, release `c` with sbctl_close.
+ */
+static int sbctl_connect(const options_t *o, sbctl_conn_t *c, const char *method,
+                         const msgpack_sbuffer *args)
+{
+    memset(c, 0, sizeof(*c));
+    if (o->cluster != NULL) {
+        int status = open_cluster(o, c);
+        if (status != SBCTL_OK)
+            return status;
+        int rc = sb__client_cluster_route(c->cluster, o->shard, method, args ? args->data : NULL,
+                                          args ? args->size : 0, &c->client);
+        return rc == 0 ? SBCTL_OK : report_failure(o, c->cluster, NULL, rc);
+    }
+    sb_client_t *client = &c->local;
     sb_err_t err;
     if (sb_client_open(client, o->socket, &err) != 0) {
         fprintf(stderr,
                 "sbctl: %s\nsbctl: start the server with ./scripts/start (or switchboardd "
-                "--data-dir DIR), or point sbctl at it with --socket PATH.\n",
+                "--data-dir DIR), or point sbctl at it with --socket PATH (a cluster: "
+                "--cluster URLS).\n",
                 err.message);
         return SBCTL_UNREACHABLE;
     }
+    c->client = client;
     if (o->timeout_s > 0) {
         struct timeval tv = {.tv_sec = o->timeout_s};
         setsockopt(client->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(client->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     }
-    const char *token = getenv("SB_TOKEN");
-    char file_token[128] = "";
-    if (token == NULL || token[0] == '\0') {
-        char path[4096 + 32];
-        snprintf(path, sizeof(path), "%s/%s", o->data_dir, SB_ADMIN_TOKEN_NAME);
-        FILE *f = fopen(path, "r");
-        if (f == NULL) {
-            fprintf(stderr,
-                    "sbctl: no token: set SB_TOKEN, or run as the server's user so that sbctl can "
-                    "read %s.\n",
-                    path);
-            return SBCTL_USAGE;
-        }
-        if (fgets(file_token, sizeof(file_token), f) == NULL)
-            file_token[0] = '\0';
-        fclose(f);
-        token = file_token;
-    }
+    char token[256];
+    int status = read_token(o, token, sizeof(token));
+    if (status != SBCTL_OK)
+        return status;
     int rc = sb_client_authenticate(client, token);
-    memset(file_token, 0, sizeof(file_token));
-    if (rc == SB_CLIENT_REFUSED) {
-        fprintf(stderr, "sbctl: %s: %s\n", sb_client_error_name(client),
-                sb_client_error_message(client));
-        return SBCTL_REFUSED;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "sbctl: %s\n", sb_client_error_message(client));
-        return SBCTL_UNREACHABLE;
-    }
-    return SBCTL_OK;
+    memset(token, 0, sizeof(token));
+    return rc == 0 ? SBCTL_OK : report_failure(o, NULL, client, rc);
 }
 
 /* The page after `page`: its next_after, else its rows' last id (a string, or a map's "id"). */
@@ -605,21 +718,36 @@ static int call_all_pages(sb_client_t *client, const sb_method_t *m, const msgpa
 
 static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sbuffer *args)
 {
-    sb_client_t client;
-    int status = connect_and_authenticate(o, &client);
-    if (status != SBCTL_OK) {
-        sb_client_close(&client);
-        return status;
-    }
+    sbctl_conn_t c;
     msgpack_unpacked result;
-    int rc = o->all ? call_all_pages(&client, m, args, &result)
-                    : sb_client_call(&client, m->name, args ? args->data : NULL,
-                                     args ? args->size : 0, &result);
-    if (rc == -ENOMEM) {
-        fprintf(stderr, "sbctl: out of memory\n");
+    msgpack_unpacked_init(&result);
+    int rc, status;
+    if (o->cluster != NULL && !o->all) {
+        /* One call, routed with the cluster client's retries (NOT_PRIMARY, MOVED, ORG_MOVING). */
+        memset(&c, 0, sizeof(c));
+        status = open_cluster(o, &c);
+        if (status != SBCTL_OK) {
+            sbctl_close(&c);
+            return status;
+        }
+        const void *data = args ? args->data : NULL;
+        size_t size = args ? args->size : 0;
         msgpack_unpacked_destroy(&result);
-        sb_client_close(&client);
-        return SBCTL_UNREACHABLE;
+        c.client = NULL; /* the handle's calls: their failures are its own */
+        rc = o->shard
+                 ? sb_client_cluster_call_shard(c.cluster, o->shard, m->name, data, size, &result)
+                 : sb_client_cluster_call(c.cluster, m->name, data, size, &result);
+    } else {
+        status = sbctl_connect(o, &c, m->name, args);
+        if (status != SBCTL_OK) {
+            msgpack_unpacked_destroy(&result);
+            sbctl_close(&c);
+            return status;
+        }
+        msgpack_unpacked_destroy(&result);
+        rc = o->all ? call_all_pages(c.client, m, args, &result)
+                    : sb_client_call(c.client, m->name, args ? args->data : NULL,
+                                     args ? args->size : 0, &result);
     }
     if (rc == 0) {
         if (o->json)
@@ -641,24 +769,12 @@ static int run_method(const options_t *o, const sb_method_t *m, const msgpack_sb
         if (o->exit_code && findings != NULL && findings->type == MSGPACK_OBJECT_ARRAY &&
             findings->via.array.size > 0)
             status = SBCTL_REFUSED;
-    } else if (rc == SB_CLIENT_REFUSED) {
-        if (o->json) {
-            json_t *e = json_pack(
-                "{s:{s:i, s:s, s:s}}", "error", "code", sb_client_error_code(&client), "name",
-                sb_client_error_name(&client), "message", sb_client_error_message(&client));
-            json_dumpf(e, stdout, JSON_INDENT(2));
-            fputc('\n', stdout);
-            json_decref(e);
-        }
-        fprintf(stderr, "sbctl: %s: %s\n", sb_client_error_name(&client),
-                sb_client_error_message(&client));
-        status = SBCTL_REFUSED;
     } else {
-        fprintf(stderr, "sbctl: %s\n", sb_client_error_message(&client));
-        status = SBCTL_UNREACHABLE;
+        /* A routed call's failure is the handle's; one on a connection (--all), the client's. */
+        status = report_failure(o, c.cluster, c.client, rc);
     }
     msgpack_unpacked_destroy(&result);
-    sb_client_close(&client);
+    sbctl_close(&c);
     return status;
 }
 
@@ -689,11 +805,11 @@ static int run_backup(const options_t *o, int argc, char **argv, int first)
         fprintf(stderr, "sbctl: backup needs FILE: where to write the backup.\n");
         return SBCTL_USAGE;
     }
-    sb_client_t client;
-    int status = connect_and_authenticate(o, &client);
+    sbctl_conn_t c;
+    int status = sbctl_connect(o, &c, "server.backup", NULL);
     if (status == SBCTL_OK)
-        status = sbctl_backup(&client, file, force, o->json);
-    sb_client_close(&client);
+        status = sbctl_backup(c.client, file, force, o->json);
+    sbctl_close(&c);
     return status;
 }
 
@@ -701,14 +817,15 @@ static int run_backup(const options_t *o, int argc, char **argv, int first)
  * --json) until Ctrl-C, the server closes, or the watch ends. */
 static int run_watch(const options_t *o, const msgpack_sbuffer *args)
 {
-    sb_client_t client;
-    int status = connect_and_authenticate(o, &client);
+    sbctl_conn_t c;
+    int status = sbctl_connect(o, &c, "changes.watch", args);
     if (status != SBCTL_OK) {
-        sb_client_close(&client);
+        sbctl_close(&c);
         return status;
     }
+    sb_client_t *client = c.client;
     msgpack_unpacked result;
-    int rc = sb_client_call(&client, "changes.watch", args->data, args->size, &result);
+    int rc = sb_client_call(client, "changes.watch", args->data, args->size, &result);
     if (rc == 0) {
         char org[72] = "every org";
         uint64_t from = 0, first = 0, last = 0;
@@ -731,9 +848,9 @@ static int run_watch(const options_t *o, const msgpack_sbuffer *args)
     }
     msgpack_unpacked_destroy(&result);
     if (rc == SB_CLIENT_REFUSED) {
-        fprintf(stderr, "sbctl: %s: %s\n", sb_client_error_name(&client),
-                sb_client_error_message(&client));
-        sb_client_close(&client);
+        fprintf(stderr, "sbctl: %s: %s\n", sb_client_error_name(client),
+                sb_client_error_message(client));
+        sbctl_close(&c);
         return SBCTL_REFUSED;
     }
     if (rc == 0 && !o->json)
@@ -742,7 +859,7 @@ static int run_watch(const options_t *o, const msgpack_sbuffer *args)
     fflush(stdout);
     while (rc == 0) {
         const msgpack_object *msg;
-        rc = sb_client_next(&client, &msg);
+        rc = sb_client_next(client, &msg);
         if (rc != 0)
             break;
         const msgpack_object *p = msg->via.array.ptr;
@@ -758,7 +875,7 @@ static int run_watch(const options_t *o, const msgpack_sbuffer *args)
                     fprintf(stderr, "sbctl: the watch ended: %.*s\n",
                             (int)e->via.map.ptr[i].val.via.str.size,
                             e->via.map.ptr[i].val.via.str.ptr);
-            sb_client_close(&client);
+            sbctl_close(&c);
             return SBCTL_REFUSED;
         }
         if (o->json)
@@ -767,8 +884,8 @@ static int run_watch(const options_t *o, const msgpack_sbuffer *args)
             sbctl_print_change(&p[2]);
         fflush(stdout);
     }
-    fprintf(stderr, "sbctl: %s\n", sb_client_error_message(&client));
-    sb_client_close(&client);
+    fprintf(stderr, "sbctl: %s\n", sb_client_error_message(client));
+    sbctl_close(&c);
     return SBCTL_UNREACHABLE;
 }
 
@@ -893,11 +1010,20 @@ static int run_import(const options_t *o, const char *what, int argc, char **arg
         (size_t)len < sizeof(command))
         snprintf(command + len, sizeof(command) - (size_t)len, " --org %s", org);
     opts.command = len > 0 && (size_t)len < sizeof(command) ? command : NULL;
-    sb_client_t client;
-    int status = connect_and_authenticate(o, &client);
+    /* In a cluster, the org's shard's primary takes the whole import (each chunk a write). */
+    msgpack_sbuffer route;
+    msgpack_sbuffer_init(&route);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &route, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, org != NULL ? 1 : 0);
+    if (org != NULL)
+        sb_pack_kv_str(&pk, "org", org);
+    sbctl_conn_t c;
+    int status = sbctl_connect(o, &c, "user.upsert_bulk", &route);
+    msgpack_sbuffer_destroy(&route);
     if (status == SBCTL_OK)
-        status = sbctl_import(&client, what, org, file, &opts, o->json);
-    sb_client_close(&client);
+        status = sbctl_import(c.client, what, org, file, &opts, o->json);
+    sbctl_close(&c);
     return status;
 }
 
@@ -971,6 +1097,13 @@ int main(int argc, char **argv)
             }
             memcpy(dst, argv[i + 1], strlen(argv[i + 1]) + 1);
             i++;
+        } else if ((strcmp(argv[i], "--cluster") == 0 || strcmp(argv[i], "--member") == 0 ||
+                    strcmp(argv[i], "--token-file") == 0) &&
+                   i + 1 < argc) {
+            const char **dst = strcmp(argv[i], "--cluster") == 0  ? &o.cluster
+                               : strcmp(argv[i], "--member") == 0 ? &o.member
+                                                                  : &o.token_file;
+            *dst = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return SBCTL_OK;
@@ -992,6 +1125,14 @@ int main(int argc, char **argv)
     }
     if (o.socket[0] == '\0')
         sb_path_join(o.socket, sizeof(o.socket), o.data_dir, SB_SOCKET_NAME);
+    /* SB_CLUSTER: every command routed through the cluster, as --cluster does. */
+    const char *env_cluster = getenv("SB_CLUSTER");
+    if (o.cluster == NULL && env_cluster != NULL && env_cluster[0] != '\0')
+        o.cluster = env_cluster;
+    if (o.cluster == NULL && o.member != NULL) {
+        fprintf(stderr, "sbctl: --member names a member of a cluster: give --cluster URLS too.\n");
+        return SBCTL_USAGE;
+    }
     if (i < argc && strcmp(argv[i], "backup") == 0)
         return run_backup(&o, argc, argv, i + 1);
     /* "sbctl doctor" is "sbctl org doctor": the command operators reach for first;
@@ -1068,6 +1209,27 @@ int main(int argc, char **argv)
             argc--;
             k--;
         }
+    }
+    /* org create --shard S: which shard of a cluster gets the org (sbctl's flag: the server
+     * that takes the request is the shard). */
+    for (int k = first; strcmp(m->name, "org.create") == 0 && k < argc; k++) {
+        if (strcmp(argv[k], "--shard") != 0)
+            continue;
+        if (k + 1 >= argc || o.cluster == NULL) {
+            fprintf(stderr, k + 1 >= argc ? "sbctl: --shard takes a shard's name.\n"
+                                          : "sbctl: --shard picks a shard of a cluster: give "
+                                            "--cluster URLS (or SB_CLUSTER) too.\n");
+            return SBCTL_USAGE;
+        }
+        o.shard = argv[k + 1];
+        memmove(&argv[k], &argv[k + 2], (size_t)(argc - k - 2) * sizeof(*argv));
+        argc -= 2;
+        k--;
+    }
+    if (strcmp(m->name, "org.create") == 0 && o.cluster != NULL && o.shard == NULL) {
+        fprintf(stderr, "sbctl: in a cluster, org create needs --shard S: the shard that gets "
+                        "the org.\n");
+        return SBCTL_USAGE;
     }
     /* --all: every page of a list (sbctl's flag: the method takes --after). */
     for (int k = first; k < argc; k++) {
