@@ -59,6 +59,8 @@ enum {
     SB_E_CLUSTER_UNAVAILABLE,
     SB_E_MOVED,
     SB_E_ORG_MOVING,
+    SB_E_ORG_NUMBERS_USED_UP,
+    SB_E_CHANGE_OF_OLDER_SCHEMA,
 };
 
 /*
@@ -167,7 +169,14 @@ enum {
       "answer names (a cluster client does it by itself).")                                       \
     X(ORG_MOVING, SB_E_ORG_MOVING, 58,                                                             \
       "This org is being moved to another shard and its writes pause for the final catch-up; "    \
-      "retry in a moment.")
+      "retry in a moment.")                                                                        \
+    X(ORG_NUMBERS_USED_UP, SB_E_ORG_NUMBERS_USED_UP, 67,                                           \
+      "This store has given out all of its 4,294,967,295 org numbers (each org created takes one, "\
+      "never reused), so it takes no new org: create new orgs on another shard.")                 \
+    X(CHANGE_OF_OLDER_SCHEMA, SB_E_CHANGE_OF_OLDER_SCHEMA, 68,                                     \
+      "The change was logged before its store moved to schema 5 (its membership keys have the "   \
+      "old form), so this store cannot apply it: start the replica again from a backup of the "   \
+      "primary taken after the upgrade.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

@@ -113,3 +113,58 @@ int sb_org_id_check(const char *org, sb_err_t *err)
     }
     return 0;
 }
+
+/* A base-62 digit's value, or -1. */
+static int digit62(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 36;
+    return -1;
+}
+
+int sb_sfid_pack(const sb_sfid_t *id, uint8_t out[SB_SFID_PACKED_LEN])
+{
+    /* Two halves of 6 digits (62^6 < 2^36), joined in 128 bits. */
+    uint64_t hi = 0, lo = 0;
+    for (int i = 3; i < 15; i++) {
+        int d = digit62((unsigned char)id->s[i]);
+        if (d < 0) {
+            memset(out, 0, SB_SFID_PACKED_LEN);
+            return SB_E_INVALID_ID;
+        }
+        if (i < 9)
+            hi = hi * 62 + (uint64_t)d;
+        else
+            lo = lo * 62 + (uint64_t)d;
+    }
+    unsigned __int128 v = (unsigned __int128)hi * 56800235584ULL + lo; /* 62^6 */
+    for (int i = SB_SFID_PACKED_LEN - 1; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+    return 0;
+}
+
+int sb_sfid_unpack(const char *prefix, const uint8_t in[SB_SFID_PACKED_LEN], sb_sfid_t *out)
+{
+    unsigned __int128 v = 0;
+    for (int i = 0; i < SB_SFID_PACKED_LEN; i++)
+        v = v << 8 | in[i];
+    const unsigned __int128 span = (unsigned __int128)56800235584ULL * 56800235584ULL; /* 62^12 */
+    if (v >= span) {
+        memset(out, 0, sizeof(*out));
+        return SB_E_CORRUPT;
+    }
+    memcpy(out->s, prefix, 3);
+    for (int i = 14; i >= 3; i--) {
+        out->s[i] = base62[(unsigned)(v % 62)];
+        v /= 62;
+    }
+    compute_suffix(out->s, out->s + 15);
+    out->s[SB_SFID_LEN] = '\0';
+    return 0;
+}

@@ -53,7 +53,7 @@ _Static_assert(sizeof(((sb_index_answer *)0)->adapter_url) == SB_VIEW_URL_MAX, "
 
 struct sb_index {
     MDB_env *env;
-    MDB_dbi orgs, users, user_cc, views;
+    MDB_dbi orgs, users, user_cc, views, org_ids;
     /* Checks hold it shared; adopting a map the server grew holds it
      * exclusively (mdb_env_set_mapsize remaps, so no read may be running). */
     pthread_rwlock_t remap;
@@ -102,7 +102,7 @@ __attribute__((format(printf, 3, 4))) static void say(char *why, size_t cap, con
     va_end(ap);
 }
 
-/* Reads the schema version and opens the four tables the check reads. */
+/* Reads the schema version and opens the five tables the check reads. */
 static int open_tables(sb_index *index, const char *dir, char *why, size_t cap)
 {
     MDB_txn *txn;
@@ -141,7 +141,8 @@ static int open_tables(sb_index *index, const char *dir, char *why, size_t cap)
     } tables[] = {{"orgs", &index->orgs},
                   {"users", &index->users},
                   {"user_cc", &index->user_cc},
-                  {"views", &index->views}};
+                  {"views", &index->views},
+                  {"org_ids", &index->org_ids}};
     unsigned stored = 0;
     for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]); i++) {
         rc = mdb_dbi_open(txn, tables[i].name, 0, tables[i].dbi);
@@ -320,6 +321,7 @@ SB_INDEX_API int sb_index_reader_open(sb_index *index, sb_index_reader **out)
                                              .users = index->users,
                                              .user_cc = index->user_cc,
                                              .views = index->views,
+                                             .org_ids = index->org_ids,
                                              .get_view = find_view,
                                              .get_view_ctx = reader};
     reader->cache = calloc(VIEW_CACHE_SLOTS, sizeof(*reader->cache));
@@ -334,7 +336,8 @@ SB_INDEX_API int sb_index_reader_open(sb_index *index, sb_index_reader **out)
         /* The cursors a look-up that finds nothing uses to check the
          * records beside it (value.c): opened once, renewed in each check's
          * transaction, so that no check allocates. */
-        const MDB_dbi dbis[SB_SOFTPHONE_CURSORS] = {index->orgs, index->users, index->user_cc};
+        const MDB_dbi dbis[SB_SOFTPHONE_CURSORS] = {index->orgs, index->users, index->user_cc,
+                                                    index->org_ids};
         for (size_t i = 0; rc == 0 && i < SB_SOFTPHONE_CURSORS; i++)
             rc = mdb_cursor_open(reader->txn, dbis[i], &reader->tables.cursors[i]);
         if (rc == 0)

@@ -2,7 +2,7 @@
  * Softphone views (softphone_view.h): computed at write time, read by the
  * check in two look-ups (softphone_check.c, which the read library shares).
  *
- *   user_cc  org\0user            -> cc id (18 bytes) + the user's profile
+ *   user_cc  (org number, user)   -> cc id (18 bytes) + the user's profile
  *   views    org\0cc id\0profile  -> the view of that Call Center for that profile
  *
  * A view exists for every (Call Center, profile) pair that some member has;
@@ -291,6 +291,7 @@ int sb_store_softphone_find(sb_store_t *store, const char *org, const char *user
                                           .users = store->users,
                                           .user_cc = store->user_cc,
                                           .views = store->views,
+                                          .org_ids = store->org_ids,
                                           .get_view = server_get_view,
                                           .get_view_ctx = store};
     /* The view into the answer's own buffer; a larger one (a large layout) allocated. */

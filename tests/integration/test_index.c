@@ -534,7 +534,7 @@ static void a_directory_it_cannot_read_is_refused_with_a_reason(void **state)
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     assert_int_equal(sb_index_open(dir, &index, why, sizeof(why)), SB_INDEX_ESCHEMA);
-    assert_non_null(strstr(why, "schema version 5"));
+    assert_non_null(strstr(why, "schema version 6"));
     assert_non_null(strstr(why, "same release"));
     assert_int_equal(sb_index_open(NULL, &index, why, sizeof(why)), SB_INDEX_EARG);
     sb_test_rmdir(dir);

@@ -90,6 +90,15 @@ static int sealed_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const MDB_val *v)
     return mdb_del(txn, dbi, k, &sealed);
 }
 
+/* The membership key (org number, user) of `uid` in `org` as an MDB_val over buf. */
+static MDB_val mkey(fixture_t *f, MDB_txn *txn, sb_key_t *buf, const char *org, const char *uid)
+{
+    sb_sfid_t user;
+    assert_int_equal(sb_sfid_normalize(uid, "005", "user id", &user, NULL), 0);
+    assert_int_equal(sb__member_key(f->st, txn, org, &user, buf), 0);
+    return (MDB_val){buf->len, buf->buf};
+}
+
 static MDB_val okey(char *buf, const char *org, const char *part)
 {
     size_t o = strlen(org), p = strlen(part);
@@ -201,10 +210,11 @@ static void a_membership_missing_from_the_reverse_index(void **state)
 static void a_reverse_entry_without_its_membership(void **state)
 {
     fixture_t *f = *state;
-    char kb[SB_KEY_MAX], uid[SB_SFID_LEN + 1];
+    char uid[SB_SFID_LEN + 1];
     user18(3, uid);
     MDB_txn *txn = raw_begin(f);
-    MDB_val k = okey(kb, "acme", uid);
+    sb_key_t mb;
+    MDB_val k = mkey(f, txn, &mb, "acme", uid);
     assert_int_equal(mdb_del(txn, f->st->user_cc, &k, NULL), 0);
     raw_commit(txn);
     expect(f, "cc_members", "names another Call Center or none");
@@ -240,14 +250,15 @@ static void a_record_of_an_org_that_does_not_exist(void **state)
 static void a_reference_into_another_org(void **state)
 {
     fixture_t *f = *state;
-    char kb[SB_KEY_MAX], uid[SB_SFID_LEN + 1];
+    char uid[SB_SFID_LEN + 1];
     user18(2, uid);
     /* acme's user 2 made a member of beta's Call Center: reachable from acme. */
     char value[SB_SFID_LEN + 5];
     memcpy(value, f->other_cc.s, SB_SFID_LEN);
     memcpy(value + SB_SFID_LEN, "Agent", 5);
     MDB_txn *txn = raw_begin(f);
-    MDB_val k = okey(kb, "acme", uid), v = {sizeof(value), value};
+    sb_key_t mb;
+    MDB_val k = mkey(f, txn, &mb, "acme", uid), v = {sizeof(value), value};
     assert_int_equal(sealed_put(txn, f->st->user_cc, &k, &v), 0);
     raw_commit(txn);
     expect(f, "user_cc", "which org acme does not have");
