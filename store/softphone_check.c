@@ -144,7 +144,11 @@ int sb_softphone_check_txn(MDB_txn *txn, const sb_softphone_tables_t *tables,
     uint8_t mkey[SB_MEMBER_KEY_LEN];
     MDB_val v;
     int rc = 0;
-    int lmdb = sb_org_num_find(txn, tables->org_ids, org->id, org->len, &num, tables->cursors[3]);
+    int lmdb =
+        tables->get_org_num != NULL
+            ? tables->get_org_num(tables->get_org_num_ctx, txn, tables->org_ids, org->id, org->len,
+                                  &num)
+            : sb_org_num_find(txn, tables->org_ids, org->id, org->len, &num, tables->cursors[3]);
     if (lmdb == MDB_NOTFOUND) {
         /* No number: no org (-ENOENT), or one whose number was lost. */
         MDB_val ok = {org->len, (void *)org->id};

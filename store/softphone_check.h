@@ -126,13 +126,24 @@ static inline uint32_t sb_org_num_read(const uint8_t in[SB_ORG_NUM_LEN])
 int sb_org_num_find(MDB_txn *txn, MDB_dbi org_ids, const char *org, size_t len, uint32_t *num,
                     MDB_cursor *reuse);
 
+/**
+ * Finds the number of org `org` (`len` bytes) in org_ids: as
+ * sb_org_num_find, LMDB's codes. What a caller puts in front of it, such as
+ * a cache: a number does not change while its org exists, and a snapshot's
+ * orgs do not change.
+ */
+typedef int (*sb_softphone_org_num_fn)(void *ctx, MDB_txn *txn, MDB_dbi org_ids, const char *org,
+                                       size_t len, uint32_t *num);
+
 #define SB_SOFTPHONE_CURSORS 4
 
 /** The tables the check reads, opened by the caller in its environment. */
 typedef struct sb_softphone_tables {
     MDB_dbi orgs, users, user_cc, views, org_ids;
-    sb_softphone_view_get_fn get_view; /* NULL: sb__value_get */
-    void *get_view_ctx;                /* [borrowed: while the tables are used] */
+    sb_softphone_view_get_fn get_view;   /* NULL: sb__value_get */
+    void *get_view_ctx;                  /* [borrowed: while the tables are used] */
+    sb_softphone_org_num_fn get_org_num; /* NULL: sb_org_num_find */
+    void *get_org_num_ctx;               /* [borrowed: while the tables are used] */
     /* Read-only cursors on orgs, users, user_cc and org_ids, renewed in the check's
      * transaction when a look-up finds nothing and the records beside it
      * are checked (value.c); NULL: a cursor is opened for it (an
