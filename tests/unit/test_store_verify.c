@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "softphone_check.h"
 #include "store_internal.h"
 
 typedef struct fixture {
@@ -264,6 +265,27 @@ static void a_reference_into_another_org(void **state)
     expect(f, "user_cc", "which org acme does not have");
 }
 
+/* Schema 5: an org that lost its number, and members whose number names no org. */
+static void an_org_number_lost(void **state)
+{
+    fixture_t *f = *state;
+    MDB_txn *txn = raw_begin(f);
+    uint32_t num;
+    assert_int_equal(sb__org_num(f->st, txn, "beta", &num), 0);
+    uint8_t rk[1 + SB_ORG_NUM_LEN] = {0};
+    sb_org_num_put(num, rk + 1);
+    MDB_val rkey = {sizeof(rk), rk};
+    assert_int_equal(mdb_del(txn, f->st->org_ids, &rkey, NULL), 0);
+    raw_commit(txn);
+    expect(f, "user_cc", "number is no org's");
+    expect(f, "org_ids", "does not name it back");
+    txn = raw_begin(f);
+    MDB_val fkey = {4, "beta"};
+    assert_int_equal(mdb_del(txn, f->st->org_ids, &fkey, NULL), 0);
+    raw_commit(txn);
+    expect(f, "orgs", "has no number");
+}
+
 static void a_record_under_another_id(void **state)
 {
     fixture_t *f = *state;
@@ -340,6 +362,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_membership_without_its_view, setup, teardown),
         cmocka_unit_test_setup_teardown(a_record_of_an_org_that_does_not_exist, setup, teardown),
         cmocka_unit_test_setup_teardown(a_reference_into_another_org, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_org_number_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(a_record_under_another_id, setup, teardown),
         cmocka_unit_test_setup_teardown(a_change_log_entry_out_of_place, setup, teardown),
         cmocka_unit_test_setup_teardown(output_is_bounded, setup, teardown),
