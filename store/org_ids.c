@@ -233,7 +233,7 @@ int sb__migrate_4_to_5(sb_store_t *store, MDB_txn *txn, const char *dir)
     if (st.ms_entries > 0)
         sb_log(SB_LOG_INFO,
                "Migrating %s to schema 5: %zu orgs numbered, %zu memberships to rekey (one "
-               "transaction; about a minute per ten million)",
+               "transaction, about a second a million)",
                dir, orgs, st.ms_entries);
     if ((rc = sb__lmdb_rc(mdb_cursor_open(txn, store->user_cc, &cur))) != 0)
         return rc;

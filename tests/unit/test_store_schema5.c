@@ -90,14 +90,11 @@ static void strip_checksums(MDB_txn *txn)
     }
 }
 
-/* "org \0 part" into buf. */
-static MDB_val okey(char *buf, const char *org, const char *part)
+/* "org \0 part" (the store's own sb__key) as an MDB_val over key. */
+static MDB_val okey(sb_key_t *key, const char *org, const char *part)
 {
-    size_t o = strlen(org), p = strlen(part);
-    memcpy(buf, org, o);
-    buf[o] = '\0';
-    memcpy(buf + o + 1, part, p);
-    return (MDB_val){o + 1 + p, buf};
+    assert_int_equal(sb__key(key, org, part), 0);
+    return (MDB_val){key->len, key->buf};
 }
 
 static void a_schema_2_directory_of_many_members_is_migrated(void **state)
@@ -152,15 +149,16 @@ static void a_schema_2_directory_of_many_members_is_migrated(void **state)
         snprintf(u.name, sizeof(u.name), "User %llu", (unsigned long long)i);
         msgpack_sbuffer_clear(&buf);
         assert_int_equal(sb_codec_encode_user(&u, &buf), 0);
-        char kb[128], member[SB_SFID_LEN + 5];
-        MDB_val k = okey(kb, orgs[o], u.id.s), v = {buf.size, buf.data};
+        sb_key_t kb;
+        char member[SB_SFID_LEN + 5];
+        MDB_val k = okey(&kb, orgs[o], u.id.s), v = {buf.size, buf.data};
         assert_int_equal(mdb_put(txn, users, &k, &v, 0), 0);
         memcpy(member, ccs[o].s, SB_SFID_LEN);
         memcpy(member + SB_SFID_LEN, "Agent", 5);
         v = (MDB_val){sizeof(member), member};
         assert_int_equal(mdb_put(txn, user_cc, &k, &v, 0), 0);
-        char cb[128];
-        MDB_val ck = okey(cb, orgs[o], ccs[o].s), cv = {SB_SFID_LEN, u.id.s};
+        sb_key_t cb;
+        MDB_val ck = okey(&cb, orgs[o], ccs[o].s), cv = {SB_SFID_LEN, u.id.s};
         assert_int_equal(mdb_put(txn, cc_members, &ck, &cv, 0), 0);
     }
     msgpack_sbuffer_destroy(&buf);
