@@ -114,15 +114,15 @@ int sb_org_id_check(const char *org, sb_err_t *err)
     return 0;
 }
 
-/* A base-62 digit's value, or -1. */
+/* A base-62 digit's value, or -1. Letters first: most of an id's digits. */
 static int digit62(unsigned char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'z')
+    if ((unsigned)(c - 'a') < 26u)
         return c - 'a' + 36;
+    if ((unsigned)(c - 'A') < 26u)
+        return c - 'A' + 10;
+    if ((unsigned)(c - '0') < 10u)
+        return c - '0';
     return -1;
 }
 
@@ -142,10 +142,12 @@ int sb_sfid_pack(const sb_sfid_t *id, uint8_t out[SB_SFID_PACKED_LEN])
             lo = lo * 62 + (uint64_t)d;
     }
     unsigned __int128 v = (unsigned __int128)hi * 56800235584ULL + lo; /* 62^6 */
-    for (int i = SB_SFID_PACKED_LEN - 1; i >= 0; i--) {
-        out[i] = (uint8_t)v;
-        v >>= 8;
-    }
+    /* Below 2^72: one byte above a 64-bit word, written big-endian (the
+     * read library packs an id per check: no loop over 128-bit shifts). */
+    uint64_t low = (uint64_t)v;
+    out[0] = (uint8_t)(v >> 64);
+    for (int i = 0; i < 8; i++)
+        out[1 + i] = (uint8_t)(low >> (56 - 8 * i));
     return 0;
 }
 

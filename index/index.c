@@ -87,7 +87,7 @@ typedef struct cached_view {
  * the same epoch as the views: a number does not change while its org
  * exists, and a new snapshot empties the cache.
  */
-#define ORG_CACHE_SLOTS 64u
+#define ORG_CACHE_SLOTS 256u
 
 typedef struct cached_org {
     uint64_t epoch; /* valid when the reader's epoch */
