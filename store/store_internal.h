@@ -66,6 +66,7 @@
 #define SB_DBI_SLOTS 32
 #define SB_VIEW_MEMO_BITS 10
 #define SB_VIEW_MEMO_SLOTS (1u << SB_VIEW_MEMO_BITS)
+#define SB_ORG_MEMO_SLOTS 256u
 
 /* An environment's user context: what value.c needs to name a damaged
  * value and to keep a damaged size from reading past the file. */
@@ -147,6 +148,15 @@ struct sb_store {
         const void *at;
         size_t len;
     } view_memo[SB_VIEW_MEMO_SLOTS];
+    /* Org numbers read_txn's snapshot found (view.c): the check's first
+     * look-up, once per org and snapshot. Only the owner's thread. */
+    struct sb_org_memo {
+        size_t snapshot; /* 0: empty (LMDB's first snapshot is 1 or more) */
+        uint64_t map_gen;
+        uint32_t num;
+        uint8_t len;
+        char org[SB_ORG_ID_MAX];
+    } org_memo[SB_ORG_MEMO_SLOTS];
     uint64_t map_gen; /* bumped each time the map moves (grow, adopt) */
     /* The thread that opened the store (the event loop's) owns read_txn.
      * Other threads (the thread pool, which makes adapter calls and checks

@@ -261,6 +261,11 @@ static void org_numbers_are_never_reused(void **state)
     sb_test_user(fx->store, "globex", 7);
     assert_rc(sb_store_member_add(fx->store, "globex", cc.s, "005000000000007", false, NULL, &err),
               0, err);
+    sb_softphone_answer_t before; /* the server's memo now holds globex's first number */
+    assert_rc(sb_store_softphone_check(fx->store, "globex", "005000000000007", &before, &err), 0,
+              err);
+    assert_int_equal(before.reason, SB_SOFTPHONE_OK);
+    sb_softphone_answer_destroy(&before);
     assert_rc(sb_store_org_delete(fx->store, "globex", true, &err), 0, err);
     assert_rc(sb_store_org_create(fx->store, "globex", NULL, &err), 0, err);
     assert_int_equal(mdb_txn_begin(fx->store->env, NULL, MDB_RDONLY, &txn), 0);
@@ -291,6 +296,20 @@ static void org_numbers_are_never_reused(void **state)
     sb_sfid_t where;
     assert_int_equal(sb_store_member_lookup(fx->store, "globex", "005000000000007", &where, &err),
                      -ENOENT);
+    /* The server's check keeps the numbers its snapshot found (view.c): the
+     * new org's member is found under the new number, not the old. */
+    sb_softphone_answer_t a;
+    assert_rc(sb_store_softphone_check(fx->store, "globex", "005000000000007", &a, &err), 0, err);
+    assert_int_equal(a.reason, SB_SOFTPHONE_UNKNOWN_USER);
+    sb_softphone_answer_destroy(&a);
+    sb_sfid_t cc2 = sb_test_cc(fx->store, "globex", "Sales");
+    sb_test_user(fx->store, "globex", 7);
+    assert_rc(sb_store_member_add(fx->store, "globex", cc2.s, "005000000000007", false, NULL, &err),
+              0, err);
+    assert_rc(sb_store_softphone_check(fx->store, "globex", "005000000000007", &a, &err), 0, err);
+    assert_int_equal(a.reason, SB_SOFTPHONE_OK);
+    assert_string_equal(a.view.cc_id, cc2.s);
+    sb_softphone_answer_destroy(&a);
 }
 
 /* A change logged before the migration holds an old membership key: a
