@@ -28,6 +28,7 @@
 
 #include "dataset.h"
 #include "message.h"
+#include "softphone_check.h"
 #include "switchboard/client.h"
 #include "switchboard/index.h"
 
@@ -152,6 +153,7 @@ static redisContext *redis_connect(const char *path, char *why, size_t cap)
 static sb_index *shared_index;
 static MDB_env *bare_env;
 static MDB_dbi bare_user_cc;
+static uint32_t *bare_org_nums; /* each dataset org's number (org_ids), read once */
 
 static void *index_worker(void *arg)
 {
@@ -201,16 +203,19 @@ static void *bare_worker(void *arg)
     }
     mdb_txn_reset(txn);
     uint64_t rng = w->opt->ds.seed * 7919 + w->index + 1;
-    char key[48];
+    uint8_t key[SB_MEMBER_KEY_LEN];
+    char user[19];
     bool renew = strcmp(w->opt->mode, "one-txn") != 0;
     if (!renew)
         mdb_txn_renew(txn);
     while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
+        /* The store's key (sb_member_key): the org's number, known ahead
+         * as a client that checks one org would keep it, and the user. */
         uint64_t i = sb_ds_next(&rng, w->opt->ds.users);
-        sb_ds_org(&w->opt->ds, i, key);
-        size_t org_len = strlen(key);
-        sb_ds_user(i, key + org_len + 1);
-        MDB_val k = {org_len + 1 + 18, key}, v;
+        sb_ds_user(i, user);
+        sb_sfid_t id;
+        memcpy(id.s, user, sizeof(id.s));
+        MDB_val k = {sb_member_key(bare_org_nums[i % w->opt->ds.orgs], &id, key), key}, v;
         if (renew)
             mdb_txn_renew(txn);
         int rc = mdb_get(txn, bare_user_cc, &k, &v);
@@ -235,13 +240,30 @@ static int cmd_inproc(const options_t *opt)
     if (mdb_env_create(&bare_env) != 0 || mdb_env_set_maxdbs(bare_env, 24) != 0 ||
         mdb_env_open(bare_env, opt->dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0) != 0 ||
         mdb_txn_begin(bare_env, NULL, MDB_RDONLY, &txn) != 0 ||
-        mdb_dbi_open(txn, "user_cc", 0, &bare_user_cc) != 0 || mdb_txn_commit(txn) != 0)
+        mdb_dbi_open(txn, "user_cc", 0, &bare_user_cc) != 0)
+        die("cannot open %s with LMDB", opt->dir);
+    MDB_dbi org_ids;
+    if (mdb_dbi_open(txn, "org_ids", 0, &org_ids) != 0 ||
+        (bare_org_nums = calloc(opt->ds.orgs, sizeof(*bare_org_nums))) == NULL)
+        die("cannot read the org numbers of %s (schema 5's org_ids)", opt->dir);
+    for (uint32_t o = 0; o < opt->ds.orgs; o++) {
+        char org[16];
+        MDB_val k, v;
+        sb_ds_org(&opt->ds, o, org);
+        k = (MDB_val){strlen(org), org};
+        /* The number, then the value's checksum (the store's; not checked here). */
+        if (mdb_get(txn, org_ids, &k, &v) != 0 || v.mv_size < SB_ORG_NUM_LEN)
+            die("org %s of the data set has no number in %s: load it again", org, opt->dir);
+        bare_org_nums[o] = sb_org_num_read(v.mv_data);
+    }
+    if (mdb_txn_commit(txn) != 0)
         die("cannot open %s with LMDB", opt->dir);
     double rate =
         measure(opt, opt->threads, strcmp(opt->target, "index") == 0 ? index_worker : bare_worker);
     printf("ops_per_second %.0f\n", rate);
     sb_index_close(shared_index);
     mdb_env_close(bare_env);
+    free(bare_org_nums);
     return 0;
 }
 

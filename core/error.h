@@ -59,7 +59,9 @@ enum {
     SB_E_CLUSTER_UNAVAILABLE,
     SB_E_MOVED,
     SB_E_ORG_MOVING,
-    SB_E_NO_ROUTE, /* wire 62 (59 to 61: placement's) */
+    SB_E_NO_ROUTE,            /* wire 62 (59 to 61: placement's) */
+    SB_E_ORG_NUMBERS_USED_UP, /* wire 67 */
+    SB_E_CHANGE_OF_OLDER_SCHEMA,
 };
 
 /*
@@ -171,7 +173,14 @@ enum {
       "retry in a moment.")                                                                      \
     X(NO_ROUTE, SB_E_NO_ROUTE, 62,                                                                 \
       "A cluster client found no member for the request in the placement map (the org is in no "  \
-      "shard, or its shard has no member that answers): check sbctl cluster, or name the shard.")
+      "shard, or its shard has no member that answers): check sbctl cluster, or name the shard.") \
+    X(ORG_NUMBERS_USED_UP, SB_E_ORG_NUMBERS_USED_UP, 67,                                           \
+      "This store has given out all of its 4,294,967,295 org numbers (each org created takes one, "\
+      "never reused), so it takes no new org: create new orgs on another shard.")                 \
+    X(CHANGE_OF_OLDER_SCHEMA, SB_E_CHANGE_OF_OLDER_SCHEMA, 68,                                     \
+      "The change was logged before its store moved to schema 5 (its membership keys have the "   \
+      "old form), so this store cannot apply it: start the replica again from a backup of the "   \
+      "primary taken after the upgrade.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */

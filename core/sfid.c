@@ -21,6 +21,13 @@ static void compute_suffix(const char id15[15], char suffix[3])
     }
 }
 
+bool sb_sfid_suffix_matches(const char id18[SB_SFID_LEN])
+{
+    char suffix[3];
+    compute_suffix(id18, suffix);
+    return memcmp(suffix, id18 + 15, 3) == 0;
+}
+
 int sb_sfid_normalize(const char *in, const char *prefix, const char *what, sb_sfid_t *out,
                       sb_err_t *err)
 {
@@ -111,5 +118,62 @@ int sb_org_id_check(const char *org, sb_err_t *err)
             return sb_err_set(err, SB_E_INVALID_ID,
                               "The org id '%s' may hold only letters, digits, '-' and '_'.", org);
     }
+    return 0;
+}
+
+/* A base-62 digit's value, or -1. Letters first: most of an id's digits. */
+static int digit62(unsigned char c)
+{
+    if ((unsigned)(c - 'a') < 26u)
+        return c - 'a' + 36;
+    if ((unsigned)(c - 'A') < 26u)
+        return c - 'A' + 10;
+    if ((unsigned)(c - '0') < 10u)
+        return c - '0';
+    return -1;
+}
+
+int sb_sfid_pack(const sb_sfid_t *id, uint8_t out[SB_SFID_PACKED_LEN])
+{
+    /* Two halves of 6 digits (62^6 < 2^36), joined in 128 bits. */
+    uint64_t hi = 0, lo = 0;
+    for (int i = 3; i < 15; i++) {
+        int d = digit62((unsigned char)id->s[i]);
+        if (d < 0) {
+            memset(out, 0, SB_SFID_PACKED_LEN);
+            return SB_E_INVALID_ID;
+        }
+        if (i < 9)
+            hi = hi * 62 + (uint64_t)d;
+        else
+            lo = lo * 62 + (uint64_t)d;
+    }
+    unsigned __int128 v = (unsigned __int128)hi * 56800235584ULL + lo; /* 62^6 */
+    /* Below 2^72: one byte above a 64-bit word, written big-endian (the
+     * read library packs an id per check: no loop over 128-bit shifts). */
+    uint64_t low = (uint64_t)v;
+    out[0] = (uint8_t)(v >> 64);
+    for (int i = 0; i < 8; i++)
+        out[1 + i] = (uint8_t)(low >> (56 - 8 * i));
+    return 0;
+}
+
+int sb_sfid_unpack(const char *prefix, const uint8_t in[SB_SFID_PACKED_LEN], sb_sfid_t *out)
+{
+    unsigned __int128 v = 0;
+    for (int i = 0; i < SB_SFID_PACKED_LEN; i++)
+        v = v << 8 | in[i];
+    const unsigned __int128 span = (unsigned __int128)56800235584ULL * 56800235584ULL; /* 62^12 */
+    if (v >= span) {
+        memset(out, 0, sizeof(*out));
+        return SB_E_CORRUPT;
+    }
+    memcpy(out->s, prefix, 3);
+    for (int i = 14; i >= 3; i--) {
+        out->s[i] = base62[(unsigned)(v % 62)];
+        v /= 62;
+    }
+    compute_suffix(out->s, out->s + 15);
+    out->s[SB_SFID_LEN] = '\0';
     return 0;
 }

@@ -32,6 +32,10 @@ typedef struct sb_sfid {
  * sentence ("user id"). Returns 0 or SB_E_INVALID_ID; on failure `out` is
  * zeroed.
  */
+/** Whether an 18-character id's suffix is the one its first 15 characters
+ * give (the suffix only: sb_sfid_normalize checks the rest). */
+bool sb_sfid_suffix_matches(const char id18[SB_SFID_LEN]);
+
 int sb_sfid_normalize(const char *in, const char *prefix, const char *what, sb_sfid_t *out,
                       sb_err_t *err);
 
@@ -60,5 +64,24 @@ void sb_sfid_from_time(const char *prefix, uint64_t ms, uint64_t random, sb_sfid
  * starting with a letter or digit. Returns 0 or SB_E_INVALID_ID.
  */
 int sb_org_id_check(const char *org, sb_err_t *err);
+
+/* The 12 base-62 characters after an id's key prefix, as a big-endian number:
+ * 62^12 < 2^72, so 9 bytes. Base 62's digit order (0-9, A-Z, a-z) is ASCII's,
+ * so the packed bodies sort as the ids do. */
+#define SB_SFID_PACKED_LEN 9
+
+/**
+ * Packs the body of `id` (a normalized id: key prefix, 12 letters or digits,
+ * suffix) into out. Returns 0, or SB_E_INVALID_ID when a body character is
+ * not a base-62 digit (never for an id sb_sfid_normalize accepted).
+ */
+int sb_sfid_pack(const sb_sfid_t *id, uint8_t out[SB_SFID_PACKED_LEN]);
+
+/**
+ * The 18-character id with key prefix `prefix` (3 characters) whose body
+ * `in` packs, its suffix recomputed. Returns 0, or SB_E_CORRUPT when `in`
+ * is 62^12 or more (no id packs to it); `out` is zeroed then.
+ */
+int sb_sfid_unpack(const char *prefix, const uint8_t in[SB_SFID_PACKED_LEN], sb_sfid_t *out);
 
 #define SB_ORG_ID_MAX 64

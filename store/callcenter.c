@@ -421,11 +421,11 @@ static int remove_all_members(sb_store_t *store, MDB_txn *txn, const char *org, 
             rc = SB_E_CORRUPT;
             break;
         }
-        char user[SB_SFID_LEN + 1];
-        memcpy(user, v.mv_data, SB_SFID_LEN);
-        user[SB_SFID_LEN] = '\0';
+        sb_sfid_t user;
+        memcpy(user.s, v.mv_data, SB_SFID_LEN);
+        user.s[SB_SFID_LEN] = '\0';
         sb_key_t ukey;
-        if ((rc = sb__key(&ukey, org, user)) == 0)
+        if ((rc = sb__member_key(store, txn, org, &user, &ukey)) == 0)
             rc = sb__del(txn, store->user_cc, &ukey);
         lmdb = sb__cursor_get(cur, &k, &v, MDB_NEXT_DUP);
     }

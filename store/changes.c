@@ -13,6 +13,7 @@
 #include <msgpack.h>
 
 #include "pack.h"
+#include "softphone_check.h"
 #include "store_internal.h"
 
 #define META_CHANGES_LAST "changes_last"
@@ -183,7 +184,14 @@ static void capture_ids(sb_capture_t *cap, sb_change_record_t *r, const char *db
 {
     const char *k = key->mv_data;
     const char *nul = memchr(k, '\0', key->mv_size);
-    if (nul != NULL && strcmp(db, "tokens") != 0) {
+    uint32_t num;
+    sb_sfid_t user;
+    if (strcmp(db, "user_cc") == 0) { /* the org's number and the packed user id */
+        if (sb_member_key_parse(k, key->mv_size, &num, &user) == 0)
+            record_id(cap, r, user.s);
+    } else if (strcmp(db, "org_ids") == 0) {
+        /* an org's number: no id */
+    } else if (nul != NULL && strcmp(db, "tokens") != 0) {
         size_t rest = key->mv_size - (size_t)(nul + 1 - k);
         if (is_id(nul + 1, rest) && (rest == SB_SFID_LEN || nul[1 + SB_SFID_LEN] == '\0'))
             record_id(cap, r, nul + 1);
@@ -746,6 +754,13 @@ static int apply_change(sb_store_t *store, MDB_txn *txn, const msgpack_object *c
     MDB_val k = {o[2].via.bin.size, (void *)o[2].via.bin.ptr};
     MDB_val v = {0, NULL};
     bool has_val = o[3].type == MSGPACK_OBJECT_BIN;
+    /* Schema 5's membership keys are 13 bytes, an org's prefix in them 4:
+     * an entry logged before the migration has "org \0 user id" (20 bytes
+     * and more, or "org \0" for an org's delete), which must not be
+     * written beside the new keys. */
+    if (dbi == store->user_cc &&
+        k.mv_size != (strcmp(op, "delp") == 0 ? SB_ORG_NUM_LEN : SB_MEMBER_KEY_LEN))
+        return SB_E_CHANGE_OF_OLDER_SCHEMA;
     if (has_val)
         v = (MDB_val){o[3].via.bin.size, (void *)o[3].via.bin.ptr};
     int lmdb;
@@ -788,6 +803,12 @@ static int apply_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
         for (uint32_t j = 0; rc == 0 && j < changes->via.array.size; j++)
             rc = apply_change(store, txn, &changes->via.array.ptr[j]);
     }
+    if (rc == SB_E_CHANGE_OF_OLDER_SCHEMA)
+        sb_err_set(err, rc,
+                   "Change %llu holds a membership key of schema 4 (it was logged before the "
+                   "primary moved to schema 5), which this store cannot apply: start this "
+                   "replica again from a backup of the primary taken after the upgrade.",
+                   (unsigned long long)a->seq);
     msgpack_unpacked_destroy(&u);
     /* The org numbering comes with the entry: a replica's equals the primary's. */
     org_writes_t w = {0, NULL};

@@ -2,7 +2,8 @@
  * Membership: a user belongs to at most one Call Center per org.
  *
  * Two indexes say the same thing and change together in one transaction:
- * user_cc (org\0user -> cc), the forward index the softphone check reads, and
+ * user_cc ((org number, user) -> cc, sb__member_key), the forward index the
+ * softphone check reads, and
  * cc_members (org\0cc => users), the reverse index that lists and counts.
  * user_cc's value also holds the user's profile, so that the check finds the
  * softphone view of (Call Center, profile) next; a new pair gets its view here.
@@ -27,7 +28,7 @@ static int current_cc(sb_store_t *store, MDB_txn *txn, const char *org, const sb
     memset(cc, 0, sizeof(*cc));
     sb_key_t key;
     MDB_val val;
-    int rc = sb__key(&key, org, user->s);
+    int rc = sb__member_key(store, txn, org, user, &key);
     if (rc == 0)
         rc = sb__get(txn, store->user_cc, &key, &val);
     if (rc == 0 && val.mv_size < SB_SFID_LEN)
@@ -70,7 +71,7 @@ int sb__member_put(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sf
         value[len++] = (char)SB_MEMBER_SCV_LICENCE;
     }
     sb_key_t key;
-    int rc = sb__key(&key, org, user->s);
+    int rc = sb__member_key(store, txn, org, user, &key);
     if (rc == 0)
         rc = sb__put(txn, store->user_cc, &key, value, len, 0);
     if (rc == 0)
@@ -96,7 +97,7 @@ static int unlink_member(sb_store_t *store, MDB_txn *txn, const char *org, const
                          const sb_sfid_t *user)
 {
     sb_key_t key;
-    int rc = sb__key(&key, org, user->s);
+    int rc = sb__member_key(store, txn, org, user, &key);
     if (rc == 0)
         rc = sb__del(txn, store->user_cc, &key);
     if (rc != 0 || (rc = sb__key(&key, org, cc->s)) != 0)

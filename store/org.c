@@ -43,7 +43,8 @@ static int org_create_txn(sb_store_t *store, MDB_txn *txn, void *ctx, sb_err_t *
     msgpack_sbuffer_destroy(&buf);
     if (rc == -EEXIST)
         return sb_err_set(err, -EEXIST, "The org '%s' already exists.", org->id);
-    return rc;
+    uint32_t num; /* its memberships' prefix (org_ids.c) */
+    return rc == 0 ? sb__org_num_give(store, txn, org->id, &num, err) : rc;
 }
 
 int sb_store_org_create(sb_store_t *store, const char *id, const char *name, sb_err_t *err)
@@ -144,8 +145,16 @@ static int org_delete_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t 
         store->callcenters, store->cc_names,  store->users, store->user_cc,  store->cc_members,
         store->layouts,     store->layout_of, store->views, store->contacts, store->phones,
         store->voicecalls,  store->call_keys, store->rules};
-    for (size_t i = 0; rc == 0 && i < sizeof(scoped) / sizeof(scoped[0]); i++)
-        rc = sb__del_prefix(txn, scoped[i], &prefix);
+    for (size_t i = 0; rc == 0 && i < sizeof(scoped) / sizeof(scoped[0]); i++) {
+        /* "org\0" in all but user_cc, whose keys begin with the org's number. */
+        sb_key_t own;
+        if ((rc = sb__org_prefix(store, txn, scoped[i], ctx->id, &own)) == 0)
+            rc = sb__del_prefix(txn, scoped[i], &own);
+        else if (rc == -ENOENT && scoped[i] == store->user_cc)
+            rc = 0; /* no number, so no memberships to delete: the delete mends it */
+    }
+    if (rc == 0)
+        rc = sb__org_num_drop(store, txn, ctx->id);
     if (rc == 0)
         rc = sb__token_delete_org(store, txn, ctx->id);
     if (rc == 0) {

@@ -26,6 +26,7 @@
 
 #include "pack.h"
 #include "record_codec.h"
+#include "softphone_check.h"
 #include "store_internal.h"
 
 void sb_rules_plan_free(sb_rules_plan_t *plan)
@@ -226,7 +227,11 @@ static int scan_org(sb_store_t *store, MDB_txn *txn, const char *org, const MDB_
     hash_val(&h, rules_raw->mv_data, rules_raw->mv_size);
     sb_key_t prefix;
     MDB_cursor *cur;
+    uint32_t num; /* the org's, in its members' keys */
+    uint8_t mkey[SB_MEMBER_KEY_LEN];
     int rc = sb__key(&prefix, org, "");
+    if (rc == 0 && (rc = sb__org_num(store, txn, org, &num)) == -ENOENT)
+        rc = SB_E_CORRUPT; /* the org exists (the caller checked): it has a number */
     if (rc == 0)
         rc = sb__lmdb_rc(mdb_cursor_open(txn, store->users, &cur));
     if (rc != 0)
@@ -245,8 +250,18 @@ static int scan_org(sb_store_t *store, MDB_txn *txn, const char *org, const MDB_
         }
         hash_val(&h, k.mv_data, k.mv_size);
         hash_val(&h, v.mv_data, v.mv_size);
-        MDB_val key = k, member;
-        int found = sb__value_get(txn, store->user_cc, &key, &member);
+        /* The user's membership: users' key is org \0 user id. */
+        sb_sfid_t uid;
+        if (k.mv_size != prefix.len + SB_SFID_LEN) {
+            sb__value_damaged(txn, store->users, &k);
+            rc = SB_E_CORRUPT;
+            break;
+        }
+        memcpy(uid.s, (const char *)k.mv_data + prefix.len, SB_SFID_LEN);
+        uid.s[SB_SFID_LEN] = '\0';
+        MDB_val key = {sb_member_key(num, &uid, mkey), mkey}, member;
+        int found =
+            key.mv_size == 0 ? MDB_CORRUPTED : sb__value_get(txn, store->user_cc, &key, &member);
         if (found == 0 && member.mv_size < SB_SFID_LEN)
             found = SB_E_CORRUPT;
         if (found != 0 && found != MDB_NOTFOUND) {

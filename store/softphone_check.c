@@ -14,7 +14,47 @@
 #include "callcenter.h"
 #include "store_internal.h"
 
-_Static_assert(SB_KEY_MAX >= SB_ORG_ID_MAX + 1 + SB_SFID_LEN, "a membership's key fits");
+_Static_assert(SB_KEY_MAX >= SB_ORG_ID_MAX + 1 + SB_SFID_LEN, "a user's key fits");
+_Static_assert(SB_KEY_MAX >= SB_MEMBER_KEY_LEN, "a membership's key fits");
+
+size_t sb_member_key(uint32_t org_num, const sb_sfid_t *user, uint8_t out[SB_MEMBER_KEY_LEN])
+{
+    sb_org_num_put(org_num, out);
+    if (memcmp(user->s, SB_SFID_PREFIX_USER, 3) != 0 ||
+        sb_sfid_pack(user, out + SB_ORG_NUM_LEN) != 0) {
+        memset(out, 0, SB_MEMBER_KEY_LEN);
+        return 0;
+    }
+    return SB_MEMBER_KEY_LEN;
+}
+
+int sb_member_key_parse(const void *key, size_t len, uint32_t *org_num, sb_sfid_t *user)
+{
+    *org_num = 0;
+    memset(user, 0, sizeof(*user));
+    if (len != SB_MEMBER_KEY_LEN)
+        return SB_E_CORRUPT;
+    const uint8_t *k = key;
+    if (sb_sfid_unpack(SB_SFID_PREFIX_USER, k + SB_ORG_NUM_LEN, user) != 0)
+        return SB_E_CORRUPT;
+    *org_num = sb_org_num_read(k);
+    return 0;
+}
+
+int sb_org_num_find(MDB_txn *txn, MDB_dbi org_ids, const char *org, size_t len, uint32_t *num,
+                    MDB_cursor *reuse)
+{
+    *num = 0;
+    MDB_val k = {len, (void *)org}, v;
+    int rc = sb__value_find(txn, org_ids, &k, &v, reuse);
+    if (rc == 0 && (v.mv_size != SB_ORG_NUM_LEN || sb_org_num_read(v.mv_data) == 0)) {
+        sb__value_damaged(txn, org_ids, &k);
+        return MDB_CORRUPTED;
+    }
+    if (rc == 0)
+        *num = sb_org_num_read(v.mv_data);
+    return rc;
+}
 
 static int get_view(MDB_txn *txn, const sb_softphone_tables_t *tables, const MDB_val *key,
                     MDB_val *view, const sb_softphone_view_t **decoded)
@@ -117,10 +157,17 @@ int sb_softphone_check_txn(MDB_txn *txn, const sb_softphone_tables_t *tables,
     found->adapter_url[0] = '\0';
     sb_sfid_t id;
     if (found->user_normalized && user != NULL && strnlen(user, SB_SFID_LEN + 1) == SB_SFID_LEN) {
-        /* Trusted (a batch of ids the caller's earlier answers gave): the
-         * checksum is not computed again. The length is still checked: the
-         * key below copies SB_SFID_LEN bytes. */
+        /* Trusted (a batch of ids the caller's earlier answers gave): not
+         * normalized again. The length is still checked (the key below
+         * copies SB_SFID_LEN bytes), and the suffix, cheaply: the key holds
+         * only the 12 characters after 005, so an id with another suffix
+         * would find that user and be answered under the wrong id. */
         memcpy(id.s, user, SB_SFID_LEN + 1);
+        if (!sb_sfid_suffix_matches(id.s)) {
+            found->reason = SB_SOFTPHONE_UNKNOWN_USER;
+            snprintf(found->user, SB_SFID_LEN + 1, "%s", user); /* as given */
+            return 0;
+        }
     } else if (user == NULL ||
                sb_sfid_normalize(user, SB_SFID_PREFIX_USER, "user id", &id, NULL) != 0) {
         found->reason = SB_SOFTPHONE_INVALID_USER_ID;
@@ -133,31 +180,56 @@ int sb_softphone_check_txn(MDB_txn *txn, const sb_softphone_tables_t *tables,
     if (org->len > SB_ORG_ID_MAX) /* checked by sb_softphone_org_init; the copy is checked here */
         return sb_err_default(err, -EINVAL);
 
-    /* org \0 user: the key of user_cc and of users. */
-    char key[SB_ORG_ID_MAX + 1 + SB_SFID_LEN];
-    memcpy(key, org->id, org->len);
-    key[org->len] = '\0';
-    memcpy(key + org->len + 1, id.s, SB_SFID_LEN);
-    MDB_val k = {org->len + 1 + SB_SFID_LEN, key}, v;
-    int rc = sb__value_find(txn, tables->user_cc, &k, &v, tables->cursors[2]);
-    if (rc == 0) {
+    /* The org's number, then (number, user): the key of user_cc. `lmdb`
+     * holds LMDB's codes, `rc` the store's. */
+    uint32_t num;
+    uint8_t mkey[SB_MEMBER_KEY_LEN];
+    MDB_val v;
+    int rc = 0;
+    int lmdb =
+        tables->get_org_num != NULL
+            ? tables->get_org_num(tables->get_org_num_ctx, txn, tables->org_ids, org->id, org->len,
+                                  &num)
+            : sb_org_num_find(txn, tables->org_ids, org->id, org->len, &num, tables->cursors[3]);
+    if (lmdb == MDB_NOTFOUND) {
+        /* No number: no org (-ENOENT), or one whose number was lost. */
+        MDB_val ok = {org->len, (void *)org->id};
+        lmdb = sb__value_find(txn, tables->orgs, &ok, &v, tables->cursors[0]);
+        rc = lmdb == 0 ? SB_E_CORRUPT : sb__lmdb_rc(lmdb);
+    } else if (lmdb == 0) {
+        MDB_val mk = {sb_member_key(num, &id, mkey), mkey};
+        if (mk.mv_size == 0)
+            rc = -EINVAL; /* never: the id was normalized */
+        else
+            lmdb = sb__value_find(txn, tables->user_cc, &mk, &v, tables->cursors[2]);
+    }
+    if (rc != 0) {
+        /* answered above */
+    } else if (lmdb == 0) {
         rc = member_view(txn, tables, org, &v, found);
-    } else if (rc == MDB_NOTFOUND) {
-        /* Not a member: a known user, an unknown one, or no such org. Each
-         * is checked as read (sb__value_get): "not found" is an answer, and
-         * a damaged record beside where a key should be makes it CORRUPT. */
-        rc = sb__value_find(txn, tables->users, &k, &v, tables->cursors[1]);
-        if (rc == MDB_NOTFOUND) {
+    } else if (lmdb == MDB_NOTFOUND) {
+        /* Not a member: a known user, or an unknown one of an org that
+         * exists (it has a number). Each is checked as read
+         * (sb__value_get): "not found" is an answer, and a damaged record
+         * beside where a key should be makes it CORRUPT. users' key is
+         * org \0 user. */
+        char key[SB_ORG_ID_MAX + 1 + SB_SFID_LEN];
+        memcpy(key, org->id, org->len);
+        key[org->len] = '\0';
+        memcpy(key + org->len + 1, id.s, SB_SFID_LEN);
+        MDB_val k = {org->len + 1 + SB_SFID_LEN, key};
+        lmdb = sb__value_find(txn, tables->users, &k, &v, tables->cursors[1]);
+        if (lmdb == MDB_NOTFOUND) {
             MDB_val ok = {org->len, (void *)org->id};
-            rc = sb__value_find(txn, tables->orgs, &ok, &v, tables->cursors[0]);
-            if (rc == 0)
+            lmdb = sb__value_find(txn, tables->orgs, &ok, &v, tables->cursors[0]);
+            if (lmdb == 0)
                 found->reason = SB_SOFTPHONE_UNKNOWN_USER;
-        } else if (rc == 0) {
+        } else if (lmdb == 0) {
             found->reason = SB_SOFTPHONE_NOT_A_MEMBER;
         }
-        rc = sb__lmdb_rc(rc);
+        rc = sb__lmdb_rc(lmdb);
     } else {
-        rc = sb__lmdb_rc(rc);
+        rc = sb__lmdb_rc(lmdb);
     }
     if (rc == 0)
         return 0;

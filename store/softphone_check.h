@@ -14,7 +14,9 @@
  *   1. the user id's form: INVALID_USER_ID, before anything is read (the
  *      org's form is not looked at either);
  *   2. the org id's form (sb_softphone_org_init, once for many checks);
- *   3. user_cc at org\0user: a member's Call Center id, profile and flags;
+ *   3. org_ids at org, then user_cc at (org number, user) (sb_member_key): a
+ *      member's Call Center id, profile and flags (no number: an org that
+ *      exists without one is damaged, SB_E_CORRUPT; else there is no org);
  *      then views at org\0cc id\0profile: the view, whose reason is the
  *      answer, except that a member of a Service Cloud Voice Call Center
  *      without the licence flag gets NO_SCV_LICENCE;
@@ -85,15 +87,76 @@ static inline int sb_member_value_split(const void *data, size_t len, size_t *pr
     *flags = nul != NULL ? (unsigned char)nul[1] : 0;
     return 0;
 }
-#define SB_SOFTPHONE_CURSORS 3
+/*
+ * The membership key (user_cc's, schema 5): the org's number (org_ids, a
+ * big-endian u32 that the store gives each org when it is created) and the
+ * user id's 12 base-62 characters after "005" packed in 9 bytes
+ * (sb_sfid_pack): 13 bytes where "org \0 user id" took up to 83. The 18-character
+ * id is recomputed from them (its suffix is a function of the first 15).
+ * Big-endian, so one org's members are one range of keys, sorted by user id,
+ * and the number's 4 bytes are the org's prefix in user_cc (sb__org_prefix).
+ * These two functions are the only ones that build or read the key.
+ */
+#define SB_ORG_NUM_LEN 4
+#define SB_MEMBER_KEY_LEN (SB_ORG_NUM_LEN + SB_SFID_PACKED_LEN)
+
+/**
+ * Writes the membership key of user `user` (normalized, key prefix "005") in
+ * the org numbered `org_num` to out. Returns SB_MEMBER_KEY_LEN, or 0 (out
+ * zeroed) when the id is not a user id whose body packs: never for an id
+ * sb_sfid_normalize accepted with SB_SFID_PREFIX_USER.
+ */
+size_t sb_member_key(uint32_t org_num, const sb_sfid_t *user, uint8_t out[SB_MEMBER_KEY_LEN]);
+
+/**
+ * Reads a membership key: the org's number and the user's 18-character id.
+ * Returns 0, or SB_E_CORRUPT when the key is not SB_MEMBER_KEY_LEN bytes or
+ * its body is no id's.
+ */
+int sb_member_key_parse(const void *key, size_t len, uint32_t *org_num, sb_sfid_t *user);
+
+/** The big-endian bytes of an org number, and back. */
+static inline void sb_org_num_put(uint32_t num, uint8_t out[SB_ORG_NUM_LEN])
+{
+    out[0] = (uint8_t)(num >> 24);
+    out[1] = (uint8_t)(num >> 16);
+    out[2] = (uint8_t)(num >> 8);
+    out[3] = (uint8_t)num;
+}
+static inline uint32_t sb_org_num_read(const uint8_t in[SB_ORG_NUM_LEN])
+{
+    return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 | (uint32_t)in[2] << 8 | in[3];
+}
+
+/**
+ * The number of org `org` (`len` bytes) from org_ids: LMDB's codes (0,
+ * MDB_NOTFOUND for an org without one, MDB_CORRUPTED for a damaged value,
+ * noted), as sb__value_find, whose cursor `reuse` it renews (NULL: opens
+ * one). Number 0 is never given: a value of 0 is MDB_CORRUPTED.
+ */
+int sb_org_num_find(MDB_txn *txn, MDB_dbi org_ids, const char *org, size_t len, uint32_t *num,
+                    MDB_cursor *reuse);
+
+/**
+ * Finds the number of org `org` (`len` bytes) in org_ids: as
+ * sb_org_num_find, LMDB's codes. What a caller puts in front of it, such as
+ * a cache: a number does not change while its org exists, and a snapshot's
+ * orgs do not change.
+ */
+typedef int (*sb_softphone_org_num_fn)(void *ctx, MDB_txn *txn, MDB_dbi org_ids, const char *org,
+                                       size_t len, uint32_t *num);
+
+#define SB_SOFTPHONE_CURSORS 4
 
 /** The tables the check reads, opened by the caller in its environment. */
 typedef struct sb_softphone_tables {
-    MDB_dbi orgs, users, user_cc, views;
+    MDB_dbi orgs, users, user_cc, views, org_ids;
     sb_softphone_view_get_fn get_view;                 /* NULL: sb__value_get */
     sb_softphone_view_get_decoded_fn get_view_decoded; /* when set, used instead of get_view */
     void *get_view_ctx;                                /* [borrowed: while the tables are used] */
-    /* Read-only cursors on orgs, users and user_cc, renewed in the check's
+    sb_softphone_org_num_fn get_org_num;               /* NULL: sb_org_num_find */
+    void *get_org_num_ctx;                             /* [borrowed: while the tables are used] */
+    /* Read-only cursors on orgs, users, user_cc and org_ids, renewed in the check's
      * transaction when a look-up finds nothing and the records beside it
      * are checked (value.c); NULL: a cursor is opened for it (an
      * allocation). [borrowed: while the tables are used] */

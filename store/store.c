@@ -562,6 +562,8 @@ static int open_dbis(sb_store_t *store, MDB_txn *txn)
         /* Issue 15; empty until an org puts rules, so no migration. */
         {"rules", offsetof(sb_store_t, rules), 0},
         {"changes_org", offsetof(sb_store_t, changes_org), 0},
+        /* Schema 5: filled by its migration (org_ids.c). */
+        {"org_ids", offsetof(sb_store_t, org_ids), 0},
     };
     enum { N_DBS = sizeof(dbs) / sizeof(dbs[0]) };
     bool made[N_DBS] = {false};
@@ -846,11 +848,20 @@ static int check_schema(sb_store_t *store, MDB_txn *txn, const char *dir, sb_err
                               dir, sb_err_name(rc));
         version = 2;
     }
+    if (version < 5) {
+        rc = sb__migrate_4_to_5(store, txn, dir);
+        if (rc != 0)
+            return sb_err_set(err, rc,
+                              "Migrating %s to schema 5 (org numbers, compact membership keys) "
+                              "failed (%s); nothing was changed.",
+                              dir, sb_err_name(rc));
+    }
     /* Schema 2 to 3: the change log. open_dbis made its empty database; the
      * log starts at sequence 1 with the first write after the upgrade, and
      * holds nothing of what came before (a replica starts from a copy).
      * Schema 3 to 4: the checksums, added above, before 1 to 2, whose
-     * reads and writes are the sealed ones of this build. */
+     * reads and writes are the sealed ones of this build.
+     * Schema 4 to 5: after 1 to 2, whose keys are schema 4's. */
     if (version < SB_STORE_SCHEMA_VERSION) {
         version = SB_STORE_SCHEMA_VERSION;
         MDB_val nv = {sizeof(version), &version};

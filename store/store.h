@@ -33,8 +33,9 @@
 
 /** The schema versions this build reads; it writes SB_STORE_SCHEMA_VERSION. */
 #define SB_STORE_SCHEMA_MIN 1
-/* 2: user_cc holds the profile; softphone views; 3: changes; 4: every value carries a checksum */
-#define SB_STORE_SCHEMA_VERSION 4
+/* 2: user_cc holds the profile; softphone views; 3: changes; 4: every value carries a checksum;
+ * 5: org numbers (org_ids) and compact membership keys */
+#define SB_STORE_SCHEMA_VERSION 5
 
 #define SB_STORE_PAGE_MAX 1000   /* rows one list call returns at most */
 #define SB_STORE_BULK_MAX 100000 /* rows one bulk call takes at most */

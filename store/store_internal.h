@@ -3,8 +3,10 @@
  * Shared between the store's files (store.c, org.c, callcenter.c,
  * user.c, member.c, ...) and nobody else: this is where LMDB lives.
  *
- * Databases (all keys begin with the org id; the org id never holds a NUL,
- * so "acme\0" can never be a prefix of another org's keys):
+ * Databases (all keys begin with the org id, but user_cc's, which begin
+ * with the org's number: sb__org_prefix gives an org's prefix in each; the
+ * org id never holds a NUL, so "acme\0" can never be a prefix of another
+ * org's keys):
  *   meta        "schema_version" -> u32; "next_id:04v" and "next_id:0LQ" -> u64
  *               counters of the ids minted before issue 12 (no longer
  *               written: ids are time and random bits now, see sb__new_id)
@@ -12,7 +14,11 @@
  *   callcenters org \0 cc id            -> Call Center record (msgpack)
  *   cc_names    org \0 lower(internal)  -> cc id (18 bytes)
  *   users       org \0 user id          -> user record (msgpack)
- *   user_cc     org \0 user id          -> cc id (18 bytes): the membership
+ *   user_cc     org number, packed user id -> cc id (18 bytes): the membership;
+ *               the key is sb_member_key's 13 bytes (schema 5; "org \0 user
+ *               id" before), the org's number from org_ids (org_ids.c)
+ *   org_ids     org -> big-endian u32 number; \0 number -> org; \0 -> the next
+ *               number to give (schema 5, org_ids.c)
  *   cc_members  org \0 cc id            => user ids (DUPSORT|DUPFIXED, 18 bytes
  *                                          each): the reverse index, whose
  *                                          duplicate count is the member count
@@ -64,6 +70,7 @@
 #define SB_DBI_SLOTS 32
 #define SB_VIEW_MEMO_BITS 10
 #define SB_VIEW_MEMO_SLOTS (1u << SB_VIEW_MEMO_BITS)
+#define SB_ORG_MEMO_SLOTS 256u
 
 /* An environment's user context: what value.c needs to name a damaged
  * value and to keep a damaged size from reading past the file. */
@@ -118,7 +125,7 @@ struct sb_store {
     MDB_env *env;
     MDB_dbi meta, orgs, callcenters, cc_names, users, user_cc, cc_members, tokens;
     MDB_dbi layouts, layout_of, views, contacts, phones, voicecalls, call_keys;
-    MDB_dbi changes, rules, changes_org;
+    MDB_dbi changes, rules, changes_org, org_ids;
     const char *dbi_names[SB_DBI_SLOTS];
     /* Every database's name, meta and changes too, and the page size: the
      * environment's user context (value.c). */
@@ -145,6 +152,15 @@ struct sb_store {
         const void *at;
         size_t len;
     } view_memo[SB_VIEW_MEMO_SLOTS];
+    /* Org numbers read_txn's snapshot found (view.c): the check's first
+     * look-up, once per org and snapshot. Only the owner's thread. */
+    struct sb_org_memo {
+        size_t snapshot; /* 0: empty (LMDB's first snapshot is 1 or more) */
+        uint64_t map_gen;
+        uint32_t num;
+        uint8_t len;
+        char org[SB_ORG_ID_MAX];
+    } org_memo[SB_ORG_MEMO_SLOTS];
     uint64_t map_gen; /* bumped each time the map moves (grow, adopt) */
     /* The thread that opened the store (the event loop's) owns read_txn.
      * Other threads (the thread pool, which makes adapter calls and checks
@@ -194,6 +210,30 @@ int sb__cc_name_key(sb_key_t *key, const char *org, const char *internal_name)
 /** call_keys' key of a voice call: org \0 cc id \0 vendor call key (-EINVAL: too long). */
 int sb__call_key(sb_key_t *key, const char *org, const sb_sfid_t *cc, const char *vendor_key)
     __attribute__((warn_unused_result));
+/* ---- org numbers and the membership key (org_ids.c) ---- */
+/** The number of `org`: 0, -ENOENT (none), SB_E_CORRUPT, or another code. */
+int sb__org_num(sb_store_t *store, MDB_txn *txn, const char *org, uint32_t *num);
+/**
+ * user_cc's key of (org, user) into *key (sb_member_key, with the org's
+ * number): 0, SB_E_CORRUPT when the org (which must exist) has no number,
+ * -EINVAL for an id that is not a user's, or another code.
+ */
+int sb__member_key(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
+                   sb_key_t *key) __attribute__((warn_unused_result));
+/**
+ * The prefix of org `org`'s keys in database `dbi` into *out: its number in
+ * user_cc, "org \0" in the other databases scoped by org. -EINVAL for the
+ * databases no prefix scopes (orgs, org_ids, tokens, meta, changes), -ENOENT
+ * for user_cc when the org has no number.
+ */
+int sb__org_prefix(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org, sb_key_t *out);
+/** Gives new org `org` the next number: 0, SB_E_ORG_NUMBERS_USED_UP, or another code. */
+int sb__org_num_give(sb_store_t *store, MDB_txn *txn, const char *org, uint32_t *num,
+                     sb_err_t *err);
+/** Forgets the number of `org` (deleted); the number is never given again. */
+int sb__org_num_drop(sb_store_t *store, MDB_txn *txn, const char *org);
+/** Schema 4 to 5: numbers every org and rekeys every membership (org_ids.c). */
+int sb__migrate_4_to_5(sb_store_t *store, MDB_txn *txn, const char *dir);
 
 /** Translates an LMDB or errno result to a code of error.h. */
 int sb__lmdb_rc(int rc);
@@ -227,6 +267,13 @@ void sb__value_seal(const MDB_val *key, const void *data, size_t len,
  * record it walks; it names nothing (sb__value_damaged does).
  */
 int sb__value_open(const MDB_val *key, MDB_val *val) __attribute__((warn_unused_result));
+/**
+ * Key `key` of database `dbi` as an operator reads it into out (cap bytes,
+ * NUL-terminated, cut when longer): a membership's as "org/user id", others
+ * with their NULs as '/' and other unprintable bytes as \xNN. Returns the
+ * length written.
+ */
+size_t sb__key_shown(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, char *out, size_t cap);
 /** Notes record (dbi, key) as damaged for the next CORRUPT sentence (sb_err_note_corrupt). */
 void sb__value_damaged(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key);
 /**

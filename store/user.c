@@ -91,7 +91,10 @@ static int user_upsert_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t
             rc = sb__put(txn, store->users, &key, buf.data, buf.size, 0);
         /* A member's softphone follows the profile: its membership names it. */
         MDB_val member;
-        int found = rc == 0 ? sb__get(txn, store->user_cc, &key, &member) : rc;
+        sb_key_t mkey;
+        int found = rc == 0 ? sb__member_key(store, txn, ctx->org, &user.id, &mkey) : rc;
+        if (found == 0)
+            found = sb__get(txn, store->user_cc, &mkey, &member);
         size_t plen;
         unsigned flags;
         if (found == 0 && sb_member_value_split(member.mv_data, member.mv_size, &plen, &flags) != 0)
@@ -225,7 +228,10 @@ static int licence_one(sb_store_t *store, MDB_txn *txn, const char *org, const c
         rc = sb__put(txn, store->users, &key, buf.data, buf.size, 0);
     msgpack_sbuffer_destroy(&buf);
     MDB_val member;
-    int found = rc == 0 ? sb__get(txn, store->user_cc, &key, &member) : rc;
+    sb_key_t mkey;
+    int found = rc == 0 ? sb__member_key(store, txn, org, &id, &mkey) : rc;
+    if (found == 0)
+        found = sb__get(txn, store->user_cc, &mkey, &member);
     if (found == 0 && member.mv_size >= SB_SFID_LEN) {
         sb_sfid_t cc;
         memcpy(cc.s, member.mv_data, SB_SFID_LEN);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "softphone_check.h"
 #include "store_internal.h"
 
 static uint32_t value_sum(const MDB_val *key, const void *data, size_t len)
@@ -130,22 +131,62 @@ static int open_read(MDB_txn *txn, const MDB_val *key, MDB_val *val)
     return sb__value_open(key, val);
 }
 
-void sb__value_damaged(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key)
+/* The org whose number is `num`, from org_ids' reverse entry in txn: an
+ * operator's name for a membership key. False when it cannot be read. */
+static bool org_of_num(MDB_txn *txn, uint32_t num, char org[SB_ORG_ID_MAX + 1])
 {
-    /* The key as an operator can type it back: its NULs as '/', other bytes
+    const sb_value_env_t *ve = mdb_env_get_userctx(mdb_txn_env(txn));
+    for (MDB_dbi d = 0; ve != NULL && d < SB_DBI_SLOTS; d++) {
+        if (ve->names[d] == NULL || strcmp(ve->names[d], "org_ids") != 0)
+            continue;
+        uint8_t rk[1 + SB_ORG_NUM_LEN] = {0};
+        sb_org_num_put(num, rk + 1);
+        MDB_val k = {sizeof(rk), rk}, v;
+        if (mdb_get(txn, d, &k, &v) != 0 || !inside_file(txn, &v) || sb__value_open(&k, &v) != 0 ||
+            v.mv_size == 0 || v.mv_size > SB_ORG_ID_MAX)
+            return false;
+        memcpy(org, v.mv_data, v.mv_size);
+        org[v.mv_size] = '\0';
+        return sb_org_id_check(org, NULL) == 0;
+    }
+    return false;
+}
+
+size_t sb__key_shown(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key, char *out, size_t cap)
+{
+    if (cap == 0)
+        return 0;
+    /* A membership's key as the org and user it names ("#number" when the
+     * org cannot be read): what sbctl takes, not 13 bytes of binary. */
+    uint32_t num;
+    sb_sfid_t user;
+    char org[SB_ORG_ID_MAX + 1];
+    if (strcmp(dbi_name(txn, dbi), "user_cc") == 0 &&
+        sb_member_key_parse(key->mv_data, key->mv_size, &num, &user) == 0) {
+        int n = org_of_num(txn, num, org) ? snprintf(out, cap, "%s/%s", org, user.s)
+                                          : snprintf(out, cap, "#%u/%s", num, user.s);
+        return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+    }
+    /* Else as an operator can type it back: its NULs as '/', other bytes
      * that are not printable as \xNN, cut to what a sentence holds. */
-    char shown[160];
     size_t n = 0;
     const unsigned char *p = key->mv_data;
-    for (size_t i = 0; i < key->mv_size && n + 5 < sizeof(shown); i++) {
+    for (size_t i = 0; i < key->mv_size && n + 5 < cap; i++) {
         if (p[i] == '\0')
-            shown[n++] = '/';
+            out[n++] = '/';
         else if (p[i] >= 0x20 && p[i] < 0x7f)
-            shown[n++] = (char)p[i];
+            out[n++] = (char)p[i];
         else
-            n += (size_t)snprintf(shown + n, sizeof(shown) - n, "\\x%02x", p[i]);
+            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", p[i]);
     }
-    shown[n] = '\0';
+    out[n] = '\0';
+    return n;
+}
+
+void sb__value_damaged(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key)
+{
+    char shown[160];
+    sb__key_shown(txn, dbi, key, shown, sizeof(shown));
     sb_err_note_corrupt("the record %s/%s, whose checksum does not match its bytes",
                         dbi_name(txn, dbi), shown);
 }

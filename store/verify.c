@@ -43,7 +43,8 @@ typedef enum kind {
     K_VOICECALL,
     K_CALL_KEY,
     K_CHANGE,
-    K_RULES, /* an org's assignment rules: its checksum and its org (rules.c decodes them) */
+    K_RULES,  /* an org's assignment rules: its checksum and its org (rules.c decodes them) */
+    K_ORG_ID, /* org_ids: an org's number, both ways, and the next to give */
 } kind_t;
 
 typedef struct verify {
@@ -56,6 +57,8 @@ typedef struct verify {
     char org[SB_ORG_ID_MAX + 1];
     bool org_known, org_exists;
     uint64_t prev_seq; /* the change log's previous entry */
+    uint32_t next_num; /* org_ids' next number to give (its first key); 0: none left */
+    sb_sfid_t member;  /* the user of the membership key being checked */
 } verify_t;
 
 /* What decode_value found in a value that the cross checks need. */
@@ -99,7 +102,10 @@ __attribute__((format(printf, 4, 5))) static void problem(verify_t *v, const MDB
         return;
     sb_verify_problem_t *p = &out->problems[out->n++];
     snprintf(p->db, sizeof(p->db), "%s", v->db);
-    printable(key, p->key, sizeof(p->key));
+    if (strcmp(v->db, "user_cc") == 0) /* binary keys: as "org/user id" */
+        sb__key_shown(v->txn, v->store->user_cc, key, p->key, sizeof(p->key));
+    else
+        printable(key, p->key, sizeof(p->key));
     va_list ap;
     va_start(ap, fmt);
     // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see core/error.c
@@ -120,6 +126,35 @@ static bool split_org(const MDB_val *k, char org[SB_ORG_ID_MAX + 1], MDB_val *re
     org[len] = '\0';
     rest->mv_data = (char *)nul + 1;
     rest->mv_size = k->mv_size - len - 1;
+    return true;
+}
+
+/*
+ * Splits a membership key (sb_member_key): the org whose number it begins
+ * with (org_ids' reverse entry) and the user's id, into v->member, which
+ * *rest points to. False when the key is no membership key or the number is
+ * no org's.
+ */
+static bool split_member(verify_t *v, const MDB_val *k, char org[SB_ORG_ID_MAX + 1], MDB_val *rest)
+{
+    uint32_t num;
+    if (sb_member_key_parse(k->mv_data, k->mv_size, &num, &v->member) != 0)
+        return false;
+    uint8_t rk[1 + SB_ORG_NUM_LEN] = {0};
+    sb_org_num_put(num, rk + 1);
+    MDB_val key = {sizeof(rk), rk}, val;
+    if (sb__value_get(v->txn, v->store->org_ids, &key, &val) != 0 || val.mv_size == 0 ||
+        val.mv_size > SB_ORG_ID_MAX)
+        return false;
+    memcpy(org, val.mv_data, val.mv_size);
+    org[val.mv_size] = '\0';
+    uint32_t forward;
+    if (sb_org_id_check(org, NULL) != 0 ||
+        sb_org_num_find(v->txn, v->store->org_ids, org, val.mv_size, &forward, NULL) != 0 ||
+        forward != num)
+        return false;
+    rest->mv_data = v->member.s;
+    rest->mv_size = SB_SFID_LEN;
     return true;
 }
 
@@ -298,6 +333,11 @@ static int decode_value(kind_t kind, const MDB_val *key, const MDB_val *val, dec
     case K_RULES:
         rc = 0;
         break;
+    case K_ORG_ID: /* a number (4 bytes) or, for a reverse entry, an org id */
+        rc = (key->mv_size > 0 && ((const char *)key->mv_data)[0] == '\0' && key->mv_size > 1)
+                 ? (val->mv_size > 0 && val->mv_size <= SB_ORG_ID_MAX ? 0 : SB_E_CORRUPT)
+                 : (val->mv_size == SB_ORG_NUM_LEN ? 0 : SB_E_CORRUPT);
+        break;
     case K_CHANGE:
         rc = decode_change(key, val, d);
         break;
@@ -314,15 +354,73 @@ static void check_own_id(verify_t *v, const MDB_val *key, const MDB_val *rest, c
                 what, d->id);
 }
 
+/*
+ * One entry of org_ids: the counter (key \0) comes first and is kept; a
+ * reverse entry (\0 number) names an org whose number it is, below the
+ * counter; an org's entry names a number whose reverse entry names it back.
+ */
+static void check_org_id(verify_t *v, const MDB_val *key, const MDB_val *val)
+{
+    sb_store_t *s = v->store;
+    const char *k = key->mv_data;
+    if (key->mv_size == 1 && k[0] == '\0') {
+        v->next_num = sb_org_num_read(val->mv_data);
+        return;
+    }
+    if (k[0] == '\0') {
+        uint32_t num, forward;
+        if (key->mv_size != 1 + SB_ORG_NUM_LEN) {
+            problem(v, key, FIX_RESTORE, "the key is no org number's");
+            return;
+        }
+        num = sb_org_num_read((const uint8_t *)k + 1);
+        if (num == 0 || (v->next_num != 0 && num >= v->next_num))
+            problem(v, key, FIX_RESTORE,
+                    "org number %u was never given (the next to give is %u): a new org would "
+                    "take it again",
+                    num, v->next_num);
+        if (sb_org_num_find(v->txn, s->org_ids, val->mv_data, val->mv_size, &forward, NULL) != 0 ||
+            forward != num)
+            problem(v, key, FIX_RESTORE, "org number %u names an org that has another number", num);
+        return;
+    }
+    uint8_t rk[1 + SB_ORG_NUM_LEN] = {0};
+    memcpy(rk + 1, val->mv_data, SB_ORG_NUM_LEN);
+    MDB_val rkey = {sizeof(rk), rk}, back;
+    char org[SB_ORG_ID_MAX + 1];
+    bool fits = key->mv_size <= SB_ORG_ID_MAX;
+    if (fits) {
+        memcpy(org, k, key->mv_size);
+        org[key->mv_size] = '\0';
+    }
+    if (!fits || !org_exists(v, org))
+        problem(v, key, "delete the org's records (sbctl org delete ORG --force) or " FIX_RESTORE,
+                "the number of an org that does not exist");
+    else if (sb__value_get(v->txn, s->org_ids, &rkey, &back) != 0 || back.mv_size != key->mv_size ||
+             memcmp(back.mv_data, k, key->mv_size) != 0)
+        problem(v, key, FIX_RESTORE,
+                "the org's number %u does not name it back (org_ids' reverse entry)",
+                sb_org_num_read(val->mv_data));
+}
+
 /* The cross checks of one record, after its value decoded. */
 static void check_refs(verify_t *v, kind_t kind, const MDB_val *key, const MDB_val *val,
                        const char *org, const MDB_val *rest, const decoded_t *d)
 {
     sb_store_t *s = v->store;
     switch (kind) {
-    case K_ORG:
+    case K_ORG: {
         if (key->mv_size != strlen(d->org) || memcmp(key->mv_data, d->org, key->mv_size) != 0)
             problem(v, key, FIX_RESTORE, "the org stored here says its id is %s", d->org);
+        uint32_t num;
+        if (key->mv_size <= SB_ORG_ID_MAX &&
+            sb_org_num_find(v->txn, s->org_ids, key->mv_data, key->mv_size, &num, NULL) != 0)
+            problem(v, key, FIX_RESTORE,
+                    "the org has no number (org_ids): its members' softphones cannot be found");
+        break;
+    }
+    case K_ORG_ID:
+        check_org_id(v, key, val);
         break;
     case K_CC: {
         check_own_id(v, key, rest, d, "Call Center");
@@ -447,14 +545,13 @@ static void check_refs(verify_t *v, kind_t kind, const MDB_val *key, const MDB_v
                     "members listed for a Call Center that org %s does not "
                     "have",
                     org);
-        char kb[SB_KEY_MAX];
-        size_t olen = strlen(org);
-        memcpy(kb, org, olen);
-        kb[olen] = '\0';
-        memcpy(kb + olen + 1, d->id, SB_SFID_LEN);
-        MDB_val uk = {olen + 1 + SB_SFID_LEN, kb}, uv;
-        bool ok = sb__value_get(v->txn, s->user_cc, &uk, &uv) == 0 && uv.mv_size >= SB_SFID_LEN &&
-                  rest->mv_size == SB_SFID_LEN &&
+        sb_sfid_t user;
+        memcpy(user.s, d->id, SB_SFID_LEN + 1);
+        sb_key_t mk;
+        MDB_val uv;
+        bool ok = sb__member_key(s, v->txn, org, &user, &mk) == 0 &&
+                  sb__value_get(v->txn, s->user_cc, &(MDB_val){mk.len, mk.buf}, &uv) == 0 &&
+                  uv.mv_size >= SB_SFID_LEN && rest->mv_size == SB_SFID_LEN &&
                   memcmp(uv.mv_data, rest->mv_data, SB_SFID_LEN) == 0;
         if (!ok)
             problem(v, key, FIX_REWRITE,
@@ -529,7 +626,13 @@ static int walk(verify_t *v, const char *db, MDB_dbi dbi, kind_t kind, bool org_
         v->out->records++;
         char org[SB_ORG_ID_MAX + 1] = "";
         MDB_val rest = {0, NULL};
-        if (org_keyed && !split_org(&key, org, &rest)) {
+        if (kind == K_MEMBER && !split_member(v, &key, org, &rest)) {
+            problem(v, &key, FIX_RESTORE,
+                    "the key is not a membership's (an org's number, then a user id) or its "
+                    "number is no org's (org_ids)");
+            continue;
+        }
+        if (org_keyed && kind != K_MEMBER && !split_org(&key, org, &rest)) {
             problem(v, &key, FIX_RESTORE, "the key does not start with an org id");
             continue;
         }
@@ -600,6 +703,7 @@ int sb_store_verify(sb_store_t *store, size_t max_problems, sb_verify_report_t *
         {"voicecalls", store->voicecalls, K_VOICECALL, true},
         {"call_keys", store->call_keys, K_CALL_KEY, true},
         {"rules", store->rules, K_RULES, true},
+        {"org_ids", store->org_ids, K_ORG_ID, false},
         {"changes", store->changes, K_CHANGE, false},
     };
     for (size_t i = 0; rc == 0 && i < sizeof(dbs) / sizeof(dbs[0]); i++)

@@ -2,7 +2,7 @@
  * Softphone views (softphone_view.h): computed at write time, read by the
  * check in two look-ups (softphone_check.c, which the read library shares).
  *
- *   user_cc  org\0user            -> cc id (18 bytes) + the user's profile
+ *   user_cc  (org number, user)   -> cc id (18 bytes) + the user's profile
  *   views    org\0cc id\0profile  -> the view of that Call Center for that profile
  *
  * A view exists for every (Call Center, profile) pair that some member has;
@@ -272,6 +272,38 @@ static int server_get_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val
     return rc;
 }
 
+/*
+ * The check's look-up of an org's number (sb_softphone_org_num_fn): from
+ * the memo when read_txn's snapshot already found it (a number does not
+ * change while its org exists, and a snapshot's orgs do not change).
+ */
+static int server_get_org_num(void *ctx, MDB_txn *txn, MDB_dbi org_ids, const char *org, size_t len,
+                              uint32_t *num)
+{
+    sb_store_t *store = ctx;
+    if (txn != store->read_txn || len == 0 || len > SB_ORG_ID_MAX)
+        return sb_org_num_find(txn, org_ids, org, len, num, NULL);
+    uint32_t h = 2166136261u; /* FNV-1a: org ids are short */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)org[i]) * 16777619u;
+    struct sb_org_memo *m = &store->org_memo[h % SB_ORG_MEMO_SLOTS];
+    size_t snapshot = mdb_txn_id(txn);
+    if (m->snapshot == snapshot && m->map_gen == store->map_gen && m->len == len &&
+        memcmp(m->org, org, len) == 0) {
+        *num = m->num;
+        return 0;
+    }
+    int rc = sb_org_num_find(txn, org_ids, org, len, num, NULL);
+    if (rc == 0) {
+        m->snapshot = snapshot;
+        m->map_gen = store->map_gen;
+        m->num = *num;
+        m->len = (uint8_t)len;
+        memcpy(m->org, org, len);
+    }
+    return rc;
+}
+
 int sb_store_softphone_find(sb_store_t *store, const char *org, const char *user,
                             sb_softphone_answer_t *out, sb_err_t *err)
 {
@@ -291,8 +323,11 @@ int sb_store_softphone_find(sb_store_t *store, const char *org, const char *user
                                           .users = store->users,
                                           .user_cc = store->user_cc,
                                           .views = store->views,
+                                          .org_ids = store->org_ids,
                                           .get_view = server_get_view,
-                                          .get_view_ctx = store};
+                                          .get_view_ctx = store,
+                                          .get_org_num = server_get_org_num,
+                                          .get_org_num_ctx = store};
     /* The view into the answer's own buffer; a larger one (a large layout) allocated. */
     sb_softphone_found_t found = {.user = out->user,
                                   .profile = out->profile,

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 /** The index schema version this library reads (the server's store schema). */
-#define SB_INDEX_SCHEMA_VERSION 4
+#define SB_INDEX_SCHEMA_VERSION 5
 
 /* Return codes: 0 or one of these (negative). */
 #define SB_INDEX_ENOORG (-1)   /* the org does not exist */

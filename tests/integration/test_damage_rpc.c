@@ -14,6 +14,7 @@
 
 #include "client.h"
 #include "server_harness.h"
+#include "softphone_check.h"
 #include "store.h"
 
 /* Flips one bit of the value of `key` in database `db` of `dir`. */
@@ -30,6 +31,16 @@ static void flip(const char *dir, const char *db, const char *org, const char *i
     char key[64];
     int klen = snprintf(key, sizeof(key), "%s%c%s", org, '\0', id);
     MDB_val k = {(size_t)klen, key}, v;
+    if (strcmp(db, "user_cc") == 0) { /* schema 5: (org number, user) */
+        MDB_dbi org_ids;
+        MDB_val ok = {strlen(org), (void *)org}, num;
+        assert_int_equal(mdb_dbi_open(txn, "org_ids", 0, &org_ids), 0);
+        assert_int_equal(mdb_get(txn, org_ids, &ok, &num), 0);
+        sb_sfid_t user;
+        memcpy(user.s, id, sizeof(user.s));
+        k.mv_size = sb_member_key(sb_org_num_read(num.mv_data), &user, (uint8_t *)key);
+        assert_int_equal(k.mv_size, SB_MEMBER_KEY_LEN);
+    }
     assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
     unsigned char bytes[512];
     assert_true(v.mv_size <= sizeof(bytes));

@@ -49,3 +49,10 @@ void sb_test_user_id(unsigned n, char out[16]);
 
 /** Upserts user number `n` in `org` (profile "Agent"). */
 void sb_test_user(sb_store_t *store, const char *org, unsigned n);
+
+/**
+ * Turns a schema 5 directory (closed) into what schema 4 wrote, behind the
+ * store's back: every membership keyed "org \0 user id" again (its value
+ * resealed for that key), org_ids emptied, schema_version 4.
+ */
+void sb_test_downgrade_to_schema_4(const char *dir);

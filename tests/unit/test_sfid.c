@@ -87,6 +87,45 @@ static void time_ids_sort_by_time_and_normalize(void **state)
     }
 }
 
+/* The 12 characters after the key prefix in 9 bytes: back to the same id,
+ * in the same order, and bytes no id packs to are refused. */
+static void bodies_pack_in_nine_bytes(void **state)
+{
+    (void)state;
+    const char *ids[] = {"005000000000000", "005000000000001", "005000000000009", "00500000000000A",
+                         "00500000000000Z", "00500000000000a", "00500000000000z", "005000000000010",
+                         "005Ab3dEfGhIjKl", "005zzzzzzzzzzzy", "005zzzzzzzzzzzz"};
+    uint8_t prev[SB_SFID_PACKED_LEN] = {0};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        sb_sfid_t id, back;
+        uint8_t packed[SB_SFID_PACKED_LEN];
+        assert_int_equal(sb_sfid_normalize(ids[i], "005", "user id", &id, NULL), 0);
+        assert_int_equal(sb_sfid_pack(&id, packed), 0);
+        assert_int_equal(sb_sfid_unpack("005", packed, &back), 0);
+        assert_string_equal(back.s, id.s); /* the suffix recomputed */
+        if (i > 0)                         /* the ids are listed in order: so are their bytes */
+            assert_true(memcmp(prev, packed, sizeof(packed)) < 0);
+        memcpy(prev, packed, sizeof(packed));
+    }
+    /* 62^12 - 1 is the largest body; 62^12 is none. */
+    uint8_t max[SB_SFID_PACKED_LEN], over[SB_SFID_PACKED_LEN];
+    memcpy(max, prev, sizeof(max));
+    memcpy(over, prev, sizeof(over));
+    for (int i = SB_SFID_PACKED_LEN - 1; i >= 0 && ++over[i] == 0; i--)
+        ;
+    sb_sfid_t out;
+    assert_int_equal(sb_sfid_unpack("005", max, &out), 0);
+    assert_string_equal(out.s, "005zzzzzzzzzzzzAAA");
+    assert_int_equal(sb_sfid_unpack("005", over, &out), SB_E_CORRUPT);
+    assert_string_equal(out.s, "");
+    memset(over, 0xff, sizeof(over));
+    assert_int_equal(sb_sfid_unpack("005", over, &out), SB_E_CORRUPT);
+    /* A body with a character that is no base-62 digit does not pack. */
+    sb_sfid_t bad = {"005000000000-01AAA"};
+    uint8_t packed[SB_SFID_PACKED_LEN];
+    assert_int_equal(sb_sfid_pack(&bad, packed), SB_E_INVALID_ID);
+}
+
 static void org_ids(void **state)
 {
     (void)state;
@@ -116,6 +155,7 @@ int main(void)
         cmocka_unit_test(malformed_ids_are_refused),
         cmocka_unit_test(counters_give_distinct_valid_ids),
         cmocka_unit_test(time_ids_sort_by_time_and_normalize),
+        cmocka_unit_test(bodies_pack_in_nine_bytes),
         cmocka_unit_test(org_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

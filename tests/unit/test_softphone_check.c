@@ -55,6 +55,7 @@ static int setup(void **state)
     assert_int_equal(mdb_dbi_open(fx->txn, "users", 0, &fx->tables.users), 0);
     assert_int_equal(mdb_dbi_open(fx->txn, "user_cc", 0, &fx->tables.user_cc), 0);
     assert_int_equal(mdb_dbi_open(fx->txn, "views", 0, &fx->tables.views), 0);
+    assert_int_equal(mdb_dbi_open(fx->txn, "org_ids", 0, &fx->tables.org_ids), 0);
     *state = fx;
     return 0;
 }
@@ -196,9 +197,13 @@ static void a_broken_record_is_corrupt(void **state)
     sb_err_t err;
     char uid[16];
     sb_test_user_id(1, uid);
-    char key[SB_ORG_ID_MAX + 1 + SB_SFID_LEN] = "acme";
-    memcpy(key + 5, "005000000000001AAA", SB_SFID_LEN);
-    MDB_val k = {5 + SB_SFID_LEN, key}, v;
+    /* User 1's membership key: acme's number, then the packed id. */
+    uint32_t num;
+    assert_int_equal(sb_org_num_find(fx->txn, fx->tables.org_ids, "acme", 4, &num, NULL), 0);
+    uint8_t key[SB_MEMBER_KEY_LEN];
+    sb_sfid_t user = {"005000000000001AAA"};
+    MDB_val k = {sb_member_key(num, &user, key), key}, v;
+    assert_int_equal(k.mv_size, SB_MEMBER_KEY_LEN);
 
     /* A view whose compatibility mode is none there is. */
     assert_rc(check(fx, "acme", uid, &a, &err), 0, err);
@@ -217,6 +222,13 @@ static void a_broken_record_is_corrupt(void **state)
     assert_int_equal(mdb_put(fx->txn, fx->tables.user_cc, &k, &v, 0), 0);
     assert_int_equal(check(fx, "acme", uid, &a, &err), SB_E_CORRUPT);
     assert_non_null(strstr(err.message, "005000000000001AAA"));
+
+    /* An org that lost its number: its members' keys cannot be made. */
+    MDB_val ok = {4, "acme"};
+    assert_int_equal(mdb_del(fx->txn, fx->tables.org_ids, &ok, NULL), 0);
+    assert_int_equal(check(fx, "acme", uid, &a, &err), SB_E_CORRUPT);
+    /* ... and an org that does not exist is still no org. */
+    assert_int_equal(check(fx, "nobody", uid, &a, &err), -ENOENT);
 }
 
 int main(void)

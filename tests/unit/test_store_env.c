@@ -167,11 +167,13 @@ static size_t raw_rows(const char *dir, raw_row_t **out)
 }
 
 /*
- * Turns a schema 4 directory into what schema 3 wrote, behind the store's
- * back: every value without its four bytes of checksum.
+ * Turns a schema 5 directory into what schema 3 wrote, behind the store's
+ * back: schema 4's membership keys, every value without its four bytes of
+ * checksum.
  */
 static void downgrade_to_schema_3(const char *dir)
 {
+    sb_test_downgrade_to_schema_4(dir);
     raw_row_t *rows;
     size_t n = raw_rows(dir, &rows);
     MDB_txn *txn;
@@ -196,7 +198,7 @@ static void downgrade_to_schema_3(const char *dir)
 }
 
 /*
- * Turns a schema 4 directory into what schema 1 wrote, behind the store's
+ * Turns a schema 5 directory into what schema 1 wrote, behind the store's
  * back: no checksums (schema 3), and memberships hold the Call Center's id alone and there are no
  * views. `orphan`, when set, adds a membership of a user the users table lacks.
  */
@@ -332,6 +334,7 @@ static void a_schema_2_directory_gains_a_change_log(void **state)
     char *dir = sb_test_tmpdir();
     sb_err_t err;
     thirty_one_members(dir);
+    downgrade_to_schema_3(dir); /* schema 2 had no checksums and schema 4's keys */
     MDB_txn *txn;
     MDB_dbi changes, meta;
     MDB_env *env = raw_open(dir, 0, &txn);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "softphone_check.h"
 #include "store_internal.h"
 
 typedef struct fixture {
@@ -88,6 +89,15 @@ static int sealed_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const MDB_val *v)
     sb__value_seal(k, v->mv_data, v->mv_size, buf + v->mv_size);
     MDB_val sealed = {v->mv_size + SB_VALUE_SUM_BYTES, buf};
     return mdb_del(txn, dbi, k, &sealed);
+}
+
+/* The membership key (org number, user) of `uid` in `org` as an MDB_val over buf. */
+static MDB_val mkey(fixture_t *f, MDB_txn *txn, sb_key_t *buf, const char *org, const char *uid)
+{
+    sb_sfid_t user;
+    assert_int_equal(sb_sfid_normalize(uid, "005", "user id", &user, NULL), 0);
+    assert_int_equal(sb__member_key(f->st, txn, org, &user, buf), 0);
+    return (MDB_val){buf->len, buf->buf};
 }
 
 static MDB_val okey(char *buf, const char *org, const char *part)
@@ -201,10 +211,11 @@ static void a_membership_missing_from_the_reverse_index(void **state)
 static void a_reverse_entry_without_its_membership(void **state)
 {
     fixture_t *f = *state;
-    char kb[SB_KEY_MAX], uid[SB_SFID_LEN + 1];
+    char uid[SB_SFID_LEN + 1];
     user18(3, uid);
     MDB_txn *txn = raw_begin(f);
-    MDB_val k = okey(kb, "acme", uid);
+    sb_key_t mb;
+    MDB_val k = mkey(f, txn, &mb, "acme", uid);
     assert_int_equal(mdb_del(txn, f->st->user_cc, &k, NULL), 0);
     raw_commit(txn);
     expect(f, "cc_members", "names another Call Center or none");
@@ -240,17 +251,39 @@ static void a_record_of_an_org_that_does_not_exist(void **state)
 static void a_reference_into_another_org(void **state)
 {
     fixture_t *f = *state;
-    char kb[SB_KEY_MAX], uid[SB_SFID_LEN + 1];
+    char uid[SB_SFID_LEN + 1];
     user18(2, uid);
     /* acme's user 2 made a member of beta's Call Center: reachable from acme. */
     char value[SB_SFID_LEN + 5];
     memcpy(value, f->other_cc.s, SB_SFID_LEN);
     memcpy(value + SB_SFID_LEN, "Agent", 5);
     MDB_txn *txn = raw_begin(f);
-    MDB_val k = okey(kb, "acme", uid), v = {sizeof(value), value};
+    sb_key_t mb;
+    MDB_val k = mkey(f, txn, &mb, "acme", uid), v = {sizeof(value), value};
     assert_int_equal(sealed_put(txn, f->st->user_cc, &k, &v), 0);
     raw_commit(txn);
     expect(f, "user_cc", "which org acme does not have");
+}
+
+/* Schema 5: an org that lost its number, and members whose number names no org. */
+static void an_org_number_lost(void **state)
+{
+    fixture_t *f = *state;
+    MDB_txn *txn = raw_begin(f);
+    uint32_t num;
+    assert_int_equal(sb__org_num(f->st, txn, "beta", &num), 0);
+    uint8_t rk[1 + SB_ORG_NUM_LEN] = {0};
+    sb_org_num_put(num, rk + 1);
+    MDB_val rkey = {sizeof(rk), rk};
+    assert_int_equal(mdb_del(txn, f->st->org_ids, &rkey, NULL), 0);
+    raw_commit(txn);
+    expect(f, "user_cc", "number is no org's");
+    expect(f, "org_ids", "does not name it back");
+    txn = raw_begin(f);
+    MDB_val fkey = {4, "beta"};
+    assert_int_equal(mdb_del(txn, f->st->org_ids, &fkey, NULL), 0);
+    raw_commit(txn);
+    expect(f, "orgs", "has no number");
 }
 
 static void a_record_under_another_id(void **state)
@@ -386,6 +419,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_contact_its_number_does_not_find, setup, teardown),
         cmocka_unit_test_setup_teardown(a_voice_call_its_key_does_not_find, setup, teardown),
         cmocka_unit_test_setup_teardown(a_reference_into_another_org, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_org_number_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(a_record_under_another_id, setup, teardown),
         cmocka_unit_test_setup_teardown(a_change_log_entry_out_of_place, setup, teardown),
         cmocka_unit_test_setup_teardown(output_is_bounded, setup, teardown),

@@ -6,6 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
+#include "softphone_check.h"
+#include "store_internal.h"
+
 char *sb_test_tmpdir(void)
 {
     const char *base = getenv("TMPDIR");
@@ -98,4 +103,55 @@ void sb_test_user(sb_store_t *store, const char *org, unsigned n)
     sb_err_t err;
     if (sb_store_user_upsert(store, org, &user, &err) != 0)
         fail_msg("user %u: %s", n, err.message);
+}
+
+void sb_test_downgrade_to_schema_4(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi user_cc, org_ids, meta;
+    MDB_cursor *cur;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, (size_t)8 << 30), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "user_cc", 0, &user_cc), 0);
+    assert_int_equal(mdb_dbi_open(txn, "org_ids", 0, &org_ids), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_cursor_open(txn, user_cc, &cur), 0);
+    /* The new keys sort before the old ones (their first byte is below any
+     * org id's): each is taken from the front until an old key is first. */
+    MDB_val k, v;
+    while (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size == SB_MEMBER_KEY_LEN) {
+        uint32_t num;
+        sb_sfid_t user;
+        assert_int_equal(sb_member_key_parse(k.mv_data, k.mv_size, &num, &user), 0);
+        uint8_t rk[1 + SB_ORG_NUM_LEN] = {0};
+        sb_org_num_put(num, rk + 1);
+        MDB_val rkey = {sizeof(rk), rk}, org;
+        assert_int_equal(mdb_get(txn, org_ids, &rkey, &org), 0);
+        sb_key_t old;
+        char name[SB_ORG_ID_MAX + 1];
+        assert_true(org.mv_size > SB_VALUE_SUM_BYTES &&
+                    org.mv_size - SB_VALUE_SUM_BYTES <= SB_ORG_ID_MAX);
+        memcpy(name, org.mv_data, org.mv_size - SB_VALUE_SUM_BYTES);
+        name[org.mv_size - SB_VALUE_SUM_BYTES] = '\0';
+        assert_int_equal(sb__key(&old, name, user.s), 0);
+        unsigned char value[512];
+        assert_true(v.mv_size >= SB_VALUE_SUM_BYTES && v.mv_size <= sizeof(value));
+        size_t len = v.mv_size - SB_VALUE_SUM_BYTES;
+        memcpy(value, v.mv_data, len);
+        MDB_val ok = {old.len, old.buf}, ov = {len + SB_VALUE_SUM_BYTES, value};
+        sb__value_seal(&ok, value, len, value + len);
+        assert_int_equal(mdb_cursor_del(cur, 0), 0);
+        assert_int_equal(mdb_put(txn, user_cc, &ok, &ov, 0), 0);
+    }
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_drop(txn, org_ids, 0), 0); /* emptied, kept: meta lists it */
+    uint32_t version = 4;
+    MDB_val sk = {strlen("schema_version"), "schema_version"}, sv = {sizeof(version), &version};
+    assert_int_equal(mdb_put(txn, meta, &sk, &sv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
 }
