@@ -59,6 +59,9 @@ enum {
     SB_E_CLUSTER_UNAVAILABLE,
     SB_E_MOVED,
     SB_E_ORG_MOVING,
+    SB_E_NOT_CLUSTERED,
+    SB_E_PROMOTE_REFUSED,
+    SB_E_PLACEMENT_CHANGED,
 };
 
 /*
@@ -167,7 +170,17 @@ enum {
       "answer names (a cluster client does it by itself).")                                       \
     X(ORG_MOVING, SB_E_ORG_MOVING, 58,                                                             \
       "This org is being moved to another shard and its writes pause for the final catch-up; "    \
-      "retry in a moment.")
+      "retry in a moment.")                                                                       \
+    X(NOT_CLUSTERED, SB_E_NOT_CLUSTERED, 59,                                                       \
+      "This server is not in a cluster (it was started without --cluster): the cluster methods "  \
+      "need a member of a cluster.")                                                              \
+    X(PROMOTE_REFUSED, SB_E_PROMOTE_REFUSED, 60,                                                   \
+      "That member cannot become the shard's primary: it must be a replica of the shard that "    \
+      "follows its stream without error, reported within the last seconds, and not far behind; " \
+      "see sbctl cluster show.")                                                                  \
+    X(PLACEMENT_CHANGED, SB_E_PLACEMENT_CHANGED, 61,                                               \
+      "The placement bucket changed while this request used it (another change won the "          \
+      "compare-and-set); look again (sbctl cluster show) and retry.")
 // clang-format on
 
 /** Filled by functions that refuse; `message` is always NUL-terminated. */
