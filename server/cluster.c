@@ -1176,14 +1176,19 @@ static void shard_changed(sb_cluster_t *c, const json_t *v)
     if (strcmp(primary, c->member) == 0 && c->role == ROLE_REPLICA && epoch > c->epoch) {
         c->promote_to = epoch;
         pthread_cond_broadcast(&c->state_cond);
-    } else if (strcmp(primary, c->member) != 0 && c->role == ROLE_PRIMARY) {
-        fenced = true;
-    } else if (strcmp(primary, c->member) != 0 && c->role == ROLE_REPLICA) {
-        c->epoch = epoch;
+    } else if (strcmp(primary, c->member) != 0) {
+        /* Fenced and the epoch moved in one step: a publish never goes out
+         * with the new primary's epoch in its id. */
+        fenced = c->role == ROLE_PRIMARY;
+        if (fenced) {
+            c->role = ROLE_FENCED;
+            c->member_dirty = true;
+            pthread_cond_broadcast(&c->state_cond);
+        }
+        c->epoch = epoch; /* not this member's term: the shard's, as last seen */
     }
     pthread_mutex_unlock(&c->lock);
     if (fenced) {
-        fence(c);
         sb_warn("cluster: %s names %s primary at epoch %" PRIu64
                 ": member %s takes no more writes and follows as a replica",
                 c->shard_key, primary, epoch, c->member);
