@@ -1415,16 +1415,43 @@ static int pack_jstr_list(msgpack_packer *pk, const json_t *list)
     return rc;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of a table of the copy, sorted (a stable listing). NULL when
+ * empty or out of memory (*n 0). [owned: free; the names: the table's] */
+static const char **sorted_names(const json_t *table, size_t *n)
+{
+    *n = 0;
+    size_t size = json_object_size(table);
+    const char **names = size > 0 ? calloc(size, sizeof(*names)) : NULL;
+    if (names == NULL)
+        return NULL;
+    const char *name;
+    const json_t *v;
+    json_object_foreach((json_t *)table, name, v)
+    {
+        if (*n < size)
+            names[(*n)++] = name;
+    }
+    qsort(names, *n, sizeof(*names), cmp_names);
+    return names;
+}
+
 int sb_cluster_show(sb_cluster_t *c, msgpack_packer *pk)
 {
     int64_t now = wall_ms();
     pthread_mutex_lock(&c->lock);
+    size_t n_shards = 0, n_members = 0;
+    const char **shards = sorted_names(c->shards, &n_shards);
+    const char **members = sorted_names(c->members, &n_members);
     int rc = msgpack_pack_map(pk, 3) | sb_pack_kv_str(pk, "member", c->member);
-    rc |= sb_pack_str(pk, "shards") | msgpack_pack_array(pk, json_object_size(c->shards));
-    const char *name;
-    json_t *v;
-    json_object_foreach(c->shards, name, v)
-    {
+    rc |= sb_pack_str(pk, "shards") | msgpack_pack_array(pk, n_shards);
+    for (size_t i = 0; i < n_shards; i++) {
+        const char *name = shards[i];
+        const json_t *v = json_object_get(c->shards, name);
         rc |= msgpack_pack_map(pk, 6) | sb_pack_kv_str(pk, "shard", name) |
               sb_pack_kv_uint(pk, "number", juint(v, "number")) |
               sb_pack_kv_uint(pk, "epoch", juint(v, "epoch")) |
@@ -1433,9 +1460,10 @@ int sb_cluster_show(sb_cluster_t *c, msgpack_packer *pk)
               sb_pack_kv_uint(pk, "orgs",
                               (uint64_t)json_integer_value(json_object_get(c->org_counts, name)));
     }
-    rc |= sb_pack_str(pk, "members") | msgpack_pack_array(pk, json_object_size(c->members));
-    json_object_foreach(c->members, name, v)
-    {
+    rc |= sb_pack_str(pk, "members") | msgpack_pack_array(pk, n_members);
+    for (size_t i = 0; i < n_members; i++) {
+        const char *name = members[i];
+        const json_t *v = json_object_get(c->members, name);
         uint64_t updated = juint(v, "updated_ms");
         rc |= msgpack_pack_map(pk, 8) | sb_pack_kv_str(pk, "member", name) |
               sb_pack_kv_str(pk, "shard", jstr(v, "shard")) |
@@ -1448,6 +1476,8 @@ int sb_cluster_show(sb_cluster_t *c, msgpack_packer *pk)
                               updated > 0 && (int64_t)updated < now ? (uint64_t)now - updated : 0);
     }
     pthread_mutex_unlock(&c->lock);
+    free(shards);
+    free(members);
     return rc;
 }
 
