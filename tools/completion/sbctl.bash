@@ -18,7 +18,7 @@ _sbctl_words() { # cword prev line...: sets words_
     --socket|--data-dir) words_=FILE; return ;;
   esac
   if [ -z "$noun" ]; then
-    words_=' token org callcenter user member rules licence layout softphone contact call voicecall plugin server audit changes backup doctor verify --socket --data-dir -o --json --local --help --version'
+    words_=' token org callcenter user member rules licence layout softphone contact call voicecall plugin server audit changes cluster backup doctor verify --socket --data-dir -o --json --local --help --version'
     return
   fi
   local verbs=
@@ -39,6 +39,7 @@ _sbctl_words() { # cword prev line...: sets words_
     server) verbs=' info health backup backup-read verify' ;;
     audit) verbs=' list' ;;
     changes) verbs=' watch' ;;
+    cluster) verbs=' show promote' ;;
   esac
   if [ -z "$verb" ] && [ -n "$verbs" ]; then words_="$verbs --help"; return; fi
   local flags='--help'
@@ -107,6 +108,8 @@ _sbctl_words() { # cword prev line...: sets words_
     server.verify) flags='--max-problems --help' ;;
     audit.list) flags='--org --since --until --method --user --callcenter --oldest-first --cursor --limit --help' ;;
     changes.watch) flags='--org --from --help' ;;
+    cluster.show) flags='--help' ;;
+    cluster.promote) flags='--shard --member --help' ;;
     user.import) flags='--org --columns --data-loader --from-line --chunk --help' ;;
     member.import) flags='--org --columns --move --from-line --chunk --help' ;;
     contact.import) flags='--org --callcenter --country-code --columns --from-line --chunk --help' ;;
