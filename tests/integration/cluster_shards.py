@@ -158,6 +158,18 @@ try:
           "org acme again on s2: %r" % (err,))
     err, _ = call(socks["s2a"], "org.get", {"org": "acme"})
     check(err is not None and err["name"] == "NOT_FOUND", "s2 stored nothing of acme: %r" % (err,))
+    # A create whose local write fails leaves no org.<ORG> behind: the id
+    # is free for the other shard (the watch thread settles it).
+    err, _ = call(socks["s1a"], "org.create", {"org": "initech", "name": "x" * 300})
+    check(err is not None and err["name"] == "INVALID_VALUE", "a bad org name on s1: %r" % (err,))
+    ok = False
+    deadline = time.time() + 5
+    while not ok and time.time() < deadline:
+        err, _ = call(socks["s2a"], "org.create", {"org": "initech"})
+        ok = err is None
+        if not ok:
+            time.sleep(0.1)
+    check(ok, "initech, refused on s1, is created on s2: %r" % (err,))
     # Ids carry the shard's number: the two shards never mint the same one.
     spaces = {}
     for shard, org in orgs.items():
@@ -291,7 +303,7 @@ try:
     check(err is None and shards["s1"]["epoch"] == 2 and shards["s1"]["primary"] == "s1b" and
           shards["s1"]["replicas"] == ["s1a"] and shards["s2"]["epoch"] == 1 and
           shards["s2"]["replicas"] == ["s2b"] and shards["s1"]["orgs"] == 1 and
-          shards["s2"]["orgs"] == 1, "cluster.show's shards: %r" % (show,))
+          shards["s2"]["orgs"] == 2, "cluster.show's shards: %r" % (show,))
     check(roles == {"s1a": "replica", "s1b": "primary", "s2a": "primary", "s2b": "replica"},
           "cluster.show's members: %r" % (roles,))
     # org.delete takes org.<ORG> out of the bucket: the id is free on the other shard.
