@@ -1286,7 +1286,15 @@ int sb_cluster_start(sb_cluster_t *c, sb_err_t *err)
     }
     kvWatchOptions wo;
     kvWatchOptions_Init(&wo);
-    natsStatus s = kvStore_WatchAll(&c->watcher, c->kv, &wo);
+    wo.Timeout = PUBLISH_WAIT_MS;
+    /* A NATS node lost a moment ago (its consumers' leader elections) times
+     * the watch's creation out for a few seconds: wait for it as for a lost
+     * stream leader. */
+    natsStatus s = NATS_TIMEOUT;
+    int64_t give_up = now_ms() + PUBLISH_GIVE_UP_MS;
+    while ((s = kvStore_WatchAll(&c->watcher, c->kv, &wo)) != NATS_OK &&
+           (s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS) && now_ms() < give_up)
+        nats_Sleep(250);
     if (s != NATS_OK)
         return sb_err_set(err, SB_E_CLUSTER_UNAVAILABLE, "Cannot watch the placement bucket: %s.",
                           natsStatus_GetText(s));

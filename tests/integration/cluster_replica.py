@@ -31,65 +31,23 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
 
+from cluster_harness import Checks, Cluster, skip_without_nats
 from rpc_conn import Conn
 
 SERVER, SBCTL, SBSTORE, CLUSTER = sys.argv[1:5]
 WRITE_SECONDS = 6.0
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
-    return ok
-
-
-if shutil.which("nats-server") is None:
-    print("SKIPPED: nats-server is not installed (SB_WITH_CLUSTER=1 scripts/install-deps)")
-    sys.exit(77)
-
-tmp = tempfile.mkdtemp(prefix="sb-cluster-")
-base = 20000 + (os.getpid() % 400) * 10  # ports BASE+1..3, +2001..3, +4001..3
-env = dict(os.environ, SB_CLUSTER_PORT_BASE=str(base), TMPDIR=tmp)
-urls = ",".join("nats://127.0.0.1:%d" % (base + i) for i in (1, 2, 3))
-nats_dir = os.path.join(tmp, "nats")
-procs = {}
+check = Checks()
+skip_without_nats()
+cl = Cluster(SERVER, CLUSTER, "sb-cluster-", 20000)
+tmp, base, procs, nats_dir = cl.tmp, cl.base, cl.procs, cl.nats_dir
 
 
 def start_server(name, *args):
-    d = os.path.join(tmp, name)
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    log = open(os.path.join(tmp, name + ".log"), "ab")
-    p = subprocess.Popen([SERVER, "--data-dir", d, "--cluster", urls, "--min-seq-wait-ms", "2000",
-                          *args], stdout=log, stderr=subprocess.STDOUT)
-    sock = os.path.join(d, "switchboard.sock")
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        if p.poll() is not None:
-            text = open(log.name).read()
-            if "built without libnats" in text:
-                print("SKIPPED: switchboardd was built without libnats")
-                sys.exit(77)
-            raise SystemExit("%s exited: %s" % (name, text[-2000:]))
-        if os.path.exists(sock):
-            try:
-                c = Conn(sock, open(os.path.join(d, "admin.token")).read().strip())
-                c.close()
-                break
-            except (OSError, AssertionError):
-                pass
-        time.sleep(0.05)
-    procs[name] = p
-    return d, sock
+    return cl.start_server(name, "--min-seq-wait-ms", "2000", *args)
 
 
 def info(sock, token):
@@ -100,7 +58,7 @@ def info(sock, token):
 
 
 try:
-    subprocess.run([CLUSTER, "start", nats_dir], env=env, check=True, stdout=subprocess.DEVNULL)
+    cl.start_nats()
     metrics_port = base + 5000
     prim_dir, prim_sock = start_server("primary", "--shard", "s1", "--metrics-address",
                                        "127.0.0.1:%d" % metrics_port)
@@ -373,15 +331,7 @@ try:
         v = subprocess.run([SBSTORE, "verify", d], capture_output=True, text=True)
         check(v.returncode == 0, "sbstore verify %s: %s" % (d, v.stdout + v.stderr))
 finally:
-    for p in procs.values():
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    subprocess.run([CLUSTER, "stop", nats_dir], env=env, stdout=subprocess.DEVNULL)
-    if failed == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("kept for a look:", tmp, file=sys.stderr)
+    cl.stop(check.failed)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+print("%d passed, %d failed" % (check.passed, check.failed))
+sys.exit(1 if check.failed else 0)

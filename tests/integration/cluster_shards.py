@@ -29,67 +29,27 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
+from cluster_harness import Checks, Cluster, skip_without_nats
 from rpc_conn import Conn
 
 SERVER, CLUSTER, SBCTL, SBSTORE = sys.argv[1:5]
 WRITE_SECONDS = 3.0
-passed = failed = 0
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
-    return ok
-
-
-if shutil.which("nats-server") is None:
-    print("SKIPPED: nats-server is not installed (SB_WITH_CLUSTER=1 scripts/install-deps)")
-    sys.exit(77)
-
+check = Checks()
+skip_without_nats()
 t_start = time.time()
-tmp = tempfile.mkdtemp(prefix="sb-shards-")
-base = 24000 + (os.getpid() % 400) * 10  # ports BASE+1..3, +2001..3, +4001..3
-env = dict(os.environ, SB_CLUSTER_PORT_BASE=str(base), TMPDIR=tmp)
-urls = ",".join("nats://127.0.0.1:%d" % (base + i) for i in (1, 2, 3))
-nats_dir = os.path.join(tmp, "nats")
-procs = {}
+cl = Cluster(SERVER, CLUSTER, "sb-shards-", 24000)
+tmp = cl.tmp
+procs = cl.procs
 token = None
 
 
 def start_server(name, *args, cluster=True):
-    d = os.path.join(tmp, name)
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    log = open(os.path.join(tmp, name + ".log"), "ab")
-    extra = ["--cluster", urls, "--member", name] if cluster else []
-    p = subprocess.Popen([SERVER, "--data-dir", d, *extra, *args], stdout=log,
-                         stderr=subprocess.STDOUT)
-    sock = os.path.join(d, "switchboard.sock")
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        if p.poll() is not None:
-            text = open(log.name).read()
-            if "built without libnats" in text:
-                print("SKIPPED: switchboardd was built without libnats")
-                sys.exit(77)
-            raise SystemExit("%s exited: %s" % (name, text[-2000:]))
-        if os.path.exists(sock):
-            try:
-                Conn(sock, open(os.path.join(d, "admin.token")).read().strip()).close()
-                break
-            except (OSError, AssertionError):
-                pass
-        time.sleep(0.05)
-    procs[name] = p
-    return sock
+    extra = ["--member", name] if cluster else []
+    return cl.start_server(name, *extra, *args, cluster=cluster)[1]
 
 
 def call(sock, method, args):
@@ -141,7 +101,7 @@ def digest(sock, org):
 
 
 try:
-    subprocess.run([CLUSTER, "start", nats_dir], env=env, check=True, stdout=subprocess.DEVNULL)
+    cl.start_nats()
     socks = {"s1a": start_server("s1a", "--shard", "s1")}
     token = open(os.path.join(tmp, "s1a", "admin.token")).read().strip()
     os.makedirs(os.path.join(tmp, "s2a"), mode=0o700)
@@ -325,15 +285,7 @@ try:
     c.close()
     check(err is not None and err["name"] == "NOT_CLUSTERED", "cluster.show standalone: %r" % (err,))
 finally:
-    for p in procs.values():
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    subprocess.run([CLUSTER, "stop", nats_dir], env=env, stdout=subprocess.DEVNULL)
-    if failed == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("kept for a look:", tmp, file=sys.stderr)
+    cl.stop(check.failed)
 
-print("%d passed, %d failed in %.1f s" % (passed, failed, time.time() - t_start))
-sys.exit(1 if failed else 0)
+print("%d passed, %d failed in %.1f s" % (check.passed, check.failed, time.time() - t_start))
+sys.exit(1 if check.failed else 0)
