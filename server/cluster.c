@@ -55,52 +55,55 @@ static const char *role_name(role_t r)
     return r == ROLE_PRIMARY ? "primary" : r == ROLE_REPLICA ? "replica" : "fenced";
 }
 
+/* Fields ordered by size (clang-tidy's padding check), not by topic. */
 struct sb_cluster {
     sb_store_t *store;
-    char shard[SB_SHARD_MAX + 1];
-    char member[SB_MEMBER_MAX + 1];
-    char socket[PATH_MAX];
-    char stream[SB_SHARD_MAX + 4];      /* SB_<shard> */
-    char subject[SB_SHARD_MAX + 10];    /* sb.shard.<shard> */
-    char shard_key[SB_SHARD_MAX + 8];   /* shard.<shard> */
-    char member_key[SB_MEMBER_MAX + 8]; /* member.<member> */
-    uint32_t number;                    /* the shard's, from the bucket */
     natsConnection *conn;
     jsCtx *js;
     kvStore *kv;
     natsSubscription *sub; /* the replica's ordered consumer while it follows */
-    natsSubscription *retired[RETIRED_MAX];
     size_t n_retired;
     kvWatcher *watcher; /* the bucket's, kept until free */
     pthread_t thread, watch_thread;
-    bool thread_started, watch_started;
-
-    pthread_mutex_t lock;
-    pthread_cond_t applied_cond; /* broadcast when `applied` moves */
-    pthread_cond_t state_cond;   /* signalled when the role is to change, or a stop */
-    bool stopping;
-    role_t role;
-    bool following;      /* a replica whose consumer runs and met no error */
+    /* These five, and role, following, member_dirty, stopping,
+     * tokens_changed, error, primary and the copy: under `lock`. */
     uint64_t promote_to; /* the bucket named this replica primary at this epoch: not yet done */
-    bool member_dirty;   /* member.<M> is to be written at once (a role changed) */
     uint64_t applied;    /* the store's last change */
     uint64_t published;  /* the last sequence the stream acked to this primary */
     uint64_t lag;
-    char error[256];
-    bool tokens_changed; /* a replica applied a deletion of tokens since the last look */
     /* The epoch: a primary's term, from shard.<S> in the bucket (a replica:
      * the one it last saw). Message ids are shard:epoch:seq, so that a
      * primary's own earlier attempt at a sequence is told from another
      * primary's entry there, and an older epoch's late entry from a newer
      * one's. */
     uint64_t epoch;
-    char primary[SB_MEMBER_MAX + 1]; /* the shard's primary as the bucket names it */
     /* The member's copy of the bucket, kept by the watch thread (cluster.show
      * reads it without a request): key -> value of shard.* and member.*, org
      * -> shard of org.*, shard -> count of its orgs. */
     json_t *shards, *members, *orgs, *org_counts;
-    char settle[SETTLE_MAX][SB_ORG_ID_MAX + 1];
     size_t n_settle;
+    pthread_mutex_t lock;
+    pthread_cond_t applied_cond; /* broadcast when `applied` moves */
+    pthread_cond_t state_cond;   /* signalled when the role is to change, or a stop */
+    /* Subscriptions given up (a replica promoted), destroyed only at free. */
+    natsSubscription *retired[RETIRED_MAX];
+    uint32_t number; /* the shard's, from the bucket */
+    role_t role;
+    bool thread_started, watch_started;
+    bool stopping;
+    bool following;      /* a replica whose consumer runs and met no error */
+    bool member_dirty;   /* member.<M> is to be written at once (a role changed) */
+    bool tokens_changed; /* a replica applied a deletion of tokens since the last look */
+    char shard[SB_SHARD_MAX + 1];
+    char member[SB_MEMBER_MAX + 1];
+    char primary[SB_MEMBER_MAX + 1];    /* the shard's primary as the bucket names it */
+    char stream[SB_SHARD_MAX + 4];      /* SB_<shard> */
+    char shard_key[SB_SHARD_MAX + 8];   /* shard.<shard> */
+    char member_key[SB_MEMBER_MAX + 8]; /* member.<member> */
+    char subject[SB_SHARD_MAX + 10];    /* sb.shard.<shard> */
+    char error[256];
+    char socket[PATH_MAX];
+    char settle[SETTLE_MAX][SB_ORG_ID_MAX + 1]; /* orgs to settle (sb_cluster_org_settle) */
 };
 
 static int64_t now_ms(void)
@@ -303,7 +306,7 @@ static int next_shard_number(sb_cluster_t *c, uint32_t *out, sb_err_t *err)
                               "The cluster has used every shard number (1 to %d): no shard "
                               "can be added.",
                               SB_STORE_ID_SPACE_MAX);
-        json_t *next = json_pack("{sI}", "next", (json_int_t)(n + 1));
+        json_t *next = json_pack("{sI}", "next", (json_int_t)n + 1);
         rc = next == NULL ? sb_err_default(err, -ENOMEM)
                           : kv_set(c->kv, "shards.next", next, rev, NULL, err);
         json_decref(next);
@@ -683,7 +686,7 @@ static int take_place(sb_cluster_t *c, bool replica_flag, sb_err_t *err)
         if (rc == 0)
             rc = next_shard_number(c, &number, err);
         if (rc == 0) {
-            shard = json_pack("{sI ss s[] sI}", "epoch", (json_int_t)(id_epoch(last_id) + 1),
+            shard = json_pack("{sI ss s[] sI}", "epoch", (json_int_t)id_epoch(last_id) + 1,
                               "primary", c->member, "replicas", "number", (json_int_t)number);
             rc = shard == NULL ? sb_err_default(err, -ENOMEM)
                                : kv_set(c->kv, c->shard_key, shard, 0, NULL, err);
