@@ -441,8 +441,14 @@ static int ensure_stream(sb_cluster_t *c, sb_err_t *err)
     cfg.Retention = js_LimitsPolicy;
     cfg.Discard = js_DiscardOld;
     cfg.Duplicates = (int64_t)120 * 1000 * 1000 * 1000; /* ns: a retry's window */
-    jerr = 0;
-    s = js_AddStream(&si, c->js, &cfg, NULL, &jerr);
+    /* JetStream error 10005 (no suitable peers): the NATS cluster is still
+     * forming (its nodes just started, the machine loaded): wait for it. */
+    do {
+        if (jerr == 10005)
+            nats_Sleep(250);
+        jerr = 0;
+        s = js_AddStream(&si, c->js, &cfg, NULL, &jerr);
+    } while (s != NATS_OK && (jerr == 10005 || s == NATS_TIMEOUT) && now_ms() < give_up);
     if (s == NATS_OK)
         jsStreamInfo_Destroy(si);
     else if (jerr != JSStreamNameExistErr) /* another member made it meanwhile */
