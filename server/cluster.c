@@ -1067,6 +1067,14 @@ static void become_replica(sb_cluster_t *c)
     sb_err_t err;
     json_t *shard = NULL;
     int rc = join_replicas(c, &shard, &err);
+    if (rc == 0 && strcmp(jstr(shard, "primary"), c->member) != 0) {
+        /* Fenced by a refused publish, the watch may not have brought the
+         * new placement yet: take the epoch and primary from the key. */
+        pthread_mutex_lock(&c->lock);
+        c->epoch = juint(shard, "epoch");
+        snprintf(c->primary, sizeof(c->primary), "%s", jstr(shard, "primary"));
+        pthread_mutex_unlock(&c->lock);
+    }
     json_decref(shard);
     if (rc != 0)
         sb_warn("cluster: a fenced primary could not register as a replica (%s); following "
@@ -1288,7 +1296,13 @@ int sb_cluster_start(sb_cluster_t *c, sb_err_t *err)
         return 0;
     int rc = 0;
     if (c->role == ROLE_REPLICA) {
-        rc = subscribe(c, c->applied + 1, err);
+        /* Creating the consumer times out while JetStream re-elects after
+         * a lost NATS node (seen for 15 s and more on a loaded machine):
+         * wait for it as for a lost stream leader. */
+        int64_t give_up = now_ms() + PUBLISH_GIVE_UP_MS;
+        while ((rc = subscribe(c, c->applied + 1, err)) == SB_E_CLUSTER_UNAVAILABLE &&
+               now_ms() < give_up)
+            nats_Sleep(250);
         if (rc != 0)
             return rc;
         c->following = true;

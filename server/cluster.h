@@ -12,11 +12,19 @@
  *     expected last sequence N - 1          LMDB transaction (exactly once)
  *   ack -> commit, answer                 a gap, or N not held: stop, say why
  *   10071 (another primary appended):
- *     abort, NOT_PRIMARY, refuse writes
+ *     abort, NOT_PRIMARY, fenced, then a replica by itself
+ *
+ * Who is the primary, at which epoch, is in the placement bucket
+ * SB_placement (shard.<S>, member.<M>, org.<ORG>: JSON values, changed by
+ * compare-and-set); the epoch in the message ids comes from there. A member
+ * named primary there (cluster.promote) catches up and takes writes; one
+ * that sees another named is fenced and follows.
  *
  * NATS never runs on the event loop: the primary publishes from the thread
  * that commits (the writer's; the main thread's before the loop starts),
- * the replica follows on a thread of its own. The loop reads the status.
+ * the replica follows on a thread of its own, which also carries out the
+ * role changes; a third watches the bucket and writes member.<M>. The loop
+ * reads the status and the bucket's copy.
  */
 
 #include <msgpack.h>

@@ -62,7 +62,7 @@ class Cluster:
         p = subprocess.Popen([self.server, "--data-dir", d, *extra, *args], stdout=log,
                              stderr=subprocess.STDOUT)
         sock = os.path.join(d, "switchboard.sock")
-        deadline = time.time() + 20
+        deadline = time.time() + 45  # a replica waits up to 30 s for its consumer
         while time.time() < deadline:
             if p.poll() is not None:
                 text = open(log.name).read()

@@ -280,8 +280,11 @@ try:
               "write %d on the old primary is refused: %r" % (attempt + 1, err))
     pc.close()
     last = info(p2_sock, token)["changes"]["last_seq"]
-    deadline = time.time() + 10
-    while time.time() < deadline and info(prim_sock, token)["cluster"]["applied_seq"] < last:
+    # Its consumer is made after the fence: JetStream may still be electing
+    # after the NATS node killed above (15 s and more seen on a loaded machine).
+    deadline = time.time() + 40
+    while time.time() < deadline and (info(prim_sock, token)["cluster"]["applied_seq"] < last or
+                                      info(prim_sock, token)["cluster"]["role"] != "replica"):
         time.sleep(0.05)
     r = info(prim_sock, token)
     check(r["cluster"]["role"] == "replica" and r["cluster"]["applied_seq"] == last,
