@@ -59,7 +59,10 @@ enum {
     SB_E_CLUSTER_UNAVAILABLE,
     SB_E_MOVED,
     SB_E_ORG_MOVING,
-    SB_E_NO_ROUTE,            /* wire 62 (59 to 61: placement's) */
+    SB_E_NOT_CLUSTERED, /* wire 59 */
+    SB_E_PROMOTE_REFUSED,
+    SB_E_PLACEMENT_CHANGED,
+    SB_E_NO_ROUTE,            /* wire 62 */
     SB_E_ORG_NUMBERS_USED_UP, /* wire 67 */
     SB_E_CHANGE_OF_OLDER_SCHEMA,
 };
@@ -170,7 +173,17 @@ enum {
       "answer names (a cluster client does it by itself).")                                       \
     X(ORG_MOVING, SB_E_ORG_MOVING, 58,                                                             \
       "This org is being moved to another shard and its writes pause for the final catch-up; "    \
-      "retry in a moment.")                                                                      \
+      "retry in a moment.")                                                                       \
+    X(NOT_CLUSTERED, SB_E_NOT_CLUSTERED, 59,                                                       \
+      "This server is not in a cluster (it was started without --cluster): the cluster methods "  \
+      "need a member of a cluster.")                                                              \
+    X(PROMOTE_REFUSED, SB_E_PROMOTE_REFUSED, 60,                                                   \
+      "That member cannot become the shard's primary: it must be a replica of the shard that "    \
+      "follows its stream without error, reported within the last seconds, and not far behind; " \
+      "see sbctl cluster show.")                                                                  \
+    X(PLACEMENT_CHANGED, SB_E_PLACEMENT_CHANGED, 61,                                               \
+      "The placement bucket changed while this request used it (another change won the "          \
+      "compare-and-set); look again (sbctl cluster show) and retry.") \
     X(NO_ROUTE, SB_E_NO_ROUTE, 62,                                                                 \
       "A cluster client found no member for the request in the placement map (the org is in no "  \
       "shard, or its shard has no member that answers): check sbctl cluster, or name the shard.") \

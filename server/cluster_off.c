@@ -3,12 +3,10 @@
 
 #include <string.h>
 
-int sb_cluster_open(const char *urls, const char *shard, bool replica, sb_store_t *store,
-                    sb_cluster_t **out, sb_err_t *err)
+int sb_cluster_open(const sb_cluster_opts_t *opts, sb_store_t *store, sb_cluster_t **out,
+                    sb_err_t *err)
 {
-    (void)urls;
-    (void)shard;
-    (void)replica;
+    (void)opts;
     (void)store;
     *out = NULL;
     return sb_err_set(err, -ENOTSUP,
@@ -58,4 +56,35 @@ bool sb_cluster_take_tokens_changed(sb_cluster_t *cluster)
 {
     (void)cluster;
     return false;
+}
+
+int sb_cluster_show(sb_cluster_t *cluster, msgpack_packer *pk)
+{
+    (void)cluster;
+    (void)pk;
+    return -ENOTSUP;
+}
+
+int sb_cluster_promote(sb_cluster_t *cluster, const char *shard, const char *member,
+                       sb_cluster_promoted_t *out, sb_err_t *err)
+{
+    (void)cluster;
+    (void)shard;
+    (void)member;
+    memset(out, 0, sizeof(*out));
+    return sb_err_set(err, SB_E_NOT_CLUSTERED, "This switchboardd was built without libnats.");
+}
+
+int sb_cluster_org_claim(sb_cluster_t *cluster, const char *org, sb_err_t *err)
+{
+    (void)cluster;
+    (void)org;
+    (void)err;
+    return 0;
+}
+
+void sb_cluster_org_settle(sb_cluster_t *cluster, const char *org)
+{
+    (void)cluster;
+    (void)org;
 }

@@ -109,6 +109,9 @@ static const struct setting settings[] = {
     {"replica-of", PATH, AT(replica_of),
      "with --cluster: this server is a replica of the shard: it applies the shard's stream "
      "and serves reads; writes answer NOT_PRIMARY"},
+    {"member", PATH, AT(member),
+     "with --cluster: this server's name in the placement bucket (1 to 32 letters, digits, "
+     "'-', '_'; default: the shard, '-', and the data directory's base name)"},
     {"min-seq-wait-ms", COUNT0, AT(min_seq_wait_ms),
      "how long a replica holds a read carrying min_seq that it has not applied yet, before it "
      "answers REPLICA_BEHIND (1000)"},
@@ -347,6 +350,9 @@ int sb_config_resolve(sb_config_t *cfg, const char *argv0, sb_err_t *err)
         return sb_err_set(err, -EINVAL,
                           "--cluster needs --shard (a primary) or --replica-of (a replica), "
                           "and they need --cluster.");
+    if (cfg->member[0] != '\0' && cfg->cluster_urls[0] == '\0')
+        return sb_err_set(err, -EINVAL,
+                          "--member names a member of a cluster: it needs --cluster.");
     if (cfg->socket_path[0] == '\0' && sb_path_join(cfg->socket_path, sizeof(cfg->socket_path),
                                                     cfg->data_dir, SB_SOCKET_NAME) != 0)
         return sb_err_set(err, -EINVAL, "The data directory path is too long.");

@@ -55,6 +55,7 @@ typedef struct sb_config {
     char cluster_urls[PATH_MAX];    /* NATS servers of the shards' streams; "": standalone */
     char shard[PATH_MAX];           /* the shard this server is the primary of; "" */
     char replica_of[PATH_MAX];      /* the shard this server is a replica of; "" */
+    char member[PATH_MAX];          /* this member's name in the placement bucket; "": default */
     size_t min_seq_wait_ms;         /* a replica's wait for a read's min_seq */
 } sb_config_t;
 

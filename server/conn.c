@@ -1589,12 +1589,14 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
     if (cluster != NULL && r->method->writes && !sb_cluster_writable(cluster)) {
         sb_cluster_status_t st;
         sb_cluster_status(cluster, &st);
-        reply_error(r, SB_E_NOT_PRIMARY,
-                    st.replica ? "This server is a replica of its shard: send writes to the "
-                                 "shard's primary."
-                               : "This server is no longer its shard's primary (another one "
-                                 "appended to the shard's stream): send writes to the new "
-                                 "primary.");
+        char message[256];
+        snprintf(message, sizeof(message),
+                 st.replica ? "This server is a replica of shard %s: send writes to the shard's "
+                              "primary%s%s."
+                            : "This server is no longer shard %s's primary (another one took "
+                              "over): send writes to the new primary%s%s.",
+                 st.shard, st.primary[0] ? ", " : "", st.primary);
+        reply_error(r, SB_E_NOT_PRIMARY, message);
         finish(r, SB_E_NOT_PRIMARY);
         return true;
     }

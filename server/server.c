@@ -581,8 +581,13 @@ static int open_cluster(sb_server_t *server, sb_store_t *store, sb_err_t *err)
                               "shard's primary's data directory to %s.",
                               SB_ADMIN_TOKEN_NAME, token);
     }
-    return sb_cluster_open(cfg->cluster_urls, replica ? cfg->replica_of : cfg->shard, replica,
-                           store, &server->svc.cluster, err);
+    sb_cluster_opts_t opts = {.urls = cfg->cluster_urls,
+                              .shard = replica ? cfg->replica_of : cfg->shard,
+                              .replica = replica,
+                              .member = cfg->member,
+                              .data_dir = cfg->data_dir,
+                              .socket = cfg->socket_path};
+    return sb_cluster_open(&opts, store, &server->svc.cluster, err);
 }
 
 int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
@@ -679,7 +684,8 @@ int sb_server_run(const sb_config_t *cfg, int argc, char **argv)
     if (rc == 0)
         sb_writer_retain(server->writer, cfg->changes_keep,
                          (int64_t)cfg->changes_keep_hours * 3600 * 1000);
-    if (rc == 0 && server->svc.cluster != NULL && cfg->shard[0] != '\0')
+    /* Any member may become the primary (cluster.promote): each has the resync. */
+    if (rc == 0 && server->svc.cluster != NULL)
         sb_writer_resync(server->writer, sb_cluster_resync, server->svc.cluster);
     if (rc == 0)
         rc = sb_cluster_start(server->svc.cluster, &err);

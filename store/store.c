@@ -494,32 +494,60 @@ static uint64_t base62_value(const char *s, int n)
     return v;
 }
 
+int sb_store_set_id_space(sb_store_t *store, unsigned number)
+{
+    if (number > SB_STORE_ID_SPACE_MAX)
+        return -EINVAL;
+    atomic_store(&store->id_space, number);
+    return 0;
+}
+
+/* With an id space (a shard's number), the random part's value is
+ * r * ID_SPACES + number: its last two digits are the number, the three
+ * before them random (238,328 values a millisecond and org). */
+#define ID_SPACES 3844ULL                        /* 62^2 */
+#define ID_SPACE_SPAN (916132832ULL / ID_SPACES) /* 62^3: the random digits left */
+
 int sb__new_id(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org, const char *prefix,
                sb_sfid_t *id)
 {
-    (void)store;
+    uint64_t space = atomic_load(&store->id_space);
     sb_sfid_t last;
     int rc = last_id_of(txn, dbi, org, &last);
     if (rc != 0)
         return rc;
-    /* A collision needs the same org, millisecond and 30 random bits: a
-     * second one in a row means the random source is broken, not unlucky. */
+    /* A collision needs the same org, millisecond and 30 random bits (18
+     * with an id space): a second one in a row means the random source is
+     * broken, not unlucky. */
     for (int attempt = 0; attempt < 4; attempt++) {
         uint64_t random;
         randombytes_buf(&random, sizeof(random));
         uint64_t ms = (uint64_t)sb__now_ms();
-        sb_sfid_from_time(prefix, ms, random, id);
+        uint64_t tail = space == 0 ? random : (random % ID_SPACE_SPAN) * ID_SPACES + space;
+        sb_sfid_from_time(prefix, ms, tail, id);
         /* Ids of one org sort in creation order (voicecall.list promises
          * it), also within a millisecond or when the clock steps back: then
          * the new id follows the org's last one by a random step. Only the
-         * org's own ids are compared, so nothing of other orgs shows. */
+         * org's own ids are compared, so nothing of other orgs shows. The
+         * step keeps the id space's digits: the last id may be another
+         * shard's (an org moved here), the new one is this shard's. */
         if (last.s[0] != '\0' && strncmp(id->s, last.s, 15) <= 0 &&
             strncmp(last.s, prefix, 3) == 0) {
             uint64_t last_ms = base62_value(last.s + 3, 7);
-            uint64_t tail = base62_value(last.s + 10, 5) + 1 + random % 1024;
-            if (tail >= 916132832ULL) { /* 62^5: into the next millisecond */
-                last_ms++;
-                tail = random % 1024;
+            uint64_t last_tail = base62_value(last.s + 10, 5);
+            if (space == 0) {
+                tail = last_tail + 1 + random % 1024;
+                if (tail >= 916132832ULL) { /* 62^5: into the next millisecond */
+                    last_ms++;
+                    tail = random % 1024;
+                }
+            } else {
+                uint64_t r = last_tail / ID_SPACES + 1 + random % 16;
+                if (r >= ID_SPACE_SPAN) { /* into the next millisecond */
+                    last_ms++;
+                    r = random % 16;
+                }
+                tail = r * ID_SPACES + space;
             }
             sb_sfid_from_time(prefix, last_ms, tail, id);
         }

@@ -174,6 +174,18 @@ typedef int (*sb_store_publish_fn)(void *ctx, uint64_t seq, const void *entry, s
 /** Sets (or, fn NULL, clears) the publish hook. Before any write is made by another thread. */
 void sb_store_set_publish(sb_store_t *store, sb_store_publish_fn fn, void *ctx);
 
+/** The greatest id space: two base-62 digits (62 * 62 - 1). */
+#define SB_STORE_ID_SPACE_MAX 3843
+
+/**
+ * The shard's number, put into every id minted from now on (the last two
+ * base-62 digits of the id's random part), so that ids minted on two
+ * shards of a cluster never collide (docs/cluster.md). 0, the default, is a
+ * standalone store: the random part is all random, as before. Any thread.
+ * -EINVAL for a number past SB_STORE_ID_SPACE_MAX.
+ */
+int sb_store_set_id_space(sb_store_t *store, unsigned number);
+
 /** The first and last sequence kept (0, 0: none yet; first 0 and last n: all trimmed). */
 int sb_store_changes_range(sb_store_t *store, uint64_t *first, uint64_t *last, sb_err_t *err);
 /** A copy of entry `seq`. *entry [owned: free()]. -ENOENT when not kept. */

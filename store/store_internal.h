@@ -55,6 +55,7 @@
 #include <lmdb.h>
 #include <msgpack.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "store.h"
 
@@ -133,6 +134,9 @@ struct sb_store {
     sb_capture_t cap;            /* only touched inside a write transaction */
     sb_store_publish_fn publish; /* each entry before its commit; NULL: none */
     void *publish_ctx;
+    /* The shard's number (1..SB_STORE_ID_SPACE_MAX) in every id minted
+     * here, so that two shards never mint the same id; 0: standalone. */
+    _Atomic uint32_t id_space;
     sb_store_renderer_fn renderer; /* the adapters' part of a view; NULL: none */
     void *renderer_ctx;
     size_t map_bytes;

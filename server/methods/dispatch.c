@@ -9,7 +9,7 @@ static const sb_method_slice_t *const slices[] = {
     &sb__token_methods,     &sb__org_methods,     &sb__callcenter_methods, &sb__user_methods,
     &sb__member_methods,    &sb__rules_methods,   &sb__licence_methods,    &sb__layout_methods,
     &sb__softphone_methods, &sb__contact_methods, &sb__call_methods,       &sb__plugin_methods,
-    &sb__server_methods,    &sb__backup_methods,  &sb__audit_methods,
+    &sb__server_methods,    &sb__backup_methods,  &sb__audit_methods,      &sb__cluster_methods,
 };
 
 /* Every method, sorted by name, for a binary search (a request's method is
@@ -61,7 +61,7 @@ void sb_method_each(void (*fn)(const sb_method_t *m, void *ctx), void *ctx)
 
 static const sb_method_prep_slice_t *const prep_slices[] = {
     &sb__callcenter_preps, &sb__call_preps,  &sb__plugin_preps, &sb__org_preps,
-    &sb__member_preps,     &sb__rules_preps, &sb__backup_preps,
+    &sb__member_preps,     &sb__rules_preps, &sb__backup_preps, &sb__cluster_preps,
 };
 
 sb_prepare_fn sb_method_prepare(const sb_method_t *m)

@@ -239,12 +239,14 @@ typedef struct sb_method_prep_slice {
 } sb_method_prep_slice_t;
 
 extern const sb_method_prep_slice_t sb__callcenter_preps, sb__call_preps, sb__plugin_preps,
-    sb__org_preps, sb__member_preps, sb__rules_preps, sb__user_preps, sb__backup_preps;
+    sb__org_preps, sb__member_preps, sb__rules_preps, sb__user_preps, sb__backup_preps,
+    sb__cluster_preps;
 
 extern const sb_method_slice_t sb__org_methods, sb__callcenter_methods, sb__user_methods,
     sb__member_methods, sb__softphone_methods, sb__server_methods, sb__token_methods,
     sb__plugin_methods, sb__layout_methods, sb__contact_methods, sb__call_methods,
-    sb__rules_methods, sb__licence_methods, sb__backup_methods, sb__audit_methods;
+    sb__rules_methods, sb__licence_methods, sb__backup_methods, sb__audit_methods,
+    sb__cluster_methods;
 
 /* Argument specs shared by the namespaces. */
 #define SB_ARG_ORG                                                                                 \

@@ -1,9 +1,65 @@
 /* org.*: the tenants. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "doctor.h"
 #include "methods.h"
+#include "sfid.h"
+
+/* ---- the placement bucket's org.<ORG> (a cluster's primary) -------------- */
+
+typedef struct org_placement {
+    sb_cluster_t *cluster;
+    char org[SB_ORG_ID_MAX + 1];
+} org_placement_t;
+
+/* The request ended (written or not): the cluster's watch thread settles
+ * org.<ORG> against the local store (a failed create's key is undone, a
+ * delete is carried to the bucket). */
+static void placement_free(void *ctx)
+{
+    org_placement_t *p = ctx;
+    sb_cluster_org_settle(p->cluster, p->org);
+    free(p);
+}
+
+static int placement_keep(sb_call_t *call, const char *org, sb_err_t *err)
+{
+    org_placement_t *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return sb_err_default(err, -ENOMEM);
+    p->cluster = call->svc->cluster;
+    snprintf(p->org, sizeof(p->org), "%s", org);
+    call->prep = p;
+    call->prep_free = placement_free;
+    return 0;
+}
+
+/* org.create on a cluster's primary: org.<ORG> is created (create-only)
+ * before the local write, on the thread pool (a NATS request); an id
+ * another shard holds is refused as the store refuses one it holds. */
+static int prepare_create(sb_call_t *call, sb_err_t *err)
+{
+    if (call->svc->cluster == NULL)
+        return 0;
+    const char *org = sb_arg_str(call, "org");
+    int rc = sb_org_id_check(org, err);
+    if (rc == 0)
+        rc = sb_cluster_org_claim(call->svc->cluster, org, err);
+    if (rc == 0)
+        rc = placement_keep(call, org, err);
+    return rc;
+}
+
+/* org.delete: the key goes once the delete is done (placement_free). */
+static int prepare_delete(sb_call_t *call, sb_err_t *err)
+{
+    if (call->svc->cluster == NULL || call->org == NULL)
+        return 0;
+    return placement_keep(call, call->org, err);
+}
 
 static int pack_org(msgpack_packer *pk, const sb_org_t *org)
 {
@@ -136,7 +192,8 @@ static const sb_method_t methods[] = {
      {{"org", SB_ARG_STRING, true, "the new org's id: 1 to 64 letters, digits, '-', '_'"},
       {"name", SB_ARG_STRING, false, "its display name (default: the id)"}},
      "the org: {id, name, created}",
-     "ALREADY_EXISTS INVALID_ID INVALID_VALUE"},
+     "ALREADY_EXISTS (also an org id another shard of the cluster holds) INVALID_ID "
+     "INVALID_VALUE"},
     {"org.get",
      "Reads an org.",
      SB_ROLE_READ_ONLY,
@@ -172,6 +229,8 @@ const sb_method_slice_t sb__org_methods = {methods, sizeof(methods) / sizeof(met
 
 static const sb_method_prep_t preps[] = {
     {"org.doctor", prepare_doctor},
+    {"org.create", prepare_create},
+    {"org.delete", prepare_delete},
 };
 
 const sb_method_prep_slice_t sb__org_preps = {preps, sizeof(preps) / sizeof(preps[0])};

@@ -31,9 +31,12 @@ static int server_info(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
         /* The shard's member this server is (docs/cluster.md). */
         sb_cluster_status_t st;
         sb_cluster_status(call->svc->cluster, &st);
-        rc |= sb_pack_str(pk, "cluster") | msgpack_pack_map(pk, 7);
+        rc |= sb_pack_str(pk, "cluster") | msgpack_pack_map(pk, 10);
         rc |= sb_pack_kv_str(pk, "role", st.replica ? "replica" : st.fenced ? "fenced" : "primary");
         rc |= sb_pack_kv_str(pk, "shard", st.shard);
+        rc |= sb_pack_kv_str(pk, "member", st.member);
+        rc |= sb_pack_kv_str(pk, "primary", st.primary);
+        rc |= sb_pack_kv_uint(pk, "number", st.number);
         rc |= sb_pack_kv_uint(pk, "epoch", st.epoch);
         rc |= sb_pack_kv_uint(pk, "applied_seq", st.applied);
         rc |= sb_pack_kv_uint(pk, "lag", st.lag);
@@ -139,7 +142,9 @@ static const sb_method_t methods[] = {
      "(admin): {spliced, packed: softphone answers copied from a view's packed answer, and views "
      "packed (--answer-cache-slots), over every loop}, loops (admin): [{connections}: each event "
      "loop (--loops) and the connections it serves], cluster (admin, with --cluster): {role: "
-     "primary, replica or fenced, shard, epoch, applied_seq: the last change in this store, lag: "
+     "primary, replica or fenced, shard, member: this server's name in the placement bucket, "
+     "primary: the shard's primary as the bucket names it, number: the shard's number (in its "
+     "ids), epoch, applied_seq: the last change in this store, lag: "
      "the stream's changes a replica has not applied, following: a replica applying its stream, "
      "error: why it stopped}}",
      ""},

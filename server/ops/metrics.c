@@ -550,8 +550,9 @@ static void put_cluster(text_t *t, sb_cluster_t *cluster)
     put(t,
         "# HELP switchboard_cluster_role The shard member this server is (1 for its role).\n"
         "# TYPE switchboard_cluster_role gauge\n"
-        "switchboard_cluster_role{shard=\"%s\",role=\"%s\"} 1\n"
-        "# HELP switchboard_cluster_epoch A primary's epoch (0 on a replica).\n"
+        "switchboard_cluster_role{shard=\"%s\",member=\"%s\",role=\"%s\"} 1\n"
+        "# HELP switchboard_cluster_epoch The shard's epoch in the placement bucket (a "
+        "replica: the last it saw).\n"
         "# TYPE switchboard_cluster_epoch gauge\n"
         "switchboard_cluster_epoch %llu\n"
         "# HELP switchboard_cluster_applied_seq The last change in this server's store.\n"
@@ -565,7 +566,7 @@ static void put_cluster(text_t *t, sb_cluster_t *cluster)
         "stopped on an error (server.info says which).\n"
         "# TYPE switchboard_cluster_following gauge\n"
         "switchboard_cluster_following %d\n",
-        st.shard, role, (unsigned long long)st.epoch, (unsigned long long)st.applied,
+        st.shard, st.member, role, (unsigned long long)st.epoch, (unsigned long long)st.applied,
         (unsigned long long)st.lag, st.replica && st.error[0] == '\0' ? 1 : 0);
 }
 

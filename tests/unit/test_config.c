@@ -96,6 +96,10 @@ static void bad_flags_are_refused(void **state)
     const char *too_long[] = {"switchboardd", "--data-dir", long_dir};
     assert_rc(parse(&cfg, 3, too_long, &action, &err), -ENAMETOOLONG, err);
     assert_non_null(strstr(err.message, "at most 107"));
+    /* --member names a member of a cluster: alone it is refused. */
+    const char *member[] = {"switchboardd", "--member", "s1-a"};
+    assert_rc(parse(&cfg, 3, member, &action, &err), -EINVAL, err);
+    assert_non_null(strstr(err.message, "--member"));
     const char *help[] = {"switchboardd", "--help"};
     assert_rc(parse(&cfg, 2, help, &action, &err), 0, err);
     assert_int_equal(action, SB_CONFIG_HELP);

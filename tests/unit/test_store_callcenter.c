@@ -318,6 +318,57 @@ static void ids_of_one_org_sort_in_creation_order(void **state)
     }
 }
 
+/* The value of an id's last two base-62 digits: its id space (a shard's number). */
+static unsigned id_space_of(const sb_sfid_t *id)
+{
+    static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    return (unsigned)((strchr(digits, id->s[13]) - digits) * 62 +
+                      (strchr(digits, id->s[14]) - digits));
+}
+
+/*
+ * Issue 19: two shards of a cluster mint ids in their own spaces, so that an
+ * org moved between them (or any two of their ids) never collide: every id
+ * minted with an id space carries the shard's number in its last two random
+ * digits, also the ids stepped after the org's last one within a
+ * millisecond, which still sort in creation order.
+ */
+static void ids_carry_the_shards_number(void **state)
+{
+    sb_test_fixture_t *fx = *state;
+    sb_err_t err;
+    assert_int_equal(sb_store_set_id_space(fx->store, SB_STORE_ID_SPACE_MAX + 1), -EINVAL);
+    assert_int_equal(sb_store_set_id_space(fx->store, 1234), 0);
+    sb_sfid_t previous = {{0}};
+    for (int i = 0; i < 40; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "Space%d", i);
+        sb_sfid_t id = sb_test_cc(fx->store, "acme", name);
+        assert_int_equal(id_space_of(&id), 1234);
+        assert_true(strcmp(previous.s, id.s) < 0);
+        previous = id;
+    }
+    /* Another shard, the same org and the same instant: its own space. */
+    char *dir = sb_test_tmpdir();
+    sb_store_t *other = sb_test_open(dir);
+    assert_int_equal(sb_store_set_id_space(other, 3843), 0);
+    assert_int_equal(sb_store_org_create(other, "acme", NULL, &err), 0);
+    sb_sfid_t theirs = sb_test_cc(other, "acme", "Space0");
+    assert_int_equal(id_space_of(&theirs), 3843);
+    sb_store_close(other);
+    sb_test_rmdir(dir);
+    /* Back to standalone: the id space is not forced (random digits). */
+    assert_int_equal(sb_store_set_id_space(fx->store, 0), 0);
+    int in_space = 0;
+    for (int i = 0; i < 8; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "Free%d", i);
+        sb_sfid_t id = sb_test_cc(fx->store, "globex", name);
+        in_space += id_space_of(&id) == 1234;
+    }
+    assert_true(in_space < 8);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, sb_test_store_setup, sb_test_store_teardown)
@@ -331,6 +382,7 @@ int main(void)
         T(delete_refused_while_it_has_members),
         T(ids_tell_nothing_of_other_orgs),
         T(ids_of_one_org_sort_in_creation_order),
+        T(ids_carry_the_shards_number),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

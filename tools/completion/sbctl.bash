@@ -19,7 +19,7 @@ _sbctl_words() { # cword prev line...: sets words_
     --cluster|--member|--shard) words_=; return ;;
   esac
   if [ -z "$noun" ]; then
-    words_=' token org callcenter user member rules licence layout softphone contact call voicecall plugin server audit changes backup doctor verify --socket --data-dir --token-file --cluster --member -o --json --local --help --version'
+    words_=' token org callcenter user member rules licence layout softphone contact call voicecall plugin server audit changes cluster backup doctor verify --socket --data-dir --token-file --cluster --member -o --json --local --help --version'
     return
   fi
   local verbs=
@@ -40,6 +40,7 @@ _sbctl_words() { # cword prev line...: sets words_
     server) verbs=' info health backup backup-read verify' ;;
     audit) verbs=' list' ;;
     changes) verbs=' watch' ;;
+    cluster) verbs=' show promote' ;;
   esac
   if [ -z "$verb" ] && [ -n "$verbs" ]; then words_="$verbs --help"; return; fi
   local flags='--help'
@@ -108,6 +109,8 @@ _sbctl_words() { # cword prev line...: sets words_
     server.verify) flags='--max-problems --help' ;;
     audit.list) flags='--org --since --until --method --user --callcenter --oldest-first --cursor --limit --help' ;;
     changes.watch) flags='--org --from --help' ;;
+    cluster.show) flags='--help' ;;
+    cluster.promote) flags='--shard --member --help' ;;
     user.import) flags='--org --columns --data-loader --from-line --chunk --help' ;;
     member.import) flags='--org --columns --move --from-line --chunk --help' ;;
     contact.import) flags='--org --callcenter --country-code --columns --from-line --chunk --help' ;;

@@ -1,0 +1,94 @@
+"""What the cluster tests (cluster_replica.py, cluster_shards.py) share: their
+checks' count, the skip without nats-server, three NATS nodes from
+scripts/cluster on ports of their own, and switchboardd members started in a
+temporary directory and waited for."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from rpc_conn import Conn
+
+
+class Checks:
+    """check(ok, what): counts, and prints what failed."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def __call__(self, ok, what):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print("FAIL:", what, file=sys.stderr)
+        return ok
+
+
+def skip_without_nats():
+    if shutil.which("nats-server") is None:
+        print("SKIPPED: nats-server is not installed (SB_WITH_CLUSTER=1 scripts/install-deps)")
+        sys.exit(77)
+
+
+class Cluster:
+    """A temporary directory, three NATS nodes on ports from `port_floor`
+    (BASE+1..3, +2001..3, +4001..3, BASE picked by the pid so that two tests
+    at once do not meet), and the servers started in it."""
+
+    def __init__(self, server, script, prefix, port_floor):
+        self.server = server
+        self.script = script
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.base = port_floor + (os.getpid() % 400) * 10
+        self.env = dict(os.environ, SB_CLUSTER_PORT_BASE=str(self.base), TMPDIR=self.tmp)
+        self.urls = ",".join("nats://127.0.0.1:%d" % (self.base + i) for i in (1, 2, 3))
+        self.nats_dir = os.path.join(self.tmp, "nats")
+        self.procs = {}
+
+    def start_nats(self):
+        subprocess.run([self.script, "start", self.nats_dir], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def start_server(self, name, *args, cluster=True):
+        """Starts switchboardd on TMP/name (with --cluster unless told) and
+        waits until its admin token authenticates: (data dir, socket)."""
+        d = os.path.join(self.tmp, name)
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        log = open(os.path.join(self.tmp, name + ".log"), "ab")
+        extra = ["--cluster", self.urls] if cluster else []
+        p = subprocess.Popen([self.server, "--data-dir", d, *extra, *args], stdout=log,
+                             stderr=subprocess.STDOUT)
+        sock = os.path.join(d, "switchboard.sock")
+        deadline = time.time() + 45  # a replica waits up to 30 s for its consumer
+        while time.time() < deadline:
+            if p.poll() is not None:
+                text = open(log.name).read()
+                if "built without libnats" in text:
+                    print("SKIPPED: switchboardd was built without libnats")
+                    sys.exit(77)
+                raise SystemExit("%s exited: %s" % (name, text[-2000:]))
+            if os.path.exists(sock):
+                try:
+                    Conn(sock, open(os.path.join(d, "admin.token")).read().strip()).close()
+                    break
+                except (OSError, AssertionError):
+                    pass
+            time.sleep(0.05)
+        self.procs[name] = p
+        return d, sock
+
+    def stop(self, failed):
+        """Kills what still runs, stops the NATS nodes; keeps the directory when a check failed."""
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        subprocess.run([self.script, "stop", self.nats_dir], env=self.env,
+                       stdout=subprocess.DEVNULL)
+        if failed == 0:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            print("kept for a look:", self.tmp, file=sys.stderr)
