@@ -383,6 +383,26 @@ static int org_last(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *
     return 0;
 }
 
+int sb__org_seq_raise(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t at_least)
+{
+    uint64_t last = 0;
+    int rc = org_last(store, txn, org, &last);
+    if (rc != 0 || last >= at_least)
+        return rc;
+    MDB_val lk = {strnlen(org, SB_ORG_ID_MAX), (void *)org}, lv = {sizeof(at_least), &at_least};
+    return sb__lmdb_rc(mdb_put(txn, store->changes_org, &lk, &lv, 0));
+}
+
+int sb__org_seq_last(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *last)
+{
+    return org_last(store, txn, org, last);
+}
+
+int sb__changes_last(sb_store_t *store, MDB_txn *txn, uint64_t *seq)
+{
+    return last_seq(store, txn, seq);
+}
+
 /* Indexes write `index` of entry `seq` as the org's `org_seq`, and makes it
  * the org's last: an org's numbers come in increasing order, in a batch's
  * flush as in the entries applied, so the last put is the greatest. */
