@@ -50,7 +50,7 @@ int sb__org_prefix(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org
         return SB_ORG_KEYS_VALUE;
     if (dbi >= SB_DBI_SLOTS || store->dbi_names[dbi] == NULL)
         return -ENOENT;
-    if (dbi == store->orgs || dbi == store->rules)
+    if (dbi == store->orgs)
         return sb__key(out, org, NULL) == 0 ? SB_ORG_KEYS_EXACT : -EINVAL;
     /* "org\0": the org's keys and no other's (an org id holds no NUL). */
     return sb__key(out, org, "") == 0 ? SB_ORG_KEYS_PREFIX : -EINVAL;
@@ -194,6 +194,12 @@ static int moves_scan(sb_store_t *store, MDB_txn *txn, bool *any)
            memcmp(k.mv_data, MOVE_META_PREFIX, sizeof(MOVE_META_PREFIX) - 1) == 0;
     mdb_cursor_close(cur);
     return lmdb == 0 || lmdb == MDB_NOTFOUND ? 0 : sb__lmdb_rc(lmdb);
+}
+
+bool sb__org_moved_away(sb_store_t *store, MDB_txn *txn, const char *org)
+{
+    sb_org_move_t mv;
+    return state_read(store, txn, org, &mv) == 0 && mv.state == SB_ORG_MOVE_MOVED;
 }
 
 int sb_store_org_move_get(sb_store_t *store, const char *org, sb_org_move_t *out, sb_err_t *err)

@@ -9,7 +9,7 @@
  *   [db, suffix, values]
  *     db      the database's name (store_internal.h lists them)
  *     suffix  the key after the org's prefix (sb__org_prefix): "" for the
- *             org's one key (orgs, rules); the whole key for tokens, which
+ *             org's one key (orgs, and rules' "org\0"); the whole key for tokens, which
  *             are not keyed by org
  *     values  the key's values without their checksums: one, several for a
  *             database with duplicates, none for a key that is gone (the

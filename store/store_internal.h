@@ -27,7 +27,7 @@
  *   call_keys   org \0 cc id \0 vendor call key -> voice call id (18 bytes)
  *   changes     big-endian u64 sequence -> change-log entry (msgpack, changes.c;
  *               schema 3); meta "changes_last" -> u64, the last sequence used
- *   rules       org                     -> the org's assignment rules (msgpack,
+ *   rules       org \0                  -> the org's assignment rules (msgpack,
  *                                          rules.c): {version, updated, rules}
  *   changes_org org \0 big-endian u64 org_seq -> big-endian u64 sequence, then
  *               big-endian u32: the write's place in that entry (the org's
@@ -349,7 +349,7 @@ int sb__del_prefix_unlogged(MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_
 /** What sb__org_prefix says of a database's keys of an org. */
 enum {
     SB_ORG_KEYS_PREFIX = 0, /* the org's keys are those that begin with the prefix */
-    SB_ORG_KEYS_EXACT = 1,  /* the org's one key is the prefix (orgs, rules) */
+    SB_ORG_KEYS_EXACT = 1,  /* the org's one key is the prefix (orgs) */
     SB_ORG_KEYS_VALUE = 2,  /* not keyed by org (tokens): each record names its org */
 };
 
@@ -362,6 +362,9 @@ enum {
  * id that does not fit a key.
  */
 int sb__org_prefix(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org, sb_key_t *out);
+
+/** Whether `org` was moved to another server (its state MOVED; its tokens stay). */
+bool sb__org_moved_away(sb_store_t *store, MDB_txn *txn, const char *org);
 
 /** The org's last own number (changes_org; 0: none). */
 int sb__org_seq_last(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *last);
