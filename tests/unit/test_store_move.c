@@ -169,9 +169,15 @@ static void changes_since_bring_every_later_write(void **state)
 {
     two_t *t = *state;
     fill(t->a);
+    sb_err_t err;
+    /* A Call Center with a member, hence a view, before the snapshot: its
+     * delete after it removes the view by a prefix delete alone. */
+    sb_sfid_t sales = sb_test_cc(t->a, "acme", "Sales2");
+    char id[16];
+    sb_test_user_id(30, id);
+    assert_rc(sb_store_member_add(t->a, "acme", sales.s, id, false, NULL, &err), 0, err);
     size_t pages;
     uint64_t seq = copy(t, "acme", 4096, &pages);
-    sb_err_t err;
     /* After the snapshot: new users, a member moved out, a Call Center
      * deleted with its views (a prefix delete), a token revoked, another
      * org's writes in between. */
@@ -179,8 +185,6 @@ static void changes_since_bring_every_later_write(void **state)
         sb_test_user(t->a, "acme", i);
         sb_test_user(t->a, "globex", i);
     }
-    sb_sfid_t sales = sb_test_cc(t->a, "acme", "Sales2");
-    char id[16];
     sb_test_user_id(100, id);
     assert_rc(sb_store_member_add(t->a, "acme", sales.s, id, false, NULL, &err), 0, err);
     assert_rc(sb_store_cc_delete(t->a, "acme", sales.s, true, &err), 0, err);
