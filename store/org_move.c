@@ -776,6 +776,13 @@ static int import_record(sb_store_t *store, MDB_txn *txn, import_ctx_t *c, uint3
         if (data == NULL)
             return sb_err_set(err, -EINVAL, "Record %u: value %u is not bytes.", i, j);
         MDB_val v = {len, (void *)data};
+        sb_org_t rec;
+        if (dbi == store->orgs &&
+            (sb_codec_decode_org(data, len, &rec) != 0 || strcmp(rec.id, c->org) != 0))
+            return sb_err_set(err, -EINVAL,
+                              "Record %u is not the org record of '%s' (another org's, or not one "
+                              "at all).",
+                              i, c->org);
         if (kind == SB_ORG_KEYS_VALUE && !token_of(&v, c->org))
             return sb_err_set(err, -EACCES,
                               "Record %u is a token that is not one of the org '%s''s (or is an "

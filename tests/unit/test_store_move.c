@@ -277,6 +277,7 @@ static void hostile_records_are_refused_whole(void **state)
     refused(t, -EINVAL, "orgs", "x", 1, v, l, 1);                    /* one key per org */
     refused(t, -EINVAL, "users", "005000000000002AAA", 18, v, l, 2); /* one value per key */
     refused(t, -EINVAL, "orgs", "", 0, v, l, -1);                    /* no prefix to delete */
+    refused(t, -EINVAL, "orgs", "", 0, v, l, 1);                     /* not acme's org record */
     char big[600]; /* past any key (LMDB allows 511) */
     memset(big, 'x', sizeof(big));
     refused(t, -EINVAL, "users", big, sizeof(big), v, l, 1); /* does not fit a key */

@@ -18,13 +18,13 @@ _sbctl_words() { # cword prev line...: sets words_
     --socket|--data-dir) words_=FILE; return ;;
   esac
   if [ -z "$noun" ]; then
-    words_=' token org callcenter user member rules licence layout softphone contact call voicecall plugin server audit changes backup doctor verify --socket --data-dir -o --json --local --help --version'
+    words_=' token org callcenter user member rules licence layout softphone contact call voicecall plugin server audit changes move backup doctor verify --socket --data-dir -o --json --local --help --version'
     return
   fi
   local verbs=
   case $noun in
     token) verbs=' authenticate create list revoke' ;;
-    org) verbs=' doctor create get list delete' ;;
+    org) verbs=' doctor create get list delete move' ;;
     callcenter) verbs=' create get list update clone import export settings template delete' ;;
     user) verbs=' upsert upsert-bulk get list find import' ;;
     member) verbs=' add move remove add-bulk list lookup import' ;;
@@ -39,6 +39,7 @@ _sbctl_words() { # cword prev line...: sets words_
     server) verbs=' info health backup backup-read verify' ;;
     audit) verbs=' list' ;;
     changes) verbs=' watch' ;;
+    move) verbs=' export changes import freeze commit done abort digest' ;;
   esac
   if [ -z "$verb" ] && [ -n "$verbs" ]; then words_="$verbs --help"; return; fi
   local flags='--help'
@@ -107,6 +108,14 @@ _sbctl_words() { # cword prev line...: sets words_
     server.verify) flags='--max-problems --help' ;;
     audit.list) flags='--org --since --until --method --user --callcenter --oldest-first --cursor --limit --help' ;;
     changes.watch) flags='--org --from --help' ;;
+    move.export) flags='--org --cursor --help' ;;
+    move.changes) flags='--org --seq --help' ;;
+    move.import) flags='--org --records --help' ;;
+    move.freeze) flags='--org --help' ;;
+    move.commit) flags='--org --org-seq --help' ;;
+    move.done) flags='--org --to --help' ;;
+    move.abort) flags='--org --help' ;;
+    move.digest) flags='--org --help' ;;
     user.import) flags='--org --columns --data-loader --from-line --chunk --help' ;;
     member.import) flags='--org --columns --move --from-line --chunk --help' ;;
     contact.import) flags='--org --callcenter --country-code --columns --from-line --chunk --help' ;;

@@ -732,7 +732,9 @@ static int run_move(const options_t *o, int argc, char **argv, int first)
                    "commits on the target, and makes this server answer MOVED for it and delete\n"
                    "its records. Any failure before the commit leaves it serving here and\n"
                    "nothing of it on the target. The target's token is read from F (default:\n"
-                   "admin.token beside PATH). docs/cluster.md, \"Moving an org\".\n");
+                   "admin.token beside PATH). docs/cluster.md, \"Moving an org\".\n\n"
+                   "Example:\n"
+                   "  sbctl org move acme --to-socket /srv/switchboard-b/switchboard.sock\n");
             return SBCTL_OK;
         } else if (strcmp(argv[i], "--to-socket") == 0 && has_value) {
             to_socket = argv[++i];
