@@ -556,8 +556,10 @@ static int emit_current(changes_ctx_t *c, MDB_dbi dbi, const MDB_val *key, size_
     return rc;
 }
 
-static int change_of_org(changes_ctx_t *c, const msgpack_object *ch)
+/* sb__entry_each_change's fn: the change as a record when the key is the org's. */
+static int change_of_org(void *vctx, const msgpack_object *ch)
 {
+    changes_ctx_t *c = vctx;
     if (ch->type != MSGPACK_OBJECT_ARRAY || ch->via.array.size != 4)
         return SB_E_CORRUPT;
     const msgpack_object *o = ch->via.array.ptr;
@@ -607,29 +609,6 @@ static int change_of_org(changes_ctx_t *c, const msgpack_object *ch)
     if (!key_is_org(kind, prefix, &k))
         return 0;
     return emit_current(c, dbi, &k, prefix->len);
-}
-
-static int entry_of_org(changes_ctx_t *c, const MDB_val *v)
-{
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    int rc = 0;
-    if (msgpack_unpack_next(&u, v->mv_data, v->mv_size, NULL) != MSGPACK_UNPACK_SUCCESS ||
-        u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size != 4 ||
-        u.data.via.array.ptr[3].type != MSGPACK_OBJECT_ARRAY)
-        rc = SB_E_CORRUPT;
-    const msgpack_object_array *writes = rc == 0 ? &u.data.via.array.ptr[3].via.array : NULL;
-    for (uint32_t i = 0; rc == 0 && i < writes->size; i++) {
-        const msgpack_object *changes = sb_obj_get(&writes->ptr[i], "changes");
-        if (changes == NULL || changes->type != MSGPACK_OBJECT_ARRAY) {
-            rc = SB_E_CORRUPT;
-            break;
-        }
-        for (uint32_t j = 0; rc == 0 && j < changes->via.array.size; j++)
-            rc = change_of_org(c, &changes->via.array.ptr[j]);
-    }
-    msgpack_unpacked_destroy(&u);
-    return rc;
 }
 
 int sb_store_org_changes(sb_store_t *store, const char *org, uint64_t from, size_t max_bytes,
@@ -686,7 +665,7 @@ int sb_store_org_changes(sb_store_t *store, const char *org, uint64_t from, size
                 page->more = true; /* whole entries only: this one starts the next page */
                 break;
             }
-            rc = entry_of_org(c, &v);
+            rc = sb__entry_each_change(v.mv_data, v.mv_size, change_of_org, c);
             page->next_seq = seq + 1;
             if (rc == 0)
                 lmdb = mdb_cursor_get(cur, &k, &v, MDB_NEXT);

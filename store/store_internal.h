@@ -363,6 +363,14 @@ enum {
  */
 int sb__org_prefix(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org, sb_key_t *out);
 
+/** Called for each change [op, db, key, value] of a log entry; 0 goes on. */
+typedef int (*sb_change_fn)(void *ctx, const msgpack_object *change);
+/**
+ * Walks a change-log entry's changes in order (changes.c): fn's first
+ * error, or SB_E_CORRUPT for an entry that is not one.
+ */
+int sb__entry_each_change(const void *entry, size_t len, sb_change_fn fn, void *ctx);
+
 /** Whether `org` was moved to another server (its state MOVED; its tokens stay). */
 bool sb__org_moved_away(sb_store_t *store, MDB_txn *txn, const char *org);
 
