@@ -754,8 +754,9 @@ static int run_move(const options_t *o, int argc, char **argv, int first)
             return SBCTL_USAGE;
         }
     }
-    if (org == NULL && getenv("SB_ORG") != NULL && getenv("SB_ORG")[0] != '\0')
-        org = getenv("SB_ORG");
+    const char *env_org = getenv("SB_ORG");
+    if (org == NULL && env_org != NULL && env_org[0] != '\0')
+        org = env_org;
     if (shard != NULL && to_socket == NULL) {
         fprintf(stderr, "sbctl: --to SHARD moves an org between a cluster's shards, which this "
                         "sbctl does not reach yet; give the target server with --to-socket "
