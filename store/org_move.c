@@ -204,7 +204,9 @@ bool sb__org_moved_away(sb_store_t *store, MDB_txn *txn, const char *org)
 
 int sb_store_org_move_get(sb_store_t *store, const char *org, sb_org_move_t *out, sb_err_t *err)
 {
-    memset(out, 0, sizeof(*out));
+    /* Not a memset of the whole: this runs for every request. */
+    out->state = SB_ORG_MOVE_NONE;
+    out->to[0] = '\0';
     int known = atomic_load(&store->moves_known);
     if (known == 1)
         return 0; /* no org of this store was ever moved: the hot path */
