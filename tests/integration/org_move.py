@@ -119,7 +119,8 @@ try:
     # 2. A move refused midway: A serves, B has nothing.
     r = sbctl(dir_a, "org", "move", "acme", "--to-socket", sock_b,
               env_extra={"SBCTL_MOVE_FAIL_AFTER": "freeze"})
-    check(r.returncode == 1 and "did not happen" in r.stderr,
+    check(r.returncode == 1 and "did not happen" in r.stderr and
+          "nothing it received stays" in r.stderr,
           "a move stopped after the freeze fails and says so: %r" % ((r.returncode, r.stderr),))
     err, _ = a.call("user.upsert", {"org": "acme", "id": user_id(41), "name": "After the abort",
                                     "profile": "Agent"})

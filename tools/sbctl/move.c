@@ -267,13 +267,21 @@ static void roll_back(move_run_t *m)
     msgpack_unpacked_init(&r);
     int t = simple(m, m->dst, "target", "move.abort", NULL, NULL, 0, &r);
     msgpack_unpacked_destroy(&r);
-    fprintf(stderr, "sbctl: the move of %s did not happen: %s; %s.\n", m->org,
-            s == 0 ? "the source serves it as before (its writes resumed)"
-                   : "the source could not be told to resume its writes: run sbctl move abort "
-                     "--org ORG there",
-            t == 0 ? "the target holds nothing of it"
-                   : "the target could not be told to drop what it received: run sbctl move "
-                     "abort --org ORG there");
+    fprintf(stderr, "sbctl: the move of %s did not happen: ", m->org);
+    if (s == 0)
+        fprintf(stderr, "the source serves it as before (its writes resumed); ");
+    else
+        fprintf(stderr,
+                "the source could not be told to resume its writes (run sbctl move abort "
+                "--org %s on it); ",
+                m->org);
+    if (t == 0)
+        fprintf(stderr, "nothing it received stays on the target.\n");
+    else
+        fprintf(stderr,
+                "the target could not be told to drop what it received (run sbctl move "
+                "abort --org %s on it).\n",
+                m->org);
 }
 
 static void report(const move_run_t *m, bool json, double done_ms)
