@@ -389,6 +389,26 @@ int sb__org_last_seq(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t 
     return 0;
 }
 
+int sb__org_seq_raise(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t at_least)
+{
+    uint64_t last = 0;
+    int rc = org_last(store, txn, org, &last);
+    if (rc != 0 || last >= at_least)
+        return rc;
+    MDB_val lk = {strnlen(org, SB_ORG_ID_MAX), (void *)org}, lv = {sizeof(at_least), &at_least};
+    return sb__lmdb_rc(mdb_put(txn, store->changes_org, &lk, &lv, 0));
+}
+
+int sb__org_seq_last(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *last)
+{
+    return org_last(store, txn, org, last);
+}
+
+int sb__changes_last(sb_store_t *store, MDB_txn *txn, uint64_t *seq)
+{
+    return last_seq(store, txn, seq);
+}
+
 /* Indexes write `index` of entry `seq` as the org's `org_seq`, and makes it
  * the org's last: an org's numbers come in increasing order, in a batch's
  * flush as in the entries applied, so the last put is the greatest. */
@@ -777,19 +797,12 @@ static int apply_change(sb_store_t *store, MDB_txn *txn, const msgpack_object *c
     return sb__lmdb_rc(lmdb);
 }
 
-static int apply_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
+int sb__entry_each_change(const void *entry, size_t len, sb_change_fn fn, void *ctx)
 {
-    apply_ctx_t *a = vctx;
-    uint64_t last;
-    int rc = last_seq(store, txn, &last);
-    if (rc != 0)
-        return rc;
-    if (a->seq <= last)
-        return sb_err_set(err, -EINVAL, "Change %llu is not after the last one applied (%llu).",
-                          (unsigned long long)a->seq, (unsigned long long)last);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    if (msgpack_unpack_next(&u, a->entry, a->len, NULL) != MSGPACK_UNPACK_SUCCESS ||
+    int rc = 0;
+    if (msgpack_unpack_next(&u, entry, len, NULL) != MSGPACK_UNPACK_SUCCESS ||
         u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size != 4 ||
         u.data.via.array.ptr[3].type != MSGPACK_OBJECT_ARRAY)
         rc = SB_E_CORRUPT;
@@ -801,7 +814,7 @@ static int apply_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
             break;
         }
         for (uint32_t j = 0; rc == 0 && j < changes->via.array.size; j++)
-            rc = apply_change(store, txn, &changes->via.array.ptr[j]);
+            rc = fn(ctx, &changes->via.array.ptr[j]);
     }
     if (rc == SB_E_CHANGE_OF_OLDER_SCHEMA)
         sb_err_set(err, rc,
@@ -810,6 +823,32 @@ static int apply_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
                    "replica again from a backup of the primary taken after the upgrade.",
                    (unsigned long long)a->seq);
     msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+typedef struct apply_one {
+    sb_store_t *store;
+    MDB_txn *txn;
+} apply_one_t;
+
+static int apply_one(void *ctx, const msgpack_object *change)
+{
+    apply_one_t *one = ctx;
+    return apply_change(one->store, one->txn, change);
+}
+
+static int apply_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
+{
+    apply_ctx_t *a = vctx;
+    uint64_t last;
+    int rc = last_seq(store, txn, &last);
+    if (rc != 0)
+        return rc;
+    if (a->seq <= last)
+        return sb_err_set(err, -EINVAL, "Change %llu is not after the last one applied (%llu).",
+                          (unsigned long long)a->seq, (unsigned long long)last);
+    apply_one_t one = {store, txn};
+    rc = sb__entry_each_change(a->entry, a->len, apply_one, &one);
     /* The org numbering comes with the entry: a replica's equals the primary's. */
     org_writes_t w = {0, NULL};
     if (rc == 0)

@@ -33,7 +33,7 @@
  *   call_keys   org \0 cc id \0 vendor call key -> voice call id (18 bytes)
  *   changes     big-endian u64 sequence -> change-log entry (msgpack, changes.c;
  *               schema 3); meta "changes_last" -> u64, the last sequence used
- *   rules       org                     -> the org's assignment rules (msgpack,
+ *   rules       org \0                  -> the org's assignment rules (msgpack,
  *                                          rules.c): {version, updated, rules}
  *   changes_org org \0 big-endian u64 org_seq -> big-endian u64 sequence, then
  *               big-endian u32: the write's place in that entry (the org's
@@ -166,6 +166,10 @@ struct sb_store {
         char org[SB_ORG_ID_MAX];
     } org_memo[SB_ORG_MEMO_SLOTS];
     uint64_t map_gen; /* bumped each time the map moves (grow, adopt) */
+    /* Whether some org of this store has a move state (org_move.c): 0 not
+     * known yet, 1 none, 2 some. The dispatch asks for every request; while
+     * 1, the answer needs no read. */
+    _Atomic int moves_known;
     /* The thread that opened the store (the event loop's) owns read_txn.
      * Other threads (the thread pool, which makes adapter calls and checks
      * definitions ahead of a write) begin a transaction of their own per read. */
@@ -417,6 +421,43 @@ int sb__del_prefix(MDB_txn *txn, MDB_dbi dbi, const sb_key_t *prefix);
 /** The deletion of sb__del_prefix without its change-log record: for
  * applying a logged "delp" (a replica deletes the same keys). */
 int sb__del_prefix_unlogged(MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t len);
+
+/* ---- moving an org (org_move.c) ---- */
+
+/** What sb__org_prefix says of a database's keys of an org. */
+enum {
+    SB_ORG_KEYS_PREFIX = 0, /* the org's keys are those that begin with the prefix */
+    SB_ORG_KEYS_EXACT = 1,  /* the org's one key is the prefix (orgs) */
+    SB_ORG_KEYS_VALUE = 2,  /* not keyed by org (tokens): each record names its org */
+};
+
+/**
+ * The prefix of `org`'s keys in `dbi` into *out: the one place that knows
+ * how an org's keys begin (the move builds every key through it, so that a
+ * change of the key layout changes only this). Returns SB_ORG_KEYS_PREFIX,
+ * SB_ORG_KEYS_EXACT or SB_ORG_KEYS_VALUE (out empty), -ENOENT for a
+ * database that holds no org's records (meta, the log), -EINVAL for an org
+ * id that does not fit a key.
+ */
+int sb__org_prefix(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org, sb_key_t *out);
+
+/** Called for each change [op, db, key, value] of a log entry; 0 goes on. */
+typedef int (*sb_change_fn)(void *ctx, const msgpack_object *change);
+/**
+ * Walks a change-log entry's changes in order (changes.c): fn's first
+ * error, or SB_E_CORRUPT for an entry that is not one.
+ */
+int sb__entry_each_change(const void *entry, size_t len, sb_change_fn fn, void *ctx);
+
+/** Whether `org` was moved to another server (its state MOVED; its tokens stay). */
+bool sb__org_moved_away(sb_store_t *store, MDB_txn *txn, const char *org);
+
+/** The org's last own number (changes_org; 0: none). */
+int sb__org_seq_last(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *last);
+/** Raises the org's last own number to `at_least` when it is lower (not logged). */
+int sb__org_seq_raise(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t at_least);
+/** The log's last sequence in txn (meta changes_last; 0: none). */
+int sb__changes_last(sb_store_t *store, MDB_txn *txn, uint64_t *seq);
 
 /* ---- softphone views (store/view.c) and layouts (store/layout.c) ---- */
 

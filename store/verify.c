@@ -561,7 +561,9 @@ static void check_refs(verify_t *v, kind_t kind, const MDB_val *key, const MDB_v
         break;
     }
     case K_TOKEN:
-        if (d->org[0] != '\0' && !org_exists(v, d->org))
+        /* A moved org's tokens stay behind on purpose: they learn MOVED. */
+        if (d->org[0] != '\0' && !org_exists(v, d->org) &&
+            !sb__org_moved_away(v->store, v->txn, d->org))
             problem(v, key, "revoke the token (sbctl token revoke ID)",
                     "a token of org %s, which does not exist", d->org);
         break;

@@ -10,6 +10,7 @@ static const sb_method_slice_t *const slices[] = {
     &sb__member_methods,    &sb__rules_methods,   &sb__licence_methods,    &sb__layout_methods,
     &sb__softphone_methods, &sb__contact_methods, &sb__call_methods,       &sb__plugin_methods,
     &sb__server_methods,    &sb__backup_methods,  &sb__audit_methods,      &sb__cluster_methods,
+    &sb__move_methods,
 };
 
 /* Every method, sorted by name, for a binary search (a request's method is
@@ -60,8 +61,9 @@ void sb_method_each(void (*fn)(const sb_method_t *m, void *ctx), void *ctx)
 }
 
 static const sb_method_prep_slice_t *const prep_slices[] = {
-    &sb__callcenter_preps, &sb__call_preps,  &sb__plugin_preps, &sb__org_preps,
-    &sb__member_preps,     &sb__rules_preps, &sb__backup_preps, &sb__cluster_preps,
+    &sb__callcenter_preps, &sb__call_preps,    &sb__plugin_preps,
+    &sb__org_preps,        &sb__member_preps,  &sb__rules_preps,
+    &sb__backup_preps,     &sb__cluster_preps, &sb__move_preps,
 };
 
 sb_prepare_fn sb_method_prepare(const sb_method_t *m)
@@ -308,7 +310,11 @@ int sb_dispatch_run(sb_call_t *call, const sb_method_t *m, uint32_t msgid, msgpa
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     sb_err_t err;
     sb_err_clear(&err);
-    int rc = sb_rpc_pack_result_head(&pk, msgid) == 0 ? m->fn(call, &pk, &err) : -ENOMEM;
+    /* Here, not in sb_dispatch_check: a write is checked inside the
+     * writer's batch, after every write queued before a move.freeze. */
+    int rc = sb_move_check(call, m, &err);
+    if (rc == 0)
+        rc = sb_rpc_pack_result_head(&pk, msgid) == 0 ? m->fn(call, &pk, &err) : -ENOMEM;
     if (rc != 0 && rc != SB_CALL_MORE) {
         msgpack_sbuffer_clear(out);
         sb_rpc_pack_error(&pk, msgid, rc, err.message);

@@ -162,6 +162,14 @@ const sb_method_t *sb_method_find(const char *name);
 /** Calls `fn` for every method, in the order of the table. */
 void sb_method_each(void (*fn)(const sb_method_t *m, void *ctx), void *ctx);
 
+/**
+ * Refuses a request for an org in a move (move.c): MOVED once it moved,
+ * ORG_MOVING for a write while it is frozen or being received, NOT_FOUND
+ * for a receiving org's own tokens. Run before every method's fn (inside
+ * the writer's batch for a write); the move.* methods are let through.
+ */
+int sb_move_check(sb_call_t *call, const sb_method_t *m, sb_err_t *err);
+
 /** Prints docs/protocol.md. */
 void sb_protocol_doc(FILE *out);
 
@@ -240,13 +248,13 @@ typedef struct sb_method_prep_slice {
 
 extern const sb_method_prep_slice_t sb__callcenter_preps, sb__call_preps, sb__plugin_preps,
     sb__org_preps, sb__member_preps, sb__rules_preps, sb__user_preps, sb__backup_preps,
-    sb__cluster_preps;
+    sb__cluster_preps, sb__move_preps;
 
 extern const sb_method_slice_t sb__org_methods, sb__callcenter_methods, sb__user_methods,
     sb__member_methods, sb__softphone_methods, sb__server_methods, sb__token_methods,
     sb__plugin_methods, sb__layout_methods, sb__contact_methods, sb__call_methods,
     sb__rules_methods, sb__licence_methods, sb__backup_methods, sb__audit_methods,
-    sb__cluster_methods;
+    sb__cluster_methods, sb__move_methods;
 
 /* Argument specs shared by the namespaces. */
 #define SB_ARG_ORG                                                                                 \

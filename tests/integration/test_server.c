@@ -612,6 +612,115 @@ static void the_admin_methods(void **state)
     sb_client_close(&admin);
 }
 
+/* move.import of `records` (an export's, msgpack: JSON cannot carry its bytes) into `org`. */
+static void import_records(sb_client_t *c, const char *org, const msgpack_object *records,
+                           const char *want_name)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    sb_pack_kv_str(&pk, "org", org);
+    sb_pack_str(&pk, "records");
+    msgpack_pack_object(&pk, *records);
+    msgpack_unpacked r;
+    int rc = sb_client_call(c, "move.import", buf.data, buf.size, &r);
+    record("move.import", rc);
+    const char *got = rc == 0 ? "OK" : rc == SB_CLIENT_REFUSED ? c->error_name : "TRANSPORT";
+    if (strcmp(got, want_name) != 0)
+        fail_msg("move.import into %s: %s, not %s (%s)", org, got, want_name, c->error_message);
+    msgpack_unpacked_destroy(&r);
+    msgpack_sbuffer_destroy(&buf);
+}
+
+/* The move.* methods on one server (org_move tests a move between two):
+ * mv1 exported, deleted, imported back from its records; each state's answers. */
+static void the_move_methods(void **state)
+{
+    (void)state;
+    sb_client_t admin, c;
+    sb_harness_client(&server, &admin, NULL);
+    sb_harness_client(&server, &c, acme_reader);
+    msgpack_unpacked r, ex;
+    json_t *mv1 = json_pack("{s:s}", "org", "mv1");
+    expect(&admin, "org.create", json_pack("{s:s}", "org", "mv1"), "OK", NULL);
+    expect(&admin, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "mv1", "id", "005000000000001", "name", "A",
+                     "profile", "Agent"),
+           "OK", NULL);
+    /* Its own org's token too: the admin's alone. */
+    expect(&c, "move.export", json_pack("{s:s}", "org", "acme"), "ACCESS_DENIED", NULL);
+    expect(&admin, "move.export", json_incref(mv1), "OK", &ex);
+    uint64_t seq = number(&ex, "seq");
+    const msgpack_object *records = sb_obj_get(&ex.data, "records");
+    assert_int_equal(records->via.array.size, 2);
+    expect(&admin, "move.changes", json_pack("{s:s, s:i}", "org", "mv1", "seq", 0),
+           "INVALID_ARGUMENT", NULL);
+    expect(&admin, "move.changes",
+           json_pack("{s:s, s:I}", "org", "mv1", "seq", (json_int_t)seq + 1), "OK", &r);
+    assert_int_equal(sb_obj_get(&r.data, "records")->via.array.size, 0);
+    msgpack_unpacked_destroy(&r);
+    char d1[80], d2[80], st[16];
+    expect(&c, "move.digest", json_pack("{s:s}", "org", "acme"), "ACCESS_DENIED", NULL);
+    expect(&admin, "move.digest", json_incref(mv1), "OK", &r);
+    field(&r, "digest", d1, sizeof(d1));
+    msgpack_unpacked_destroy(&r);
+    import_records(&admin, "mv1", records, "ALREADY_EXISTS");  /* here and serving */
+    import_records(&admin, "acme", records, "ALREADY_EXISTS"); /* likewise */
+    /* Gone, then brought back from its own records. */
+    expect(&admin, "org.delete", json_pack("{s:s, s:b}", "org", "mv1", "force", 1), "OK", NULL);
+    import_records(&admin, "mv2", records, "INVALID_ARGUMENT"); /* not mv2's org record */
+    import_records(&admin, "mv1", records, "OK");
+    msgpack_unpacked_destroy(&ex);
+    /* Receiving: the admin reads it, its writes wait for the commit. */
+    expect(&admin, "user.get", json_pack("{s:s, s:s}", "org", "mv1", "id", "005000000000001"), "OK",
+           NULL);
+    expect(&admin, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "mv1", "id", "005000000000002", "name", "B",
+                     "profile", "Agent"),
+           "ORG_MOVING", NULL);
+    expect(&admin, "move.digest", json_incref(mv1), "OK", &r);
+    assert_string_equal(field(&r, "digest", d2, sizeof(d2)), d1); /* the same records */
+    assert_string_equal(field(&r, "state", st, sizeof(st)), "receiving");
+    msgpack_unpacked_destroy(&r);
+    expect(&admin, "move.commit", json_pack("{s:s, s:i}", "org", "mv1", "org_seq", 50), "OK", NULL);
+    expect(&admin, "move.commit", json_incref(mv1), "ORG_MOVING", NULL);
+    expect(&admin, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "mv1", "id", "005000000000002", "name", "B",
+                     "profile", "Agent"),
+           "OK", &r);
+    assert_true(number(&r, "org_seq") > 50); /* its numbering continues past the source's */
+    msgpack_unpacked_destroy(&r);
+    /* Frozen: reads go on, writes wait; an abort lets them go on. */
+    expect(&admin, "move.freeze", json_pack("{s:s}", "org", "nosuch"), "NOT_FOUND", NULL);
+    expect(&admin, "move.done", json_pack("{s:s, s:s}", "org", "mv1", "to", "/elsewhere"),
+           "ORG_MOVING", NULL); /* not frozen */
+    expect(&admin, "move.freeze", json_incref(mv1), "OK", NULL);
+    expect(&admin, "org.get", json_incref(mv1), "OK", NULL);
+    expect(&admin, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "mv1", "id", "005000000000003", "name", "C",
+                     "profile", "Agent"),
+           "ORG_MOVING", NULL);
+    expect(&admin, "move.abort", json_incref(mv1), "OK", NULL);
+    expect(&admin, "user.upsert",
+           json_pack("{s:s, s:s, s:s, s:s}", "org", "mv1", "id", "005000000000003", "name", "C",
+                     "profile", "Agent"),
+           "OK", NULL);
+    /* Moved: MOVED for everything, a committed move is not undone. */
+    expect(&admin, "move.freeze", json_incref(mv1), "OK", NULL);
+    expect(&admin, "move.done", json_pack("{s:s, s:s}", "org", "mv1", "to", "/elsewhere"), "OK",
+           &r);
+    assert_false(sb_obj_get(&r.data, "left")->via.boolean);
+    msgpack_unpacked_destroy(&r);
+    expect(&admin, "org.get", json_incref(mv1), "MOVED", NULL);
+    expect(&admin, "org.create", json_incref(mv1), "MOVED", NULL);
+    expect(&admin, "move.abort", json_incref(mv1), "MOVED", NULL);
+    json_decref(mv1);
+    sb_client_close(&c);
+    sb_client_close(&admin);
+}
+
 /* audit.list and changes.watch for an org's token: its own org only (test_audit has the rest). */
 static void audit_and_watch_for_its_org(void **state)
 {
@@ -2312,6 +2421,7 @@ int main(void)
         cmocka_unit_test(authentication_comes_first),
         cmocka_unit_test(every_method_works_for_its_org),
         cmocka_unit_test(the_admin_methods),
+        cmocka_unit_test(the_move_methods),
         cmocka_unit_test(audit_and_watch_for_its_org),
         cmocka_unit_test(definition_files_through_the_server),
         cmocka_unit_test(plugins_through_the_server),

@@ -5,8 +5,10 @@
  * the protocol.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <langinfo.h>
+#include <limits.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -813,6 +815,125 @@ static int run_backup(const options_t *o, int argc, char **argv, int first)
     return status;
 }
 
+/* Reads the first line of a token file into buf; false (said) when it cannot. */
+static bool read_token_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr,
+                "sbctl: cannot read the target's token from %s: %s (give it with "
+                "--to-token-file F).\n",
+                path, strerror(errno));
+        return false;
+    }
+    bool ok = fgets(buf, (int)cap, f) != NULL;
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (!ok || buf[0] == '\0')
+        fprintf(stderr, "sbctl: %s holds no token.\n", path);
+    return ok && buf[0] != '\0';
+}
+
+/* sbctl org move ORG --to-socket PATH [--to-token-file F] */
+static int run_move(const options_t *o, int argc, char **argv, int first)
+{
+    const char *org = NULL, *to_socket = NULL, *token_file = NULL, *shard = NULL;
+    for (int i = first; i < argc; i++) {
+        bool has_value = i + 1 < argc;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: sbctl org move ORG --to-socket PATH [--to-token-file F]\n\n"
+                   "Moves the org from this server to the one at PATH (admin tokens on both):\n"
+                   "copies its records, catches up with the writes made meanwhile, pauses its\n"
+                   "writes (ORG_MOVING) for the last catch-up, compares both sides' digests,\n"
+                   "commits on the target, and makes this server answer MOVED for it and delete\n"
+                   "its records. Any failure before the commit leaves it serving here and\n"
+                   "nothing of it on the target. The target's token is read from F (default:\n"
+                   "admin.token beside PATH). docs/cluster.md, \"Moving an org\".\n\n"
+                   "Example:\n"
+                   "  sbctl org move acme --to-socket /srv/switchboard-b/switchboard.sock\n");
+            return SBCTL_OK;
+        } else if (strcmp(argv[i], "--to-socket") == 0 && has_value) {
+            to_socket = argv[++i];
+        } else if (strcmp(argv[i], "--to-token-file") == 0 && has_value) {
+            token_file = argv[++i];
+        } else if (strcmp(argv[i], "--to") == 0 && has_value) {
+            shard = argv[++i];
+        } else if ((strcmp(argv[i], "--org") == 0) && has_value && org == NULL) {
+            org = argv[++i];
+        } else if (org == NULL && argv[i][0] != '-') {
+            org = argv[i];
+        } else {
+            fprintf(stderr,
+                    "sbctl: org move takes ORG --to-socket PATH [--to-token-file F]; "
+                    "not '%s'.\n",
+                    argv[i]);
+            return SBCTL_USAGE;
+        }
+    }
+    const char *env_org = getenv("SB_ORG");
+    if (org == NULL && env_org != NULL && env_org[0] != '\0')
+        org = env_org;
+    if (shard != NULL && to_socket == NULL) {
+        fprintf(stderr, "sbctl: --to SHARD moves an org between a cluster's shards, which this "
+                        "sbctl does not reach yet; give the target server with --to-socket "
+                        "PATH.\n");
+        return SBCTL_USAGE;
+    }
+    if (org == NULL || to_socket == NULL) {
+        fprintf(stderr, "sbctl: org move needs ORG and --to-socket PATH (the target server's "
+                        "socket).\n");
+        return SBCTL_USAGE;
+    }
+    char to[PATH_MAX];
+    if (realpath(to_socket, to) == NULL) {
+        fprintf(stderr, "sbctl: there is no target socket at %s: %s.\n", to_socket,
+                strerror(errno));
+        return SBCTL_UNREACHABLE;
+    }
+    char src_real[PATH_MAX];
+    if (realpath(o->socket, src_real) != NULL && strcmp(src_real, to) == 0) {
+        fprintf(stderr, "sbctl: the target is the server the org is on (%s): nothing to move.\n",
+                to);
+        return SBCTL_USAGE;
+    }
+    char default_token[PATH_MAX + 16], token[256];
+    if (token_file == NULL) {
+        snprintf(default_token, sizeof(default_token), "%s", to);
+        char *slash = strrchr(default_token, '/');
+        snprintf(slash ? slash + 1 : default_token,
+                 sizeof(default_token) - (size_t)(slash ? slash + 1 - default_token : 0), "%s",
+                 SB_ADMIN_TOKEN_NAME);
+        token_file = default_token;
+    }
+    if (!read_token_file(token_file, token, sizeof(token)))
+        return SBCTL_USAGE;
+    sb_client_t src, dst;
+    int status = connect_and_authenticate(o, &src);
+    sb_err_t err;
+    if (status == SBCTL_OK && sb_client_open(&dst, to, &err) != 0) {
+        fprintf(stderr, "sbctl: the target: %s\n", err.message);
+        sb_client_close(&src);
+        memset(token, 0, sizeof(token));
+        return SBCTL_UNREACHABLE;
+    } else if (status != SBCTL_OK) {
+        sb_client_close(&src);
+        memset(token, 0, sizeof(token));
+        return status;
+    }
+    int rc = sb_client_authenticate(&dst, token);
+    memset(token, 0, sizeof(token));
+    if (rc != 0) {
+        fprintf(stderr, "sbctl: the target refused its token (%s): %s\n", token_file,
+                sb_client_error_message(&dst));
+        status = rc == SB_CLIENT_REFUSED ? SBCTL_REFUSED : SBCTL_UNREACHABLE;
+    } else {
+        status = sbctl_org_move(&src, &dst, org, to, o->json);
+    }
+    sb_client_close(&dst);
+    sb_client_close(&src);
+    return status;
+}
+
 /* sbctl watch: changes.watch, then each notification on a line (JSON with
  * --json) until Ctrl-C, the server closes, or the watch ends. */
 static int run_watch(const options_t *o, const msgpack_sbuffer *args)
@@ -1174,6 +1295,8 @@ int main(int argc, char **argv)
         (strcmp(noun, "user") == 0 || strcmp(noun, "member") == 0 || strcmp(noun, "contact") == 0 ||
          strcmp(noun, "licence") == 0))
         return run_import(&o, noun, argc, argv, first);
+    if (strcmp(noun, "org") == 0 && strcmp(verb, "move") == 0)
+        return run_move(&o, argc, argv, first);
     char method[SB_RPC_METHOD_MAX + 1];
     snprintf(method, sizeof(method), "%s.%s", noun, verb);
     replace_chars(method, '-', '_');

@@ -47,3 +47,11 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
  * Prints the size, sequence and checksum. Returns an exit status.
  */
 int sbctl_backup(sb_client_t *client, const char *file, bool force, bool json);
+
+/**
+ * sbctl org move: moves `org` from the server of `src` to the one of `dst`
+ * (both authenticated as the admin), `to` naming the target in MOVED; on a
+ * failure before the commit, undoes it on both. Prints what it did and how
+ * long the org's writes paused. Returns an exit status.
+ */
+int sbctl_org_move(sb_client_t *src, sb_client_t *dst, const char *org, const char *to, bool json);
