@@ -392,16 +392,11 @@ int sb__org_last_seq(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t 
 int sb__org_seq_raise(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t at_least)
 {
     uint64_t last = 0;
-    int rc = org_last(store, txn, org, &last);
+    int rc = sb__org_last_seq(store, txn, org, &last);
     if (rc != 0 || last >= at_least)
         return rc;
     MDB_val lk = {strnlen(org, SB_ORG_ID_MAX), (void *)org}, lv = {sizeof(at_least), &at_least};
     return sb__lmdb_rc(mdb_put(txn, store->changes_org, &lk, &lv, 0));
-}
-
-int sb__org_seq_last(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *last)
-{
-    return org_last(store, txn, org, last);
 }
 
 int sb__changes_last(sb_store_t *store, MDB_txn *txn, uint64_t *seq)
@@ -816,12 +811,6 @@ int sb__entry_each_change(const void *entry, size_t len, sb_change_fn fn, void *
         for (uint32_t j = 0; rc == 0 && j < changes->via.array.size; j++)
             rc = fn(ctx, &changes->via.array.ptr[j]);
     }
-    if (rc == SB_E_CHANGE_OF_OLDER_SCHEMA)
-        sb_err_set(err, rc,
-                   "Change %llu holds a membership key of schema 4 (it was logged before the "
-                   "primary moved to schema 5), which this store cannot apply: start this "
-                   "replica again from a backup of the primary taken after the upgrade.",
-                   (unsigned long long)a->seq);
     msgpack_unpacked_destroy(&u);
     return rc;
 }
@@ -849,6 +838,12 @@ static int apply_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
                           (unsigned long long)a->seq, (unsigned long long)last);
     apply_one_t one = {store, txn};
     rc = sb__entry_each_change(a->entry, a->len, apply_one, &one);
+    if (rc == SB_E_CHANGE_OF_OLDER_SCHEMA)
+        sb_err_set(err, rc,
+                   "Change %llu holds a membership key of schema 4 (it was logged before the "
+                   "primary moved to schema 5), which this store cannot apply: start this "
+                   "replica again from a backup of the primary taken after the upgrade.",
+                   (unsigned long long)a->seq);
     /* The org numbering comes with the entry: a replica's equals the primary's. */
     org_writes_t w = {0, NULL};
     if (rc == 0)

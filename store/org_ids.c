@@ -72,6 +72,14 @@ int sb__member_key(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sf
 int sb__org_prefix(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org, sb_key_t *out)
 {
     out->len = 0;
+    if (dbi == store->tokens)
+        return SB_ORG_KEYS_VALUE; /* not keyed by org: each record names its org */
+    if (dbi >= SB_DBI_SLOTS || store->dbi_names[dbi] == NULL)
+        return -ENOENT; /* meta, changes, changes_org: not the org's records */
+    if (dbi == store->org_ids)
+        return -EINVAL; /* each store numbers its orgs itself */
+    if (dbi == store->orgs)
+        return sb__key(out, org, NULL) == 0 ? SB_ORG_KEYS_EXACT : -EINVAL;
     if (dbi == store->user_cc) {
         uint32_t num;
         int rc = sb__org_num(store, txn, org, &num);
@@ -79,13 +87,10 @@ int sb__org_prefix(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org
             sb_org_num_put(num, (uint8_t *)out->buf);
             out->len = SB_ORG_NUM_LEN;
         }
-        return rc;
+        return rc == 0 ? SB_ORG_KEYS_PREFIX : rc;
     }
-    /* Keyed by the org alone, or by no org: no prefix is the org's alone. */
-    if (dbi == store->orgs || dbi == store->org_ids || dbi == store->tokens || dbi == store->meta ||
-        dbi == store->changes)
-        return -EINVAL;
-    return sb__key(out, org, ""); /* "org\0": this org's keys and no other's */
+    /* "org\0": this org's keys and no other's (an org id holds no NUL). */
+    return sb__key(out, org, "") == 0 ? SB_ORG_KEYS_PREFIX : -EINVAL;
 }
 
 /* The next number to give: 0 when none is left. */

@@ -42,20 +42,6 @@ const char *sb_org_move_state_name(sb_org_move_state_t state)
     return "none";
 }
 
-int sb__org_prefix(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org, sb_key_t *out)
-{
-    (void)txn; /* the read an org number would need; ids need none */
-    out->len = 0;
-    if (dbi == store->tokens)
-        return SB_ORG_KEYS_VALUE;
-    if (dbi >= SB_DBI_SLOTS || store->dbi_names[dbi] == NULL)
-        return -ENOENT;
-    if (dbi == store->orgs)
-        return sb__key(out, org, NULL) == 0 ? SB_ORG_KEYS_EXACT : -EINVAL;
-    /* "org\0": the org's keys and no other's (an org id holds no NUL). */
-    return sb__key(out, org, "") == 0 ? SB_ORG_KEYS_PREFIX : -EINVAL;
-}
-
 /* ---- the databases that move, in the canonical order ---------------------- */
 
 typedef struct move_dbs {
@@ -393,8 +379,8 @@ static int walk_org(walk_t *w, size_t db_from, const uint8_t *after, size_t afte
     for (size_t d = db_from; rc == 0 && d < dbs.n; d++) {
         sb_key_t prefix;
         int kind = sb__org_prefix(w->store, w->txn, dbs.dbi[d], w->org, &prefix);
-        if (kind < 0)
-            return kind == -ENOENT ? 0 : kind;
+        if (kind < 0) /* a database that does not move (org_ids), or no memberships */
+            continue;
         bool resume = d == db_from && after != NULL;
         if (kind == SB_ORG_KEYS_EXACT && resume)
             continue; /* its one key was in the previous page */
@@ -493,7 +479,7 @@ int sb_store_org_export(sb_store_t *store, const char *org, const uint8_t *curso
     msgpack_packer_init(&e.pk, &e.body, msgpack_sbuffer_write);
     rc = sb__changes_last(store, txn, &page->seq);
     if (rc == 0)
-        rc = sb__org_seq_last(store, txn, org, &page->org_seq);
+        rc = sb__org_last_seq(store, txn, org, &page->org_seq);
     walk_t w = {store, txn, org, export_one, &e};
     if (rc == 0)
         rc = walk_org(&w, cursor_len ? cursor[0] : 0, cursor_len ? cursor + 1 : NULL,
@@ -637,7 +623,7 @@ int sb_store_org_changes(sb_store_t *store, const char *org, uint64_t from, size
     msgpack_packer_init(&c->pk, &body, msgpack_sbuffer_write);
     rc = sb__changes_last(store, txn, &page->last_seq);
     if (rc == 0)
-        rc = sb__org_seq_last(store, txn, org, &page->org_seq);
+        rc = sb__org_last_seq(store, txn, org, &page->org_seq);
     page->next_seq = from;
     MDB_cursor *cur = NULL;
     if (rc == 0)
@@ -782,7 +768,18 @@ static int import_record(sb_store_t *store, MDB_txn *txn, import_ctx_t *c, uint3
         if (got != 0 && got != -ENOENT)
             return got;
     }
-    int rc = sb__del(txn, dbi, &key);
+    int rc = 0;
+    if (dbi == store->orgs) {
+        /* The org's number is this store's own (schema 5): given here, with
+         * the org's record, before any membership comes. */
+        uint32_t num;
+        rc = sb__org_num(store, txn, c->org, &num);
+        if (rc == -ENOENT)
+            rc = sb__org_num_give(store, txn, c->org, &num, err);
+        if (rc != 0)
+            return rc;
+    }
+    rc = sb__del(txn, dbi, &key);
     if (rc != 0 && rc != -ENOENT)
         return rc;
     rc = 0;
@@ -901,6 +898,9 @@ static int purge_txn(sb_store_t *store, MDB_txn *txn, void *vctx, sb_err_t *err)
         if (rc == 0 && lmdb != 0 && lmdb != MDB_NOTFOUND)
             rc = sb__lmdb_rc(lmdb);
     }
+    /* Every record gone: the org's number goes too (never given again). */
+    if (rc == 0 && !p->left && (rc = sb__org_num_drop(store, txn, p->org)) == -ENOENT)
+        rc = 0;
     return rc;
 }
 

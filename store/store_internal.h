@@ -228,13 +228,6 @@ int sb__org_num(sb_store_t *store, MDB_txn *txn, const char *org, uint32_t *num)
  */
 int sb__member_key(sb_store_t *store, MDB_txn *txn, const char *org, const sb_sfid_t *user,
                    sb_key_t *key) __attribute__((warn_unused_result));
-/**
- * The prefix of org `org`'s keys in database `dbi` into *out: its number in
- * user_cc, "org \0" in the other databases scoped by org. -EINVAL for the
- * databases no prefix scopes (orgs, org_ids, tokens, meta, changes), -ENOENT
- * for user_cc when the org has no number.
- */
-int sb__org_prefix(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org, sb_key_t *out);
 /** Gives new org `org` the next number: 0, SB_E_ORG_NUMBERS_USED_UP, or another code. */
 int sb__org_num_give(sb_store_t *store, MDB_txn *txn, const char *org, uint32_t *num,
                      sb_err_t *err);
@@ -435,9 +428,11 @@ enum {
  * The prefix of `org`'s keys in `dbi` into *out: the one place that knows
  * how an org's keys begin (the move builds every key through it, so that a
  * change of the key layout changes only this). Returns SB_ORG_KEYS_PREFIX,
- * SB_ORG_KEYS_EXACT or SB_ORG_KEYS_VALUE (out empty), -ENOENT for a
- * database that holds no org's records (meta, the log), -EINVAL for an org
- * id that does not fit a key.
+ * SB_ORG_KEYS_EXACT or SB_ORG_KEYS_VALUE (out empty); -ENOENT for a
+ * database that holds no org's records (meta, the log), and for user_cc
+ * when the org has no number (schema 5: its keys begin with the org's
+ * number, org_ids.c); -EINVAL for org_ids (each store numbers its orgs
+ * itself: not moved) and for an org id that does not fit a key.
  */
 int sb__org_prefix(sb_store_t *store, MDB_txn *txn, MDB_dbi dbi, const char *org, sb_key_t *out);
 
@@ -452,8 +447,6 @@ int sb__entry_each_change(const void *entry, size_t len, sb_change_fn fn, void *
 /** Whether `org` was moved to another server (its state MOVED; its tokens stay). */
 bool sb__org_moved_away(sb_store_t *store, MDB_txn *txn, const char *org);
 
-/** The org's last own number (changes_org; 0: none). */
-int sb__org_seq_last(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t *last);
 /** Raises the org's last own number to `at_least` when it is lower (not logged). */
 int sb__org_seq_raise(sb_store_t *store, MDB_txn *txn, const char *org, uint64_t at_least);
 /** The log's last sequence in txn (meta changes_last; 0: none). */

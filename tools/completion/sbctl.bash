@@ -19,13 +19,13 @@ _sbctl_words() { # cword prev line...: sets words_
     --cluster|--member|--shard) words_=; return ;;
   esac
   if [ -z "$noun" ]; then
-    words_=' token org callcenter user member rules licence layout softphone contact call voicecall plugin server audit changes cluster backup doctor verify --socket --data-dir --token-file --cluster --member -o --json --local --help --version'
+    words_=' token org callcenter user member rules licence layout softphone contact call voicecall plugin server audit changes cluster move backup doctor verify --socket --data-dir --token-file --cluster --member -o --json --local --help --version'
     return
   fi
   local verbs=
   case $noun in
     token) verbs=' authenticate create list revoke' ;;
-    org) verbs=' doctor create get list delete' ;;
+    org) verbs=' doctor create get list delete move' ;;
     callcenter) verbs=' create get list update clone import export settings template delete' ;;
     user) verbs=' upsert upsert-bulk get list find import' ;;
     member) verbs=' add move remove add-bulk list lookup import' ;;
@@ -41,6 +41,7 @@ _sbctl_words() { # cword prev line...: sets words_
     audit) verbs=' list' ;;
     changes) verbs=' watch' ;;
     cluster) verbs=' show promote' ;;
+    move) verbs=' export changes import freeze commit done abort digest' ;;
   esac
   if [ -z "$verb" ] && [ -n "$verbs" ]; then words_="$verbs --help"; return; fi
   local flags='--help'
@@ -111,6 +112,14 @@ _sbctl_words() { # cword prev line...: sets words_
     changes.watch) flags='--org --from --help' ;;
     cluster.show) flags='--help' ;;
     cluster.promote) flags='--shard --member --help' ;;
+    move.export) flags='--org --cursor --help' ;;
+    move.changes) flags='--org --seq --help' ;;
+    move.import) flags='--org --records --help' ;;
+    move.freeze) flags='--org --help' ;;
+    move.commit) flags='--org --org-seq --help' ;;
+    move.done) flags='--org --to --help' ;;
+    move.abort) flags='--org --help' ;;
+    move.digest) flags='--org --help' ;;
     user.import) flags='--org --columns --data-loader --from-line --chunk --help' ;;
     member.import) flags='--org --columns --move --from-line --chunk --help' ;;
     contact.import) flags='--org --callcenter --country-code --columns --from-line --chunk --help' ;;

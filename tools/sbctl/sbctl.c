@@ -529,6 +529,35 @@ static int open_cluster(const options_t *o, sbctl_conn_t *c)
 }
 
 /*
+ * Opens the local server's socket (--socket) and authenticates with the
+ * token (read_token). On failure `client` may be open: sb_client_close it.
+ */
+static int connect_and_authenticate(const options_t *o, sb_client_t *client)
+{
+    sb_err_t err;
+    if (sb_client_open(client, o->socket, &err) != 0) {
+        fprintf(stderr,
+                "sbctl: %s\nsbctl: start the server with ./scripts/start (or switchboardd "
+                "--data-dir DIR), or point sbctl at it with --socket PATH (a cluster: "
+                "--cluster URLS).\n",
+                err.message);
+        return SBCTL_UNREACHABLE;
+    }
+    if (o->timeout_s > 0) {
+        struct timeval tv = {.tv_sec = o->timeout_s};
+        setsockopt(client->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(client->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
+    char token[256];
+    int status = read_token(o, token, sizeof(token));
+    if (status != SBCTL_OK)
+        return status;
+    int rc = sb_client_authenticate(client, token);
+    memset(token, 0, sizeof(token));
+    return rc == 0 ? SBCTL_OK : report_failure(o, NULL, client, rc);
+}
+
+/*
  * Connects for a command that calls `method` with `args` (NULL: none): the
  * local server, or in a cluster the member the request routes to (its
  * org's shard; --member or the first primary without an org). Whatever it
@@ -546,29 +575,10 @@ static int sbctl_connect(const options_t *o, sbctl_conn_t *c, const char *method
                                           args ? args->size : 0, &c->client);
         return rc == 0 ? SBCTL_OK : report_failure(o, c->cluster, NULL, rc);
     }
-    sb_client_t *client = &c->local;
-    sb_err_t err;
-    if (sb_client_open(client, o->socket, &err) != 0) {
-        fprintf(stderr,
-                "sbctl: %s\nsbctl: start the server with ./scripts/start (or switchboardd "
-                "--data-dir DIR), or point sbctl at it with --socket PATH (a cluster: "
-                "--cluster URLS).\n",
-                err.message);
-        return SBCTL_UNREACHABLE;
-    }
-    c->client = client;
-    if (o->timeout_s > 0) {
-        struct timeval tv = {.tv_sec = o->timeout_s};
-        setsockopt(client->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(client->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    }
-    char token[256];
-    int status = read_token(o, token, sizeof(token));
-    if (status != SBCTL_OK)
-        return status;
-    int rc = sb_client_authenticate(client, token);
-    memset(token, 0, sizeof(token));
-    return rc == 0 ? SBCTL_OK : report_failure(o, NULL, client, rc);
+    int status = connect_and_authenticate(o, &c->local);
+    if (status == SBCTL_OK || c->local.fd >= 0)
+        c->client = &c->local; /* released by sbctl_close, also after a refusal */
+    return status;
 }
 
 /* The page after `page`: its next_after, else its rows' last id (a string, or a map's "id"). */
