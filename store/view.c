@@ -249,13 +249,14 @@ static int server_get_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val
                            MDB_val *view)
 {
     sb_store_t *store = ctx;
-    if (txn != store->read_txn)
+    sb_reader_t *reader = sb__reader(store);
+    if (reader == NULL || txn != reader->txn)
         return sb__value_get(txn, views, key, view);
     size_t snapshot = mdb_txn_id(txn);
     MDB_val k = *key;
     int rc = mdb_get(txn, views, &k, view);
     if (rc == 0) {
-        struct sb_view_memo *m = &store->view_memo[memo_slot(view->mv_data)];
+        struct sb_view_memo *m = &reader->view_memo[memo_slot(view->mv_data)];
         if (m->at == view->mv_data && m->len == view->mv_size && m->snapshot == snapshot &&
             m->map_gen == store->map_gen && view->mv_size >= SB_VALUE_SUM_BYTES) {
             view->mv_size -= SB_VALUE_SUM_BYTES;
@@ -265,7 +266,7 @@ static int server_get_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val
     /* First in this snapshot (or not found): the checked look-up. */
     rc = sb__value_get(txn, views, key, view);
     if (rc == 0) {
-        struct sb_view_memo *m = &store->view_memo[memo_slot(view->mv_data)];
+        struct sb_view_memo *m = &reader->view_memo[memo_slot(view->mv_data)];
         *m = (struct sb_view_memo){snapshot, store->map_gen, view->mv_data,
                                    view->mv_size + SB_VALUE_SUM_BYTES};
     }
