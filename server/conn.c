@@ -545,11 +545,13 @@ static request_t *request_new(sb_loop_t *loop, const uint8_t *data, size_t len)
     uint8_t *bytes = NULL;
     size_t cap = 0;
     msgpack_sbuffer reply = {0};
+    msgpack_zone *zone = NULL;
     if (r != NULL) {
         loop->spare_requests = r->next;
         loop->n_spare_requests--;
         bytes = r->bytes;
         cap = r->bytes_cap;
+        zone = r->unpacked.zone;
         reply = r->reply;
         reply.size = 0;
         memset(r, 0, sizeof(*r));
@@ -561,6 +563,8 @@ static request_t *request_new(sb_loop_t *loop, const uint8_t *data, size_t len)
         cap = len > 0 ? len : 1;
         if ((bytes = malloc(cap)) == NULL) {
             free(reply.data);
+            if (zone != NULL)
+                msgpack_zone_free(zone);
             free(r);
             return NULL;
         }
@@ -570,6 +574,7 @@ static request_t *request_new(sb_loop_t *loop, const uint8_t *data, size_t len)
     r->bytes_cap = cap;
     r->reply = reply;
     msgpack_unpacked_init(&r->unpacked);
+    r->unpacked.zone = zone; /* handle_message decodes into it */
     return r;
 }
 
@@ -577,14 +582,18 @@ static request_t *request_new(sb_loop_t *loop, const uint8_t *data, size_t len)
 static void request_free(sb_loop_t *loop, request_t *r)
 {
     sb_call_release(&r->call);
-    msgpack_unpacked_destroy(&r->unpacked);
     if (loop->n_spare_requests < SPARE_REQUESTS_MAX && r->bytes_cap <= SPARE_BUFFER_MAX &&
         r->reply.alloc <= SPARE_BUFFER_MAX) {
+        /* The zone too (two allocations a request otherwise): cleared now, which
+         * runs its finalizers and keeps only its first chunk (8 KiB). */
+        if (r->unpacked.zone != NULL)
+            msgpack_zone_clear(r->unpacked.zone);
         r->next = loop->spare_requests;
         loop->spare_requests = r;
         loop->n_spare_requests++;
         return;
     }
+    msgpack_unpacked_destroy(&r->unpacked);
     msgpack_sbuffer_destroy(&r->reply);
     free(r->bytes);
     free(r);
@@ -595,6 +604,7 @@ void sb__conn_spares_free(sb_loop_t *loop)
     while (loop->spare_requests != NULL) {
         request_t *r = loop->spare_requests;
         loop->spare_requests = r->next;
+        msgpack_unpacked_destroy(&r->unpacked);
         msgpack_sbuffer_destroy(&r->reply);
         free(r->bytes);
         free(r);
@@ -1608,7 +1618,15 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
     size_t off = 0;
     sb_err_t err;
     sb_err_clear(&err);
-    if (msgpack_unpack_next(&r->unpacked, (const char *)r->bytes, len, &off) !=
+    /* Into the request's own zone, kept with a spare request (msgpack_unpack_next
+     * would free it and make a new one: two allocations a request). */
+    if (r->unpacked.zone == NULL &&
+        (r->unpacked.zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE)) == NULL) {
+        sb_warn("conn %llu: out of memory decoding a message", (unsigned long long)conn->id);
+        request_free(conn->loop, r);
+        return false;
+    }
+    if (msgpack_unpack((const char *)r->bytes, len, &off, r->unpacked.zone, &r->unpacked.data) !=
             MSGPACK_UNPACK_SUCCESS ||
         off != len) {
         sb_warn("conn %llu: a message msgpack-c could not decode", (unsigned long long)conn->id);

@@ -73,7 +73,7 @@ typedef struct sb_loop {
      * pool, in order. */
     request_t *prep_waiting, *prep_waiting_tail;
     /* Finished requests kept for the next ones, with their message and reply buffers, so that
-     * a request in the steady state allocates no request, message copy or reply. */
+     * a request in the steady state allocates no request, message copy, msgpack zone or reply. */
     request_t *spare_requests;
     size_t n_spare_requests;
     /* Writes that the writer handed back on the first loop, for this one (server lock). */
