@@ -574,24 +574,19 @@ static int cmd_echo(const options_t *opt)
     /* One answer's bytes, as softphone.check gives them. */
     options_t from = *opt;
     from.socket = opt->target;
+    from.batch = 0;
     sb_client_t *sb;
     char why[600];
     if (switchboard_connect(&from, &sb, why, sizeof(why)) != 0)
         die("%s", why);
-    char org[16], user[19];
-    sb_ds_org(&opt->ds, 0, org);
-    sb_ds_user(0, user);
+    /* The request a socket client sends (sb_send), for one user of the first org. */
+    worker_t w = {.opt = &from};
+    uint64_t rng = opt->ds.seed;
     msgpack_sbuffer args;
     msgpack_sbuffer_init(&args);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    sb_pack_kv_str(&pk, "org", org);
-    sb_pack_kv_str(&pk, "user", user);
     uint32_t msgid;
     sb_client_answer_t a;
-    if (sb_client_queue(sb, "softphone.check", args.data, args.size, &msgid) != 0 ||
-        sb_client_recv_answer(sb, &msgid, &a) != 0)
+    if (sb_send(&w, sb, &rng, &args) != 0 || sb_client_recv_answer(sb, &msgid, &a) != 0)
         die("echo: softphone.check: %s", sb_client_error_message(sb));
     uint8_t *answer = malloc(a.len);
     if (answer == NULL)
