@@ -103,10 +103,15 @@ static long long cpu_ns(long pid)
         char file[160];
         snprintf(file, sizeof(file), "/proc/%ld/task/%.32s/schedstat", pid, e->d_name);
         FILE *f = fopen(file, "r");
-        long long ns = 0;
+        char line[128];
         if (f != NULL) {
-            if (fscanf(f, "%lld", &ns) == 1 && ns > 0)
-                sum += ns; /* a thread that ended meanwhile counts for nothing */
+            if (fgets(line, sizeof(line), f) != NULL) {
+                char *end;
+                errno = 0;
+                long long ns = strtoll(line, &end, 10);
+                if (errno == 0 && end != line && ns > 0)
+                    sum += ns; /* a thread that ended meanwhile counts for nothing */
+            }
             fclose(f);
         }
     }
