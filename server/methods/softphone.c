@@ -345,24 +345,6 @@ static int softphone_check(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
  * the same checks sent one by one would. */
 #define BATCH_SLICE 256
 
-/* Room in the reply for `more` answers of `each` bytes (at most `max` in all),
- * from the first answer's size: grown by doubling instead, a 100-user reply
- * (~120 KB) was copied at each doubling, most of a batch's memcpy. Without
- * the memory, the packer grows it as it goes. */
-static void reserve_reply(msgpack_sbuffer *reply, size_t each, size_t more, size_t max)
-{
-    if (each == 0 || more > (max - (reply->size < max ? reply->size : max)) / each)
-        return; /* past the largest reply: the batch stops early anyway */
-    size_t want = reply->size + each * more + 64;
-    if (want <= reply->alloc)
-        return;
-    char *grown = realloc(reply->data, want);
-    if (grown == NULL)
-        return;
-    reply->data = grown;
-    reply->alloc = want;
-}
-
 static int softphone_check_batch(sb_call_t *call, msgpack_packer *pk, sb_err_t *err)
 {
     const msgpack_object *users = sb_arg_obj(call, "users");
@@ -396,16 +378,13 @@ static int softphone_check_batch(sb_call_t *call, msgpack_packer *pk, sb_err_t *
     /* The reply grows in memory until it is whole: past the largest reply
      * the connection may be sent, stop early with an error that says how
      * much would have fitted, rather than finish work nobody can receive. */
-    msgpack_sbuffer *reply = pk->data;
+    const msgpack_sbuffer *reply = pk->data;
     size_t max = sb_config_reply_max(call->svc->config);
     size_t end = call->cursor + BATCH_SLICE < n ? call->cursor + BATCH_SLICE : n;
     int rc = 0;
     for (size_t i = call->cursor; rc == 0 && i < end; i++) {
         const char *user = sb_obj_str(call, &users->via.array.ptr[i]);
-        size_t before = reply->size;
         rc = check_one(call, user ? user : "", pk, err);
-        if (rc == 0 && i == 0)
-            reserve_reply(reply, reply->size - before, n - 1, max);
         if (rc == 0 && reply->size > max)
             return sb_err_set(err, SB_E_REPLY_TOO_LARGE,
                               "The answers for this batch pass %zu bytes after %zu of its %zu "
