@@ -8,25 +8,35 @@
  *   sbbench socket              softphone.check or Redis GET/MGET: clients, depth, batch
  *   sbbench writes              durable membership moves, or Redis SET with appendfsync always
  *   sbbench idle                a server's memory per idle connection
+ *   sbbench echo                the echo floor: one thread answering each request with the
+ *                               bytes of one softphone.check answer (plain epoll)
  *
  * Data options (every command): --users N --orgs M --callcenters K --seed S.
  * Each measurement runs --seconds D after a warm-up of D/5 and prints one
- * line: `ops_per_second <n>`; bench/run makes the table, CSV and plot.
+ * line: `ops_per_second <n>` (with --pid, also `server_cpu_ns_per_op <n>`: the
+ * server's CPU time over the window per operation); bench/run makes the
+ * table, CSV and plot.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <hiredis/hiredis.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dataset.h"
+#include "frame.h"
 #include "message.h"
 #include "softphone_check.h"
 #include "switchboard/client.h"
@@ -74,6 +84,46 @@ typedef struct worker {
 
 typedef void *(*worker_fn)(void *);
 
+/*
+ * Nanoseconds process `pid` ran on a CPU, over all its threads: the first
+ * field of /proc/PID/task/TID/schedstat (time on the CPU, kernel and user).
+ * What the server spends, which the client cannot distort. -1 when unknown.
+ */
+static long long cpu_ns(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    long long sum = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char file[160];
+        snprintf(file, sizeof(file), "/proc/%ld/task/%.32s/schedstat", pid, e->d_name);
+        FILE *f = fopen(file, "r");
+        char line[128];
+        if (f != NULL) {
+            if (fgets(line, sizeof(line), f) != NULL) {
+                char *end;
+                errno = 0;
+                long long ns = strtoll(line, &end, 10);
+                if (errno == 0 && end != line && ns > 0)
+                    sum += ns; /* a thread that ended meanwhile counts for nothing */
+            }
+            fclose(f);
+        }
+    }
+    closedir(d);
+    return sum;
+}
+
+/* measure's: the server's CPU nanoseconds per operation over the window
+ * (--pid), or -1 when not asked or not known. */
+static double window_cpu_ns_per_op = -1;
+
 /* Runs n workers; returns operations per second over the window after the warm-up. */
 static double measure(const options_t *opt, unsigned n, worker_fn fn)
 {
@@ -93,6 +143,7 @@ static double measure(const options_t *opt, unsigned n, worker_fn fn)
                             (long)((opt->seconds / 5 - (double)(time_t)(opt->seconds / 5)) * 1e9)};
     nanosleep(&warm, NULL);
     uint64_t before = 0, after = 0;
+    long long cpu0 = opt->pid > 0 ? cpu_ns(opt->pid) : -1;
     for (unsigned i = 0; i < n; i++)
         before += atomic_load(&w[i].ops);
     double t0 = now_s();
@@ -102,6 +153,9 @@ static double measure(const options_t *opt, unsigned n, worker_fn fn)
     for (unsigned i = 0; i < n; i++)
         after += atomic_load(&w[i].ops);
     double t1 = now_s();
+    long long cpu1 = opt->pid > 0 ? cpu_ns(opt->pid) : -1;
+    if (cpu0 >= 0 && cpu1 >= cpu0 && after > before)
+        window_cpu_ns_per_op = (double)(cpu1 - cpu0) / (double)(after - before);
     atomic_store(&stop, true);
     for (unsigned i = 0; i < n; i++) {
         pthread_join(tid[i], NULL);
@@ -447,6 +501,186 @@ static int cmd_socket(const options_t *opt)
     }
     double rate = measure(opt, opt->clients, redis ? redis_worker : switchboard_worker);
     printf("ops_per_second %.0f\n", rate);
+    if (window_cpu_ns_per_op >= 0)
+        printf("server_cpu_ns_per_op %.0f\n", window_cpu_ns_per_op);
+    return 0;
+}
+
+/* ---- the echo floor --------------------------------------------------- */
+
+/*
+ * `echo`: one thread, plain epoll, answering every msgpack-RPC request on a
+ * Unix socket with the bytes of one softphone.check answer, fetched once from
+ * switchboardd (--target its socket, --token): the least any server can do
+ * for the same bytes in and out, so that `socket` figures can be read as a
+ * fraction of it. Driven by `socket --target switchboard --socket ECHO` (the
+ * same client and discipline; the authentication is answered alike).
+ */
+typedef struct echo_conn {
+    int fd;
+    uint8_t in[65536];
+    size_t in_len;
+    uint8_t *out;
+    size_t out_len, out_cap;
+} echo_conn_t;
+
+/* The msgid of request frame[0..len): [0, msgid, method, params]. 0 with *n
+ * the msgid's bytes (from frame + 2), -1 when it is not such a request. */
+static int echo_msgid(const uint8_t *frame, size_t len, size_t *n)
+{
+    if (len < 3 || frame[0] != 0x94 || frame[1] != 0x00)
+        return -1;
+    uint8_t t = frame[2];
+    *n = t <= 0x7f ? 1 : t == 0xcc ? 2 : t == 0xcd ? 3 : t == 0xce ? 5 : 0;
+    return *n == 0 || 2 + *n > len ? -1 : 0;
+}
+
+/* Appends the answer to request `frame` to c->out; -1 on a bad request or no memory. */
+static int echo_answer(echo_conn_t *c, const uint8_t *frame, size_t len, const uint8_t *answer,
+                       size_t answer_len)
+{
+    size_t id_len;
+    if (echo_msgid(frame, len, &id_len) != 0)
+        return -1;
+    size_t need = 2 + id_len + 1 + answer_len;
+    if (c->out_cap - c->out_len < need) {
+        size_t cap = c->out_cap ? c->out_cap * 2 : 65536;
+        while (cap - c->out_len < need)
+            cap *= 2;
+        uint8_t *grown = realloc(c->out, cap);
+        if (grown == NULL)
+            return -1;
+        c->out = grown;
+        c->out_cap = cap;
+    }
+    uint8_t *o = c->out + c->out_len;
+    o[0] = 0x94;
+    o[1] = 0x01;
+    memcpy(o + 2, frame + 2, id_len);
+    o[2 + id_len] = 0xc0;
+    memcpy(o + 3 + id_len, answer, answer_len);
+    c->out_len += need;
+    return 0;
+}
+
+/* Reads what there is, answers every whole request, writes the answers in
+ * one write (blocking for the rest, as a client reads them all). -1: close. */
+static int echo_serve(echo_conn_t *c, const uint8_t *answer, size_t answer_len)
+{
+    for (;;) {
+        size_t room = sizeof(c->in) - c->in_len;
+        if (room == 0)
+            return -1; /* a request larger than the buffer: not one of the benchmark's */
+        ssize_t n = read(c->fd, c->in + c->in_len, room);
+        if (n == 0)
+            return -1;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        c->in_len += (size_t)n;
+        size_t off = 0, msg_len;
+        int rc;
+        while ((rc = sb_frame_scan(c->in + off, c->in_len - off, sizeof(c->in), &msg_len)) ==
+               SB_FRAME_COMPLETE) {
+            if (echo_answer(c, c->in + off, msg_len, answer, answer_len) != 0)
+                return -1;
+            off += msg_len;
+        }
+        if (rc < 0)
+            return -1;
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+        if (c->out_len > 0 && sb_frame_send_all(c->fd, c->out, c->out_len) != 0)
+            return -1;
+        c->out_len = 0;
+        if ((size_t)n < room)
+            return 0; /* a short read: nothing more now */
+    }
+}
+
+static volatile sig_atomic_t echo_stop;
+static void echo_on_term(int sig)
+{
+    (void)sig;
+    echo_stop = 1;
+}
+
+static int cmd_echo(const options_t *opt)
+{
+    if (opt->token == NULL || strcmp(opt->target, "switchboard") == 0)
+        die("%s", "echo needs --target SWITCHBOARD_SOCKET (for one answer's bytes) and --token");
+    /* One answer's bytes, as softphone.check gives them. */
+    options_t from = *opt;
+    from.socket = opt->target;
+    from.batch = 0;
+    sb_client_t *sb;
+    char why[600];
+    if (switchboard_connect(&from, &sb, why, sizeof(why)) != 0)
+        die("%s", why);
+    /* The request a socket client sends (sb_send), for one user of the first org. */
+    worker_t w = {.opt = &from};
+    uint64_t rng = opt->ds.seed;
+    msgpack_sbuffer args;
+    msgpack_sbuffer_init(&args);
+    uint32_t msgid;
+    sb_client_answer_t a;
+    if (sb_send(&w, sb, &rng, &args) != 0 || sb_client_recv_answer(sb, &msgid, &a) != 0)
+        die("echo: softphone.check: %s", sb_client_error_message(sb));
+    uint8_t *answer = malloc(a.len);
+    if (answer == NULL)
+        die("%s", "out of memory");
+    memcpy(answer, a.data, a.len);
+    size_t answer_len = a.len;
+    sb_client_free(sb);
+    msgpack_sbuffer_destroy(&args);
+
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(opt->socket) >= sizeof(addr.sun_path))
+        die("echo: the socket path %s is too long", opt->socket);
+    memcpy(addr.sun_path, opt->socket, strlen(opt->socket) + 1);
+    unlink(opt->socket);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(lfd, 512) != 0)
+        die("echo: cannot listen on %s: %s", opt->socket, strerror(errno));
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) != 0)
+        die("echo: epoll: %s", strerror(errno));
+    signal(SIGTERM, echo_on_term);
+    signal(SIGINT, echo_on_term);
+    signal(SIGPIPE, SIG_IGN);
+    printf("echo_answer_bytes %zu\n", answer_len);
+    fflush(stdout);
+    struct epoll_event events[64];
+    while (!echo_stop) {
+        int n = epoll_wait(ep, events, 64, 200);
+        for (int i = 0; i < n; i++) {
+            echo_conn_t *c = events[i].data.ptr;
+            if (c == NULL) {
+                int fd;
+                while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+                    echo_conn_t *nc = calloc(1, sizeof(*nc));
+                    struct epoll_event cev = {.events = EPOLLIN, .data.ptr = nc};
+                    if (nc == NULL || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &cev) != 0) {
+                        free(nc);
+                        close(fd);
+                        continue;
+                    }
+                    nc->fd = fd;
+                }
+                continue;
+            }
+            if (echo_serve(c, answer, answer_len) != 0) {
+                epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                close(c->fd);
+                free(c->out);
+                free(c);
+            }
+        }
+    }
+    close(ep);
+    close(lfd);
+    unlink(opt->socket);
+    free(answer);
     return 0;
 }
 
@@ -543,6 +777,8 @@ static int cmd_writes(const options_t *opt)
         die("%s", "--token is needed for switchboard (the admin token)");
     double rate = measure(opt, opt->clients, redis ? redis_writer : switchboard_writer);
     printf("ops_per_second %.0f\n", rate);
+    if (window_cpu_ns_per_op >= 0)
+        printf("server_cpu_ns_per_op %.0f\n", window_cpu_ns_per_op);
     return 0;
 }
 
@@ -678,6 +914,8 @@ static void usage(void)
         "client, untimed: prints ops)\n"
         "  writes --target switchboard|redis --socket S [--token T] --clients C [--batch B]\n"
         "  idle --target switchboard|redis --socket S [--token T] --pid P --connections N\n"
+        "  echo --socket ECHO --target SWITCHBOARD_SOCKET --token T  (the echo floor)\n"
+        "  socket and writes with --pid P: also the server's CPU ns per operation\n"
         "data: --users N --orgs M --callcenters K --seed S; timing: --seconds D\n");
     exit(2);
 }
@@ -788,5 +1026,7 @@ int main(int argc, char **argv)
         return cmd_fill_redis(&opt);
     if (strcmp(command, "idle") == 0 && opt.socket && opt.pid > 0)
         return cmd_idle(&opt);
+    if (strcmp(command, "echo") == 0 && opt.socket)
+        return cmd_echo(&opt);
     usage();
 }

@@ -207,6 +207,12 @@ static size_t message_limit(const sb_conn_t *conn)
  * connection is idle: a thousand idle connections need not hold 64 KiB each. */
 static void shrink_buffer(sb_conn_t *conn, bool idle)
 {
+    if (idle && conn->out != NULL && conn->out_len == 0) {
+        conn->loop->freed_bytes += conn->out_cap;
+        free(conn->out);
+        conn->out = NULL;
+        conn->out_cap = 0;
+    }
     if (conn->len != 0 || conn->buf == NULL || (!idle && conn->cap <= 2 * READ_CHUNK))
         return;
     conn->loop->freed_bytes += conn->cap;
@@ -260,12 +266,12 @@ static void close_cb_locked(uv_handle_t *handle)
 static void close_cb(uv_handle_t *handle)
 {
     sb_server_t *server = ((sb_conn_t *)handle->data)->server;
-    pthread_mutex_lock(&server->lock);
+    sb__server_lock(server);
     close_cb_locked(handle);
-    pthread_mutex_unlock(&server->lock);
+    sb__server_unlock(server);
 }
 
-static int flush_out(sb_conn_t *conn);
+static int flush_out(sb_conn_t *conn, bool unlock);
 
 static void conn_close(sb_conn_t *conn, const char *why)
 {
@@ -273,7 +279,7 @@ static void conn_close(sb_conn_t *conn, const char *why)
         return;
     /* Answers gathered before the reason to close go out first, as if
      * sent at once; if they cannot, there is nothing more to do for them. */
-    (void)flush_out(conn);
+    (void)flush_out(conn, false);
     conn->closing = true;
     sb_metrics_conn_closed();
     sb_server_t *server = conn->server;
@@ -301,7 +307,7 @@ static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     sb_conn_t *conn = handle->data;
-    pthread_mutex_lock(&conn->server->lock); /* the settings may be reloaded */
+    sb__server_lock(conn->server); /* the settings may be reloaded */
     /* Before authentication, read no more than the message limit allows:
      * a silent client holds a few KiB, not 64. */
     size_t chunk = READ_CHUNK;
@@ -312,14 +318,14 @@ static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
         uint8_t *grown = realloc(conn->buf, cap);
         if (grown == NULL) {
             *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
-            pthread_mutex_unlock(&conn->server->lock);
+            sb__server_unlock(conn->server);
             return;
         }
         conn->buf = grown;
         conn->cap = cap;
     }
     *buf = uv_buf_init((char *)conn->buf + conn->len, (unsigned)(conn->cap - conn->len));
-    pthread_mutex_unlock(&conn->server->lock);
+    sb__server_unlock(conn->server);
 }
 
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
@@ -359,7 +365,7 @@ static void write_cb(uv_write_t *req, int status)
     write_req_t *w = (write_req_t *)req;
     sb_conn_t *conn = w->conn;
     sb_server_t *server = conn->server;
-    pthread_mutex_lock(&server->lock);
+    sb__server_lock(server);
     unqueue(conn, w->len);
     conn->stalled_since = conn->active_ms = now_ms(conn);
     free(w->data);
@@ -370,35 +376,35 @@ static void write_cb(uv_write_t *req, int status)
     if (conn->watching && conn->queued_bytes < conn->server->cfg.write_low_bytes)
         watch_kick(conn->loop); /* a paused watcher has room again */
     conn_unref(conn);
-    pthread_mutex_unlock(&server->lock);
+    sb__server_unlock(server);
+}
+
+/* How much of `len` bytes at `data` the socket takes now (a libuv error, or
+ * UV_EAGAIN for none). With `unlock` and other loops that may want it, the
+ * system call runs with the server's lock let go: it touches only this
+ * connection's handle, which no other thread touches, and with several
+ * loops the kernel's copy into the socket is much of a pass, which the
+ * loops then overlap. Only for a caller that holds nothing of another
+ * loop's in hand meanwhile (read_cb's pass, see process_buffer). */
+static int try_write(sb_conn_t *conn, char *data, size_t len, bool unlock)
+{
+    sb_server_t *server = conn->server;
+    unlock = unlock && server->n_loops > 1;
+    if (unlock)
+        sb__server_unlock(server);
+    uv_buf_t all = uv_buf_init(data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&conn->pipe, &all, 1);
+    if (unlock)
+        sb__server_lock(server);
+    return n;
 }
 
 /* Hands `len` bytes at `data` (malloc'd; taken over) to libuv, already
- * counted in queued_bytes. Returns 0, or a libuv error (the bytes dropped,
- * the connection left for the caller to close). */
-static int write_out(sb_conn_t *conn, char *data, size_t len)
+ * counted in queued_bytes, `done` of them already written. Returns 0, or a
+ * libuv error (the bytes dropped, the connection left for the caller to
+ * close). */
+static int queue_out(sb_conn_t *conn, char *data, size_t len, size_t done)
 {
-    /* Nothing queued before it: written at once when the socket takes it,
-     * without a write request, and without libuv watching the socket for
-     * room (an epoll_ctl each way, per reply). What the socket does not
-     * take goes through uv_write, after what was written. */
-    size_t done = 0;
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&conn->pipe) == 0) {
-        uv_buf_t all = uv_buf_init(data, (unsigned)len);
-        int n = uv_try_write((uv_stream_t *)&conn->pipe, &all, 1);
-        if (n < 0 && n != UV_EAGAIN) {
-            unqueue(conn, len);
-            free(data);
-            return n;
-        }
-        done = n > 0 ? (size_t)n : 0;
-        if (done == len) {
-            unqueue(conn, len);
-            conn->stalled_since = conn->active_ms = now_ms(conn);
-            free(data);
-            return 0;
-        }
-    }
     write_req_t *w = calloc(1, sizeof(*w));
     if (w == NULL) {
         unqueue(conn, len);
@@ -420,16 +426,72 @@ static int write_out(sb_conn_t *conn, char *data, size_t len)
     return rc;
 }
 
-/* Sends what process_buffer gathered, in one write. */
-static int flush_out(sb_conn_t *conn)
+/* Hands `len` bytes at `data` (malloc'd; taken over) to libuv, already
+ * counted in queued_bytes. Returns 0, or a libuv error (the bytes dropped,
+ * the connection left for the caller to close). */
+static int write_out(sb_conn_t *conn, char *data, size_t len)
+{
+    /* Nothing queued before it: written at once when the socket takes it,
+     * without a write request, and without libuv watching the socket for
+     * room (an epoll_ctl each way, per reply). What the socket does not
+     * take goes through uv_write, after what was written. */
+    size_t done = 0;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&conn->pipe) == 0) {
+        int n = try_write(conn, data, len, false);
+        if (n < 0 && n != UV_EAGAIN) {
+            unqueue(conn, len);
+            free(data);
+            return n;
+        }
+        done = n > 0 ? (size_t)n : 0;
+        if (done == len) {
+            unqueue(conn, len);
+            conn->stalled_since = conn->active_ms = now_ms(conn);
+            free(data);
+            return 0;
+        }
+    }
+    return queue_out(conn, data, len, done);
+}
+
+/* The gathered replies' buffer kept for the next pass when the socket took
+ * them all: up to this size (a pass of 16 checks is about 20 KB), so that a
+ * pass allocates nothing; larger ones go, and an idle connection's too. */
+#define OUT_KEEP_MAX ((size_t)64 << 10)
+
+/* Sends what process_buffer gathered, in one write (`unlock`: see try_write). */
+static int flush_out(sb_conn_t *conn, bool unlock)
 {
     if (conn->out_len == 0 || conn->closing)
         return 0;
     char *data = conn->out;
     size_t len = conn->out_len;
+    size_t done = 0;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&conn->pipe) == 0) {
+        int n = try_write(conn, data, len, unlock);
+        if (n < 0 && n != UV_EAGAIN) {
+            unqueue(conn, len);
+            conn->out_len = 0;
+            return n;
+        }
+        done = n > 0 ? (size_t)n : 0;
+        if (done == len) {
+            unqueue(conn, len);
+            conn->stalled_since = conn->active_ms = now_ms(conn);
+            conn->out_len = 0;
+            if (conn->out_cap > OUT_KEEP_MAX) {
+                conn->loop->freed_bytes += conn->out_cap;
+                free(conn->out);
+                conn->out = NULL;
+                conn->out_cap = 0;
+            }
+            return 0;
+        }
+    }
+    /* The rest waits for room: the buffer goes with the write request. */
     conn->out = NULL;
     conn->out_len = conn->out_cap = 0;
-    return write_out(conn, data, len);
+    return queue_out(conn, data, len, done);
 }
 
 /* Sends a reply, taking ownership of the sbuffer's data; inside
@@ -483,11 +545,13 @@ static request_t *request_new(sb_loop_t *loop, const uint8_t *data, size_t len)
     uint8_t *bytes = NULL;
     size_t cap = 0;
     msgpack_sbuffer reply = {0};
+    msgpack_zone *zone = NULL;
     if (r != NULL) {
         loop->spare_requests = r->next;
         loop->n_spare_requests--;
         bytes = r->bytes;
         cap = r->bytes_cap;
+        zone = r->unpacked.zone;
         reply = r->reply;
         reply.size = 0;
         memset(r, 0, sizeof(*r));
@@ -499,6 +563,8 @@ static request_t *request_new(sb_loop_t *loop, const uint8_t *data, size_t len)
         cap = len > 0 ? len : 1;
         if ((bytes = malloc(cap)) == NULL) {
             free(reply.data);
+            if (zone != NULL)
+                msgpack_zone_free(zone);
             free(r);
             return NULL;
         }
@@ -508,6 +574,7 @@ static request_t *request_new(sb_loop_t *loop, const uint8_t *data, size_t len)
     r->bytes_cap = cap;
     r->reply = reply;
     msgpack_unpacked_init(&r->unpacked);
+    r->unpacked.zone = zone; /* handle_message decodes into it */
     return r;
 }
 
@@ -515,14 +582,18 @@ static request_t *request_new(sb_loop_t *loop, const uint8_t *data, size_t len)
 static void request_free(sb_loop_t *loop, request_t *r)
 {
     sb_call_release(&r->call);
-    msgpack_unpacked_destroy(&r->unpacked);
     if (loop->n_spare_requests < SPARE_REQUESTS_MAX && r->bytes_cap <= SPARE_BUFFER_MAX &&
         r->reply.alloc <= SPARE_BUFFER_MAX) {
+        /* The zone too (two allocations a request otherwise): cleared now, which
+         * runs its finalizers and keeps only its first chunk (8 KiB). */
+        if (r->unpacked.zone != NULL)
+            msgpack_zone_clear(r->unpacked.zone);
         r->next = loop->spare_requests;
         loop->spare_requests = r;
         loop->n_spare_requests++;
         return;
     }
+    msgpack_unpacked_destroy(&r->unpacked);
     msgpack_sbuffer_destroy(&r->reply);
     free(r->bytes);
     free(r);
@@ -533,6 +604,7 @@ void sb__conn_spares_free(sb_loop_t *loop)
     while (loop->spare_requests != NULL) {
         request_t *r = loop->spare_requests;
         loop->spare_requests = r->next;
+        msgpack_unpacked_destroy(&r->unpacked);
         msgpack_sbuffer_destroy(&r->reply);
         free(r->bytes);
         free(r);
@@ -636,9 +708,9 @@ void sb__conn_revalidate(sb_server_t *server)
      * lock) with a token the replica applied after a list taken earlier
      * would be closed as revoked. Every connection seen below authenticated
      * against a snapshot no newer than the list's. */
-    pthread_mutex_lock(&server->lock); /* every loop's connections (recursive) */
+    sb__server_lock(server); /* every loop's connections (recursive) */
     if (sb_store_token_list(server->svc.store, &rows, &n, &err) != 0) {
-        pthread_mutex_unlock(&server->lock);
+        sb__server_unlock(server);
         sb_warn("the tokens could not be listed to check open connections: %s", err.message);
         return;
     }
@@ -656,7 +728,7 @@ void sb__conn_revalidate(sb_server_t *server)
                        "its token was revoked (or its org deleted) on the shard's primary");
         }
     }
-    pthread_mutex_unlock(&server->lock);
+    sb__server_unlock(server);
     free(rows);
 }
 
@@ -1094,7 +1166,7 @@ static void job_done(sb_write_job_t *job)
 {
     request_t *r = (request_t *)job;
     sb_server_t *server = r->conn->server;
-    pthread_mutex_lock(&server->lock);
+    sb__server_lock(server);
     sb_loop_t *owner = r->conn->loop;
     if (owner == &server->loops[0]) {
         write_done_here(r);
@@ -1107,7 +1179,7 @@ static void job_done(sb_write_job_t *job)
         owner->writes_done_tail = r;
         sb__loop_poke(owner);
     }
-    pthread_mutex_unlock(&server->lock);
+    sb__server_unlock(server);
 }
 
 /* ---- requests in slices ------------------------------------------------------ */
@@ -1129,13 +1201,13 @@ static int dispatch(request_t *r, bool next)
     sb_server_t *server = r->conn->server;
     bool unlocked = server->n_loops > 1 && runs_unlocked(r->method);
     if (unlocked)
-        pthread_mutex_unlock(&server->lock);
+        sb__server_unlock(server);
     uint64_t started = uv_hrtime();
     int rc = next ? sb_dispatch_continue(&r->call, r->method, r->msg.msgid, &r->reply)
                   : sb_dispatch_run(&r->call, r->method, r->msg.msgid, &r->reply);
     r->loop_ns += uv_hrtime() - started;
     if (unlocked)
-        pthread_mutex_lock(&server->lock);
+        sb__server_lock(server);
     return rc;
 }
 
@@ -1186,9 +1258,9 @@ static void slicer_run(sb_loop_t *loop)
 static void slicer_cb(uv_idle_t *idle)
 {
     sb_loop_t *loop = idle->data;
-    pthread_mutex_lock(&loop->server->lock);
+    sb__server_lock(loop->server);
     slicer_run(loop);
-    pthread_mutex_unlock(&loop->server->lock);
+    sb__server_unlock(loop->server);
 }
 
 /* One pass for each watcher, within PASS_BUDGET_NS of the loop: past it, the
@@ -1299,9 +1371,9 @@ static void held_run(sb_loop_t *loop)
 static void held_cb(uv_timer_t *timer)
 {
     sb_loop_t *loop = timer->data;
-    pthread_mutex_lock(&loop->server->lock);
+    sb__server_lock(loop->server);
     held_run(loop);
-    pthread_mutex_unlock(&loop->server->lock);
+    sb__server_unlock(loop->server);
 }
 
 void sb__conn_handles_init(sb_loop_t *loop)
@@ -1457,7 +1529,7 @@ static void prep_after_cb(uv_work_t *work, int status)
 {
     request_t *r = work->data;
     sb_server_t *server = r->conn->server;
-    pthread_mutex_lock(&server->lock);
+    sb__server_lock(server);
     r->conn->preparing--;
     prep_release(r->conn->loop, r->conn->token.org);
     if (status == 0 && r->rc == 0) {
@@ -1470,7 +1542,7 @@ static void prep_after_cb(uv_work_t *work, int status)
         sb_rpc_pack_error(&pk, r->msg.msgid, rc, r->prep_err.message);
         finish(r, rc);
     }
-    pthread_mutex_unlock(&server->lock);
+    sb__server_unlock(server);
 }
 
 /* The method's prepare step on the pool, or the method now. */
@@ -1503,9 +1575,9 @@ static void min_seq_after_cb(uv_work_t *work, int status)
 {
     request_t *r = work->data;
     sb_server_t *server = r->conn->server;
-    pthread_mutex_lock(&server->lock);
+    sb__server_lock(server);
     min_seq_answer(r, status);
-    pthread_mutex_unlock(&server->lock);
+    sb__server_unlock(server);
 }
 
 static void min_seq_answer(request_t *r, int status)
@@ -1551,7 +1623,15 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
     size_t off = 0;
     sb_err_t err;
     sb_err_clear(&err);
-    if (msgpack_unpack_next(&r->unpacked, (const char *)r->bytes, len, &off) !=
+    /* Into the request's own zone, kept with a spare request (msgpack_unpack_next
+     * would free it and make a new one: two allocations a request). */
+    if (r->unpacked.zone == NULL &&
+        (r->unpacked.zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE)) == NULL) {
+        sb_warn("conn %llu: out of memory decoding a message", (unsigned long long)conn->id);
+        request_free(conn->loop, r);
+        return false;
+    }
+    if (msgpack_unpack((const char *)r->bytes, len, &off, r->unpacked.zone, &r->unpacked.data) !=
             MSGPACK_UNPACK_SUCCESS ||
         off != len) {
         sb_warn("conn %llu: a message msgpack-c could not decode", (unsigned long long)conn->id);
@@ -1628,6 +1708,10 @@ static bool handle_message(sb_conn_t *conn, const uint8_t *data, size_t len)
  */
 static void process_buffer(sb_conn_t *conn)
 {
+    /* The pass read_cb runs directly may write with the lock let go (its
+     * caller holds nothing else); a pass nested in other work may not. */
+    bool top = conn->loop->top_pass == conn;
+    conn->loop->top_pass = NULL;
     if (conn->processing)
         return;
     conn->processing = true;
@@ -1666,7 +1750,7 @@ static void process_buffer(sb_conn_t *conn)
         off += msg_len;
     }
     conn->processing = false;
-    int rc = flush_out(conn);
+    int rc = flush_out(conn, top);
     if (rc != 0)
         conn_close(conn, uv_strerror(rc));
     if (conn->closing)
@@ -1688,16 +1772,17 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return; /* EAGAIN: nothing to read, not the end */
     sb_server_t *server = conn->server;
-    pthread_mutex_lock(&server->lock);
+    sb__server_lock(server);
     if (nread < 0) {
         conn_close(conn, nread == UV_EOF ? "the client hung up" : uv_strerror((int)nread));
     } else {
         conn->len += (size_t)nread;
         sb_metrics_bytes_in((size_t)nread);
         conn->active_ms = now_ms(conn);
+        conn->loop->top_pass = conn;
         process_buffer(conn);
     }
-    pthread_mutex_unlock(&server->lock);
+    sb__server_unlock(server);
 }
 
 /* ---- admission and timeouts ------------------------------------------------------- */
@@ -1928,10 +2013,10 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
     sb_conn_t *conn = req->data;
     sb_server_t *server = conn->server;
     free(req);
-    pthread_mutex_lock(&server->lock);
+    sb__server_lock(server);
     conn_close(conn, "the server is stopping");
     conn_unref(conn);
-    pthread_mutex_unlock(&server->lock);
+    sb__server_unlock(server);
 }
 
 void sb__conn_close_all(sb_loop_t *loop)

@@ -73,7 +73,7 @@ typedef struct sb_loop {
      * pool, in order. */
     request_t *prep_waiting, *prep_waiting_tail;
     /* Finished requests kept for the next ones, with their message and reply buffers, so that
-     * a request in the steady state allocates no request, message copy or reply. */
+     * a request in the steady state allocates no request, message copy, msgpack zone or reply. */
     request_t *spare_requests;
     size_t n_spare_requests;
     /* Writes that the writer handed back on the first loop, for this one (server lock). */
@@ -85,12 +85,14 @@ typedef struct sb_loop {
     size_t watchers;           /* connections with a changes.watch */
     uint64_t watch_resume;     /* the connection whose pass used up the last turn's budget */
     const char *close_now_why; /* set by another thread: close every connection now (drain) */
-    sb_service_t svc;          /* the server's, with this loop's own answer cache */
-    uv_idle_t slicer;          /* runs the next slice of requests that work in slices */
-    uv_async_t wake;           /* another thread set something for this loop */
-    uv_timer_t ticker;         /* once a second: this loop's connections' timeouts */
-    uv_timer_t held;           /* sends failed authentications' replies once their delay is over */
-    uv_loop_t own_loop;        /* the loops past the first */
+    sb_conn_t
+        *top_pass;     /* the connection whose pass read_cb is starting (conn.c's process_buffer) */
+    sb_service_t svc;  /* the server's, with this loop's own answer cache */
+    uv_idle_t slicer;  /* runs the next slice of requests that work in slices */
+    uv_async_t wake;   /* another thread set something for this loop */
+    uv_timer_t ticker; /* once a second: this loop's connections' timeouts */
+    uv_timer_t held;   /* sends failed authentications' replies once their delay is over */
+    uv_loop_t own_loop; /* the loops past the first */
     unsigned index;
     bool thread_started;
     bool wake_closed; /* its thread closed it: nobody may send it again */
@@ -103,15 +105,24 @@ typedef struct sb_loop {
 
 struct sb_server {
     /*
-     * The server's lock, recursive: every callback of the loops runs under
-     * it, so that what is server-wide (the counts and limits, the other
-     * loops' connection lists, the log limits, the settings) is seen by one
-     * thread at a time. A loop lets go of it while a read method runs that
-     * touches only its own call and store snapshot (conn.c's run_unlocked),
-     * and while it waits for events: that is where the loops overlap.
+     * The server's lock (sb__server_lock), recursive: every callback of the
+     * loops runs under it, so that what is server-wide (the counts and
+     * limits, the other loops' connection lists, the log limits, the
+     * settings) is seen by one thread at a time. A loop lets go of it while a
+     * read method runs that touches only its own call and store snapshot
+     * (conn.c's run_unlocked), while its pass writes its replies to the
+     * socket, and while it waits for events: that is where the loops overlap.
+     * Not a plain mutex: with one, a loop that lets go and takes it again
+     * between the steps of a long pipelined pass kept the other loops out
+     * for the pass's length; here a thread that waited a millisecond goes
+     * next. `gate` guards the fields below it; `turn` wakes the waiters.
      */
-    pthread_mutex_t lock;
-    uv_loop_t *loop; /* the first loop's */
+    pthread_mutex_t gate;
+    pthread_cond_t turn;
+    bool held;         /* some thread holds the lock */
+    unsigned waiting;  /* threads waiting for it */
+    unsigned starving; /* of them, those that waited past their turn: only they may take it */
+    uv_loop_t *loop;   /* the first loop's */
     sb_loop_t loops[SB_LOOPS_MAX];
     unsigned n_loops;
     unsigned next_loop;                    /* round robin among the least loaded */
@@ -148,6 +159,12 @@ void sb__log_limited(sb_server_t *server, sb_log_limit_t *limit, sb_log_level_t 
 
 /** Once a second: writes the count of lines a limit left out, when no new line did. */
 void sb__log_limited_flush(sb_server_t *server, sb_log_limit_t *limit, sb_log_level_t level);
+
+/** Takes the server's lock (again, when this thread holds it: recursive). */
+void sb__server_lock(sb_server_t *server);
+
+/** Lets go of it once (each take, one let go). */
+void sb__server_unlock(sb_server_t *server);
 
 /** Wakes `loop`'s thread to act on what was set for it (server lock; any thread). */
 void sb__loop_poke(sb_loop_t *loop);

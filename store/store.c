@@ -341,6 +341,47 @@ const char *sb_store_dir(const sb_store_t *store)
     return store->dir;
 }
 
+sb_reader_t *sb__reader(sb_store_t *store)
+{
+    /* A scan of a few entries (one per event loop): cheaper than a
+     * thread-local look-up keyed by store, and right for several stores. */
+    size_t n = __atomic_load_n(&store->n_readers, __ATOMIC_ACQUIRE);
+    pthread_t self = pthread_self();
+    for (size_t i = 0; i < n; i++)
+        if (pthread_equal(store->readers[i]->thread, self))
+            return store->readers[i];
+    return NULL;
+}
+
+int sb_store_reader_attach(sb_store_t *store, sb_err_t *err)
+{
+    sb_err_clear(err);
+    if (sb__reader(store) != NULL)
+        return 0;
+    sb_reader_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return sb_err_set(err, -ENOMEM,
+                          "No memory for a thread's cached read transaction (%zu bytes); its "
+                          "reads begin a transaction each.",
+                          sizeof(*r));
+    r->thread = pthread_self();
+    pthread_mutex_lock(&store->readers_lock);
+    size_t n = store->n_readers;
+    if (n < SB_STORE_READERS_MAX) {
+        store->readers[n] = r;
+        __atomic_store_n(&store->n_readers, n + 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&store->readers_lock);
+    if (n >= SB_STORE_READERS_MAX) {
+        free(r);
+        return sb_err_set(err, -ENOSPC,
+                          "%d threads already keep a cached read transaction on this store; this "
+                          "one's reads begin a transaction each.",
+                          SB_STORE_READERS_MAX);
+    }
+    return 0;
+}
+
 int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err)
 {
     sb_err_note_clear(); /* a damaged record noted by an earlier read is not this one's */
@@ -349,16 +390,15 @@ int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err)
         *txn = store->batch_txn;
         return 0;
     }
-    bool owner = pthread_equal(pthread_self(), store->read_owner) != 0;
+    sb_reader_t *reader = sb__reader(store);
     for (;;) {
         pthread_rwlock_rdlock(&store->resize_lock);
         MDB_txn *own = NULL;
-        int lmdb = !owner ? mdb_txn_begin(store->env, NULL, MDB_RDONLY, &own)
-                   : store->read_txn
-                       ? mdb_txn_renew(store->read_txn)
-                       : mdb_txn_begin(store->env, NULL, MDB_RDONLY, &store->read_txn);
+        int lmdb = reader == NULL ? mdb_txn_begin(store->env, NULL, MDB_RDONLY, &own)
+                   : reader->txn  ? mdb_txn_renew(reader->txn)
+                                  : mdb_txn_begin(store->env, NULL, MDB_RDONLY, &reader->txn);
         if (lmdb == 0) {
-            *txn = owner ? store->read_txn : own;
+            *txn = reader ? reader->txn : own;
             return 0;
         }
         pthread_rwlock_unlock(&store->resize_lock);
@@ -368,10 +408,10 @@ int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err)
                 return sb_err_default(err, rc);
             continue;
         }
-        if (owner && store->read_txn != NULL && lmdb != MDB_READERS_FULL) {
+        if (reader && reader->txn != NULL && lmdb != MDB_READERS_FULL) {
             /* A renew that failed leaves the handle unusable: start afresh. */
-            mdb_txn_abort(store->read_txn);
-            store->read_txn = NULL;
+            mdb_txn_abort(reader->txn);
+            reader->txn = NULL;
         }
         *txn = NULL;
         return sb_err_default(err, sb__lmdb_rc(lmdb));
@@ -384,7 +424,8 @@ void sb__read_end(sb_store_t *store, MDB_txn *txn)
         return;
     /* Reset, not abort: the handle and its reader slot are reused, and no
      * snapshot is pinned while nobody reads. Another thread's is its own. */
-    if (txn == store->read_txn)
+    sb_reader_t *reader = sb__reader(store);
+    if (reader != NULL && txn == reader->txn)
         mdb_txn_reset(txn);
     else
         mdb_txn_abort(txn);
@@ -951,7 +992,17 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
     memcpy(store->dir, opts->dir, strlen(opts->dir) + 1);
     pthread_rwlock_init(&store->resize_lock, NULL);
     pthread_mutex_init(&store->plan_lock, NULL);
-    store->read_owner = pthread_self();
+    pthread_mutex_init(&store->readers_lock, NULL);
+    /* The opener (the first event loop) keeps a cached read transaction. */
+    store->readers[0] = calloc(1, sizeof(sb_reader_t));
+    if (store->readers[0] == NULL) {
+        pthread_rwlock_destroy(&store->resize_lock);
+        pthread_mutex_destroy(&store->readers_lock);
+        free(store);
+        return sb_err_default(err, -ENOMEM);
+    }
+    store->readers[0]->thread = pthread_self();
+    store->n_readers = 1;
     store->max_map_bytes = opts->max_map_bytes ? opts->max_map_bytes : SB_STORE_DEFAULT_MAX_MAP;
     store->map_bytes =
         opts->initial_map_bytes ? opts->initial_map_bytes : SB_STORE_DEFAULT_INITIAL_MAP;
@@ -1057,8 +1108,13 @@ void sb_store_close(sb_store_t *store)
     if (store == NULL)
         return;
     sb_store_batch_abort(store);
-    if (store->read_txn != NULL)
-        mdb_txn_abort(store->read_txn);
+    /* Every reader's thread is done with the store by now (its caller's
+     * contract): their transactions are reset, and aborting one only frees it. */
+    for (size_t i = 0; i < store->n_readers; i++) {
+        if (store->readers[i]->txn != NULL)
+            mdb_txn_abort(store->readers[i]->txn);
+        free(store->readers[i]);
+    }
     if (store->env != NULL)
         mdb_env_close(store->env);
     if (store->lock_fd >= 0)
@@ -1066,6 +1122,7 @@ void sb_store_close(sb_store_t *store)
     pthread_rwlock_destroy(&store->resize_lock);
     sb__plan_memo_free(store);
     pthread_mutex_destroy(&store->plan_lock);
+    pthread_mutex_destroy(&store->readers_lock);
     sb__capture_free(store);
     free(store);
 }

@@ -99,6 +99,18 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err);
 /** Closes the store and releases its lock; NULL does nothing. */
 void sb_store_close(sb_store_t *store);
 
+/**
+ * Gives the calling thread a cached read transaction of its own (the thread
+ * that opened the store has one already): its reads renew it instead of
+ * beginning and aborting a transaction each, and keep their own memo of the
+ * views already checked. For a long-lived thread that reads often (an event
+ * loop past the first); call it on that thread, before its first read, and
+ * end the thread's use of the store before sb_store_close. Again on the same
+ * thread: nothing. Errors: -ENOMEM, -ENOSPC (too many threads already; the
+ * thread's reads still work, each in a transaction of its own).
+ */
+int sb_store_reader_attach(sb_store_t *store, sb_err_t *err);
+
 /** The data directory the store was opened in. [borrowed: until close] */
 const char *sb_store_dir(const sb_store_t *store);
 

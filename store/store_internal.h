@@ -72,6 +72,37 @@
 #define SB_VIEW_MEMO_BITS 10
 #define SB_VIEW_MEMO_SLOTS (1u << SB_VIEW_MEMO_BITS)
 #define SB_ORG_MEMO_SLOTS 256u
+/* Threads with a cached read transaction: every event loop (64 at most) and
+ * the opener, with room to spare. */
+#define SB_STORE_READERS_MAX 72
+
+/*
+ * One thread's cached read transaction: reset after each read, renewed by
+ * the next, so that a read costs no reader-slot search or allocation and
+ * pins no snapshot between reads. With it, the views whose checksum its
+ * snapshot already checked (view.c): a snapshot's pages do not change, so a
+ * view found again at the same place in the same snapshot and map is the
+ * same bytes. Only its thread touches it.
+ */
+typedef struct sb_reader {
+    pthread_t thread;
+    MDB_txn *txn;
+    struct sb_view_memo {
+        size_t snapshot;
+        uint64_t map_gen;
+        const void *at;
+        size_t len;
+    } view_memo[SB_VIEW_MEMO_SLOTS];
+    /* Org numbers its snapshot found (view.c): the check's first look-up,
+     * once per org and snapshot. */
+    struct sb_org_memo {
+        size_t snapshot; /* 0: empty (LMDB's first snapshot is 1 or more) */
+        uint64_t map_gen;
+        uint32_t num;
+        uint8_t len;
+        char org[SB_ORG_ID_MAX];
+    } org_memo[SB_ORG_MEMO_SLOTS];
+} sb_reader_t;
 
 /* An environment's user context: what value.c needs to name a damaged
  * value and to keep a damaged size from reading past the file. */
@@ -145,36 +176,22 @@ struct sb_store {
      * exclusively, because mdb_env_set_mapsize needs no live transaction
      * in this process. */
     pthread_rwlock_t resize_lock;
-    MDB_txn *read_txn; /* cached: reset after each read, renewed by the next */
-    /* Views whose checksum read_txn's snapshot already checked (view.c):
-     * a snapshot's pages do not change, so a view found again at the same
-     * place in the same snapshot and map is the same bytes. Only the
-     * owner's thread touches it, with read_txn. */
-    struct sb_view_memo {
-        size_t snapshot;
-        uint64_t map_gen;
-        const void *at;
-        size_t len;
-    } view_memo[SB_VIEW_MEMO_SLOTS];
-    /* Org numbers read_txn's snapshot found (view.c): the check's first
-     * look-up, once per org and snapshot. Only the owner's thread. */
-    struct sb_org_memo {
-        size_t snapshot; /* 0: empty (LMDB's first snapshot is 1 or more) */
-        uint64_t map_gen;
-        uint32_t num;
-        uint8_t len;
-        char org[SB_ORG_ID_MAX];
-    } org_memo[SB_ORG_MEMO_SLOTS];
-    uint64_t map_gen; /* bumped each time the map moves (grow, adopt) */
     /* Whether some org of this store has a move state (org_move.c): 0 not
      * known yet, 1 none, 2 some. The dispatch asks for every request; while
      * 1, the answer needs no read. */
     _Atomic int moves_known;
-    /* The thread that opened the store (the event loop's) owns read_txn.
-     * Other threads (the thread pool, which makes adapter calls and checks
+    /* The threads that keep a cached read transaction of their own: the one
+     * that opened the store (the first event loop) and each thread that
+     * called sb_store_reader_attach (the other loops). Entries are only
+     * appended (readers_lock), and published by n_readers (release); a
+     * thread finds its own by a short scan, and only it touches it. Other
+     * threads (the thread pool, which makes adapter calls and checks
      * definitions ahead of a write) begin a transaction of their own per read. */
-    pthread_t read_owner;
-    int lock_fd; /* the data directory's writer lock (flock) */
+    struct sb_reader *readers[SB_STORE_READERS_MAX];
+    size_t n_readers; /* atomic: written under readers_lock, read by any thread */
+    pthread_mutex_t readers_lock;
+    uint64_t map_gen; /* bumped each time the map moves (grow, adopt) */
+    int lock_fd;      /* the data directory's writer lock (flock) */
     /* Group commit: while a batch is open, writes from the thread that opened
      * it run in nested transactions of batch_txn (see sb_store_batch_begin).
      * Only that thread touches it; store.c keeps the owner thread-local. */
@@ -249,6 +266,9 @@ typedef int (*sb_write_fn)(sb_store_t *store, MDB_txn *txn, void *ctx, sb_err_t 
  * -ENOSPC (STORE_FULL). fn must therefore keep no state across calls.
  */
 int sb__write(sb_store_t *store, sb_write_fn fn, void *ctx, sb_err_t *err);
+
+/** The calling thread's cached read transaction's entry, or NULL when it has none. */
+sb_reader_t *sb__reader(sb_store_t *store);
 
 /** Starts a read on the cached read transaction. Pair with sb__read_end(). */
 int sb__read_begin(sb_store_t *store, MDB_txn **txn, sb_err_t *err);

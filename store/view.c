@@ -249,13 +249,14 @@ static int server_get_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val
                            MDB_val *view)
 {
     sb_store_t *store = ctx;
-    if (txn != store->read_txn)
+    sb_reader_t *reader = sb__reader(store);
+    if (reader == NULL || txn != reader->txn)
         return sb__value_get(txn, views, key, view);
     size_t snapshot = mdb_txn_id(txn);
     MDB_val k = *key;
     int rc = mdb_get(txn, views, &k, view);
     if (rc == 0) {
-        struct sb_view_memo *m = &store->view_memo[memo_slot(view->mv_data)];
+        struct sb_view_memo *m = &reader->view_memo[memo_slot(view->mv_data)];
         if (m->at == view->mv_data && m->len == view->mv_size && m->snapshot == snapshot &&
             m->map_gen == store->map_gen && view->mv_size >= SB_VALUE_SUM_BYTES) {
             view->mv_size -= SB_VALUE_SUM_BYTES;
@@ -265,7 +266,7 @@ static int server_get_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val
     /* First in this snapshot (or not found): the checked look-up. */
     rc = sb__value_get(txn, views, key, view);
     if (rc == 0) {
-        struct sb_view_memo *m = &store->view_memo[memo_slot(view->mv_data)];
+        struct sb_view_memo *m = &reader->view_memo[memo_slot(view->mv_data)];
         *m = (struct sb_view_memo){snapshot, store->map_gen, view->mv_data,
                                    view->mv_size + SB_VALUE_SUM_BYTES};
     }
@@ -274,19 +275,20 @@ static int server_get_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val
 
 /*
  * The check's look-up of an org's number (sb_softphone_org_num_fn): from
- * the memo when read_txn's snapshot already found it (a number does not
+ * the memo when this thread's cached snapshot already found it (a number does not
  * change while its org exists, and a snapshot's orgs do not change).
  */
 static int server_get_org_num(void *ctx, MDB_txn *txn, MDB_dbi org_ids, const char *org, size_t len,
                               uint32_t *num)
 {
     sb_store_t *store = ctx;
-    if (txn != store->read_txn || len == 0 || len > SB_ORG_ID_MAX)
+    sb_reader_t *reader = sb__reader(store);
+    if (reader == NULL || txn != reader->txn || len == 0 || len > SB_ORG_ID_MAX)
         return sb_org_num_find(txn, org_ids, org, len, num, NULL);
     uint32_t h = 2166136261u; /* FNV-1a: org ids are short */
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)org[i]) * 16777619u;
-    struct sb_org_memo *m = &store->org_memo[h % SB_ORG_MEMO_SLOTS];
+    struct sb_org_memo *m = &reader->org_memo[h % SB_ORG_MEMO_SLOTS];
     size_t snapshot = mdb_txn_id(txn);
     if (m->snapshot == snapshot && m->map_gen == store->map_gen && m->len == len &&
         memcmp(m->org, org, len) == 0) {

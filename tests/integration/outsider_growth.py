@@ -85,7 +85,10 @@ def extra_server(name, *flags):
     return proc, sock, open(token_file).read().strip()
 
 
-server = subprocess.Popen([SERVER, "--data-dir", data_dir, "--durability", "none"],
+# SB_TEST_LOOPS: the main server's --loops (ctest runs 1, the default, and 2:
+# with two loops the others' requests wait for the server's lock, not a pass).
+LOOPS = ["--loops", os.environ["SB_TEST_LOOPS"]] if os.environ.get("SB_TEST_LOOPS") else []
+server = subprocess.Popen([SERVER, "--data-dir", data_dir, "--durability", "none"] + LOOPS,
                           stdout=log, stderr=log)
 try:
     for _ in range(200):
@@ -220,7 +223,10 @@ try:
         else:
             admin.unpacker.feed(admin.sock.recv(1 << 16))
     all_s = time.monotonic() - started
-    check(err is None and other_s < all_s / 2,
+    # With two loops the other connection is on the other loop: it waits only
+    # for the server's lock between passes (0.37 s was measured once, when the
+    # loops took it without turns: 1/8 of the whole is well below that).
+    check(err is None and other_s < all_s / (8 if LOOPS else 2),
           "another connection is answered in %.3f s while 64 pipelined lists take %.3f s"
           % (other_s, all_s))
     check(server.poll() is None, "the server lives")
@@ -262,7 +268,10 @@ try:
         else:
             doctor.unpacker.feed(doctor.sock.recv(1 << 16))
     all_s = time.monotonic() - started
-    check(err is None and other_s < all_s / 2,
+    # With two loops the other connection is on the other loop: it waits only
+    # for the server's lock between passes (0.37 s was measured once, when the
+    # loops took it without turns: 1/8 of the whole is well below that).
+    check(err is None and other_s < all_s / (8 if LOOPS else 2),
           "another org's member.add is answered in %.3f s while 32 doctors take %.3f s"
           % (other_s, all_s))
 

@@ -2,6 +2,7 @@
 #include "sb_test.h"
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -580,6 +581,76 @@ static void a_dry_run_writes_nothing(void **state)
     sb_test_rmdir(dir);
 }
 
+/* A thread that reads: attached (an event loop past the first) or not. */
+typedef struct reading_thread {
+    sb_store_t *st;
+    bool attach;
+    int failures;
+    MDB_txn *first_txn, *last_txn; /* its cached transaction after its first and last read */
+    bool has_reader;
+} reading_thread_t;
+
+static void *read_many(void *arg)
+{
+    reading_thread_t *t = arg;
+    sb_err_t err;
+    if (t->attach && sb_store_reader_attach(t->st, &err) != 0)
+        t->failures++;
+    if (t->attach && sb_store_reader_attach(t->st, &err) != 0) /* again: nothing */
+        t->failures++;
+    for (unsigned i = 0; i < 500; i++) {
+        char uid[16];
+        sb_test_user_id(1 + i % 20, uid);
+        sb_sfid_t found;
+        if (sb_store_member_lookup(t->st, "acme", uid, &found, &err) != 0)
+            t->failures++;
+        sb_reader_t *r = sb__reader(t->st);
+        t->has_reader = r != NULL;
+        if (r != NULL && i == 0)
+            t->first_txn = r->txn;
+        if (r != NULL)
+            t->last_txn = r->txn;
+    }
+    return NULL;
+}
+
+/* Each event loop keeps one read transaction, renewed by each of its reads
+ * (issue 16): an attached thread's reads reuse one handle, concurrently with
+ * another's and with the opener's; a thread not attached reads in
+ * transactions of its own. */
+static void each_reading_thread_keeps_its_own_read_transaction(void **state)
+{
+    (void)state;
+    char *dir = sb_test_tmpdir();
+    sb_store_t *st = sb_test_open(dir);
+    acme_with_members(st, 20);
+    reading_thread_t t[3] = {{st, true, 0, NULL, NULL, false},
+                             {st, true, 0, NULL, NULL, false},
+                             {st, false, 0, NULL, NULL, false}};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, read_many, &t[i]), 0);
+    reading_thread_t opener = {st, false, 0, NULL, NULL, false};
+    read_many(&opener); /* the opener has one without asking */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(t[i].failures, 0);
+        assert_true(t[i].has_reader);
+        assert_non_null(t[i].first_txn);
+        assert_ptr_equal(t[i].first_txn, t[i].last_txn);
+    }
+    assert_ptr_not_equal(t[0].first_txn, t[1].first_txn);
+    assert_int_equal(t[2].failures, 0);
+    assert_false(t[2].has_reader);
+    assert_true(opener.has_reader);
+    assert_non_null(opener.first_txn);
+    assert_ptr_equal(opener.first_txn, opener.last_txn);
+    assert_ptr_not_equal(opener.first_txn, t[0].first_txn);
+    sb_store_close(st);
+    sb_test_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +665,7 @@ int main(void)
         cmocka_unit_test(the_map_grows_then_refuses_cleanly),
         cmocka_unit_test(a_full_disk_is_told_apart_from_a_full_map),
         cmocka_unit_test(a_dry_run_writes_nothing),
+        cmocka_unit_test(each_reading_thread_keeps_its_own_read_transaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

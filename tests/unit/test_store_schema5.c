@@ -288,7 +288,10 @@ static void org_numbers_are_never_reused(void **state)
     assert_int_equal(sb__org_prefix(fx->store, txn, fx->store->users, "globex", &prefix), 0);
     assert_int_equal(prefix.len, 7);
     assert_memory_equal(prefix.buf, "globex", 7);
-    assert_int_equal(sb__org_prefix(fx->store, txn, fx->store->orgs, "globex", &prefix), -EINVAL);
+    assert_int_equal(sb__org_prefix(fx->store, txn, fx->store->orgs, "globex", &prefix),
+                     SB_ORG_KEYS_EXACT);
+    assert_int_equal(sb__org_prefix(fx->store, txn, fx->store->org_ids, "globex", &prefix),
+                     -EINVAL);
     assert_int_equal(sb__org_prefix(fx->store, txn, fx->store->user_cc, "nobody", &prefix),
                      -ENOENT);
     mdb_txn_abort(txn);
