@@ -308,6 +308,24 @@ try:
     served = [l.split()[0] for l in r.stdout.splitlines()]
     check(r.returncode == 0 and served == ["s2-a"] * 4,
           "reads with the replica dead are served by the primary: %r %r" % (r.stdout, r.stderr))
+
+    # 6. A real move: sbctl org move acme from s2's primary to s1's (--to-socket). s2 then
+    # answers MOVED for acme (the real server's answer). The move by socket does not switch
+    # org.acme (sbctl org move --to SHARD will), so no newer placement comes: a routed read
+    # ends, bounded, in MOVED naming s1's socket; the data is on s1.
+    r = subprocess.run([SBCTL, "--socket", s2_sock, "org", "move", "acme", "--to-socket", s1_sock],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SB_TOKEN=token))
+    check(r.returncode == 0, "sbctl org move acme to s1: %r" % r.stderr)
+    t0 = time.time()
+    r = sbctl("user", "get", uid, "--org", "acme")
+    took = time.time() - t0
+    check(r.returncode == 1 and "MOVED" in r.stderr and s1_sock in r.stderr and took < 15,
+          "a routed read of the moved org ends in MOVED, in %.1f s: %r" % (took, r.stderr))
+    c = Conn(s1_sock, token)
+    err, _ = c.call("user.get", {"org": "acme", "id": uid})
+    c.close()
+    check(err is None, "acme's user is on s1 after the move: %r" % (err,))
 finally:
     for p in procs.values():
         if p.poll() is None:
