@@ -3,13 +3,13 @@
 
   1. scripts/cluster starts three nats-server nodes; the helper creates the
      SB_placement bucket; two shards start with one admin token: s1 (a
-     primary) and s2 (a primary and a replica from its backup). The helper
-     writes their shard.* and member.* keys, as the servers will;
+     primary) and s2 (a primary and a replica from its backup). They write
+     their own shard.* and member.* keys (named by --member; cluster.show shows them);
   2. sbctl --cluster (only the NATS URLs and SB_TOKEN) creates org acme with
      --shard s2: it is on s2's primary, not on s1; a write goes to s2's
      primary (its log), reads through one client handle go to the primary
      and the replica in turn (the members' request logs show them);
-  3. shard.s2 names the replica as primary: a write answered NOT_PRIMARY is
+  3. (fake members on fake shards s9/s3, the test's keys) shard.s9 names a refusing fake: a write answered NOT_PRIMARY is
      retried once the bucket names the real primary again (the replica's log
      shows the refused write, the primary's the one that took); with no
      newer placement the write ends in NOT_PRIMARY, returned as is;
@@ -18,7 +18,8 @@
      MOVED (the read is retried once the org's key names its new shard);
   4. an org in no shard is refused locally with NO_ROUTE; org create in a
      cluster without --shard is a usage error;
-  5. the replica killed, reads through one handle go on, on the primary.
+  5. the replica killed, reads through one handle go on, on the primary;
+  6. a real sbctl org move acme s2 -> s1 (--to-socket): a routed read ends in MOVED, bounded.
 
 usage: cluster_routing.py SWITCHBOARDD SBCTL SBSTORE SCRIPTS_CLUSTER HELPER
 Exits 77 (skipped) without nats-server, or when built without libnats.
