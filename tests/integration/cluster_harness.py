@@ -1,4 +1,4 @@
-"""What the cluster tests (cluster_replica.py, cluster_shards.py) share: their
+"""What the cluster tests (cluster_replica.py, cluster_shards.py, cluster_routing.py) share: their
 checks' count, the skip without nats-server, three NATS nodes from
 scripts/cluster on ports of their own, and switchboardd members started in a
 temporary directory and waited for."""

@@ -3,13 +3,13 @@
 
   1. scripts/cluster starts three nats-server nodes; the helper creates the
      SB_placement bucket; two shards start with one admin token: s1 (a
-     primary) and s2 (a primary and a replica from its backup). The helper
-     writes their shard.* and member.* keys, as the servers will;
+     primary) and s2 (a primary and a replica from its backup). They write
+     their own shard.* and member.* keys (named by --member; cluster.show shows them);
   2. sbctl --cluster (only the NATS URLs and SB_TOKEN) creates org acme with
      --shard s2: it is on s2's primary, not on s1; a write goes to s2's
      primary (its log), reads through one client handle go to the primary
      and the replica in turn (the members' request logs show them);
-  3. shard.s2 names the replica as primary: a write answered NOT_PRIMARY is
+  3. (fake members on fake shards s9/s3, the test's keys) shard.s9 names a refusing fake: a write answered NOT_PRIMARY is
      retried once the bucket names the real primary again (the replica's log
      shows the refused write, the primary's the one that took); with no
      newer placement the write ends in NOT_PRIMARY, returned as is;
@@ -18,7 +18,8 @@
      MOVED (the read is retried once the org's key names its new shard);
   4. an org in no shard is refused locally with NO_ROUTE; org create in a
      cluster without --shard is a usage error;
-  5. the replica killed, reads through one handle go on, on the primary.
+  5. the replica killed, reads through one handle go on, on the primary;
+  6. a real sbctl org move acme s2 -> s1 (--to-socket): a routed read ends in MOVED, bounded.
 
 usage: cluster_routing.py SWITCHBOARDD SBCTL SBSTORE SCRIPTS_CLUSTER HELPER
 Exits 77 (skipped) without nats-server, or when built without libnats.
@@ -29,11 +30,10 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-from cluster_member import Checks, skip_without_nats, start_member
+from cluster_harness import Checks, Cluster, skip_without_nats
 import msgpack
 from rpc_conn import Conn
 
@@ -44,12 +44,9 @@ if HELPER == "none":
     print("SKIPPED: built without libnats (no cluster mode in the client)")
     sys.exit(77)
 
-tmp = tempfile.mkdtemp(prefix="sb-routing-")
-base = 24000 + (os.getpid() % 300) * 10  # ports BASE+1..3, +2001..3, +4001..3
-env = dict(os.environ, SB_CLUSTER_PORT_BASE=str(base), TMPDIR=tmp)
-urls = ",".join("nats://127.0.0.1:%d" % (base + i) for i in (1, 2, 3))
-nats_dir = os.path.join(tmp, "nats")
-procs = {}
+cl = Cluster(SERVER, CLUSTER, "sb-routing-", 24000)
+tmp, env, urls, nats_dir = cl.tmp, cl.env, cl.urls, cl.nats_dir
+procs = cl.procs
 logs = {}
 
 
@@ -60,10 +57,7 @@ def start_server(name, *args, token_from=None):
         os.makedirs(os.path.join(tmp, name), mode=0o700, exist_ok=True)
         shutil.copy(os.path.join(token_from, "admin.token"), os.path.join(tmp, name))
     logs[name] = os.path.join(tmp, name + ".log")
-    p, d, sock = start_member(SERVER, tmp, urls, name, "--log-level", "debug", "--log-format",
-                              "text", *args)
-    procs[name] = p
-    return d, sock
+    return cl.start_server(name, "--log-level", "debug", "--log-format", "text", *args)
 
 
 def helper(*args, check_rc=True):
@@ -97,7 +91,7 @@ class FakeMember:
     """A member that answers as a server in the middle of a move would: each method's
     scripted refusals first ({"user.upsert": ["ORG_MOVING", "ORG_MOVING"]}), then {}."""
 
-    CODES = {"ORG_MOVING": 58, "MOVED": 57}
+    CODES = {"ORG_MOVING": 58, "MOVED": 57, "NOT_PRIMARY": 54}
 
     def __init__(self, path, script):
         self.path, self.script, self.seen = path, script, []
@@ -133,12 +127,10 @@ class FakeMember:
 token = ""
 try:
     subprocess.run([CLUSTER, "start", nats_dir], env=env, check=True, stdout=subprocess.DEVNULL)
-    r = helper("bucket")
-    check(r.returncode == 0, "the placement bucket is created: %s" % r.stderr)
-
-    s1_dir, s1_sock = start_server("s1-a", "--shard", "s1")
+    s1_dir, s1_sock = start_server("s1-a", "--shard", "s1", "--member", "s1-a")
     token = open(os.path.join(s1_dir, "admin.token")).read().strip()
-    s2_dir, s2_sock = start_server("s2-a", "--shard", "s2", token_from=s1_dir)
+    s2_dir, s2_sock = start_server("s2-a", "--shard", "s2", "--member", "s2-a",
+                                  token_from=s1_dir)
     # s2's replica from a hot backup of its primary, with the cluster's admin token.
     backup = os.path.join(tmp, "s2.sbk")
     subprocess.run([SBCTL, "--socket", s2_sock, "backup", backup], check=True,
@@ -146,13 +138,26 @@ try:
     rep_dir = os.path.join(tmp, "s2-b")
     subprocess.run([SBSTORE, "restore", backup, rep_dir], check=True, stdout=subprocess.DEVNULL)
     os.chmod(rep_dir, 0o700)
-    rep_dir, rep_sock = start_server("s2-b", "--replica-of", "s2", token_from=s1_dir)
+    rep_dir, rep_sock = start_server("s2-b", "--replica-of", "s2", "--member", "s2-b",
+                                    token_from=s1_dir)
 
-    put("shard.s1", '{"epoch": 1, "primary": "s1-a", "replicas": [], "number": 1}')
-    put("shard.s2", '{"epoch": 1, "primary": "s2-a", "replicas": ["s2-b"], "number": 2}')
-    member("s1-a", "s1", s1_sock, "primary")
-    member("s2-a", "s2", s2_sock, "primary")
-    member("s2-b", "s2", rep_sock, "replica")
+    # The servers registered themselves (cluster_harness waits for each); the bucket must
+    # say what they are: shard.s2 names s2-a as primary and s2-b among its replicas.
+    deadline = time.time() + 20
+    while True:
+        c = Conn(s1_sock, token)
+        err, show = c.call("cluster.show", {})
+        c.close()
+        shards = {x["shard"]: x for x in (show or {}).get("shards", [])}
+        roles = {m["member"]: m["role"] for m in (show or {}).get("members", [])}
+        ok = (err is None and shards.get("s2", {}).get("primary") == "s2-a" and
+              shards["s2"].get("replicas") == ["s2-b"] and
+              shards.get("s1", {}).get("primary") == "s1-a" and
+              roles == {"s1-a": "primary", "s2-a": "primary", "s2-b": "replica"})
+        if ok or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    check(ok, "the members wrote their own placement: %r %r" % (err, show))
 
     # 2. The org, on s2 (only NATS URLs and the token: SB_DATA_DIR points nowhere useful).
     r = sbctl("org", "create", "acme", "--name", "Acme", "--shard", "s2")
@@ -165,8 +170,12 @@ try:
     err, _ = c.call("org.get", {"org": "acme"})
     check(err is not None, "acme is not on s1")
     c.close()
-    # The servers do not write org keys yet (the placement work): the test does.
-    put("org.acme", '{"shard": "s2", "state": "serving"}')
+    c = Conn(s1_sock, token)
+    err, show = c.call("cluster.show", {})
+    c.close()
+    acme_on = {x["shard"]: x.get("orgs") for x in (show or {}).get("shards", [])}
+    check(err is None and acme_on.get("s2") == 1 and acme_on.get("s1") == 0,
+          "org.create wrote org.acme naming s2: %r" % (show,))
 
     uid = "005000000000001AAA"
     before = log_count("s2-a", "method=user.upsert")
@@ -198,36 +207,39 @@ try:
           "each member's log shows its reads")
     check(log_count("s1-a", "method=user.get") == 0, "no read went to s1")
 
-    # 3. NOT_PRIMARY: the bucket names the replica as primary; the write it refuses is
-    # retried once the bucket names the real primary again.
-    put("shard.s2", '{"epoch": 2, "primary": "s2-b", "replicas": ["s2-a"], "number": 2}')
+    # 3. NOT_PRIMARY: a real primary never answers it while the bucket names it (it follows the
+    # bucket), so a scripted shard s9 does: np1 refuses every write; the write it refused is
+    # retried once shard.s9 names np2. These keys are the fakes' own (no server writes them).
+    np1 = FakeMember(os.path.join(tmp, "np1.sock"), {"user.upsert": ["NOT_PRIMARY"] * 100})
+    np2 = FakeMember(os.path.join(tmp, "np2.sock"), {})
+    member("np1", "s9", np1.path, "primary")
+    member("np2", "s9", np2.path, "primary")
+    put("shard.s9", '{"epoch": 1, "primary": "np1", "replicas": [], "number": 9}')
+    put("org.np", '{"shard": "s9", "state": "serving"}')
     time.sleep(0.3)
-    refused = log_count("s2-b", "NOT_PRIMARY")
-    writes = log_count("s2-a", "method=user.upsert")
     p = subprocess.Popen([HELPER, urls, "call", "1", "user.upsert",
-                          '{"org": "acme", "id": "%s", "name": "Grace"}' % uid],
+                          '{"org": "np", "id": "%s", "name": "Grace"}' % uid],
                          env=dict(os.environ, SB_TOKEN=token), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 10
-    while time.time() < deadline and log_count("s2-b", "NOT_PRIMARY") == refused:
+    while time.time() < deadline and "user.upsert" not in np1.seen:
         time.sleep(0.02)
-    check(log_count("s2-b", "NOT_PRIMARY") > refused, "the replica refused the write first")
-    put("shard.s2", '{"epoch": 3, "primary": "s2-a", "replicas": ["s2-b"], "number": 2}')
+    check("user.upsert" in np1.seen, "np1 refused the write first: %r" % np1.seen)
+    put("shard.s9", '{"epoch": 2, "primary": "np2", "replicas": ["np1"], "number": 9}')
     out, errtext = p.communicate(timeout=30)
-    check(p.returncode == 0 and out.split()[:2] == ["s2-a", "0"],
+    check(p.returncode == 0 and out.split()[:2] == ["np2", "0"],
           "after NOT_PRIMARY the write was retried on the new primary: %r %r" % (out, errtext))
-    check(log_count("s2-a", "method=user.upsert") == writes + 1, "the primary took it once")
+    check(np2.seen.count("user.upsert") == 1, "np2 took it once: %r" % np2.seen)
 
     # With no newer placement, NOT_PRIMARY comes back as it is (after a few bounded waits).
-    put("shard.s2", '{"epoch": 4, "primary": "s2-b", "replicas": ["s2-a"], "number": 2}')
+    put("shard.s9", '{"epoch": 3, "primary": "np1", "replicas": ["np2"], "number": 9}')
     time.sleep(0.3)
     t0 = time.time()
-    r = sbctl("user", "upsert", "--org", "acme", "--id", uid, "--name", "Lin")
+    r = sbctl("user", "upsert", "--org", "np", "--id", uid, "--name", "Lin")
     took = time.time() - t0
     check(r.returncode == 1 and "NOT_PRIMARY" in r.stderr,
           "NOT_PRIMARY is returned when no placement fixes it: %r" % r.stderr)
     check(took < 15, "bounded: %.1f s" % took)
-    put("shard.s2", '{"epoch": 5, "primary": "s2-a", "replicas": ["s2-b"], "number": 2}')
 
     # One connection for a whole command: every page of a list, from one member of s2; a
     # backup from the first primary (a command without an org).
@@ -248,20 +260,20 @@ try:
     check(r.returncode == 0 and r.stdout.split()[:2] == ["fake", "0"] and
           fake.seen.count("user.upsert") == 3,
           "ORG_MOVING is retried: %r %r %r" % (r.stdout, r.stderr, fake.seen))
-    # MOVED: acme's key names s3 (the fake answers MOVED); once it names s2 again, the read
-    # is retried there.
-    put("org.acme", '{"shard": "s3", "state": "serving"}')
+    # MOVED: org.mv (a fake org: org.acme is the servers' key) names s3, whose member answers
+    # MOVED; once it names s1, the read is retried there (s1 answers, without the org).
+    put("org.mv", '{"shard": "s3", "state": "serving"}')
     time.sleep(0.3)
     p = subprocess.Popen([HELPER, urls, "call", "1", "user.get",
-                          '{"org": "acme", "id": "%s"}' % uid],
+                          '{"org": "mv", "id": "%s"}' % uid],
                          env=dict(os.environ, SB_TOKEN=token), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 10
     while time.time() < deadline and "user.get" not in fake.seen:
         time.sleep(0.02)
-    put("org.acme", '{"shard": "s2", "state": "serving"}')
+    put("org.mv", '{"shard": "s1", "state": "serving"}')
     out, errtext = p.communicate(timeout=30)
-    check(p.returncode == 0 and out.split()[0] in ("s2-a", "s2-b") and
+    check(out.split()[:1] == ["s1-a"] and "MOVED" not in out and
           fake.seen.count("user.get") == 1,
           "after MOVED the read was retried on the org's new shard: %r %r" % (out, errtext))
 
@@ -297,6 +309,24 @@ try:
     served = [l.split()[0] for l in r.stdout.splitlines()]
     check(r.returncode == 0 and served == ["s2-a"] * 4,
           "reads with the replica dead are served by the primary: %r %r" % (r.stdout, r.stderr))
+
+    # 6. A real move: sbctl org move acme from s2's primary to s1's (--to-socket). s2 then
+    # answers MOVED for acme (the real server's answer). The move by socket does not switch
+    # org.acme (sbctl org move --to SHARD will), so no newer placement comes: a routed read
+    # ends, bounded, in MOVED naming s1's socket; the data is on s1.
+    r = subprocess.run([SBCTL, "--socket", s2_sock, "org", "move", "acme", "--to-socket", s1_sock],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SB_TOKEN=token))
+    check(r.returncode == 0, "sbctl org move acme to s1: %r" % r.stderr)
+    t0 = time.time()
+    r = sbctl("user", "get", uid, "--org", "acme")
+    took = time.time() - t0
+    check(r.returncode == 1 and "MOVED" in r.stderr and s1_sock in r.stderr and took < 15,
+          "a routed read of the moved org ends in MOVED, in %.1f s: %r" % (took, r.stderr))
+    c = Conn(s1_sock, token)
+    err, _ = c.call("user.get", {"org": "acme", "id": uid})
+    c.close()
+    check(err is None, "acme's user is on s1 after the move: %r" % (err,))
 finally:
     for p in procs.values():
         if p.poll() is None:
