@@ -426,9 +426,10 @@ static void plan_memo_put(sb_store_t *store, const char *org, uint64_t org_seq,
 
 void sb__plan_memo_free(sb_store_t *store)
 {
-    for (size_t i = 0; i < SB_PLAN_MEMO_SLOTS; i++)
-        sb_rules_plan_free(&store->plan_memo[i].plan);
-    memset(store->plan_memo, 0, sizeof(store->plan_memo));
+    for (size_t i = 0; i < SB_PLAN_MEMO_SLOTS; i++) {
+        sb_rules_plan_free(&store->plan_memo[i].plan); /* leaves the plan empty */
+        store->plan_memo[i].org[0] = '\0';
+    }
 }
 
 int sb_store_rules_plan(sb_store_t *store, const char *org, sb_rules_plan_t *out, sb_err_t *err)
