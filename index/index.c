@@ -307,29 +307,7 @@ static int find_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key,
                      const sb_softphone_view_t **decoded)
 {
     sb_index_reader *reader = ctx;
-    uint64_t hash = sb__view_cache_hash(key->mv_data, key->mv_size);
-    const sb_view_cache_entry_t *hit =
-        sb__view_cache_find(&reader->cache, reader->epoch, hash, key->mv_data, key->mv_size);
-    if (hit != NULL) {
-        out->mv_data = (void *)hit->data;
-        out->mv_size = hit->len;
-        *decoded = hit->decoded ? &hit->view : NULL;
-        return 0;
-    }
-    /* Its checksum is checked here, once per snapshot, as it enters the
-     * cache, and it is decoded once: a hit serves the bytes already checked
-     * and their decoding. A view that does not decode is not kept decoded:
-     * the check decodes it again and answers SB_INDEX_ECORRUPT. */
-    int rc = sb__value_get(txn, views, key, out);
-    if (rc != 0)
-        return rc;
-    sb_view_cache_entry_t *e = sb__view_cache_put(&reader->cache, reader->epoch, hash, key->mv_data,
-                                                  key->mv_size, out->mv_data, out->mv_size);
-    if (e != NULL && sb_softphone_view_decode(out->mv_data, out->mv_size, &e->view) == 0 &&
-        e->view.mode <= SB_CC_COMPAT_CLASSIC_AND_LIGHTNING)
-        e->decoded = true;
-    *decoded = e != NULL && e->decoded ? &e->view : NULL;
-    return 0;
+    return sb__view_cache_get(&reader->cache, reader->epoch, txn, views, key, out, decoded);
 }
 
 /* Announces a read of the map (see "The map and its moves"): returns with

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "datafile.h"
+#include "log.h"
 #include "record_codec.h"
 #include "store_internal.h"
 
@@ -341,6 +342,26 @@ const char *sb_store_dir(const sb_store_t *store)
     return store->dir;
 }
 
+/* A thread's reader, empty; its view cache may be left out (no memory for
+ * it: its checks then look every view up). [owned: reader_free] */
+static sb_reader_t *reader_new(void)
+{
+    sb_reader_t *r = calloc(1, sizeof(*r));
+    if (r != NULL && sb__view_cache_init(&r->views) != 0)
+        sb_warn("store: no memory for a reader's view cache: its checks look every view up");
+    return r;
+}
+
+static void reader_free(sb_reader_t *r)
+{
+    if (r == NULL)
+        return;
+    if (r->txn != NULL)
+        mdb_txn_abort(r->txn);
+    sb__view_cache_destroy(&r->views);
+    free(r);
+}
+
 sb_reader_t *sb__reader(sb_store_t *store)
 {
     /* A scan of a few entries (one per event loop): cheaper than a
@@ -358,7 +379,7 @@ int sb_store_reader_attach(sb_store_t *store, sb_err_t *err)
     sb_err_clear(err);
     if (sb__reader(store) != NULL)
         return 0;
-    sb_reader_t *r = calloc(1, sizeof(*r));
+    sb_reader_t *r = reader_new();
     if (r == NULL)
         return sb_err_set(err, -ENOMEM,
                           "No memory for a thread's cached read transaction (%zu bytes); its "
@@ -373,7 +394,7 @@ int sb_store_reader_attach(sb_store_t *store, sb_err_t *err)
     }
     pthread_mutex_unlock(&store->readers_lock);
     if (n >= SB_STORE_READERS_MAX) {
-        free(r);
+        reader_free(r);
         return sb_err_set(err, -ENOSPC,
                           "%d threads already keep a cached read transaction on this store; this "
                           "one's reads begin a transaction each.",
@@ -994,7 +1015,7 @@ int sb_store_open(const sb_store_opts_t *opts, sb_store_t **out, sb_err_t *err)
     pthread_mutex_init(&store->plan_lock, NULL);
     pthread_mutex_init(&store->readers_lock, NULL);
     /* The opener (the first event loop) keeps a cached read transaction. */
-    store->readers[0] = calloc(1, sizeof(sb_reader_t));
+    store->readers[0] = reader_new();
     if (store->readers[0] == NULL) {
         pthread_rwlock_destroy(&store->resize_lock);
         pthread_mutex_destroy(&store->readers_lock);
@@ -1110,11 +1131,8 @@ void sb_store_close(sb_store_t *store)
     sb_store_batch_abort(store);
     /* Every reader's thread is done with the store by now (its caller's
      * contract): their transactions are reset, and aborting one only frees it. */
-    for (size_t i = 0; i < store->n_readers; i++) {
-        if (store->readers[i]->txn != NULL)
-            mdb_txn_abort(store->readers[i]->txn);
-        free(store->readers[i]);
-    }
+    for (size_t i = 0; i < store->n_readers; i++)
+        reader_free(store->readers[i]);
     if (store->env != NULL)
         mdb_env_close(store->env);
     if (store->lock_fd >= 0)

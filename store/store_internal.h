@@ -58,6 +58,7 @@
 #include <stdatomic.h>
 
 #include "store.h"
+#include "view_cache.h"
 
 /* Plans kept (rules.c): a few, since one plan of SB_RULES_USERS_MAX users
  * holds up to that many changes (about 13 MB). */
@@ -69,8 +70,6 @@
 /* Database handles are small integers: the log names a database by the name
  * kept in this slot (NULL for meta and changes, which are not logged). */
 #define SB_DBI_SLOTS 32
-#define SB_VIEW_MEMO_BITS 10
-#define SB_VIEW_MEMO_SLOTS (1u << SB_VIEW_MEMO_BITS)
 #define SB_ORG_MEMO_SLOTS 256u
 /* Threads with a cached read transaction: every event loop (64 at most) and
  * the opener, with room to spare. */
@@ -79,20 +78,18 @@
 /*
  * One thread's cached read transaction: reset after each read, renewed by
  * the next, so that a read costs no reader-slot search or allocation and
- * pins no snapshot between reads. With it, the views whose checksum its
- * snapshot already checked (view.c): a snapshot's pages do not change, so a
- * view found again at the same place in the same snapshot and map is the
- * same bytes. Only its thread touches it.
+ * pins no snapshot between reads. With it, the views its snapshot found
+ * (view.c, view_cache.h): a snapshot's pages do not change, so a view found
+ * once, its checksum checked and decoded, is served from the cache until a
+ * commit or a move of the map starts a new epoch. Only its thread touches it.
  */
 typedef struct sb_reader {
     pthread_t thread;
     MDB_txn *txn;
-    struct sb_view_memo {
-        size_t snapshot;
-        uint64_t map_gen;
-        const void *at;
-        size_t len;
-    } view_memo[SB_VIEW_MEMO_SLOTS];
+    sb_view_cache_t views; /* sets NULL: no memory for it, every view looked up */
+    size_t views_snapshot; /* the transaction id and map generation of views_epoch */
+    uint64_t views_map_gen;
+    uint64_t views_epoch; /* 0 is never valid */
     /* Org numbers its snapshot found (view.c): the check's first look-up,
      * once per org and snapshot. */
     struct sb_org_memo {

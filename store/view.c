@@ -235,42 +235,30 @@ void sb_softphone_answer_destroy(sb_softphone_answer_t *answer)
 }
 
 /*
- * The check's look-up of a view (sb_softphone_view_get_fn), with its
- * checksum checked once per snapshot: members of one Call Center and
- * profile share a view, and hashing its bytes (a layout makes it a few
- * kilobytes) on every check would cost more than the rest of the check.
+ * The check's look-up of a view (sb_softphone_view_get_decoded_fn): through
+ * this thread's view cache (view_cache.h, the read library's too), so that
+ * members of one Call Center and profile, who share a view, cost one B-tree
+ * search, one checksum and one decode per snapshot instead of one each
+ * check (the search alone was a sixth of a check's instructions,
+ * bench/RESULTS.md). A commit or a move of the map starts a new epoch.
  */
-static size_t memo_slot(const void *at)
-{
-    return (size_t)(((uint64_t)(uintptr_t)at * 0x9e3779b97f4a7c15ULL) >> (64 - SB_VIEW_MEMO_BITS));
-}
-
-static int server_get_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key,
-                           MDB_val *view)
+static int server_find_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_val *key,
+                            MDB_val *view, const sb_softphone_view_t **decoded)
 {
     sb_store_t *store = ctx;
     sb_reader_t *reader = sb__reader(store);
-    if (reader == NULL || txn != reader->txn)
+    *decoded = NULL;
+    if (reader == NULL || txn != reader->txn || reader->views.sets == NULL)
         return sb__value_get(txn, views, key, view);
     size_t snapshot = mdb_txn_id(txn);
-    MDB_val k = *key;
-    int rc = mdb_get(txn, views, &k, view);
-    if (rc == 0) {
-        struct sb_view_memo *m = &reader->view_memo[memo_slot(view->mv_data)];
-        if (m->at == view->mv_data && m->len == view->mv_size && m->snapshot == snapshot &&
-            m->map_gen == store->map_gen && view->mv_size >= SB_VALUE_SUM_BYTES) {
-            view->mv_size -= SB_VALUE_SUM_BYTES;
-            return 0;
-        }
+    if (reader->views_epoch == 0 || snapshot != reader->views_snapshot ||
+        store->map_gen != reader->views_map_gen) {
+        reader->views_snapshot = snapshot;
+        reader->views_map_gen = store->map_gen;
+        reader->views_epoch++;
     }
-    /* First in this snapshot (or not found): the checked look-up. */
-    rc = sb__value_get(txn, views, key, view);
-    if (rc == 0) {
-        struct sb_view_memo *m = &reader->view_memo[memo_slot(view->mv_data)];
-        *m = (struct sb_view_memo){snapshot, store->map_gen, view->mv_data,
-                                   view->mv_size + SB_VALUE_SUM_BYTES};
-    }
-    return rc;
+    return sb__view_cache_get(&reader->views, reader->views_epoch, txn, views, key, view,
+                              decoded);
 }
 
 /*
@@ -326,7 +314,7 @@ int sb_store_softphone_find(sb_store_t *store, const char *org, const char *user
                                           .user_cc = store->user_cc,
                                           .views = store->views,
                                           .org_ids = store->org_ids,
-                                          .get_view = server_get_view,
+                                          .get_view_decoded = server_find_view,
                                           .get_view_ctx = store,
                                           .get_org_num = server_get_org_num,
                                           .get_org_num_ctx = store};

@@ -1,11 +1,13 @@
 /*
- * The read library's set-associative view cache (view_cache.h).
+ * The set-associative view cache of the check's readers (view_cache.h).
  */
 #include "view_cache.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "store_internal.h"
 
 int sb__view_cache_init(sb_view_cache_t *cache)
 {
@@ -120,4 +122,30 @@ sb_view_cache_entry_t *sb__view_cache_put(sb_view_cache_t *cache, uint64_t epoch
     e->decoded = false;
     memcpy(e->key, key, key_len);
     return e;
+}
+
+int sb__view_cache_get(sb_view_cache_t *cache, uint64_t epoch, MDB_txn *txn, MDB_dbi views,
+                       const MDB_val *key, MDB_val *out, const sb_softphone_view_t **decoded)
+{
+    uint64_t hash = sb__view_cache_hash(key->mv_data, key->mv_size);
+    const sb_view_cache_entry_t *hit =
+        sb__view_cache_find(cache, epoch, hash, key->mv_data, key->mv_size);
+    if (hit != NULL) {
+        out->mv_data = (void *)hit->data;
+        out->mv_size = hit->len;
+        *decoded = hit->decoded ? &hit->view : NULL;
+        return 0;
+    }
+    *decoded = NULL;
+    int rc = sb__value_get(txn, views, key, out);
+    if (rc != 0)
+        return rc;
+    sb_view_cache_entry_t *e =
+        sb__view_cache_put(cache, epoch, hash, key->mv_data, key->mv_size, out->mv_data,
+                           out->mv_size);
+    if (e != NULL && sb_softphone_view_decode(out->mv_data, out->mv_size, &e->view) == 0 &&
+        e->view.mode <= SB_CC_COMPAT_CLASSIC_AND_LIGHTNING)
+        e->decoded = true;
+    *decoded = e != NULL && e->decoded ? &e->view : NULL;
+    return 0;
 }

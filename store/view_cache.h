@@ -1,6 +1,7 @@
 #pragma once
 /*
- * The read library's cache of the views a snapshot found (index/index.c):
+ * The cache of the views a snapshot found, one per reader of the read
+ * library (index/index.c) and of the server (store/view.c):
  * set-associative, SB_VIEW_CACHE_SETS sets of SB_VIEW_CACHE_WAYS ways, keyed
  * by a 64-bit hash of the view's key, with the full key compared on a hit.
  *
@@ -17,10 +18,11 @@
  * new epoch costs nothing up front. The data pointers are the caller's
  * (pages of the map the snapshot pins): the cache never reads them.
  *
- * Internal to libswitchboard-index (sb__ names, hidden), and tested alone
- * by tests/unit/test_view_cache.c.
+ * Internal (sb__ names; libswitchboard-index exports none of them), and
+ * tested alone by tests/unit/test_view_cache.c.
  */
 
+#include <lmdb.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,3 +85,14 @@ const sb_view_cache_entry_t *sb__view_cache_find(sb_view_cache_t *cache, uint64_
 sb_view_cache_entry_t *sb__view_cache_put(sb_view_cache_t *cache, uint64_t epoch, uint64_t hash,
                                           const void *key, size_t key_len, const void *data,
                                           size_t len);
+
+/**
+ * The check's look-up of a view through `cache` (sb_softphone_view_get_decoded_fn's work, for
+ * the read library and the server alike): a hit serves the bytes already checked and their
+ * decoding; a miss reads the view from `views` with its checksum checked (sb__value_get, so once
+ * per epoch), keeps it and decodes it once. A view that does not decode is not kept decoded: the
+ * check decodes it again and refuses it. *decoded NULL when not decoded. Returns 0 or LMDB's /
+ * the value's error (MDB_NOTFOUND for no view).
+ */
+int sb__view_cache_get(sb_view_cache_t *cache, uint64_t epoch, MDB_txn *txn, MDB_dbi views,
+                       const MDB_val *key, MDB_val *out, const sb_softphone_view_t **decoded);

@@ -181,6 +181,47 @@ static void update_changes_values_only(void **state)
     sb_callcenter_free(got);
 }
 
+/* The server's check finds views through its thread's view cache (store/view.c): a view
+ * served again within one snapshot is the same, each Call Center's members get their own,
+ * and the next write's snapshot serves the changed view, never the cached one. */
+static void the_check_serves_the_view_a_write_changed(void **state)
+{
+    sb_test_fixture_t *fx = *state;
+    sb_err_t err;
+    sb_sfid_t support = sb_test_cc(fx->store, "acme", "Support");
+    sb_sfid_t sales = sb_test_cc(fx->store, "acme", "Sales");
+    sb_test_user(fx->store, "acme", 1);
+    sb_test_user(fx->store, "acme", 2);
+    assert_rc(sb_store_member_add(fx->store, "acme", support.s, "005000000000001", false, NULL,
+                                  &err),
+              0, err);
+    assert_rc(sb_store_member_add(fx->store, "acme", sales.s, "005000000000002", false, NULL,
+                                  &err),
+              0, err);
+    sb_softphone_answer_t a;
+    for (int round = 0; round < 3; round++) {
+        assert_rc(sb_store_softphone_check(fx->store, "acme", "005000000000001", &a, &err), 0,
+                  err);
+        assert_string_equal(a.view.cc_id, support.s);
+        assert_int_equal(a.view.width, 300);
+        sb_softphone_answer_destroy(&a);
+        assert_rc(sb_store_softphone_check(fx->store, "acme", "005000000000002", &a, &err), 0,
+                  err);
+        assert_string_equal(a.view.cc_id, sales.s);
+        sb_softphone_answer_destroy(&a);
+    }
+    sb_cc_change_t wider = {"reqGeneralInfo", "reqSoftphoneWidth", "640"};
+    assert_rc(sb_store_cc_update(fx->store, "acme", support.s, &wider, 1, NULL, NULL, &err), 0,
+              err);
+    assert_rc(sb_store_softphone_check(fx->store, "acme", "005000000000001", &a, &err), 0, err);
+    assert_int_equal(a.view.width, 640);
+    sb_softphone_answer_destroy(&a);
+    assert_rc(sb_store_softphone_check(fx->store, "acme", "005000000000002", &a, &err), 0, err);
+    assert_string_equal(a.view.cc_id, sales.s);
+    assert_int_equal(a.view.width, 300);
+    sb_softphone_answer_destroy(&a);
+}
+
 static void clone_copies_the_definition_not_the_members(void **state)
 {
     sb_test_fixture_t *fx = *state;
@@ -378,6 +419,7 @@ int main(void)
         T(get_by_name_and_tenant_isolation),
         T(list_pages_with_member_counts),
         T(update_changes_values_only),
+        T(the_check_serves_the_view_a_write_changed),
         T(clone_copies_the_definition_not_the_members),
         T(delete_refused_while_it_has_members),
         T(ids_tell_nothing_of_other_orgs),
