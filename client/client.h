@@ -95,5 +95,21 @@ int sb_client_call_json(sb_client_t *client, const char *method, json_t *args,
 int sb__client_cluster_route(sb_client_cluster_t *cluster, const char *shard, const char *method,
                              const void *args, size_t args_len, sb_client_t **client);
 
+/**
+ * The shard the placement map names for `org` (as the watch last saw it), copied into
+ * shard[cap]. Returns 0, or SB_CLIENT_REFUSED (NO_ROUTE: no such org) or -EINVAL.
+ */
+int sb__client_cluster_org_shard(sb_client_cluster_t *cluster, const char *org, char *shard,
+                                 size_t cap);
+
+/**
+ * Switches org.<ORG> in the placement bucket from shard `from` to shard `to` (serving), a
+ * compare-and-set on the key's latest revision: the step that decides an org's move (sbctl org
+ * move --to). Returns 0; -ESTALE when the key does not name `from` or changed meanwhile
+ * (nothing switched); SB_CLIENT_REFUSED (NO_ROUTE: no key), -EIO (NATS), -EINVAL, -ENOMEM.
+ */
+int sb__client_cluster_org_place(sb_client_cluster_t *cluster, const char *org, const char *from,
+                                 const char *to);
+
 /** A reply's deadline on the member connections opened from now on; 0: none. */
 void sb__client_cluster_set_timeout(sb_client_cluster_t *cluster, int seconds);

@@ -601,3 +601,93 @@ SB_CLIENT_API int sb_client_cluster_call_shard(sb_client_cluster_t *cl, const ch
     }
     return cluster_call(cl, shard, method, args, args_len, result);
 }
+
+/* ---- an org's placement, for sbctl org move --to SHARD ------------------------ */
+
+int sb__client_cluster_org_shard(sb_client_cluster_t *cl, const char *org, char *shard, size_t cap)
+{
+    reset_error(cl);
+    if (org == NULL || org[0] == '\0' || strlen(org) > SB_ROUTE_ORG_MAX)
+        return fail(cl, -EINVAL, "An org id is 1 to %d bytes.", SB_ROUTE_ORG_MAX);
+    pthread_mutex_lock(&cl->lock);
+    const sb_route_org_t *o = sb_route_find_org(&cl->map, org);
+    if (o != NULL)
+        copy_str(shard, cap, o->shard);
+    pthread_mutex_unlock(&cl->lock);
+    if (o == NULL)
+        return no_route(cl, "The org is in no shard of the cluster's placement map: check its "
+                            "id (sbctl --cluster URLS cluster shows the shards' counts).");
+    return 0;
+}
+
+/* org.<ORG>'s value and revision as the bucket holds it now (not the watched map: a
+ * compare-and-set needs the latest revision). *value [owned: json_decref]. */
+static int org_key_get(sb_client_cluster_t *cl, const char *key, json_t **value, uint64_t *rev)
+{
+    *value = NULL;
+    kvEntry *e = NULL;
+    natsStatus s = kvStore_Get(&e, cl->kv, key);
+    if (s == NATS_NOT_FOUND)
+        return no_route(cl, "The placement bucket has no such org (deleted meanwhile?).");
+    if (s != NATS_OK)
+        return fail(cl, -EIO, "The placement bucket's key %s cannot be read: %s.", key,
+                    natsStatus_GetText(s));
+    json_error_t jerr;
+    *value = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, &jerr);
+    *rev = kvEntry_Revision(e);
+    kvEntry_Destroy(e);
+    if (!json_is_object(*value)) {
+        json_decref(*value);
+        *value = NULL;
+        return fail(cl, -EBADMSG, "The placement bucket's key %s is not a JSON object (%s).", key,
+                    jerr.text);
+    }
+    return 0;
+}
+
+int sb__client_cluster_org_place(sb_client_cluster_t *cl, const char *org, const char *from,
+                                 const char *to)
+{
+    reset_error(cl);
+    if (org == NULL || strlen(org) > SB_ROUTE_ORG_MAX || from == NULL || to == NULL ||
+        strlen(to) > SB_ROUTE_NAME_MAX)
+        return fail(cl, -EINVAL, "An org id of at most %d bytes and two shard names.",
+                    SB_ROUTE_ORG_MAX);
+    char key[SB_ROUTE_ORG_MAX + 8];
+    snprintf(key, sizeof(key), "org.%s", org);
+    json_t *value;
+    uint64_t rev = 0;
+    int rc = org_key_get(cl, key, &value, &rev);
+    if (rc != 0)
+        return rc;
+    const char *now = json_string_value(json_object_get(value, "shard"));
+    bool from_there = now != NULL && strcmp(now, from) == 0;
+    if (!from_there) {
+        fail(cl, -ESTALE,
+             "The placement bucket's %s names shard %.32s, not %.32s: another move or a delete "
+             "changed it; nothing was switched.",
+             key, now ? now : "(none)", from);
+        json_decref(value);
+        return -ESTALE;
+    }
+    json_decref(value);
+    /* The format the servers write (server/cluster.c, sb_cluster_org_claim). */
+    value = json_pack("{ss ss}", "shard", to, "state", "serving");
+    char *text = value != NULL ? json_dumps(value, JSON_COMPACT) : NULL;
+    json_decref(value);
+    if (text == NULL)
+        return fail(cl, -ENOMEM, "Out of memory.");
+    uint64_t new_rev = 0;
+    natsStatus s = kvStore_Update(&new_rev, cl->kv, key, text, (int)strlen(text), rev);
+    free(text);
+    if (s == NATS_OK)
+        return 0;
+    const char *why = nats_GetLastError(NULL);
+    if (why != NULL && strstr(why, "wrong last sequence") != NULL)
+        return fail(cl, -ESTALE,
+                    "The placement bucket's %s changed between its read and the switch (%s): "
+                    "nothing was switched.",
+                    key, why);
+    return fail(cl, -EIO, "The placement bucket's %s could not be written: %s (%s).", key,
+                natsStatus_GetText(s), why ? why : "");
+}

@@ -96,3 +96,18 @@ void sb__client_cluster_set_timeout(sb_client_cluster_t *cl, int seconds)
 {
     (void)cl, (void)seconds;
 }
+
+int sb__client_cluster_org_shard(sb_client_cluster_t *cl, const char *org, char *shard, size_t cap)
+{
+    (void)cl, (void)org;
+    if (cap > 0)
+        shard[0] = '\0';
+    return -ENOTSUP;
+}
+
+int sb__client_cluster_org_place(sb_client_cluster_t *cl, const char *org, const char *from,
+                                 const char *to)
+{
+    (void)cl, (void)org, (void)from, (void)to;
+    return -ENOTSUP;
+}

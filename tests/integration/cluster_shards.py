@@ -16,8 +16,16 @@ restarted old primary that must not take a write (issue 19).
   3. then, per shard: every acknowledged write is on every member, all
      members have the same applied sequence and the same users (a digest of
      every user read back); cluster.show shows both shards (epochs, primary,
-     replicas, org counts) and the four members; a standalone server answers
-     cluster.show with NOT_CLUSTERED.
+     replicas, org counts) and the four members;
+  4. an org move under load: sbctl --cluster org move acme --to s2 while two
+     writers and a reader use it (the writers retry ORG_MOVING and follow
+     MOVED); every acknowledged write is then on both members of s2, with
+     equal move.digest; s1 answers MOVED; sbctl --cluster reads it on s2; a
+     move stopped after the placement switch (sbctl's test hook) switches it
+     back and leaves the org on its shard alone; the test prints the writes'
+     longest gap;
+  5. org.delete frees the id for the other shard; a standalone server
+     answers cluster.show with NOT_CLUSTERED.
 
 usage: cluster_shards.py SWITCHBOARDD SCRIPTS_CLUSTER SBCTL SBSTORE
 Exits 77 (skipped) when nats-server is not installed, or switchboardd was
@@ -266,6 +274,119 @@ try:
           shards["s2"]["orgs"] == 2, "cluster.show's shards: %r" % (show,))
     check(roles == {"s1a": "replica", "s1b": "primary", "s2a": "primary", "s2b": "replica"},
           "cluster.show's members: %r" % (roles,))
+    # An org move under load: acme, s1 -> s2, by sbctl --cluster org move --to, while two
+    # writers and a reader keep using it (writers retry ORG_MOVING, and follow MOVED to s2).
+    move_stop = threading.Event()
+    move = {"acked": {}, "refused": {}, "read_fail": [], "reads": 0, "gap": 0.0, "last": 0.0}
+    where = {"acme": "s1"}
+
+    def move_writer(k):
+        n = 0
+        while not move_stop.is_set():
+            uid = "005m%d%010dAAA" % (k, n)
+            try:
+                err, _ = call(socks[primary[where["acme"]]], "user.upsert",
+                              {"org": "acme", "id": uid, "name": "mv-%d" % n})
+            except OSError:
+                err = {"name": "CLOSED"}
+            now = time.time()
+            with lock:
+                if err is None:
+                    move["acked"][uid] = "mv-%d" % n
+                    if move["last"]:
+                        move["gap"] = max(move["gap"], now - move["last"])
+                    move["last"] = now
+                    n += 1
+                else:
+                    move["refused"][err["name"]] = move["refused"].get(err["name"], 0) + 1
+                    if err["name"] == "MOVED":
+                        where["acme"] = "s2"
+            if err is not None:
+                time.sleep(0.01)
+
+    def move_reader():
+        uid = next(iter(acked["s1"]))
+        while not move_stop.is_set():
+            err, got = call(socks[primary[where["acme"]]], "user.get", {"org": "acme", "id": uid})
+            with lock:
+                move["reads"] += 1
+                if err is not None and err["name"] == "MOVED":
+                    where["acme"] = "s2"
+                elif err is not None or got["name"] != acked["s1"][uid]:
+                    move["read_fail"].append(err)
+
+    mthreads = [threading.Thread(target=move_writer, args=(k,)) for k in range(2)]
+    mthreads.append(threading.Thread(target=move_reader))
+    for t in mthreads:
+        t.start()
+    time.sleep(0.5)
+    env = dict(os.environ, SB_TOKEN=token, SB_CLUSTER=cl.urls)
+    moved = subprocess.run([SBCTL, "org", "move", "acme", "--to", "s2"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    print("sbctl org move acme --to s2 (two writers, one reader):\n" + moved.stdout.rstrip())
+    time.sleep(0.5)
+    move_stop.set()
+    for t in mthreads:
+        t.join()
+    check(moved.returncode == 0 and "switched the placement: org.acme names shard s2 (was s1)"
+          in moved.stdout and "writes paused" in moved.stdout,
+          "sbctl org move acme --to s2: %d %s %s" % (moved.returncode, moved.stdout,
+                                                     moved.stderr))
+    print("during the move: %d writes acknowledged, refused %r, longest gap between acknowledged "
+          "writes %.3f s; %d reads, %d failed" % (len(move["acked"]), move["refused"],
+                                                  move["gap"], move["reads"],
+                                                  len(move["read_fail"])))
+    check(not move["read_fail"], "reads of acme during its move failed: %r" % move["read_fail"][:3])
+    check(set(move["refused"]) <= {"ORG_MOVING", "MOVED"},
+          "writes during the move were refused only as ORG_MOVING or MOVED: %r" % move["refused"])
+    check(where["acme"] == "s2" and len(move["acked"]) > 10,
+          "the writers followed MOVED to s2 and kept writing (%d)" % len(move["acked"]))
+    # Every member of s2 has every acknowledged write of acme, before the move and during it,
+    # at the same applied sequence and with the same digest of the org's records.
+    last = call(socks["s2a"], "server.info", {})[1]["changes"]["last_seq"]
+    deadline = time.time() + 20
+    while time.time() < deadline and \
+            call(socks["s2b"], "server.info", {})[1]["cluster"]["applied_seq"] < last:
+        time.sleep(0.05)
+    everything = dict(acked["s1"], **move["acked"])
+    for m in ("s2a", "s2b"):
+        c = Conn(socks[m], token)
+        missing = [uid for uid, name in everything.items()
+                   if (lambda r: r[0] is not None or r[1]["name"] != name)(
+                       c.call("user.get", {"org": "acme", "id": uid}))]
+        c.close()
+        check(not missing, "acme on %s after the move: %d of %d acknowledged writes missing" %
+              (m, len(missing), len(everything)))
+    digests = [call(socks[m], "move.digest", {"org": "acme"})[1] for m in ("s2a", "s2b")]
+    check(digests[0]["digest"] == digests[1]["digest"] and digests[0]["state"] == "none",
+          "acme's digest on s2a and s2b: %r" % digests)
+    err, _ = call(socks["s1b"], "user.get", {"org": "acme", "id": next(iter(acked["s1"]))})
+    check(err is not None and err["name"] == "MOVED" and "shard s2" in err["message"],
+          "acme on its old primary answers MOVED naming shard s2: %r" % (err,))
+    got = subprocess.run([SBCTL, "user", "get", next(iter(move["acked"])), "--org", "acme",
+                          "--json"], env=env, capture_output=True, text=True, timeout=30)
+    check(got.returncode == 0 and "mv-" in got.stdout,
+          "sbctl --cluster reads acme on s2 after the move: %s %s" % (got.stdout, got.stderr))
+    again = subprocess.run([SBCTL, "org", "move", "acme", "--to", "s2"], env=env,
+                           capture_output=True, text=True, timeout=30)
+    check(again.returncode == 2 and "on shard s2 already" in again.stderr,
+          "a move to the org's own shard: %d %s" % (again.returncode, again.stderr))
+    # A move that fails after the placement switch switches it back and undoes both sides.
+    failed = subprocess.run([SBCTL, "org", "move", "initech", "--to", "s1"],
+                            env=dict(env, SBCTL_MOVE_FAIL_AFTER="switch"), capture_output=True,
+                            text=True, timeout=60)
+    err_s1, _ = call(socks["s1b"], "org.get", {"org": "initech"})
+    err_s2, _ = call(socks["s2a"], "org.get", {"org": "initech"})
+    routed = subprocess.run([SBCTL, "org", "get", "initech", "--json"], env=env,
+                            capture_output=True, text=True, timeout=30)
+    check(failed.returncode == 1 and "did not happen" in failed.stderr and
+          err_s1 is not None and err_s1["name"] == "NOT_FOUND" and err_s2 is None and
+          routed.returncode == 0, "a move of initech stopped after the switch: %d %s; s1 %r, s2 "
+          "%r; routed get: %s %s" % (failed.returncode, failed.stderr, err_s1, err_s2,
+                                     routed.stdout, routed.stderr))
+    err, show = call(socks["s2b"], "cluster.show", {})
+    counts = {s["shard"]: s["orgs"] for s in (show or {}).get("shards", [])}
+    check(counts == {"s1": 0, "s2": 3}, "cluster.show's org counts after the move: %r" % (counts,))
     # org.delete takes org.<ORG> out of the bucket: the id is free on the other shard.
     err, _ = call(socks["s2a"], "org.delete", {"org": "globex", "force": True})
     check(err is None, "org.delete globex: %r" % (err,))

@@ -16,9 +16,10 @@ static const struct {
     {"contact", "import", "FILE",
      "Upserts the contacts of a CSV file (id,name,phone,...): all checked, then written.",
      "sbctl contact import contacts.csv --org acme --callcenter SupportEU"},
-    {"org", "move", "ORG --to-socket PATH [--to-token-file F]",
-     "Moves the org to another server: copies it, catches up, pauses its writes for the last "
-     "catch-up, compares digests, commits there; this server then answers MOVED for it.",
+    {"org", "move", "ORG --to-socket PATH [--to-token-file F] | ORG --to SHARD (--cluster)",
+     "Moves the org to another server (in a cluster, to another shard, switching its placement): "
+     "copies it, catches up, pauses its writes for the last catch-up, compares digests, commits "
+     "there; the source then answers MOVED for it.",
      "sbctl org move acme --to-socket /srv/switchboard-b/switchboard.sock"},
     {"backup", NULL, "FILE", "Writes a hot backup of the whole store to FILE.",
      "sbctl backup /var/backups/switchboard.sbk"},

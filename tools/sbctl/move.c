@@ -8,13 +8,15 @@
  *   2. the changes since S, imported, round after round while many arrive;
  *   3. the source frozen (the org's writes answer ORG_MOVING), the last
  *      changes imported, the two digests compared;
- *   4. the placement switched (switch_placement: nothing to switch between
- *      two standalone servers; the cluster's compare-and-set goes there),
- *      the target committed, the source marked moved (MOVED naming the
- *      target) and its records deleted a batch per call.
+ *   4. in a cluster, the placement bucket's org.<ORG> switched from the
+ *      source's shard to the target's (a compare-and-set: the step that
+ *      decides the move; between two servers given by socket there is no
+ *      placement), the target committed, the source marked moved (MOVED
+ *      naming the target) and its records deleted a batch per call.
  *
  * Any failure before the commit unfreezes the source and drops the
- * receiving org on the target (move.abort on both), and says what happened.
+ * receiving org on the target (move.abort on both), and says what happened;
+ * a commit refused after the switch switches the placement back first.
  */
 #include <jansson.h>
 #include <limits.h>
@@ -33,6 +35,7 @@
 
 typedef struct move_run {
     sb_client_t *src, *dst;
+    const sbctl_move_target_t *target;
     const char *org;
     const char *to;
     const char *fail_after; /* the test hook's step, or NULL */
@@ -41,6 +44,7 @@ typedef struct move_run {
     uint64_t digest_records;
     double freeze_ms, moved_ms, started_ms;
     bool frozen;
+    bool switched; /* the placement names the target shard now */
 } move_run_t;
 
 static double now_ms(void)
@@ -246,15 +250,46 @@ static int simple(move_run_t *m, sb_client_t *c, const char *side, const char *m
 }
 
 /*
- * The placement switch: in a cluster, the compare-and-set of org.<ORG> to
- * the target shard (docs/cluster.md), which decides the move; between two
- * standalone servers there is no placement, and MOVED naming the target's
- * socket is what tells clients. The cluster's switch is wired in here.
+ * The placement switch, in a cluster: the compare-and-set of org.<ORG> from
+ * the source's shard to the target's. From here on the cluster's clients
+ * route the org to the target (the source still answers its reads, and
+ * ORG_MOVING to its writes, which the clients retry until the commit).
+ * Between two servers given by socket there is nothing to switch: MOVED
+ * naming the target's socket is what tells clients.
  */
 static int switch_placement(move_run_t *m)
 {
-    (void)m;
+    const sbctl_move_target_t *t = m->target;
+    if (t->cluster == NULL)
+        return 0;
+    int rc = sb__client_cluster_org_place(t->cluster, m->org, t->from_shard, t->to_shard);
+    if (rc != 0) {
+        fprintf(stderr, "sbctl: the placement was not switched to shard %s: %s\n", t->to_shard,
+                sb_client_cluster_error_message(t->cluster));
+        return -1;
+    }
+    m->switched = true;
     return 0;
+}
+
+/* The commit was refused after the switch: the placement names the source again. */
+static int switch_back(move_run_t *m)
+{
+    const sbctl_move_target_t *t = m->target;
+    if (!m->switched)
+        return 0;
+    int rc = sb__client_cluster_org_place(t->cluster, m->org, t->to_shard, t->from_shard);
+    if (rc == 0) {
+        m->switched = false;
+        return 0;
+    }
+    fprintf(stderr,
+            "sbctl: the placement still names shard %s and could not be switched back to %s (%s): "
+            "the org is not undone on either side; once NATS answers, run this move again "
+            "(or sbctl move abort --org %s on both, then put org.%s back with NATS's tools).\n",
+            t->to_shard, t->from_shard, sb_client_cluster_error_message(t->cluster), m->org,
+            m->org);
+    return -1;
 }
 
 /* Undoes a move that did not commit: unfreezes the source, drops the target's org. */
@@ -310,15 +345,21 @@ static void report(const move_run_t *m, bool json, double done_ms)
     printf("  froze its writes, brought the last %llu records, digests equal: blake2b:%s (%llu "
            "records)\n",
            (unsigned long long)m->final_records, m->digest, (unsigned long long)m->digest_records);
+    if (m->target->cluster != NULL)
+        printf("  switched the placement: org.%s names shard %s (was %s)\n", m->org,
+               m->target->to_shard, m->target->from_shard);
     printf("  committed on the target; the source answers MOVED and deleted the org's records "
            "(its tokens stay, answering MOVED)\n");
     printf("  writes paused %.1f ms (freeze to MOVED); the move took %.1f ms\n", paused,
            done_ms - m->started_ms);
 }
 
-int sbctl_org_move(sb_client_t *src, sb_client_t *dst, const char *org, const char *to, bool json)
+int sbctl_org_move(sb_client_t *src, const sbctl_move_target_t *target, const char *org,
+                   bool json)
 {
-    move_run_t m = {.src = src, .dst = dst, .org = org, .to = to};
+    sb_client_t *dst = target->dst;
+    const char *to = target->to;
+    move_run_t m = {.src = src, .dst = dst, .target = target, .org = org, .to = to};
     m.fail_after = getenv("SBCTL_MOVE_FAIL_AFTER");
     if (m.fail_after != NULL && m.fail_after[0] == '\0')
         m.fail_after = NULL;
@@ -363,7 +404,11 @@ int sbctl_org_move(sb_client_t *src, sb_client_t *dst, const char *org, const ch
     /* 4: the switch, then the commit: after it, the target serves the org. */
     if (rc == 0 && switch_placement(&m) != 0)
         rc = -1;
+    if (rc == 0 && m.switched && hook(&m, "switch"))
+        rc = -1;
     if (rc != 0) {
+        if (switch_back(&m) != 0)
+            return SBCTL_REFUSED;
         roll_back(&m);
         return rc == -2 ? SBCTL_UNREACHABLE : SBCTL_REFUSED;
     }
@@ -371,6 +416,8 @@ int sbctl_org_move(sb_client_t *src, sb_client_t *dst, const char *org, const ch
     rc = simple(&m, dst, "target", "move.commit", "org_seq", NULL, m.org_seq, &r);
     msgpack_unpacked_destroy(&r);
     if (rc == -1) {
+        if (switch_back(&m) != 0)
+            return SBCTL_REFUSED;
         roll_back(&m);
         return SBCTL_REFUSED;
     }
@@ -380,8 +427,9 @@ int sbctl_org_move(sb_client_t *src, sb_client_t *dst, const char *org, const ch
         fprintf(stderr,
                 "sbctl: the target's answer to the commit was lost: see sbctl move digest --org "
                 "%s on the target (state none: it committed; run sbctl move done --org %s --to "
-                "%s on the source; receiving: run sbctl move abort --org %s on both).\n",
-                org, org, to, org);
+                "'%s' on the source; receiving: run sbctl move commit --org %s on the target%s).\n",
+                org, org, to, org,
+                m.switched ? ", which the placement names already" : ", or move abort on both");
         return SBCTL_UNREACHABLE;
     }
     /* The source: MOVED from the first call on; its records go a batch per call. */

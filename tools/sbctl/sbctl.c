@@ -844,23 +844,88 @@ static bool read_token_file(const char *path, char *buf, size_t cap)
     return ok && buf[0] != '\0';
 }
 
-/* sbctl org move ORG --to-socket PATH [--to-token-file F] */
+/*
+ * sbctl --cluster URLS org move ORG --to SHARD: the source is the org's
+ * shard's primary and the target SHARD's, both as the placement map names
+ * them, over the cluster handle's connections (one admin token, cluster-wide);
+ * the move switches org.<ORG> in the bucket just before the commit.
+ */
+static int run_move_cluster(const options_t *o, const char *org, const char *shard)
+{
+    if (strlen(shard) > 32) {
+        fprintf(stderr, "sbctl: --to takes a shard's name (32 bytes at most).\n");
+        return SBCTL_USAGE;
+    }
+    sbctl_conn_t c;
+    memset(&c, 0, sizeof(c));
+    int status = open_cluster(o, &c);
+    char from[64];
+    int rc = status == SBCTL_OK ? sb__client_cluster_org_shard(c.cluster, org, from, sizeof(from))
+                                : 0;
+    if (status == SBCTL_OK && rc != 0)
+        status = report_failure(o, c.cluster, NULL, rc);
+    if (status == SBCTL_OK && strcmp(from, shard) == 0) {
+        fprintf(stderr, "sbctl: org %s is on shard %s already: nothing to move.\n", org, shard);
+        status = SBCTL_USAGE;
+    }
+    msgpack_sbuffer args;
+    msgpack_sbuffer_init(&args);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    sb_pack_kv_str(&pk, "org", org);
+    /* Both connections are the handle's: they stay open (and their pointers good) while no
+     * member's socket changes in the map, which the move's few seconds do not see. */
+    sb_client_t *src = NULL, *dst = NULL;
+    char src_member[40] = "", dst_member[40] = "";
+    if (status == SBCTL_OK) {
+        rc = sb__client_cluster_route(c.cluster, NULL, "move.freeze", args.data, args.size, &src);
+        snprintf(src_member, sizeof(src_member), "%s", sb_client_cluster_last_member(c.cluster));
+        if (rc != 0)
+            status = report_failure(o, c.cluster, NULL, rc);
+    }
+    if (status == SBCTL_OK) {
+        rc = sb__client_cluster_route(c.cluster, shard, "move.import", args.data, args.size, &dst);
+        snprintf(dst_member, sizeof(dst_member), "%s", sb_client_cluster_last_member(c.cluster));
+        if (rc != 0)
+            status = report_failure(o, c.cluster, NULL, rc);
+    }
+    msgpack_sbuffer_destroy(&args);
+    if (status == SBCTL_OK) {
+        if (!o->json)
+            printf("moving org %s from shard %s (primary %s) to shard %s (primary %s)\n", org,
+                   from, src_member, shard, dst_member);
+        char to[48];
+        snprintf(to, sizeof(to), "shard %s", shard);
+        sbctl_move_target_t target = {
+            .dst = dst, .to = to, .cluster = c.cluster, .from_shard = from, .to_shard = shard};
+        status = sbctl_org_move(src, &target, org, o->json);
+    }
+    sbctl_close(&c);
+    return status;
+}
+
+/* sbctl org move ORG --to-socket PATH [--to-token-file F], or in a cluster ORG --to SHARD */
 static int run_move(const options_t *o, int argc, char **argv, int first)
 {
     const char *org = NULL, *to_socket = NULL, *token_file = NULL, *shard = NULL;
     for (int i = first; i < argc; i++) {
         bool has_value = i + 1 < argc;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: sbctl org move ORG --to-socket PATH [--to-token-file F]\n\n"
+            printf("usage: sbctl org move ORG --to-socket PATH [--to-token-file F]\n"
+                   "       sbctl --cluster URLS org move ORG --to SHARD\n\n"
                    "Moves the org from this server to the one at PATH (admin tokens on both):\n"
                    "copies its records, catches up with the writes made meanwhile, pauses its\n"
                    "writes (ORG_MOVING) for the last catch-up, compares both sides' digests,\n"
                    "commits on the target, and makes this server answer MOVED for it and delete\n"
                    "its records. Any failure before the commit leaves it serving here and\n"
                    "nothing of it on the target. The target's token is read from F (default:\n"
-                   "admin.token beside PATH). docs/cluster.md, \"Moving an org\".\n\n"
-                   "Example:\n"
-                   "  sbctl org move acme --to-socket /srv/switchboard-b/switchboard.sock\n");
+                   "admin.token beside PATH). In a cluster, --to SHARD moves it from its shard's\n"
+                   "primary to SHARD's, and the placement bucket's org.<ORG> is switched to\n"
+                   "SHARD just before the commit. docs/cluster.md, \"Moving an org\".\n\n"
+                   "Examples:\n"
+                   "  sbctl org move acme --to-socket /srv/switchboard-b/switchboard.sock\n"
+                   "  sbctl --cluster nats://127.0.0.1:4222 org move acme --to s2\n");
             return SBCTL_OK;
         } else if (strcmp(argv[i], "--to-socket") == 0 && has_value) {
             to_socket = argv[++i];
@@ -874,8 +939,8 @@ static int run_move(const options_t *o, int argc, char **argv, int first)
             org = argv[i];
         } else {
             fprintf(stderr,
-                    "sbctl: org move takes ORG --to-socket PATH [--to-token-file F]; "
-                    "not '%s'.\n",
+                    "sbctl: org move takes ORG --to-socket PATH [--to-token-file F] (in a "
+                    "cluster: ORG --to SHARD); not '%s'.\n",
                     argv[i]);
             return SBCTL_USAGE;
         }
@@ -883,10 +948,18 @@ static int run_move(const options_t *o, int argc, char **argv, int first)
     const char *env_org = getenv("SB_ORG");
     if (org == NULL && env_org != NULL && env_org[0] != '\0')
         org = env_org;
-    if (shard != NULL && to_socket == NULL) {
-        fprintf(stderr, "sbctl: --to SHARD moves an org between a cluster's shards, which this "
-                        "sbctl does not reach yet; give the target server with --to-socket "
-                        "PATH.\n");
+    if (o->cluster != NULL) {
+        if (org == NULL || shard == NULL || to_socket != NULL || token_file != NULL) {
+            fprintf(stderr, "sbctl: in a cluster, org move takes ORG --to SHARD (the shard that "
+                            "is to hold it; sbctl cluster lists them).\n");
+            return SBCTL_USAGE;
+        }
+        return run_move_cluster(o, org, shard);
+    }
+    if (shard != NULL) {
+        fprintf(stderr, "sbctl: --to SHARD moves an org between a cluster's shards: give the "
+                        "cluster with --cluster URLS (or SB_CLUSTER), or the target server "
+                        "with --to-socket PATH.\n");
         return SBCTL_USAGE;
     }
     if (org == NULL || to_socket == NULL) {
@@ -937,7 +1010,8 @@ static int run_move(const options_t *o, int argc, char **argv, int first)
                 sb_client_error_message(&dst));
         status = rc == SB_CLIENT_REFUSED ? SBCTL_REFUSED : SBCTL_UNREACHABLE;
     } else {
-        status = sbctl_org_move(&src, &dst, org, to, o->json);
+        sbctl_move_target_t target = {.dst = &dst, .to = to};
+        status = sbctl_org_move(&src, &target, org, o->json);
     }
     sb_client_close(&dst);
     sb_client_close(&src);

@@ -48,10 +48,23 @@ int sbctl_import(sb_client_t *client, const char *what, const char *org, const c
  */
 int sbctl_backup(sb_client_t *client, const char *file, bool force, bool json);
 
+/** Where sbctl org move sends an org. [borrowed: for the call] */
+typedef struct sbctl_move_target {
+    sb_client_t *dst; /* the target server (its primary, in a cluster), authenticated */
+    const char *to;   /* what MOVED names: the target's socket, or "shard S" */
+    /* In a cluster (--to SHARD): the handle whose placement bucket the move switches, the
+     * org's shard and the target shard; all NULL between two servers given by socket. */
+    sb_client_cluster_t *cluster;
+    const char *from_shard, *to_shard;
+} sbctl_move_target_t;
+
 /**
- * sbctl org move: moves `org` from the server of `src` to the one of `dst`
- * (both authenticated as the admin), `to` naming the target in MOVED; on a
- * failure before the commit, undoes it on both. Prints what it did and how
- * long the org's writes paused. Returns an exit status.
+ * sbctl org move: moves `org` from the server of `src` to `target`'s (both
+ * authenticated as the admin); in a cluster, the placement bucket's
+ * org.<ORG> is switched to the target shard just before the target commits
+ * (and switched back when the commit is refused). On a failure before the
+ * commit, undoes it on both. Prints what it did and how long the org's
+ * writes paused. Returns an exit status.
  */
-int sbctl_org_move(sb_client_t *src, sb_client_t *dst, const char *org, const char *to, bool json);
+int sbctl_org_move(sb_client_t *src, const sbctl_move_target_t *target, const char *org,
+                   bool json);
