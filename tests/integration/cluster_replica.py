@@ -13,7 +13,8 @@
      running first primary refuses writes (NOT_PRIMARY) and follows as a
      replica from then on; a read with the
      write's min_seq on the replica sees the write; a min_seq past the log
-     answers REPLICA_BEHIND after --min-seq-wait-ms (2 s here); a watcher on
+     answers REPLICA_BEHIND after --min-seq-wait-ms (2 s here), also through
+     sbctl's --min-seq; a watcher on
      the replica gets the primary's write; a token revoked on the primary
      closes its connection to the replica;
   4. then: every acknowledged write is on the replica, both have the same
@@ -170,6 +171,20 @@ try:
     waited = time.time() - t0
     check(err is not None and err["name"] == "REPLICA_BEHIND" and 1.9 <= waited < 15,
           "a min_seq past the log: %r after %.2f s" % (err, waited))
+    # The same through sbctl: --min-seq N on any read.
+    sb_env = dict(os.environ, SB_TOKEN=token)
+    if "005888888888888AAA" in acked:
+        seq = acked["005888888888888AAA"][1]
+        got = subprocess.run([SBCTL, "--socket", rep_sock, "user", "get", "005888888888888AAA",
+                              "--org", "acme", "--min-seq", str(seq), "--json"], env=sb_env,
+                             capture_output=True, text=True, timeout=30)
+        check(got.returncode == 0 and '"ryw"' in got.stdout,
+              "sbctl user get --min-seq %d on the replica: %s %s" % (seq, got.stdout, got.stderr))
+    behind = subprocess.run([SBCTL, "--socket", rep_sock, "user", "get", "005888888888888AAA",
+                             "--org", "acme", "--min-seq", str(1 << 40)], env=sb_env,
+                            capture_output=True, text=True, timeout=30)
+    check(behind.returncode == 1 and "REPLICA_BEHIND" in behind.stderr,
+          "sbctl --min-seq past the log: %d %s" % (behind.returncode, behind.stderr))
     # A watcher on the replica gets a write made on the primary.
     wc = Conn(rep_sock, token)
     err, _ = wc.call("changes.watch", {"org": "acme"})

@@ -213,6 +213,13 @@ try:
     # A replica of another shard, or the primary itself, is refused.
     err, _ = call(socks["s1b"], "cluster.promote", {"shard": "s1", "member": "s2b"})
     check(err is not None and err["name"] == "PROMOTE_REFUSED", "promote s2b to s1: %r" % (err,))
+    # sbctl cluster promote SHARD MEMBER: the same, the words without their flags.
+    refused_cli = subprocess.run([SBCTL, "--socket", socks["s2b"], "cluster", "promote", "s1",
+                                  "s2b"], env=dict(os.environ, SB_TOKEN=token),
+                                 capture_output=True, text=True, timeout=30)
+    check(refused_cli.returncode == 1 and "PROMOTE_REFUSED" in refused_cli.stderr and
+          "s2b" in refused_cli.stderr, "sbctl cluster promote s1 s2b: %d %s" %
+          (refused_cli.returncode, refused_cli.stderr))
     # The old primary, restarted as it was (--shard s1), is a replica now.
     socks["s1a"] = start_server("s1a", "--shard", "s1")
     err, res = call(socks["s1a"], "user.upsert", {"org": "acme", "id": "005999999999999AAA",

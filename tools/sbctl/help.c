@@ -369,9 +369,10 @@ static void command_case(const sb_method_t *m, void *vctx)
                 *p = '-';
         fprintf(ctx->out, "%s--%s", a == m->args ? "" : " ", flag);
     }
-    /* org create --shard: sbctl's own flag (which shard of a cluster gets the org). */
-    fprintf(ctx->out, "%s%s--help' ;;\n", m->args[0].name ? " " : "",
-            strcmp(m->name, "org.create") == 0 ? "--shard " : "");
+    /* org create --shard: sbctl's own flag (which shard of a cluster gets the org); any read's
+     * --min-seq (a replica answers once it has applied that change). */
+    fprintf(ctx->out, "%s%s%s--help' ;;\n", m->args[0].name ? " " : "",
+            strcmp(m->name, "org.create") == 0 ? "--shard " : "", m->writes ? "" : "--min-seq ");
 }
 
 /* The shell function's body, the same for bash and zsh (both read it): sets `words_` to what
@@ -529,7 +530,10 @@ void sbctl_print_man(FILE *out)
           "(in $SB_DATA_DIR or ~/.local/share/switchboard). With \\fB\\-\\-cluster\\fR it "
           "needs only a cluster's NATS servers and a token: it reads the placement map and sends "
           "each command to the member that serves it; \\fBsbctl org create \\-\\-shard\\fR "
-          "\\fIS\\fR puts a new org on shard \\fIS\\fR.\n"
+          "\\fIS\\fR puts a new org on shard \\fIS\\fR. Every command that only reads also "
+          "takes \\fB\\-\\-min\\-seq\\fR \\fIN\\fR (with the admin token): a replica answers "
+          "once it has applied change \\fIN\\fR, a write's \\fBseq\\fR, or says "
+          "REPLICA_BEHIND.\n"
           ".SH OPTIONS\n",
           out);
     for (size_t i = 0; i < N_GLOBALS; i++) {

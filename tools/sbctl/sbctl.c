@@ -38,11 +38,13 @@ typedef struct options {
     bool exit_code; /* doctor --exit-code: exit 1 when it finds something */
 } options_t;
 
-/* Arguments that may also be given without their flag, in this order. */
+/* Arguments that may also be given without their flag, in this order (names separated by a
+ * space: the first word without a flag is the first, and so on). */
 static const struct {
     const char *method;
     const char *positional;
 } positionals[] = {
+    {"cluster.promote", "shard member"},
     {"org.create", "org"},
     {"org.get", "org"},
     {"org.delete", "org"},
@@ -152,9 +154,14 @@ static const sb_arg_spec_t *find_arg(const sb_method_t *m, const char *flag);
 static void command_help(const sb_method_t *m)
 {
     const char *pos = positional_of(m->name);
-    char words[SB_RPC_METHOD_MAX + 1];
+    char words[SB_RPC_METHOD_MAX + 1], shown[64] = "";
     method_words(m->name, words, sizeof(words));
-    printf("usage: sbctl %s%s%s [OPTIONS]\n\n%s\n\n", words, pos ? " " : "", pos ? pos : "",
+    /* "shard member": SHARD MEMBER, the words that may go without their flags. */
+    for (size_t i = 0; pos != NULL && pos[i] != '\0' && i + 1 < sizeof(shown); i++) {
+        shown[i] = (char)toupper((unsigned char)pos[i]);
+        shown[i + 1] = '\0';
+    }
+    printf("usage: sbctl %s%s%s [OPTIONS]\n\n%s\n\n", words, pos ? " " : "", shown,
            m->summary);
     for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++) {
         char flag[64];
@@ -166,6 +173,9 @@ static void command_help(const sb_method_t *m)
     if (strcmp(m->name, "callcenter.update") == 0)
         printf("  %-26s %-8s %s\n", "--set /SECTION/ITEM=VALUE", "",
                "change one value (repeat it)");
+    if (!m->writes)
+        printf("  %-26s %-8s %s\n", "--min-seq", "N",
+               "on a replica: answer once change N (a write's seq) is applied");
     printf("\nResult: %s\n", m->result);
     if (m->errors[0])
         printf("Errors: %s\n", m->errors);
@@ -303,12 +313,20 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
     size_t n_given = 0;
     const char *sets[256];
     size_t n_sets = 0;
+    uint64_t min_seq = 0;
+    bool has_min_seq = false;
     const char *pos = positional_of(m->name);
     for (int i = first; i < argc; i++) {
         const char *word = argv[i];
         if (strncmp(word, "--", 2) != 0) {
-            const sb_arg_spec_t *a = pos ? find_arg(m, pos) : NULL;
-            if (a == NULL) {
+            char name[64] = "";
+            if (pos != NULL) {
+                size_t len = strcspn(pos, " ");
+                snprintf(name, sizeof(name), "%.*s", (int)len, pos);
+                pos = pos[len] == ' ' ? pos + len + 1 : NULL;
+            }
+            const sb_arg_spec_t *a = name[0] ? find_arg(m, name) : NULL;
+            if (a == NULL || n_given == SB_METHOD_MAX_ARGS) {
                 fprintf(stderr, "sbctl: unexpected '%s'; see sbctl ... --help.\n", word);
                 return SBCTL_USAGE;
             }
@@ -316,7 +334,6 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
             if (strcmp(m->name, "callcenter.get") == 0 && isalpha((unsigned char)word[0]))
                 a = find_arg(m, "internal_name");
             given[n_given++] = (given_t){a, word, false};
-            pos = NULL;
             continue;
         }
         char flag[64];
@@ -326,6 +343,23 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
         if (eq) {
             *eq = '\0';
             inline_value = word + 2 + (eq - flag) + 1;
+        }
+        if (strcmp(flag, "min-seq") == 0 && !m->writes) {
+            /* Any read: a replica answers once it has applied that change (a write's seq). */
+            const char *v = inline_value ? inline_value : (i + 1 < argc ? argv[++i] : NULL);
+            char *end = NULL;
+            errno = 0;
+            unsigned long long n = v != NULL && v[0] >= '0' && v[0] <= '9'
+                                       ? strtoull(v, &end, 10)
+                                       : 0;
+            if (v == NULL || end == NULL || *end != '\0' || errno != 0) {
+                fprintf(stderr, "sbctl: --min-seq takes a change's sequence (a write's seq: 0 "
+                                "or more).\n");
+                return SBCTL_USAGE;
+            }
+            min_seq = n;
+            has_min_seq = true;
+            continue;
         }
         if (strcmp(flag, "set") == 0 && strcmp(m->name, "callcenter.update") == 0) {
             const char *v = inline_value ? inline_value : (i + 1 < argc ? argv[++i] : NULL);
@@ -399,7 +433,9 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
     }
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, n_given + (n_sets > 0));
+    msgpack_pack_map(&pk, n_given + (n_sets > 0) + has_min_seq);
+    if (has_min_seq)
+        sb_pack_kv_uint(&pk, "min_seq", min_seq);
     for (size_t i = 0; i < n_given; i++) {
         char why[256];
         sb_pack_str(&pk, given[i].spec->name);
