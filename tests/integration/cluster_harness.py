@@ -3,7 +3,9 @@ checks' count, the skip without nats-server, three NATS nodes from
 scripts/cluster on ports of their own, and switchboardd members started in a
 temporary directory and waited for."""
 import os
+import random
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,16 +35,43 @@ def skip_without_nats():
         sys.exit(77)
 
 
+def ports_free(base):
+    """Whether the nine ports of three NATS nodes at `base` (scripts/cluster: BASE+1..3 for
+    clients, +2001..3 for the cluster, +4001..3 for monitoring) can be bound on 127.0.0.1 now."""
+    for offset in (1, 2, 3, 2001, 2002, 2003, 4001, 4002, 4003):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", base + offset))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def free_base(port_floor):
+    """A base from `port_floor` up whose ports are free: a random one first, so that tests
+    started together (ctest -j) do not pick the same, and a NATS cluster left over by another
+    run is never joined (a test once found its shard made already, by another test's nodes)."""
+    rng = random.Random(os.getpid() ^ int(time.time() * 1000))
+    # Below Linux's ephemeral ports (32768 on): BASE + 4003 at most 32703.
+    span = max(1, (28700 - port_floor) // 10)
+    for _ in range(200):
+        base = port_floor + rng.randrange(0, span) * 10
+        if ports_free(base):
+            return base
+    raise SystemExit("no free ports for three NATS nodes from %d on" % port_floor)
+
+
 class Cluster:
-    """A temporary directory, three NATS nodes on ports from `port_floor`
-    (BASE+1..3, +2001..3, +4001..3, BASE picked by the pid so that two tests
-    at once do not meet), and the servers started in it."""
+    """A temporary directory, three NATS nodes on free ports from `port_floor`
+    (BASE+1..3, +2001..3, +4001..3; free_base), and the servers started in it."""
 
     def __init__(self, server, script, prefix, port_floor):
         self.server = server
         self.script = script
         self.tmp = tempfile.mkdtemp(prefix=prefix)
-        self.base = port_floor + (os.getpid() % 400) * 10
+        self.base = free_base(port_floor)
         self.env = dict(os.environ, SB_CLUSTER_PORT_BASE=str(self.base), TMPDIR=self.tmp)
         self.urls = ",".join("nats://127.0.0.1:%d" % (self.base + i) for i in (1, 2, 3))
         self.nats_dir = os.path.join(self.tmp, "nats")
