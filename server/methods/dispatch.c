@@ -1,5 +1,6 @@
 /* The method table's lookup, access checks, argument checks, and running a call. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,44 +14,79 @@ static const sb_method_slice_t *const slices[] = {
     &sb__move_methods,
 };
 
-/* Every method, sorted by name, for a binary search (a request's method is
- * looked up on every request: the table's order is the docs', not this). */
+/*
+ * Every method by name in an open-addressed table, with its prepare step:
+ * both are looked up on every request, and a binary search of the names
+ * plus a scan of the prepare tables (a strcmp each) cost about 1,000
+ * instructions a check (bench/RESULTS.md); a hash of the name and one
+ * strcmp cost some 60. Built once; never written after.
+ */
 #define METHODS_MAX 128
-static const sb_method_t *by_name[METHODS_MAX];
-static size_t n_by_name;
-static pthread_once_t by_name_once = PTHREAD_ONCE_INIT;
+#define METHOD_SLOTS 256 /* a power of two, at least twice METHODS_MAX: probes stay short */
 
-static int name_cmp(const void *a, const void *b)
+typedef struct method_slot {
+    const sb_method_t *method; /* NULL: an empty slot */
+    sb_prepare_fn prepare;
+} method_slot_t;
+
+static method_slot_t slots[METHOD_SLOTS];
+static size_t n_methods;
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+
+static const sb_method_prep_slice_t *const prep_slices[] = {
+    &sb__callcenter_preps, &sb__call_preps,    &sb__plugin_preps,
+    &sb__org_preps,        &sb__member_preps,  &sb__rules_preps,
+    &sb__backup_preps,     &sb__cluster_preps, &sb__move_preps,
+};
+
+/* FNV-1a: method names are short. */
+static uint32_t name_hash(const char *name)
 {
-    return strcmp((*(const sb_method_t *const *)a)->name, (*(const sb_method_t *const *)b)->name);
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
 }
 
-static void by_name_build(void)
+/* The prepare step of `m`, from the tables themselves. */
+static sb_prepare_fn prepare_scan(const sb_method_t *m)
+{
+    for (size_t s = 0; s < sizeof(prep_slices) / sizeof(prep_slices[0]); s++)
+        for (size_t i = 0; i < prep_slices[s]->n; i++)
+            if (strcmp(prep_slices[s]->preps[i].name, m->name) == 0)
+                return prep_slices[s]->preps[i].prepare;
+    return NULL;
+}
+
+static void slots_build(void)
 {
     for (size_t s = 0; s < sizeof(slices) / sizeof(slices[0]); s++)
         for (size_t i = 0; i < slices[s]->n; i++) {
-            if (n_by_name == METHODS_MAX)
+            const sb_method_t *m = &slices[s]->methods[i];
+            if (++n_methods > METHODS_MAX)
                 abort(); /* raise METHODS_MAX with the table: a test calls every method */
-            by_name[n_by_name++] = &slices[s]->methods[i];
+            size_t at = name_hash(m->name) & (METHOD_SLOTS - 1);
+            while (slots[at].method != NULL)
+                at = (at + 1) & (METHOD_SLOTS - 1);
+            slots[at] = (method_slot_t){m, prepare_scan(m)};
         }
-    qsort((void *)by_name, n_by_name, sizeof(const sb_method_t *), name_cmp);
+}
+
+static const method_slot_t *slot_of(const char *name)
+{
+    pthread_once(&slots_once, slots_build);
+    for (size_t at = name_hash(name) & (METHOD_SLOTS - 1);; at = (at + 1) & (METHOD_SLOTS - 1)) {
+        if (slots[at].method == NULL)
+            return NULL;
+        if (strcmp(slots[at].method->name, name) == 0)
+            return &slots[at];
+    }
 }
 
 const sb_method_t *sb_method_find(const char *name)
 {
-    pthread_once(&by_name_once, by_name_build);
-    size_t lo = 0, hi = n_by_name;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(name, by_name[mid]->name);
-        if (c == 0)
-            return by_name[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
+    const method_slot_t *slot = slot_of(name);
+    return slot != NULL ? slot->method : NULL;
 }
 
 void sb_method_each(void (*fn)(const sb_method_t *m, void *ctx), void *ctx)
@@ -60,19 +96,13 @@ void sb_method_each(void (*fn)(const sb_method_t *m, void *ctx), void *ctx)
             fn(&slices[s]->methods[i], ctx);
 }
 
-static const sb_method_prep_slice_t *const prep_slices[] = {
-    &sb__callcenter_preps, &sb__call_preps,    &sb__plugin_preps,
-    &sb__org_preps,        &sb__member_preps,  &sb__rules_preps,
-    &sb__backup_preps,     &sb__cluster_preps, &sb__move_preps,
-};
-
 sb_prepare_fn sb_method_prepare(const sb_method_t *m)
 {
-    for (size_t s = 0; m != NULL && s < sizeof(prep_slices) / sizeof(prep_slices[0]); s++)
-        for (size_t i = 0; i < prep_slices[s]->n; i++)
-            if (strcmp(prep_slices[s]->preps[i].name, m->name) == 0)
-                return prep_slices[s]->preps[i].prepare;
-    return NULL;
+    if (m == NULL)
+        return NULL;
+    const method_slot_t *slot = slot_of(m->name);
+    /* A method of the table: its slot; another (a test's own): the tables. */
+    return slot != NULL && slot->method == m ? slot->prepare : prepare_scan(m);
 }
 
 void sb_call_release(sb_call_t *call)

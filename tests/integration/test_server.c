@@ -1810,6 +1810,14 @@ static void every_method_is_found_by_its_name_and_no_other(void **state)
     unsigned found = 0;
     sb_method_each(look_up, &found);
     assert_true(found > 50);
+    /* Each method's prepare step comes with it (the table of preps, looked up once). */
+    static const char *const prepared[] = {"org.create", "move.digest", "cluster.promote",
+                                           "callcenter.import"};
+    for (size_t i = 0; i < sizeof(prepared) / sizeof(prepared[0]); i++)
+        if (sb_method_prepare(sb_method_find(prepared[i])) == NULL)
+            fail_msg("%s has no prepare step", prepared[i]);
+    assert_null(sb_method_prepare(sb_method_find("softphone.check")));
+    assert_null(sb_method_prepare(sb_method_find("org.get")));
     assert_null(sb_method_find("")); /* on the wire, an empty name is a malformed request */
     static const char *const unknown[] = {"a",        "org",      "org.ge",     "org.gett",
                                           "ORG.GET",  "org.get ", " org.get",   "zzzz",
