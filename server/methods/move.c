@@ -7,7 +7,7 @@
  * current values, move.freeze pauses the org's writes (ORG_MOVING), and
  * move.done marks it moved (MOVED naming where to) and deletes its records
  * through the log a batch per call. Target: move.import writes pages (the
- * first makes the org "receiving": its tokens see no such org), move.commit
+ * first makes the org "receiving": its tokens are told ORG_MOVING), move.commit
  * makes it serve. Either side: move.abort undoes (unfreezes the source;
  * drops the receiving org on the target), move.digest compares.
  *
@@ -67,9 +67,15 @@ int sb_move_check(sb_call_t *call, const sb_method_t *m, sb_err_t *err)
                           "catch-up: retry in a moment.",
                           org);
     case SB_ORG_MOVE_RECEIVING:
-        /* Not here yet for its tenants; the admin may look, not write. */
+        /* Not here yet for its tenants (the org's own tokens, imported with it): in a cluster
+         * the placement may name this shard already, between the switch and the commit, so
+         * they are told to retry (a client retries ORG_MOVING), not that their org is gone.
+         * The admin may look, not write. */
         if (call->token.role != SB_ROLE_ADMIN)
-            return sb_err_set(err, -ENOENT, "The org '%.64s' does not exist.", org);
+            return sb_err_set(err, SB_E_ORG_MOVING,
+                              "The org '%.64s' is being moved here and serves once the move "
+                              "commits: retry in a moment.",
+                              org);
         if (!m->writes)
             return 0;
         return sb_err_set(err, SB_E_ORG_MOVING,
@@ -274,7 +280,8 @@ static const sb_method_t methods[] = {
      "CHANGES_TRIMMED (start the move again) INVALID_ARGUMENT"},
     {"move.import",
      "Moving an org, target: writes a page of records (through the log). The first makes the org "
-     "'receiving': its tokens see no such org and writes answer ORG_MOVING until move.commit.",
+     "'receiving': its own tokens get ORG_MOVING (retry) and the admin's writes too, until "
+     "move.commit.",
      SB_ROLE_ADMIN,
      true,
      true,
