@@ -105,8 +105,10 @@ int sb__client_cluster_org_shard(sb_client_cluster_t *cluster, const char *org, 
 /**
  * Switches org.<ORG> in the placement bucket from shard `from` to shard `to` (serving), a
  * compare-and-set on the key's latest revision: the step that decides an org's move (sbctl org
- * move --to). Returns 0; -ESTALE when the key does not name `from` or changed meanwhile
- * (nothing switched); SB_CLIENT_REFUSED (NO_ROUTE: no key), -EIO (NATS), -EINVAL, -ENOMEM.
+ * move --to). An update NATS did not answer is read back: 0 when the key names `to`. Returns
+ * 0; -ESTALE when the key does not name `from` or changed meanwhile (nothing switched); -EIO
+ * (NATS; the key still names `from`); -EINPROGRESS (not known whether it was switched: the key
+ * could not be read back); SB_CLIENT_REFUSED (NO_ROUTE: no key), -EINVAL, -ENOMEM.
  */
 int sb__client_cluster_org_place(sb_client_cluster_t *cluster, const char *org, const char *from,
                                  const char *to);

@@ -688,6 +688,30 @@ int sb__client_cluster_org_place(sb_client_cluster_t *cl, const char *org, const
                     "The placement bucket's %s changed between its read and the switch (%s): "
                     "nothing was switched.",
                     key, why);
-    return fail(cl, -EIO, "The placement bucket's %s could not be written: %s (%s).", key,
-                natsStatus_GetText(s), why ? why : "");
+    /* No answer (a time-out, a lost connection): the update may have landed. What the key
+     * says now decides; a key that cannot be read leaves it unknown. */
+    char failure[160];
+    snprintf(failure, sizeof(failure), "%s (%s)", natsStatus_GetText(s), why ? why : "");
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (attempt > 0)
+            nats_Sleep(500);
+        if (org_key_get(cl, key, &value, &rev) != 0)
+            continue;
+        now = json_string_value(json_object_get(value, "shard"));
+        bool to_there = now != NULL && strcmp(now, to) == 0;
+        from_there = now != NULL && strcmp(now, from) == 0;
+        json_decref(value);
+        if (to_there)
+            return 0;
+        if (from_there)
+            return fail(cl, -EIO,
+                        "The placement bucket's %s could not be written: %s; it still names "
+                        "shard %.32s: nothing was switched.",
+                        key, failure, from);
+        break;
+    }
+    return fail(cl, -EINPROGRESS,
+                "The placement bucket's %s could not be written (%s) and could not be read back "
+                "as naming shard %.32s or %.32s: whether it was switched is not known.",
+                key, failure, from, to);
 }

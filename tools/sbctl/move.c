@@ -18,6 +18,7 @@
  * receiving org on the target (move.abort on both), and says what happened;
  * a commit refused after the switch switches the placement back first.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -263,6 +264,19 @@ static int switch_placement(move_run_t *m)
     if (t->cluster == NULL)
         return 0;
     int rc = sb__client_cluster_org_place(t->cluster, m->org, t->from_shard, t->to_shard);
+    if (rc == -EINPROGRESS) {
+        /* Undoing both sides now could strand the org behind a key that names the target. */
+        fprintf(stderr,
+                "sbctl: %s\nsbctl: the move of %s is left where it stopped: frozen on shard %s, "
+                "receiving on shard %s. Once NATS answers, look at org.%s (sbctl cluster show "
+                "counts the orgs): naming %s, run sbctl move commit --org %s on %s's primary, "
+                "then sbctl move done --org %s --to 'shard %s' on %s's until left is false; "
+                "naming %s, run sbctl move abort --org %s on both.\n",
+                sb_client_cluster_error_message(t->cluster), m->org, t->from_shard, t->to_shard,
+                m->org, t->to_shard, m->org, t->to_shard, m->org, t->to_shard, t->from_shard,
+                t->from_shard, m->org);
+        return -3;
+    }
     if (rc != 0) {
         fprintf(stderr, "sbctl: the placement was not switched to shard %s: %s\n", t->to_shard,
                 sb_client_cluster_error_message(t->cluster));
@@ -402,8 +416,8 @@ int sbctl_org_move(sb_client_t *src, const sbctl_move_target_t *target, const ch
     if (rc == 0 && hook(&m, "digest"))
         rc = -1;
     /* 4: the switch, then the commit: after it, the target serves the org. */
-    if (rc == 0 && switch_placement(&m) != 0)
-        rc = -1;
+    if (rc == 0 && (rc = switch_placement(&m)) == -3)
+        return SBCTL_UNREACHABLE; /* not known whether it switched: nothing undone (said why) */
     if (rc == 0 && m.switched && hook(&m, "switch"))
         rc = -1;
     if (rc != 0) {
