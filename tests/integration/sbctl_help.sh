@@ -47,6 +47,15 @@ run 2 member list --org acme --calcenter X
 has err "did you mean --callcenter?"
 run 2 org frobnicate
 has err "org create"
+# Words in place of flags, in order, each argument once.
+run 2 org get acme --org globex
+has err "org is given twice"
+run 2 cluster promote s1 s1b extra
+has err "unexpected 'extra'"
+run 0 cluster promote --help
+has out "usage: sbctl cluster promote SHARD MEMBER"
+run 2 user get 005000000000001 --org acme --min-seq -1
+has err "--min-seq takes"
 # Every command's help has an example that names the command.
 "$sbctl" --completion bash >"$work/c.bash"
 groups=$(sed -n "s/^    \([a-z]*\)) verbs='\(.*\)' ;;$/\1:\2/p" "$work/c.bash")

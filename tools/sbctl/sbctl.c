@@ -319,13 +319,18 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
     for (int i = first; i < argc; i++) {
         const char *word = argv[i];
         if (strncmp(word, "--", 2) != 0) {
-            char name[64] = "";
-            if (pos != NULL) {
+            /* The next positional name not given already (by its flag, before this word). */
+            const sb_arg_spec_t *a = NULL;
+            while (a == NULL && pos != NULL) {
+                char name[64];
                 size_t len = strcspn(pos, " ");
                 snprintf(name, sizeof(name), "%.*s", (int)len, pos);
                 pos = pos[len] == ' ' ? pos + len + 1 : NULL;
+                a = find_arg(m, name);
+                for (size_t k = 0; a != NULL && k < n_given; k++)
+                    if (given[k].spec == a)
+                        a = NULL;
             }
-            const sb_arg_spec_t *a = name[0] ? find_arg(m, name) : NULL;
             if (a == NULL || n_given == SB_METHOD_MAX_ARGS) {
                 fprintf(stderr, "sbctl: unexpected '%s'; see sbctl ... --help.\n", word);
                 return SBCTL_USAGE;
@@ -401,6 +406,15 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
         }
         given[n_given++] = (given_t){a, value, negated};
     }
+    /* Each argument once: "org get acme --org b" names two. */
+    for (size_t i = 0; i < n_given; i++)
+        for (size_t k = i + 1; k < n_given; k++)
+            if (given[i].spec == given[k].spec) {
+                fprintf(stderr, "sbctl: %s is given twice (its word and --%s, or the flag "
+                                "twice); give it once.\n",
+                        given[i].spec->name, given[i].spec->name);
+                return SBCTL_USAGE;
+            }
     /* SB_ORG gives --org a default. */
     const sb_arg_spec_t *org = find_arg(m, "org");
     const char *env_org = getenv("SB_ORG");
