@@ -43,7 +43,7 @@ SERVER, SBCTL, SBSTORE, CLUSTER = sys.argv[1:5]
 WRITE_SECONDS = 6.0
 check = Checks()
 skip_without_nats()
-cl = Cluster(SERVER, CLUSTER, "sb-cluster-", 20000)
+cl = Cluster(SERVER, CLUSTER, "sb-cluster-", 24000)
 tmp, base, procs, nats_dir = cl.tmp, cl.base, cl.procs, cl.nats_dir
 
 
