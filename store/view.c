@@ -257,8 +257,7 @@ static int server_find_view(void *ctx, MDB_txn *txn, MDB_dbi views, const MDB_va
         reader->views_map_gen = store->map_gen;
         reader->views_epoch++;
     }
-    return sb__view_cache_get(&reader->views, reader->views_epoch, txn, views, key, view,
-                              decoded);
+    return sb__view_cache_get(&reader->views, reader->views_epoch, txn, views, key, view, decoded);
 }
 
 /*

@@ -140,9 +140,8 @@ int sb__view_cache_get(sb_view_cache_t *cache, uint64_t epoch, MDB_txn *txn, MDB
     int rc = sb__value_get(txn, views, key, out);
     if (rc != 0)
         return rc;
-    sb_view_cache_entry_t *e =
-        sb__view_cache_put(cache, epoch, hash, key->mv_data, key->mv_size, out->mv_data,
-                           out->mv_size);
+    sb_view_cache_entry_t *e = sb__view_cache_put(cache, epoch, hash, key->mv_data, key->mv_size,
+                                                  out->mv_data, out->mv_size);
     if (e != NULL && sb_softphone_view_decode(out->mv_data, out->mv_size, &e->view) == 0 &&
         e->view.mode <= SB_CC_COMPAT_CLASSIC_AND_LIGHTNING)
         e->decoded = true;

@@ -192,21 +192,18 @@ static void the_check_serves_the_view_a_write_changed(void **state)
     sb_sfid_t sales = sb_test_cc(fx->store, "acme", "Sales");
     sb_test_user(fx->store, "acme", 1);
     sb_test_user(fx->store, "acme", 2);
-    assert_rc(sb_store_member_add(fx->store, "acme", support.s, "005000000000001", false, NULL,
-                                  &err),
-              0, err);
-    assert_rc(sb_store_member_add(fx->store, "acme", sales.s, "005000000000002", false, NULL,
-                                  &err),
+    assert_rc(
+        sb_store_member_add(fx->store, "acme", support.s, "005000000000001", false, NULL, &err), 0,
+        err);
+    assert_rc(sb_store_member_add(fx->store, "acme", sales.s, "005000000000002", false, NULL, &err),
               0, err);
     sb_softphone_answer_t a;
     for (int round = 0; round < 3; round++) {
-        assert_rc(sb_store_softphone_check(fx->store, "acme", "005000000000001", &a, &err), 0,
-                  err);
+        assert_rc(sb_store_softphone_check(fx->store, "acme", "005000000000001", &a, &err), 0, err);
         assert_string_equal(a.view.cc_id, support.s);
         assert_int_equal(a.view.width, 300);
         sb_softphone_answer_destroy(&a);
-        assert_rc(sb_store_softphone_check(fx->store, "acme", "005000000000002", &a, &err), 0,
-                  err);
+        assert_rc(sb_store_softphone_check(fx->store, "acme", "005000000000002", &a, &err), 0, err);
         assert_string_equal(a.view.cc_id, sales.s);
         sb_softphone_answer_destroy(&a);
     }

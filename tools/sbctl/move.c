@@ -368,8 +368,7 @@ static void report(const move_run_t *m, bool json, double done_ms)
            done_ms - m->started_ms);
 }
 
-int sbctl_org_move(sb_client_t *src, const sbctl_move_target_t *target, const char *org,
-                   bool json)
+int sbctl_org_move(sb_client_t *src, const sbctl_move_target_t *target, const char *org, bool json)
 {
     sb_client_t *dst = target->dst;
     const char *to = target->to;

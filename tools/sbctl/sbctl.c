@@ -161,8 +161,7 @@ static void command_help(const sb_method_t *m)
         shown[i] = (char)toupper((unsigned char)pos[i]);
         shown[i + 1] = '\0';
     }
-    printf("usage: sbctl %s%s%s [OPTIONS]\n\n%s\n\n", words, pos ? " " : "", shown,
-           m->summary);
+    printf("usage: sbctl %s%s%s [OPTIONS]\n\n%s\n\n", words, pos ? " " : "", shown, m->summary);
     for (const sb_arg_spec_t *a = m->args; a->name != NULL; a++) {
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s", a->name);
@@ -354,9 +353,8 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
             const char *v = inline_value ? inline_value : (i + 1 < argc ? argv[++i] : NULL);
             char *end = NULL;
             errno = 0;
-            unsigned long long n = v != NULL && v[0] >= '0' && v[0] <= '9'
-                                       ? strtoull(v, &end, 10)
-                                       : 0;
+            unsigned long long n =
+                v != NULL && v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
             if (v == NULL || end == NULL || *end != '\0' || errno != 0) {
                 fprintf(stderr, "sbctl: --min-seq takes a change's sequence (a write's seq: 0 "
                                 "or more).\n");
@@ -410,8 +408,9 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
     for (size_t i = 0; i < n_given; i++)
         for (size_t k = i + 1; k < n_given; k++)
             if (given[i].spec == given[k].spec) {
-                fprintf(stderr, "sbctl: %s is given twice (its word and --%s, or the flag "
-                                "twice); give it once.\n",
+                fprintf(stderr,
+                        "sbctl: %s is given twice (its word and --%s, or the flag "
+                        "twice); give it once.\n",
                         given[i].spec->name, given[i].spec->name);
                 return SBCTL_USAGE;
             }
@@ -910,8 +909,8 @@ static int run_move_cluster(const options_t *o, const char *org, const char *sha
     memset(&c, 0, sizeof(c));
     int status = open_cluster(o, &c);
     char from[64];
-    int rc = status == SBCTL_OK ? sb__client_cluster_org_shard(c.cluster, org, from, sizeof(from))
-                                : 0;
+    int rc =
+        status == SBCTL_OK ? sb__client_cluster_org_shard(c.cluster, org, from, sizeof(from)) : 0;
     if (status == SBCTL_OK && rc != 0)
         status = report_failure(o, c.cluster, NULL, rc);
     if (status == SBCTL_OK && strcmp(from, shard) == 0) {
@@ -943,8 +942,8 @@ static int run_move_cluster(const options_t *o, const char *org, const char *sha
     msgpack_sbuffer_destroy(&args);
     if (status == SBCTL_OK) {
         if (!o->json)
-            printf("moving org %s from shard %s (primary %s) to shard %s (primary %s)\n", org,
-                   from, src_member, shard, dst_member);
+            printf("moving org %s from shard %s (primary %s) to shard %s (primary %s)\n", org, from,
+                   src_member, shard, dst_member);
         char to[48];
         snprintf(to, sizeof(to), "shard %s", shard);
         sbctl_move_target_t target = {

@@ -66,5 +66,4 @@ typedef struct sbctl_move_target {
  * commit, undoes it on both. Prints what it did and how long the org's
  * writes paused. Returns an exit status.
  */
-int sbctl_org_move(sb_client_t *src, const sbctl_move_target_t *target, const char *org,
-                   bool json);
+int sbctl_org_move(sb_client_t *src, const sbctl_move_target_t *target, const char *org, bool json);
