@@ -335,8 +335,10 @@ static int build_args(const sb_method_t *m, int argc, char **argv, int first, ms
                 return SBCTL_USAGE;
             }
             /* callcenter get NAME: a name starts with a letter, an id with a digit. */
-            if (strcmp(m->name, "callcenter.get") == 0 && isalpha((unsigned char)word[0]))
-                a = find_arg(m, "internal_name");
+            const sb_arg_spec_t *by_name = find_arg(m, "internal_name");
+            if (by_name != NULL && strcmp(m->name, "callcenter.get") == 0 &&
+                isalpha((unsigned char)word[0]))
+                a = by_name;
             given[n_given++] = (given_t){a, word, false};
             continue;
         }
