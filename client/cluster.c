@@ -620,11 +620,11 @@ int sb__client_cluster_org_shard(sb_client_cluster_t *cl, const char *org, char 
     return 0;
 }
 
-/* org.<ORG>'s value and revision as the bucket holds it now (not the watched map: a
- * compare-and-set needs the latest revision). *value [owned: json_decref]. */
-static int org_key_get(sb_client_cluster_t *cl, const char *key, json_t **value, uint64_t *rev)
+/* The shard org.<ORG> names as the bucket holds it now (not the watched map: a
+ * compare-and-set needs the latest revision), copied into shard[SB_ROUTE_NAME_MAX + 1] ("" when
+ * the value names none), and its revision. */
+static int org_key_shard(sb_client_cluster_t *cl, const char *key, char *shard, uint64_t *rev)
 {
-    *value = NULL;
     kvEntry *e = NULL;
     natsStatus s = kvStore_Get(&e, cl->kv, key);
     if (s == NATS_NOT_FOUND)
@@ -633,15 +633,24 @@ static int org_key_get(sb_client_cluster_t *cl, const char *key, json_t **value,
         return fail(cl, -EIO, "The placement bucket's key %s cannot be read: %s.", key,
                     natsStatus_GetText(s));
     json_error_t jerr;
-    *value = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, &jerr);
+    json_t *value = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, &jerr);
     *rev = kvEntry_Revision(e);
     kvEntry_Destroy(e);
-    if (!json_is_object(*value)) {
-        json_decref(*value);
-        *value = NULL;
+    if (!json_is_object(value)) {
+        json_decref(value);
         return fail(cl, -EBADMSG, "The placement bucket's key %s is not a JSON object (%s).", key,
                     jerr.text);
     }
+    const char *named = json_string_value(json_object_get(value, "shard"));
+    if (named != NULL && strlen(named) > SB_ROUTE_NAME_MAX) {
+        json_decref(value);
+        return fail(cl, -EBADMSG,
+                    "The placement bucket's key %s names a shard of more than %d "
+                    "bytes.",
+                    key, SB_ROUTE_NAME_MAX);
+    }
+    copy_str(shard, SB_ROUTE_NAME_MAX + 1, named != NULL ? named : "");
+    json_decref(value);
     return 0;
 }
 
@@ -653,26 +662,19 @@ int sb__client_cluster_org_place(sb_client_cluster_t *cl, const char *org, const
         strlen(to) > SB_ROUTE_NAME_MAX)
         return fail(cl, -EINVAL, "An org id of at most %d bytes and two shard names.",
                     SB_ROUTE_ORG_MAX);
-    char key[SB_ROUTE_ORG_MAX + 8];
+    char key[SB_ROUTE_ORG_MAX + 8], now[SB_ROUTE_NAME_MAX + 1];
     snprintf(key, sizeof(key), "org.%s", org);
-    json_t *value;
     uint64_t rev = 0;
-    int rc = org_key_get(cl, key, &value, &rev);
+    int rc = org_key_shard(cl, key, now, &rev);
     if (rc != 0)
         return rc;
-    const char *now = json_string_value(json_object_get(value, "shard"));
-    bool from_there = now != NULL && strcmp(now, from) == 0;
-    if (!from_there) {
-        fail(cl, -ESTALE,
-             "The placement bucket's %s names shard %.32s, not %.32s: another move or a delete "
-             "changed it; nothing was switched.",
-             key, now ? now : "(none)", from);
-        json_decref(value);
-        return -ESTALE;
-    }
-    json_decref(value);
+    if (strcmp(now, from) != 0)
+        return fail(cl, -ESTALE,
+                    "The placement bucket's %s names shard %.32s, not %.32s: another move or a "
+                    "delete changed it; nothing was switched.",
+                    key, now[0] ? now : "(none)", from);
     /* The format the servers write (server/cluster.c, sb_cluster_org_claim). */
-    value = json_pack("{ss ss}", "shard", to, "state", "serving");
+    json_t *value = json_pack("{ss ss}", "shard", to, "state", "serving");
     char *text = value != NULL ? json_dumps(value, JSON_COMPACT) : NULL;
     json_decref(value);
     if (text == NULL)
@@ -695,15 +697,11 @@ int sb__client_cluster_org_place(sb_client_cluster_t *cl, const char *org, const
     for (int attempt = 0; attempt < 3; attempt++) {
         if (attempt > 0)
             nats_Sleep(500);
-        if (org_key_get(cl, key, &value, &rev) != 0)
+        if (org_key_shard(cl, key, now, &rev) != 0)
             continue;
-        now = json_string_value(json_object_get(value, "shard"));
-        bool to_there = now != NULL && strcmp(now, to) == 0;
-        from_there = now != NULL && strcmp(now, from) == 0;
-        json_decref(value);
-        if (to_there)
+        if (strcmp(now, to) == 0)
             return 0;
-        if (from_there)
+        if (strcmp(now, from) == 0)
             return fail(cl, -EIO,
                         "The placement bucket's %s could not be written: %s; it still names "
                         "shard %.32s: nothing was switched.",

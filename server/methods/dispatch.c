@@ -100,9 +100,9 @@ sb_prepare_fn sb_method_prepare(const sb_method_t *m)
 {
     if (m == NULL)
         return NULL;
+    /* Found by name, as the prepare tables name their methods. */
     const method_slot_t *slot = slot_of(m->name);
-    /* A method of the table: its slot; another (a test's own): the tables. */
-    return slot != NULL && slot->method == m ? slot->prepare : prepare_scan(m);
+    return slot != NULL ? slot->prepare : NULL;
 }
 
 void sb_call_release(sb_call_t *call)

@@ -35,10 +35,9 @@
 #define MOVE_MAX_ROUNDS 20
 
 typedef struct move_run {
-    sb_client_t *src, *dst;
-    const sbctl_move_target_t *target;
+    sb_client_t *src;
+    const sbctl_move_target_t *target; /* the target's client, what MOVED names, the shards */
     const char *org;
-    const char *to;
     const char *fail_after; /* the test hook's step, or NULL */
     uint64_t exported, pages, caught_up, rounds, final_records, org_seq, seq;
     char digest[80];
@@ -115,7 +114,7 @@ static int import_page(move_run_t *m, const msgpack_object *page, uint64_t *coun
     msgpack_pack_object(&pk, *records);
     msgpack_unpacked r;
     msgpack_unpacked_init(&r);
-    int rc = call(m->dst, "target", "move.import", &buf, &r);
+    int rc = call(m->target->dst, "target", "move.import", &buf, &r);
     msgpack_unpacked_destroy(&r);
     msgpack_sbuffer_destroy(&buf);
     return rc;
@@ -306,15 +305,19 @@ static int switch_back(move_run_t *m)
     return -1;
 }
 
-/* Undoes a move that did not commit: unfreezes the source, drops the target's org. */
+/* Undoes a move that did not commit: the placement switched back (when it was switched),
+ * then the source unfrozen and the target's org dropped; none of it when the switch back
+ * fails (said why). */
 static void roll_back(move_run_t *m)
 {
+    if (switch_back(m) != 0)
+        return;
     msgpack_unpacked r;
     msgpack_unpacked_init(&r);
     int s = simple(m, m->src, "source", "move.abort", NULL, NULL, 0, &r);
     msgpack_unpacked_destroy(&r);
     msgpack_unpacked_init(&r);
-    int t = simple(m, m->dst, "target", "move.abort", NULL, NULL, 0, &r);
+    int t = simple(m, m->target->dst, "target", "move.abort", NULL, NULL, 0, &r);
     msgpack_unpacked_destroy(&r);
     fprintf(stderr, "sbctl: the move of %s did not happen: ", m->org);
     if (s == 0)
@@ -339,7 +342,7 @@ static void report(const move_run_t *m, bool json, double done_ms)
     if (json) {
         json_t *o =
             json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:f, s:f}", "org", m->org,
-                      "to", m->to, "exported", (json_int_t)m->exported, "pages",
+                      "to", m->target->to, "exported", (json_int_t)m->exported, "pages",
                       (json_int_t)m->pages, "rounds", (json_int_t)m->rounds, "caught_up",
                       (json_int_t)m->caught_up, "final_records", (json_int_t)m->final_records,
                       "digest", m->digest, "records", (json_int_t)m->digest_records,
@@ -351,7 +354,7 @@ static void report(const move_run_t *m, bool json, double done_ms)
         }
         return;
     }
-    printf("moved org %s to %s\n", m->org, m->to);
+    printf("moved org %s to %s\n", m->org, m->target->to);
     printf("  copied %llu records in %llu pages, then %llu changed records in %llu catch-up "
            "rounds\n",
            (unsigned long long)m->exported, (unsigned long long)m->pages,
@@ -372,7 +375,7 @@ int sbctl_org_move(sb_client_t *src, const sbctl_move_target_t *target, const ch
 {
     sb_client_t *dst = target->dst;
     const char *to = target->to;
-    move_run_t m = {.src = src, .dst = dst, .target = target, .org = org, .to = to};
+    move_run_t m = {.src = src, .target = target, .org = org};
     m.fail_after = getenv("SBCTL_MOVE_FAIL_AFTER");
     if (m.fail_after != NULL && m.fail_after[0] == '\0')
         m.fail_after = NULL;
@@ -420,8 +423,6 @@ int sbctl_org_move(sb_client_t *src, const sbctl_move_target_t *target, const ch
     if (rc == 0 && m.switched && hook(&m, "switch"))
         rc = -1;
     if (rc != 0) {
-        if (switch_back(&m) != 0)
-            return SBCTL_REFUSED;
         roll_back(&m);
         return rc == -2 ? SBCTL_UNREACHABLE : SBCTL_REFUSED;
     }
@@ -429,8 +430,6 @@ int sbctl_org_move(sb_client_t *src, const sbctl_move_target_t *target, const ch
     rc = simple(&m, dst, "target", "move.commit", "org_seq", NULL, m.org_seq, &r);
     msgpack_unpacked_destroy(&r);
     if (rc == -1) {
-        if (switch_back(&m) != 0)
-            return SBCTL_REFUSED;
         roll_back(&m);
         return SBCTL_REFUSED;
     }
