@@ -662,7 +662,7 @@ int sb__client_cluster_org_place(sb_client_cluster_t *cl, const char *org, const
         strlen(to) > SB_ROUTE_NAME_MAX)
         return fail(cl, -EINVAL, "An org id of at most %d bytes and two shard names.",
                     SB_ROUTE_ORG_MAX);
-    char key[SB_ROUTE_ORG_MAX + 8], now[SB_ROUTE_NAME_MAX + 1];
+    char key[SB_ROUTE_ORG_MAX + 8], now[SB_ROUTE_NAME_MAX + 1] = "";
     snprintf(key, sizeof(key), "org.%s", org);
     uint64_t rev = 0;
     int rc = org_key_shard(cl, key, now, &rev);
