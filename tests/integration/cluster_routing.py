@@ -273,8 +273,11 @@ try:
         time.sleep(0.02)
     put("org.mv", '{"shard": "s1", "state": "serving"}')
     out, errtext = p.communicate(timeout=30)
+    # The fake may be asked again before the put lands: any newer revision of the map (a
+    # member's report every 2 s) ends the client's wait, and it routes by that map, at most
+    # three times (REFRESH_TRIES); a TSan run saw two.
     check(out.split()[:1] == ["s1-a"] and "MOVED" not in out and
-          fake.seen.count("user.get") == 1,
+          1 <= fake.seen.count("user.get") <= 3,
           "after MOVED the read was retried on the org's new shard: %r %r" % (out, errtext))
 
     # 4. Refused locally.
